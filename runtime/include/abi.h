@@ -1,0 +1,164 @@
+/* ring1 ABI: the contract between the rewriter (rewriter/abi.py mirrors it) and the runtime.
+ *
+ * This header is the single source of truth. tests/test_abi.py compiles a probe against it and
+ * checks that every constant, offset and size matches the Python mirror; change both together
+ * and bump R1_ABI_VERSION whenever the layout of anything below changes.
+ *
+ * The guest owns the whole 32-bit address space except the hypervisor window, R1_WINDOW_SIZE
+ * bytes at window_base (a rewrite option, recorded in the image note; default R1_WINDOW_DEFAULT,
+ * the top 4 MiB, where VMware kept its monitor). The window is laid out as:
+ *
+ *   window_base + R1_VCPU_OFF     vCPU page: the fields inline translations read and write (RW)
+ *   window_base + R1_HCSTACK_OFF  hypercall stack (R1_HCSTACK_SIZE bytes, RW)
+ *   window_base + R1_ENTRY_OFF    runtime entry code (RX): trampolines `call` R1_ENTRY here
+ *   window_base + R1_IMAGE_OFF    the image's .ring1 segment: struct r1_header, site table,
+ *                                 address maps, trampolines (loaded from the ELF, RX)
+ *
+ * All multi-byte values are little-endian; all structures are packed, naturally aligned.
+ */
+#ifndef RING1_ABI_H
+#define RING1_ABI_H
+
+#include <stdint.h>
+
+#define R1_ABI_VERSION      1u
+
+/* ---- the window --------------------------------------------------------------------------- */
+#define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
+#define R1_WINDOW_SIZE      0x00400000u  /* 4 MiB; the base must be aligned to this */
+#define R1_VCPU_OFF         0x00000000u  /* vCPU page */
+#define R1_HCSTACK_OFF      0x00001000u  /* hypercall stack, grows down from OFF + SIZE */
+#define R1_HCSTACK_SIZE     0x00002000u
+#define R1_ENTRY_OFF        0x00003000u  /* hypercall entry (runtime code) */
+#define R1_IMAGE_OFF        0x00010000u  /* .ring1 segment of the image */
+#define R1_IMAGE_MAX        (R1_WINDOW_SIZE - R1_IMAGE_OFF)
+
+/* ---- vCPU page: offsets from window_base + R1_VCPU_OFF, each a uint32_t ------------------- */
+#define R1_VCPU_VIF         0x00u  /* virtual EFLAGS.IF: 0 or R1_EFLAGS_IF, nothing else   */
+#define R1_VCPU_VFLAGS      0x04u  /* virtual EFLAGS bits in R1_EFLAGS_VIRT other than IF  */
+#define R1_VCPU_PENDING     0x08u  /* nonzero: an interrupt waits for virtual IF=1          */
+#define R1_VCPU_SAVED_ESP   0x0cu  /* guest ESP, stored by a trampoline before a hypercall  */
+#define R1_VCPU_SCRATCH     0x10u  /* one register's worth of trampoline scratch           */
+#define R1_VCPU_SEL         0x20u  /* guest selectors, zero-extended: SEL + 4 * R1_SREG_x  */
+
+/* Segment register numbers: the x86 encoding order (ModRM.reg of 8C/8E). */
+#define R1_SREG_ES 0
+#define R1_SREG_CS 1
+#define R1_SREG_SS 2
+#define R1_SREG_DS 3
+#define R1_SREG_FS 4
+#define R1_SREG_GS 5
+
+/* EFLAGS bits that are virtual: the host never holds them for the guest (host IF is always 1,
+ * host IOPL/NT/AC always 0). pushf = host flags - IF + vif + vflags; popf splits them back. */
+#define R1_EFLAGS_IF        0x00000200u
+#define R1_EFLAGS_IOPL      0x00003000u
+#define R1_EFLAGS_NT        0x00004000u
+#define R1_EFLAGS_AC        0x00040000u
+#define R1_EFLAGS_VIRT      (R1_EFLAGS_IF | R1_EFLAGS_IOPL | R1_EFLAGS_NT | R1_EFLAGS_AC)
+
+/* ---- hypercall entry ------------------------------------------------------------------------
+ * A trampoline reaches the runtime with
+ *     mov  %esp, vcpu.saved_esp
+ *     mov  $(window_base + R1_HCSTACK_OFF + R1_HCSTACK_SIZE), %esp
+ *     push $site_index
+ *     call window_base + R1_ENTRY_OFF
+ *   resume:
+ * so at entry [esp] = resume (== sites[site_index].resume), [esp+4] = site_index, the guest's
+ * ESP is in vcpu.saved_esp and every other register and EFLAGS bit is the guest's. The runtime
+ * emulates sites[site_index] and continues the guest either at `resume` with ESP restored (from
+ * saved_esp, as the instruction left it) or, for a control transfer, at its target. The guest
+ * stack is never touched by the hypercall sequence itself.
+ *
+ * Trap sites (R1_TACTIC_TRAP) hold `int3` at `addr` (rest of the instruction left as it was):
+ * the runtime finds the site by address, emulates it, and continues at addr + len.
+ */
+
+/* ---- the image ---------------------------------------------------------------------------- */
+#define R1_MAGIC            "RING1IMG"   /* r1_header.magic, 8 bytes, no NUL */
+#define R1_NOTE_NAME        "ring1"      /* ELF note name (with NUL: namesz 6) */
+#define R1_NOTE_ABI         0x52310001u  /* ELF note type: desc is struct r1_note */
+#define R1_SECTION_NAME     ".ring1"
+
+struct r1_note {
+    uint32_t abi_version;      /* R1_ABI_VERSION */
+    uint32_t window_base;      /* where the window is; the .ring1 segment is at + R1_IMAGE_OFF */
+    uint32_t image_vaddr;      /* address of struct r1_header */
+    uint32_t flags;            /* R1_F_* */
+    uint8_t  input_sha256[32]; /* of the unpatched input file */
+};
+
+#define R1_F_TRAP_ONLY      0x1u /* every site uses R1_TACTIC_TRAP (rewrite --tactics trap) */
+
+struct r1_header {
+    char     magic[8];         /* R1_MAGIC */
+    uint32_t abi_version;
+    uint32_t window_base;
+    uint32_t header_size;      /* sizeof(struct r1_header) */
+    uint32_t flags;
+    uint32_t nsites;
+    uint32_t sites_off;        /* offsets are from the header's own address */
+    uint32_t nmap;             /* entries in each of the two maps */
+    uint32_t map_o2t_off;      /* struct r1_map[nmap], sorted by orig */
+    uint32_t map_t2o_off;      /* struct r1_map[nmap], sorted by tramp */
+    uint32_t tramp_off;
+    uint32_t tramp_size;
+    uint32_t entry_point;      /* the guest's entry point, unchanged */
+    uint8_t  input_sha256[32];
+};
+
+/* Tactics, in the order the rewriter tries them. */
+#define R1_TACTIC_INLINE      1 /* jmp to a trampoline that translates without the runtime */
+#define R1_TACTIC_TRAMPOLINE  2 /* jmp to a trampoline that makes a hypercall */
+#define R1_TACTIC_TRAP        3 /* int3 at the site; the runtime emulates it */
+
+/* Kinds: one per entry of the sensitive-instruction catalogue (DESIGN §2). */
+#define R1_KIND_LIST(X) \
+    X(CLI, 1) X(STI, 2) X(HLT, 3) X(IN, 4) X(OUT, 5) X(INS, 6) X(OUTS, 7) \
+    X(LGDT, 8) X(LIDT, 9) X(LLDT, 10) X(LTR, 11) X(MOV_TO_CR, 12) X(MOV_FROM_CR, 13) \
+    X(MOV_TO_DR, 14) X(MOV_FROM_DR, 15) X(INVLPG, 16) X(WBINVD, 17) X(INVD, 18) X(CLTS, 19) \
+    X(LMSW, 20) X(RDMSR, 21) X(WRMSR, 22) X(RDPMC, 23) X(IRET, 24) X(INT, 25) X(INTO, 26) \
+    X(INT1, 27) X(LCALL, 28) X(LJMP, 29) X(LRET, 30) X(MOV_TO_SREG, 31) X(POP_SREG, 32) \
+    X(LOAD_FAR_PTR, 33) X(SYSENTER, 34) X(SYSEXIT, 35) X(PUSHF, 36) X(POPF, 37) X(SGDT, 38) \
+    X(SIDT, 39) X(SLDT, 40) X(STR, 41) X(SMSW, 42) X(LAR, 43) X(LSL, 44) X(VERR, 45) \
+    X(VERW, 46) X(MOV_FROM_SREG, 47) X(PUSH_SREG, 48) X(CPUID, 49) X(RDTSC, 50) \
+    X(RDTSCP, 51) X(MONITOR, 52) X(MWAIT, 53) X(XSETBV, 54) X(CLAC, 55) X(STAC, 56) \
+    X(SYSCALL, 57) X(SYSRET, 58) X(RSM, 59)
+
+enum r1_kind {
+#define R1_KIND_ENUM(name, n) R1_KIND_##name = n,
+    R1_KIND_LIST(R1_KIND_ENUM)
+#undef R1_KIND_ENUM
+    R1_KIND_MAX
+};
+
+struct r1_site {
+    uint32_t addr;             /* guest virtual address of the original instruction */
+    uint32_t resume;           /* where the guest continues after emulation (see above) */
+    uint32_t tramp;            /* start of the trampoline covering this site, 0 for TRAP */
+    uint16_t kind;             /* enum r1_kind */
+    uint8_t  tactic;           /* R1_TACTIC_* */
+    uint8_t  len;              /* length of the original instruction */
+    uint8_t  bytes[16];        /* the original instruction, zero-padded */
+};
+
+/* One instruction of a trampoline and the original instruction it stands for. Every original
+ * instruction moved into a trampoline has an entry; the runtime uses t2o to show the guest only
+ * original addresses (exception and interrupt frames) and o2t to send a return or iret into
+ * overwritten bytes to the matching trampoline instruction. */
+struct r1_map {
+    uint32_t orig;
+    uint32_t tramp;
+};
+
+#ifdef __cplusplus
+#define R1_STATIC_ASSERT static_assert
+#else
+#define R1_STATIC_ASSERT _Static_assert
+#endif
+R1_STATIC_ASSERT(sizeof(struct r1_note) == 48, "r1_note layout");
+R1_STATIC_ASSERT(sizeof(struct r1_header) == 88, "r1_header layout");
+R1_STATIC_ASSERT(sizeof(struct r1_site) == 32, "r1_site layout");
+R1_STATIC_ASSERT(sizeof(struct r1_map) == 8, "r1_map layout");
+
+#endif /* RING1_ABI_H */
