@@ -113,16 +113,19 @@ class Kind(enum.IntEnum):
 
 # struct layouts (little-endian, packed as in abi.h)
 NOTE = struct.Struct("<IIII32s")                 # struct r1_note
-HEADER = struct.Struct("<8sIIIIIIIIIIII32s")     # struct r1_header
+HEADER = struct.Struct("<8sIIIIIIIIIIIIIIII32s")  # struct r1_header
 SITE = struct.Struct("<IIIHBB16s")               # struct r1_site
 MAP = struct.Struct("<II")                       # struct r1_map
+UNDO = struct.Struct("<II")                      # struct r1_undo
 
 HEADER_FIELDS = ("magic", "abi_version", "window_base", "header_size", "flags", "nsites",
-                 "sites_off", "nmap", "map_o2t_off", "map_t2o_off", "tramp_off", "tramp_size",
-                 "entry_point", "input_sha256")
+                 "sites_off", "nmap_o2t", "map_o2t_off", "nmap_t2o", "map_t2o_off", "tramp_off",
+                 "tramp_size",
+                 "entry_point", "undo_off", "undo_size", "orig_file_size", "input_sha256")
 NOTE_FIELDS = ("abi_version", "window_base", "image_vaddr", "flags", "input_sha256")
 SITE_FIELDS = ("addr", "resume", "tramp", "kind", "tactic", "len", "bytes")
 MAP_FIELDS = ("orig", "tramp")
+UNDO_FIELDS = ("offset", "len")
 
 
 def vcpu(window_base: int, field: int) -> int:

@@ -70,6 +70,10 @@
  * saved_esp, as the instruction left it) or, for a control transfer, at its target. The guest
  * stack is never touched by the hypercall sequence itself.
  *
+ * A hypercall from an R1_TACTIC_INLINE site (sti, popf) means the translation was already done
+ * inline and virtual IF is now 1 with R1_VCPU_PENDING set: deliver the pending interrupt, then
+ * resume. From an R1_TACTIC_TRAMPOLINE site it means: emulate the whole instruction.
+ *
  * Trap sites (R1_TACTIC_TRAP) hold `int3` at `addr` (rest of the instruction left as it was):
  * the runtime finds the site by address, emulates it, and continues at addr + len.
  */
@@ -98,13 +102,24 @@ struct r1_header {
     uint32_t flags;
     uint32_t nsites;
     uint32_t sites_off;        /* offsets are from the header's own address */
-    uint32_t nmap;             /* entries in each of the two maps */
-    uint32_t map_o2t_off;      /* struct r1_map[nmap], sorted by orig */
-    uint32_t map_t2o_off;      /* struct r1_map[nmap], sorted by tramp */
+    uint32_t nmap_o2t;         /* entries in the orig -> trampoline map */
+    uint32_t map_o2t_off;      /* struct r1_map[nmap_o2t], sorted by orig, unique orig */
+    uint32_t nmap_t2o;         /* entries in the trampoline -> orig map */
+    uint32_t map_t2o_off;      /* struct r1_map[nmap_t2o], sorted by tramp, unique tramp */
     uint32_t tramp_off;
     uint32_t tramp_size;
     uint32_t entry_point;      /* the guest's entry point, unchanged */
+    uint32_t undo_off;         /* undo records: the original bytes of everything rewritten */
+    uint32_t undo_size;        /*   (bytes), so `ring1 verify` can rebuild the input exactly */
+    uint32_t orig_file_size;   /* the input file is out[0, orig_file_size) with undo applied */
     uint8_t  input_sha256[32];
+};
+
+/* An undo record: `len` original bytes at file offset `offset` follow, padded to 4 bytes.
+ * Record offsets are file offsets (the ELF header is one of them), not guest addresses. */
+struct r1_undo {
+    uint32_t offset;
+    uint32_t len;
 };
 
 /* Tactics, in the order the rewriter tries them. */
@@ -142,10 +157,18 @@ struct r1_site {
     uint8_t  bytes[16];        /* the original instruction, zero-padded */
 };
 
-/* One instruction of a trampoline and the original instruction it stands for. Every original
- * instruction moved into a trampoline has an entry; the runtime uses t2o to show the guest only
- * original addresses (exception and interrupt frames) and o2t to send a return or iret into
- * overwritten bytes to the matching trampoline instruction. */
+/* A trampoline address and the original address it stands for.
+ *
+ * Every original instruction moved into a trampoline (a "piece": the instruction's translation)
+ * has one entry in both maps: (its address, the piece's start). t2o also has an entry for every
+ * hypercall resume point: (the original address execution logically continues at, resume).
+ *
+ * Guest-visible EIP for a trampoline address T: the orig of the last t2o entry with tramp <= T.
+ * (A fault inside a piece restarts the original instruction; a frame built at a resume point
+ * shows where the original code continues.) The runtime uses it for every frame it builds.
+ * o2t sends a return or iret into overwritten bytes (any region address but the first, which
+ * holds the jmp) to the piece that stands for it; an address inside a region that o2t lacks is
+ * the middle of an original instruction: a guest bug to report, not to run. */
 struct r1_map {
     uint32_t orig;
     uint32_t tramp;
@@ -157,7 +180,8 @@ struct r1_map {
 #define R1_STATIC_ASSERT _Static_assert
 #endif
 R1_STATIC_ASSERT(sizeof(struct r1_note) == 48, "r1_note layout");
-R1_STATIC_ASSERT(sizeof(struct r1_header) == 88, "r1_header layout");
+R1_STATIC_ASSERT(sizeof(struct r1_header) == 104, "r1_header layout");
+R1_STATIC_ASSERT(sizeof(struct r1_undo) == 8, "r1_undo layout");
 R1_STATIC_ASSERT(sizeof(struct r1_site) == 32, "r1_site layout");
 R1_STATIC_ASSERT(sizeof(struct r1_map) == 8, "r1_map layout");
 

@@ -1,0 +1,134 @@
+"""Stage 3 — basic blocks and the control-flow graph (networkx).
+
+A block starts at every known branch target, code pointer or symbol, after every control
+transfer (a call ends its block: the return address is a target), and wherever code resumes after
+a gap. Only a block's first byte can be reached by a branch the analysis knows of; that is the
+fact the planner relies on before it overwrites anything.
+
+Nodes are block start addresses with attributes `end`, `insns` and `term` (how the block ends);
+edges carry `kind`: fallthrough, jump, call, indirect, return. Indirect transfers and returns
+point at the sink nodes "indirect" and "return" (their targets are not known statically).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+
+import networkx as nx
+
+from .disasm import CALL, ICALL, IJMP, JCC, JMP, RET, STOP, Disassembly
+
+INDIRECT, RETURN = "indirect", "return"
+_TERM = {JMP: "jump", JCC: "branch", CALL: "call", IJMP: "indirect-jump", ICALL: "indirect-call",
+         RET: "return", STOP: "stop"}
+
+
+class CFG:
+    def __init__(self, d: Disassembly, graph: nx.DiGraph, starts: list[int], ends: list[int]):
+        self.d = d
+        self.graph = graph
+        self.starts = starts          # sorted block starts
+        self.ends = ends              # ends[i] is the end of block starts[i]
+
+    @property
+    def nblocks(self) -> int:
+        return len(self.starts)
+
+    def block_of(self, addr: int) -> tuple[int, int] | None:
+        """(start, end) of the block containing addr."""
+        i = bisect.bisect_right(self.starts, addr) - 1
+        if i >= 0 and addr < self.ends[i]:
+            return self.starts[i], self.ends[i]
+        return None
+
+    def instructions(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(addr, length) of each instruction of the block [start, end)."""
+        out = []
+        a = start
+        while a < end:
+            n = self.d.insn_len(a)
+            out.append((a, n))
+            a += n
+        return out
+
+    def to_json(self) -> dict:
+        g = self.graph
+        blocks = [{"start": s, "end": g.nodes[s]["end"], "insns": g.nodes[s]["insns"],
+                   "term": g.nodes[s]["term"]} for s in self.starts]
+        edges = sorted(([u, v, k] for u, v, k in g.edges(data="kind")),
+                       key=lambda e: (e[0], str(e[1]), e[2]))
+        return {"blocks": blocks, "edges": edges, "sinks": [INDIRECT, RETURN]}
+
+    def write(self, path: str) -> None:
+        """Write the CFG as JSON, or as Graphviz DOT if path ends in .dot."""
+        with open(path, "w") as f:
+            if path.endswith(".dot"):
+                f.write("digraph cfg {\n  node [shape=box fontname=monospace];\n")
+                for s in self.starts:
+                    nd = self.graph.nodes[s]
+                    f.write(f'  "{s:#x}" [label="{s:#x}-{nd["end"]:#x}\\n{nd["insns"]} insns'
+                            f' {nd["term"]}"];\n')
+                for u, v, k in sorted(self.graph.edges(data="kind"),
+                                      key=lambda e: (e[0], str(e[1]))):
+                    dst = f"{v:#x}" if isinstance(v, int) else v
+                    f.write(f'  "{u:#x}" -> "{dst}" [label="{k}"];\n')
+                f.write("}\n")
+            else:
+                json.dump(self.to_json(), f, indent=None, separators=(",", ":"))
+                f.write("\n")
+
+
+def build(d: Disassembly) -> CFG:
+    flow = d.flow
+    leaders = d.targets | {t for t in d.maybe_targets}
+    starts: list[int] = []
+    ends: list[int] = []
+    terms: list[str] = []
+    ninsns: list[int] = []
+    prev_end = None
+    cur = None
+    count = 0
+    for a, n in d.iter_code():
+        if cur is None or a != prev_end or a in leaders:
+            if cur is not None:
+                starts.append(cur), ends.append(prev_end), ninsns.append(count)
+                terms.append("fallthrough")
+            cur, count = a, 0
+        count += 1
+        prev_end = a + n
+        f = flow.get(a)
+        if f is not None:
+            starts.append(cur), ends.append(prev_end), ninsns.append(count)
+            terms.append(_TERM[f[0]])
+            cur = None
+    if cur is not None:
+        starts.append(cur), ends.append(prev_end), ninsns.append(count)
+        terms.append("fallthrough")
+
+    g = nx.DiGraph()
+    g.add_nodes_from((s, {"end": e, "insns": c, "term": t})
+                     for s, e, c, t in zip(starts, ends, ninsns, terms))
+    block_set = set(starts)
+    edges = []
+    for s, e, t in zip(starts, ends, terms):
+        # the block's last instruction
+        last = None
+        a = s
+        while a < e:
+            last = a
+            a += d.insn_len(a)
+        f = flow.get(last)
+        falls = t in ("fallthrough", "branch", "call", "indirect-call") and e in block_set
+        if f is not None:
+            kind, tgt = f
+            if tgt is not None and tgt in block_set:
+                edges.append((s, tgt, {"kind": "call" if kind == CALL else "jump"}))
+            if kind in (IJMP, ICALL) or (tgt is None and kind in (JMP, JCC, CALL)):
+                edges.append((s, INDIRECT, {"kind": "indirect"}))
+            if kind == RET:
+                edges.append((s, RETURN, {"kind": "return"}))
+        if falls:
+            edges.append((s, e, {"kind": "fallthrough"}))
+    g.add_edges_from(edges)
+    return CFG(d, g, starts, ends)

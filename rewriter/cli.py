@@ -1,0 +1,404 @@
+"""ring1 — the command line: inspect, rewrite, verify, run, boot, fetch."""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from . import __version__, abi, pipeline
+from .errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_VERIFY_FAILED, BadInput,
+                     Ring1Error)
+
+EPILOG = """\
+exit status:
+  0  success
+  1  verification failed (verify), or some image of a batch failed
+  2  bad input: unreadable, not an i386 kernel, already patched, bad option, unwritable output
+  3  internal error in ring1 (please report it with the input)
+
+examples:
+  ring1 inspect kernel.elf
+  ring1 inspect kernel.elf --cfg cfg.dot
+  ring1 rewrite kernel.elf -o kernel.r1.elf --report report.json
+  ring1 rewrite a.elf b.elf c.elf -o outdir/ -j 4
+  ring1 verify kernel.r1.elf
+  ring1 run kernel.r1.elf --serial stdio
+  ring1 boot kernel.elf              # rewrite (cached) + run
+  ring1 fetch gnumach                # download a real kernel from Debian's archive
+"""
+
+
+def _err(msg: str) -> None:
+    print(f"ring1: {msg}", file=sys.stderr)
+
+
+def _hex(v):
+    return f"{v:#x}" if isinstance(v, int) else v
+
+
+# --- inspect --------------------------------------------------------------------------------
+def cmd_inspect(args) -> int:
+    a = pipeline.analyze(args.image)
+    s = pipeline.summary(a)
+    if args.cfg:
+        _writable(args.cfg)
+        a.cfg.write(args.cfg)
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return EXIT_OK
+    img = a.image
+    print(f"{img.path}: {img.kind.upper()} {img.machine}, entry {img.entry:#x}, "
+          f"sha256 {img.sha256[:16]}…")
+    if img.multiboot:
+        mb = img.multiboot
+        print(f"  multiboot v1 header at file offset {mb.offset:#x}, flags {mb.flags:#x} "
+              f"({'a.out kludge' if mb.aout_kludge else 'ELF'} form)")
+    else:
+        print("  no multiboot header")
+    if img.ring1_note:
+        print(f"  already patched by ring1: ABI {img.ring1_note['abi_version']}, window "
+              f"{img.ring1_note['window_base']:#x}")
+    for seg in s["segments"]:
+        print(f"  segment {seg['vaddr']:#010x} (phys {seg['paddr']:#010x}) file {seg['filesz']:#x}"
+              f" mem {seg['memsz']:#x} {seg['flags']}")
+    print(f"  symbols: {s['symbols']} functions" + ("" if s["symbols"] else " (stripped)"))
+    for c in s["coverage"]:
+        pct = lambda n: f"{100.0 * n / c['size']:.1f}%" if c["size"] else "-"
+        print(f"  code range {c['section']} {c['addr']:#x} {c['size']} bytes: code {c['code']} "
+              f"({pct(c['code'])}), data/padding {c['data_or_padding']} "
+              f"({pct(c['data_or_padding'])}), unknown {c['unknown']} ({pct(c['unknown'])})")
+    print(f"  roots: " + ", ".join(f"{k} {v}" for k, v in s["roots"].items()))
+    print(f"  {s['instructions']} instructions, CFG {s['cfg']['blocks']} blocks, "
+          f"{s['cfg']['edges']} edges")
+    print(f"  sensitive sites in code: {s['sites']['total']}")
+    for k, n in s["sites"]["by_kind"].items():
+        print(f"    {k:14s} {n}")
+    u = s["unknown_candidates"]
+    if u["total"]:
+        print(f"  sensitive-looking bytes outside proven code (not patched): {u['total']} "
+              f"({', '.join(f'{k} {n}' for k, n in u['by_kind'].items())})")
+    print("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in s["timings"].items()))
+    return EXIT_OK
+
+
+# --- rewrite --------------------------------------------------------------------------------
+def _writable(path: str) -> None:
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise BadInput(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise BadInput(f"{path}: directory {parent} is not writable")
+    if Path(path).is_dir():
+        raise BadInput(f"{path}: is a directory")
+
+
+def _atomic_write(path: str, data: bytes | str) -> None:
+    """Write via a temporary file in the same directory, so a failure never leaves half a file."""
+    _writable(path)
+    d = str(Path(path).resolve().parent)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".ring1-")
+    try:
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise BadInput(f"{path}: cannot write: {e.strerror}")
+
+
+def _rewrite_one(src: str, dst: str, report: str | None, window: int, tactics) -> dict:
+    if Path(src).resolve() == Path(dst).resolve():
+        raise BadInput(f"{dst}: output would overwrite the input")
+    _writable(dst)
+    if report:
+        _writable(report)
+    t = time.perf_counter()
+    rw = pipeline.rewrite(src, window, tactics)
+    _atomic_write(dst, rw.patched.data)
+    rep = pipeline.report(rw, dst)
+    if report:
+        _atomic_write(report, json.dumps(rep, indent=1) + "\n")
+    return {"input": src, "output": dst, "status": "ok", "counts": rep["counts"],
+            "sites": len(rep["sites"]), "seconds": round(time.perf_counter() - t, 2),
+            "unknown": len(rep["unknown_candidates"])}
+
+
+def _rewrite_job(job) -> dict:
+    src, dst, report, window, tactics = job
+    try:
+        return _rewrite_one(src, dst, report, window, tactics)
+    except Ring1Error as e:
+        return {"input": src, "status": "bad input" if isinstance(e, BadInput) else "error",
+                "error": str(e), "exit": e.exit_code}
+    except Exception as e:  # a bug: keep the batch going, report it
+        return {"input": src, "status": "error", "exit": EXIT_INTERNAL,
+                "error": f"internal error: {type(e).__name__}: {e}",
+                "trace": traceback.format_exc()}
+
+
+def _describe(r: dict) -> str:
+    if r["status"] != "ok":
+        return f"{r['input']}: FAILED ({r['status']}): {r['error']}"
+    c = ", ".join(f"{n} {k}" for k, n in r["counts"].items())
+    extra = f"; {r['unknown']} candidates outside proven code left alone" if r["unknown"] else ""
+    return f"{r['input']} -> {r['output']}: {r['sites']} sites ({c}){extra}, {r['seconds']}s"
+
+
+def cmd_rewrite(args) -> int:
+    window = pipeline.parse_window(args.window)
+    tactics = pipeline.parse_tactics(args.tactics)
+    if args.jobs < 1:
+        raise BadInput("-j must be at least 1")
+    if len(args.images) == 1 and not args.output.endswith("/") and not Path(args.output).is_dir():
+        r = _rewrite_job((args.images[0], args.output, args.report, window, tactics))
+        if r["status"] != "ok":
+            if "trace" in r:
+                print(r["trace"], file=sys.stderr)
+            _err(r["error"])
+            return r["exit"]
+        print(_describe(r))
+        return EXIT_OK
+    # batch: -o is a directory
+    outdir = Path(args.output)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"{args.output}: cannot create output directory: {e.strerror}")
+    if args.report:
+        raise BadInput("--report names one file; in a batch each image's report is written "
+                       "next to its output as NAME.report.json")
+    jobs = []
+    seen = set()
+    for src in args.images:
+        stem = Path(src).name
+        stem = stem[:-4] if stem.endswith(".elf") else stem
+        if stem in seen:
+            raise BadInput(f"two inputs would both write {outdir / (stem + '.r1.elf')}")
+        seen.add(stem)
+        jobs.append((src, str(outdir / f"{stem}.r1.elf"), str(outdir / f"{stem}.report.json"),
+                     window, tactics))
+    results = []
+    t0 = time.perf_counter()
+    n = len(jobs)
+    print(f"ring1: rewriting {n} images with {min(args.jobs, n)} worker(s)", file=sys.stderr)
+    if args.jobs == 1:
+        it = map(_rewrite_job, jobs)
+        for i, r in enumerate(it, 1):
+            results.append(r)
+            print(f"[{i}/{n}] {_describe(r)}", file=sys.stderr, flush=True)
+    else:
+        with cf.ProcessPoolExecutor(max_workers=args.jobs) as ex:
+            futs = {ex.submit(_rewrite_job, j): j for j in jobs}
+            for i, f in enumerate(cf.as_completed(futs), 1):
+                r = f.result()
+                results.append(r)
+                print(f"[{i}/{n}] {_describe(r)}", file=sys.stderr, flush=True)
+    ok = [r for r in results if r["status"] == "ok"]
+    bad = [r for r in results if r["status"] != "ok"]
+    print(f"ring1: {len(ok)} of {n} images rewritten in {time.perf_counter() - t0:.1f}s"
+          + (f"; {len(bad)} failed:" if bad else ""))
+    order = {j[0]: i for i, j in enumerate(jobs)}
+    for r in sorted(bad, key=lambda r: order[r["input"]]):
+        print(f"  {_describe(r)}")
+    summary = {"images": sorted(results, key=lambda r: order[r["input"]])}
+    _atomic_write(str(outdir / "summary.json"), json.dumps(summary, indent=1) + "\n")
+    return EXIT_OK if not bad else EXIT_VERIFY_FAILED
+
+
+# --- verify ---------------------------------------------------------------------------------
+def cmd_verify(args) -> int:
+    from .verify import verify
+    worst = EXIT_OK
+    for path in args.images:
+        try:
+            r = verify(path)
+        except BadInput as e:
+            _err(str(e))
+            worst = max(worst, EXIT_BAD_INPUT)
+            continue
+        if args.json:
+            print(json.dumps({"image": path, "ok": r.ok, "problems": r.problems,
+                              "stats": r.stats}, indent=1))
+        elif r.ok:
+            t = r.stats["tactics"]
+            print(f"{path}: OK: {r.stats['sites']} sites handled (inline {t['inline']}, "
+                  f"trampoline {t['trampoline']}, trap {t['trap']}), {r.stats['regions']} "
+                  f"regions, {r.stats['branches_checked']} trampoline branches checked")
+        else:
+            print(f"{path}: FAILED: {len(r.problems)} problem(s)")
+            for p in r.problems[:200]:
+                print(f"  {p}")
+            if len(r.problems) > 200:
+                print(f"  … and {len(r.problems) - 200} more")
+        if not r.ok:
+            worst = max(worst, EXIT_VERIFY_FAILED)
+    return worst
+
+
+# --- run / boot -----------------------------------------------------------------------------
+def runtime_path() -> Path:
+    env = os.environ.get("RING1_RUNTIME")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "runtime" / "build" / "ring1-run"
+
+
+def _exec_runtime(image: str, rest: list[str]) -> int:
+    rt = runtime_path()
+    if not rt.is_file():
+        raise BadInput(f"the runtime is not built ({rt} is missing): run `make runtime`")
+    if not Path(image).is_file():
+        raise BadInput(f"{image}: no such file")
+    os.execv(str(rt), [str(rt), image] + rest)
+    return EXIT_INTERNAL  # not reached
+
+
+def cmd_run(args, rest) -> int:
+    return _exec_runtime(args.image, rest)
+
+
+def cmd_boot(args, rest) -> int:
+    window = pipeline.parse_window(args.window)
+    tactics = pipeline.parse_tactics(args.tactics)
+    src = Path(args.image)
+    try:
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:24]
+    except OSError as e:
+        raise BadInput(f"{args.image}: cannot read: {e.strerror}")
+    cache = Path(os.environ.get("RING1_CACHE") or
+                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ring1") / "boot"
+    cache.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{__version__}".encode()).hexdigest()[:8]
+    out = cache / f"{src.name}.{digest}.{tag}.r1.elf"
+    if not out.is_file():
+        print(f"ring1: rewriting {src} (cached as {out})", file=sys.stderr)
+        r = _rewrite_job((str(src), str(out), None, window, tactics))
+        if r["status"] != "ok":
+            _err(r["error"])
+            return r["exit"]
+    return _exec_runtime(str(out), rest)
+
+
+def cmd_fetch(args) -> int:
+    from . import fetch
+    return fetch.main(args.names + (["--list"] if args.list else []))
+
+
+# --- main -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ring1", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Rewrite 32-bit x86 kernels so that they run, unmodified in spirit and "
+                    "deprivileged, as ordinary Linux processes (no KVM).")
+    p.add_argument("--version", action="version", version=f"ring1 {__version__} (ABI "
+                   f"{abi.ABI_VERSION})")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    q = sub.add_parser("inspect", help="describe an image: format, multiboot, code coverage, "
+                       "CFG, sensitive sites by kind")
+    q.add_argument("image")
+    q.add_argument("--cfg", metavar="FILE", help="write the basic-block CFG as JSON, or as DOT "
+                   "if FILE ends in .dot")
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    tactic_help = ("tactics allowed, tried in this order: inline (translate in a trampoline), "
+                   "trampoline (hypercall from a trampoline), trap (int3); default "
+                   "inline,trampoline,trap; 'trap' alone gives the trap-only baseline")
+    window_help = (f"base of the 4 MiB hypervisor window (default {abi.WINDOW_DEFAULT:#x}, the "
+                   "top 4 MiB); move it if the kernel maps that range")
+    q = sub.add_parser("rewrite", help="patch every sensitive instruction (one image, or a batch "
+                       "into a directory)", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="With several inputs (or -o DIR/), each IMAGE becomes DIR/NAME.r1.elf "
+                       "with DIR/NAME.report.json;\nthe batch continues past a bad image and "
+                       "ends with a summary (also DIR/summary.json).")
+    q.add_argument("images", nargs="+", metavar="IMAGE")
+    q.add_argument("-o", "--output", required=True, help="output file, or directory for a batch")
+    q.add_argument("--report", metavar="FILE", help="write the per-site report (JSON)")
+    q.add_argument("-j", "--jobs", type=int, default=1, help="images rewritten in parallel")
+    q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
+    q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
+
+    q = sub.add_parser("verify", help="check a patched image: every sensitive site handled, "
+                       "every other byte unchanged, trampolines sound (exit 1 if not)")
+    q.add_argument("images", nargs="+", metavar="IMAGE")
+    q.add_argument("--json", action="store_true")
+
+    q = sub.add_parser("run", help="run a patched image under the ring1 runtime (options after "
+                       "the image go to the runtime: --mem, --serial, --cmdline, --timeout, "
+                       "--stats, --trace …)", add_help=True)
+    q.add_argument("image")
+    q = sub.add_parser("boot", help="rewrite (cached) and run in one step")
+    q.add_argument("image")
+    q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
+    q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
+
+    q = sub.add_parser("fetch", help="download and cache a real kernel from Debian's archive")
+    q.add_argument("names", nargs="*", metavar="NAME")
+    q.add_argument("--list", action="store_true", help="list the kernels known")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    rest: list[str] = []
+    if argv and argv[0] in ("run", "boot"):
+        # everything after the image belongs to the runtime
+        head = argv[:1]
+        i = 1
+        while i < len(argv) and argv[i].startswith("-") and argv[i] not in ("-h", "--help"):
+            head.append(argv[i])
+            if argv[i] in ("--window", "--tactics") and i + 1 < len(argv):
+                head.append(argv[i + 1])
+                i += 1
+            i += 1
+        if i < len(argv):
+            head.append(argv[i])
+            rest = argv[i + 1:]
+        argv = head
+    args = parser.parse_args(argv)
+    if not args.cmd:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        if args.cmd == "inspect":
+            return cmd_inspect(args)
+        if args.cmd == "rewrite":
+            return cmd_rewrite(args)
+        if args.cmd == "verify":
+            return cmd_verify(args)
+        if args.cmd == "run":
+            return cmd_run(args, rest)
+        if args.cmd == "boot":
+            return cmd_boot(args, rest)
+        if args.cmd == "fetch":
+            return cmd_fetch(args)
+    except Ring1Error as e:
+        _err(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:
+        traceback.print_exc()
+        _err("internal error (a bug in ring1): please report it with the input file")
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""Stage 2 — find the code: a linear sweep, then recursive traversal, then a validated sweep of
+the gaps.
+
+Capstone's `disasm_lite` (no detail) is the only decoder run over every byte; it costs ~4 s on
+Debian's 686 vmlinux, while asking for detail would cost ~40 s (DESIGN §1). Everything is kept
+compact so that 3 M instructions fit: per code range one bytearray of instruction lengths and one
+of per-byte states; dicts only for control flow (~20 % of instructions) and sensitive candidates.
+
+The sweep's decoding is trusted only where traversal confirms it: traversal starts from the entry
+point, function symbols and code pointers found by scanning data, and decodes afresh wherever it
+lands off the sweep's instruction boundaries. What traversal never reaches is examined chunk by
+chunk (the "gaps"): a chunk that decodes cleanly, is not padding and ends in an unconditional
+transfer is accepted as code and traversed from too; the rest stays data/padding/unknown.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+import re
+from dataclasses import dataclass, field
+
+import capstone
+
+from .classify import CANDIDATE_MNEMONICS, classify
+from .image import CodeRange, Image
+
+# Per-byte states of a code range.
+UNKNOWN, CODE, CODE_INNER, GAP_CODE, GAP_CODE_INNER, PADDING = range(6)
+
+# Control-flow types recorded in Disassembly.flow: addr -> (type, target or None).
+JMP, JCC, CALL, IJMP, ICALL, RET, STOP = "jmp", "jcc", "call", "ijmp", "icall", "ret", "stop"
+NO_FALLTHROUGH = frozenset((JMP, IJMP, RET, STOP))
+
+_JCC = frozenset("ja jae jb jbe je jne jg jge jl jle jo jno jp jnp js jns jcxz jecxz loop loope "
+                 "loopne".split())
+_RET = frozenset("ret retf iret iretd sysexit sysret".split())
+_STOP = frozenset(("ud2", "int3"))   # no fall-through we can trust (BUG(), padding)
+_FLOW_MNEMONICS = _JCC | _RET | _STOP | {"jmp", "call", "ljmp", "lcall"}
+_PTR_MNEMONICS = frozenset(("mov", "push", "lea", "cmp", "movl"))
+_NEAR_OR_FAR = frozenset(("call", "jmp"))   # far only as "ptr [..]" (FF /3, FF /5)
+_HEX = re.compile(r"0x[0-9a-f]{5,8}\b")
+_PADDING_BYTES = frozenset(b"\x00\x90\xcc")
+
+
+@dataclass
+class Disassembly:
+    image: Image
+    lens: list[bytearray]                 # per code range: instruction length at each start
+    state: list[bytearray]                # per code range: byte state (UNKNOWN, CODE, ...)
+    flow: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    sites: dict[int, int] = field(default_factory=dict)        # addr -> Kind, code only
+    unknown_sites: dict[int, int] = field(default_factory=dict)  # addr -> Kind, in unknown bytes
+    targets: set[int] = field(default_factory=set)    # known branch targets and code pointers
+    maybe_targets: set[int] = field(default_factory=set)  # any pointer-like value into code
+    roots: dict[str, int] = field(default_factory=dict)   # how many roots of each origin
+    ninsns: int = 0
+    sweep_insns: int = 0
+
+    # --- lookups ---------------------------------------------------------------------------
+    def locate(self, addr: int) -> tuple[int, int] | None:
+        """(range index, offset) of addr, or None if it is not in a code range."""
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.image.code[i].end:
+            return i, addr - self.image.code[i].addr
+        return None
+
+    def is_code_start(self, addr: int) -> bool:
+        loc = self.locate(addr)
+        return loc is not None and self.state[loc[0]][loc[1]] in (CODE, GAP_CODE)
+
+    def is_padding(self, addr: int) -> bool:
+        loc = self.locate(addr)
+        return loc is not None and self.state[loc[0]][loc[1]] == PADDING
+
+    def insn_len(self, addr: int) -> int:
+        i, off = self.locate(addr)
+        return self.lens[i][off]
+
+    def insn_bytes(self, addr: int) -> bytes:
+        i, off = self.locate(addr)
+        return self.image.code[i].data[off:off + self.lens[i][off]]
+
+    def iter_code(self):
+        """(addr, length) of every code instruction, in address order."""
+        for i, rng in enumerate(self.image.code):
+            st, ln, base = self.state[i], self.lens[i], rng.addr
+            off = 0
+            n = len(st)
+            while off < n:
+                s = st[off]
+                if s == CODE or s == GAP_CODE:
+                    yield base + off, ln[off]
+                    off += ln[off]
+                else:
+                    off += 1
+
+    def coverage(self) -> list[dict]:
+        """Bytes of each code range that are code, padding/data, or unknown."""
+        out = []
+        for i, rng in enumerate(self.image.code):
+            st = self.state[i]
+            code = sum(st.count(s) for s in (CODE, CODE_INNER, GAP_CODE, GAP_CODE_INNER))
+            pad = st.count(PADDING)
+            out.append({"section": rng.name, "addr": rng.addr, "size": len(st), "code": code,
+                        "traversed": st.count(CODE) + st.count(CODE_INNER),
+                        "data_or_padding": pad, "unknown": len(st) - code - pad})
+        return out
+
+    @property
+    def _starts(self) -> list[int]:
+        return self.__dict__.setdefault("_starts_cache", [r.addr for r in self.image.code])
+
+
+def _cs(bits: int) -> capstone.Cs:
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64 if bits == 64 else capstone.CS_MODE_32)
+    cs.skipdata = True
+    return cs
+
+
+def _flow_of(mnem: str, op: str) -> tuple[str, int | None] | None:
+    """Control-flow type and direct target of an instruction, from capstone's lite output."""
+    if mnem == "jmp":
+        return (JMP, int(op, 16)) if op.startswith("0x") else (IJMP, None)
+    if mnem == "call":
+        return (CALL, int(op, 16)) if op.startswith("0x") else (ICALL, None)
+    if mnem in _JCC:
+        return (JCC, int(op, 16)) if op.startswith("0x") else (JCC, None)
+    if mnem in _RET:
+        return (RET, None)
+    if mnem in _STOP:
+        return (STOP, None)
+    if mnem in ("ljmp", "lcall"):
+        # ptr16:32 forms print "sel:off" or "sel, off"; memory forms are indirect
+        m = re.fullmatch(r"(0x[0-9a-f]+|\d+)(?::|, )(0x[0-9a-f]+|\d+)", op)
+        tgt = int(m.group(2), 0) if m else None
+        if mnem == "ljmp":
+            return (JMP, tgt) if tgt is not None else (IJMP, None)
+        return (CALL, tgt) if tgt is not None else (ICALL, None)
+    if mnem.startswith("rep") or mnem.startswith("lock"):
+        return _flow_of(mnem.split()[-1], op)
+    return None
+
+
+def disassemble(image: Image, progress=None) -> Disassembly:
+    cs = _cs(image.bits)
+    d = Disassembly(image=image, lens=[], state=[])
+    flow = d.flow
+    cands: dict[int, int] = {}
+    code_lo = image.code[0].addr
+    code_hi = image.code[-1].end
+    imm_pointers: list[int] = []
+    for rng in image.code:
+        lens = bytearray(len(rng.data))
+        for addr, size, mnem, op in cs.disasm_lite(rng.data, rng.addr):
+            if mnem == ".byte":
+                continue
+            lens[addr - rng.addr] = size
+            d.sweep_insns += 1
+            last = mnem.rsplit(" ", 1)[-1] if " " in mnem else mnem
+            if last in _FLOW_MNEMONICS:
+                f = _flow_of(mnem, op)
+                if f is not None:
+                    flow[addr] = f
+            if last in CANDIDATE_MNEMONICS and (last not in _NEAR_OR_FAR or op[:3] == "ptr"):
+                off = addr - rng.addr
+                k = classify(rng.data[off:off + size])
+                if k is not None:
+                    cands[addr] = k
+            if last in _PTR_MNEMONICS and "0x" in op:
+                for h in _HEX.findall(op):
+                    v = int(h, 16)
+                    if code_lo <= v < code_hi:
+                        imm_pointers.append(v)
+        d.lens.append(lens)
+        d.state.append(bytearray(len(rng.data)))
+        if progress:
+            progress(f"swept {rng.name}: {len(rng.data)} bytes")
+
+    # Roots: entry, function symbols, pointers in data and in instruction immediates.
+    roots: list[int] = []
+
+    def add_roots(origin: str, addrs):
+        n = 0
+        for a in addrs:
+            loc = d.locate(a)
+            if loc is not None and d.lens[loc[0]][loc[1]]:
+                roots.append(a)
+                n += 1
+        d.roots[origin] = d.roots.get(origin, 0) + n
+
+    add_roots("entry", [image.entry])
+    add_roots("symbols", sorted(image.symbols))
+    data_ptrs = _scan_pointers(image, code_lo, code_hi)
+    d.maybe_targets.update(data_ptrs)
+    d.maybe_targets.update(imm_pointers)
+    add_roots("data pointers", sorted(set(data_ptrs)))
+    add_roots("immediates", sorted(set(imm_pointers)))
+    d.targets.update(roots)
+
+    _traverse(d, cs, roots, cands, CODE, CODE_INNER)
+    _validate_gaps(d, cs, cands)
+    for a, k in cands.items():
+        if d.is_code_start(a):
+            d.sites[a] = k
+        else:
+            d.unknown_sites[a] = k
+    d.ninsns = sum(1 for _ in d.iter_code())
+    return d
+
+
+def _scan_pointers(image: Image, lo: int, hi: int) -> list[int]:
+    """Every 4-aligned 32-bit value in allocated data that points into a code range."""
+    out = []
+    if image.bits != 32:
+        return out
+    ranges = [(r.addr, r.end) for r in image.code]
+    for rng in image.data:
+        pad = (-rng.addr) & 3
+        body = rng.data[pad:]
+        words = array.array("I", body[:len(body) & ~3])
+        for v in words:
+            if lo <= v < hi:
+                for a, b in ranges:
+                    if a <= v < b:
+                        out.append(v)
+                        break
+    return out
+
+
+def _decode_one(d: Disassembly, cs: capstone.Cs, i: int, off: int):
+    rng = d.image.code[i]
+    for _, size, mnem, op in cs.disasm_lite(rng.data[off:off + 16], rng.addr + off, 1):
+        if mnem == ".byte":
+            return None
+        return size, mnem, op
+    return None
+
+
+def _traverse(d: Disassembly, cs, roots: list[int], cands: dict, start_state: int,
+              inner_state: int) -> None:
+    """Recursive traversal: mark instructions reachable from roots as code (start_state for an
+    instruction's first byte, inner_state for the rest), decoding afresh off the sweep's grid."""
+    flow = d.flow
+    work = list(reversed(roots))
+    code = d.image.code
+    while work:
+        addr = work.pop()
+        loc = d.locate(addr)
+        if loc is None:
+            continue
+        i, off = loc
+        st, lens, base, data = d.state[i], d.lens[i], code[i].addr, code[i].data
+        n = len(st)
+        while off < n:
+            s = st[off]
+            if s == CODE or s == GAP_CODE:
+                break                               # joined known code
+            a = base + off
+            size = lens[off]
+            if size == 0 or s != UNKNOWN and s != PADDING:
+                # Off the sweep's boundaries (or inside an instruction seen before): decode here.
+                dec = _decode_one(d, cs, i, off)
+                if dec is None:
+                    break                           # invalid instruction: stop this path
+                size, mnem, op = dec
+                lens[off] = size
+                last = mnem.rsplit(" ", 1)[-1]
+                f = _flow_of(mnem, op) if last in _FLOW_MNEMONICS else None
+                if f is not None:
+                    flow[a] = f
+                else:
+                    flow.pop(a, None)
+                k = classify(data[off:off + size]) if last in CANDIDATE_MNEMONICS else None
+                if k is not None:
+                    cands[a] = k
+                else:
+                    cands.pop(a, None)
+            if off + size > n:
+                break
+            st[off] = start_state
+            for k in range(off + 1, off + size):
+                st[k] = inner_state
+                if lens[k]:
+                    lens[k] = 0                     # the sweep was out of step here
+                    flow.pop(base + k, None)
+                    cands.pop(base + k, None)
+            f = flow.get(a)
+            if f is not None:
+                t, tgt = f
+                if tgt is not None:
+                    d.targets.add(tgt)
+                    work.append(tgt)
+                if t in NO_FALLTHROUGH:
+                    break
+                if t in (CALL, ICALL):
+                    d.targets.add(a + size)         # the return lands here
+            off += size
+
+
+def _padding_run(st: bytearray, data: bytes, off: int) -> int:
+    """End of a run of one padding byte value (00, 90 or cc) starting at off, or off."""
+    b = data[off]
+    if b not in _PADDING_BYTES:
+        return off
+    end = off
+    n = len(st)
+    while end < n and st[end] == UNKNOWN and data[end] == b:
+        end += 1
+    return end
+
+
+def _chunk_is_code(d: Disassembly, i: int, start: int, end: int) -> bool:
+    """A gap chunk is accepted as code when every direct branch in it lands on an instruction
+    boundary of the chunk or on known code, never into the middle of something."""
+    rng = d.image.code[i]
+    lens = d.lens[i]
+    bounds = set()
+    off = start
+    while off < end:
+        bounds.add(rng.addr + off)
+        off += lens[off]
+    for a in bounds:
+        f = d.flow.get(a)
+        if f is None or f[1] is None:
+            continue
+        tgt = f[1]
+        if tgt in bounds or d.is_code_start(tgt):
+            continue
+        if d.locate(tgt) is None and f[0] in (CALL, JMP):
+            continue                                # outside the code ranges: cannot judge
+        return False
+    return True
+
+
+def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
+    """Accept gap chunks that look like real code, traverse from them, and mark padding."""
+    seeds = []
+    for i, rng in enumerate(d.image.code):
+        st, lens, data, base = d.state[i], d.lens[i], rng.data, rng.addr
+        n = len(st)
+        off = 0
+        while off < n:
+            if st[off] != UNKNOWN:
+                off += 1
+                continue
+            end = _padding_run(st, data, off)
+            if end > off:
+                st[off:end] = bytes([PADDING]) * (end - off)
+                off = end
+                continue
+            # a chunk of sweep instructions up to an unconditional transfer or known code
+            start = off
+            ok = True
+            while off < n and st[off] == UNKNOWN:
+                size = lens[off]
+                if size == 0:
+                    ok = False
+                    break
+                f = d.flow.get(base + off)
+                off += size
+                if f is not None and f[0] in NO_FALLTHROUGH:
+                    break
+            else:
+                ok = off >= n or st[off] in (CODE, GAP_CODE, PADDING)
+            if ok and off <= n and _chunk_is_code(d, i, start, off):
+                seeds.append(base + start)
+            off = max(off, start + 1)
+    if seeds:
+        d.roots["validated gaps"] = len(seeds)
+        d.targets.update(seeds)
+        _traverse(d, cs, seeds, cands, GAP_CODE, GAP_CODE_INNER)

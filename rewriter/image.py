@@ -1,0 +1,278 @@
+"""Stage 1 — load a kernel image: ELF32 i386 (rewritable), ELF64 x86-64 (analysis only), or a
+raw multiboot a.out-kludge binary, with its multiboot header, load addresses and symbols.
+
+The ELF is read with LIEF after a structural check of our own, so that a bad file gets one clear
+sentence instead of LIEF's log noise or a half-parsed object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lief
+
+from . import abi
+from .errors import BadInput
+
+lief.logging.disable()
+
+MULTIBOOT_MAGIC = 0x1BADB002
+MULTIBOOT_SEARCH = 8192          # the header must lie in the first 8 KiB, 4-aligned
+MB_AOUT_KLUDGE = 1 << 16         # flags bit 16: address fields of the header are valid
+
+EM_386 = 3
+EM_X86_64 = 62
+PT_LOAD = 1
+PT_NOTE = 4
+PF_X = 1
+SHF_EXECINSTR = 0x4
+SHT_NOBITS = 8
+
+
+@dataclass
+class Multiboot:
+    """A multiboot v1 header (Multiboot Specification 0.6.96, §3.1)."""
+    offset: int                  # file offset of the header
+    flags: int
+    header_addr: int = 0         # the a.out-kludge fields, valid when flags & MB_AOUT_KLUDGE
+    load_addr: int = 0
+    load_end_addr: int = 0
+    bss_end_addr: int = 0
+    entry_addr: int = 0
+
+    @property
+    def aout_kludge(self) -> bool:
+        return bool(self.flags & MB_AOUT_KLUDGE)
+
+    def to_json(self) -> dict:
+        d = {"offset": self.offset, "flags": hex(self.flags),
+             "form": "a.out-kludge" if self.aout_kludge else "elf"}
+        if self.aout_kludge:
+            d.update(header_addr=hex(self.header_addr), load_addr=hex(self.load_addr),
+                     load_end_addr=hex(self.load_end_addr), bss_end_addr=hex(self.bss_end_addr),
+                     entry_addr=hex(self.entry_addr))
+        return d
+
+
+@dataclass
+class Segment:
+    """A loadable segment: file bytes [offset, offset+filesz) at vaddr (and paddr)."""
+    vaddr: int
+    paddr: int
+    offset: int
+    filesz: int
+    memsz: int
+    flags: int
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.flags & PF_X)
+
+
+@dataclass
+class CodeRange:
+    """A range of bytes to disassemble: an executable section (or segment, without sections)."""
+    name: str
+    addr: int
+    data: bytes
+
+    @property
+    def end(self) -> int:
+        return self.addr + len(self.data)
+
+
+@dataclass
+class Image:
+    path: str
+    raw: bytes
+    kind: str                            # "elf32", "elf64" or "multiboot-aout"
+    machine: str                         # "i386" or "x86-64"
+    entry: int
+    segments: list[Segment]
+    code: list[CodeRange]                # what to disassemble, sorted by address
+    data: list[CodeRange]                # allocated non-executable sections, for pointer scans
+    symbols: dict[int, str] = field(default_factory=dict)   # function symbols: addr -> name
+    multiboot: Multiboot | None = None
+    ring1_note: dict | None = None       # present if the image was already patched
+    has_sections: bool = False
+
+    @property
+    def bits(self) -> int:
+        return 64 if self.kind == "elf64" else 32
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+    def file_offset(self, vaddr: int, size: int = 1) -> int | None:
+        """File offset of [vaddr, vaddr+size) if it lies wholly in one segment's file bytes."""
+        for s in self.segments:
+            if s.vaddr <= vaddr and vaddr + size <= s.vaddr + s.filesz:
+                return s.offset + (vaddr - s.vaddr)
+        return None
+
+    def read(self, vaddr: int, size: int) -> bytes | None:
+        off = self.file_offset(vaddr, size)
+        return None if off is None else self.raw[off:off + size]
+
+    def code_range_of(self, addr: int) -> CodeRange | None:
+        for r in self.code:
+            if r.addr <= addr < r.end:
+                return r
+        return None
+
+
+def find_multiboot(raw: bytes) -> Multiboot | None:
+    """The first valid multiboot v1 header in the first 8 KiB: magic + flags + checksum == 0."""
+    limit = min(len(raw), MULTIBOOT_SEARCH) - 12
+    for off in range(0, limit + 1, 4):
+        magic, flags, checksum = struct.unpack_from("<III", raw, off)
+        if magic == MULTIBOOT_MAGIC and (magic + flags + checksum) & 0xFFFFFFFF == 0:
+            mb = Multiboot(offset=off, flags=flags)
+            if flags & MB_AOUT_KLUDGE and off + 32 <= len(raw):
+                (mb.header_addr, mb.load_addr, mb.load_end_addr, mb.bss_end_addr,
+                 mb.entry_addr) = struct.unpack_from("<IIIII", raw, off + 12)
+            return mb
+    return None
+
+
+def load(path: str | Path, raw: bytes | None = None) -> Image:
+    """Read and check an image (from `raw` if given, `path` then only names it). Raises
+    BadInput with one clear sentence for anything unusable."""
+    path = str(path)
+    try:
+        if raw is None:
+            raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a kernel image")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file")
+    except PermissionError:
+        raise BadInput(f"{path}: permission denied")
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read: {e.strerror}")
+    if raw[:4] == b"\x7fELF":
+        return _load_elf(path, raw)
+    mb = find_multiboot(raw)
+    if mb is not None and mb.aout_kludge:
+        return _load_aout_kludge(path, raw, mb)
+    if not raw:
+        raise BadInput(f"{path}: empty file")
+    if mb is not None:
+        raise BadInput(f"{path}: multiboot header without load addresses (flag 16) and not ELF")
+    raise BadInput(f"{path}: not an ELF file or a multiboot kernel")
+
+
+def _check_elf_structure(path: str, raw: bytes) -> tuple[int, int]:
+    """Check what LIEF would otherwise half-parse silently; returns (class bits, machine)."""
+    if len(raw) < 52:
+        raise BadInput(f"{path}: truncated ELF header ({len(raw)} bytes)")
+    ei_class, ei_data = raw[4], raw[5]
+    if ei_class not in (1, 2):
+        raise BadInput(f"{path}: bad ELF class {ei_class}")
+    if ei_data != 1:
+        raise BadInput(f"{path}: big-endian ELF is not an x86 kernel")
+    bits = 32 if ei_class == 1 else 64
+    if bits == 32:
+        (e_type, e_machine, _, e_entry, e_phoff, e_shoff, _, _, e_phentsize, e_phnum,
+         e_shentsize, e_shnum, _) = struct.unpack_from("<HHIIIIIHHHHHH", raw, 16)
+        ph_fmt, ph_size = "<IIIIIIII", 32
+    else:
+        if len(raw) < 64:
+            raise BadInput(f"{path}: truncated ELF header ({len(raw)} bytes)")
+        (e_type, e_machine, _, e_entry, e_phoff, e_shoff, _, _, e_phentsize, e_phnum,
+         e_shentsize, e_shnum, _) = struct.unpack_from("<HHIQQQIHHHHHH", raw, 16)
+        ph_fmt, ph_size = "<IIQQQQQQ", 56
+    if e_machine not in (EM_386, EM_X86_64):
+        raise BadInput(f"{path}: ELF machine {e_machine} is not x86 (want EM_386 or EM_X86_64)")
+    if (bits, e_machine) not in ((32, EM_386), (64, EM_X86_64)):
+        raise BadInput(f"{path}: ELF{bits} with machine {e_machine}: not i386 or x86-64")
+    if e_phnum == 0:
+        raise BadInput(f"{path}: no program headers: not a loadable kernel")
+    if e_phentsize != ph_size or e_phoff + e_phnum * ph_size > len(raw):
+        raise BadInput(f"{path}: truncated or corrupt program header table")
+    any_exec = False
+    for i in range(e_phnum):
+        f = struct.unpack_from(ph_fmt, raw, e_phoff + i * ph_size)
+        if bits == 32:
+            p_type, p_offset, _, _, p_filesz, _, p_flags, _ = f
+        else:
+            p_type, p_flags, p_offset, _, _, p_filesz, _, _ = f
+        if p_type == PT_LOAD:
+            if p_offset + p_filesz > len(raw):
+                raise BadInput(f"{path}: truncated: segment {i} needs {p_offset + p_filesz} "
+                               f"bytes, file has {len(raw)}")
+            any_exec |= bool(p_flags & PF_X) and p_filesz > 0
+    if not any_exec:
+        raise BadInput(f"{path}: no executable segment")
+    if e_shnum and (e_shoff + e_shnum * e_shentsize > len(raw)):
+        raise BadInput(f"{path}: truncated or corrupt section header table")
+    return bits, e_machine
+
+
+def _load_elf(path: str, raw: bytes) -> Image:
+    bits, machine = _check_elf_structure(path, raw)
+    elf = lief.ELF.parse(raw)
+    if elf is None:
+        raise BadInput(f"{path}: LIEF cannot parse this ELF file")
+    segments = [Segment(vaddr=s.virtual_address, paddr=s.physical_address, offset=s.file_offset,
+                        filesz=s.physical_size, memsz=s.virtual_size, flags=s.raw_flags)
+                for s in elf.segments if s.type == lief.ELF.Segment.TYPE.LOAD]
+    code: list[CodeRange] = []
+    data: list[CodeRange] = []
+    sections = [s for s in elf.sections if s.name or s.size]
+    has_sections = any(s.virtual_address for s in sections)
+    for s in sections:
+        if not s.virtual_address or not s.size or s.type == lief.ELF.Section.TYPE.NOBITS:
+            continue
+        if not s.has(lief.ELF.Section.FLAGS.ALLOC):
+            continue
+        blob = bytes(raw[s.file_offset:s.file_offset + s.size])
+        rng = CodeRange(s.name, s.virtual_address, blob)
+        if s.has(lief.ELF.Section.FLAGS.EXECINSTR):
+            code.append(rng)
+        else:
+            data.append(rng)
+    if not has_sections:
+        for i, s in enumerate(segments):
+            rng = CodeRange(f"segment{i}", s.vaddr, raw[s.offset:s.offset + s.filesz])
+            (code if s.executable else data).append(rng)
+    if not code:
+        raise BadInput(f"{path}: no executable code (no executable section or segment)")
+    symbols = {}
+    for sym in elf.symbols:
+        if sym.type == lief.ELF.Symbol.TYPE.FUNC and sym.value:
+            symbols.setdefault(sym.value, sym.name)
+    ring1_note = None
+    for note in elf.notes:
+        if note.name.rstrip("\0") == abi.NOTE_NAME.decode() and note.original_type == abi.NOTE_ABI:
+            desc = bytes(note.description)
+            if len(desc) >= abi.NOTE.size:
+                ring1_note = dict(zip(abi.NOTE_FIELDS, abi.NOTE.unpack_from(desc)))
+    return Image(path=path, raw=raw, kind=f"elf{bits}",
+                 machine="i386" if machine == EM_386 else "x86-64",
+                 entry=elf.header.entrypoint, segments=segments,
+                 code=sorted(code, key=lambda r: r.addr), data=sorted(data, key=lambda r: r.addr),
+                 symbols=symbols, multiboot=find_multiboot(raw), ring1_note=ring1_note,
+                 has_sections=has_sections)
+
+
+def _load_aout_kludge(path: str, raw: bytes, mb: Multiboot) -> Image:
+    """A raw binary whose multiboot header gives the load addresses (spec §3.1.3)."""
+    if mb.load_addr > mb.header_addr or (mb.load_end_addr and mb.load_end_addr < mb.load_addr):
+        raise BadInput(f"{path}: multiboot header has inconsistent load addresses")
+    start = mb.offset - (mb.header_addr - mb.load_addr)
+    if start < 0:
+        raise BadInput(f"{path}: multiboot load_addr lies before the start of the file")
+    end = len(raw) if mb.load_end_addr == 0 else start + (mb.load_end_addr - mb.load_addr)
+    if end > len(raw):
+        raise BadInput(f"{path}: truncated: multiboot header loads {end} bytes, file has {len(raw)}")
+    memsz = max(end - start, (mb.bss_end_addr - mb.load_addr) if mb.bss_end_addr else 0)
+    seg = Segment(vaddr=mb.load_addr, paddr=mb.load_addr, offset=start, filesz=end - start,
+                  memsz=memsz, flags=7)
+    return Image(path=path, raw=raw, kind="multiboot-aout", machine="i386", entry=mb.entry_addr,
+                 segments=[seg], code=[CodeRange("image", mb.load_addr, raw[start:end])], data=[],
+                 multiboot=mb)

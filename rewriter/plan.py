@@ -1,0 +1,258 @@
+"""Stage 4 — the patch plan: for every sensitive site, which tactic and which bytes.
+
+Tactics are tried in order for each site, like E9Patch's (DESIGN §3):
+  1. inline      — the site's instruction and enough neighbours of its basic block to free 5
+                   bytes (a "region") move to a trampoline that translates it without the runtime;
+  2. trampoline  — the same region, but the translation is a hypercall;
+  3. trap        — `int3` at the site; the runtime looks it up and emulates it.
+A region is only ever made of whole consecutive instructions, none of whose bytes after the first
+is a known branch target or a value any data or immediate points to, with no control transfer
+but a conditional branch before its last instruction; its first bytes become `jmp rel32`, the
+rest `int3`. Nothing is written here: the plan is data (to_json), and
+trampoline.py / emit.py turn it into bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .abi import Kind, Tactic
+from .cfg import CFG
+from .classify import CATALOGUE, is_register_form, operand_size
+from .disasm import CALL, ICALL, JCC, JMP, NO_FALLTHROUGH, PADDING
+
+JMP_LEN = 5
+ALL_TACTICS = (Tactic.INLINE, Tactic.TRAMPOLINE, Tactic.TRAP)
+
+
+@dataclass
+class Site:
+    addr: int
+    length: int
+    code: bytes
+    kind: Kind
+    tactic: Tactic = Tactic.TRAP
+    region: int | None = None          # start address of the region that moved it
+    reason: str = ""                   # why a fallback tactic was taken
+
+    def to_json(self) -> dict:
+        d = {"addr": self.addr, "len": self.length, "bytes": self.code.hex(),
+             "kind": self.kind.name.lower(), "tactic": self.tactic.name.lower()}
+        if self.region is not None:
+            d["region"] = self.region
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+@dataclass
+class Region:
+    start: int
+    end: int
+    insns: list[tuple[int, int]]       # (addr, len) of every instruction moved
+                                       # (end may include dead padding after the last one)
+    sites: list[int]                   # addresses of the sensitive ones among them
+
+    def to_json(self) -> dict:
+        return {"start": self.start, "end": self.end, "insns": [a for a, _ in self.insns],
+                "sites": self.sites}
+
+
+@dataclass
+class Plan:
+    window_base: int
+    tactics: tuple[Tactic, ...]
+    sites: list[Site] = field(default_factory=list)
+    regions: list[Region] = field(default_factory=list)
+    unknown: list[dict] = field(default_factory=list)   # candidates in bytes not proven code
+
+    def to_json(self) -> dict:
+        counts: dict[str, int] = {}
+        for s in self.sites:
+            counts[s.tactic.name.lower()] = counts.get(s.tactic.name.lower(), 0) + 1
+        return {"window_base": self.window_base,
+                "tactics": [t.name.lower() for t in self.tactics],
+                "counts": dict(sorted(counts.items())),
+                "sites": [s.to_json() for s in self.sites],
+                "regions": [r.to_json() for r in self.regions],
+                "unknown": self.unknown}
+
+
+def inline_supported(kind: Kind, code: bytes) -> bool:
+    """Whether trampoline.py has an inline (hypercall-free) translation for this form."""
+    if kind in (Kind.CLI, Kind.STI):
+        return True
+    if kind in (Kind.PUSHF, Kind.POPF):
+        return operand_size(code) == 32
+    if kind == Kind.MOV_FROM_SREG:
+        return is_register_form(code)
+    if kind == Kind.PUSH_SREG:
+        return True
+    return False
+
+
+def _movable(d, addr: int, is_last: bool) -> str | None:
+    """Why the instruction at addr cannot move into a trampoline, or None if it can."""
+    f = d.flow.get(addr)
+    if f is None:
+        return None
+    t, tgt = f
+    op = d.insn_bytes(addr)[0]
+    if t == JCC:
+        if op in (0xE0, 0xE1, 0xE2, 0xE3, 0x67):
+            return "loop/jecxz has no rel32 form"
+        return None if tgt is not None else "unresolved branch"
+    if not is_last:
+        return "control transfer inside a region"
+    if t == ICALL:
+        return "indirect call would expose a trampoline return address"
+    if t in (JMP, CALL) and tgt is None:
+        return "unresolved branch"
+    return None                        # direct jmp/call (re-encoded), ret, ijmp, stop
+
+
+def _is_target(d, addr: int) -> bool:
+    return addr in d.targets or addr in d.maybe_targets
+
+
+def _falls_through(d, addr: int) -> bool:
+    """Execution can continue from this instruction to the next one without a branch target
+    being involved: no flow at all, or a conditional branch (not taken)."""
+    f = d.flow.get(addr)
+    return f is None or f[0] == JCC
+
+
+def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[int, int]], int]:
+    """Instructions around `site` that a region may span, and the site's index among them.
+
+    Backward: while the current first instruction is not a branch target and the instruction
+    before it falls through into it. Forward: while the current instruction falls through and
+    the next one is not a target. (Basic blocks are split at every branch, which is stricter
+    than needed: only a branch *target* inside a region is unsafe.)"""
+    before: list[tuple[int, int]] = []
+    cur = site
+    while len(before) < limit and not _is_target(d, cur):
+        blk = cfg.block_of(cur - 1)
+        if blk is None:
+            break
+        prev = next((x for x in cfg.instructions(*blk) if x[0] + x[1] == cur), None)
+        if prev is None or not _falls_through(d, prev[0]):
+            break
+        before.append(prev)
+        cur = prev[0]
+    before.reverse()
+    after = [(site, d.insn_len(site))]
+    while len(after) < limit:
+        a, n = after[-1]
+        f = d.flow.get(a)
+        if f is not None and f[0] != JCC:
+            break                          # call, jmp, ret...: the region ends here
+        nxt = a + n
+        if _is_target(d, nxt) or not d.is_code_start(nxt):
+            break
+        after.append((nxt, d.insn_len(nxt)))
+    return before + after, len(before)
+
+
+def _dead_after(d, end: int, need: int) -> int:
+    """How many of the `need` bytes after an unconditional transfer ending at `end` are padding
+    that nothing executes or points to (int3 / nop / zero fill), so a region may overwrite them."""
+    loc = d.locate(end)
+    if loc is None:
+        return 0
+    i, off = loc
+    st, data = d.state[i], d.image.code[i].data
+    n = 0
+    while n < need and off + n < len(st) and st[off + n] == PADDING and \
+            data[off + n] in (0xCC, 0x90, 0x00) and not _is_target(d, end + n):
+        n += 1
+    return n
+
+
+def _try_region(d, claimed: set[int], insns: list[tuple[int, int]], i0: int,
+                stop: int) -> tuple[int, int, int] | None:
+    """Smallest [i, j] of insns containing index i0 and covering >= 5 bytes (with dead padding
+    after a final unconditional transfer), preferring regions that start at the site, never
+    starting before index `stop`. Returns (i, j, dead bytes)."""
+    n = len(insns)
+    for i in range(i0, stop - 1, -1):
+        total = sum(ln for _, ln in insns[i:i0])
+        for j in range(i0, n):
+            total += insns[j][1]
+            dead = 0
+            if total < JMP_LEN and j == n - 1:
+                f = d.flow.get(insns[j][0])
+                if f is not None and f[0] in NO_FALLTHROUGH:
+                    dead = _dead_after(d, insns[j][0] + insns[j][1], JMP_LEN - total)
+            if total + dead >= JMP_LEN:
+                if _region_ok(d, claimed, insns, i, j, dead):
+                    return i, j, dead
+                break
+    return None
+
+
+def _region_ok(d, claimed, insns, i, j, dead) -> bool:
+    start = insns[i][0]
+    end = insns[j][0] + insns[j][1] + dead
+    for a in range(start, end):
+        if a in claimed:
+            return False
+        if a != start and a in d.maybe_targets:
+            return False                   # something points into the middle: keep it intact
+    return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
+
+
+def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
+    d = cfg.d
+    tactics = tuple(tactics)
+    plan = Plan(window_base=window_base, tactics=tactics)
+    claimed: set[int] = set()
+    site_of: dict[int, Site] = {}
+    for addr in sorted(d.sites):
+        code = d.insn_bytes(addr)
+        site_of[addr] = Site(addr=addr, length=len(code), code=code, kind=Kind(d.sites[addr]))
+    for addr in sorted(site_of):
+        site = site_of[addr]
+        if site.region is not None:
+            continue                           # moved with an earlier site's region
+        if Tactic.INLINE not in tactics and Tactic.TRAMPOLINE not in tactics:
+            site.tactic = Tactic.TRAP
+            continue
+        insns, i0 = _straight_line(cfg, d, addr)
+        # never reach back over a site already handled (its bytes are claimed or trapped)
+        stop = i0
+        while stop > 0 and insns[stop - 1][0] not in site_of and insns[stop - 1][0] not in claimed:
+            stop -= 1
+        rng = _try_region(d, claimed, insns, i0, stop)
+        if rng is None:
+            site.tactic = Tactic.TRAP
+            site.reason = "no 5-byte region of whole, movable, untargeted instructions"
+            continue
+        i, j, dead = rng
+        moved = insns[i:j + 1]
+        region = Region(start=moved[0][0], end=moved[-1][0] + moved[-1][1] + dead, insns=moved,
+                        sites=[a for a, _ in moved if a in site_of])
+        for a in region.sites:
+            s = site_of[a]
+            s.region = region.start
+            if Tactic.INLINE in tactics and inline_supported(s.kind, s.code):
+                s.tactic = Tactic.INLINE
+            elif Tactic.TRAMPOLINE in tactics:
+                s.tactic = Tactic.TRAMPOLINE
+            else:
+                s.tactic = Tactic.TRAP          # inline-only run: this site needs the runtime
+                s.region = None
+        if any(site_of[a].tactic == Tactic.TRAP for a in region.sites):
+            # a site in the region cannot be translated: give the region up entirely
+            for a in region.sites:
+                site_of[a].region = None
+                site_of[a].tactic = Tactic.TRAP
+                site_of[a].reason = "region needs a hypercall and the trampoline tactic is off"
+            continue
+        claimed.update(range(region.start, region.end))
+        plan.regions.append(region)
+    plan.sites = [site_of[a] for a in sorted(site_of)]
+    plan.unknown = [{"addr": a, "kind": Kind(k).name.lower(),
+                     "privileged": CATALOGUE[Kind(k)].privileged}
+                    for a, k in sorted(d.unknown_sites.items())]
+    return plan

@@ -1,0 +1,251 @@
+"""Stage 5 — trampolines: the code each region moves to, and the maps between the two.
+
+A region's trampoline holds one "piece" per moved instruction, in order, then `jmp` back to the
+region's end; out-of-line slow paths (pending-interrupt delivery after an inline sti/popf) follow.
+Translations (runtime/include/abi.h has the vCPU fields and the hypercall protocol):
+
+    cli              mov dword [vif], 0
+    sti              mov dword [vif], 0x200; the pending check follows the NEXT instruction when
+                     it is in the region (the sti interrupt shadow: `sti; hlt` sleeps correctly)
+    pushf            host flags - IF + vif + vflags, computed with lea (flags untouched)
+    popf             split IF / IOPL|NT|AC into the vCPU page, popf the rest, pending check
+    mov r, sreg      mov r, [sel + 4*sreg]     push sreg   push [sel + 4*sreg]
+    anything else    hypercall: save esp, switch to the hypercall stack, push index, call entry
+Relative branches are re-encoded with rel32 to their original targets; a moved `call` becomes
+`push original_return; jmp target` so the guest never sees a trampoline address.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import keystone
+
+from . import abi
+from .abi import Kind, Tactic
+from .classify import operand_size, sreg_of
+from .disasm import CALL, JCC, JMP, NO_FALLTHROUGH
+from .errors import Ring1Error
+from .plan import Plan
+
+ALIGN = 16
+_REG32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+_REG16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
+_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
+_VIRT_OTHER = abi.EFLAGS_VIRT & ~abi.EFLAGS_IF
+
+
+@dataclass
+class Layout:
+    base: int                                  # address of the trampoline area
+    code: bytearray = field(default_factory=bytearray)
+    region_tramp: dict[int, int] = field(default_factory=dict)   # region start -> trampoline
+    resume: dict[int, int] = field(default_factory=dict)         # site addr -> resume address
+    o2t: list[tuple[int, int]] = field(default_factory=list)
+    t2o: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def cursor(self) -> int:
+        return self.base + len(self.code)
+
+
+class Assembler:
+    """keystone, with a cache: the same template at the same address assembles once."""
+
+    def __init__(self):
+        self.ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+        self.cache: dict[tuple[str, int], bytes] = {}
+
+    def asm(self, text: str, addr: int) -> bytes:
+        key = (text, addr)
+        out = self.cache.get(key)
+        if out is None:
+            try:
+                enc, _ = self.ks.asm(text, addr)
+            except keystone.KsError as e:
+                raise Ring1Error(f"keystone cannot assemble {text!r} at {addr:#x}: {e}")
+            out = self.cache[key] = bytes(enc)
+        return out
+
+
+def _rel32(src_end: int, dst: int) -> bytes:
+    return struct.pack("<i", ((dst - src_end + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
+
+
+def jmp_rel32(at: int, dst: int) -> bytes:
+    return b"\xE9" + _rel32(at + 5, dst)
+
+
+def _modrm_index(code: bytes) -> int:
+    i = 0
+    while code[i] in _PREFIXES:
+        i += 1
+    return i + (2 if code[i] == 0x0F else 1)
+
+
+class Builder:
+    def __init__(self, plan: Plan, d, base: int):
+        self.plan = plan
+        self.d = d
+        self.w = plan.window_base
+        self.lay = Layout(base=base)
+        self.ks = Assembler()
+        self.index = {s.addr: i for i, s in enumerate(plan.sites)}
+        self.sites = {s.addr: s for s in plan.sites}
+
+    # --- emission helpers ------------------------------------------------------------------
+    def emit(self, b: bytes) -> int:
+        at = self.lay.cursor
+        self.lay.code += b
+        return at
+
+    def asm(self, *lines: str) -> int:
+        at = self.lay.cursor
+        for line in lines:
+            self.lay.code += self.ks.asm(line, self.lay.cursor)
+        return at
+
+    def v(self, field_off: int) -> str:
+        return f"dword ptr [{abi.vcpu(self.w, field_off):#x}]"
+
+    def hypercall(self, site_addr: int) -> int:
+        """Emit the hypercall sequence; returns the resume address."""
+        self.asm(f"mov {self.v(abi.VCPU_SAVED_ESP)}, esp",
+                 f"mov esp, {abi.hcstack_top(self.w):#x}",
+                 f"push {self.index[site_addr]:#x}",
+                 f"call {abi.entry(self.w):#x}")
+        return self.lay.cursor
+
+    # --- translations ----------------------------------------------------------------------
+    def inline(self, s) -> None:
+        k = s.kind
+        if k == Kind.CLI:
+            self.asm(f"mov {self.v(abi.VCPU_VIF)}, 0")
+        elif k == Kind.STI:
+            self.asm(f"mov {self.v(abi.VCPU_VIF)}, {abi.EFLAGS_IF:#x}")
+        elif k == Kind.PUSHF:
+            self.asm("pushfd", "push eax", "push ecx", "mov eax, dword ptr [esp + 8]",
+                     f"mov ecx, {self.v(abi.VCPU_VIF)}",
+                     f"lea eax, [eax + ecx - {abi.EFLAGS_IF:#x}]",
+                     f"mov ecx, {self.v(abi.VCPU_VFLAGS)}", "lea eax, [eax + ecx]",
+                     "mov dword ptr [esp + 8], eax", "pop ecx", "pop eax")
+        elif k == Kind.POPF:
+            self.asm("push eax", "mov eax, dword ptr [esp + 4]", f"and eax, {abi.EFLAGS_IF:#x}",
+                     f"mov {self.v(abi.VCPU_VIF)}, eax", "mov eax, dword ptr [esp + 4]",
+                     f"and eax, {_VIRT_OTHER:#x}", f"mov {self.v(abi.VCPU_VFLAGS)}, eax",
+                     "mov eax, dword ptr [esp + 4]",
+                     f"and eax, {(~_VIRT_OTHER) & 0xFFFFFFFF:#x}", "push eax",
+                     "mov eax, dword ptr [esp + 4]", "popfd", "lea esp, [esp + 8]")
+        elif k == Kind.MOV_FROM_SREG:
+            reg = s.code[_modrm_index(s.code)] & 7
+            sel = abi.vcpu(self.w, abi.VCPU_SEL + 4 * sreg_of(s.code))
+            if operand_size(s.code) == 16:
+                self.asm(f"mov {_REG16[reg]}, word ptr [{sel:#x}]")
+            else:
+                self.asm(f"mov {_REG32[reg]}, dword ptr [{sel:#x}]")
+        elif k == Kind.PUSH_SREG:
+            sel = abi.vcpu(self.w, abi.VCPU_SEL + 4 * sreg_of(s.code))
+            size = "word" if operand_size(s.code) == 16 else "dword"
+            self.asm(f"push {size} ptr [{sel:#x}]")
+        else:
+            raise Ring1Error(f"no inline translation for {k.name} at {s.addr:#x}")
+
+    def pending_check(self, site_addr: int, orig_next: int, slow: list) -> None:
+        """If virtual IF is 1 and an interrupt is pending, take the out-of-line slow path (a
+        hypercall that delivers it, then back here). Registers and flags are preserved."""
+        ecx = f"{self.v(abi.VCPU_SCRATCH)}"
+        self.asm(f"mov {ecx}, ecx", f"mov ecx, {self.v(abi.VCPU_VIF)}")
+        # jecxz no / mov ecx, [pending] / jecxz no / jmp slow / no: mov ecx, [scratch]
+        j1 = self.emit(b"\xE3\x00")
+        self.asm(f"mov ecx, {self.v(abi.VCPU_PENDING)}")
+        j2 = self.emit(b"\xE3\x00")
+        jslow = self.emit(b"\xE9\x00\x00\x00\x00")
+        no = self.lay.cursor
+        for j in (j1, j2):
+            self.lay.code[j - self.lay.base + 1] = no - (j + 2)
+        self.asm(f"mov ecx, {ecx}")
+        slow.append((jslow, site_addr, orig_next, self.lay.cursor))
+
+    def relocate(self, addr: int, code: bytes) -> None:
+        f = self.d.flow.get(addr)
+        if f is None or code[0] in (0x9A, 0xEA):
+            self.emit(code)
+            return
+        t, tgt = f
+        at = self.lay.cursor
+        if t == JMP and tgt is not None:
+            self.emit(jmp_rel32(at, tgt))
+        elif t == JCC:
+            op = code[1] if code[0] == 0x0F else code[0]
+            cc = op & 0x0F
+            self.emit(bytes((0x0F, 0x80 | cc)) + _rel32(at + 6, tgt))
+        elif t == CALL:
+            self.emit(b"\x68" + struct.pack("<I", addr + len(code)))
+            self.emit(jmp_rel32(self.lay.cursor, tgt))
+        else:
+            self.emit(code)                    # ret, indirect jmp, ud2/int3: position-free
+
+    # --- regions ---------------------------------------------------------------------------
+    def region(self, r) -> None:
+        pad = (-len(self.lay.code)) % ALIGN
+        self.emit(b"\xCC" * pad)
+        self.lay.region_tramp[r.start] = self.lay.cursor
+        slow: list = []
+        deferred_sti = None                    # sti whose pending check waits one instruction
+        last_flow = None
+        for k, (a, ln) in enumerate(r.insns):
+            piece = self.lay.cursor
+            self.lay.o2t.append((a, piece))
+            self.lay.t2o.append((a, piece))
+            code = self.d.insn_bytes(a)
+            f = self.d.flow.get(a)
+            if deferred_sti is not None and f is not None:
+                self.pending_check(deferred_sti, a, slow)     # before control may leave
+                deferred_sti = None
+            s = self.sites.get(a)
+            if s is None:
+                self.relocate(a, code)
+            elif s.tactic == Tactic.INLINE:
+                self.inline(s)
+            else:
+                resume = self.hypercall(a)
+                self.lay.resume[a] = resume
+                self.lay.t2o.append((a + ln, resume))
+            if deferred_sti is not None:
+                self.pending_check(deferred_sti, a + ln, slow)
+                deferred_sti = None
+            if s is not None and s.tactic == Tactic.INLINE:
+                if s.kind == Kind.STI:
+                    if k + 1 < len(r.insns):
+                        deferred_sti = a
+                    else:
+                        self.pending_check(a, a + ln, slow)
+                elif s.kind == Kind.POPF:
+                    self.pending_check(a, a + ln, slow)
+            last_flow = f
+        if deferred_sti is not None:
+            self.pending_check(deferred_sti, r.end, slow)
+        if last_flow is None or last_flow[0] not in NO_FALLTHROUGH:
+            self.emit(jmp_rel32(self.lay.cursor, r.end))
+        # out-of-line slow paths: deliver the pending interrupt, then continue after the check
+        for jslow, site_addr, orig_next, back in slow:
+            here = self.lay.cursor
+            self.lay.code[jslow - self.lay.base + 1:jslow - self.lay.base + 5] = \
+                _rel32(jslow + 5, here)
+            self.asm(f"mov ecx, {self.v(abi.VCPU_SCRATCH)}")
+            resume = self.hypercall(site_addr)
+            self.lay.resume.setdefault(site_addr, resume)
+            self.lay.t2o.append((orig_next, resume))
+            self.emit(jmp_rel32(self.lay.cursor, back))
+
+
+def build(plan: Plan, d, base: int) -> Layout:
+    """Lay out every region's trampoline from address `base` on."""
+    b = Builder(plan, d, base)
+    for r in sorted(plan.regions, key=lambda r: r.start):
+        b.region(r)
+    lay = b.lay
+    lay.o2t = sorted(set(lay.o2t))
+    lay.t2o = sorted(set(lay.t2o), key=lambda e: (e[1], e[0]))
+    return lay

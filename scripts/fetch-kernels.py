@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""Fetch real guest kernels from Debian's archive into the ring1 cache.
+
+    scripts/fetch-kernels.py NAME... | all | --list     (also: --refresh, -q)
+
+Prints the cached path of each kernel on stdout (progress on stderr). Names and behaviour:
+see rewriter/fetch.py (`ring1 fetch` is the same command). Cache: $RING1_CACHE, else
+${XDG_CACHE_HOME:-~/.cache}/ring1/kernels. Exit: 2 unknown name, 3 network/apt failure.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
+from rewriter.fetch import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
