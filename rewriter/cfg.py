@@ -25,15 +25,36 @@ _TERM = {JMP: "jump", JCC: "branch", CALL: "call", IJMP: "indirect-jump", ICALL:
 
 
 class CFG:
-    def __init__(self, d: Disassembly, graph: nx.DiGraph, starts: list[int], ends: list[int]):
+    """Blocks and edges in compact lists; `graph` is the networkx view, built on first use
+    (a 600k-block DiGraph costs seconds, and the planner needs only block boundaries)."""
+
+    def __init__(self, d: Disassembly, starts: list[int], ends: list[int], ninsns: list[int],
+                 terms: list[str], edges: list[tuple]):
         self.d = d
-        self.graph = graph
         self.starts = starts          # sorted block starts
         self.ends = ends              # ends[i] is the end of block starts[i]
+        self.ninsns = ninsns
+        self.terms = terms
+        self.edges = edges            # (src block, dst block or sink, kind)
+        self._graph = None
 
     @property
     def nblocks(self) -> int:
         return len(self.starts)
+
+    @property
+    def nedges(self) -> int:
+        return len(self.edges)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        if self._graph is None:
+            g = nx.DiGraph()
+            g.add_nodes_from((s, {"end": e, "insns": c, "term": t})
+                             for s, e, c, t in zip(self.starts, self.ends, self.ninsns, self.terms))
+            g.add_edges_from((u, v, {"kind": k}) for u, v, k in self.edges)
+            self._graph = g
+        return self._graph
 
     def block_of(self, addr: int) -> tuple[int, int] | None:
         """(start, end) of the block containing addr."""
@@ -53,10 +74,9 @@ class CFG:
         return out
 
     def to_json(self) -> dict:
-        g = self.graph
-        blocks = [{"start": s, "end": g.nodes[s]["end"], "insns": g.nodes[s]["insns"],
-                   "term": g.nodes[s]["term"]} for s in self.starts]
-        edges = sorted(([u, v, k] for u, v, k in g.edges(data="kind")),
+        blocks = [{"start": s, "end": e, "insns": c, "term": t}
+                  for s, e, c, t in zip(self.starts, self.ends, self.ninsns, self.terms)]
+        edges = sorted(([u, v, k] for u, v, k in self.edges),
                        key=lambda e: (e[0], str(e[1]), e[2]))
         return {"blocks": blocks, "edges": edges, "sinks": [INDIRECT, RETURN]}
 
@@ -65,12 +85,9 @@ class CFG:
         with open(path, "w") as f:
             if path.endswith(".dot"):
                 f.write("digraph cfg {\n  node [shape=box fontname=monospace];\n")
-                for s in self.starts:
-                    nd = self.graph.nodes[s]
-                    f.write(f'  "{s:#x}" [label="{s:#x}-{nd["end"]:#x}\\n{nd["insns"]} insns'
-                            f' {nd["term"]}"];\n')
-                for u, v, k in sorted(self.graph.edges(data="kind"),
-                                      key=lambda e: (e[0], str(e[1]))):
+                for s, e, c, t in zip(self.starts, self.ends, self.ninsns, self.terms):
+                    f.write(f'  "{s:#x}" [label="{s:#x}-{e:#x}\\n{c} insns {t}"];\n')
+                for u, v, k in sorted(self.edges, key=lambda e: (e[0], str(e[1]), e[2])):
                     dst = f"{v:#x}" if isinstance(v, int) else v
                     f.write(f'  "{u:#x}" -> "{dst}" [label="{k}"];\n')
                 f.write("}\n")
@@ -81,54 +98,46 @@ class CFG:
 
 def build(d: Disassembly) -> CFG:
     flow = d.flow
-    leaders = d.targets | {t for t in d.maybe_targets}
+    leaders = d.targets | d.maybe_targets
     starts: list[int] = []
     ends: list[int] = []
     terms: list[str] = []
     ninsns: list[int] = []
+    lasts: list[int] = []              # address of each block's last instruction
     prev_end = None
+    prev = None
     cur = None
     count = 0
     for a, n in d.iter_code():
-        if cur is None or a != prev_end or a in leaders:
-            if cur is not None:
-                starts.append(cur), ends.append(prev_end), ninsns.append(count)
-                terms.append("fallthrough")
+        if cur is not None and (a != prev_end or a in leaders):
+            starts.append(cur), ends.append(prev_end), ninsns.append(count)
+            terms.append("fallthrough"), lasts.append(prev)
+            cur = None
+        if cur is None:
             cur, count = a, 0
         count += 1
-        prev_end = a + n
+        prev, prev_end = a, a + n
         f = flow.get(a)
         if f is not None:
             starts.append(cur), ends.append(prev_end), ninsns.append(count)
-            terms.append(_TERM[f[0]])
+            terms.append(_TERM[f[0]]), lasts.append(a)
             cur = None
     if cur is not None:
         starts.append(cur), ends.append(prev_end), ninsns.append(count)
-        terms.append("fallthrough")
+        terms.append("fallthrough"), lasts.append(prev)
 
-    g = nx.DiGraph()
-    g.add_nodes_from((s, {"end": e, "insns": c, "term": t})
-                     for s, e, c, t in zip(starts, ends, ninsns, terms))
     block_set = set(starts)
     edges = []
-    for s, e, t in zip(starts, ends, terms):
-        # the block's last instruction
-        last = None
-        a = s
-        while a < e:
-            last = a
-            a += d.insn_len(a)
+    for s, e, t, last in zip(starts, ends, terms, lasts):
         f = flow.get(last)
-        falls = t in ("fallthrough", "branch", "call", "indirect-call") and e in block_set
         if f is not None:
             kind, tgt = f
             if tgt is not None and tgt in block_set:
-                edges.append((s, tgt, {"kind": "call" if kind == CALL else "jump"}))
+                edges.append((s, tgt, "call" if kind == CALL else "jump"))
             if kind in (IJMP, ICALL) or (tgt is None and kind in (JMP, JCC, CALL)):
-                edges.append((s, INDIRECT, {"kind": "indirect"}))
+                edges.append((s, INDIRECT, "indirect"))
             if kind == RET:
-                edges.append((s, RETURN, {"kind": "return"}))
-        if falls:
-            edges.append((s, e, {"kind": "fallthrough"}))
-    g.add_edges_from(edges)
-    return CFG(d, g, starts, ends)
+                edges.append((s, RETURN, "return"))
+        if t in ("fallthrough", "branch", "call", "indirect-call") and e in block_set:
+            edges.append((s, e, "fallthrough"))
+    return CFG(d, starts, ends, ninsns, terms, edges)

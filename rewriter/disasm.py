@@ -38,9 +38,13 @@ _RET = frozenset("ret retf iret iretd sysexit sysret".split())
 _STOP = frozenset(("ud2", "int3"))   # no fall-through we can trust (BUG(), padding)
 _FLOW_MNEMONICS = _JCC | _RET | _STOP | {"jmp", "call", "ljmp", "lcall"}
 _PTR_MNEMONICS = frozenset(("mov", "push", "lea", "cmp", "movl"))
+_INTERESTING = _FLOW_MNEMONICS | CANDIDATE_MNEMONICS | _PTR_MNEMONICS
 _NEAR_OR_FAR = frozenset(("call", "jmp"))   # far only as "ptr [..]" (FF /3, FF /5)
 _HEX = re.compile(r"0x[0-9a-f]{5,8}\b")
 _PADDING_BYTES = frozenset(b"\x00\x90\xcc")
+_ZEROS = [bytes(n - 1) if n else b"" for n in range(17)]
+_FILL = {st: [bytes([st]) * (n - 1) if n else b"" for n in range(17)]
+         for st in (1, 2, 3, 4)}
 
 
 @dataclass
@@ -55,7 +59,6 @@ class Disassembly:
     maybe_targets: set[int] = field(default_factory=set)  # any pointer-like value into code
     roots: dict[str, int] = field(default_factory=dict)   # how many roots of each origin
     ninsns: int = 0
-    sweep_insns: int = 0
 
     # --- lookups ---------------------------------------------------------------------------
     def locate(self, addr: int) -> tuple[int, int] | None:
@@ -107,9 +110,20 @@ class Disassembly:
                         "data_or_padding": pad, "unknown": len(st) - code - pad})
         return out
 
-    @property
-    def _starts(self) -> list[int]:
-        return self.__dict__.setdefault("_starts_cache", [r.addr for r in self.image.code])
+    def __post_init__(self):
+        self._starts = [r.addr for r in self.image.code]
+
+
+def _common_hex_prefix(lo: int, hi: int) -> str:
+    """The printed prefix every address in [lo, hi] shares ("0xc1" for 0xc1000000-0xc1ffffff):
+    a cheap test before looking for pointers in an operand string."""
+    a, b = f"{lo:#x}", f"{hi:#x}"
+    if len(a) != len(b):
+        return "0x"
+    n = 0
+    while n < len(a) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def _cs(bits: int) -> capstone.Cs:
@@ -150,24 +164,35 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     code_lo = image.code[0].addr
     code_hi = image.code[-1].end
     imm_pointers: list[int] = []
+    ptr_prefix = _common_hex_prefix(code_lo, code_hi - 1)
     for rng in image.code:
         lens = bytearray(len(rng.data))
-        for addr, size, mnem, op in cs.disasm_lite(rng.data, rng.addr):
-            if mnem == ".byte":
-                continue
-            lens[addr - rng.addr] = size
-            d.sweep_insns += 1
-            last = mnem.rsplit(" ", 1)[-1] if " " in mnem else mnem
-            if last in _FLOW_MNEMONICS:
+        base = rng.addr
+        data = rng.data
+        for addr, size, mnem, op in cs.disasm_lite(data, base):
+            if mnem not in _INTERESTING:
+                if " " not in mnem:
+                    if mnem != ".byte":
+                        lens[addr - base] = size
+                    continue
+                mnem_last = mnem.rsplit(" ", 1)[-1]     # rep insd, lock ..., bnd jmp
+                if mnem_last not in _INTERESTING:
+                    lens[addr - base] = size
+                    continue
+            else:
+                mnem_last = mnem
+            lens[addr - base] = size
+            if mnem_last in _FLOW_MNEMONICS:
                 f = _flow_of(mnem, op)
                 if f is not None:
                     flow[addr] = f
-            if last in CANDIDATE_MNEMONICS and (last not in _NEAR_OR_FAR or op[:3] == "ptr"):
-                off = addr - rng.addr
-                k = classify(rng.data[off:off + size])
+            if mnem_last in CANDIDATE_MNEMONICS and \
+                    (mnem_last not in _NEAR_OR_FAR or op[:3] == "ptr"):
+                off = addr - base
+                k = classify(data[off:off + size])
                 if k is not None:
                     cands[addr] = k
-            if last in _PTR_MNEMONICS and "0x" in op:
+            if mnem_last in _PTR_MNEMONICS and ptr_prefix in op:
                 for h in _HEX.findall(op):
                     v = int(h, 16)
                     if code_lo <= v < code_hi:
@@ -205,7 +230,6 @@ def disassemble(image: Image, progress=None) -> Disassembly:
             d.sites[a] = k
         else:
             d.unknown_sites[a] = k
-    d.ninsns = sum(1 for _ in d.iter_code())
     return d
 
 
@@ -276,15 +300,19 @@ def _traverse(d: Disassembly, cs, roots: list[int], cands: dict, start_state: in
                     cands[a] = k
                 else:
                     cands.pop(a, None)
-            if off + size > n:
+            end = off + size
+            if end > n:
                 break
             st[off] = start_state
-            for k in range(off + 1, off + size):
-                st[k] = inner_state
-                if lens[k]:
-                    lens[k] = 0                     # the sweep was out of step here
-                    flow.pop(base + k, None)
-                    cands.pop(base + k, None)
+            if size > 1:
+                st[off + 1:end] = _FILL[inner_state][size]
+                if lens[off + 1:end] != _ZEROS[size]:
+                    for k in range(off + 1, end):   # the sweep was out of step here
+                        if lens[k]:
+                            lens[k] = 0
+                            flow.pop(base + k, None)
+                            cands.pop(base + k, None)
+            d.ninsns += 1
             f = flow.get(a)
             if f is not None:
                 t, tgt = f
@@ -295,7 +323,7 @@ def _traverse(d: Disassembly, cs, roots: list[int], cands: dict, start_state: in
                     break
                 if t in (CALL, ICALL):
                     d.targets.add(a + size)         # the return lands here
-            off += size
+            off = end
 
 
 def _padding_run(st: bytearray, data: bytes, off: int) -> int:

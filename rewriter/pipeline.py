@@ -110,7 +110,7 @@ def summary(a: Analysis) -> dict:
         "coverage": d.coverage(),
         "roots": d.roots,
         "instructions": d.ninsns,
-        "cfg": {"blocks": a.cfg.nblocks, "edges": a.cfg.graph.number_of_edges()},
+        "cfg": {"blocks": a.cfg.nblocks, "edges": a.cfg.nedges},
         "sites": {"total": len(d.sites), "by_kind": site_counts(d.sites.values())},
         "unknown_candidates": {"total": len(d.unknown_sites),
                                "by_kind": site_counts(d.unknown_sites.values())},
