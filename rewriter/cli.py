@@ -85,6 +85,14 @@ def cmd_inspect(args) -> int:
     if u["total"]:
         print(f"  sensitive-looking bytes outside proven code (not patched): {u['total']} "
               f"({', '.join(f'{k} {n}' for k, n in u['by_kind'].items())})")
+    cc = s["copied_code_sites"]
+    if cc["total"]:
+        print(f"  sites in code the kernel copies elsewhere at boot (left for the runtime to "
+              f"trap): {cc['total']} ({', '.join(f'{k} {n}' for k, n in cc['by_kind'].items())})")
+    if s["kernel_tables"]:
+        print("  kernel tables: " + ", ".join(f"{k} {n}" for k, n in s["kernel_tables"].items()))
+    for w in s["kernel_table_warnings"]:
+        print(f"  warning: {w}")
     print("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in s["timings"].items()))
     return EXIT_OK
 

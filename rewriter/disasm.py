@@ -24,6 +24,7 @@ import capstone
 
 from .classify import CANDIDATE_MNEMONICS, classify
 from .image import CodeRange, Image
+from .ktables import KTables, scan as scan_ktables
 
 # Per-byte states of a code range.
 UNKNOWN, CODE, CODE_INNER, GAP_CODE, GAP_CODE_INNER, PADDING = range(6)
@@ -55,6 +56,9 @@ class Disassembly:
     flow: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     sites: dict[int, int] = field(default_factory=dict)        # addr -> Kind, code only
     unknown_sites: dict[int, int] = field(default_factory=dict)  # addr -> Kind, in unknown bytes
+    copied_sites: dict[int, int] = field(default_factory=dict)   # addr -> Kind, in copied code
+    protected: set[int] = field(default_factory=set)  # bytes the kernel rewrites at boot
+    ktables: KTables | None = None
     targets: set[int] = field(default_factory=set)    # known branch targets and code pointers
     maybe_targets: set[int] = field(default_factory=set)  # any pointer-like value into code
     roots: dict[str, int] = field(default_factory=dict)   # how many roots of each origin
@@ -214,7 +218,10 @@ def disassemble(image: Image, progress=None) -> Disassembly:
                 n += 1
         d.roots[origin] = d.roots.get(origin, 0) + n
 
+    kt = d.ktables = scan_ktables(image)
+    d.protected = kt.protected_bytes()
     add_roots("entry", [image.entry])
+    add_roots("kernel tables", sorted(kt.targets))
     add_roots("symbols", sorted(image.symbols))
     data_ptrs = _scan_pointers(image, code_lo, code_hi)
     d.maybe_targets.update(data_ptrs)
@@ -225,8 +232,11 @@ def disassemble(image: Image, progress=None) -> Disassembly:
 
     _traverse(d, cs, roots, cands, CODE, CODE_INNER)
     _validate_gaps(d, cs, cands)
+    copied = sorted(kt.copied)
     for a, k in cands.items():
-        if d.is_code_start(a):
+        if any(lo <= a < hi for lo, hi in copied):
+            d.copied_sites[a] = k
+        elif d.is_code_start(a):
             d.sites[a] = k
         else:
             d.unknown_sites[a] = k
@@ -338,9 +348,16 @@ def _padding_run(st: bytearray, data: bytes, off: int) -> int:
     return end
 
 
+def _sweep_boundary(d: Disassembly, addr: int) -> bool:
+    """addr starts an instruction of the linear sweep in bytes not yet classified."""
+    loc = d.locate(addr)
+    return loc is not None and d.state[loc[0]][loc[1]] == UNKNOWN and d.lens[loc[0]][loc[1]] > 0
+
+
 def _chunk_is_code(d: Disassembly, i: int, start: int, end: int) -> bool:
     """A gap chunk is accepted as code when every direct branch in it lands on an instruction
-    boundary of the chunk or on known code, never into the middle of something."""
+    boundary (of the chunk, of known code, or of the sweep in other unclassified bytes), never
+    into the middle of something. Misdecoded data rarely keeps its branches on the grid."""
     rng = d.image.code[i]
     lens = d.lens[i]
     bounds = set()
@@ -353,7 +370,7 @@ def _chunk_is_code(d: Disassembly, i: int, start: int, end: int) -> bool:
         if f is None or f[1] is None:
             continue
         tgt = f[1]
-        if tgt in bounds or d.is_code_start(tgt):
+        if tgt in bounds or d.is_code_start(tgt) or _sweep_boundary(d, tgt):
             continue
         if d.locate(tgt) is None and f[0] in (CALL, JMP):
             continue                                # outside the code ranges: cannot judge

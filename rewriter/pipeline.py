@@ -114,6 +114,10 @@ def summary(a: Analysis) -> dict:
         "sites": {"total": len(d.sites), "by_kind": site_counts(d.sites.values())},
         "unknown_candidates": {"total": len(d.unknown_sites),
                                "by_kind": site_counts(d.unknown_sites.values())},
+        "copied_code_sites": {"total": len(d.copied_sites),
+                              "by_kind": site_counts(d.copied_sites.values())},
+        "kernel_tables": d.ktables.tables if d.ktables else {},
+        "kernel_table_warnings": d.ktables.warnings if d.ktables else [],
         "ring1": img.ring1_note and {"abi_version": img.ring1_note["abi_version"],
                                      "window_base": img.ring1_note["window_base"]},
         "timings": a.timings,
@@ -140,4 +144,5 @@ def report(rw: Rewrite, output: str) -> dict:
             "regions": len(rw.plan.regions), "trampoline_bytes": len(lay.code),
             "ring1_segment_bytes": rw.patched.ring1_size,
             "sites": sites, "unknown_candidates": p["unknown"],
+            "copied_code_sites": p["copied"],
             "timings": rw.analysis.timings}

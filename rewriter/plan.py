@@ -65,6 +65,7 @@ class Plan:
     sites: list[Site] = field(default_factory=list)
     regions: list[Region] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)   # candidates in bytes not proven code
+    copied: list[dict] = field(default_factory=list)    # sites in code the kernel copies
 
     def to_json(self) -> dict:
         counts: dict[str, int] = {}
@@ -75,7 +76,7 @@ class Plan:
                 "counts": dict(sorted(counts.items())),
                 "sites": [s.to_json() for s in self.sites],
                 "regions": [r.to_json() for r in self.regions],
-                "unknown": self.unknown}
+                "unknown": self.unknown, "copied": self.copied}
 
 
 def inline_supported(kind: Kind, code: bytes) -> bool:
@@ -195,7 +196,7 @@ def _region_ok(d, claimed, insns, i, j, dead) -> bool:
     start = insns[i][0]
     end = insns[j][0] + insns[j][1] + dead
     for a in range(start, end):
-        if a in claimed:
+        if a in claimed or a in d.protected:
             return False
         if a != start and a in d.maybe_targets:
             return False                   # something points into the middle: keep it intact
@@ -226,7 +227,10 @@ def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
         rng = _try_region(d, claimed, insns, i0, stop)
         if rng is None:
             site.tactic = Tactic.TRAP
-            site.reason = "no 5-byte region of whole, movable, untargeted instructions"
+            if any(b in d.protected for b in range(addr, addr + site.length)):
+                site.reason = "the kernel rewrites these bytes at boot (kernel tables)"
+            else:
+                site.reason = "no 5-byte region of whole, movable, untargeted instructions"
             continue
         i, j, dead = rng
         moved = insns[i:j + 1]
@@ -255,4 +259,7 @@ def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
     plan.unknown = [{"addr": a, "kind": Kind(k).name.lower(),
                      "privileged": CATALOGUE[Kind(k)].privileged}
                     for a, k in sorted(d.unknown_sites.items())]
+    plan.copied = [{"addr": a, "kind": Kind(k).name.lower(),
+                    "privileged": CATALOGUE[Kind(k)].privileged}
+                   for a, k in sorted(d.copied_sites.items())]
     return plan

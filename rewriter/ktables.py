@@ -1,0 +1,111 @@
+"""Kernel tables that change what may be patched: code the kernel rewrites or copies at boot, and
+code reached only through relative offsets that a pointer scan cannot see.
+
+Linux (x86, 32-bit; layouts of v6.1, each table checked for a whole number of entries and every
+decoded address inside the image before it is trusted):
+  .altinstructions     struct alt_instr {s32 instr, repl; u16 cpuid; u8 instrlen, repllen}: the
+                       kernel overwrites [instr, +instrlen) at boot -> protected; the replacement
+                       in .altinstr_replacement is copied there -> "copied" (never patched: a
+                       jmp rel32 moved elsewhere would land wrong)
+  .parainstructions    struct paravirt_patch_site {u8 *instr; u8 type, len} -> protected
+  .smp_locks           s32 -> a `lock` prefix the kernel toggles -> protected (1 byte)
+  __jump_table         {s32 code, target; long key} -> site protected (5 bytes), target is a
+                       branch target
+  __ex_table           {s32 insn, fixup, data} -> fixup is a branch target (exception return)
+  .static_call_sites   {s32 addr, key} -> protected (5 bytes)
+  __mcount_loc         u32 addresses of `call __fentry__` -> protected (5 bytes)
+Sections absent from an image are simply skipped; GNU Mach has none of these.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from .image import Image
+
+
+@dataclass
+class KTables:
+    protected: list[tuple[int, int, str]] = field(default_factory=list)  # [start, end), table
+    copied: list[tuple[int, int]] = field(default_factory=list)          # code run elsewhere
+    targets: set[int] = field(default_factory=set)
+    tables: dict[str, int] = field(default_factory=dict)                 # table -> entries used
+    warnings: list[str] = field(default_factory=list)
+
+    def protected_bytes(self) -> set[int]:
+        out: set[int] = set()
+        for a, b, _ in self.protected:
+            out.update(range(a, b))
+        return out
+
+
+def _section(image: Image, name: str):
+    for r in image.data + image.code:
+        if r.name == name:
+            return r
+    return None
+
+
+def _rel_table(image: Image, kt: KTables, name: str, size: int, fn) -> None:
+    sec = _section(image, name)
+    if sec is None:
+        return
+    if len(sec.data) % size:
+        kt.warnings.append(f"{name}: {len(sec.data)} bytes is not a whole number of "
+                           f"{size}-byte entries; ignored")
+        return
+    lo = min(s.vaddr for s in image.segments)
+    hi = max(s.vaddr + s.memsz for s in image.segments)
+    n = 0
+    pending = []
+    for off in range(0, len(sec.data), size):
+        for item in fn(sec.addr + off, sec.data, off):
+            kind, a, b = item
+            if not (lo <= a < hi):
+                kt.warnings.append(f"{name}: entry at {sec.addr + off:#x} points outside the "
+                                   f"image ({a:#x}); table ignored")
+                return
+            pending.append(item)
+        n += 1
+    for kind, a, b in pending:
+        if kind == "protect":
+            kt.protected.append((a, b, name))
+        elif kind == "copied":
+            kt.copied.append((a, b))
+        else:
+            kt.targets.add(a)
+    kt.tables[name] = n
+
+
+def scan(image: Image) -> KTables:
+    kt = KTables()
+    if image.bits != 32:
+        return kt
+    u32 = struct.Struct("<I").unpack_from
+    s32 = struct.Struct("<i").unpack_from
+
+    def alt(e, data, off):
+        i, r = s32(data, off)[0], s32(data, off + 4)[0]
+        ilen, rlen = data[off + 10], data[off + 11]
+        out = [("protect", e + i, e + i + ilen)]
+        if rlen:
+            out.append(("copied", e + 4 + r, e + 4 + r + rlen))
+        return out
+
+    _rel_table(image, kt, ".altinstructions", 12, alt)
+    _rel_table(image, kt, ".parainstructions", 8,
+               lambda e, data, off: [("protect", u32(data, off)[0],
+                                      u32(data, off)[0] + data[off + 5])])
+    _rel_table(image, kt, ".smp_locks", 4,
+               lambda e, data, off: [("protect", e + s32(data, off)[0], e + s32(data, off)[0] + 1)])
+    _rel_table(image, kt, "__jump_table", 12,
+               lambda e, data, off: [("protect", e + s32(data, off)[0], e + s32(data, off)[0] + 5),
+                                     ("target", e + 4 + s32(data, off + 4)[0], 0)])
+    _rel_table(image, kt, "__ex_table", 12,
+               lambda e, data, off: [("target", e + 4 + s32(data, off + 4)[0], 0)])
+    _rel_table(image, kt, ".static_call_sites", 8,
+               lambda e, data, off: [("protect", e + s32(data, off)[0], e + s32(data, off)[0] + 5)])
+    _rel_table(image, kt, "__mcount_loc", 4,
+               lambda e, data, off: [("protect", u32(data, off)[0], u32(data, off)[0] + 5)])
+    return kt
