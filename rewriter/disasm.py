@@ -27,7 +27,7 @@ from .image import CodeRange, Image
 from .ktables import KTables, scan as scan_ktables
 
 # Per-byte states of a code range.
-UNKNOWN, CODE, CODE_INNER, GAP_CODE, GAP_CODE_INNER, PADDING = range(6)
+UNKNOWN, CODE, CODE_INNER, GAP_CODE, GAP_CODE_INNER, PADDING, DATA = range(7)
 
 # Control-flow types recorded in Disassembly.flow: addr -> (type, target or None).
 JMP, JCC, CALL, IJMP, ICALL, RET, STOP = "jmp", "jcc", "call", "ijmp", "icall", "ret", "stop"
@@ -108,7 +108,7 @@ class Disassembly:
         for i, rng in enumerate(self.image.code):
             st = self.state[i]
             code = sum(st.count(s) for s in (CODE, CODE_INNER, GAP_CODE, GAP_CODE_INNER))
-            pad = st.count(PADDING)
+            pad = st.count(PADDING) + st.count(DATA)
             out.append({"section": rng.name, "addr": rng.addr, "size": len(st), "code": code,
                         "traversed": st.count(CODE) + st.count(CODE_INNER),
                         "data_or_padding": pad, "unknown": len(st) - code - pad})
@@ -218,6 +218,12 @@ def disassemble(image: Image, progress=None) -> Disassembly:
                 n += 1
         d.roots[origin] = d.roots.get(origin, 0) + n
 
+    for lo, hi in image.data_in_code():
+        for a in range(lo, hi):
+            loc = d.locate(a)
+            if loc is not None:
+                d.state[loc[0]][loc[1]] = DATA
+                d.lens[loc[0]][loc[1]] = 0
     kt = d.ktables = scan_ktables(image)
     d.protected = kt.protected_bytes()
     add_roots("entry", [image.entry])
@@ -234,6 +240,9 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     _validate_gaps(d, cs, cands)
     copied = sorted(kt.copied)
     for a, k in cands.items():
+        loc = d.locate(a)
+        if d.state[loc[0]][loc[1]] == DATA:
+            continue                                # known data, e.g. the multiboot header
         if any(lo <= a < hi for lo, hi in copied):
             d.copied_sites[a] = k
         elif d.is_code_start(a):
@@ -290,6 +299,8 @@ def _traverse(d: Disassembly, cs, roots: list[int], cands: dict, start_state: in
             s = st[off]
             if s == CODE or s == GAP_CODE:
                 break                               # joined known code
+            if s == DATA:
+                break                               # known data (a multiboot header)
             a = base + off
             size = lens[off]
             if size == 0 or s != UNKNOWN and s != PADDING:

@@ -22,6 +22,7 @@ lief.logging.disable()
 MULTIBOOT_MAGIC = 0x1BADB002
 MULTIBOOT_SEARCH = 8192          # the header must lie in the first 8 KiB, 4-aligned
 MB_AOUT_KLUDGE = 1 << 16         # flags bit 16: address fields of the header are valid
+MB_VIDEO_MODE = 1 << 2           # flags bit 2: video mode fields of the header are valid
 
 EM_386 = 3
 EM_X86_64 = 62
@@ -46,6 +47,14 @@ class Multiboot:
     @property
     def aout_kludge(self) -> bool:
         return bool(self.flags & MB_AOUT_KLUDGE)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the header the loader reads (spec §3.1.1: magic..checksum, then the
+        address fields if flag 16, then the video fields if flag 2)."""
+        if self.flags & MB_VIDEO_MODE:
+            return 48
+        return 32 if self.aout_kludge else 12
 
     def to_json(self) -> dict:
         d = {"offset": self.offset, "flags": hex(self.flags),
@@ -117,6 +126,18 @@ class Image:
     def read(self, vaddr: int, size: int) -> bytes | None:
         off = self.file_offset(vaddr, size)
         return None if off is None else self.raw[off:off + size]
+
+    def data_in_code(self) -> list[tuple[int, int]]:
+        """Address ranges known to be data even where they lie in an executable range: the
+        multiboot header (its checksum often decodes as sti/in)."""
+        out = []
+        mb = self.multiboot
+        if mb is not None:
+            for s in self.segments:
+                if s.offset <= mb.offset < s.offset + s.filesz:
+                    a = s.vaddr + (mb.offset - s.offset)
+                    out.append((a, a + mb.size))
+        return out
 
     def code_range_of(self, addr: int) -> CodeRange | None:
         for r in self.code:
