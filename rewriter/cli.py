@@ -40,13 +40,16 @@ def _err(msg: str) -> None:
     print(f"ring1: {msg}", file=sys.stderr)
 
 
-def _hex(v):
-    return f"{v:#x}" if isinstance(v, int) else v
+def _progress(prefix: str):
+    """Stage-by-stage progress on stderr, only when a person is watching (a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda msg: print(f"ring1: {prefix}: {msg}", file=sys.stderr, flush=True)
 
 
 # --- inspect --------------------------------------------------------------------------------
 def cmd_inspect(args) -> int:
-    a = pipeline.analyze(args.image)
+    a = pipeline.analyze(args.image, _progress(args.image))
     s = pipeline.summary(a)
     if args.cfg:
         _writable(args.cfg)
@@ -126,14 +129,15 @@ def _atomic_write(path: str, data: bytes | str) -> None:
         raise BadInput(f"{path}: cannot write: {e.strerror}")
 
 
-def _rewrite_one(src: str, dst: str, report: str | None, window: int, tactics) -> dict:
+def _rewrite_one(src: str, dst: str, report: str | None, window: int, tactics,
+                 progress=None) -> dict:
     if Path(src).resolve() == Path(dst).resolve():
         raise BadInput(f"{dst}: output would overwrite the input")
     _writable(dst)
     if report:
         _writable(report)
     t = time.perf_counter()
-    rw = pipeline.rewrite(src, window, tactics)
+    rw = pipeline.rewrite(src, window, tactics, progress)
     _atomic_write(dst, rw.patched.data)
     rep = pipeline.report(rw, dst)
     if report:
@@ -143,10 +147,10 @@ def _rewrite_one(src: str, dst: str, report: str | None, window: int, tactics) -
             "unknown": len(rep["unknown_candidates"])}
 
 
-def _rewrite_job(job) -> dict:
+def _rewrite_job(job, progress=None) -> dict:
     src, dst, report, window, tactics = job
     try:
-        return _rewrite_one(src, dst, report, window, tactics)
+        return _rewrite_one(src, dst, report, window, tactics, progress)
     except Ring1Error as e:
         return {"input": src, "status": "bad input" if isinstance(e, BadInput) else "error",
                 "error": str(e), "exit": e.exit_code}
@@ -170,7 +174,8 @@ def cmd_rewrite(args) -> int:
     if args.jobs < 1:
         raise BadInput("-j must be at least 1")
     if len(args.images) == 1 and not args.output.endswith("/") and not Path(args.output).is_dir():
-        r = _rewrite_job((args.images[0], args.output, args.report, window, tactics))
+        r = _rewrite_job((args.images[0], args.output, args.report, window, tactics),
+                         _progress(args.images[0]))
         if r["status"] != "ok":
             if "trace" in r:
                 print(r["trace"], file=sys.stderr)
@@ -231,7 +236,7 @@ def cmd_verify(args) -> int:
     worst = EXIT_OK
     for path in args.images:
         try:
-            r = verify(path)
+            r = verify(path, _progress(path))
         except BadInput as e:
             _err(str(e))
             worst = max(worst, EXIT_BAD_INPUT)

@@ -22,7 +22,9 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _timed(timings: dict, name: str, fn, *args, **kw):
+def _timed(timings: dict, name: str, fn, *args, progress=None, **kw):
+    if progress:
+        progress(f"{name}…")
     t = time.perf_counter()
     out = fn(*args, **kw)
     timings[name] = round(time.perf_counter() - t, 3)
@@ -31,16 +33,14 @@ def _timed(timings: dict, name: str, fn, *args, **kw):
 
 def analyze(path: str, progress=None) -> Analysis:
     timings: dict[str, float] = {}
-    img = _timed(timings, "load", image_mod.load, path)
-    d = _timed(timings, "disasm", disasm.disassemble, img, progress)
-    g = _timed(timings, "cfg", cfg_mod.build, d)
-    return Analysis(img, d, g, timings)
+    img = _timed(timings, "load", image_mod.load, path, progress=progress)
+    return analyze_image(img, progress, timings)
 
 
-def analyze_image(img: image_mod.Image, progress=None) -> Analysis:
-    timings: dict[str, float] = {}
-    d = _timed(timings, "disasm", disasm.disassemble, img, progress)
-    g = _timed(timings, "cfg", cfg_mod.build, d)
+def analyze_image(img: image_mod.Image, progress=None, timings=None) -> Analysis:
+    timings = {} if timings is None else timings
+    d = _timed(timings, "disasm", disasm.disassemble, img, progress, progress=progress)
+    g = _timed(timings, "cfg", cfg_mod.build, d, progress=progress)
     return Analysis(img, d, g, timings)
 
 
@@ -83,8 +83,8 @@ def rewrite(path: str, window: int = abi.WINDOW_DEFAULT, tactics=plan_mod.ALL_TA
                        f" rewrite the original image instead")
     if img.kind == "elf64":
         raise BadInput(f"{path}: 64-bit x86-64 images can be inspected but not rewritten")
-    p = _timed(a.timings, "plan", plan_mod.make_plan, a.cfg, window, tactics)
-    out = _timed(a.timings, "emit", emit_mod.emit, img, p, a.d)
+    p = _timed(a.timings, "plan", plan_mod.make_plan, a.cfg, window, tactics, progress=progress)
+    out = _timed(a.timings, "emit", emit_mod.emit, img, p, a.d, progress=progress)
     return Rewrite(a, p, out)
 
 

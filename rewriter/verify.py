@@ -54,6 +54,8 @@ def verify(path: str, progress=None) -> VerifyResult:
 
     # 2. the site table against a fresh analysis
     a = pipeline.analyze_image(orig, progress)
+    if progress:
+        progress("checking sites, patches and trampolines…")
     d = a.d
     table = {s["addr"]: s for s in r1.sites}
     for addr, kind in sorted(d.sites.items()):
