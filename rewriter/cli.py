@@ -49,11 +49,15 @@ def _progress(prefix: str):
 
 # --- inspect --------------------------------------------------------------------------------
 def cmd_inspect(args) -> int:
+    if args.cfg:
+        _writable(args.cfg)                  # before the analysis, which may take a while
     a = pipeline.analyze(args.image, _progress(args.image))
     s = pipeline.summary(a)
     if args.cfg:
-        _writable(args.cfg)
-        a.cfg.write(args.cfg)
+        try:
+            a.cfg.write(args.cfg)
+        except OSError as e:
+            raise BadInput(f"{args.cfg}: cannot write: {e.strerror}")
     if args.json:
         print(json.dumps(s, indent=2))
         return EXIT_OK
@@ -102,28 +106,39 @@ def cmd_inspect(args) -> int:
 
 # --- rewrite --------------------------------------------------------------------------------
 def _writable(path: str) -> None:
-    parent = Path(path).resolve().parent
-    if not parent.is_dir():
-        raise BadInput(f"{path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise BadInput(f"{path}: directory {parent} is not writable")
+    """Raise BadInput unless a file can be created at `path`. The directory is probed by
+    creating (and removing) a file in it: os.access says yes to root everywhere, including
+    /proc, /sys and read-only mounts."""
     if Path(path).is_dir():
         raise BadInput(f"{path}: is a directory")
+    parent = Path(path).resolve().parent
+    if not parent.exists():
+        raise BadInput(f"{path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise BadInput(f"{path}: {parent} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=str(parent), prefix=".ring1-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise BadInput(f"{path}: cannot write in directory {parent}: {e.strerror}")
 
 
 def _atomic_write(path: str, data: bytes | str) -> None:
     """Write via a temporary file in the same directory, so a failure never leaves half a file."""
     _writable(path)
     d = str(Path(path).resolve().parent)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".ring1-")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".ring1-")
         with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as e:
         try:
-            os.unlink(tmp)
+            if tmp is not None:
+                os.unlink(tmp)
         except OSError:
             pass
         raise BadInput(f"{path}: cannot write: {e.strerror}")
@@ -268,13 +283,23 @@ def runtime_path() -> Path:
     return Path(__file__).resolve().parent.parent / "runtime" / "build" / "ring1-run"
 
 
-def _exec_runtime(image: str, rest: list[str]) -> int:
+def _check_runtime() -> Path:
     rt = runtime_path()
     if not rt.is_file():
         raise BadInput(f"the runtime is not built ({rt} is missing): run `make runtime`")
+    if not os.access(rt, os.X_OK):
+        raise BadInput(f"the runtime {rt} is not executable")
+    return rt
+
+
+def _exec_runtime(image: str, rest: list[str]) -> int:
+    rt = _check_runtime()
     if not Path(image).is_file():
         raise BadInput(f"{image}: no such file")
-    os.execv(str(rt), [str(rt), image] + rest)
+    try:
+        os.execv(str(rt), [str(rt), image] + rest)
+    except OSError as e:
+        raise BadInput(f"cannot run the runtime {rt}: {e.strerror}")
     return EXIT_INTERNAL  # not reached
 
 
@@ -285,6 +310,7 @@ def cmd_run(args, rest) -> int:
 def cmd_boot(args, rest) -> int:
     window = pipeline.parse_window(args.window)
     tactics = pipeline.parse_tactics(args.tactics)
+    _check_runtime()                     # before a rewrite that could take a while
     src = Path(args.image)
     try:
         digest = hashlib.sha256(src.read_bytes()).hexdigest()[:24]
@@ -292,7 +318,10 @@ def cmd_boot(args, rest) -> int:
         raise BadInput(f"{args.image}: cannot read: {e.strerror}")
     cache = Path(os.environ.get("RING1_CACHE") or
                  Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ring1") / "boot"
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"cannot create the boot cache {cache}: {e.strerror} (set RING1_CACHE)")
     tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{__version__}".encode()).hexdigest()[:8]
     out = cache / f"{src.name}.{digest}.{tag}.r1.elf"
     if not out.is_file():

@@ -43,6 +43,8 @@ _INTERESTING = _FLOW_MNEMONICS | CANDIDATE_MNEMONICS | _PTR_MNEMONICS
 _NEAR_OR_FAR = frozenset(("call", "jmp"))   # far only as "ptr [..]" (FF /3, FF /5)
 _HEX = re.compile(r"0x[0-9a-f]{5,8}\b")
 _PADDING_BYTES = frozenset(b"\x00\x90\xcc")
+FALLTHROUGH_MIN_BYTES = 16
+FALLTHROUGH_MIN_INSNS = 4
 _ZEROS = [bytes(n - 1) if n else b"" for n in range(17)]
 _FILL = {st: [bytes([st]) * (n - 1) if n else b"" for n in range(17)]
          for st in (1, 2, 3, 4)}
@@ -160,60 +162,76 @@ def _flow_of(mnem: str, op: str) -> tuple[str, int | None] | None:
     return None
 
 
+def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict, imm_pointers: list,
+           ptr_prefix: str) -> None:
+    """Linear sweep of code range i over [lo, hi): instruction lengths, control flow,
+    sensitive candidates and pointer-like immediates. Anything recorded in that span before
+    (an earlier sweep out of step with this one) is forgotten first."""
+    rng = d.image.code[i]
+    base, data, lens, flow = rng.addr, rng.data, d.lens[i], d.flow
+    code_lo, code_hi = d.image.code[0].addr, d.image.code[-1].end
+    if lo or hi != len(data):
+        for off in range(lo, hi):
+            if lens[off]:
+                lens[off] = 0
+                flow.pop(base + off, None)
+                cands.pop(base + off, None)
+    for addr, size, mnem, op in cs.disasm_lite(data[lo:hi], base + lo):
+        if mnem not in _INTERESTING:
+            if " " not in mnem:
+                if mnem != ".byte":
+                    lens[addr - base] = size
+                continue
+            mnem_last = mnem.rsplit(" ", 1)[-1]     # rep insd, lock ..., bnd jmp
+            if mnem_last not in _INTERESTING:
+                lens[addr - base] = size
+                continue
+        else:
+            mnem_last = mnem
+        lens[addr - base] = size
+        if mnem_last in _FLOW_MNEMONICS:
+            f = _flow_of(mnem, op)
+            if f is not None:
+                flow[addr] = f
+        if mnem_last in CANDIDATE_MNEMONICS and \
+                (mnem_last not in _NEAR_OR_FAR or op[:3] == "ptr"):
+            off = addr - base
+            k = classify(data[off:off + size])
+            if k is not None:
+                cands[addr] = k
+        if mnem_last in _PTR_MNEMONICS and ptr_prefix in op:
+            for h in _HEX.findall(op):
+                v = int(h, 16)
+                if code_lo <= v < code_hi:
+                    imm_pointers.append(v)
+
+
 def disassemble(image: Image, progress=None) -> Disassembly:
     cs = _cs(image.bits)
     d = Disassembly(image=image, lens=[], state=[])
-    flow = d.flow
     cands: dict[int, int] = {}
     code_lo = image.code[0].addr
     code_hi = image.code[-1].end
     imm_pointers: list[int] = []
     ptr_prefix = _common_hex_prefix(code_lo, code_hi - 1)
-    for rng in image.code:
-        lens = bytearray(len(rng.data))
-        base = rng.addr
-        data = rng.data
-        for addr, size, mnem, op in cs.disasm_lite(data, base):
-            if mnem not in _INTERESTING:
-                if " " not in mnem:
-                    if mnem != ".byte":
-                        lens[addr - base] = size
-                    continue
-                mnem_last = mnem.rsplit(" ", 1)[-1]     # rep insd, lock ..., bnd jmp
-                if mnem_last not in _INTERESTING:
-                    lens[addr - base] = size
-                    continue
-            else:
-                mnem_last = mnem
-            lens[addr - base] = size
-            if mnem_last in _FLOW_MNEMONICS:
-                f = _flow_of(mnem, op)
-                if f is not None:
-                    flow[addr] = f
-            if mnem_last in CANDIDATE_MNEMONICS and \
-                    (mnem_last not in _NEAR_OR_FAR or op[:3] == "ptr"):
-                off = addr - base
-                k = classify(data[off:off + size])
-                if k is not None:
-                    cands[addr] = k
-            if mnem_last in _PTR_MNEMONICS and ptr_prefix in op:
-                for h in _HEX.findall(op):
-                    v = int(h, 16)
-                    if code_lo <= v < code_hi:
-                        imm_pointers.append(v)
-        d.lens.append(lens)
+    for i, rng in enumerate(image.code):
+        d.lens.append(bytearray(len(rng.data)))
         d.state.append(bytearray(len(rng.data)))
+        _sweep(d, cs, i, 0, len(rng.data), cands, imm_pointers, ptr_prefix)
         if progress:
             progress(f"swept {rng.name}: {len(rng.data)} bytes")
 
     # Roots: entry, function symbols, pointers in data and in instruction immediates.
     roots: list[int] = []
 
-    def add_roots(origin: str, addrs):
+    def add_roots(origin: str, addrs, trusted: bool):
+        """Trusted roots (entry, symbols, kernel tables) are decoded wherever they are; a
+        value merely found in data must also start an instruction of the sweep."""
         n = 0
         for a in addrs:
             loc = d.locate(a)
-            if loc is not None and d.lens[loc[0]][loc[1]]:
+            if loc is not None and (trusted or d.lens[loc[0]][loc[1]]) and \
+                    d.state[loc[0]][loc[1]] != DATA:
                 roots.append(a)
                 n += 1
         d.roots[origin] = d.roots.get(origin, 0) + n
@@ -226,14 +244,14 @@ def disassemble(image: Image, progress=None) -> Disassembly:
                 d.lens[loc[0]][loc[1]] = 0
     kt = d.ktables = scan_ktables(image)
     d.protected = kt.protected_bytes()
-    add_roots("entry", [image.entry])
-    add_roots("kernel tables", sorted(kt.targets))
-    add_roots("symbols", sorted(image.symbols))
+    add_roots("entry", [image.entry], True)
+    add_roots("kernel tables", sorted(kt.targets), True)
+    add_roots("symbols", sorted(image.symbols), True)
     data_ptrs = _scan_pointers(image, code_lo, code_hi)
     d.maybe_targets.update(data_ptrs)
     d.maybe_targets.update(imm_pointers)
-    add_roots("data pointers", sorted(set(data_ptrs)))
-    add_roots("immediates", sorted(set(imm_pointers)))
+    add_roots("data pointers", sorted(set(data_ptrs)), False)
+    add_roots("immediates", sorted(set(imm_pointers)), False)
     d.targets.update(roots)
 
     _traverse(d, cs, roots, cands, CODE, CODE_INNER)
@@ -347,6 +365,32 @@ def _traverse(d: Disassembly, cs, roots: list[int], cands: dict, start_state: in
             off = end
 
 
+def _is_nop(code: bytes) -> bool:
+    """The alignment fillers compilers and assemblers emit: nop (any prefixes), nopl/nopw
+    (0f 1f /0), `lea r, [r + 0]` in its disp8/disp32/SIB forms, and `mov r, r`."""
+    i = 0
+    while i < len(code) - 1 and code[i] in (0x66, 0x2E, 0x3E):
+        i += 1
+    op = code[i:]
+    if not op:
+        return False
+    if op[0] == 0x90 or op[:2] == b"\x0f\x1f":
+        return True
+    if op[0] == 0x89 and len(op) == 2:                  # mov r, r
+        return op[1] >> 6 == 3 and (op[1] >> 3) & 7 == op[1] & 7
+    if op[0] == 0x8D and len(op) >= 3:                  # lea r, [r + 0]
+        modrm = op[1]
+        reg, rm, mod = (modrm >> 3) & 7, modrm & 7, modrm >> 6
+        if mod not in (1, 2):
+            return False
+        if rm == 4:                                     # SIB: index none, base == reg
+            sib = op[2]
+            disp = op[3:]
+            return (sib >> 3) & 7 == 4 and sib & 7 == reg and not any(disp)
+        return rm == reg and not any(op[2:])
+    return False
+
+
 def _padding_run(st: bytearray, data: bytes, off: int) -> int:
     """End of a run of one padding byte value (00, 90 or cc) starting at off, or off."""
     b = data[off]
@@ -390,8 +434,17 @@ def _chunk_is_code(d: Disassembly, i: int, start: int, end: int) -> bool:
 
 
 def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
-    """Accept gap chunks that look like real code, traverse from them, and mark padding."""
+    """Accept gap chunks that look like real code, traverse from them, and mark padding.
+
+    A chunk is a run of sweep instructions in unclassified bytes ending in an unconditional
+    transfer (ret, jmp, ...), or running into known code or padding after at least
+    FALLTHROUGH_MIN_BYTES and FALLTHROUGH_MIN_INSNS: a function head nobody references falls
+    into its own body that a fixup or pointer made known, and a function ending in a call to
+    a noreturn function runs into alignment padding, while a few data bytes before a function
+    can decode and fall onto it by chance. Where the sweep is off the grid after padding (an odd
+    run of 00 swallows the next instruction's first byte), the gap is swept again from there."""
     seeds = []
+    unused: list[int] = []
     for i, rng in enumerate(d.image.code):
         st, lens, data, base = d.state[i], d.lens[i], rng.data, rng.addr
         n = len(st)
@@ -401,25 +454,41 @@ def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
                 off += 1
                 continue
             end = _padding_run(st, data, off)
+            if end == off:                               # multi-byte nops between functions
+                while end < n and st[end] == UNKNOWN and lens[end] and \
+                        _is_nop(data[end:end + lens[end]]):
+                    end += lens[end]
             if end > off:
                 st[off:end] = bytes([PADDING]) * (end - off)
                 off = end
                 continue
-            # a chunk of sweep instructions up to an unconditional transfer or known code
+            if lens[off] == 0:
+                run_end = off
+                while run_end < n and st[run_end] == UNKNOWN:
+                    run_end += 1
+                _sweep(d, cs, i, off, run_end, cands, unused, "\0")
+                if lens[off] == 0:
+                    off += 1                            # undecodable byte
+                    continue
             start = off
-            ok = True
+            ended = False
+            count = 0
             while off < n and st[off] == UNKNOWN:
                 size = lens[off]
                 if size == 0:
-                    ok = False
                     break
                 f = d.flow.get(base + off)
                 off += size
+                count += 1
                 if f is not None and f[0] in NO_FALLTHROUGH:
+                    ended = True
                     break
-            else:
-                ok = off >= n or st[off] in (CODE, GAP_CODE, PADDING)
-            if ok and off <= n and _chunk_is_code(d, i, start, off):
+            # no transfer at the end: into known code, or into padding (a call to a noreturn
+            # function such as panic() ends many functions), or the end of the range
+            runs_on = not ended and (off >= n or st[off] in (CODE, GAP_CODE, PADDING) or
+                                     data[off] in _PADDING_BYTES) and \
+                off - start >= FALLTHROUGH_MIN_BYTES and count >= FALLTHROUGH_MIN_INSNS
+            if (ended or runs_on) and off <= n and _chunk_is_code(d, i, start, off):
                 seeds.append(base + start)
             off = max(off, start + 1)
     if seeds:

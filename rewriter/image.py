@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +237,15 @@ def _check_elf_structure(path: str, raw: bytes) -> tuple[int, int]:
 
 def _load_elf(path: str, raw: bytes) -> Image:
     bits, machine = _check_elf_structure(path, raw)
+    with warnings.catch_warnings():
+        # LIEF reports a section, segment or symbol type outside its enums as a RuntimeWarning
+        # (file and source line on stderr). An odd type is harmless here — only the PT_LOAD,
+        # NOBITS and FUNC values matter — and the CLI's stderr is one clear line.
+        warnings.simplefilter("ignore")
+        return _load_elf_lief(path, raw, bits, machine)
+
+
+def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
     elf = lief.ELF.parse(raw)
     if elf is None:
         raise BadInput(f"{path}: LIEF cannot parse this ELF file")

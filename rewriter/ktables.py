@@ -4,7 +4,8 @@ code reached only through relative offsets that a pointer scan cannot see.
 Linux (x86, 32-bit; layouts of v6.1, each table checked for a whole number of entries and every
 decoded address inside the image before it is trusted):
   .altinstructions     struct alt_instr {s32 instr, repl; u16 cpuid; u8 instrlen, repllen}: the
-                       kernel overwrites [instr, +instrlen) at boot -> protected; the replacement
+                       kernel overwrites [instr, +instrlen) at boot -> protected, and what
+                       follows it becomes reachable -> branch target; the replacement
                        in .altinstr_replacement is copied there -> "copied" (never patched: a
                        jmp rel32 moved elsewhere would land wrong)
   .parainstructions    struct paravirt_patch_site {u8 *instr; u8 type, len} -> protected
@@ -88,7 +89,9 @@ def scan(image: Image) -> KTables:
     def alt(e, data, off):
         i, r = s32(data, off)[0], s32(data, off + 4)[0]
         ilen, rlen = data[off + 10], data[off + 11]
-        out = [("protect", e + i, e + i + ilen)]
+        # the site is overwritten at boot, and the code after it becomes reachable through the
+        # replacement (e.g. `jmp 1f` over a verw, replaced by nops on affected CPUs)
+        out = [("protect", e + i, e + i + ilen), ("target", e + i + ilen, 0)]
         if rlen:
             out.append(("copied", e + 4 + r, e + 4 + r + rlen))
         return out

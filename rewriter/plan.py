@@ -22,6 +22,7 @@ from .classify import CATALOGUE, is_register_form, operand_size
 from .disasm import CALL, ICALL, JCC, JMP, NO_FALLTHROUGH, PADDING
 
 JMP_LEN = 5
+_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
 ALL_TACTICS = (Tactic.INLINE, Tactic.TRAMPOLINE, Tactic.TRAP)
 
 
@@ -98,7 +99,11 @@ def _movable(d, addr: int, is_last: bool) -> str | None:
     if f is None:
         return None
     t, tgt = f
-    op = d.insn_bytes(addr)[0]
+    code = d.insn_bytes(addr)
+    if 0x66 in code[:code.index(next(b for b in code if b not in _PREFIXES))] \
+            and t in (JMP, JCC, CALL):
+        return "16-bit branch (66 prefix) truncates its target"
+    op = next(b for b in code if b not in _PREFIXES)
     if t == JCC:
         if op in (0xE0, 0xE1, 0xE2, 0xE3, 0x67):
             return "loop/jecxz has no rel32 form"

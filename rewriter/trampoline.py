@@ -177,7 +177,10 @@ class Builder:
         if t == JMP and tgt is not None:
             self.emit(jmp_rel32(at, tgt))
         elif t == JCC:
-            op = code[1] if code[0] == 0x0F else code[0]
+            i = 0
+            while code[i] in _PREFIXES:          # branch hints (2e/3e), bnd (f2)
+                i += 1
+            op = code[i + 1] if code[i] == 0x0F else code[i]
             cc = op & 0x0F
             self.emit(bytes((0x0F, 0x80 | cc)) + _rel32(at + 6, tgt))
         elif t == CALL:

@@ -138,16 +138,38 @@ def verify(path: str, progress=None) -> VerifyResult:
     bounds = set()
     pos = 0
     branches = []
+    pushes: dict[int, int] = {}          # call address -> immediate pushed just before it
+    last_push = None
     while pos < len(code):
         for addr, size, mnem, op in cs.disasm_lite(code[pos:], tramp_lo + pos):
             bounds.add(addr)
             if mnem in _REL_BRANCH and op.startswith("0x"):
                 branches.append((addr, mnem, int(op, 16)))
+                if mnem == "call" and last_push is not None and last_push[0] + last_push[1] == addr:
+                    pushes[addr] = last_push[2]
+            if mnem == "push" and (op.startswith("0x") or op.isdigit()):
+                last_push = (addr, size, int(op, 0))   # capstone prints 0-9 in decimal
             pos += size
         if pos < len(code):              # capstone stopped: an undecodable byte
             prob(f"{tramp_lo + pos:#x}: trampoline byte {code[pos]:#04x} does not decode")
             pos += 1
     entry = abi.entry(r1.header["window_base"])
+    # every hypercall pushes the index of a site whose resume is the call's return address
+    for addr, mnem, tgt in branches:
+        if mnem != "call" or tgt != entry:
+            continue
+        idx = pushes.get(addr)
+        if idx is None:
+            prob(f"{addr:#x}: hypercall not preceded by push of a site index")
+        elif not 0 <= idx < len(r1.sites):
+            prob(f"{addr:#x}: hypercall pushes site index {idx}, the table has {len(r1.sites)}")
+        elif r1.sites[idx]["resume"] != addr + 5:
+            prob(f"{addr:#x}: hypercall pushes site index {idx} ({r1.sites[idx]['addr']:#x}) "
+                 f"whose resume is {r1.sites[idx]['resume']:#x}, not {addr + 5:#x}")
+    for s in r1.sites:
+        if s["tactic"] != Tactic.TRAP and s["resume"] and s["resume"] not in bounds:
+            prob(f"{s['addr']:#x}: resume {s['resume']:#x} is not a trampoline instruction "
+                 f"boundary")
     for addr, mnem, tgt in branches:
         if tramp_lo <= tgt < tramp_hi:
             if tgt not in bounds:
