@@ -9,7 +9,7 @@ APT_PKGS := qemu-system-x86 binutils gcc xz-utils
 APT_CHECK := qemu-system-i386 ld gcc xz objdump
 export RING1_ROOT := $(CURDIR)
 
-.PHONY: all setup system-deps venv samples runtime demo test test-slow kernels clean distclean
+.PHONY: all setup system-deps venv samples runtime demo test test-slow kernels bench bench-quick clean distclean
 
 all: setup
 
@@ -54,6 +54,15 @@ test: setup
 # Slow suite: Debian's 686 Linux kernel (~40 MB download on first use, then cached).
 test-slow: setup
 	$(VENV)/bin/pytest -q -m slow
+
+# Benchmarks (not tests): tables, raw JSON and plots in bench/results/<date-time>/.
+bench: setup
+	$(VPY) -m pip install -q -e '.[test,bench]'
+	$(VPY) bench/run.py
+
+bench-quick: setup
+	$(VPY) -m pip install -q -e '.[test,bench]'
+	$(VPY) bench/run.py --quick
 
 kernels: venv
 	$(VPY) scripts/fetch-kernels.py all
