@@ -1,0 +1,97 @@
+// The virtual CPU model: exactly QEMU's default for qemu-system-i386, "qemu32"
+// (target/i386/cpu.c: family 6 model 6 stepping 3, GenuineIntel, "QEMU Virtual CPU version
+// 2.5+"), as QEMU 7.2 with TCG reports it. The values below were read from a guest under
+// qemu-system-i386 (runtime/tests/guest/qemuinfo.c), so a guest prints the same CPUID on
+// both machines. Features the model advertises and the runtime does not emulate yet are
+// marked; a guest that uses them is stopped with a diagnosis, not silently misled.
+//
+//   leaf 1 EDX 0x0781abfd: FPU DE PSE TSC MSR PAE(not emulated) MCE CX8 APIC(not emulated)
+//                          SEP PGE CMOV PAT MMX FXSR SSE SSE2
+//   leaf 1 ECX 0x80000001: SSE3, hypervisor
+#include "cpuid.h"
+
+#include <time.h>
+
+#include "vcpu.h"
+#include "x86.h"
+
+static const struct { uint32_t leaf, sub, r[4]; } model[] = {
+    {0x00000000, 0, {0x00000004, 0x756e6547, 0x6c65746e, 0x49656e69}},  // max 4, GenuineIntel
+    {0x00000001, 0, {0x00000663, 0x00000800, 0x80000001, 0x0781abfd}},
+    {0x00000002, 0, {0x00000001, 0x00000000, 0x0000004d, 0x002c307d}},  // cache descriptors
+    {0x00000003, 0, {0, 0, 0, 0}},
+    {0x00000004, 0, {0x00000121, 0x01c0003f, 0x0000003f, 0x00000001}},  // L1D
+    {0x00000004, 1, {0x00000122, 0x01c0003f, 0x0000003f, 0x00000001}},  // L1I
+    {0x00000004, 2, {0x00000143, 0x03c0003f, 0x00000fff, 0x00000001}},  // L2
+    {0x00000004, 3, {0x00000163, 0x03c0003f, 0x00003fff, 0x00000006}},  // L3
+    {0x80000000, 0, {0x80000004, 0x756e6547, 0x6c65746e, 0x49656e69}},
+    {0x80000001, 0, {0x00000663, 0x00000000, 0x00000000, 0x00000000}},
+    {0x80000002, 0, {0x554d4551, 0x72695620, 0x6c617574, 0x55504320}},  // "QEMU Virtual CPU"
+    {0x80000003, 0, {0x72657620, 0x6e6f6973, 0x352e3220, 0x0000002b}},  // " version 2.5+"
+    {0x80000004, 0, {0, 0, 0, 0}},
+};
+#define MAX_BASIC    0x00000004u
+#define MAX_EXTENDED 0x80000004u
+
+void cpuid_query(uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    // Out-of-range leaves answer as the highest basic leaf (Intel SDM vol. 2, CPUID).
+    if ((leaf > MAX_BASIC && leaf < 0x80000000u) || leaf > MAX_EXTENDED)
+        leaf = MAX_BASIC;
+    if (leaf != 4)
+        sub = 0;
+    for (unsigned i = 0; i < sizeof model / sizeof model[0]; i++) {
+        if (model[i].leaf == leaf && model[i].sub == sub) {
+            for (int j = 0; j < 4; j++)
+                out[j] = model[i].r[j];
+            return;
+        }
+    }
+    out[0] = out[1] = out[2] = out[3] = 0;
+}
+
+uint64_t host_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vtsc_read(struct vcpu *v)
+{
+    return host_ns() * VTSC_MHZ / 1000u + (uint64_t)v->tsc_offset;
+}
+
+int msr_read(struct vcpu *v, uint32_t index, uint64_t *val)
+{
+    switch (index) {
+    case MSR_TSC:           *val = vtsc_read(v); return 0;
+    case MSR_PLATFORM_ID:   *val = 0; return 0;
+    case MSR_APIC_BASE:     *val = v->msr_apic_base; return 0;
+    case MSR_SYSENTER_CS:   *val = v->msr_sysenter_cs; return 0;
+    case MSR_SYSENTER_ESP:  *val = v->msr_sysenter_esp; return 0;
+    case MSR_SYSENTER_EIP:  *val = v->msr_sysenter_eip; return 0;
+    case MSR_MCG_CAP:       *val = 0x0000000000000a; return 0;   // QEMU: 10 banks, no ctl
+    case MSR_MCG_STATUS:    *val = 0; return 0;
+    case MSR_MISC_ENABLE:   *val = v->msr_misc_enable; return 0;
+    case MSR_PAT:           *val = v->msr_pat; return 0;
+    default:                return -1;
+    }
+}
+
+int msr_write(struct vcpu *v, uint32_t index, uint64_t val)
+{
+    switch (index) {
+    case MSR_TSC:
+        v->tsc_offset = (int64_t)(val - host_ns() * VTSC_MHZ / 1000u);
+        return 0;
+    case MSR_APIC_BASE:     v->msr_apic_base = val; return 0;
+    case MSR_SYSENTER_CS:   v->msr_sysenter_cs = val & 0xffff; return 0;
+    case MSR_SYSENTER_ESP:  v->msr_sysenter_esp = val & 0xffffffffu; return 0;
+    case MSR_SYSENTER_EIP:  v->msr_sysenter_eip = val & 0xffffffffu; return 0;
+    case MSR_MCG_STATUS:    return 0;
+    case MSR_MISC_ENABLE:   v->msr_misc_enable = val; return 0;
+    case MSR_PAT:           v->msr_pat = val; return 0;
+    default:                return -1;
+    }
+}

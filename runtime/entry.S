@@ -1,0 +1,245 @@
+# Crossing between the runtime (64-bit, CS 0x33) and the guest (compat mode, CS 0x23).
+#
+#   enter_guest(v)      run loop -> guest: save the host's callee-saved registers, load the
+#                       guest's, iretq to CS 0x23. "Returns" when the guest exits, with the
+#                       exit reason, as if the guest were a function call (a VM exit).
+#   guest_exit_landing  where every exit arrives in 64-bit mode with %r15 = v, %eax = reason:
+#                       signal handlers rewrite the interrupted ucontext to resume here, and
+#                       the hypercall stub jumps here.
+#   hc_stub64_*         the 64-bit hypercall stub, copied into the window (below 4 GiB, since
+#                       the compat-mode far jump that reaches it carries a 32-bit offset).
+#   sig_entry           every signal handler's entry: give FS back to the host around the C
+#                       handler (its thread-local storage is reached through FS).
+#   host_segments_init  FS = GS = 0x2b for good, FS base = TLS.
+#
+# Segments: the guest runs with CS 0x23 and SS/DS/ES 0x2b when its segments are flat, else
+# with LDT selectors of this process carrying its bases (v->hsel_*, segment.c); the host
+# keeps 0x2b in FS and GS at all times. FS and GS bases are switched with wrfsbase/wrgsbase
+# instead of selector loads (FSGSBASE, Linux 5.9+): FS holds the host's TLS base in the runtime and the guest's FS base in the guest;
+# GS always holds the guest's GS base (nothing on the host uses GS). A non-null selector stays
+# loaded so that compat-mode fs:/gs: accesses do not #GP; the kernel preserves selector and
+# base across context switches. Guest segment limits are not enforced.
+#
+# %r15 holds v throughout guest execution: compat-mode code cannot see or change r8-r15, and
+# they survive the mode switches (SDM vol. 1 §3.4.1.1).
+
+#define V_EAX       0x00
+#define V_ECX       0x04
+#define V_EDX       0x08
+#define V_EBX       0x0c
+#define V_ESP       0x10
+#define V_EBP       0x14
+#define V_ESI       0x18
+#define V_EDI       0x1c
+#define V_EIP       0x20
+#define V_EFLAGS    0x24
+#define V_HOST_RSP  0x28
+#define V_ASYNC     0x30
+#define V_FSBASE    0x38
+#define V_LANDING   0x40
+#define V_GUEST_FSB 0x48
+#define V_SEEN_FS   0x50
+#define V_SEEN_GS   0x54
+#define V_SEEN_DS   0x58
+#define V_SEEN_ES   0x5c
+#define V_XMASK     0x60
+#define V_GUEST_GSB 0x68
+#define V_FPU_LIVE  0x70
+#define V_HSEL_CS   0x74
+#define V_HSEL_SS   0x76
+#define V_HSEL_DS   0x78
+#define V_HSEL_ES   0x7a
+#define V_FPU       0x80
+
+#define EXIT_HYPERCALL 2
+#define EXIT_ASYNC     3
+
+#define USER32_CS   0x23
+#define USER_DS     0x2b
+#define USER_CS     0x33
+
+    .text
+    .code64
+
+# void host_fpu_save(struct vcpu *v): XSAVEOPT the guest's state (host_fpu_begin in vcpu.c)
+    .globl host_fpu_save
+host_fpu_save:
+    movl V_XMASK(%rdi), %eax
+    xorl %edx, %edx
+    xsaveopt V_FPU(%rdi)
+    movl $0, V_FPU_LIVE(%rdi)
+    ret
+
+# void host_segments_init(uint64_t tls_base)
+    .globl host_segments_init
+host_segments_init:
+    movl $USER_DS, %eax
+    movl %eax, %fs
+    movl %eax, %gs
+    wrfsbase %rdi
+    xorl %eax, %eax
+    wrgsbase %rax
+    ret
+
+# uint32_t enter_guest(struct vcpu *v)
+    .globl enter_guest
+    .type enter_guest, @function
+enter_guest:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rdi, %r15
+    movq %rsp, V_HOST_RSP(%r15)
+    testl $1, V_FPU_LIVE(%r15)      # lazy FPU: the registers may still be the guest's
+    jnz 3f
+    movl V_XMASK(%r15), %eax
+    xorl %edx, %edx
+    xrstor V_FPU(%r15)
+    movl $1, V_FPU_LIVE(%r15)
+3:
+    # A signal between here and the iretq only sets v->async; the handler moves the
+    # interrupted RIP to enter_guest_abort so that the run loop sees it before the guest runs.
+    .globl enter_guest_critical_start
+enter_guest_critical_start:
+    testl $-1, V_ASYNC(%r15)
+    jnz enter_guest_abort
+    movzwl V_HSEL_DS(%r15), %ecx    # 0x2b, or an LDT selector for a non-flat segment
+    movl %ds, %eax
+    cmpl %ecx, %eax
+    je 1f
+    movl %ecx, %ds
+1:  movzwl V_HSEL_ES(%r15), %ecx
+    movl %es, %eax
+    cmpl %ecx, %eax
+    je 2f
+    movl %ecx, %es
+2:  movq V_GUEST_FSB(%r15), %rax
+    wrfsbase %rax                   # from here on no thread-local storage
+    movzwl V_HSEL_SS(%r15), %eax
+    pushq %rax                      # ss
+    movl V_ESP(%r15), %eax
+    pushq %rax                      # rsp
+    movl V_EFLAGS(%r15), %eax
+    pushq %rax                      # rflags
+    movzwl V_HSEL_CS(%r15), %eax
+    pushq %rax                      # cs: 0x23, or an LDT code segment
+    movl V_EIP(%r15), %eax
+    pushq %rax                      # rip
+    movl V_ECX(%r15), %ecx
+    movl V_EDX(%r15), %edx
+    movl V_EBX(%r15), %ebx
+    movl V_EBP(%r15), %ebp
+    movl V_ESI(%r15), %esi
+    movl V_EDI(%r15), %edi
+    movl V_EAX(%r15), %eax
+    .globl enter_guest_critical_end
+enter_guest_critical_end:
+    iretq
+
+    .globl enter_guest_abort
+enter_guest_abort:
+    movq V_FSBASE(%r15), %rax
+    wrfsbase %rax
+    movl $EXIT_ASYNC, %eax
+    jmp restore_host
+
+# Every exit: %r15 = v, %eax = exit reason, FPU registers = the guest's.
+    .globl guest_exit_landing
+guest_exit_landing:
+    movq V_HOST_RSP(%r15), %rsp
+    cld
+    movl %eax, %ebx                 # reason (rbx is restored from the stack below)
+    # The guest's x87/SSE/AVX state stays in the registers (lazy FPU: host_fpu_begin saves
+    # it before any host code that uses them).
+    movl %ds, %ecx
+    movl %ecx, V_SEEN_DS(%r15)
+    movl %es, %ecx
+    movl %ecx, V_SEEN_ES(%r15)
+    movl %fs, %ecx
+    cmpl $USER_DS, %ecx
+    je 1f
+    movl %ecx, V_SEEN_FS(%r15)      # the guest loaded a host-valid selector itself
+    movl $USER_DS, %ecx
+    movl %ecx, %fs
+1:  movq V_FSBASE(%r15), %rcx
+    wrfsbase %rcx
+    movl %gs, %ecx
+    cmpl $USER_DS, %ecx
+    je 2f
+    movl %ecx, V_SEEN_GS(%r15)
+    movl $USER_DS, %ecx
+    movl %ecx, %gs
+    movq V_GUEST_GSB(%r15), %rcx
+    wrgsbase %rcx
+2:  movl %ebx, %eax
+restore_host:
+    movq V_HOST_RSP(%r15), %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size enter_guest, . - enter_guest
+
+# The 64-bit hypercall stub. The window's compat-mode entry (R1_ENTRY) far-jumps here with
+# the guest's registers untouched; [esp] = resume, [esp+4] = site index (abi.h). Copied into
+# the window, so position-independent: it reaches the runtime only through %r15.
+    .globl hc_stub64_start, hc_stub64_end
+hc_stub64_start:
+    movl %eax, V_EAX(%r15)
+    movl %ecx, V_ECX(%r15)
+    movl %edx, V_EDX(%r15)
+    movl %ebx, V_EBX(%r15)
+    movl %esp, V_ESP(%r15)
+    movl %ebp, V_EBP(%r15)
+    movl %esi, V_ESI(%r15)
+    movl %edi, V_EDI(%r15)
+    movq V_HOST_RSP(%r15), %rsp     # never push on the hypercall stack: its upper half is
+    pushfq                          # not ours to trust after compat mode
+    popq %rax
+    movl %eax, V_EFLAGS(%r15)
+    pushq $0x202                    # clean flags for C: DF=0, AC=0, TF=0
+    popfq
+    movl $EXIT_HYPERCALL, %eax
+    jmpq *V_LANDING(%r15)
+hc_stub64_end:
+
+# Signal handler entry: (signo, info, ucontext) in rdi, rsi, rdx, on the sigaltstack, with
+# whatever FS the interrupted code had. The C handler gets the host's TLS; the interrupted
+# FS base is put back when it returns (it may return straight into the guest).
+    .globl sig_entry
+    .type sig_entry, @function
+sig_entry:
+    pushfq                          # NT and AC may be the guest's (a native popf): NT=1 would
+    andq $~0x44000, (%rsp)          # survive sigreturn (not in the kernel's FIX_EFLAGS) and
+    popfq                           # make the next iretq #GP; AC=1 would arm #AC for C code
+    movl %fs, %eax
+    cmpl $USER_DS, %eax
+    je 1f
+    movl %eax, vcpu0 + V_SEEN_FS(%rip)
+    movl $USER_DS, %eax
+    movl %eax, %fs
+1:  movl %gs, %eax
+    cmpl $USER_DS, %eax
+    je 2f
+    movl %eax, vcpu0 + V_SEEN_GS(%rip)
+    movl $USER_DS, %eax
+    movl %eax, %gs
+    movq vcpu0 + V_GUEST_GSB(%rip), %rax
+    wrgsbase %rax
+2:  rdfsbase %rax
+    pushq %rax                      # also aligns the stack for the call
+    movq vcpu0 + V_FSBASE(%rip), %rax
+    wrfsbase %rax
+    call signal_dispatch
+    popq %rax
+    wrfsbase %rax
+    ret
+    .size sig_entry, . - sig_entry
+
+    .section .note.GNU-stack, "", @progbits

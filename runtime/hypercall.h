@@ -1,0 +1,36 @@
+// The patched image's .ring1 tables (site table, o2t/t2o maps) and the hypercall handler.
+#ifndef RING1_HYPERCALL_H
+#define RING1_HYPERCALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "abi.h"
+
+struct vcpu;
+
+// Validate the header at its guest address (already mapped in the window) and index the
+// sites. Returns 0, or -1 after printing why the image is unusable.
+int  r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len);
+bool r1_present(void);
+const struct r1_site *r1_site(uint32_t index);
+const struct r1_site *r1_site_at(uint32_t addr);   // by original address (trap sites)
+// The guest must never see a trampoline address: t2o maps one to the original instruction it
+// stands for (identity outside the trampolines); o2t sends a transfer into overwritten
+// original bytes to the matching trampoline instruction (identity elsewhere).
+uint32_t r1_t2o(uint32_t addr);
+uint32_t r1_o2t(uint32_t addr);
+bool r1_in_tramp(uint32_t addr);
+// True if an interrupt may be delivered with the guest at addr (not mid-trampoline).
+bool r1_interruptible(uint32_t addr);
+
+// EXIT_HYPERCALL: emulate sites[index] and continue the guest.
+void hypercall_handle(struct vcpu *v);
+// An int3 trap at int3_addr: if it is a trap site, emulate it and return true.
+bool r1_trap_site(struct vcpu *v, uint32_t int3_addr);
+// Sites are recorded at link (virtual) addresses, but a kernel whose segments have
+// p_vaddr != p_paddr runs its early code at the physical addresses, before paging: an int3
+// found at addr is also looked up at addr + delta for each such vaddr - paddr.
+void r1_set_alias_deltas(const uint32_t *deltas, unsigned n);
+
+#endif

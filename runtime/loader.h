@@ -1,0 +1,32 @@
+// Multiboot v1 loader (ELF and a.out kludge) and the ring1 image note.
+#ifndef RING1_LOADER_H
+#define RING1_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi.h"
+
+struct vcpu;
+
+struct image {
+    const char *path;
+    uint32_t entry;         // physical entry point (as GRUB and QEMU compute it)
+    uint32_t load_end;      // end of everything loaded into RAM (boot info goes after it)
+    bool has_note;          // a patched image: the ring1 note names the window and tables
+    struct r1_note note;
+    const uint8_t *ring1;   // the .ring1 segment's bytes (memsz, zero-filled), if any
+    uint32_t ring1_vaddr, ring1_len;
+    uint32_t deltas[4];     // distinct p_vaddr - p_paddr of the loaded segments (non-zero)
+    unsigned ndeltas;
+};
+
+// Load the image's segments into guest RAM. Exits with STATUS_LOAD_ERROR and a message on
+// anything it cannot load.
+void loader_load(const char *path, struct image *img);
+// Build the multiboot information (memory map, command line, loader name) in guest RAM the
+// way QEMU 7.2 lays it out, and set EAX/EBX/EIP/ESP for the jump to the kernel.
+void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline);
+
+#endif

@@ -1,0 +1,66 @@
+// Guest memory: the host address-space layout, guest physical RAM, the guest's view of it in
+// the low 4 GiB, and guest-linear access for the emulator (a software page walk).
+#ifndef RING1_MEM_H
+#define RING1_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vcpu;
+
+#define GUEST_SPACE     0x100000000ull   // the guest owns [0, 4 GiB) of this process
+
+extern uint8_t *mem_ram;        // the hypervisor's mapping of guest physical RAM (above 4 GiB)
+extern uint32_t mem_ram_size;   // bytes of guest RAM
+extern uint32_t mem_window;     // hypervisor window base (inside the guest's 4 GiB), 0 = none
+
+// Reserve [0, 4 GiB) PROT_NONE, create the RAM memfd and map it above 4 GiB. Exits on failure.
+void mem_init(uint32_t ram_size);
+
+// Hypervisor pointer to guest physical [paddr, paddr+len), or NULL if not all of it is RAM.
+void *mem_phys(uint32_t paddr, uint32_t len);
+
+// ---- the guest's view (what native guest code can touch) ----------------------------------
+// Paging off: linear = physical; map all RAM at 0 in one mapping (big chunks, 1 VMA).
+// Paging on: start empty; shadow pages are filled on demand by mem_shadow_fault().
+void mem_view_reset(struct vcpu *v);
+// Drop one page's shadow mapping (invlpg).
+void mem_view_invlpg(struct vcpu *v, uint32_t lin);
+// Guest CPL changed: drop the shadow pages that were mapped with ring-0 rights.
+void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl);
+// A host page fault at guest linear address lin. Returns 0 if the shadow was filled (retry
+// the instruction), 1 if the guest gets a #PF (*pferr set), -1 if the physical address *pa
+// is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window.
+int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa);
+extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages;
+
+// ---- the hypervisor window ------------------------------------------------------------------
+// Map the window at base: vCPU page and hypercall stack RW, entry page RX (code copied in),
+// and the image's .ring1 bytes RX at base + image_off. Returns the vCPU page.
+volatile uint32_t *mem_window_map(uint32_t base, const void *entry, size_t entry_len,
+                                  uint32_t image_off, const void *image, size_t image_len);
+static inline bool mem_in_window(uint64_t a)
+{
+    return mem_window && a >= mem_window && a - mem_window < 0x400000u;
+}
+
+// ---- guest linear access (emulator) ---------------------------------------------------------
+// Access kinds. ACC_SYS is an implicit supervisor access (descriptor tables, TSS, interrupt
+// stack pushes) whatever the CPL.
+#define ACC_READ   0x0
+#define ACC_WRITE  0x1
+#define ACC_FETCH  0x2
+#define ACC_SYS    0x4
+
+// Translate a linear address. Returns 0 and the physical address, or -1 with the #PF error
+// code in *pferr (the caller raises #PF with CR2 = lin).
+int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t *pferr);
+// Copy to/from guest linear memory; on failure the exception is recorded with
+// emu_fault() (#PF with CR2, or #GP for non-RAM) and -1 is returned.
+int vmem_read(struct vcpu *v, uint32_t lin, void *buf, unsigned len, int acc);
+int vmem_write(struct vcpu *v, uint32_t lin, const void *buf, unsigned len, int acc);
+// Fetch up to len instruction bytes at lin (stops at the first unreadable page).
+unsigned vmem_fetch(struct vcpu *v, uint32_t lin, uint8_t *buf, unsigned len);
+
+#endif

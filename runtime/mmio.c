@@ -1,0 +1,307 @@
+// Memory-mapped I/O: registry, dispatch, and emulation of the faulting instruction.
+#include "mmio.h"
+
+#include "decode.h"
+#include "emulate.h"
+#include "interrupt.h"
+#include "mem.h"
+#include "stats.h"
+#include "vcpu.h"
+#include "x86.h"
+
+struct mmio_range {
+    uint32_t base, len;
+    const char *name;
+    mmio_read_fn rd;
+    mmio_write_fn wr;
+    void *opaque;
+};
+
+#define MMIO_MAX 16
+static struct mmio_range ranges[MMIO_MAX];
+static int nranges;
+static uint64_t unassigned_reads, unassigned_writes;
+static uint32_t unassigned_first;
+
+void mmio_register(uint32_t base, uint32_t len, const char *name, mmio_read_fn rd,
+                   mmio_write_fn wr, void *opaque)
+{
+    if (nranges < MMIO_MAX)
+        ranges[nranges++] = (struct mmio_range){base, len, name, rd, wr, opaque};
+}
+
+static const struct mmio_range *find(uint32_t pa)
+{
+    for (int i = 0; i < nranges; i++)
+        if (pa - ranges[i].base < ranges[i].len)
+            return &ranges[i];
+    return NULL;
+}
+
+static void note_unassigned(uint32_t pa)
+{
+    if (!unassigned_reads && !unassigned_writes)
+        unassigned_first = pa;
+}
+
+uint32_t mmio_read(uint32_t pa, int size)
+{
+    const struct mmio_range *r = find(pa);
+    if (r && r->rd)
+        return r->rd(r->opaque, pa - r->base, size);
+    note_unassigned(pa);
+    unassigned_reads++;
+    return 0;   // QEMU's unassigned memory reads as zero (unassigned ports read as ones)
+}
+
+void mmio_write(uint32_t pa, int size, uint32_t val)
+{
+    const struct mmio_range *r = find(pa);
+    if (r && r->wr) {
+        r->wr(r->opaque, pa - r->base, size, val);
+        return;
+    }
+    note_unassigned(pa);
+    unassigned_writes++;
+}
+
+void mmio_print_unhandled(FILE *f)
+{
+    if (unassigned_reads || unassigned_writes)
+        fprintf(f, "  accesses to physical addresses with nothing there (first %#x): %llu reads "
+                "(zero), %llu writes (dropped)\n", unassigned_first,
+                (unsigned long long)unassigned_reads, (unsigned long long)unassigned_writes);
+}
+
+// ---- the instruction -----------------------------------------------------------------------
+// Access the memory operand: MMIO when it is the faulting page, ordinary guest memory
+// otherwise (an unaligned access may straddle; each part goes where it belongs).
+struct operand {
+    struct vcpu *v;
+    uint32_t lin, fault_page, pa_page;
+};
+
+static bool within_fault_page(const struct operand *o, int size)
+{
+    return (o->lin & ~(PGSIZE - 1)) == o->fault_page &&
+           ((o->lin + (uint32_t)size - 1) & ~(PGSIZE - 1)) == o->fault_page;
+}
+
+static int opnd_read(struct operand *o, uint32_t *val, int size)
+{
+    // One access of the full size when the operand lies within the page (device registers
+    // are naturally aligned); byte by byte when it straddles into ordinary memory.
+    if (within_fault_page(o, size)) {
+        *val = mmio_read(o->pa_page | (o->lin & (PGSIZE - 1)), size);
+        return 0;
+    }
+    *val = 0;
+    for (int i = 0; i < size; i++) {
+        uint32_t a = o->lin + (uint32_t)i;
+        uint8_t b;
+        if ((a & ~(PGSIZE - 1)) == o->fault_page)
+            b = (uint8_t)mmio_read(o->pa_page | (a & (PGSIZE - 1)), 1);
+        else if (vmem_read(o->v, a, &b, 1, 0) < 0)
+            return -1;
+        *val |= (uint32_t)b << (8 * i);
+    }
+    return 0;
+}
+
+static int opnd_write(struct operand *o, uint32_t val, int size)
+{
+    if (within_fault_page(o, size)) {
+        mmio_write(o->pa_page | (o->lin & (PGSIZE - 1)), size, val);
+        return 0;
+    }
+    for (int i = 0; i < size; i++) {
+        uint32_t a = o->lin + (uint32_t)i;
+        uint8_t b = (uint8_t)(val >> (8 * i));
+        if ((a & ~(PGSIZE - 1)) == o->fault_page)
+            mmio_write(o->pa_page | (a & (PGSIZE - 1)), 1, b);
+        else if (vmem_write(o->v, a, &b, 1, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static uint32_t reg_read(const struct vcpu *v, unsigned r, int size)
+{
+    if (size == 1)
+        return r < 4 ? v->gpr[r] & 0xff : (v->gpr[r - 4] >> 8) & 0xff;
+    return size == 2 ? v->gpr[r] & 0xffff : v->gpr[r];
+}
+
+static void reg_write(struct vcpu *v, unsigned r, int size, uint32_t val)
+{
+    if (size == 1) {
+        if (r < 4)
+            v->gpr[r] = (v->gpr[r] & ~0xffu) | (val & 0xff);
+        else
+            v->gpr[r - 4] = (v->gpr[r - 4] & ~0xff00u) | (val & 0xff) << 8;
+    } else if (size == 2) {
+        v->gpr[r] = (v->gpr[r] & ~0xffffu) | (val & 0xffff);
+    } else {
+        v->gpr[r] = val;
+    }
+}
+
+// The ALU group (ModRM.reg / opcode bits 5-3): result and arithmetic flags computed by the
+// host CPU itself, so they are exactly the hardware's.
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST };
+
+#define ALU_CASE(insn, sfx, type)                                                           \
+    do {                                                                                    \
+        type x = (type)a;                                                                   \
+        __asm__("sub $128, %%rsp; push %3; popf; " insn sfx " %2, %0; pushf; pop %1; "      \
+                "add $128, %%rsp"                                                           \
+                : "+r"(x), "=r"(fl) : "r"((type)b), "r"(flin) : "cc");                      \
+        res = (uint32_t)x;                                                                  \
+    } while (0)
+
+#define ALU_SIZES(insn)                                                                     \
+    do {                                                                                    \
+        if (size == 1) ALU_CASE(insn, "b", uint8_t);                                        \
+        else if (size == 2) ALU_CASE(insn, "w", uint16_t);                                  \
+        else ALU_CASE(insn, "l", uint32_t);                                                 \
+    } while (0)
+
+static uint32_t alu(struct vcpu *v, int op, uint32_t a, uint32_t b, int size)
+{
+    uint64_t fl, flin = (v->eflags & FL_ARITH) | FL_1;
+    uint32_t res = 0;
+    switch (op) {
+    case ALU_ADD: ALU_SIZES("add"); break;
+    case ALU_OR:  ALU_SIZES("or"); break;
+    case ALU_ADC: ALU_SIZES("adc"); break;
+    case ALU_SBB: ALU_SIZES("sbb"); break;
+    case ALU_AND: ALU_SIZES("and"); break;
+    case ALU_SUB: ALU_SIZES("sub"); break;
+    case ALU_XOR: ALU_SIZES("xor"); break;
+    case ALU_CMP: ALU_SIZES("sub"); res = a; break;
+    default:      ALU_SIZES("and"); res = a; break;   // test
+    }
+    v->eflags = (v->eflags & ~FL_ARITH) | ((uint32_t)fl & FL_ARITH);
+    return res;
+}
+
+bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
+{
+    uint8_t buf[INSN_MAX];
+    unsigned n = vmem_fetch(v, vcpu_lin_eip(v), buf, sizeof buf);
+    struct insn in;
+    if (decode(buf, n, &in) < 0)
+        return false;
+    struct operand o = {v, 0, lin & ~(PGSIZE - 1), pa & ~(PGSIZE - 1)};
+    int size = (in.op & 1) ? in.opsize : 1;
+    uint32_t val, r;
+    bool moffs = in.op >= 0xa0 && in.op <= 0xa3;
+    if (moffs) {
+        int seg = in.seg >= 0 ? in.seg : R1_SREG_DS;
+        o.lin = v->seg[seg].base + in.imm;
+    } else if (insn_has_mem(&in)) {
+        o.lin = v->seg[insn_seg(&in)].base + insn_ea(&in, v->gpr);
+    } else {
+        return false;
+    }
+    v->exc.vector = -1;
+    int rc = 0;
+    switch (in.op) {
+    case 0x88: case 0x89:                                   // mov r/m, r
+        rc = opnd_write(&o, reg_read(v, in.reg, size), size);
+        break;
+    case 0x8a: case 0x8b:                                   // mov r, r/m
+        rc = opnd_read(&o, &val, size);
+        if (!rc)
+            reg_write(v, in.reg, size, val);
+        break;
+    case 0xc6: case 0xc7:                                   // mov r/m, imm
+        if (in.reg != 0)
+            return false;
+        rc = opnd_write(&o, in.imm, size);
+        break;
+    case 0xa0: case 0xa1:                                   // mov al/eax, moffs
+        rc = opnd_read(&o, &val, size);
+        if (!rc)
+            reg_write(v, R_EAX, size, val);
+        break;
+    case 0xa2: case 0xa3:                                   // mov moffs, al/eax
+        rc = opnd_write(&o, reg_read(v, R_EAX, size), size);
+        break;
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf: {   // movzx, movsx
+        int ssize = (in.op & 1) ? 2 : 1;
+        rc = opnd_read(&o, &val, ssize);
+        if (rc)
+            break;
+        if (in.op >= 0x0fbe)
+            val = ssize == 1 ? (uint32_t)(int32_t)(int8_t)val : (uint32_t)(int32_t)(int16_t)val;
+        reg_write(v, in.reg, in.opsize, val);
+        break;
+    }
+    case 0x00: case 0x01: case 0x08: case 0x09: case 0x20: case 0x21:   // alu r/m, r
+    case 0x28: case 0x29: case 0x30: case 0x31: case 0x38: case 0x39:
+    case 0x10: case 0x11: case 0x18: case 0x19: {
+        int op = in.op >> 3;
+        rc = opnd_read(&o, &val, size);
+        if (rc)
+            break;
+        r = alu(v, op, val, reg_read(v, in.reg, size), size);
+        if (op != ALU_CMP)
+            rc = opnd_write(&o, r, size);
+        break;
+    }
+    case 0x02: case 0x03: case 0x0a: case 0x0b: case 0x22: case 0x23:   // alu r, r/m
+    case 0x2a: case 0x2b: case 0x32: case 0x33: case 0x3a: case 0x3b:
+    case 0x12: case 0x13: case 0x1a: case 0x1b: {
+        int op = in.op >> 3;
+        rc = opnd_read(&o, &val, size);
+        if (rc)
+            break;
+        r = alu(v, op, reg_read(v, in.reg, size), val, size);
+        if (op != ALU_CMP)
+            reg_write(v, in.reg, size, r);
+        break;
+    }
+    case 0x80: case 0x81: case 0x83: {                      // alu r/m, imm
+        uint32_t imm = in.imm;
+        if (in.op == 0x83)
+            imm = (uint32_t)(int32_t)(int8_t)imm;
+        size = in.op == 0x80 ? 1 : in.opsize;
+        rc = opnd_read(&o, &val, size);
+        if (rc)
+            break;
+        r = alu(v, in.reg, val, imm, size);
+        if (in.reg != ALU_CMP)
+            rc = opnd_write(&o, r, size);
+        break;
+    }
+    case 0x84: case 0x85:                                   // test r/m, r
+        rc = opnd_read(&o, &val, size);
+        if (!rc)
+            alu(v, ALU_TEST, val, reg_read(v, in.reg, size), size);
+        break;
+    case 0xf6: case 0xf7:                                   // test r/m, imm
+        if (in.reg > 1)
+            return false;
+        rc = opnd_read(&o, &val, size);
+        if (!rc)
+            alu(v, ALU_TEST, val, in.imm, size);
+        break;
+    case 0x86: case 0x87:                                   // xchg r/m, r
+        rc = opnd_read(&o, &val, size);
+        if (!rc)
+            rc = opnd_write(&o, reg_read(v, in.reg, size), size);
+        if (!rc)
+            reg_write(v, in.reg, size, val);
+        break;
+    default:
+        return false;
+    }
+    stats_count("mmio");
+    if (rc < 0) {
+        intr_raise_recorded(v);   // a fault on the RAM part of a straddling operand
+        return true;
+    }
+    v->eip += in.len;
+    return true;
+}

@@ -1,0 +1,29 @@
+// Memory-mapped I/O: one registry of physical ranges that are not RAM, and the emulation of
+// the guest instruction whose memory operand hit one (the page is left unmapped, so every
+// access faults and is decoded; DESIGN §6).
+#ifndef RING1_MMIO_H
+#define RING1_MMIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct vcpu;
+
+typedef uint32_t (*mmio_read_fn)(void *opaque, uint32_t offset, int size);
+typedef void (*mmio_write_fn)(void *opaque, uint32_t offset, int size, uint32_t val);
+
+void mmio_register(uint32_t base, uint32_t len, const char *name, mmio_read_fn rd,
+                   mmio_write_fn wr, void *opaque);
+// Physical accesses outside RAM. Nothing there: reads return zero and writes vanish, as in
+// QEMU (a real PC bus would float to all ones); both are counted for --stats.
+uint32_t mmio_read(uint32_t pa, int size);
+void mmio_write(uint32_t pa, int size, uint32_t val);
+void mmio_print_unhandled(FILE *f);
+
+// Emulate the instruction at v->eip, whose memory operand faulted at linear address lin
+// (physical pa, not RAM). Handles mov (all forms, movzx/movsx), the ALU group against memory
+// (add or and sub xor cmp, test) and xchg. Returns false if the instruction is none of those.
+bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa);
+
+#endif

@@ -1,0 +1,109 @@
+// Port I/O registry and dispatch.
+#include "pio.h"
+
+#include <string.h>
+
+struct pio_range {
+    uint16_t base, len;
+    const char *name;
+    int byte_wide;
+    pio_in_fn in;
+    pio_out_fn out;
+    void *opaque;
+};
+
+#define PIO_MAX 32
+static struct pio_range ranges[PIO_MAX];
+static int nranges;
+
+// Unhandled accesses, per port.
+#define UNHANDLED_MAX 64
+static struct { uint16_t port; uint32_t reads, writes; } unhandled[UNHANDLED_MAX];
+static int nunhandled;
+static uint64_t unhandled_overflow;
+
+void pio_register(uint16_t base, uint16_t len, const char *name, int byte_wide,
+                  pio_in_fn in, pio_out_fn out, void *opaque)
+{
+    if (nranges < PIO_MAX)
+        ranges[nranges++] = (struct pio_range){base, len, name, byte_wide, in, out, opaque};
+}
+
+void pio_reset(void)
+{
+    nranges = 0;
+    nunhandled = 0;
+}
+
+static const struct pio_range *find(uint16_t port)
+{
+    for (int i = 0; i < nranges; i++)
+        if (port >= ranges[i].base && port - ranges[i].base < ranges[i].len)
+            return &ranges[i];
+    return NULL;
+}
+
+static void count_unhandled(uint16_t port, int write)
+{
+    for (int i = 0; i < nunhandled; i++) {
+        if (unhandled[i].port == port) {
+            if (write)
+                unhandled[i].writes++;
+            else
+                unhandled[i].reads++;
+            return;
+        }
+    }
+    if (nunhandled == UNHANDLED_MAX) {
+        unhandled_overflow++;
+        return;
+    }
+    unhandled[nunhandled].port = port;
+    unhandled[nunhandled].reads = !write;
+    unhandled[nunhandled].writes = !!write;
+    nunhandled++;
+}
+
+uint32_t pio_in(uint16_t port, int size)
+{
+    const struct pio_range *r = find(port);
+    if (!r || !r->in) {
+        count_unhandled(port, 0);
+        return size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    }
+    if (r->byte_wide && size > 1) {
+        uint32_t v = 0;
+        for (int i = 0; i < size; i++)
+            v |= (pio_in((uint16_t)(port + i), 1) & 0xff) << (8 * i);
+        return v;
+    }
+    return r->in(r->opaque, (uint16_t)(port - r->base), size);
+}
+
+void pio_out(uint16_t port, int size, uint32_t val)
+{
+    const struct pio_range *r = find(port);
+    if (!r || !r->out) {
+        count_unhandled(port, 1);
+        return;
+    }
+    if (r->byte_wide && size > 1) {
+        for (int i = 0; i < size; i++)
+            pio_out((uint16_t)(port + i), 1, (val >> (8 * i)) & 0xff);
+        return;
+    }
+    r->out(r->opaque, (uint16_t)(port - r->base), size, val);
+}
+
+void pio_print_unhandled(FILE *f)
+{
+    if (!nunhandled)
+        return;
+    fprintf(f, "  unhandled port accesses (reads return all ones):\n");
+    for (int i = 0; i < nunhandled; i++)
+        fprintf(f, "    port %#06x reads %u writes %u\n", unhandled[i].port, unhandled[i].reads,
+                unhandled[i].writes);
+    if (unhandled_overflow)
+        fprintf(f, "    ... and %llu more on other ports\n",
+                (unsigned long long)unhandled_overflow);
+}

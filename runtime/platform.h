@@ -1,0 +1,57 @@
+// The PC the guest sees (DESIGN §6): devices, their ports, their interrupt wiring, and the
+// host ends of them (serial output/input, the PIT's host timer).
+#ifndef RING1_PLATFORM_H
+#define RING1_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dev/debugexit.h"
+#include "dev/i8254.h"
+#include "dev/i8259.h"
+#include "dev/mc146818.h"
+#include "dev/pci.h"
+#include "dev/portb.h"
+#include "dev/uart16550.h"
+
+struct vcpu;
+
+#define COM1_BASE   0x3f8
+#define COM1_IRQ    4
+#define PIC1_BASE   0x20
+#define PIC2_BASE   0xa0
+#define PIT_BASE    0x40
+#define PIT_IRQ     0
+#define PIT_TIMER_FLOOR_NS 100000u   // fastest host timer: 10 kHz (guest rates above are clamped)
+
+struct platform {
+    struct uart16550 com1;
+    struct i8259_pair pic;
+    struct i8254 pit;
+    struct debugexit dbg;
+    struct post_port post;
+    struct pci_host pci;
+    struct portb portb;
+    struct mc146818 rtc;
+    int serial_out;        // fd the guest's COM1 output goes to
+    int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
+    bool timer_armed;
+};
+
+extern struct platform plat;
+
+// serial: "stdio" or a file name for COM1 output.
+void platform_init(struct vcpu *v, const char *serial, uint32_t ram_size);
+// Work signalled by signal handlers (ASYNC_* bits): timer ticks, input.
+void platform_async(struct vcpu *v, uint32_t bits);
+// Pull pending host input into the UART (non-blocking).
+void platform_poll_input(void);
+// INTR pin and INTA cycle.
+bool platform_intr(void);
+uint8_t platform_intack(void);
+// Undo what platform_init did to stdin (O_NONBLOCK, O_ASYNC are shared with our parent).
+void platform_restore_stdin(void);
+// Something could still wake a halted CPU (a timer is armed or input may arrive).
+bool platform_can_wake(void);
+
+#endif

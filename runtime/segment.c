@@ -1,0 +1,282 @@
+// Segmentation: descriptor tables, selector loads and the virtual CPU's descriptor caches
+// (SDM 3A §3.4-3.5 and §5.5-5.8; the checks are those of MOV, LDS, JMP, RET and IRET in vol. 2).
+//
+// The guest's selectors live only in the virtual CPU (and the vCPU page); the host runs the
+// guest with its own flat 0x23/0x2b, or, for a guest segment with a base, with an LDT slot
+// of this process holding it (seg_sync_host). FS and GS bases are switched with
+// wrfsbase/wrgsbase (entry.S) instead. Segment limits are the host's to check when a
+// segment has an LDT slot; flat ones are not limited.
+#include "segment.h"
+
+#include <asm/ldt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "emulate.h"
+#include "mem.h"
+#include "vcpu.h"
+#include "x86.h"
+
+void desc_decode(uint64_t d, uint32_t *base, uint32_t *limit, uint16_t *attr)
+{
+    *base = (uint32_t)((d >> 16) & 0xffffff) | (uint32_t)((d >> 56) & 0xff) << 24;
+    uint32_t lim = (uint32_t)(d & 0xffff) | (uint32_t)((d >> 48) & 0xf) << 16;
+    uint16_t a = (uint16_t)(((d >> 40) & 0xff) | ((d >> 52) & 0xf) << 8);
+    if (ATTR_FLAGS(a) & DESC_F_G)
+        lim = (lim << 12) | 0xfff;
+    *limit = lim;
+    *attr = a;
+}
+
+// Linear address of a selector's descriptor, or -1 with #GP(sel) if outside the table.
+static int desc_addr(struct vcpu *v, uint16_t sel, uint32_t *lin)
+{
+    uint32_t base, limit, off = sel & ~7u;
+    if (sel & SEL_TI) {
+        if (!(v->ldtr.sel & ~3u) || !v->ldtr.attr)
+            return emu_fault(v, T_GP, sel & ~3u);
+        base = v->ldtr.base;
+        limit = v->ldtr.limit;
+    } else {
+        base = v->gdtr.base;
+        limit = v->gdtr.limit;
+    }
+    if (off + 7 > limit)
+        return emu_fault(v, T_GP, sel & ~3u);
+    *lin = base + off;
+    return 0;
+}
+
+int desc_read(struct vcpu *v, uint16_t sel, uint64_t *d)
+{
+    uint32_t lin = 0;
+    if (desc_addr(v, sel, &lin) < 0)
+        return -1;
+    return vmem_read(v, lin, d, 8, ACC_SYS);
+}
+
+int desc_write(struct vcpu *v, uint16_t sel, uint64_t d)
+{
+    uint32_t lin = 0;
+    if (desc_addr(v, sel, &lin) < 0)
+        return -1;
+    return vmem_write(v, lin, &d, 8, ACC_SYS);
+}
+
+// Set the accessed bit in the table, as the processor does on a load.
+static int desc_touch(struct vcpu *v, uint16_t sel, uint64_t *d)
+{
+    uint64_t bit = (uint64_t)DESC_A << 40;
+    if (*d & bit)
+        return 0;
+    *d |= bit;
+    return desc_write(v, sel, *d);
+}
+
+// ---- host reflection ----------------------------------------------------------------------
+#define HOST_USER32_CS 0x23
+#define HOST_USER_DS   0x2b
+
+static bool ldt_broken;
+
+// Describe a guest segment to the host as LDT slot `slot` of this process (modify_ldt);
+// returns its selector, or the flat default if the kernel refuses.
+static uint16_t host_ldt(int slot, const struct seg *s, bool code, uint16_t flat)
+{
+    uint32_t access = ATTR_ACCESS(s->attr), flags = ATTR_FLAGS(s->attr);
+    struct user_desc ud;
+    memset(&ud, 0, sizeof ud);
+    ud.entry_number = (unsigned)slot;
+    ud.base_addr = s->base;
+    ud.limit_in_pages = (flags & DESC_F_G) ? 1 : 0;
+    ud.limit = ud.limit_in_pages ? s->limit >> 12 : s->limit;
+    ud.seg_32bit = (flags & DESC_F_DB) ? 1 : 0;
+    ud.contents = code ? MODIFY_LDT_CONTENTS_CODE
+                       : (access & DESC_DC) ? MODIFY_LDT_CONTENTS_STACK : MODIFY_LDT_CONTENTS_DATA;
+    ud.read_exec_only = (access & DESC_RW) ? 0 : 1;
+    ud.useable = (flags & DESC_F_AVL) ? 1 : 0;
+    if (syscall(SYS_modify_ldt, 1, &ud, sizeof ud) != 0) {
+        if (!ldt_broken)
+            rlog("ring1-run: warning: modify_ldt failed: a non-flat guest segment runs flat\n");
+        ldt_broken = true;
+        return flat;
+    }
+    return (uint16_t)((slot << 3) | SEL_TI | 3);
+}
+
+// Reflect a segment register's new cache on the host. Flat 32-bit segments run as the host's
+// own 0x23/0x2b; others (GNU Mach boots with base 0x40000000) get an LDT slot per register
+// that enter_guest loads (CS and SS through the iretq frame). FS and GS bases go to
+// wrfsbase/wrgsbase instead (entry.S, "Segments").
+static void seg_sync_host(struct vcpu *v, int sreg)
+{
+    struct seg *s = &v->seg[sreg];
+    bool null = !(s->sel & ~3u) || !s->attr;
+    bool flat = s->base == 0 && s->limit == 0xffffffffu && (ATTR_FLAGS(s->attr) & DESC_F_DB) &&
+                !(ATTR_ACCESS(s->attr) & DESC_DC);
+    v->page[R1_VCPU_SEL / 4 + sreg] = s->sel;
+    switch (sreg) {
+    case R1_SREG_FS:
+        v->guest_fsbase = null ? 0 : s->base;
+        break;
+    case R1_SREG_GS:
+        v->guest_gsbase = null ? 0 : s->base;
+        __asm__ volatile("wrgsbase %0" ::"r"(v->guest_gsbase));
+        break;
+    case R1_SREG_CS:
+        v->hsel_cs = flat ? HOST_USER32_CS : host_ldt(sreg, s, true, HOST_USER32_CS);
+        break;
+    default: {
+        uint16_t h = (null || flat) ? HOST_USER_DS : host_ldt(sreg, s, false, HOST_USER_DS);
+        if (sreg == R1_SREG_SS)
+            v->hsel_ss = h;
+        else if (sreg == R1_SREG_DS)
+            v->hsel_ds = h;
+        else
+            v->hsel_es = h;
+    }
+    }
+}
+
+void seg_commit(struct vcpu *v, int sreg, uint16_t sel, uint64_t d)
+{
+    struct seg *s = &v->seg[sreg];
+    s->sel = sel;
+    if (!(sel & ~3u)) {
+        s->base = 0;
+        s->limit = 0;
+        s->attr = 0;   // unusable
+    } else {
+        desc_decode(d, &s->base, &s->limit, &s->attr);
+    }
+    seg_sync_host(v, sreg);
+}
+
+void seg_set_flat(struct vcpu *v, int sreg, uint16_t sel, bool code, unsigned dpl)
+{
+    struct seg *s = &v->seg[sreg];
+    s->sel = sel;
+    s->base = 0;
+    s->limit = 0xffffffffu;
+    s->attr = (uint16_t)(DESC_P | DESC_S | DESC_RW | DESC_A | (code ? DESC_X : 0) |
+                         dpl << DESC_DPL_SHIFT | (DESC_F_G | DESC_F_DB) << 8);
+    seg_sync_host(v, sreg);
+}
+
+int seg_load(struct vcpu *v, int sreg, uint16_t sel)
+{
+    uint64_t d = 0;
+    unsigned rpl = sel & SEL_RPL;
+    if (!(sel & ~3u)) {
+        if (sreg == R1_SREG_SS)
+            return emu_fault(v, T_GP, 0);
+        seg_commit(v, sreg, sel, 0);
+        return 0;
+    }
+    if (desc_read(v, sel, &d) < 0)
+        return -1;
+    uint32_t access = (uint32_t)(d >> 40) & 0xff;
+    unsigned dpl = DESC_DPL(access);
+    if (sreg == R1_SREG_SS) {
+        // A writable data segment at exactly the current privilege.
+        if (rpl != (unsigned)v->cpl || !(access & DESC_S) || (access & DESC_X) ||
+            !(access & DESC_RW) || dpl != (unsigned)v->cpl)
+            return emu_fault(v, T_GP, sel & ~3u);
+        if (!(access & DESC_P))
+            return emu_fault(v, T_SS, sel & ~3u);
+    } else {
+        // Data, or readable code; privilege checked unless conforming code.
+        if (!(access & DESC_S) || ((access & DESC_X) && !(access & DESC_RW)))
+            return emu_fault(v, T_GP, sel & ~3u);
+        bool conforming = (access & DESC_X) && (access & DESC_DC);
+        if (!conforming && (rpl > dpl || (unsigned)v->cpl > dpl))
+            return emu_fault(v, T_GP, sel & ~3u);
+        if (!(access & DESC_P))
+            return emu_fault(v, T_NP, sel & ~3u);
+    }
+    if (desc_touch(v, sel, &d) < 0)
+        return -1;
+    seg_commit(v, sreg, sel, d);
+    return 0;
+}
+
+int seg_check_code(struct vcpu *v, uint16_t sel, int new_cpl, uint64_t *d, int fault_vec)
+{
+    (void)fault_vec;
+    if (!(sel & ~3u))
+        return emu_fault(v, T_GP, 0);
+    if (desc_read(v, sel, d) < 0)
+        return -1;
+    uint32_t access = (uint32_t)(*d >> 40) & 0xff;
+    unsigned dpl = DESC_DPL(access);
+    if (!(access & DESC_S) || !(access & DESC_X))
+        return emu_fault(v, T_GP, sel & ~3u);
+    if (access & DESC_DC) {
+        if (dpl > (unsigned)new_cpl)
+            return emu_fault(v, T_GP, sel & ~3u);
+    } else if (dpl != (unsigned)new_cpl) {
+        return emu_fault(v, T_GP, sel & ~3u);
+    }
+    if (!(access & DESC_P))
+        return emu_fault(v, T_NP, sel & ~3u);
+    uint32_t base, limit;
+    uint16_t attr;
+    desc_decode(*d, &base, &limit, &attr);
+    if (!(ATTR_FLAGS(attr) & DESC_F_DB)) {
+        vcpu_stop(v, STATUS_UNSUPPORTED, "guest code segment %#x (base %#x) is 16-bit: only "
+                  "32-bit code is supported", sel, base);
+        return -1;
+    }
+    return desc_touch(v, sel, d);
+}
+
+void seg_commit_cs(struct vcpu *v, uint16_t sel, uint64_t d, int cpl)
+{
+    int old = v->cpl;
+    struct seg *s = &v->seg[R1_SREG_CS];
+    s->sel = (uint16_t)((sel & ~3u) | (unsigned)cpl);
+    desc_decode(d, &s->base, &s->limit, &s->attr);
+    v->cpl = cpl;
+    seg_sync_host(v, R1_SREG_CS);
+    if (old != cpl)
+        mem_view_cpl_changed(v, old, cpl);
+}
+
+void seg_null_inaccessible(struct vcpu *v)
+{
+    static const int regs[] = {R1_SREG_ES, R1_SREG_DS, R1_SREG_FS, R1_SREG_GS};
+    for (unsigned i = 0; i < 4; i++) {
+        struct seg *s = &v->seg[regs[i]];
+        uint32_t access = ATTR_ACCESS(s->attr);
+        bool conforming_code = (access & DESC_X) && (access & DESC_DC);
+        if ((s->sel & ~3u) && !conforming_code && DESC_DPL(access) < (unsigned)v->cpl)
+            seg_commit(v, regs[i], 0, 0);
+    }
+}
+
+int tss_stack(struct vcpu *v, unsigned dpl, uint32_t ext, uint32_t *esp, uint16_t *ss,
+              uint64_t *ssd)
+{
+    if (!(v->tr.sel & ~3u) || !v->tr.attr)
+        return emu_fault(v, T_TS, (v->tr.sel & ~3u) + ext);
+    uint32_t off = TSS_ESP0 + 8 * dpl;
+    if (off + 5 > v->tr.limit)
+        return emu_fault(v, T_TS, (v->tr.sel & ~3u) + ext);
+    uint32_t esp_ss[2];
+    if (vmem_read(v, v->tr.base + off, esp_ss, 8, ACC_SYS) < 0)
+        return -1;
+    *esp = esp_ss[0];
+    *ss = (uint16_t)esp_ss[1];
+    if (!(*ss & ~3u) || (*ss & 3) != dpl)
+        return emu_fault(v, T_TS, (*ss & ~3u) + ext);
+    if (desc_read(v, *ss, ssd) < 0)
+        return -1;
+    uint32_t ssa = (uint32_t)(*ssd >> 40) & 0xff;
+    if (!(ssa & DESC_S) || (ssa & DESC_X) || !(ssa & DESC_RW) || DESC_DPL(ssa) != dpl)
+        return emu_fault(v, T_TS, (*ss & ~3u) + ext);
+    if (!(ssa & DESC_P))
+        return emu_fault(v, T_SS, (*ss & ~3u) + ext);
+    return 0;
+}

@@ -1,0 +1,232 @@
+// Host signals. Every handler runs on an alternate stack (the interrupted stack pointer may
+// be a guest address) and starts in sig_entry (entry.S), which gives FS/GS back to the host
+// before any C code runs. Then:
+//
+//   - a fault or trap (SIGSEGV SIGBUS SIGILL SIGTRAP SIGFPE SIGSYS) that interrupted guest code
+//     (CS 0x23) is an exit: the guest's registers go into the vCPU and the ucontext is
+//     rewritten to resume at guest_exit_landing in 64-bit mode, on the run loop's stack. The
+//     run loop then emulates with no signal-safety constraints at all. The same fault in the
+//     runtime's own code (CS 0x33) is a runtime bug: diagnose and exit.
+//   - an asynchronous signal (PIT timer, input, timeout, SIGINT) only sets a vcpu.async bit.
+//     If it interrupted guest code it also forces an exit, so that the run loop can deliver a
+//     virtual interrupt now; if it interrupted the runtime (or the hypercall path in the
+//     window), the runtime finds the bit before it next enters the guest. The one window
+//     where that check has already happened, enter_guest's critical section, is redirected
+//     to enter_guest_abort.
+#include "signals.h"
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/ucontext.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "platform.h"
+#include "vcpu.h"
+
+#define USER_CS   0x33
+#define USER_DS   0x2b
+
+#define ALTSTACK_SIZE (256 * 1024)
+
+void sig_entry(int signo, siginfo_t *si, void *ctx);        // entry.S
+void signal_dispatch(int signo, siginfo_t *si, void *ctx);  // called by sig_entry
+
+static timer_t timeout_timer;
+static sigset_t async_set;
+
+static void save_guest(struct vcpu *v, const greg_t *g)
+{
+    v->gpr[R_EAX] = (uint32_t)g[REG_RAX];
+    v->gpr[R_ECX] = (uint32_t)g[REG_RCX];
+    v->gpr[R_EDX] = (uint32_t)g[REG_RDX];
+    v->gpr[R_EBX] = (uint32_t)g[REG_RBX];
+    v->gpr[R_ESP] = (uint32_t)g[REG_RSP];
+    v->gpr[R_EBP] = (uint32_t)g[REG_RBP];
+    v->gpr[R_ESI] = (uint32_t)g[REG_RSI];
+    v->gpr[R_EDI] = (uint32_t)g[REG_RDI];
+    v->eip = (uint32_t)g[REG_RIP];
+    v->eflags = (uint32_t)g[REG_EFL];
+}
+
+// Resume at guest_exit_landing (64-bit, run loop stack) instead of the guest.
+static void redirect(struct vcpu *v, greg_t *g, uint32_t reason)
+{
+    g[REG_RIP] = (greg_t)(uintptr_t)guest_exit_landing;
+    g[REG_RSP] = (greg_t)v->host_rsp;
+    g[REG_R15] = (greg_t)(uintptr_t)v;
+    g[REG_RAX] = reason;
+    g[REG_EFL] = 0x202;
+    // cs in bits 0-15, ss in bits 48-63 (struct sigcontext_64); gs/fs are not restored.
+    g[REG_CSGSFS] = (greg_t)(((uint64_t)g[REG_CSGSFS] & 0x0000ffffffff0000ull) | USER_CS |
+                             ((uint64_t)USER_DS << 48));
+}
+
+static void host_crash(int signo, const siginfo_t *si, const greg_t *g)
+{
+    host_fpu_begin();
+    fprintf(stderr, "ring1-run: internal error: signal %d (code %d) in the runtime at rip %#llx, "
+            "address %p, trap %lld err %#llx, rflags %#llx rsp %#llx\n", signo, si->si_code,
+            (unsigned long long)g[REG_RIP], si->si_addr, (long long)g[REG_TRAPNO],
+            (unsigned long long)g[REG_ERR], (unsigned long long)g[REG_EFL],
+            (unsigned long long)g[REG_RSP]);
+    const uint64_t *frame = (const uint64_t *)(uintptr_t)g[REG_RSP];
+    if (g[REG_RIP] == (greg_t)(uintptr_t)enter_guest_critical_end)
+        fprintf(stderr, "  iretq frame: rip %#llx cs %#llx rflags %#llx rsp %#llx ss %#llx\n",
+                (unsigned long long)frame[0], (unsigned long long)frame[1],
+                (unsigned long long)frame[2], (unsigned long long)frame[3],
+                (unsigned long long)frame[4]);
+    vcpu_dump(&vcpu0, stderr);
+    platform_restore_stdin();
+    _exit(STATUS_INTERNAL);
+}
+
+void signal_dispatch(int signo, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    greg_t *g = uc->uc_mcontext.gregs;
+    struct vcpu *v = &vcpu0;
+    // The runtime's own code always runs with CS 0x33; the guest with 0x23 or an LDT
+    // code segment (non-flat guest CS, segment.c).
+    bool compat = ((uint64_t)g[REG_CSGSFS] & 0xffff) != USER_CS;
+    uint64_t rip = (uint64_t)g[REG_RIP];
+
+    switch (signo) {
+    case SIGSEGV: case SIGBUS: case SIGILL: case SIGTRAP: case SIGFPE: case SIGSYS:
+        if (!compat)
+            host_crash(signo, si, g);
+        save_guest(v, g);
+        v->exit.signo = signo;
+        v->exit.code = si->si_code;
+        v->exit.trapno = (int)g[REG_TRAPNO];
+        v->exit.err = (uint32_t)g[REG_ERR];
+        v->exit.addr = (signo == SIGSEGV && g[REG_TRAPNO] == 14) ? (uint64_t)g[REG_CR2]
+                                                                 : (uint64_t)(uintptr_t)si->si_addr;
+        if (signo == SIGSYS)
+            v->exit.addr = (uint64_t)g[REG_RIP];   // full: above 4 GiB means "EIP lost"
+        redirect(v, g, signo == SIGSYS ? EXIT_SYSCALL : EXIT_TRAP);
+        return;
+    }
+
+    uint32_t bit = ASYNC_KICK;
+    if (signo == SIG_PIT)
+        bit = ASYNC_TIMER;
+    else if (signo == SIG_TIMEOUT)
+        bit = ASYNC_TIMEOUT;
+    else if (signo == SIG_INPUT)
+        bit = ASYNC_INPUT;
+    else if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP)
+        bit = ASYNC_SIGNAL;
+    __atomic_or_fetch(&v->async, bit, __ATOMIC_SEQ_CST);
+
+    if (compat) {
+        if (mem_in_window(rip))
+            return;   // hypercall entry or a trampoline: the runtime will see the bit later
+        save_guest(v, g);
+        redirect(v, g, EXIT_ASYNC);
+    } else if (rip >= (uintptr_t)enter_guest_critical_start &&
+               rip <= (uintptr_t)enter_guest_critical_end) {
+        g[REG_RIP] = (greg_t)(uintptr_t)enter_guest_abort;
+    }
+}
+
+void signals_init(struct vcpu *v)
+{
+    (void)v;
+    stack_t ss = {.ss_sp = malloc(ALTSTACK_SIZE), .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0) {
+        perror("ring1-run: sigaltstack");
+        exit(STATUS_INTERNAL);
+    }
+    sigemptyset(&async_set);
+    sigaddset(&async_set, SIG_PIT);
+    sigaddset(&async_set, SIG_TIMEOUT);
+    sigaddset(&async_set, SIG_INPUT);
+    sigaddset(&async_set, SIGINT);
+    sigaddset(&async_set, SIGTERM);
+    sigaddset(&async_set, SIGHUP);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sig_entry;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sa.sa_mask = async_set;   // handlers never nest in each other's async work
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS, SIGIO,
+                               SIGINT, SIGTERM, SIGHUP};
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    sigaction(SIG_PIT, &sa, NULL);
+    sigaction(SIG_TIMEOUT, &sa, NULL);
+
+    guest_syscalls_off();
+}
+
+// No guest instruction may reach the host kernel (DESIGN §5). Two filters, because neither
+// alone is enough:
+//
+//  1. Syscall User Dispatch: a system call made from outside [4 GiB, 128 TiB) -- from guest
+//     code -- raises SIGSYS instead. This catches int $0x80 with the guest's EIP intact, and a
+//     (malicious) guest that far-jumps to a 64-bit code segment and calls the kernel from low
+//     memory. No selector byte: nothing the guest can write switches it off.
+//  2. seccomp: every system call with the i386 ABI raises SIGSYS. The runtime is 64-bit and
+//     never makes one; compat-mode `syscall` (AMD) and `sysenter` (Intel) need this, because
+//     the kernel rewrites their pt_regs->ip to the 32-bit vDSO's int80 landing pad before
+//     any filter runs -- in a 64-bit process that is an address above 4 GiB, inside the range
+//     SUD exempts. Measured here: without this filter a guest `syscall` runs a real host
+//     system call and then jumps to garbage. The guest's EIP is lost in that case (the kernel
+//     overwrote it), so such an exit can only be diagnosed, not emulated.
+void guest_syscalls_off(void)
+{
+    const unsigned long lo = 0x100000000ul, len = (1ul << 47) - lo;
+    if (prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, lo, len, 0) < 0) {
+        perror("ring1-run: prctl(PR_SET_SYSCALL_USER_DISPATCH)");
+        exit(STATUS_INTERNAL);
+    }
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1),   // x32 ABI numbers
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+        perror("ring1-run: seccomp");
+        exit(STATUS_INTERNAL);
+    }
+}
+
+void signals_arm_timeout(uint64_t ns)
+{
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIG_TIMEOUT};
+    if (timer_create(CLOCK_MONOTONIC, &sev, &timeout_timer) < 0)
+        return;
+    struct itimerspec its = {.it_value = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)}};
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;
+    timer_settime(timeout_timer, 0, &its, NULL);
+}
+
+void signals_block_async(sigset_t *old)
+{
+    sigprocmask(SIG_BLOCK, &async_set, old);
+}
+
+void signals_restore(const sigset_t *old)
+{
+    sigprocmask(SIG_SETMASK, old, NULL);
+}

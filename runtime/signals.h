@@ -1,0 +1,26 @@
+// Host signals: guest faults and traps become exits of enter_guest(); asynchronous signals
+// (timer, input, timeout) become vcpu.async bits. Syscall User Dispatch for guest syscalls.
+#ifndef RING1_SIGNALS_H
+#define RING1_SIGNALS_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#define SIG_PIT      (SIGRTMIN + 0)   // the PIT's host timer
+#define SIG_TIMEOUT  (SIGRTMIN + 1)   // --timeout
+#define SIG_INPUT    SIGIO            // stdin readable
+
+struct vcpu;
+
+// Install the handlers on an alternate stack, and turn on Syscall User Dispatch so that any
+// system call made from below 4 GiB (guest code) arrives as SIGSYS.
+void signals_init(struct vcpu *v);
+// The two syscall filters (Syscall User Dispatch + an i386-ABI seccomp filter); exits on
+// failure. Part of signals_init; separate for tests.
+void guest_syscalls_off(void);
+void signals_arm_timeout(uint64_t ns);
+// Block / unblock the asynchronous signals (around the halt wait).
+void signals_block_async(sigset_t *old);
+void signals_restore(const sigset_t *old);
+
+#endif

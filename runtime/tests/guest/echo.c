@@ -1,0 +1,76 @@
+// COM1 input: read a line and echo it back, polling LSR.DR ("poll") or interrupt driven
+// ("irq": IER.ERBFI -> IRQ4 -> 8259A -> vector 0x24, the CPU idle in sti;hlt meanwhile).
+#include "glib.h"
+
+#define COM1 0x3f8
+
+struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
+static struct gate idt[256];
+static volatile char line[64];
+static volatile unsigned len, done, irqs;
+
+void com1_entry(void);
+__asm__(".globl com1_entry\n"
+        "com1_entry:\n"
+        "  pushal\n"
+        "  call com1_irq\n"
+        "  popal\n"
+        "  iret\n");
+
+void com1_irq(void)
+{
+    irqs++;
+    while (inb(COM1 + 5) & 1) {            // LSR.DR
+        char c = (char)inb(COM1);
+        if (c == '\n')
+            done = 1;
+        else if (len < sizeof line - 1)
+            line[len++] = c;
+    }
+    outb(0x20, 0x20);                      // EOI
+}
+
+static const char *arg(const char *cmd)
+{
+    while (*cmd && *cmd != ' ')
+        cmd++;
+    while (*cmd == ' ')
+        cmd++;
+    return cmd;
+}
+
+int gmain(uint32_t magic, uint32_t info)
+{
+    (void)magic;
+    const char *mode = arg((const char *)((uint32_t *)info)[4]);
+    if (mode[0] == 'i') {
+        uint32_t a = (uint32_t)com1_entry;
+        idt[0x24] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
+        struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
+        __asm__ volatile("lidt %0" ::"m"(idtr));
+        outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
+        outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
+        outb(0x21, ~0x10 & 0xff);          // only IRQ4
+        outb(0xa1, 0xff);
+        outb(COM1 + 1, 0x01);              // IER: received data available
+        while (!done)
+            __asm__ volatile("sti; hlt; cli");
+        puts("irq: ");
+    } else {
+        for (;;) {
+            while (!(inb(COM1 + 5) & 1))
+                ;
+            char c = (char)inb(COM1);
+            if (c == '\n')
+                break;
+            if (len < sizeof line - 1)
+                line[len++] = c;
+        }
+        puts("poll: ");
+    }
+    line[len] = 0;
+    puts("got '");
+    puts((const char *)line);
+    puts(irqs ? "' with interrupts\n" : "'\n");
+    return 0;
+}

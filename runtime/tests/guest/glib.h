@@ -1,0 +1,19 @@
+// Tiny freestanding library for the runtime's test guests: port I/O, COM1 output, debug exit.
+#ifndef GLIB_H
+#define GLIB_H
+#include <stdint.h>
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+void putc(char c);
+void puts(const char *s);
+void puthex(uint32_t v);
+void putdec(uint32_t v);
+void gexit(uint32_t code) __attribute__((noreturn));
+int gmain(uint32_t magic, uint32_t info);
+#endif

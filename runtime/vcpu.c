@@ -1,0 +1,459 @@
+// The virtual CPU and the run loop: enter the guest, take its exits, emulate, deliver
+// interrupts, repeat (kvmtool's loop, with enter_guest() in place of KVM_RUN).
+#include "vcpu.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpuid.h"
+#include "emulate.h"
+#include "hypercall.h"
+#include "interrupt.h"
+#include "mem.h"
+#include "mmio.h"
+#include "platform.h"
+#include "segment.h"
+#include "signals.h"
+#include "stats.h"
+#include "x86.h"
+
+struct vcpu vcpu0;
+bool vcpu_trace;
+
+// entry.S addresses these fields by fixed offsets.
+_Static_assert(offsetof(struct vcpu, eip) == 0x20, "entry.S V_EIP");
+_Static_assert(offsetof(struct vcpu, eflags) == 0x24, "entry.S V_EFLAGS");
+_Static_assert(offsetof(struct vcpu, host_rsp) == 0x28, "entry.S V_HOST_RSP");
+_Static_assert(offsetof(struct vcpu, async) == 0x30, "entry.S V_ASYNC");
+_Static_assert(offsetof(struct vcpu, fsbase) == 0x38, "entry.S V_FSBASE");
+_Static_assert(offsetof(struct vcpu, landing) == 0x40, "entry.S V_LANDING");
+_Static_assert(offsetof(struct vcpu, guest_fsbase) == 0x48, "entry.S V_GUEST_FSB");
+_Static_assert(offsetof(struct vcpu, seen_fs) == 0x50, "entry.S V_SEEN_FS");
+_Static_assert(offsetof(struct vcpu, seen_es) == 0x5c, "entry.S V_SEEN_ES");
+_Static_assert(offsetof(struct vcpu, xsave_mask) == 0x60, "entry.S V_XMASK");
+_Static_assert(offsetof(struct vcpu, guest_gsbase) == 0x68, "entry.S V_GUEST_GSB");
+_Static_assert(offsetof(struct vcpu, fpu_live) == 0x70, "entry.S V_FPU_LIVE");
+_Static_assert(offsetof(struct vcpu, hsel_cs) == 0x74, "entry.S V_HSEL_CS");
+_Static_assert(offsetof(struct vcpu, hsel_es) == 0x7a, "entry.S V_HSEL_ES");
+_Static_assert(offsetof(struct vcpu, fpu) == 0x80, "entry.S V_FPU");
+
+void host_fpu_save(struct vcpu *v);   // entry.S
+
+void host_fpu_begin(void)
+{
+    if (vcpu0.fpu_live)
+        host_fpu_save(&vcpu0);
+}
+
+void rlog(const char *fmt, ...)
+{
+    host_fpu_begin();
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+uint32_t vcpu_eflags(const struct vcpu *v)
+{
+    uint32_t fl = v->eflags & ~(R1_EFLAGS_VIRT | FL_RF);
+    if (v->step_for_shadow)
+        fl &= ~FL_TF;
+    return fl | FL_1 | vcpu_vif(v) | (v->page[R1_VCPU_VFLAGS / 4] & (R1_EFLAGS_VIRT & ~FL_IF));
+}
+
+void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask)
+{
+    uint32_t cur = vcpu_eflags(v);
+    fl = (cur & ~mask) | (fl & mask);
+    v->page[R1_VCPU_VIF / 4] = fl & FL_IF;
+    v->page[R1_VCPU_VFLAGS / 4] = fl & (R1_EFLAGS_VIRT & ~FL_IF);
+    // The host holds the rest; IF=1, IOPL=0, NT=0, AC=0 on the host side always.
+    v->eflags = (fl & ~(R1_EFLAGS_VIRT | FL_VM | FL_RF)) | FL_IF | FL_1;
+}
+
+void vcpu_reset(struct vcpu *v)
+{
+    // The state a multiboot loader leaves (Multiboot 0.6.96 §3.2), as QEMU's does: flat
+    // CS 0x08 / data 0x10, CR0 = PE|ET, IF=0, ESP whatever QEMU's loader had (0x6f08).
+    v->cr0 = CR0_PE | CR0_ET;
+    v->cr2 = v->cr3 = v->cr4 = 0;
+    v->dr[6] = DR6_FIXED1;
+    v->dr[7] = DR7_FIXED1;
+    v->cpl = 0;
+    seg_set_flat(v, R1_SREG_CS, 0x08, true, 0);
+    static const int data[] = {R1_SREG_ES, R1_SREG_SS, R1_SREG_DS, R1_SREG_FS, R1_SREG_GS};
+    for (unsigned i = 0; i < 5; i++)
+        seg_set_flat(v, data[i], 0x10, false, 0);
+    v->ldtr = (struct seg){0};
+    v->tr = (struct seg){0};
+    v->idtr = (struct dtr){.base = 0, .limit = 0x3ff};   // the real-mode IVT, as QEMU leaves it
+    v->msr_apic_base = APIC_BASE_DEFAULT | APIC_BASE_BSP | APIC_BASE_EN;
+    v->msr_pat = 0x0007040600070406ull;
+    v->msr_misc_enable = 1;   // fast strings
+    v->tsc_offset = -(int64_t)(host_ns() * VTSC_MHZ / 1000u);   // the TSC counts from reset
+    v->eflags = FL_1 | FL_IF;
+    v->page[R1_VCPU_VIF / 4] = 0;
+    v->page[R1_VCPU_VFLAGS / 4] = 0;
+    v->page[R1_VCPU_PENDING / 4] = 0;
+    v->delivering = -1;
+    v->exc.vector = -1;
+    v->landing = (uint64_t)(uintptr_t)guest_exit_landing;
+    // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
+    // header marks every component as initial, with MXCSR at its reset value.
+    memset(v->fpu, 0, sizeof v->fpu);
+    v->fpu[24] = 0x80;          // MXCSR 0x1f80
+    v->fpu[25] = 0x1f;
+    uint32_t xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    v->xsave_mask = xcr0_lo & 7;   // x87, SSE, AVX: what compat-mode code can reach
+    __asm__ volatile("rdfsbase %0" : "=r"(v->fsbase));
+    host_segments_init(v->fsbase);
+}
+
+void vcpu_stop(struct vcpu *v, int status, const char *why, ...)
+{
+    if (v->stop)
+        return;
+    v->stop = true;
+    v->exit_status = status;
+    if (why) {
+        host_fpu_begin();
+        va_list ap;
+        va_start(ap, why);
+        fprintf(stderr, "ring1-run: ");
+        vfprintf(stderr, why, ap);
+        fprintf(stderr, "\n");
+        va_end(ap);
+        vcpu_dump(v, stderr);
+    }
+}
+
+void vcpu_dump(const struct vcpu *v, FILE *f)
+{
+    host_fpu_begin();
+    static const char *const names[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
+    fprintf(f, "  guest: eip=%#010x eflags=%#010x cpl=%d%s\n", v->eip, vcpu_eflags(v), v->cpl,
+            v->halted ? " (halted)" : "");
+    fprintf(f, "  ");
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "%s=%#010x%s", names[i], v->gpr[i], i == 3 ? "\n  " : " ");
+    fprintf(f, "\n  cs=%#06x ss=%#06x ds=%#06x es=%#06x fs=%#06x gs=%#06x tr=%#06x ldtr=%#06x\n",
+            v->seg[R1_SREG_CS].sel, v->seg[R1_SREG_SS].sel, v->seg[R1_SREG_DS].sel,
+            v->seg[R1_SREG_ES].sel, v->seg[R1_SREG_FS].sel, v->seg[R1_SREG_GS].sel, v->tr.sel,
+            v->ldtr.sel);
+    fprintf(f, "  cr0=%#010x cr2=%#010x cr3=%#010x cr4=%#010x gdtr=%#x/%#x idtr=%#x/%#x\n",
+            v->cr0, v->cr2, v->cr3, v->cr4, v->gdtr.base, v->gdtr.limit, v->idtr.base,
+            v->idtr.limit);
+    fprintf(f, "  last vectors (oldest first):");
+    unsigned n = v->nlast < 8 ? v->nlast : 8;
+    for (unsigned i = 0; i < n; i++)
+        fprintf(f, " %d", v->last_vectors[(v->nlast - n + i) % 8]);
+    fprintf(f, "%s\n", n ? "" : " none");
+    fprintf(f, "  last exit: signal %d trap %d err %#x addr %#llx; %llu exits\n", v->exit.signo,
+            v->exit.trapno, v->exit.err, (unsigned long long)v->exit.addr,
+            (unsigned long long)v->nexits);
+    uint8_t code[16];
+    unsigned nb = vmem_fetch((struct vcpu *)v, vcpu_lin_eip(v), code, sizeof code);
+    fprintf(f, "  bytes at eip:");
+    for (unsigned i = 0; i < nb; i++)
+        fprintf(f, " %02x", code[i]);
+    fprintf(f, "%s\n", nb ? "" : " (unreadable)");
+}
+
+// ---- exits -----------------------------------------------------------------------------------
+// Fetch, decode and emulate the sensitive instruction at v->eip. False if it is not one.
+static bool emulate_here(struct vcpu *v)
+{
+    uint8_t buf[INSN_MAX];
+    unsigned n = vmem_fetch(v, vcpu_lin_eip(v), buf, sizeof buf);
+    struct insn in;
+    if (decode(buf, n, &in) < 0)
+        return false;
+    int kind = insn_kind(&in);
+    if (!kind)
+        return false;
+    uint32_t addr = v->eip;
+    if (vcpu_trace)
+        rlog("ring1-run: trap %s at %#x\n", kind_names[kind], addr);
+    stats_exit(kind, addr);
+    return emulate(v, &in, addr, addr + in.len, addr + in.len) == EMU_OK;
+}
+
+// The guest used a selector the host GDT accepts without trapping (e.g. 0x23 in DS): the
+// host segment register now holds it. Record it as the guest's and give the host its own.
+static void check_host_segments(struct vcpu *v)
+{
+    if (v->seen_ds != v->hsel_ds) {
+        v->seg[R1_SREG_DS].sel = (uint16_t)v->seen_ds;
+        v->page[R1_VCPU_SEL / 4 + R1_SREG_DS] = v->seen_ds;
+        stats_count("native-ds-load");
+    }
+    if (v->seen_es != v->hsel_es) {
+        v->seg[R1_SREG_ES].sel = (uint16_t)v->seen_es;
+        v->page[R1_VCPU_SEL / 4 + R1_SREG_ES] = v->seen_es;
+        stats_count("native-es-load");
+    }
+    if (v->seen_fs) {
+        v->seg[R1_SREG_FS].sel = (uint16_t)v->seen_fs;
+        stats_count("native-fs-load");
+    }
+    if (v->seen_gs) {
+        v->seg[R1_SREG_GS].sel = (uint16_t)v->seen_gs;
+        stats_count("native-gs-load");
+    }
+    v->seen_fs = v->seen_gs = 0;
+}
+
+static void page_fault(struct vcpu *v)
+{
+    uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
+    bool write = v->exit.err & PFERR_W;
+    switch (mem_shadow_fault(v, lin, write, &pferr, &pa)) {
+    case 0:
+        return;   // shadow filled: retry
+    case 1:
+        v->cr2 = lin;
+        stats_count("guest-page-fault");
+        intr_deliver(v, T_PF, EV_EXC, pferr, v->eip);
+        return;
+    case -2:
+        vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
+                  "%#x-%#x): rewrite the image with the window elsewhere (ring1 rewrite "
+                  "--window BASE)", lin, mem_window, mem_window + R1_WINDOW_SIZE - 1);
+        return;
+    default:
+        // Not RAM: device registers, or nothing. The page stays unmapped; the instruction is
+        // decoded and its access emulated.
+        uint32_t pc = vcpu_lin_eip(v);
+        if ((v->exit.err & PFERR_I) || (lin >= pc && lin - pc < INSN_MAX &&
+                                         !vmem_fetch(v, pc, (uint8_t[1]){0}, 1))) {
+            vcpu_stop(v, STATUS_UNSUPPORTED, "the guest jumped to %#x (physical %#x), which "
+                      "is not RAM", v->eip, pa);
+            return;
+        }
+        if (!mmio_emulate(v, lin, pa))
+            vcpu_stop(v, STATUS_UNSUPPORTED, "guest %s at %#x (physical %#x, not RAM) by an "
+                      "instruction the MMIO emulation does not handle", write ? "write" : "read",
+                      lin, pa);
+        return;
+    }
+}
+
+static void handle_trap(struct vcpu *v)
+{
+    const struct exit_info *x = &v->exit;
+    if (vcpu_trace)
+        rlog("ring1-run: exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
+             v->eip);
+    switch (x->signo) {
+    case SIGSEGV:
+    case SIGBUS:
+        switch (x->trapno) {
+        case T_PF:
+            page_fault(v);
+            return;
+        case T_OF:   // into, with OF set: a trap, EIP already after it
+            intr_deliver(v, T_OF, EV_SOFT_EXC, 0, v->eip);
+            return;
+        case T_BR:
+            intr_deliver(v, T_BR, EV_EXC, 0, v->eip);
+            return;
+        case T_AC:
+            intr_deliver(v, T_AC, EV_EXC, 0, v->eip);
+            return;
+        default:     // #GP, #NP, #SS, #TS: a privileged instruction, or the guest's own fault
+            if (emulate_here(v))
+                return;
+            intr_deliver(v, T_GP, EV_EXC, 0, v->eip);
+            return;
+        }
+    case SIGILL:     // #UD: sysenter on this host, or the guest's own invalid opcode
+        if (emulate_here(v))
+            return;
+        intr_deliver(v, T_UD, EV_EXC, 0, v->eip);
+        return;
+    case SIGTRAP:
+        if (x->trapno == T_BP) {
+            // EIP is past the int3 (CC) or int $3 (CD 03). A patched image's trap site is
+            // an int3 at the site's address.
+            uint8_t b = 0;
+            uint32_t next = v->eip;
+            vmem_fetch(v, vcpu_lin_eip(v) - 1, &b, 1);
+            if (b == 0xcc && r1_trap_site(v, next - 1))
+                return;
+            v->eip = next - (b == 0xcc ? 1 : 2);
+            stats_exit(R1_KIND_INT, v->eip);
+            intr_deliver(v, T_BP, EV_SOFT_EXC, 0, next);
+            return;
+        }
+        // #DB: the single step that ends an interrupt shadow, icebp (F1), or the guest's TF.
+        if (v->step_for_shadow) {   // interrupt_check decides whether the shadow is over
+            v->step_for_shadow = false;
+            v->eflags &= ~FL_TF;
+            return;
+        }
+        if (!(v->eflags & FL_TF)) {
+            // Not single-stepping, so icebp. This host reports it at the instruction (a
+            // fault), the SDM says after it (a trap): accept both, deliver the trap.
+            uint8_t b = 0;
+            vmem_fetch(v, vcpu_lin_eip(v), &b, 1);
+            if (b == 0xf1)
+                v->eip++;
+            stats_exit(R1_KIND_INT1, v->eip - 1);
+            intr_deliver(v, T_DB, EV_SOFT_EXC, 0, v->eip);
+            return;
+        }
+        v->dr[6] |= DR6_BS;   // single step
+        intr_deliver(v, T_DB, EV_EXC, 0, v->eip);
+        return;
+    case SIGFPE:
+        intr_deliver(v, x->trapno == T_MF || x->trapno == T_XM ? x->trapno : T_DE, EV_EXC, 0,
+                     v->eip);
+        return;
+    default:
+        vcpu_stop(v, STATUS_INTERNAL, "unexpected exit signal %d", x->signo);
+    }
+}
+
+// SIGSYS from Syscall User Dispatch: int $0x80, syscall or sysenter executed by the guest.
+// EIP is already past the 2-byte instruction.
+static void handle_syscall(struct vcpu *v)
+{
+    if (v->exit.addr >> 32) {
+        // syscall/sysenter from compat mode: the kernel replaced the return address with the
+        // (nonexistent) 32-bit vDSO landing pad before our seccomp filter stopped it.
+        vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed syscall or sysenter natively "
+                  "(host system call %d blocked); the host kernel discards the guest's EIP on "
+                  "that path, so it cannot be emulated: rewrite the image so that the "
+                  "instruction is patched", v->exit.code == 1 ? (int)v->gpr[R_EAX] : -1);
+        return;
+    }
+    uint8_t b[2] = {0, 0};
+    uint32_t at = v->eip - 2;
+    vmem_fetch(v, vcpu_lin_eip(v) - 2, b, 2);
+    if (vcpu_trace)
+        rlog("ring1-run: guest system call instruction %02x %02x at %#x\n", b[0], b[1], at);
+    v->eip = at;
+    struct insn in;
+    if (decode(b, 2, &in) == 2) {
+        int kind = insn_kind(&in);
+        stats_exit(kind, at);
+        emulate(v, &in, at, at + 2, at + 2);
+        return;
+    }
+    vcpu_stop(v, STATUS_INTERNAL, "SIGSYS at %#x: not a system call instruction", at);
+}
+
+// ---- interrupts ---------------------------------------------------------------------------------
+static void interrupt_check(struct vcpu *v)
+{
+    bool intr = platform_intr();
+    v->page[R1_VCPU_PENDING / 4] = intr;
+    // The sti / mov ss shadow lasts until the instruction after it has executed: while the
+    // guest is still at that instruction (or in trampoline glue standing for it), no
+    // interrupt. Compared through t2o, so a shadow survives the trampoline's jump back.
+    if (v->shadow && r1_t2o(v->eip) != r1_t2o(v->shadow_eip))
+        v->shadow = false;
+    if (!intr || !vcpu_vif(v))
+        return;
+    if (v->shadow) {
+        v->step_for_shadow = true;   // let one instruction run, then deliver
+        return;
+    }
+    if (!r1_interruptible(v->eip)) {
+        stats_count("irq-deferred");
+        return;
+    }
+    uint8_t vec = platform_intack();
+    v->halted = false;
+    intr_deliver(v, vec, EV_EXT, 0, v->eip);
+    v->page[R1_VCPU_PENDING / 4] = platform_intr();
+}
+
+// hlt with IF=1: sleep until a signal brings work.
+static void wait_for_event(struct vcpu *v)
+{
+    if (!platform_can_wake()) {
+        vcpu_stop(v, STATUS_HALTED, "hlt with no interrupt source left (no timer armed, no "
+                  "input): the guest would sleep forever");
+        return;
+    }
+    sigset_t old;
+    signals_block_async(&old);
+    if (!v->async) {
+        struct pollfd pfd = {.fd = plat.serial_in, .events = POLLIN};
+        bool want_input = plat.serial_in >= 0 && uart16550_rx_room(&plat.com1);
+        int r = ppoll(&pfd, want_input ? 1 : 0, NULL, &old);
+        if (r > 0)
+            __atomic_or_fetch(&v->async, ASYNC_INPUT, __ATOMIC_SEQ_CST);
+    }
+    signals_restore(&old);
+    stats_count("halt-wait");
+}
+
+int vcpu_run(struct vcpu *v)
+{
+    while (!v->stop) {
+        uint32_t a = __atomic_exchange_n(&v->async, 0, __ATOMIC_SEQ_CST);
+        if (a & ASYNC_TIMEOUT)
+            vcpu_stop(v, STATUS_TIMEOUT, "timeout");
+        if (a & ASYNC_SIGNAL)
+            vcpu_stop(v, STATUS_SIGNAL, "interrupted by a signal");
+        if (a)
+            platform_async(v, a);
+        if (v->stop)
+            break;
+        interrupt_check(v);
+        if (v->stop)
+            break;
+        if (v->halted) {
+            wait_for_event(v);
+            continue;
+        }
+        // Host flags for the guest: IF=1, IOPL=0, AC=0 always; NT as the guest has it (a
+        // native iret with NT=1 then traps, and a native popf changing NT is seen at the next
+        // exit); TF if we single-step to end an interrupt shadow.
+        uint32_t entry_nt = v->page[R1_VCPU_VFLAGS / 4] & FL_NT;
+        v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1 | entry_nt;
+        if (v->step_for_shadow)
+            v->eflags |= FL_TF;
+        v->exit.signo = 0;
+        uint32_t reason = enter_guest(v);
+        v->nexits++;
+        check_host_segments(v);
+        // NT ran on the host (see above): if it changed there, a native popf changed it.
+        // (If not, the vCPU page is right: an inline popf translation may have set it.) A
+        // native popf setting AC is lost: AC cannot run on the host (it would arm #AC).
+        if ((v->eflags & FL_NT) != entry_nt)
+            v->page[R1_VCPU_VFLAGS / 4] = (v->page[R1_VCPU_VFLAGS / 4] & ~FL_NT) |
+                                          (v->eflags & FL_NT);
+        if (reason != EXIT_ASYNC && v->step_for_shadow && !(v->exit.signo == SIGTRAP &&
+                                                           v->exit.trapno == T_DB)) {
+            // The stepped instruction exited by itself (it was sensitive): stop stepping;
+            // interrupt_check sees whether it moved past the shadow.
+            v->step_for_shadow = false;
+            v->eflags &= ~FL_TF;
+        }
+        switch (reason) {
+        case EXIT_TRAP:
+            handle_trap(v);
+            break;
+        case EXIT_HYPERCALL:
+            hypercall_handle(v);
+            break;
+        case EXIT_SYSCALL:
+            handle_syscall(v);
+            break;
+        case EXIT_ASYNC:
+            break;
+        default:
+            vcpu_stop(v, STATUS_INTERNAL, "enter_guest returned %u", reason);
+        }
+    }
+    return v->exit_status;
+}
