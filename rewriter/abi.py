@@ -7,7 +7,7 @@ constant, offset and structure layout here. Change both together.
 import enum
 import struct
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 WINDOW_DEFAULT = 0xFFC00000
 WINDOW_SIZE = 0x00400000

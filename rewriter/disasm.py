@@ -18,6 +18,7 @@ from __future__ import annotations
 import array
 import bisect
 import re
+import struct
 from dataclasses import dataclass, field
 
 import capstone
@@ -41,6 +42,10 @@ _FLOW_MNEMONICS = _JCC | _RET | _STOP | {"jmp", "call", "ljmp", "lcall"}
 _PTR_MNEMONICS = frozenset(("mov", "push", "lea", "cmp", "movl"))
 _INTERESTING = _FLOW_MNEMONICS | CANDIDATE_MNEMONICS | _PTR_MNEMONICS
 _NEAR_OR_FAR = frozenset(("call", "jmp"))   # far only as "ptr [..]" (FF /3, FF /5)
+_MEM_ABS = re.compile(r"\[(?:[a-z]+\*\d \+ )?(0x[0-9a-f]{5,8})\]")   # [abs] or [reg*s + abs]
+_PTR_SIZE = {"byte": 1, "word": 2, "dword": 4, "qword": 8, "fword": 6, "tbyte": 10,
+             "xmmword": 16}
+_REF_SIZE = {"lgdt": 6, "lidt": 6, "sgdt": 6, "sidt": 6}
 _HEX = re.compile(r"0x[0-9a-f]{5,8}\b")
 _PADDING_BYTES = frozenset(b"\x00\x90\xcc")
 FALLTHROUGH_MIN_BYTES = 16
@@ -60,6 +65,7 @@ class Disassembly:
     unknown_sites: dict[int, int] = field(default_factory=dict)  # addr -> Kind, in unknown bytes
     copied_sites: dict[int, int] = field(default_factory=dict)   # addr -> Kind, in copied code
     protected: set[int] = field(default_factory=set)  # bytes the kernel rewrites at boot
+    data_refs: list[tuple[int, int]] = field(default_factory=list)  # data read in code ranges
     ktables: KTables | None = None
     targets: set[int] = field(default_factory=set)    # known branch targets and code pointers
     maybe_targets: set[int] = field(default_factory=set)  # any pointer-like value into code
@@ -163,9 +169,10 @@ def _flow_of(mnem: str, op: str) -> tuple[str, int | None] | None:
 
 
 def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict, imm_pointers: list,
-           ptr_prefix: str) -> None:
+           ptr_prefix: str, data_refs: list | None = None) -> None:
     """Linear sweep of code range i over [lo, hi): instruction lengths, control flow,
-    sensitive candidates and pointer-like immediates. Anything recorded in that span before
+    sensitive candidates, pointer-like immediates and absolute memory operands (data_refs:
+    (address, size), e.g. `lgdt [0x1000082]`). Anything recorded in that span before
     (an earlier sweep out of step with this one) is forgotten first."""
     rng = d.image.code[i]
     base, data, lens, flow = rng.addr, rng.data, d.lens[i], d.flow
@@ -200,10 +207,15 @@ def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict, imm_pointe
             if k is not None:
                 cands[addr] = k
         if mnem_last in _PTR_MNEMONICS and ptr_prefix in op:
-            for h in _HEX.findall(op):
+            for h in _HEX.findall(op.split("[", 1)[0] if "[" in op else op):
                 v = int(h, 16)
                 if code_lo <= v < code_hi:
                     imm_pointers.append(v)
+        if data_refs is not None and ("[0x" in op or ("*" in op and "+ 0x" in op)):
+            m = _MEM_ABS.search(op)
+            if m is not None:
+                size = _REF_SIZE.get(mnem_last) or _PTR_SIZE.get(op.split(" ptr", 1)[0], 4)
+                data_refs.append((int(m.group(1), 16), size))
 
 
 def disassemble(image: Image, progress=None) -> Disassembly:
@@ -213,11 +225,12 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     code_lo = image.code[0].addr
     code_hi = image.code[-1].end
     imm_pointers: list[int] = []
+    data_refs: list[tuple[int, int]] = []
     ptr_prefix = _common_hex_prefix(code_lo, code_hi - 1)
     for i, rng in enumerate(image.code):
         d.lens.append(bytearray(len(rng.data)))
         d.state.append(bytearray(len(rng.data)))
-        _sweep(d, cs, i, 0, len(rng.data), cands, imm_pointers, ptr_prefix)
+        _sweep(d, cs, i, 0, len(rng.data), cands, imm_pointers, ptr_prefix, data_refs)
         if progress:
             progress(f"swept {rng.name}: {len(rng.data)} bytes")
 
@@ -236,12 +249,8 @@ def disassemble(image: Image, progress=None) -> Disassembly:
                 n += 1
         d.roots[origin] = d.roots.get(origin, 0) + n
 
-    for lo, hi in image.data_in_code():
-        for a in range(lo, hi):
-            loc = d.locate(a)
-            if loc is not None:
-                d.state[loc[0]][loc[1]] = DATA
-                d.lens[loc[0]][loc[1]] = 0
+    _mark_data(d, image.data_in_code())
+    _mark_data(d, _code_data_refs(image, data_refs))
     kt = d.ktables = scan_ktables(image)
     d.protected = kt.protected_bytes()
     add_roots("entry", [image.entry], True)
@@ -268,6 +277,49 @@ def disassemble(image: Image, progress=None) -> Disassembly:
         else:
             d.unknown_sites[a] = k
     return d
+
+
+def _mark_data(d: Disassembly, ranges) -> None:
+    """Mark [lo, hi) ranges as known data, unless already proven code (a reference into code is
+    then self-inspection, not evidence of data)."""
+    for lo, hi in ranges:
+        for a in range(lo, hi):
+            loc = d.locate(a)
+            if loc is not None and d.state[loc[0]][loc[1]] in (UNKNOWN, PADDING):
+                d.state[loc[0]][loc[1]] = DATA
+                d.lens[loc[0]][loc[1]] = 0
+        d.data_refs.append((lo, hi))
+
+
+def _code_data_refs(image: Image, refs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The [start, end) ranges inside code ranges that instructions address as data (and the
+    descriptor table an lgdt/lidt operand describes). A kernel
+    that runs its boot code at physical addresses (GNU Mach: linked at 0xc1000000, loaded at
+    0x01000000) addresses its data there too, so a reference into a segment's physical range
+    counts for the virtual address it stands for."""
+    aliases = [(s.paddr, s.paddr + s.memsz, s.vaddr - s.paddr) for s in image.segments
+               if s.paddr != s.vaddr]
+    def virt(v):
+        if image.code_range_of(v) is None:
+            for lo, hi, delta in aliases:
+                if lo <= v < hi:
+                    return v + delta
+        return v
+
+    out = set()
+    for v, size in refs:
+        v = virt(v)
+        if image.code_range_of(v) is None:
+            continue
+        out.add((v, v + size))
+        if size == 6:                       # lgdt/lidt: the table it describes is data too
+            desc = image.read(v, 6)
+            if desc:
+                limit, base = struct.unpack("<HI", desc)
+                base = virt(base)
+                if image.code_range_of(base) is not None:
+                    out.add((base, base + limit + 1))
+    return sorted(out)
 
 
 def _scan_pointers(image: Image, lo: int, hi: int) -> list[int]:
@@ -334,6 +386,11 @@ def _traverse(d: Disassembly, cs, roots: list[int], cands: dict, start_state: in
                     flow[a] = f
                 else:
                     flow.pop(a, None)
+                if "[0x" in op or ("*" in op and "+ 0x" in op):
+                    m = _MEM_ABS.search(op)
+                    if m is not None:
+                        _mark_data(d, _code_data_refs(d.image, [(int(m.group(1), 16), _REF_SIZE.get(
+                            last) or _PTR_SIZE.get(op.split(" ptr", 1)[0], 4))]))
                 k = classify(data[off:off + size]) if last in CANDIDATE_MNEMONICS else None
                 if k is not None:
                     cands[a] = k

@@ -229,8 +229,8 @@ class Builder:
             last_flow = f
         if deferred_sti is not None:
             self.pending_check(deferred_sti, r.end, slow)
-        if last_flow is None or last_flow[0] not in NO_FALLTHROUGH:
-            self.emit(jmp_rel32(self.lay.cursor, r.end))
+        if last_flow is None or last_flow[0] not in NO_FALLTHROUGH | {CALL}:
+            self.emit(jmp_rel32(self.lay.cursor, r.end))    # (a moved call never falls through)
         # out-of-line slow paths: deliver the pending interrupt, then continue after the check
         for jslow, site_addr, orig_next, back in slow:
             here = self.lay.cursor

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define R1_ABI_VERSION      1u
+#define R1_ABI_VERSION      2u
 
 /* ---- the window --------------------------------------------------------------------------- */
 #define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
@@ -74,6 +74,14 @@
  * inline and virtual IF is now 1 with R1_VCPU_PENDING set: deliver the pending interrupt, then
  * resume. From an R1_TACTIC_TRAMPOLINE site it means: emulate the whole instruction.
  *
+ * Kernels linked above where they are loaded (GNU Mach: p_vaddr 0xc1000000, p_paddr 0x01000000)
+ * run their boot code at physical addresses with paging off. A patched site executed there
+ * jumps (rel32) to trampoline - delta, where delta = p_vaddr - p_paddr of its segment. While
+ * paging is off the runtime therefore also maps the entry page and the .ring1 segment at
+ * address - delta; the trampolines' branches to original code are all relative, so they return
+ * to the same alias, and their vCPU accesses are absolute, so they reach the real vCPU page.
+ * A trap site is looked up at addr and at addr - delta.
+ *
  * Trap sites (R1_TACTIC_TRAP) hold `int3` at `addr` (rest of the instruction left as it was):
  * the runtime finds the site by address, emulates it, and continues at addr + len.
  */
@@ -101,7 +109,8 @@ struct r1_header {
     uint32_t header_size;      /* sizeof(struct r1_header) */
     uint32_t flags;
     uint32_t nsites;
-    uint32_t sites_off;        /* offsets are from the header's own address */
+    uint32_t sites_off;        /* offsets are from the header's own address; sites are sorted by
+                                  addr, addresses unique (the runtime binary-searches them) */
     uint32_t nmap_o2t;         /* entries in the orig -> trampoline map */
     uint32_t map_o2t_off;      /* struct r1_map[nmap_o2t], sorted by orig, unique orig */
     uint32_t nmap_t2o;         /* entries in the trampoline -> orig map */
