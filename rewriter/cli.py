@@ -330,6 +330,8 @@ def cmd_boot(args, rest) -> int:
         if r["status"] != "ok":
             _err(r["error"])
             return r["exit"]
+    if not any(a == "--kernel-name" or a.startswith("--kernel-name=") for a in rest):
+        rest = ["--kernel-name", args.image] + rest   # the command line QEMU's -kernel gives
     return _exec_runtime(str(out), rest)
 
 
