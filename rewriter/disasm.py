@@ -7,10 +7,15 @@ compact so that 3 M instructions fit: per code range one bytearray of instructio
 of per-byte states; dicts only for control flow (~20 % of instructions) and sensitive candidates.
 
 The sweep's decoding is trusted only where traversal confirms it: traversal starts from the entry
-point, function symbols and code pointers found by scanning data, and decodes afresh wherever it
-lands off the sweep's instruction boundaries. What traversal never reaches is examined chunk by
-chunk (the "gaps"): a chunk that decodes cleanly, is not padding and ends in an unconditional
-transfer is accepted as code and traversed from too; the rest stays data/padding/unknown.
+point, function symbols, kernel-table targets (ktables.py) and code pointers found in data and
+in instruction immediates, and decodes afresh wherever it lands off the sweep's instruction
+boundaries. Known data never becomes code: the multiboot header, every absolute memory operand
+that points into a code range, and the descriptor tables lgdt/lidt operands describe. What
+traversal never reaches is examined chunk by chunk (the "gaps", see _validate_gaps): padding
+(00/90/cc runs, multi-byte nops) is marked as such; a chunk whose branches all land on the
+instruction grid and that ends in an unconditional transfer, or runs on into code or padding
+after a substantial stretch, is accepted as code and traversed from too; the rest stays unknown
+and its sensitive-looking bytes are reported, not patched.
 """
 
 from __future__ import annotations
@@ -168,11 +173,13 @@ def _flow_of(mnem: str, op: str) -> tuple[str, int | None] | None:
     return None
 
 
-def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict, imm_pointers: list,
-           ptr_prefix: str, data_refs: list | None = None) -> None:
+def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict,
+           imm_pointers: list | None = None, ptr_prefix: str = "",
+           data_refs: list | None = None) -> None:
     """Linear sweep of code range i over [lo, hi): instruction lengths, control flow,
     sensitive candidates, pointer-like immediates and absolute memory operands (data_refs:
-    (address, size), e.g. `lgdt [0x1000082]`). Anything recorded in that span before
+    (address, size), e.g. `lgdt [0x1000082]`); the last two only when lists are given (a
+    re-sweep of a gap adds no new roots). Anything recorded in that span before
     (an earlier sweep out of step with this one) is forgotten first."""
     rng = d.image.code[i]
     base, data, lens, flow = rng.addr, rng.data, d.lens[i], d.flow
@@ -206,7 +213,7 @@ def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict, imm_pointe
             k = classify(data[off:off + size])
             if k is not None:
                 cands[addr] = k
-        if mnem_last in _PTR_MNEMONICS and ptr_prefix in op:
+        if imm_pointers is not None and mnem_last in _PTR_MNEMONICS and ptr_prefix in op:
             for h in _HEX.findall(op.split("[", 1)[0] if "[" in op else op):
                 v = int(h, 16)
                 if code_lo <= v < code_hi:
@@ -501,7 +508,6 @@ def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
     can decode and fall onto it by chance. Where the sweep is off the grid after padding (an odd
     run of 00 swallows the next instruction's first byte), the gap is swept again from there."""
     seeds = []
-    unused: list[int] = []
     for i, rng in enumerate(d.image.code):
         st, lens, data, base = d.state[i], d.lens[i], rng.data, rng.addr
         n = len(st)
@@ -523,7 +529,7 @@ def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
                 run_end = off
                 while run_end < n and st[run_end] == UNKNOWN:
                     run_end += 1
-                _sweep(d, cs, i, off, run_end, cands, unused, "\0")
+                _sweep(d, cs, i, off, run_end, cands)
                 if lens[off] == 0:
                     off += 1                            # undecodable byte
                     continue
