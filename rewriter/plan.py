@@ -100,10 +100,12 @@ def _movable(d, addr: int, is_last: bool) -> str | None:
         return None
     t, tgt = f
     code = d.insn_bytes(addr)
-    if 0x66 in code[:code.index(next(b for b in code if b not in _PREFIXES))] \
-            and t in (JMP, JCC, CALL):
+    i = 0
+    while code[i] in _PREFIXES:
+        i += 1
+    if 0x66 in code[:i] and t in (JMP, JCC, CALL):
         return "16-bit branch (66 prefix) truncates its target"
-    op = next(b for b in code if b not in _PREFIXES)
+    op = code[i]
     if t == JCC:
         if op in (0xE0, 0xE1, 0xE2, 0xE3, 0x67):
             return "loop/jecxz has no rel32 form"
