@@ -718,7 +718,9 @@ class Machine:
             if addr == abi.entry(window):
                 self.entry_hit = self.regs()
                 uc_.emu_stop()
-        uc.hook_add(uc_mod.UC_HOOK_CODE, hook)
+        # only at the entry: a hook on every instruction makes unicorn 2.1 re-execute stores
+        # into the vCPU page with wrong lazy flags (see test_rewriter_exec.py)
+        uc.hook_add(uc_mod.UC_HOOK_CODE, hook, None, abi.entry(window), abi.entry(window))
 
     def reg(self, name: str) -> int:
         return self.uc.reg_read(getattr(self.X, f"UC_X86_REG_{name.upper()}"))

@@ -217,7 +217,9 @@ def _samples():
     gold = os.path.join(SAMPLES, "golden")
     if not os.path.isdir(gold):
         return []
-    return sorted(f[:-4] for f in os.listdir(gold) if f.endswith(".txt"))
+    # unix needs its disk image and a scripted shell session on stdin (tests/test_unix_sample.py
+    # runs it under QEMU); under ring1 it waits for the APIC, IOAPIC and ATA devices.
+    return sorted(f[:-4] for f in os.listdir(gold) if f.endswith(".txt") and f != "unix.txt")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,362 @@
+"""Differential execution: random little functions full of flag arithmetic, forward branches,
+calls and the sensitive instructions cli/sti/pushfd/popfd run twice in the unicorn emulator -
+unpatched (the CPU's own IF) and rewritten (virtual IF in the vCPU page; trampolines, hypercalls
+and int3 traps handled by a small model of the runtime written from abi.h) - and must end in the
+same state: registers, arithmetic flags, stack contents, and IF == the virtual IF.
+
+The runtime model (what abi.h promises the runtime does):
+  hypercall  at window_base + R1_ENTRY_OFF: [esp] = resume, [esp+4] = site index, guest ESP in
+             vcpu.saved_esp. TRAMPOLINE sites: emulate the instruction, continue at resume.
+             INLINE sites (sti/popf slow path): deliver the pending interrupt (here: clear
+             pending), continue at resume.
+  trap       int3 at a TRAP site: emulate it, continue at addr + len.
+Host IF stays 1 as it does in ring 3 (unicorn runs at CPL 0, where popfd could clear it).
+
+Unicorn 2.1 caveats, both emulator artifacts, not ring1's: a UC_HOOK_CODE on every instruction
+makes it re-execute stores into the vCPU page with wrong lazy flags (so hooks are placed on
+single addresses), and it does not wrap a Jcc target past 4 GiB (so the window is at
+0x40000000 here).
+
+Skipped without `unicorn` (pip install unicorn).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+from rewriter import abi, emit, image, pipeline
+from rewriter.abi import Kind, Tactic
+
+from conftest import Prog, Seg, make_elf32
+
+uc_mod = pytest.importorskip("unicorn")
+from unicorn import x86_const as X  # noqa: E402
+
+TEXT, STACK_TOP, SENTINEL = 0x100000, 0x00300000, 0x00500000
+W = 0x40000000            # away from 4 GiB: unicorn does not wrap Jcc targets (see stages)
+IF = abi.EFLAGS_IF
+ARITH = 0x8D5 | 0x400     # CF PF AF ZF SF OF DF
+POPF_BITS = ARITH | IF | abi.EFLAGS_IOPL | abi.EFLAGS_NT | abi.EFLAGS_AC | 0x200000   # + ID
+REGS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp")
+ARITH_OPS = ["add {r}, {s}", "sub {r}, {i}", "xor {r}, {s}", "inc {r}", "dec {r}", "cmp {r}, {s}",
+             "adc {r}, {i}", "sbb {r}, {s}", "shl {r}, 1", "neg {r}", "test {r}, {s}",
+             "mov {r}, {i}", "lea {r}, [{s} + {r} * 2 + {i}]", "and {r}, {i}", "or {r}, {s}"]
+JCCS = ["je", "jne", "jb", "jae", "jl", "jg", "js", "jns", "jo", "jp"]
+
+
+def random_function(rng: random.Random, p: Prog, name: str, n: int) -> None:
+    """A function of about n instructions; the stack is balanced at every label and at ret."""
+    p.label(name)
+    depth = 0
+    labels = []
+    pending_labels: list[str] = []
+    for k in range(n):
+        # place a label (a branch target) now and then, only at stack depth 0
+        if pending_labels and depth == 0 and rng.random() < 0.3:
+            p.label(pending_labels.pop(0))
+        r, s = rng.choice(REGS), rng.choice(REGS)
+        imm = rng.choice([1, 3, 0x7F, 0x80, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF])
+        roll = rng.random()
+        if roll < 0.12:
+            p.asm("cli")
+        elif roll < 0.24:
+            p.asm("sti")
+        elif roll < 0.36:
+            p.raw("9c")                                    # pushfd
+            if rng.random() < 0.5:
+                p.asm(f"pop {r}")
+            else:
+                depth += 1
+        elif roll < 0.46:
+            v = (rng.getrandbits(32) & POPF_BITS) | 0x2
+            p.asm(f"push {v:#x}").raw("9d")              # popfd of a chosen value
+        elif roll < 0.52 and depth > 0:
+            p.raw("9d")                                    # popfd of an earlier pushfd
+            depth -= 1
+        elif roll < 0.60 and depth == 0:
+            lab = f"{name}_l{len(labels)}"
+            labels.append(lab)
+            pending_labels.append(lab)
+            p.asm(f"{rng.choice(JCCS)} {{{lab}}}")
+        elif roll < 0.64:
+            p.asm("call {helper}")
+        elif roll < 0.70:
+            p.raw(rng.choice(["8c d8", "8c c3", "66 8c d9", "8c e6", "8c d5"]))  # mov r, sreg
+        elif roll < 0.73:
+            p.raw(rng.choice(["1e", "06", "0f a0", "0f a8", "16"])).asm(f"pop {r}")  # push sreg
+        elif roll < 0.80:
+            port = rng.choice([0x20, 0x21, 0x40, 0x60, 0x3F8, 0x3FD, 0xCF8])
+            if port < 0x100 and rng.random() < 0.5:
+                p.raw(bytes([rng.choice([0xE4, 0xE5, 0xE6, 0xE7]), port]))
+            else:
+                p.asm(f"mov edx, {port:#x}").raw(rng.choice(["ec", "ed", "ee", "ef", "66 ed",
+                                                               "66 ef"]))
+        else:
+            p.asm(rng.choice(ARITH_OPS).format(r=r, s=s, i=imm))
+    while depth:
+        p.asm(f"pop {rng.choice(REGS)}")
+        depth -= 1
+    for lab in pending_labels:
+        p.label(lab)
+    p.asm("ret")
+
+
+def build_kernel(seed: int, nfuncs: int = 6, n: int = 24):
+    rng = random.Random(seed)
+    p = Prog(TEXT)
+    names = [f"f{i}" for i in range(nfuncs)]
+    p.label("entry").asm(*[f"call {{{f}}}" for f in names], "hlt", "jmp {entry}")
+    p.label("helper").asm("add eax, 0x11", "ret")
+    for f in names:
+        random_function(rng, p, f, n)
+        p.align(16, rng.choice([0x90, 0xCC]))
+    text, labels = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(0x200000, b"\0" * 64, "rw",
+                                                               name=".data")], labels["entry"])
+    return raw, labels, names
+
+
+class Emu:
+    def __init__(self, raw: bytes):
+        self.uc = uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_32)
+        img = image.load("k", raw)
+        for s in img.segments:
+            lo, hi = s.vaddr & ~0xFFF, (s.vaddr + s.memsz + 0xFFF) & ~0xFFF
+            uc.mem_map(lo, hi - lo)
+            uc.mem_write(s.vaddr, raw[s.offset:s.offset + s.filesz])
+        uc.mem_map(STACK_TOP - 0x10000, 0x10000)
+        uc.mem_map(SENTINEL, 0x1000)
+        uc.mem_write(SENTINEL, b"\xf4")
+        self.img = img
+        self.io: list[tuple] = []
+        uc.hook_add(uc_mod.UC_HOOK_INSN, self._in, None, 1, 0, X.UC_X86_INS_IN)
+        uc.hook_add(uc_mod.UC_HOOK_INSN, self._out, None, 1, 0, X.UC_X86_INS_OUT)
+
+    @staticmethod
+    def port_value(port: int, size: int) -> int:
+        return (port * 0x01010101 + 0x5A5A5A5A) & ((1 << (8 * size)) - 1)
+
+    def _in(self, uc, port, size, _):
+        self.io.append(("in", port, size))
+        return self.port_value(port, size)
+
+    def _out(self, uc, port, size, value, _):
+        self.io.append(("out", port, size, value & ((1 << (8 * size)) - 1)))
+
+    def reg(self, n):
+        return self.uc.reg_read(getattr(X, f"UC_X86_REG_{n.upper()}"))
+
+    def set(self, **kw):
+        for n, v in kw.items():
+            self.uc.reg_write(getattr(X, f"UC_X86_REG_{n.upper()}"), v & 0xFFFFFFFF)
+
+    def u32(self, a):
+        return struct.unpack("<I", self.uc.mem_read(a, 4))[0]
+
+    def put(self, a, v):
+        self.uc.mem_write(a, struct.pack("<I", v & 0xFFFFFFFF))
+
+    def call(self, fn: int, regs: dict, eflags: int) -> None:
+        self.io = []
+        self.uc.mem_write(STACK_TOP - 0x1000, b"\0" * 0x1000)
+        self.set(**regs, esp=STACK_TOP - 0x100, eflags=eflags)
+        self.put(STACK_TOP - 0x100, SENTINEL)
+        self.set(esp=STACK_TOP - 0x100)
+        self.run(fn)
+
+    def run(self, start: int) -> None:
+        self.uc.emu_start(start, SENTINEL, timeout=2_000_000)
+
+    def state(self) -> dict:
+        out = {r: self.reg(r) for r in REGS}
+        out["io"] = list(self.io)
+        out["esp"] = self.reg("esp")
+        out["arith"] = self.reg("eflags") & ARITH
+        # the live stack only: below ESP the trampolines keep scratch, as interrupts would
+        esp = out["esp"]
+        out["stack"] = bytes(self.uc.mem_read(esp, STACK_TOP - esp)) if esp < STACK_TOP else b""
+        return out
+
+
+class Patched(Emu):
+    """The rewritten image plus a model of the runtime."""
+
+    def __init__(self, raw: bytes, pending: int):
+        super().__init__(raw)
+        uc = self.uc
+        uc.mem_map(W, abi.IMAGE_OFF)
+        self.r1 = emit.read_ring1(self.img)
+        self.sites = {s["addr"]: (i, s) for i, s in enumerate(self.r1.sites)}
+        self.pending = pending
+        self.events = {"hypercall": 0, "trap": 0, "deliver": 0}
+        self.host_if_fix = set()
+        self.stop: tuple | None = None
+        import capstone
+        cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        for a, size, mn, _ in cs.disasm_lite(self.r1.tramp_code, self.r1.tramp_addr):
+            if mn == "popfd":
+                self.host_if_fix.add(a + size)             # host IF back to 1 (ring 3)
+        # code hooks only where they are needed: a hook on every instruction makes unicorn
+        # 2.1 re-execute stores into the vCPU page with the wrong lazy flags
+        for a in sorted(self.host_if_fix | {abi.entry(W)}):
+            uc.hook_add(uc_mod.UC_HOOK_CODE, self._code, None, a, a)
+        uc.hook_add(uc_mod.UC_HOOK_INTR, self._intr)
+
+    def v(self, off):
+        return self.u32(abi.vcpu(W, off))
+
+    def setv(self, off, val):
+        self.put(abi.vcpu(W, off), val)
+
+    def call(self, fn, regs, eflags):
+        for f in (abi.VCPU_VIF, abi.VCPU_VFLAGS, abi.VCPU_SAVED_ESP, abi.VCPU_SCRATCH):
+            self.setv(f, 0)
+        self.setv(abi.VCPU_VIF, eflags & IF)
+        self.setv(abi.VCPU_VFLAGS, eflags & (abi.EFLAGS_VIRT & ~IF))
+        self.setv(abi.VCPU_PENDING, self.pending)
+        for i, sreg in enumerate(abi.SREG_NAMES):          # the guest's selectors
+            self.setv(abi.VCPU_SEL + 4 * i, self.reg(sreg))
+        super().call(fn, regs, (eflags & ~(abi.EFLAGS_VIRT)) | IF)
+
+    def emulate(self, kind: int, esp: int, site_bytes: bytes = b"") -> int:
+        """Emulate cli/sti/pushfd/popfd on the guest; returns the new guest ESP."""
+        fl = self.reg("eflags")
+        if kind == Kind.CLI:
+            self.setv(abi.VCPU_VIF, 0)
+        elif kind == Kind.STI:
+            self.setv(abi.VCPU_VIF, IF)
+        elif kind == Kind.PUSHF:
+            esp -= 4
+            self.put(esp, (fl & ~abi.EFLAGS_VIRT) | self.v(abi.VCPU_VIF) |
+                     self.v(abi.VCPU_VFLAGS))
+        elif kind == Kind.POPF:
+            val = self.u32(esp)
+            esp += 4
+            self.setv(abi.VCPU_VIF, val & IF)
+            self.setv(abi.VCPU_VFLAGS, val & (abi.EFLAGS_VIRT & ~IF))
+            keep = ~(POPF_BITS & ~abi.EFLAGS_VIRT) & 0xFFFFFFFF
+            self.set(eflags=(fl & keep) | (val & POPF_BITS & ~abi.EFLAGS_VIRT) | IF)
+        elif kind in (Kind.IN, Kind.OUT):
+            code = bytes(site_bytes)
+            opsize = 2 if code[0] == 0x66 else 4
+            op = code[1] if code[0] == 0x66 else code[0]
+            port = code[-1] if op in (0xE4, 0xE5, 0xE6, 0xE7) else self.reg("edx") & 0xFFFF
+            size = 1 if op in (0xE4, 0xE6, 0xEC, 0xEE) else opsize
+            eax = self.reg("eax")
+            mask = (1 << (8 * size)) - 1
+            if kind == Kind.IN:
+                self.io.append(("in", port, size))
+                self.set(eax=(eax & ~mask) | self.port_value(port, size))
+            else:
+                self.io.append(("out", port, size, eax & mask))
+        elif kind == Kind.MOV_FROM_SREG:                  # 8c /r, register form only here
+            code = site_bytes
+            wide = code[0] != 0x66
+            modrm = code[-1]
+            sel = self.v(abi.VCPU_SEL + 4 * ((modrm >> 3) & 7))
+            reg = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")[modrm & 7]
+            old = self.reg(reg)
+            self.set(**{reg: sel if wide else (old & 0xFFFF0000) | (sel & 0xFFFF)})
+        elif kind == Kind.PUSH_SREG:
+            sreg = {b"\x06": 0, b"\x0e": 1, b"\x16": 2, b"\x1e": 3, b"\x0f\xa0": 4,
+                    b"\x0f\xa8": 5}[bytes(site_bytes)]
+            esp -= 4
+            self.put(esp, self.v(abi.VCPU_SEL + 4 * sreg))
+        else:
+            raise AssertionError(f"unexpected site kind {kind}")
+        return esp
+
+    def run(self, start: int) -> None:
+        """Run to the sentinel; the hooks only stop emulation, and the runtime model acts
+        between two emu_start calls, as the runtime does between two guest entries."""
+        for _ in range(2000):
+            self.stop = None
+            self.uc.emu_start(start, SENTINEL, timeout=2_000_000)
+            if self.stop is None:
+                return
+            what, at = self.stop
+            start = self.hypercall() if what == "hypercall" else self.trap(at)
+        raise AssertionError("too many runtime entries")
+
+    def _code(self, uc, addr, size, _):
+        if addr in self.host_if_fix:
+            self.set(eflags=self.reg("eflags") | IF)
+        if addr == abi.entry(W):
+            self.stop = ("hypercall", addr)
+            uc.emu_stop()
+
+    def _intr(self, uc, intno, _):
+        assert intno == 3, f"interrupt {intno}"
+        self.stop = ("trap", self.reg("eip") - 1)
+        uc.emu_stop()
+
+    def hypercall(self) -> int:
+        self.events["hypercall"] += 1
+        esp = self.reg("esp")
+        resume, index = self.u32(esp), self.u32(esp + 4)
+        site = self.r1.sites[index]
+        assert site["resume"] == resume or site["tactic"] == Tactic.INLINE, \
+            f"hypercall resume {resume:#x} vs site table {site}"
+        guest_esp = self.v(abi.VCPU_SAVED_ESP)
+        if site["tactic"] == Tactic.INLINE:
+            assert self.v(abi.VCPU_VIF) == IF and self.v(abi.VCPU_PENDING), \
+                "slow path taken without IF=1 and a pending interrupt"
+            self.events["deliver"] += 1
+            self.setv(abi.VCPU_PENDING, 0)
+        else:
+            guest_esp = self.emulate(site["kind"], guest_esp, site["bytes"][:site["len"]])
+        self.set(esp=guest_esp)
+        return resume
+
+    def trap(self, at: int) -> int:
+        assert at in self.sites, f"int3 at {at:#x} is not a site"
+        index, site = self.sites[at]
+        assert site["tactic"] == Tactic.TRAP
+        self.events["trap"] += 1
+        esp = self.emulate(site["kind"], self.reg("esp"), site["bytes"][:site["len"]])
+        self.set(esp=esp)
+        return at + site["len"]
+
+
+@pytest.mark.parametrize("tactics", [
+    (Tactic.INLINE, Tactic.TRAMPOLINE, Tactic.TRAP), (Tactic.TRAMPOLINE, Tactic.TRAP),
+    (Tactic.TRAP,)], ids=["all", "trampoline", "trap"])
+@pytest.mark.parametrize("seed", range(10))
+def test_patched_code_behaves_like_the_original(seed, tactics, tmp_path):
+    raw, L, names = build_kernel(seed)
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W, tactics=tactics)
+    kinds = {s.kind for s in rw.plan.sites}
+    assert kinds <= {Kind.CLI, Kind.STI, Kind.PUSHF, Kind.POPF, Kind.HLT, Kind.IN, Kind.OUT,
+                     Kind.MOV_FROM_SREG, Kind.PUSH_SREG}
+    orig = Emu(raw)
+    for pending in (0, 1):
+        pat = Patched(rw.patched.data, pending)
+        rng = random.Random(seed * 100 + pending)
+        for f in names:
+            regs = {r: rng.getrandbits(32) for r in REGS}
+            eflags = (rng.getrandbits(32) & (ARITH & ~0x400)) | IF | 0x2
+            orig.call(L[f], regs, eflags)
+            want = orig.state()
+            want_if = orig.reg("eflags") & IF
+            pat.call(L[f], regs, eflags)
+            got = pat.state()
+            where = f"seed {seed}, {f} at {L[f]:#x}, tactics {tactics}, pending {pending}"
+            for k in want:
+                if k == "stack":
+                    if want[k] != got[k]:
+                        diff = [hex(want["esp"] + i) for i in range(0, len(want[k]), 4)
+                                if want[k][i:i + 4] != got[k][i:i + 4]]
+                        pytest.fail(f"{where}: stack differs at {diff[:8]}")
+                else:
+                    assert want[k] == got[k], f"{where}: {k} {want[k]:#x} != {got[k]:#x}"
+            assert pat.v(abi.VCPU_VIF) == want_if, f"{where}: virtual IF"
+            assert pat.reg("eflags") & IF, f"{where}: host IF cleared"
+        if tactics == (Tactic.TRAP,):
+            assert pat.events["hypercall"] == 0 and pat.events["trap"] > 0
+        elif Tactic.INLINE in tactics and pending:
+            assert pat.events["deliver"] > 0
