@@ -121,16 +121,27 @@ def _note(desc: bytes) -> bytes:
             b"\0" * ((-len(name)) % 4) + desc + b"\0" * ((-len(desc)) % 4))
 
 
-def emit(image: Image, plan: Plan, d) -> Patched:
+def check_rewritable(image: Image, window_base: int) -> None:
+    """Refuse, before any analysis, an image this writer cannot produce an output for."""
+    if image.ring1_note is not None:
+        raise BadInput(f"{image.path}: already patched by ring1 (ABI "
+                       f"{image.ring1_note['abi_version']}); rewrite the original image instead")
+    if image.kind == "elf64":
+        raise BadInput(f"{image.path}: 64-bit x86-64 images can be inspected but not rewritten")
     if image.kind != "elf32":
         raise BadInput(f"{image.path}: only ELF32 i386 images can be rewritten "
                        f"({image.kind} is analysis-only for now)")
-    w = plan.window_base
+    w = window_base
     for s in image.segments:
         if s.vaddr < w + abi.WINDOW_SIZE and w < s.vaddr + s.memsz:
             raise BadInput(f"{image.path}: segment at {s.vaddr:#x}-{s.vaddr + s.memsz:#x} "
                            f"overlaps the hypervisor window at {w:#x}; choose another "
                            f"--window")
+
+
+def emit(image: Image, plan: Plan, d) -> Patched:
+    check_rewritable(image, plan.window_base)
+    w = plan.window_base
     lay = trampoline.build(plan, d, tramp_base(w))
 
     raw = image.raw

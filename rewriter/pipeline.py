@@ -76,13 +76,10 @@ class Rewrite:
 
 def rewrite(path: str, window: int = abi.WINDOW_DEFAULT, tactics=plan_mod.ALL_TACTICS,
             progress=None) -> Rewrite:
-    a = analyze(path, progress)
-    img = a.image
-    if img.ring1_note is not None:
-        raise BadInput(f"{path}: already patched by ring1 (ABI {img.ring1_note['abi_version']});"
-                       f" rewrite the original image instead")
-    if img.kind == "elf64":
-        raise BadInput(f"{path}: 64-bit x86-64 images can be inspected but not rewritten")
+    timings: dict[str, float] = {}
+    img = _timed(timings, "load", image_mod.load, path, progress=progress)
+    emit_mod.check_rewritable(img, window)       # before minutes of analysis, not after
+    a = analyze_image(img, progress, timings)
     p = _timed(a.timings, "plan", plan_mod.make_plan, a.cfg, window, tactics, progress=progress)
     out = _timed(a.timings, "emit", emit_mod.emit, img, p, a.d, progress=progress)
     return Rewrite(a, p, out)
