@@ -222,6 +222,8 @@ def _sweep(d: Disassembly, cs, i: int, lo: int, hi: int, cands: dict,
             m = _MEM_ABS.search(op)
             if m is not None:
                 size = _REF_SIZE.get(mnem_last) or _PTR_SIZE.get(op.split(" ptr", 1)[0], 4)
+                if "*4 + " in op and mnem_last in ("jmp", "call", "mov"):
+                    size = -4                    # a table of dwords indexed by a register
                 data_refs.append((int(m.group(1), 16), size))
 
 
@@ -257,16 +259,23 @@ def disassemble(image: Image, progress=None) -> Disassembly:
         d.roots[origin] = d.roots.get(origin, 0) + n
 
     _mark_data(d, image.data_in_code())
-    _mark_data(d, _code_data_refs(image, data_refs))
+    refs = _code_data_refs(image, data_refs)
+    _mark_data(d, refs)
+    table_entries = [struct.unpack("<I", image.read(a, 4))[0]
+                     for lo, hi in refs if (hi - lo) % 4 == 0 and hi - lo >= 8
+                     for a in range(lo, hi, 4)
+                     if image.code_range_of(struct.unpack("<I", image.read(a, 4))[0])]
     kt = d.ktables = scan_ktables(image)
     d.protected = kt.protected_bytes()
-    add_roots("entry", [image.entry], True)
+    add_roots("entry", [_virtual(image, image.entry)], True)
     add_roots("kernel tables", sorted(kt.targets), True)
     add_roots("symbols", sorted(image.symbols), True)
     data_ptrs = _scan_pointers(image, code_lo, code_hi)
     d.maybe_targets.update(data_ptrs)
     d.maybe_targets.update(imm_pointers)
     add_roots("data pointers", sorted(set(data_ptrs)), False)
+    add_roots("jump tables in code", sorted(set(table_entries)), True)
+    d.maybe_targets.update(table_entries)
     add_roots("immediates", sorted(set(imm_pointers)), False)
     d.targets.update(roots)
 
@@ -298,25 +307,35 @@ def _mark_data(d: Disassembly, ranges) -> None:
         d.data_refs.append((lo, hi))
 
 
+def _virtual(image: Image, v: int) -> int:
+    """v itself if it lies in a code range, else the virtual address it stands for when it lies
+    in a segment's physical range (kernels that run their boot code at physical addresses)."""
+    if image.code_range_of(v) is None:
+        for s in image.segments:
+            if s.paddr != s.vaddr and s.paddr <= v < s.paddr + s.memsz:
+                return v + (s.vaddr - s.paddr)
+    return v
+
+
 def _code_data_refs(image: Image, refs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The [start, end) ranges inside code ranges that instructions address as data (and the
-    descriptor table an lgdt/lidt operand describes). A kernel
-    that runs its boot code at physical addresses (GNU Mach: linked at 0xc1000000, loaded at
+    descriptor table an lgdt/lidt operand describes, and register-indexed dword tables up to
+    their last entry that points into code). A kernel that runs its boot code at physical addresses (GNU Mach: linked at 0xc1000000, loaded at
     0x01000000) addresses its data there too, so a reference into a segment's physical range
     counts for the virtual address it stands for."""
-    aliases = [(s.paddr, s.paddr + s.memsz, s.vaddr - s.paddr) for s in image.segments
-               if s.paddr != s.vaddr]
-    def virt(v):
-        if image.code_range_of(v) is None:
-            for lo, hi, delta in aliases:
-                if lo <= v < hi:
-                    return v + delta
-        return v
-
+    virt = lambda v: _virtual(image, v)
     out = set()
     for v, size in refs:
         v = virt(v)
         if image.code_range_of(v) is None:
+            continue
+        if size < 0:                        # a table: as many entries as point into code
+            end = v
+            while (w := image.read(end, 4)) and image.code_range_of(
+                    struct.unpack("<I", w)[0]) is not None:
+                end += 4
+            if end > v:
+                out.add((v, end))
             continue
         out.add((v, v + size))
         if size == 6:                       # lgdt/lidt: the table it describes is data too

@@ -1224,3 +1224,35 @@ def test_trampoline_prefixed_jcc_keeps_its_condition():
     out = emit.emit(img, pl, d)
     jcc = pieces(out.layout, r)[1][0]
     assert (jcc[2], jcc[3]) == ("jne", f"{L['t']:#x}"), f"moved as {jcc[2]} {jcc[3]}"
+
+
+def test_disasm_jump_table_in_text_is_data_and_its_cases_are_code():
+    """`jmp [eax*4 + table]` with the table inside .text: the table is data (never decoded or
+    patched) and every case it lists is a root, found by nothing else."""
+    p = Prog(TEXT)
+    p.label("entry").asm("and eax, 1", "jmp dword ptr [eax*4 + {table}]")
+    p.label("table").raw(b"\0" * 8)                     # patched below, once labels are known
+    p.label("case0").asm("cli", "hlt", "ret")
+    p.label("case1").asm("pushfd", "pop eax", "ret")
+    code, L = p.build()
+    code = bytearray(code)
+    struct.pack_into("<II", code, L["table"] - TEXT, L["case0"], L["case1"])
+    img, d, _ = analyse(make_elf32([Seg(TEXT, bytes(code), "rx", name=".text")], L["entry"]))
+    assert d.roots["jump tables in code"] == 2
+    for lab in ("case0", "case1"):
+        assert d.state[0][L[lab] - TEXT] == disasm.CODE, lab
+    assert all(d.state[0][a - TEXT] == disasm.DATA for a in range(L["table"], L["table"] + 8))
+    assert d.sites == {L["case0"]: Kind.CLI, L["case0"] + 1: Kind.HLT, L["case1"]: Kind.PUSHF}
+
+
+def test_disasm_physical_entry_point_is_a_root():
+    """A kernel linked high whose ELF entry is the physical address of its first instruction
+    (Debian's vmlinux: e_entry 0x1000000, .text at 0xc1000000) is traversed from there."""
+    vbase, pbase = 0xC0100000, 0x00100000
+    raw, L = flow_kernel(vbase, pbase)
+    img = load_bytes(raw)
+    phys_entry = L["entry"] - vbase + pbase
+    raw = bytearray(raw)
+    struct.pack_into("<I", raw, 24, phys_entry)          # e_entry
+    img, d, _ = analyse(bytes(raw))
+    assert d.roots["entry"] == 1 and d.state[0][L["entry"] - vbase] == disasm.CODE
