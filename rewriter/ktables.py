@@ -10,8 +10,9 @@ decoded address inside the image before it is trusted):
                        jmp rel32 moved elsewhere would land wrong)
   .parainstructions    struct paravirt_patch_site {u8 *instr; u8 type, len} -> protected
   .smp_locks           s32 -> a `lock` prefix the kernel toggles -> protected (1 byte)
-  __jump_table         {s32 code, target; long key} -> site protected (5 bytes), target is a
-                       branch target
+  __jump_table         {s32 code, target; long key} -> site protected (its jmp/nop), target
+                       and the code after the site are branch targets; a stripped vmlinux has
+                       no such section: the table is then found by its shape in .rodata/.data
   __ex_table           {s32 insn, fixup, data} -> fixup is a branch target (exception return)
   .static_call_sites   {s32 addr, key} -> protected (5 bytes)
   __mcount_loc         u32 addresses of `call __fentry__` -> protected (5 bytes)
@@ -79,6 +80,64 @@ def _rel_table(image: Image, kt: KTables, name: str, size: int, fn) -> None:
     kt.tables[name] = n
 
 
+_JUMP_LABEL_INSNS = (b"\x3e\x8d\x74\x26\x00", b"\x0f\x1f\x44\x00\x00", b"\x66\x90")
+_JUMP_TABLE_MIN = 16
+
+
+def _jump_label_len(image: Image, addr: int) -> int:
+    """Length of the jump-label instruction at addr (jmp rel8/rel32 or a 2/5-byte nop), or 0."""
+    b = image.read(addr, 5) or b""
+    if b[:1] == b"\xeb":
+        return 2
+    if b[:1] == b"\xe9":
+        return 5
+    for nop in _JUMP_LABEL_INSNS:
+        if b.startswith(nop):
+            return len(nop)
+    return 0
+
+
+def _find_jump_tables(image: Image, kt: KTables, entry_fn) -> None:
+    """A stripped vmlinux keeps __jump_table inside .rodata/.data, with no section of its own
+    and no __start symbol. Find it by shape: runs of at least _JUMP_TABLE_MIN 12-byte entries
+    {s32 code, s32 target, long key} whose code and target are in code ranges and whose code
+    holds a jump-label instruction. Only for images that look like Linux (they have the
+    .altinstructions or __ex_table sections)."""
+    if _section(image, ".altinstructions") is None and _section(image, "__ex_table") is None:
+        return
+    ranges = [(r.addr, r.end) for r in image.code]
+    lo, hi = ranges[0][0], ranges[-1][1]
+    s32 = struct.Struct("<ii").unpack_from
+
+    def entry_ok(e, data, off):
+        code, tgt = s32(data, off)
+        code, tgt = e + code, e + 4 + tgt
+        return lo <= code < hi and lo <= tgt < hi and _jump_label_len(image, code) > 0
+
+    found = 0
+    for sec in image.data:
+        data = sec.data
+        i = (-sec.addr) & 3
+        while i + 12 <= len(data):
+            if not entry_ok(sec.addr + i, data, i):
+                i += 4
+                continue
+            j = i
+            while j + 12 <= len(data) and entry_ok(sec.addr + j, data, j):
+                j += 12
+            if (j - i) // 12 >= _JUMP_TABLE_MIN:
+                for off in range(i, j, 12):
+                    for kind, a, b in entry_fn(sec.addr + off, data, off):
+                        if kind == "protect":
+                            kt.protected.append((a, b, "__jump_table"))
+                        else:
+                            kt.targets.add(a)
+                found += (j - i) // 12
+            i = j if j > i else i + 4
+    if found:
+        kt.tables["__jump_table (found by shape)"] = found
+
+
 def scan(image: Image) -> KTables:
     kt = KTables()
     if image.bits != 32:
@@ -102,9 +161,17 @@ def scan(image: Image) -> KTables:
                                       u32(data, off)[0] + data[off + 5])])
     _rel_table(image, kt, ".smp_locks", 4,
                lambda e, data, off: [("protect", e + s32(data, off)[0], e + s32(data, off)[0] + 1)])
-    _rel_table(image, kt, "__jump_table", 12,
-               lambda e, data, off: [("protect", e + s32(data, off)[0], e + s32(data, off)[0] + 5),
-                                     ("target", e + 4 + s32(data, off + 4)[0], 0)])
+    def jump(e, data, off):
+        code, tgt = e + s32(data, off)[0], e + 4 + s32(data, off + 4)[0]
+        n = _jump_label_len(image, code) or 5
+        # the kernel flips the site between jmp and nop at boot: protect it; both the target
+        # and the code after it are reachable
+        return [("protect", code, code + n), ("target", tgt, 0), ("target", code + n, 0)]
+
+    if _section(image, "__jump_table") is not None:
+        _rel_table(image, kt, "__jump_table", 12, jump)
+    else:
+        _find_jump_tables(image, kt, jump)
     _rel_table(image, kt, "__ex_table", 12,
                lambda e, data, off: [("target", e + 4 + s32(data, off + 4)[0], 0)])
     _rel_table(image, kt, ".static_call_sites", 8,

@@ -292,15 +292,8 @@ def test_linux686_inspect_rewrite_verify(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "rewriter/ktables.py finds Linux's tables by section name, but in a vmlinux __jump_table, "
-    ".static_call_sites and __mcount_loc are not sections (they sit inside .data / .init.data "
-    "between __start_*/__stop_* symbols, and Debian's vmlinux has no symbols): only "
-    ".altinstructions, .parainstructions, .smp_locks and __ex_table are used. So jump labels "
-    "are invisible: the 2-byte `jmp 0xc102ac14` at 0xc102ac0b (static_branch for "
-    "mds_idle_clear, turned into a NOP at boot on affected CPUs) hides `verw 0xc191dbc4` at "
-    "0xc102ac0d, which stays unpatched (only an unknown candidate); 15 such verw in this "
-    "kernel, and jump-label sites the kernel rewrites at boot are not protected from regions"))
+# Regression: Debian's stripped vmlinux has no __jump_table section; ktables used to miss the
+# table, so the verw behind each jump-label `jmp +7` (mds_clear) stayed unpatched.
 def test_linux686_jump_label_fallthrough_is_code():
     a = pipeline.analyze(str(kernel("linux686")))
     # every `jmp +7` (eb 07) over a `verw disp32` (0f 00 2d ..) in code: the mds_clear idiom
