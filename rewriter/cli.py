@@ -344,8 +344,8 @@ def cmd_fetch(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ring1", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Rewrite 32-bit x86 kernels so that they run, unmodified in spirit and "
-                    "deprivileged, as ordinary Linux processes (no KVM).")
+        description="Rewrite 32-bit x86 kernels ahead of time so that they run natively but "
+                    "deprivileged, as ordinary Linux processes (no hardware virtualization).")
     p.add_argument("--version", action="version", version=f"ring1 {__version__} (ABI "
                    f"{abi.ABI_VERSION})")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
