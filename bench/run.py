@@ -8,10 +8,24 @@ asserted).
 Writes DIR/results.json (raw), DIR/results.md (the tables) and DIR/*.png (plots, if matplotlib
 is installed), and prints the tables. Default DIR: bench/results/<UTC date-time>.
 
-Sections:
+Sections (default: all, in this order):
+  workloads the samples/bench kernels (CoreMark-like, SHA-256, matmul, memset/memcpy, page
+            touching, demand paging) under native, ring1, ring1 trap-only, QEMU TCG (and KVM
+            where /dev/kvm can run a 32-bit guest): time per repetition and ratios
+  nano      sensitive-operation nanobenchmarks (after Adams & Agesen, ASPLOS 2006): ns per
+            operation under ring1, ring1 trap-only and QEMU TCG
+  boot      time to a serial milestone for the samples (and GNU Mach if it boots): ring1 vs QEMU
   rewriter  wall time and peak RSS of `ring1 inspect` / `ring1 rewrite` on real kernels, next to
             the floor (capstone's disasm_lite alone over the same executable bytes), and batch
             throughput with -j 1 and -j 2
+
+How the guests are timed (bench/guests.py): markers on COM1, timestamped from outside as they
+arrive — the same for every machine, and boot falls outside every interval. Contenders run in
+interleaved rounds (each boots every machine in turn) so that other jobs on a shared machine
+hit them alike; ratios are medians of per-round ratios.
+
+Duration on this 2-core machine: `make bench` about 5 minutes, `make bench-quick` about one
+(three workloads, five nano operations, two samples and GNU Mach once, gnumach rewrite only).
 """
 
 from __future__ import annotations
@@ -29,8 +43,250 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 RING1 = [sys.executable, "-m", "rewriter.cli"]
 
+import guests  # noqa: E402  (bench/guests.py)
+
+SECTIONS = ["workloads", "nano", "boot", "rewriter"]
+LABEL = {"native": "native", "ring1": "ring1", "trap": "ring1 trap-only", "qemu": "QEMU TCG",
+         "kvm": "QEMU KVM"}
+# What one repetition of each workload does; {s} is the size the guest reports ("size=").
+WHAT = {
+    "coremark": "CoreMark-like list, matrix, state machine, CRC16: {s} iterations",
+    "sha256": "SHA-256 of {s} MiB",
+    "matmul": "{s}×{s} double matrix multiply",
+    "memops": "8 × (memset + memcpy of {s} MiB), rep stos/movs",
+    "pagetouch": "256 passes over {s} MiB, one word per 4 KiB page, scrambled order",
+    "demandpage": "zap {s} MiB, then demand-fault and zero-fill each 4 KiB page",
+}
+NANO_WHAT = {
+    "syscall": "ring 3 → `int $0x80` → common trap path (save, C dispatch, restore) → `iret`",
+    "syscall_bare": "ring 3 → `int $0x82` → a lone `iret` (the rewriter can only int3 it)",
+    "in": "`inb` COM1 LSR (0x3fd)",
+    "out": "`outb` port 0x80",
+    "cli": "`cli`",
+    "sti": "`sti` (IF already 1)",
+    "pushf": "`pushfl` (+ `popl %eax`)",
+    "popf": "`popfl` (+ `pushl %edx`)",
+    "cr3": "`mov %eax,%cr3` (same page directory)",
+    "pgfault": "read of a not-present page → #PF → handler skips it → `iret`",
+    "divzero": "`divl` by zero → #DE → handler skips it → `iret`",
+    "ptemod": "PTE write + `invlpg` + read through it",
+    "callret": "`call`/`ret` (control: nothing sensitive)",
+}
+# The functions whose sites an operation runs through (default: nano_<op>).
+NANO_FN = {"syscall": ["nano_user_syscall", "alltraps", "trapret"],
+           "syscall_bare": ["nano_user_syscall_bare", "nano_sys_entry"],
+           "pgfault": ["nano_pgfault", "alltraps", "trapret", "pf_handler"],
+           "divzero": ["nano_divzero", "alltraps", "trapret"]}
+INLINE_TARGET_OPS = ("cli", "sti", "pushf", "popf")
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- setup shared by the guest sections ------------------------------------------------------
+
+def setup_guests(quick: bool) -> dict:
+    """Build everything, rewrite the bench kernel and the samples both ways, probe KVM."""
+    guests.build()
+    kernels = [guests.KERNEL] + [guests.SAMPLES / "build" / f"{n}.elf"
+                                 for n in guests.SAMPLE_KERNELS]
+    r1 = guests.rewrite_batch(kernels, None)
+    trap = guests.rewrite_batch(kernels, "trap")
+    native_check = guests.transcript(guests.watch([str(guests.NATIVE), "check"], deadline=30))
+    kvm_ok, kvm_line = guests.kvm_probe(native_check)
+    say("  " + kvm_line)
+    return {"r1": r1, "trap": trap, "kvm_ok": kvm_ok, "kvm_line": kvm_line,
+            "contenders": guests.contenders(r1["bench"]["image"], trap["bench"]["image"], kvm_ok)}
+
+
+# ---- workloads ----------------------------------------------------------------------------------
+
+def paired_ratio(rounds: list[dict], num: str, den: str, key: str) -> float | None:
+    """Median over rounds of num/den within the round. The contenders of a round run back to
+    back, so a change in what else the machine is doing (other jobs slow a cache- or
+    SMT-sensitive loop by ~1.5x for seconds at a time) hits both sides of each ratio alike."""
+    import statistics
+    rs = [r[num][key] / r[den][key] for r in rounds
+          if "error" not in r.get(num, {"error": 1}) and "error" not in r.get(den, {"error": 1})]
+    return statistics.median(rs) if rs else None
+
+
+def bench_workloads(env: dict, quick: bool) -> dict:
+    import statistics
+    cs = env["contenders"]
+    order = [k for k in ("native", "ring1", "trap", "qemu", "kvm") if k in cs]
+    if quick:
+        names = ["coremark", "sha256", "demandpage"]
+        budget = guests.Budget(min_reps=2, min_time=0.2, max_time=3.0)
+        sizes, rounds = {}, 2
+    else:
+        names = guests.WORKLOADS
+        budget = guests.Budget(min_reps=2, min_time=0.3, max_time=10.0)
+        sizes, rounds = {}, 5
+    rows = []
+    for name in names:
+        row = {"workload": name, "results": {}, "rounds": []}
+        for i in range(rounds):
+            rnd = {}
+            for k in order:
+                rnd[k] = r = guests.run_workload(cs[k], name, budget, sizes.get(name))
+                if "error" in r:
+                    say(f"  workloads: {name} {k}: {r['error']}")
+                else:
+                    say(f"  workloads: {name:10} round {i + 1} {LABEL[k]:16} "
+                        f"{r['median_s'] * 1e3:9.2f} ms/rep (first {r['first_rep_s'] * 1e3:.1f} ms, "
+                        f"{len(r['reps_s'])} reps)")
+            row["rounds"].append(rnd)
+        for k in order:                      # pool the rounds
+            good = [rnd[k] for rnd in row["rounds"] if "error" not in rnd[k]]
+            if not good:
+                row["results"][k] = {"error": row["rounds"][0][k]["error"]}
+                continue
+            reps = [x for g in good for x in g["reps_s"]]
+            row["results"][k] = {
+                "best_s": min(g["best_s"] for g in good), "median_s": statistics.median(reps),
+                "reps": len(reps),
+                "first_rep_s": statistics.median(g["first_rep_s"] for g in good),
+                "checksums": good[0]["checksums"], "size_line": good[0]["size_line"],
+                "rounds_ok": len(good)}
+        ok = {k: r for k, r in row["results"].items() if "error" not in r}
+        size = next((r["size_line"].split("size=")[1] for r in ok.values()
+                     if "size=" in r["size_line"]), "?")
+        row["size"] = size
+        row["what"] = WHAT[name].format(s=size)
+        ref = ok.get("native", {}).get("checksums", [])
+        row["checksums_agree"] = bool(ref) and len(ok) == len(order) and all(
+            g["checksums"][:len(ref)] == ref[:len(g["checksums"])]
+            for rnd in row["rounds"] for g in rnd.values() if "error" not in g)
+        for key, a, b in (("ring1_vs_native", "native", "ring1"), ("qemu_over_ring1", "qemu", "ring1"),
+                          ("trap_over_ring1", "trap", "ring1"), ("kvm_over_ring1", "kvm", "ring1")):
+            row[key] = paired_ratio(row["rounds"], a, b, "best_s")
+        rows.append(row)
+    return {"rows": rows, "budget": budget.__dict__, "rounds": rounds, "contenders": order}
+
+
+# ---- nano ------------------------------------------------------------------------------------------
+
+def bench_nano(env: dict, quick: bool) -> dict:
+    import statistics
+    cs = env["contenders"]
+    order = [k for k in ("ring1", "trap", "qemu", "kvm") if k in cs]
+    if quick:
+        ops, target, max_time, rounds = ["syscall", "out", "cli", "pushf", "pgfault"], 0.08, 3.0, 1
+    else:
+        ops, target, max_time, rounds = guests.NANO_OPS, 0.2, 8.0, 3
+    syms = guests.symbol_ranges(guests.KERNEL)
+    report = env["r1"]["bench"]["report"]
+    rows = []
+    for op in ops:
+        row = {"op": op, "what": NANO_WHAT[op], "results": {}, "rounds": []}
+        sites: dict[str, int] = {}
+        for fn in NANO_FN.get(op, [f"nano_{op}"]):
+            for k, n in guests.tactics_in(report, syms.get(fn, (0, 0))).items():
+                sites[k] = sites.get(k, 0) + n
+        row["ring1_sites"] = sites
+        keys = order + (["native"] if op == "callret" else [])
+        for _ in range(rounds):
+            rnd = {}
+            for k in keys:
+                rnd[k] = r = guests.run_nano(cs[k], op, target, max_time)
+                if "error" in r:
+                    say(f"  nano: {op} {k}: {r['error']}")
+            row["rounds"].append(rnd)
+        for k in keys:
+            good = [rnd[k]["ns_per_op"] for rnd in row["rounds"] if "error" not in rnd[k]]
+            row["results"][k] = ({"ns_per_op": min(good), "median_ns": statistics.median(good),
+                                  "rounds_ns": good} if good
+                                 else {"error": row["rounds"][0][k]["error"]})
+            if good:
+                say(f"  nano: {op:8} {LABEL[k]:16} {min(good):10.1f} ns/op "
+                    f"(rounds: {', '.join(f'{x:.1f}' for x in good)})")
+        row["trap_over_ring1"] = paired_ratio(row["rounds"], "trap", "ring1", "ns_per_op")
+        row["qemu_over_ring1"] = paired_ratio(row["rounds"], "qemu", "ring1", "ns_per_op")
+        rows.append(row)
+    return {"rows": rows, "batch_target_s": target, "rounds": rounds, "contenders": order}
+
+
+# ---- boot ------------------------------------------------------------------------------------------
+
+# GNU Mach 1.8 on serial: banner, memory map, PCI probe, a ~2 s floppy-controller probe timed by
+# the guest's own clock (the same on every machine), then a panic: no bootstrap server.
+GNUMACH_MILESTONES = [("banner “GNU Mach 1.8”", "GNU Mach 1.8"),
+                      ("“Probing PCI hardware”", "Probing PCI hardware"),
+                      ("panic “No bootstrap code loaded”", "No bootstrap code loaded")]
+SHORT = {"GNU Mach 1.8": "banner", "Probing PCI hardware": "PCI probe",
+         "No bootstrap code loaded": "panic"}   # plot labels
+
+
+def bench_boot(env: dict, quick: bool) -> dict:
+    repeats = 3 if quick else 5
+    names = ["sensitive", "tasks"] if quick else guests.SAMPLE_KERNELS
+    rows = []
+    for name in names:
+        elf = guests.SAMPLES / "build" / f"{name}.elf"
+        golden = (guests.SAMPLES / "golden" / f"{name}.txt")
+        want = golden.read_text() if golden.is_file() else None
+        argvs = {"qemu": guests.qemu_argv(elf),
+                 "ring1": guests.ring1_argv(env["r1"][name]["image"], elf, "", 30),
+                 "trap": guests.ring1_argv(env["trap"][name]["image"], elf, "", 30)}
+        if env["kvm_ok"]:
+            argvs["kvm"] = guests.qemu_argv(elf, accel="kvm")
+        rows += boot_rows(name, [("debug-exit", None)], argvs, repeats, want)
+    try:
+        from rewriter import fetch
+        gm = Path(fetch.fetch("gnumach", progress=lambda *_: None))
+        out = {}
+        for tactics in (None, "trap"):
+            out[tactics] = guests.rewrite_batch([gm], tactics)[gm.name.removesuffix(".elf")]
+        argvs = {"qemu": guests.qemu_argv(gm, "console=com0"),
+                 "ring1": guests.ring1_argv(out[None]["image"], gm, "console=com0", 60),
+                 "trap": guests.ring1_argv(out["trap"]["image"], gm, "console=com0", 60)}
+        rows += boot_rows("gnumach", GNUMACH_MILESTONES, argvs, 1 if quick else 3, None)
+    except Exception as e:                     # no archive, no network: say so
+        rows.append({"kernel": "gnumach", "error": f"cannot fetch or rewrite: {e}"})
+        say(f"  boot: gnumach skipped: {e}")
+    return {"rows": rows, "repeats": repeats}
+
+
+def boot_rows(name, milestones, argvs, repeats, want) -> list[dict]:
+    """One row per milestone; each run goes on to the last milestone."""
+    import statistics
+    subs = [m for _, m in milestones]
+    runs: dict[str, list] = {k: [] for k in argvs}
+    for _ in range(repeats):                 # interleaved, like the other sections' rounds
+        for k, argv in argvs.items():
+            runs[k].append(guests.run_boot(argv, subs, deadline=60))
+    rows = []
+    for label, m in milestones:
+        row = {"kernel": name, "milestone": label, "short": SHORT.get(m, ""), "results": {}}
+        for k in argvs:
+            good = [r for r in runs[k] if m in r["times"]]
+            if not good:
+                row["results"][k] = {"error": runs[k][0].get("error", "milestone not reached")}
+                continue
+            res = {"milestone_s": statistics.median(r["times"][m] for r in good),
+                   "first_line_s": statistics.median(r["first_line_s"] for r in good),
+                   "runs": len(good)}
+            if want is not None:
+                res["transcript_ok"] = all(r["transcript"] == want for r in good)
+            row["results"][k] = res
+        ok = row["results"]
+        for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap")):
+            if "error" not in ok.get(a, {"error": 1}) and "error" not in ok.get(b, {"error": 1}):
+                row[key] = ok[a]["milestone_s"] / ok[b]["milestone_s"]
+        for k, x in row["results"].items():
+            say(f"  boot: {name:10} {label[:24]:24} {LABEL[k]:16} " +
+                (x["error"] if "error" in x else
+                 f"{x['milestone_s'] * 1e3:8.1f} ms (first line {x['first_line_s'] * 1e3:.1f} ms)"))
+        rows.append(row)
+    return rows
+
+
+# ---- rewriter ------------------------------------------------------------------------------------
 
 def measure(cmd: list[str]) -> dict:
     """Wall time, CPU time and peak RSS of cmd, measured in a fresh helper process (so that
@@ -99,9 +355,141 @@ def bench_rewriter(quick: bool) -> dict:
     return {"kernels": rows, "batch": batch}
 
 
+def fmt_ms(r: dict | None, key: str = "best_s", also: str | None = None) -> str:
+    if not r:
+        return "—"
+    if "error" in r:
+        return "failed¹"
+
+    def ms(v):
+        return f"{v * 1e3:.1f}" if v * 1e3 < 100 else f"{v * 1e3:.0f}"
+    return ms(r[key]) + (f" ({ms(r[also])})" if also else "")
+
+
+def fmt_ratio(x: float | None, digits: int = 2) -> str:
+    if x is None:
+        return "—"
+    if x >= 100:
+        return f"{x:,.0f}×"
+    return f"{x:.{digits}f}×"
+
+
+def fmt_ns(r: dict | None) -> str:
+    if not r:
+        return "—"
+    if "error" in r:
+        return "failed¹"
+    v = r["ns_per_op"]
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
 def to_markdown(res: dict) -> str:
     out = [f"# ring1 benchmarks — {res['when']}", "",
-           f"Machine: {res['machine']}", ""]
+           f"Machine: {res['machine']}" + (" — quick subset (`make bench-quick`)" if res["quick"] else ""),
+           ""]
+    if res.get("loadavg"):
+        out += [f"Load average (1 min) at start and end: {res['loadavg'][0]:.2f}, "
+                f"{res['loadavg'][1]:.2f} — anything above ~1 means other jobs shared the "
+                "cores; absolute times are then inflated, ratios much less so.", ""]
+    if res.get("kvm_line"):
+        out += [res["kvm_line"] + ".", ""]
+    notes = []
+    wl = res.get("workloads")
+    if wl:
+        cols = wl["contenders"]
+        out += ["## Workloads", "",
+                f"Milliseconds per repetition: the best (least disturbed two consecutive "
+                f"repetitions, halved), median in parentheses, over {wl['rounds']} rounds in which "
+                "every contender boots and runs in turn; a boot's first repetition is left out "
+                "(below). Each ratio is the median over rounds of the ratio of best times within "
+                "a round. The same object code in every column. *ring1 ÷ native* is native time ÷ "
+                "ring1 time (1.0 = native speed; target ≥ 0.9).", "",
+                "| workload | one repetition | " + " | ".join(f"{LABEL[c]} (ms)" for c in cols) +
+                " | ring1 ÷ native | QEMU ÷ ring1 | trap-only ÷ ring1 | " +
+                ("KVM ÷ ring1 | " if "kvm" in cols else "") + "checksums |",
+                "|---|---|" + "---:|" * len(cols) + "---:|---:|---:|" +
+                ("---:|" if "kvm" in cols else "") + ":---:|"]
+        for r in wl["rows"]:
+            met = r.get("ring1_vs_native")
+            mark = "" if met is None else (" ✓" if met >= 0.9 else " ✗")
+            out.append(f"| {r['workload']} | {r['what']} | " +
+                       " | ".join(fmt_ms(r["results"].get(c), also="median_s") for c in cols) +
+                       f" | {fmt_ratio(met)}{mark} | {fmt_ratio(r.get('qemu_over_ring1'), 1)} | "
+                       f"{fmt_ratio(r.get('trap_over_ring1'))} | " +
+                       (f"{fmt_ratio(r.get('kvm_over_ring1'))} | " if "kvm" in cols else "") +
+                       f"{'same' if r.get('checksums_agree') else 'DIFFER'} |")
+            notes += [f"{r['workload']} under {LABEL[c]}: {x['error']}"
+                      for c, x in r["results"].items() if "error" in x]
+        out += ["", "First repetition (cold: page faults, shadow pages, QEMU's translation), ms:", "",
+                "| workload | " + " | ".join(LABEL[c] for c in cols) + " |",
+                "|---|" + "---:|" * len(cols)]
+        for r in wl["rows"]:
+            out.append(f"| {r['workload']} | " +
+                       " | ".join(fmt_ms(r["results"].get(c), "first_rep_s") for c in cols) + " |")
+        out.append("")
+    nano = res.get("nano")
+    if nano:
+        cols = nano["contenders"]
+        out += ["## Sensitive operations (after Adams & Agesen, ASPLOS 2006)", "",
+                "Nanoseconds per operation: a loop of 16 copies per iteration inside one guest, "
+                "batches of 1024·2^k operations timed from outside, (t(k) − t(k−2)) ÷ (n(k−1) + "
+                f"n(k)) for the first batch k ≥ 3 lasting ≥ {nano['batch_target_s']} s; the best "
+                f"of {nano['rounds']} "
+                "round(s) (each round boots every contender in turn); ratios are medians of the "
+                "per-round ratios. Target: trap-only ÷ ring1 ≥ 100× on cli, sti, pushf, popf.", "",
+                "| operation | what | ring1 sites on the path (kind, count, tactic) | " +
+                " | ".join(f"{LABEL[c]} (ns)" for c in cols) + " | native (ns) | trap-only ÷ ring1 | "
+                "QEMU ÷ ring1 |",
+                "|---|---|---|" + "---:|" * len(cols) + "---:|---:|---:|"]
+        for r in nano["rows"]:
+            sites = ", ".join(f"{k.split(':')[0]} {n}× {k.split(':')[1]}" for k, n in
+                              sorted(r.get("ring1_sites", {}).items()))
+            t = r.get("trap_over_ring1")
+            mark = ""
+            if r["op"] in INLINE_TARGET_OPS and t is not None:
+                mark = " ✓" if t >= 100 else " ✗"
+            out.append(f"| {r['op']} | {r['what']} | {sites or '—'} | " +
+                       " | ".join(fmt_ns(r["results"].get(c)) for c in cols) +
+                       f" | {fmt_ns(r['results'].get('native'))} | {fmt_ratio(t, 1)}{mark} | "
+                       f"{fmt_ratio(r.get('qemu_over_ring1'))} |")
+            notes += [f"nano {r['op']} under {LABEL[c]}: {x['error']}"
+                      for c, x in r["results"].items() if "error" in x]
+        out.append("")
+    boot = res.get("boot")
+    if boot:
+        cols = [c for c in ("qemu", "ring1", "trap", "kvm")
+                if any(c in r.get("results", {}) for r in boot["rows"])]
+        out += ["## Boot", "",
+                f"Milliseconds from exec to the milestone, median of {boot['repeats']} runs (GNU "
+                "Mach: fewer) interleaved across the machines; ring1 runs the image already "
+                "rewritten (`ring1-run`, no Python start-up). The first serial line in "
+                "parentheses. QEMU's time includes SeaBIOS; GNU Mach's panic comes after a ~2 s "
+                "floppy probe timed by the guest's own clock, the same wait on every machine.", "",
+                "| kernel | milestone | " + " | ".join(LABEL[c] for c in cols) +
+                " | QEMU ÷ ring1 | QEMU ÷ trap-only |",
+                "|---|---|" + "---:|" * len(cols) + "---:|---:|"]
+        for r in boot["rows"]:
+            if "error" in r and "results" not in r:
+                out.append(f"| {r['kernel']} | — | " + " | ".join("—" for _ in cols) + " | — | — |")
+                notes.append(f"boot {r['kernel']}: {r['error']}")
+                continue
+            cells = []
+            for c in cols:
+                x = r["results"].get(c)
+                if not x:
+                    cells.append("—")
+                elif "error" in x:
+                    cells.append("failed¹")
+                    notes.append(f"boot {r['kernel']} under {LABEL[c]}: {x['error']}")
+                else:
+                    bad = "" if x.get("transcript_ok", True) else " (transcript ≠ golden)"
+                    cells.append(f"{x['milestone_s'] * 1e3:.0f} ({x['first_line_s'] * 1e3:.0f}){bad}")
+            out.append(f"| {r['kernel']} | {r['milestone']} | " + " | ".join(cells) +
+                       f" | {fmt_ratio(r.get('qemu_over_ring1'), 1)} | "
+                       f"{fmt_ratio(r.get('qemu_over_trap'), 1)} |")
+        out.append("")
+    if notes:
+        out += ["¹ " + "<br>¹ ".join(n.replace("|", "\\|") for n in notes), ""]
     rw = res.get("rewriter")
     if rw:
         out += ["## Rewriter", "",
@@ -132,6 +520,64 @@ def plot(res: dict, outdir: Path) -> list[str]:
     except ImportError:
         return []
     files = []
+    colors = {"native": "#555555", "ring1": "#1f77b4", "trap": "#ff7f0e", "qemu": "#2ca02c",
+              "kvm": "#9467bd"}
+
+    def grouped(rows, keys, value, title, ylabel, fname, labels, log=True, hline=None):
+        fig, ax = plt.subplots(figsize=(max(7, 2 + 1.3 * len(rows)), 4))
+        width = 0.8 / len(keys)
+        for i, k in enumerate(keys):
+            xs, ys = [], []
+            for j, r in enumerate(rows):
+                v = value(r, k)
+                if v is not None:
+                    xs.append(j - 0.4 + width * (i + 0.5))
+                    ys.append(v)
+            ax.bar(xs, ys, width, label=LABEL[k], color=colors.get(k))
+        ax.set_xticks(range(len(rows)), labels)
+        if log:
+            ax.set_yscale("log")
+        if hline:
+            ax.axhline(hline, color="black", linewidth=0.8, linestyle="--")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.tight_layout()
+        fig.savefig(outdir / fname, dpi=120)
+        plt.close(fig)
+        files.append(fname)
+
+    def ok(r, k, key):
+        x = r["results"].get(k)
+        return None if not x or "error" in x else x[key]
+
+    wl = res.get("workloads")
+    if wl and wl["rows"]:
+        def speed(r, k):                     # as the table: paired per round
+            if k == "native":
+                return 1.0 if ok(r, "native", "best_s") is not None else None
+            if "rounds" in r:
+                return paired_ratio(r["rounds"], "native", k, "best_s")
+            n, x = ok(r, "native", "best_s"), ok(r, k, "best_s")
+            return None if n is None or x is None else n / x
+        grouped(wl["rows"], wl["contenders"], speed, "Workloads: speed relative to native\n"
+                "(higher is better; dashed line = 0.9)", "native time ÷ time", "workloads.png",
+                [r["workload"] for r in wl["rows"]], hline=0.9)
+    nano = res.get("nano")
+    if nano and nano["rows"]:
+        grouped(nano["rows"], nano["contenders"], lambda r, k: ok(r, k, "ns_per_op"),
+                "Sensitive operations: ns per operation (lower is better)", "ns / op",
+                "nano.png", [r["op"] for r in nano["rows"]])
+    boot = res.get("boot")
+    if boot:
+        rows = [r for r in boot["rows"] if "results" in r]
+        if rows:
+            keys = [c for c in ("qemu", "ring1", "trap", "kvm")
+                    if any(c in r["results"] for r in rows)]
+            grouped(rows, keys, lambda r, k: None if ok(r, k, "milestone_s") is None
+                    else ok(r, k, "milestone_s") * 1e3, "Boot: ms to milestone (lower is better)",
+                    "ms", "boot.png", [f"{r['kernel']}\n{r['short']}" if r.get("short")
+                                       else r["kernel"] for r in rows])
     rw = res.get("rewriter")
     if rw:
         rows = [r for r in rw["kernels"] if "error" not in r]
@@ -152,20 +598,60 @@ def plot(res: dict, outdir: Path) -> list[str]:
     return files
 
 
+def machine() -> str:
+    cpu = "?"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                   if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        qemu = subprocess.run(["qemu-system-i386", "--version"], capture_output=True,
+                              text=True).stdout.split("\n")[0].replace("QEMU emulator version ", "")
+    except OSError:
+        qemu = "not installed"
+    return f"{cpu}, {os.cpu_count()} cores, Linux {os.uname().release}, QEMU {qemu}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a small subset (about a minute)")
     ap.add_argument("--out", help="results directory (default bench/results/<date-time>)")
-    ap.add_argument("--only", default="rewriter", help="sections to run, comma-separated")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="sections to run, comma-separated: " + ",".join(SECTIONS))
     args = ap.parse_args(argv)
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     outdir = Path(args.out) if args.out else ROOT / "bench" / "results" / when
     outdir.mkdir(parents=True, exist_ok=True)
     res = {"when": when, "quick": args.quick,
-           "machine": f"{os.cpu_count()} cores, {os.uname().release}"}
-    sections = {s.strip() for s in args.only.split(",")}
+           "machine": machine()}
+    sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = sections - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
+    t_start = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    if sections & {"workloads", "nano", "boot"}:
+        say("setup: building, rewriting the bench kernel and the samples, probing KVM")
+        env = setup_guests(args.quick)
+        res["kvm_line"] = env["kvm_line"]
+        res["rewrites"] = {f"{tac}/{name}": {"sites": v["report"]["counts"],
+                                              "tactics": v["report"]["tactics"]}
+                           for tac in ("r1", "trap") for name, v in env[tac].items()}
+        for name, fn in (("workloads", bench_workloads), ("nano", bench_nano),
+                         ("boot", bench_boot)):
+            if name in sections:
+                say(f"{name}:")
+                t = time.perf_counter()
+                res[name] = fn(env, args.quick)
+                res[name]["section_s"] = round(time.perf_counter() - t, 1)
     if "rewriter" in sections:
+        say("rewriter:")
+        t = time.perf_counter()
         res["rewriter"] = bench_rewriter(args.quick)
+        res["rewriter"]["section_s"] = round(time.perf_counter() - t, 1)
+    res["total_s"] = round(time.perf_counter() - t_start, 1)
+    res["loadavg"] = [load0, os.getloadavg()[0]]
     (outdir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
     md = to_markdown(res)
     files = plot(res, outdir)
@@ -173,7 +659,7 @@ def main(argv=None) -> int:
         md += "\n" + "\n".join(f"![{f}]({f})" for f in files) + "\n"
     (outdir / "results.md").write_text(md)
     print(md)
-    print(f"results in {outdir}", file=sys.stderr)
+    print(f"results in {outdir} ({res['total_s']} s)", file=sys.stderr)
     return 0
 
 
