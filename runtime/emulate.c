@@ -215,7 +215,7 @@ static int far_jmp(struct vcpu *v, uint16_t sel, uint32_t off)
     if (far_target(v, sel, off, false, &fd) < 0)
         return -1;
     seg_commit_cs(v, fd.cs, fd.d, fd.cpl);
-    v->eip = r1_o2t(fd.eip);
+    v->eip = r1_o2t(v, fd.eip);
     return 0;
 }
 
@@ -232,7 +232,7 @@ static int far_call(struct vcpu *v, uint16_t sel, uint32_t off, int opsize, uint
             return -1;
         }
         seg_commit_cs(v, fd.cs, fd.d, fd.cpl);
-        v->eip = r1_o2t(fd.eip);
+        v->eip = r1_o2t(v, fd.eip);
         return 0;
     }
     // Inner privilege through a call gate: new stack from the TSS, then the caller's SS:ESP,
@@ -265,7 +265,7 @@ static int far_call(struct vcpu *v, uint16_t sel, uint32_t off, int opsize, uint
     seg_commit_cs(v, fd.cs, fd.d, fd.cpl);
     seg_commit(v, R1_SREG_SS, ss, ssd);
     v->gpr[R_ESP] = esp;
-    v->eip = r1_o2t(fd.eip);
+    v->eip = r1_o2t(v, fd.eip);
     return 0;
 }
 
@@ -284,7 +284,7 @@ static int far_ret(struct vcpu *v, int opsize, uint32_t release)
     if (rpl == (unsigned)v->cpl) {
         seg_commit_cs(v, (uint16_t)cs, d, v->cpl);
         v->gpr[R_ESP] = (v->gpr[R_ESP] & ~sp_mask(v)) | ((v->gpr[R_ESP] + sz) & sp_mask(v));
-        v->eip = r1_o2t(opsize == 2 ? eip & 0xffff : eip);
+        v->eip = r1_o2t(v, opsize == 2 ? eip & 0xffff : eip);
         return 0;
     }
     // Return to an outer level: the caller's ESP and SS follow (SDM vol. 2, RET).
@@ -304,7 +304,7 @@ static int far_ret(struct vcpu *v, int opsize, uint32_t release)
     seg_commit_cs(v, (uint16_t)cs, d, (int)rpl);
     seg_commit(v, R1_SREG_SS, (uint16_t)ss, ssd);
     v->gpr[R_ESP] = esp + release;
-    v->eip = r1_o2t(opsize == 2 ? eip & 0xffff : eip);
+    v->eip = r1_o2t(v, opsize == 2 ? eip & 0xffff : eip);
     seg_null_inaccessible(v);
     return 0;
 }
@@ -609,7 +609,7 @@ static int do_sysenter(struct vcpu *v)
     seg_set_flat(v, R1_SREG_SS, (cs + 8) & 0xfffc, false, 0);
     v->cpl = 0;
     v->gpr[R_ESP] = (uint32_t)v->msr_sysenter_esp;
-    v->eip = r1_o2t((uint32_t)v->msr_sysenter_eip);
+    v->eip = r1_o2t(v, (uint32_t)v->msr_sysenter_eip);
     if (old != 0)
         mem_view_cpl_changed(v, old, 0);
     return 0;
@@ -624,7 +624,7 @@ static int do_sysexit(struct vcpu *v)
     seg_set_flat(v, R1_SREG_SS, (uint16_t)((cs + 24) | 3), false, 3);
     v->cpl = 3;
     v->gpr[R_ESP] = v->gpr[R_ECX];
-    v->eip = r1_o2t(v->gpr[R_EDX]);
+    v->eip = r1_o2t(v, v->gpr[R_EDX]);
     mem_view_cpl_changed(v, 0, 3);
     return 0;
 }

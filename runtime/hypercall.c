@@ -10,6 +10,7 @@
 #include "mem.h"
 #include "stats.h"
 #include "vcpu.h"
+#include "x86.h"
 
 static const struct r1_header *hdr;
 static const struct r1_site *sites;
@@ -110,9 +111,18 @@ static long map_floor(const struct r1_map *m, uint32_t n, uint32_t addr, bool by
     return best;
 }
 
+static uint32_t alias_delta[4];
+static unsigned nalias;
+
+void r1_set_alias_deltas(const uint32_t *deltas, unsigned n)
+{
+    for (unsigned i = 0; i < n && nalias < 4; i++)
+        alias_delta[nalias++] = deltas[i];
+}
+
 // abi.h: the guest-visible EIP for trampoline address T is the orig of the last t2o entry
 // with tramp <= T.
-uint32_t r1_t2o(uint32_t addr)
+static uint32_t t2o_real(uint32_t addr)
 {
     if (!r1_in_tramp(addr))
         return addr;
@@ -124,21 +134,43 @@ uint32_t r1_t2o(uint32_t addr)
     return t2o[i].orig;
 }
 
-uint32_t r1_o2t(uint32_t addr)
+uint32_t r1_t2o(const struct vcpu *v, uint32_t addr)
+{
+    uint32_t d = mem_window_alias_delta(v, addr);   // a trampoline run at its alias
+    return t2o_real(addr + d) - d;
+}
+
+static uint32_t o2t_exact(uint32_t addr, bool *hit)
+{
+    long i = map_floor(o2t, no2t, addr, false);
+    *hit = i >= 0 && o2t[i].orig == addr;
+    return *hit ? o2t[i].tramp : addr;
+}
+
+uint32_t r1_o2t(const struct vcpu *v, uint32_t addr)
 {
     if (!hdr || !no2t)
         return addr;
-    long i = map_floor(o2t, no2t, addr, false);
-    if (i >= 0 && o2t[i].orig == addr)
-        return o2t[i].tramp;
-    return addr;
+    bool hit;
+    uint32_t t = o2t_exact(addr, &hit);
+    // A kernel linked high running at its physical addresses (its boot code, while the
+    // window's alias is live): the piece's alias.
+    for (unsigned k = 0; !hit && k < nalias; k++) {
+        if (addr >= alias_delta[k] || !mem_window_alias_live(v, alias_delta[k]))
+            continue;
+        t = o2t_exact(addr + alias_delta[k], &hit) - alias_delta[k];
+        if (!hit)
+            t = addr;
+    }
+    return t;
 }
 
 // An interrupt may be taken at the start of a piece or at a resume point (exact t2o
 // entries), never in the middle of a piece: restarting a half-done translation is not
 // restarting the original instruction.
-bool r1_interruptible(uint32_t addr)
+bool r1_interruptible(const struct vcpu *v, uint32_t addr)
 {
+    addr += mem_window_alias_delta(v, addr);
     if (!r1_in_tramp(addr))
         return !mem_in_window(addr);
     long i = map_floor(t2o, nt2o, addr, true);
@@ -155,6 +187,8 @@ static void emulate_site(struct vcpu *v, const struct r1_site *s, uint32_t at, u
         return;
     }
     v->eip = at;
+    if (vcpu_break_check(v, s->addr))
+        return;
     stats_exit((int)s->kind, s->addr);
     if (emulate(v, &in, at, at + s->len, next_run) == EMU_UNHANDLED)
         vcpu_stop(v, STATUS_UNSUPPORTED, "site at %#x (kind %s): the runtime cannot emulate it", s->addr,
@@ -180,26 +214,22 @@ void hypercall_handle(struct vcpu *v)
     v->gpr[R_ESP] = v->page[R1_VCPU_SAVED_ESP / 4];
     if (s->tactic == R1_TACTIC_INLINE) {
         // sti/popf translated inline found an interrupt pending (abi.h): the translation is
-        // done; resume, and the run loop delivers the interrupt, after the next instruction
-        // for sti (its interrupt shadow), at once for popf.
+        // done; resume, and the run loop delivers the interrupt. For sti, the rewriter may
+        // have checked PENDING only after the instruction in sti's shadow (then resume stands
+        // for the address after that one); if it checked right after sti, the shadow still
+        // holds for one instruction.
         v->eip = resume;
-        if (s->kind == R1_KIND_STI) {
+        uint32_t d = mem_window_alias_delta(v, resume);
+        if (s->kind == R1_KIND_STI && r1_t2o(v, resume) == s->addr - d + s->len) {
             v->shadow = true;
             v->shadow_eip = resume;
         }
         stats_count("inline-pending");
         return;
     }
-    emulate_site(v, s, s->addr, resume);
-}
-
-static uint32_t alias_delta[4];
-static unsigned nalias;
-
-void r1_set_alias_deltas(const uint32_t *deltas, unsigned n)
-{
-    for (unsigned i = 0; i < n && nalias < 4; i++)
-        alias_delta[nalias++] = deltas[i];
+    // From a trampoline run at its physical alias (abi.h), the original ran at s->addr - d.
+    uint32_t d = mem_window_alias_delta(v, resume);
+    emulate_site(v, s, s->addr - d, resume);
 }
 
 bool r1_trap_site(struct vcpu *v, uint32_t int3_addr)

@@ -18,19 +18,22 @@ const struct r1_site *r1_site_at(uint32_t addr);   // by original address (trap 
 // The guest must never see a trampoline address: t2o maps one to the original instruction it
 // stands for (identity outside the trampolines); o2t sends a transfer into overwritten
 // original bytes to the matching trampoline instruction (identity elsewhere).
-uint32_t r1_t2o(uint32_t addr);
-uint32_t r1_o2t(uint32_t addr);
+// While the window has a live physical alias (mem.h) both also work on the alias: a
+// trampoline address there maps to the physical address of its original, and a transfer to
+// the physical address of overwritten bytes goes to the aliased piece (paging off only).
+uint32_t r1_t2o(const struct vcpu *v, uint32_t addr);
+uint32_t r1_o2t(const struct vcpu *v, uint32_t addr);
 bool r1_in_tramp(uint32_t addr);
 // True if an interrupt may be delivered with the guest at addr (not mid-trampoline).
-bool r1_interruptible(uint32_t addr);
+bool r1_interruptible(const struct vcpu *v, uint32_t addr);
 
 // EXIT_HYPERCALL: emulate sites[index] and continue the guest.
 void hypercall_handle(struct vcpu *v);
 // An int3 trap at int3_addr: if it is a trap site, emulate it and return true.
 bool r1_trap_site(struct vcpu *v, uint32_t int3_addr);
 // Sites are recorded at link (virtual) addresses, but a kernel whose segments have
-// p_vaddr != p_paddr runs its early code at the physical addresses, before paging: an int3
-// found at addr is also looked up at addr + delta for each such vaddr - paddr.
+// p_vaddr != p_paddr runs its early code at the physical addresses, before paging (abi.h):
+// an int3 found at addr is also looked up at addr + delta for each such p_vaddr - p_paddr.
 void r1_set_alias_deltas(const uint32_t *deltas, unsigned n);
 
 #endif

@@ -88,7 +88,7 @@ static int deliver_once(struct vcpu *v, int vector, enum event_kind kind, bool h
     }
     frame[n++] = eflags;
     frame[n++] = old_cs;
-    frame[n++] = r1_t2o(ret_eip);
+    frame[n++] = r1_t2o(v, ret_eip);
     if (has_err)
         frame[n++] = err;
     uint32_t ss_base = outer ? 0 : v->seg[R1_SREG_SS].base;
@@ -108,7 +108,7 @@ static int deliver_once(struct vcpu *v, int vector, enum event_kind kind, bool h
         seg_commit(v, R1_SREG_SS, new_ss, ssd);
     v->gpr[R_ESP] = esp;
     seg_commit_cs(v, cs, csd, (int)new_cpl);
-    v->eip = r1_o2t(target);
+    v->eip = r1_o2t(v, target);
     uint32_t clear = FL_TF | FL_NT | FL_RF | FL_VM;
     if (type == DESC_T_INTGATE)
         clear |= FL_IF;
@@ -255,7 +255,7 @@ int intr_iret(struct vcpu *v, int opsize)
     if (opsize == 2)
         mask &= 0xffff;
     seg_commit_cs(v, (uint16_t)cs, csd, (int)rpl);
-    v->eip = r1_o2t(opsize == 2 ? eip & 0xffff : eip);
+    v->eip = r1_o2t(v, opsize == 2 ? eip & 0xffff : eip);
     vcpu_set_eflags(v, fl, mask);
     if (outer) {
         seg_commit(v, R1_SREG_SS, (uint16_t)ss, ssd);

@@ -89,16 +89,30 @@ static bool find_note(const uint8_t *p, size_t len, struct r1_note *out)
     return false;
 }
 
-static void load_elf(const char *path, const uint8_t *f, size_t size, struct image *img)
+static const Elf32_Ehdr *elf_header(const uint8_t *f, size_t size)
 {
     const Elf32_Ehdr *eh = (const Elf32_Ehdr *)f;
-    if (size < sizeof *eh || eh->e_ident[EI_CLASS] != ELFCLASS32 || eh->e_machine != EM_386)
-        fail(path, "not a 32-bit x86 ELF (and no a.out-kludge multiboot header)");
-    if (eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf32_Phdr) > size)
-        fail(path, "truncated program headers");
-    const Elf32_Phdr *ph = (const Elf32_Phdr *)(f + eh->e_phoff);
+    if (size < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_ident[EI_CLASS] != ELFCLASS32 || eh->e_machine != EM_386 ||
+        eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf32_Phdr) > size)
+        return NULL;
+    return eh;
+}
 
-    // The note first: it says where the window is, hence which segment is .ring1.
+static bool in_window(const struct image *img, uint32_t vaddr)
+{
+    return img->has_note && vaddr >= img->note.window_base &&
+           vaddr - img->note.window_base < R1_WINDOW_SIZE;
+}
+
+// A patched image (ELF, whatever its multiboot header says): the ring1 note, which names
+// the window, and the .ring1 segment inside it, which lives in the window, not in RAM.
+static void elf_ring1(const char *path, const uint8_t *f, size_t size, struct image *img)
+{
+    const Elf32_Ehdr *eh = elf_header(f, size);
+    if (!eh)
+        return;
+    const Elf32_Phdr *ph = (const Elf32_Phdr *)(f + eh->e_phoff);
     for (int i = 0; i < eh->e_phnum && !img->has_note; i++)
         if (ph[i].p_type == PT_NOTE && ph[i].p_offset + (uint64_t)ph[i].p_filesz <= size)
             img->has_note = find_note(f + ph[i].p_offset, ph[i].p_filesz, &img->note);
@@ -109,38 +123,50 @@ static void load_elf(const char *path, const uint8_t *f, size_t size, struct ima
             if (sh[i].sh_type == SHT_NOTE && sh[i].sh_offset + (uint64_t)sh[i].sh_size <= size)
                 img->has_note = find_note(f + sh[i].sh_offset, sh[i].sh_size, &img->note);
     }
-    if (img->has_note) {
-        const struct r1_note *n = &img->note;
-        if (n->abi_version != R1_ABI_VERSION) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "patched for ring1 ABI version %u, but this runtime "
-                     "implements version %u: rewrite the image with a matching rewriter",
-                     n->abi_version, R1_ABI_VERSION);
-            fail(path, msg);
-        }
-        if (n->window_base & (R1_WINDOW_SIZE - 1))
-            fail(path, "ring1 note: window base is not aligned to the window size");
+    if (!img->has_note)
+        return;
+    const struct r1_note *n = &img->note;
+    if (n->abi_version != R1_ABI_VERSION) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "patched for ring1 ABI version %u, but this runtime "
+                 "implements version %u: rewrite the image with a matching rewriter",
+                 n->abi_version, R1_ABI_VERSION);
+        fail(path, msg);
     }
-
-    uint32_t wlo = img->has_note ? img->note.window_base : 0;
+    if (n->window_base & (R1_WINDOW_SIZE - 1))
+        fail(path, "ring1 note: window base is not aligned to the window size");
     for (int i = 0; i < eh->e_phnum; i++) {
         const Elf32_Phdr *p = &ph[i];
-        if (p->p_type != PT_LOAD || p->p_memsz == 0)
+        if (p->p_type != PT_LOAD || p->p_memsz == 0 || !in_window(img, p->p_vaddr))
+            continue;
+        if (p->p_offset + (uint64_t)p->p_filesz > size || p->p_filesz > p->p_memsz)
+            fail(path, ".ring1 segment outside the file");
+        uint32_t off = p->p_vaddr - n->window_base;
+        if (off < R1_IMAGE_OFF || off + (uint64_t)p->p_memsz > R1_WINDOW_SIZE)
+            fail(path, ".ring1 segment overlaps the runtime's part of the window");
+        uint8_t *buf = calloc(1, p->p_memsz);
+        memcpy(buf, f + p->p_offset, p->p_filesz);
+        img->ring1 = buf;
+        img->ring1_vaddr = p->p_vaddr;
+        img->ring1_len = p->p_memsz;
+    }
+    if (!img->ring1)
+        fail(path, "ring1 note present but no .ring1 segment inside the window");
+}
+
+static void load_elf(const char *path, const uint8_t *f, size_t size, struct image *img)
+{
+    const Elf32_Ehdr *eh = elf_header(f, size);
+    if (!eh)
+        fail(path, "not a 32-bit x86 ELF (and no a.out-kludge multiboot header)");
+    const Elf32_Phdr *ph = (const Elf32_Phdr *)(f + eh->e_phoff);
+    img->load_start = UINT32_MAX;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        const Elf32_Phdr *p = &ph[i];
+        if (p->p_type != PT_LOAD || p->p_memsz == 0 || in_window(img, p->p_vaddr))
             continue;
         if (p->p_offset + (uint64_t)p->p_filesz > size || p->p_filesz > p->p_memsz)
             fail(path, "PT_LOAD segment outside the file");
-        if (img->has_note && p->p_vaddr >= wlo && p->p_vaddr - wlo < R1_WINDOW_SIZE) {
-            // The .ring1 segment: it lives in the window, not in guest RAM.
-            if (p->p_vaddr - wlo < R1_IMAGE_OFF || p->p_vaddr - wlo + (uint64_t)p->p_memsz >
-                                                   R1_WINDOW_SIZE)
-                fail(path, ".ring1 segment overlaps the runtime's part of the window");
-            uint8_t *buf = calloc(1, p->p_memsz);
-            memcpy(buf, f + p->p_offset, p->p_filesz);
-            img->ring1 = buf;
-            img->ring1_vaddr = p->p_vaddr;
-            img->ring1_len = p->p_memsz;
-            continue;
-        }
         copy_in(path, p->p_paddr, f + p->p_offset, p->p_filesz, p->p_memsz);
         uint32_t delta = p->p_vaddr - p->p_paddr;
         bool known = delta == 0;
@@ -148,6 +174,8 @@ static void load_elf(const char *path, const uint8_t *f, size_t size, struct ima
             known |= img->deltas[k] == delta;
         if (!known && img->ndeltas < 4)
             img->deltas[img->ndeltas++] = delta;
+        if (p->p_paddr < img->load_start)
+            img->load_start = p->p_paddr;
         if (p->p_paddr + p->p_memsz > img->load_end)
             img->load_end = p->p_paddr + p->p_memsz;
         // The entry point is virtual; jump to its physical address (GRUB, QEMU's load_elf).
@@ -155,15 +183,51 @@ static void load_elf(const char *path, const uint8_t *f, size_t size, struct ima
             (p->p_flags & PF_X))
             img->entry = eh->e_entry - p->p_vaddr + p->p_paddr;
     }
+    if (img->load_start == UINT32_MAX)
+        fail(path, "no loadable segment");
     if (!img->entry)
         img->entry = eh->e_entry;
-    if (img->has_note && !img->ring1)
-        fail(path, "ring1 note present but no .ring1 segment inside the window");
+}
+
+void loader_add_module(struct image *img, const char *arg)
+{
+    if (img->nmods == LOADER_MAX_MODS) {
+        fprintf(stderr, "ring1-run: more than %d --module options\n", LOADER_MAX_MODS);
+        exit(STATUS_LOAD_ERROR);
+    }
+    // "FILE args...": the file is the first word, the whole string is its command line.
+    size_t n = strcspn(arg, " ");
+    char *file = strndup(arg, n);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 0x40000000) {
+        fprintf(stderr, "ring1-run: --module %s: %s\n", file,
+                fd < 0 ? strerror(errno) : "not a regular file of at most 1 GiB");
+        exit(STATUS_LOAD_ERROR);
+    }
+    uint8_t *data = malloc(st.st_size ? (size_t)st.st_size : 1);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
+        if (r <= 0) {
+            fprintf(stderr, "ring1-run: --module %s: read error\n", file);
+            exit(STATUS_LOAD_ERROR);
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    free(file);
+    img->mods[img->nmods++] = (struct module){arg, data, (uint32_t)st.st_size};
 }
 
 void loader_load(const char *path, struct image *img)
 {
+    unsigned nmods = img->nmods;
+    struct module mods[LOADER_MAX_MODS];
+    memcpy(mods, img->mods, sizeof mods);
     memset(img, 0, sizeof *img);
+    img->nmods = nmods;
+    memcpy(img->mods, mods, sizeof mods);
     img->path = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -208,8 +272,11 @@ void loader_load(const char *path, struct image *img)
             fail(path, "a.out kludge: image extends past the end of the file");
         copy_in(path, load_addr, f + file_off, filesz, memsz);
         img->entry = entry;
+        img->load_start = load_addr;
         img->load_end = load_addr + memsz;
+        elf_ring1(path, f, size, img);   // a patched a.out-kludge kernel is still an ELF
     } else {
+        elf_ring1(path, f, size, img);
         load_elf(path, f, size, img);
     }
 }
@@ -236,20 +303,44 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
     uint8_t *mm = mem_phys(QEMU_MMAP_ADDR, sizeof map);
     memcpy(mm, map, sizeof map);
 
-    // Command line "<kernel path> <cmdline>" and loader name after the kernel, as QEMU does.
-    uint32_t strings = (img->load_end + PGSIZE - 1) & ~(PGSIZE - 1);
-    char *line = NULL;
+    // After the kernel, as QEMU's hw/i386/multiboot.c lays out its buffer (which starts at
+    // the kernel's lowest load address): at the next page, the module list (16 bytes each),
+    // then the module command lines, the kernel's "<path> <cmdline>" and the loader name;
+    // then, each at the next page, the modules' contents.
+    uint32_t base = img->load_start;
+    uint32_t mods_addr = base + ((img->load_end - base + PGSIZE - 1) & ~(PGSIZE - 1));
     size_t linelen = strlen(img->path) + strlen(cmdline ? cmdline : "") + 2;
-    line = malloc(linelen);
+    char *line = malloc(linelen);
     snprintf(line, linelen, "%s %s", img->path, cmdline ? cmdline : "");
-    uint32_t cmd_addr = strings, name_addr = strings + (uint32_t)strlen(line) + 1;
-    char *dst = mem_phys(cmd_addr, (uint32_t)strlen(line) + 1 + 5);
+    uint32_t strings_len = (uint32_t)linelen + 5;
+    for (unsigned i = 0; i < img->nmods; i++)
+        strings_len += (uint32_t)strlen(img->mods[i].cmdline) + 1;
+    uint32_t at = mods_addr + 16 * img->nmods;        // the strings
+    uint64_t next = ((uint64_t)at + strings_len + PGSIZE - 1) & ~(uint64_t)(PGSIZE - 1);
+    char *dst = mem_phys(mods_addr, 16 * img->nmods + strings_len);
     if (!dst) {
         fprintf(stderr, "ring1-run: no room for the boot information after the kernel\n");
         exit(STATUS_LOAD_ERROR);
     }
-    strcpy(dst, line);
-    strcpy(dst + strlen(line) + 1, "qemu");
+    for (unsigned i = 0; i < img->nmods; i++) {
+        const struct module *m = &img->mods[i];
+        uint8_t *data = next + m->size <= mem_ram_size ? mem_phys((uint32_t)next, m->size) : NULL;
+        if (!data) {
+            fprintf(stderr, "ring1-run: --module %s: %u bytes at %#llx do not fit in guest "
+                    "RAM (%u MiB); try a larger --mem\n", m->cmdline, m->size,
+                    (unsigned long long)next, mem_ram_size >> 20);
+            exit(STATUS_LOAD_ERROR);
+        }
+        memcpy(data, m->data, m->size);
+        uint32_t entry[4] = {(uint32_t)next, (uint32_t)next + m->size, at, 0};
+        memcpy(mem_phys(mods_addr + 16 * i, 16), entry, 16);
+        strcpy(mem_phys(at, (uint32_t)strlen(m->cmdline) + 1), m->cmdline);
+        at += (uint32_t)strlen(m->cmdline) + 1;
+        next = (next + m->size + PGSIZE - 1) & ~(uint64_t)(PGSIZE - 1);
+    }
+    uint32_t cmd_addr = at, name_addr = at + (uint32_t)strlen(line) + 1;
+    strcpy(mem_phys(cmd_addr, (uint32_t)strlen(line) + 1), line);
+    strcpy(mem_phys(name_addr, 5), "qemu");
     free(line);
 
     uint32_t *mbi = mem_phys(QEMU_MBI_ADDR, 88);
@@ -259,8 +350,8 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
     mbi[2] = (ram - BIOS_RESERVED_TOP - 0x100000) / 1024;      // mem_upper
     mbi[3] = QEMU_BOOT_DEVICE;
     mbi[4] = cmd_addr;
-    mbi[5] = 0;                                                // mods_count
-    mbi[6] = cmd_addr;                                         // mods_addr (QEMU: same page)
+    mbi[5] = img->nmods;                                       // mods_count
+    mbi[6] = mods_addr;                                        // mods_addr
     mbi[11] = sizeof map;                                      // mmap_length
     mbi[12] = QEMU_MMAP_ADDR;
     mbi[16] = name_addr;                                       // boot_loader_name

@@ -10,9 +10,19 @@
 
 struct vcpu;
 
+#define LOADER_MAX_MODS 32
+
+// A multiboot module (--module 'FILE args').
+struct module {
+    const char *cmdline;    // "FILE args" as given: the module's command line
+    const uint8_t *data;
+    uint32_t size;
+};
+
 struct image {
     const char *path;
     uint32_t entry;         // physical entry point (as GRUB and QEMU compute it)
+    uint32_t load_start;    // lowest physical address loaded (QEMU's mb_buf_phys)
     uint32_t load_end;      // end of everything loaded into RAM (boot info goes after it)
     bool has_note;          // a patched image: the ring1 note names the window and tables
     struct r1_note note;
@@ -20,7 +30,12 @@ struct image {
     uint32_t ring1_vaddr, ring1_len;
     uint32_t deltas[4];     // distinct p_vaddr - p_paddr of the loaded segments (non-zero)
     unsigned ndeltas;
+    struct module mods[LOADER_MAX_MODS];
+    unsigned nmods;
 };
+
+// Read a module file now (before loader_load, which keeps the list): arg is "FILE args".
+void loader_add_module(struct image *img, const char *arg);
 
 // Load the image's segments into guest RAM. Exits with STATUS_LOAD_ERROR and a message on
 // anything it cannot load.

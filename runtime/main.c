@@ -1,14 +1,6 @@
 // ring1-run: load a (patched or unpatched) 32-bit multiboot kernel and run it natively.
-//
-//   ring1-run IMAGE [--mem 128M] [--serial stdio|FILE] [--cmdline "..."] [--timeout SECONDS]
-//                   [--stats] [--trace] [--kernel-name NAME]
-//
-// --kernel-name: the file name the multiboot command line starts with (QEMU's -kernel puts
-// its path there, "<path> <append>"); default IMAGE. Lets a patched image boot with exactly
-// the command line its unpatched original had under QEMU.
-//
-// Exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xf4 (as QEMU's
-// isa-debug-exit), otherwise one of the even STATUS_* verdicts in vcpu.h.
+// `ring1-run --help` lists every option with its default, and the exit statuses (usage_text
+// below is the one description; the README points at it).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +11,98 @@
 #include "hypercall.h"
 #include "loader.h"
 #include "mem.h"
+#include "disk.h"
 #include "platform.h"
 #include "signals.h"
 #include "stats.h"
 #include "vcpu.h"
 
-static void usage(void)
+static const char usage_text[] =
+"usage: ring1-run IMAGE [OPTION...]\n"
+"\n"
+"Run a 32-bit multiboot kernel -- patched by `ring1 rewrite`, or unpatched (then every\n"
+"privileged instruction traps) -- natively on a virtual i386 PC modelled on QEMU's\n"
+"`qemu-system-i386 -nodefaults -cpu qemu32`. COM1 is the console.\n"
+"\n"
+"Machine:\n"
+"  --mem SIZE             guest RAM, 2M..3G; K/M/G suffix, a bare number is MiB\n"
+"                         (default 128M)\n"
+"  --serial stdio|FILE    COM1 on stdin/stdout, or its output to FILE and no input\n"
+"                         (default stdio)\n"
+"  --disk FILE            an ATA disk image at the next free position in QEMU's -drive\n"
+"                         index order: 0 primary master, 1 primary slave, 2 secondary\n"
+"                         master, 3 secondary slave (default: no disks)\n"
+"  --disk index=N,file=FILE\n"
+"                         the same at index N, as QEMU's -drive index=N,file=FILE\n"
+"  --snapshot             leave the disk files untouched: writes stay in memory\n"
+"                         (default: writes reach the files, made durable on the guest's\n"
+"                         FLUSH CACHE and at exit)\n"
+"\n"
+"Boot (multiboot v1, laid out as QEMU's -kernel/-append/-initrd do):\n"
+"  --cmdline STRING       the kernel's command line after its name (default empty)\n"
+"  --kernel-name NAME     the name the command line starts with (default IMAGE): a\n"
+"                         patched image then gets its original's command line\n"
+"  --module 'FILE ARGS'   a multiboot module; the whole string is its command line;\n"
+"                         repeatable, loaded in order (default: none)\n"
+"\n"
+"Run:\n"
+"  --timeout SECONDS      stop after this long, e.g. 10 or 0.5 (default: no limit)\n"
+"  --break ADDR[:COUNT]   stop before the COUNTth execution (default 1st) of the\n"
+"                         sensitive instruction at ADDR (its link address; only\n"
+"                         instructions the runtime emulates are seen)\n"
+"  --screen               at exit, show the 80x25 CGA text screen (0xB8000) on stderr\n"
+"  --screen=FILE          at exit, write the screen's 25 text lines to FILE\n"
+"  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
+"  --trace                one line per exit on stderr (slow)\n"
+"  --help                 this text\n"
+"\n"
+"Exit status:\n"
+"  (v << 1) | 1  the guest wrote v to the debug-exit port 0xf4 (QEMU's isa-debug-exit)\n"
+"  0             --help\n"
+"  2             bad arguments, or an image, module or disk that cannot be loaded\n"
+"  4             the guest triple-faulted (QEMU -no-reboot exits 0)\n"
+"  6             the guest halted for good: hlt with interrupts off, or nothing left to\n"
+"                wake it\n"
+"  8             --timeout expired\n"
+"  10            the guest did something the runtime does not emulate\n"
+"  12            the guest touched the hypervisor window (ring1 rewrite --window)\n"
+"  14            runtime failure: a host error or a runtime bug\n"
+"  16            SIGINT, SIGTERM or SIGHUP\n"
+"  18            the guest reset the machine (keyboard controller or port 0x92; QEMU\n"
+"                -no-reboot exits 0)\n"
+"  20            --break reached\n"
+"Statuses 2-20 come with a diagnosis on stderr (what, where, the guest's registers).\n";
+
+static void usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "usage: ring1-run IMAGE [--mem SIZE] [--serial stdio|FILE] "
-                    "[--cmdline STRING] [--timeout SECONDS] [--stats] [--trace] "
-                    "[--kernel-name NAME]\n");
+    fprintf(stderr, "ring1-run: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(ring1-run --help lists the options)\n");
     exit(STATUS_LOAD_ERROR);
+}
+
+// --disk FILE, or --disk index=N,file=FILE (QEMU's -drive spelling).
+static void parse_disk(const char *arg, const char **disks)
+{
+    int index = -1;
+    const char *file = arg;
+    if (!strncmp(arg, "index=", 6)) {
+        char *end;
+        long n = strtol(arg + 6, &end, 10);
+        if (end == arg + 6 || n < 0 || n >= DISK_MAX || strncmp(end, ",file=", 6) || !end[6])
+            usage_error("--disk %s: want FILE, or index=N,file=FILE with N 0-3", arg);
+        index = (int)n;
+        file = end + 6;
+    } else {
+        for (int i = 0; i < DISK_MAX && index < 0; i++)
+            if (!disks[i])
+                index = i;
+        if (index < 0)
+            usage_error("--disk %s: all four ATA positions are taken", arg);
+    }
+    if (disks[index])
+        usage_error("--disk %s: that index already has a disk", arg);
+    disks[index] = file;
 }
 
 // Seconds with an optional fraction ("2", "0.5") in nanoseconds, without floating point
@@ -85,37 +158,77 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 
 int main(int argc, char **argv)
 {
-    const char *image = NULL, *serial = "stdio", *cmdline = "", *kernel_name = NULL;
-    uint32_t ram = 128u << 20;
+    const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL;
+    bool want_screen = false, stats = false;
+    struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20};
+    static struct image img;
     uint64_t timeout_ns = 0;
-    bool stats = false;
+    const char *modules[LOADER_MAX_MODS];
+    unsigned nmodules = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--mem") && i + 1 < argc)
-            ram = parse_size(argv[++i]);
-        else if (!strcmp(a, "--serial") && i + 1 < argc)
-            serial = argv[++i];
-        else if (!strcmp(a, "--cmdline") && i + 1 < argc)
+        bool value = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "--mem") && value) {
+            pc.ram_size = parse_size(argv[++i]);
+        } else if (!strcmp(a, "--serial") && value) {
+            pc.serial = argv[++i];
+        } else if (!strcmp(a, "--cmdline") && value) {
             cmdline = argv[++i];
-        else if (!strcmp(a, "--timeout") && i + 1 < argc)
+        } else if (!strcmp(a, "--timeout") && value) {
             timeout_ns = parse_seconds(argv[++i]);
-        else if (!strcmp(a, "--kernel-name") && i + 1 < argc)
+        } else if (!strcmp(a, "--kernel-name") && value) {
             kernel_name = argv[++i];
-        else if (!strcmp(a, "--stats"))
+        } else if (!strcmp(a, "--module") && value) {
+            if (nmodules == LOADER_MAX_MODS)
+                usage_error("--module %s: too many modules", argv[i + 1]);
+            modules[nmodules++] = argv[++i];
+        } else if (!strcmp(a, "--disk") && value) {
+            parse_disk(argv[++i], pc.disks);
+        } else if (!strcmp(a, "--break") && value) {
+            char *end;
+            const char *arg = argv[++i];
+            unsigned long addr = strtoul(arg, &end, 0), count = 1;
+            if (*end == ':')
+                count = strtoul(end + 1, &end, 0);
+            if (*end || end == arg || addr > 0xffffffffu || !count || count > 0xffffffffu)
+                usage_error("--break %s: want ADDR or ADDR:COUNT, e.g. 0x100f0b:3000", arg);
+            vcpu_break_addr = (uint32_t)addr;
+            vcpu_break_count = (uint32_t)count;
+        } else if (!strcmp(a, "--snapshot")) {
+            pc.snapshot = true;
+        } else if (!strcmp(a, "--screen")) {
+            want_screen = true;
+        } else if (!strncmp(a, "--screen=", 9) && a[9]) {
+            want_screen = true;
+            screen = a + 9;
+        } else if (!strcmp(a, "--stats")) {
             stats = true;
-        else if (!strcmp(a, "--trace"))
+        } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
-        else if (a[0] == '-' || image)
-            usage();
-        else
+        } else if (a[0] == '-' && a[1]) {
+            static const char *const valued[] = {"--mem", "--serial", "--cmdline", "--timeout",
+                                                 "--kernel-name", "--module", "--disk",
+                                                 "--break"};
+            bool wants = false;
+            for (unsigned k = 0; k < sizeof valued / sizeof valued[0]; k++)
+                wants |= !strcmp(a, valued[k]);
+            usage_error(wants ? "%s wants a value" : "unknown option %s", a);
+        } else if (image) {
+            usage_error("one IMAGE only (%s is a second one)", a);
+        } else {
             image = a;
+        }
     }
     if (!image)
-        usage();
+        usage_error("%s", "no IMAGE given");
 
     struct vcpu *v = &vcpu0;
-    mem_init(ram);
-    struct image img;
+    mem_init(pc.ram_size);
+    for (unsigned i = 0; i < nmodules; i++)
+        loader_add_module(&img, modules[i]);
     loader_load(image, &img);
     if (kernel_name)
         img.path = kernel_name;
@@ -132,12 +245,13 @@ int main(int argc, char **argv)
                     img.ring1_len) < 0)
             exit(STATUS_LOAD_ERROR);
         r1_set_alias_deltas(img.deltas, img.ndeltas);
+        mem_window_alias_init(img.deltas, img.ndeltas);
     } else {
         v->page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
     vcpu_reset(v);
     mem_view_reset(v);
-    platform_init(v, serial, ram);
+    platform_init(v, &pc);
     loader_boot(v, &img, cmdline);
     signals_init(v);
     if (timeout_ns)
@@ -149,5 +263,7 @@ int main(int argc, char **argv)
         stats_print(stderr, host_ns() - t0);
     host_fpu_begin();
     fflush(stdout);
+    if (want_screen)
+        platform_print_screen(screen);
     return status;
 }

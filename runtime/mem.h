@@ -25,13 +25,16 @@ void *mem_phys(uint32_t paddr, uint32_t len);
 // Paging off: linear = physical; map all RAM at 0 in one mapping (big chunks, 1 VMA).
 // Paging on: start empty; shadow pages are filled on demand by mem_shadow_fault().
 void mem_view_reset(struct vcpu *v);
+// The A20 gate: off masks physical address bit 20 (the 8086's 1 MiB wrap-around).
+void mem_set_a20(struct vcpu *v, bool on);
 // Drop one page's shadow mapping (invlpg).
 void mem_view_invlpg(struct vcpu *v, uint32_t lin);
 // Guest CPL changed: drop the shadow pages that were mapped with ring-0 rights.
 void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl);
 // A host page fault at guest linear address lin. Returns 0 if the shadow was filled (retry
 // the instruction), 1 if the guest gets a #PF (*pferr set), -1 if the physical address *pa
-// is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window.
+// is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window, -3 if lin is in the
+// window's physical alias while it is live and the guest's page tables map it too.
 int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa);
 extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages;
 
@@ -44,6 +47,23 @@ static inline bool mem_in_window(uint64_t a)
 {
     return mem_window && a >= mem_window && a - mem_window < 0x400000u;
 }
+// Window aliases (abi.h, "Kernels linked above where they are loaded"): the window mapped
+// again at window - delta for each p_vaddr - p_paddr of the image, while the guest runs its
+// boot code at physical addresses or through segments based at -delta. Exits if an alias
+// would overlap guest RAM.
+void mem_window_alias_init(const uint32_t *deltas, unsigned n);
+// The delta of the live alias containing addr (addr + delta is then the window address it
+// stands for), else 0.
+uint32_t mem_window_alias_delta(const struct vcpu *v, uint32_t addr);
+// Is the alias for this delta live (see mem.c)?
+bool mem_window_alias_live(const struct vcpu *v, uint32_t delta);
+// Before entering the guest: drop aliases that are no longer live (paging on, no segment
+// based at -delta), so that the guest's own mappings there show through again.
+void mem_window_alias_sync(struct vcpu *v);
+// In the window or in one of its aliases (live or not).
+bool mem_in_window_or_alias(uint64_t a);
+// In the window's entry code (the hypercall path) or its alias: for signal handlers.
+bool mem_in_entry_code(uint64_t a);
 
 // ---- guest linear access (emulator) ---------------------------------------------------------
 // Access kinds. ACC_SYS is an implicit supervisor access (descriptor tables, TSS, interrupt

@@ -185,6 +185,49 @@ static uint32_t alu(struct vcpu *v, int op, uint32_t a, uint32_t b, int size)
     return res;
 }
 
+// String moves with a device on either side (movs, stos, lods; rep or not): element by
+// element through vmem_read/vmem_write, which reach the device registry with the element's
+// size. Registers advance as the hardware's do, so a fault part-way leaves a restartable
+// state.
+static bool string_op(struct vcpu *v, const struct insn *in)
+{
+    int size = (in->op & 1) ? in->opsize : 1;
+    uint32_t amask = in->adsize == 4 ? 0xffffffffu : 0xffffu;
+    uint32_t step = (v->eflags & FL_DF) ? (uint32_t)-size : (uint32_t)size;
+    uint32_t count = in->rep ? (v->gpr[R_ECX] & amask) : 1;
+    int src_seg = in->seg >= 0 ? in->seg : R1_SREG_DS;
+    bool reads = in->op != 0xaa && in->op != 0xab, writes = in->op != 0xac && in->op != 0xad;
+    v->exc.vector = -1;
+    // At most this many elements per exit: a rep with a huge count then resumes where it
+    // stopped (ECX/ESI/EDI say where), and signals -- --timeout -- are seen in between.
+    unsigned budget = 65536;
+    while (count && budget--) {
+        uint32_t val = reads ? 0 : v->gpr[R_EAX];
+        if (reads && vmem_read(v, v->seg[src_seg].base + (v->gpr[R_ESI] & amask), &val,
+                               (unsigned)size, 0) < 0)
+            goto fault;
+        if (writes && vmem_write(v, v->seg[R1_SREG_ES].base + (v->gpr[R_EDI] & amask), &val,
+                                 (unsigned)size, 0) < 0)
+            goto fault;
+        if (!writes)
+            reg_write(v, R_EAX, size, val);
+        if (reads)
+            v->gpr[R_ESI] = (v->gpr[R_ESI] & ~amask) | ((v->gpr[R_ESI] + step) & amask);
+        if (writes)
+            v->gpr[R_EDI] = (v->gpr[R_EDI] & ~amask) | ((v->gpr[R_EDI] + step) & amask);
+        count--;
+        if (in->rep)
+            v->gpr[R_ECX] = (v->gpr[R_ECX] & ~amask) | (count & amask);
+    }
+    stats_count("mmio-string");
+    if (!count)
+        v->eip += in->len;   // else the instruction runs again with the registers advanced
+    return true;
+fault:
+    intr_raise_recorded(v);
+    return true;
+}
+
 bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
 {
     uint8_t buf[INSN_MAX];
@@ -192,6 +235,8 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     struct insn in;
     if (decode(buf, n, &in) < 0)
         return false;
+    if ((in.op >= 0xa4 && in.op <= 0xa5) || (in.op >= 0xaa && in.op <= 0xad))
+        return string_op(v, &in);
     struct operand o = {v, 0, lin & ~(PGSIZE - 1), pa & ~(PGSIZE - 1)};
     int size = (in.op & 1) ? in.opsize : 1;
     uint32_t val, r;

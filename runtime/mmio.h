@@ -23,7 +23,8 @@ void mmio_print_unhandled(FILE *f);
 
 // Emulate the instruction at v->eip, whose memory operand faulted at linear address lin
 // (physical pa, not RAM). Handles mov (all forms, movzx/movsx), the ALU group against memory
-// (add or and sub xor cmp, test) and xchg. Returns false if the instruction is none of those.
+// (add or adc sbb and sub xor cmp, test), xchg, and the string moves movs/stos/lods (rep or
+// not). Returns false if the instruction is none of those.
 bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa);
 
 #endif

@@ -1,6 +1,8 @@
 // Port I/O registry and dispatch.
 #include "pio.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct pio_range {
@@ -12,7 +14,7 @@ struct pio_range {
     void *opaque;
 };
 
-#define PIO_MAX 32
+#define PIO_MAX 48
 static struct pio_range ranges[PIO_MAX];
 static int nranges;
 
@@ -25,8 +27,12 @@ static uint64_t unhandled_overflow;
 void pio_register(uint16_t base, uint16_t len, const char *name, int byte_wide,
                   pio_in_fn in, pio_out_fn out, void *opaque)
 {
-    if (nranges < PIO_MAX)
-        ranges[nranges++] = (struct pio_range){base, len, name, byte_wide, in, out, opaque};
+    if (nranges == PIO_MAX) {
+        fprintf(stderr, "ring1-run: internal error: more than %d port ranges (%s)\n", PIO_MAX,
+                name);
+        exit(14);
+    }
+    ranges[nranges++] = (struct pio_range){base, len, name, byte_wide, in, out, opaque};
 }
 
 void pio_reset(void)

@@ -11,14 +11,19 @@
 #include <unistd.h>
 
 #include "cpuid.h"
+#include "dev/cga.h"
+#include "firmware.h"
+#include "mem.h"
+#include "mmio.h"
 #include "pio.h"
 #include "signals.h"
+#include "x86.h"
 #include "stats.h"
 #include "vcpu.h"
 
 struct platform plat;
 static struct vcpu *the_vcpu;
-static timer_t pit_timer;
+static timer_t pit_timer, lapic_host_timer;
 static int stdin_flags = -1;   // restored at exit: O_NONBLOCK is shared with our parent
 
 void platform_restore_stdin(void)
@@ -49,6 +54,20 @@ static uint32_t rtc_in(void *o, uint16_t off, int size) { (void)size; host_fpu_b
 static void rtc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; host_fpu_begin(); mc146818_write(o, off, (uint8_t)v); }
 static uint32_t pci_in(void *o, uint16_t off, int size) { return pci_host_read(o, off, size); }
 static void pci_out(void *o, uint16_t off, int size, uint32_t v) { pci_host_write(o, off, size, v); }
+static uint32_t ata_in(void *o, uint16_t off, int size) { return ata_read(o, off, size); }
+static void ata_out(void *o, uint16_t off, int size, uint32_t v) { ata_write(o, off, size, v); }
+static uint32_t ata_ctl_in(void *o, uint16_t off, int size) { (void)off; (void)size; return ata_ctl_read(o); }
+static void ata_ctl_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; ata_ctl_write(o, (uint8_t)v); }
+static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, off); }
+static void fdc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i82078_write(o, off, (uint8_t)v); }
+static uint32_t fdc_dir_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i82078_read(o, FDC_DIR); }
+static void fdc_ccr_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i82078_write(o, FDC_CCR, (uint8_t)v); }
+static uint32_t kbc_data_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i8042_read(o, 0); }
+static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 0, (uint8_t)v); }
+static uint32_t kbc_status_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i8042_read(o, 4); }
+static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 4, (uint8_t)v); }
+static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)size; return port92_read(o); }
+static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
 static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; post_port_write(o, (uint8_t)v); }
 
@@ -70,10 +89,14 @@ static void pic_to_cpu(void *opaque, int irq, int level)
     (void)level;   // the run loop samples platform_intr() before every entry
 }
 
-static void pic_input(void *opaque, int irq, int level)
+// An ISA interrupt line goes to both interrupt controllers, as on the PIIX: the 8259A pair's
+// input irq and the IOAPIC's input irq, except that IRQ 0 (the PIT) is IOAPIC pin 2 (QEMU's
+// wiring, which the MP table's interrupt entries describe).
+static void isa_irq(void *opaque, int irq, int level)
 {
     (void)opaque;
     i8259_set_irq(&plat.pic, irq, level);
+    ioapic_set_irq(&plat.ioapic, irq == 0 ? 2 : (unsigned)irq, level);
 }
 
 static uint64_t pit_now(void *opaque)
@@ -82,15 +105,74 @@ static uint64_t pit_now(void *opaque)
     return host_ns();
 }
 
+static void arm_host_timer(timer_t t, uint64_t first_ns, uint64_t period_ns);
+
 static void pit_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
 {
     (void)opaque;
+    arm_host_timer(pit_timer, first_ns, period_ns);
+    plat.timer_armed = first_ns != 0;
+}
+
+static void arm_host_timer(timer_t t, uint64_t first_ns, uint64_t period_ns)
+{
     struct itimerspec its = {
         .it_value = {(time_t)(first_ns / 1000000000u), (long)(first_ns % 1000000000u)},
         .it_interval = {(time_t)(period_ns / 1000000000u), (long)(period_ns % 1000000000u)},
     };
-    timer_settime(pit_timer, 0, &its, NULL);
-    plat.timer_armed = first_ns != 0;
+    timer_settime(t, 0, &its, NULL);
+}
+
+static void lapic_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
+{
+    (void)opaque;
+    arm_host_timer(lapic_host_timer, first_ns, period_ns);
+    plat.lapic_timer_armed = first_ns != 0;
+}
+
+static void lapic_eoi_broadcast(void *opaque, uint8_t vector)
+{
+    (void)opaque;
+    ioapic_eoi(&plat.ioapic, vector);
+}
+
+// An IOAPIC message: fixed and lowest-priority go to the local APIC if it is addressed.
+// ExtINT through the IOAPIC, NMI, SMI, INIT are not emulated: the run stops, diagnosed.
+static bool ioapic_deliver(void *opaque, uint8_t vector, bool level, uint8_t dest,
+                           bool logical, uint32_t mode)
+{
+    (void)opaque;
+    if (mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST) {
+        if (!lapic_match(&plat.lapic, dest, logical))
+            return false;
+        lapic_accept(&plat.lapic, vector, level);
+        return true;
+    }
+    vcpu_stop(the_vcpu, STATUS_UNSUPPORTED, "the IOAPIC sent an interrupt with delivery mode "
+              "%u (vector %#x): only fixed and lowest-priority delivery are emulated",
+              mode >> 8, vector);
+    return false;
+}
+
+// MMIO glue: QEMU's APIC answers 32-bit accesses only; the IOAPIC's window is 32-bit too.
+static uint32_t lapic_mmio_read(void *o, uint32_t off, int size)
+{
+    return size == 4 ? lapic_read(o, off) : 0;
+}
+static void lapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
+{
+    if (size == 4)
+        lapic_write(o, off, v);
+}
+static uint32_t ioapic_mmio_read(void *o, uint32_t off, int size)
+{
+    uint32_t v = ioapic_read(o, off & ~3u);
+    return size == 4 ? v : (v >> (8 * (off & 3))) & (size == 2 ? 0xffffu : 0xffu);
+}
+static void ioapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
+{
+    if (size == 4 || (off & ~3u) == IOAPIC_REGSEL)
+        ioapic_write(o, off & ~3u, v);
 }
 
 static int64_t rtc_now(void *opaque)
@@ -107,8 +189,56 @@ static void debug_exit(void *opaque, int status)
     vcpu_stop(the_vcpu, status, NULL);
 }
 
-void platform_init(struct vcpu *v, const char *serial, uint32_t ram_size)
+// The keyboard controller's output port or port 0x92 reset the CPU. QEMU -no-reboot exits
+// then; so does ring1, with its own status.
+static void machine_reset(void *opaque)
 {
+    (void)opaque;
+    rlog("ring1-run: the guest reset the machine\n");
+    vcpu_stop(the_vcpu, STATUS_RESET, NULL);
+}
+
+// The A20 line: port 0x92 and the keyboard controller's output port both drive it (the last
+// write wins, as in QEMU).
+static void a20_gate(void *opaque, bool on)
+{
+    (void)opaque;
+    stats_count(on ? "a20-on" : "a20-off");
+    mem_set_a20(the_vcpu, on);
+}
+
+// The PC/AT CMOS hard disk bytes QEMU's pc_cmos_init_late writes for IDE disks 0 and 1.
+static void cmos_disks(void)
+{
+    uint8_t *cmos = plat.rtc.ram, types = 0, trans = 0;
+    for (unsigned i = 0; i < DISK_MAX; i++) {
+        const struct ata_drive *d = &plat.ata[i / 2].drive[i % 2];
+        if (!d->present)
+            continue;
+        if (i < 2) {
+            unsigned type_ofs = 0x19 + i, info = i ? 0x24 : 0x1b;
+            types |= i ? 0x0f : 0xf0;
+            cmos[type_ofs] = 47;   // user-defined type
+            cmos[info] = (uint8_t)d->cyls;
+            cmos[info + 1] = (uint8_t)(d->cyls >> 8);
+            cmos[info + 2] = (uint8_t)d->heads;
+            cmos[info + 3] = cmos[info + 4] = 0xff;
+            cmos[info + 5] = (uint8_t)(0xc0 | ((d->heads > 8) << 3));
+            cmos[info + 6] = (uint8_t)d->cyls;
+            cmos[info + 7] = (uint8_t)(d->cyls >> 8);
+            cmos[info + 8] = (uint8_t)d->secs;
+        }
+        if (d->cyls > 1024)
+            trans |= (uint8_t)(1u << (2 * i));   // LBA translation
+    }
+    cmos[0x12] = types;
+    cmos[0x39] = trans;
+}
+
+void platform_init(struct vcpu *v, const struct platform_config *cfg)
+{
+    const char *serial = cfg->serial;
+    uint32_t ram_size = cfg->ram_size;
     the_vcpu = v;
     plat.serial_out = STDOUT_FILENO;
     plat.serial_in = -1;
@@ -134,7 +264,7 @@ void platform_init(struct vcpu *v, const char *serial, uint32_t ram_size)
     plat.pic.intr = (struct irq_line){pic_to_cpu, NULL, 0};
     i8259_init(&plat.pic);
     plat.com1.tx = serial_tx;
-    plat.com1.irq = (struct irq_line){pic_input, NULL, COM1_IRQ};
+    plat.com1.irq = (struct irq_line){isa_irq, NULL, COM1_IRQ};
     uart16550_init(&plat.com1);
     struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIG_PIT};
     if (timer_create(CLOCK_MONOTONIC, &sev, &pit_timer) < 0) {
@@ -142,7 +272,7 @@ void platform_init(struct vcpu *v, const char *serial, uint32_t ram_size)
         exit(STATUS_INTERNAL);
     }
     plat.pit.ops = (struct i8254_ops){pit_now, pit_arm, NULL};
-    plat.pit.irq0 = (struct irq_line){pic_input, NULL, PIT_IRQ};
+    plat.pit.irq0 = (struct irq_line){isa_irq, NULL, PIT_IRQ};
     plat.pit.min_period_ns = PIT_TIMER_FLOOR_NS;
     i8254_init(&plat.pit);
     plat.dbg = (struct debugexit){debug_exit, NULL};
@@ -153,12 +283,75 @@ void platform_init(struct vcpu *v, const char *serial, uint32_t ram_size)
     pio_register(PIT_BASE, 4, "pit", 1, pit_in, pit_out, &plat.pit);
     pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, NULL, dbg_out, &plat.dbg);
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
+    pci_host_init(&plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
     plat.rtc.now = rtc_now;
     mc146818_init(&plat.rtc, ram_size);
     pio_register(RTC_PORT_INDEX, 2, "rtc", 1, rtc_in, rtc_out, &plat.rtc);
     plat.portb.pit = &plat.pit;
     pio_register(PORTB_PORT, 1, "portb", 1, portb_in, portb_out, &plat.portb);
+
+    // ATA channels: present like QEMU's, with the drives --disk gives.
+    static const uint16_t ata_base[2] = {ATA_PRIMARY_BASE, ATA_SECONDARY_BASE};
+    static const uint16_t ata_ctl[2] = {ATA_PRIMARY_CTL, ATA_SECONDARY_CTL};
+    static const int ata_irq[2] = {ATA_PRIMARY_IRQ, ATA_SECONDARY_IRQ};
+    for (unsigned i = 0; i < DISK_MAX; i++) {
+        if (!cfg->disks[i])
+            continue;
+        disk_open(&plat.disks[i], cfg->disks[i], cfg->snapshot);
+        struct ata_backend be = disk_backend(&plat.disks[i]);
+        ata_attach(&plat.ata[i / 2], i % 2, i, plat.disks[i].sectors, &be);
+    }
+    for (unsigned c = 0; c < 2; c++) {
+        plat.ata[c].irq = (struct irq_line){isa_irq, NULL, ata_irq[c]};
+        ata_init(&plat.ata[c]);
+        pio_register(ata_base[c], 8, c ? "ata1" : "ata0", 0, ata_in, ata_out, &plat.ata[c]);
+        pio_register(ata_ctl[c], 1, c ? "ata1-ctl" : "ata0-ctl", 1, ata_ctl_in, ata_ctl_out,
+                     &plat.ata[c]);
+    }
+    cmos_disks();
+    atexit(disk_flush_all);
+    struct firmware_disk fw[DISK_MAX];
+    unsigned nfw = 0;
+    for (unsigned i = 0; i < DISK_MAX; i++) {
+        const struct ata_drive *d = &plat.ata[i / 2].drive[i % 2];
+        if (d->present)
+            fw[nfw++] = (struct firmware_disk){d->cyls, d->heads, d->secs};
+    }
+    firmware_init(fw, nfw);
+
+    // Local APIC and IOAPIC, MMIO pages left unmapped (every access is decoded).
+    struct sigevent lsev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIG_LAPIC};
+    if (timer_create(CLOCK_MONOTONIC, &lsev, &lapic_host_timer) < 0) {
+        perror("ring1-run: timer_create");
+        exit(STATUS_INTERNAL);
+    }
+    plat.lapic.ops = (struct lapic_ops){pit_now, lapic_arm, lapic_eoi_broadcast, NULL};
+    plat.lapic.min_period_ns = PIT_TIMER_FLOOR_NS;
+    lapic_init(&plat.lapic);
+    mmio_register(LAPIC_BASE_DEFAULT, LAPIC_SIZE, "lapic", lapic_mmio_read, lapic_mmio_write,
+                  &plat.lapic);
+    plat.ioapic.deliver = ioapic_deliver;
+    ioapic_init(&plat.ioapic);
+    mmio_register(IOAPIC_BASE_DEFAULT, IOAPIC_SIZE, "ioapic", ioapic_mmio_read,
+                  ioapic_mmio_write, &plat.ioapic);
+
+    plat.fdc.irq = (struct irq_line){isa_irq, NULL, FDC_IRQ};
+    i82078_init(&plat.fdc);
+    pio_register(FDC_BASE, 6, "fdc", 1, fdc_in, fdc_out, &plat.fdc);
+    pio_register(FDC_BASE + FDC_DIR, 1, "fdc-dir", 1, fdc_dir_in, fdc_ccr_out, &plat.fdc);
+
+    plat.kbc.kbd_irq = (struct irq_line){isa_irq, NULL, KBC_KBD_IRQ};
+    plat.kbc.aux_irq = (struct irq_line){isa_irq, NULL, KBC_AUX_IRQ};
+    plat.kbc.reset = machine_reset;
+    plat.kbc.a20 = a20_gate;
+    i8042_init(&plat.kbc);
+    pio_register(KBC_DATA_PORT, 1, "kbc-data", 1, kbc_data_in, kbc_data_out, &plat.kbc);
+    pio_register(KBC_STATUS_PORT, 1, "kbc-cmd", 1, kbc_status_in, kbc_cmd_out, &plat.kbc);
+    plat.port92.reset = machine_reset;
+    plat.port92.a20 = a20_gate;
+    port92_init(&plat.port92);
+    pio_register(PORT92_PORT, 1, "port92", 1, port92_in, port92_out, &plat.port92);
 }
 
 void platform_poll_input(void)
@@ -183,21 +376,88 @@ void platform_async(struct vcpu *v, uint32_t bits)
         stats_count("timer-tick");
         i8254_timer(&plat.pit);
     }
+    if (bits & ASYNC_LAPIC) {
+        stats_count("lapic-timer-tick");
+        lapic_timer(&plat.lapic);
+    }
     if (bits & ASYNC_INPUT)
         platform_poll_input();
 }
 
-bool platform_intr(void)
+// The 8259A's INTR reaches the processor when the local APIC is globally disabled
+// (IA32_APIC_BASE) or its LINT0 is unmasked -- virtual wire mode (QEMU's
+// apic_accept_pic_intr).
+static bool pic_reaches_cpu(void)
 {
-    return plat.pic.intr_level;
+    return !(the_vcpu->msr_apic_base & APIC_BASE_EN) || lapic_lint0_open(&plat.lapic);
 }
 
+static bool lapic_on(void)
+{
+    return the_vcpu->msr_apic_base & APIC_BASE_EN;
+}
+
+bool platform_intr(void)
+{
+    return (plat.pic.intr_level && pic_reaches_cpu()) ||
+           (lapic_on() && lapic_pending(&plat.lapic) >= 0);
+}
+
+// INTA: the 8259A first when both want the processor (its ExtINT ignores priorities), as
+// QEMU's apic_get_interrupt arranges.
 uint8_t platform_intack(void)
 {
-    return i8259_intack(&plat.pic);
+    if (plat.pic.intr_level && pic_reaches_cpu())
+        return i8259_intack(&plat.pic);
+    int v = lapic_on() ? lapic_ack(&plat.lapic) : -1;
+    return v >= 0 ? (uint8_t)v : (uint8_t)(plat.lapic.svr & 0xff);   // spurious
+}
+
+void platform_print_stats(FILE *f)
+{
+    for (unsigned c = 0; c < 2; c++) {
+        const struct ata_channel *a = &plat.ata[c];
+        if (a->sectors_read || a->sectors_written || a->flushes)
+            fprintf(f, "  ata%u: %llu sectors read, %llu written, %llu cache flushes\n", c,
+                    (unsigned long long)a->sectors_read,
+                    (unsigned long long)a->sectors_written, (unsigned long long)a->flushes);
+    }
+    if (plat.lapic.timer_irqs || plat.lapic.accepted)
+        fprintf(f, "  local APIC: %llu interrupts accepted, %llu from its timer\n",
+                (unsigned long long)plat.lapic.accepted,
+                (unsigned long long)plat.lapic.timer_irqs);
+    if (plat.lapic.ipis_lost)
+        fprintf(f, "  local APIC: %llu IPIs to processors that do not exist\n",
+                (unsigned long long)plat.lapic.ipis_lost);
+    if (plat.ioapic.lost)
+        fprintf(f, "  IOAPIC: %llu interrupt messages no processor accepted\n",
+                (unsigned long long)plat.ioapic.lost);
+}
+
+void platform_print_screen(const char *file)
+{
+    host_fpu_begin();
+    const uint8_t *vram = mem_phys(CGA_TEXT_BASE, CGA_TEXT_SIZE);
+    FILE *f = file ? fopen(file, "w") : stderr;
+    if (!f) {
+        fprintf(stderr, "ring1-run: --screen=%s: %s\n", file, strerror(errno));
+        return;
+    }
+    if (!file)
+        fprintf(f, "ring1-run: the CGA text screen at exit:\n");
+    char row[CGA_COLS * 3 + 1];
+    for (unsigned r = 0; r < CGA_ROWS; r++) {
+        if (vram)
+            cga_render_row(vram, r, row);
+        else
+            row[0] = '\0';   // less RAM than 0xB8000: nothing there
+        fprintf(f, file ? "%s\n" : "  |%s\n", row);
+    }
+    if (file)
+        fclose(f);
 }
 
 bool platform_can_wake(void)
 {
-    return plat.timer_armed || plat.serial_in >= 0;
+    return plat.timer_armed || plat.lapic_timer_armed || plat.serial_in >= 0;
 }

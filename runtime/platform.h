@@ -5,14 +5,22 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "dev/ata.h"
 #include "dev/debugexit.h"
 #include "dev/i8254.h"
+#include "dev/i8042.h"
+#include "dev/i82078.h"
 #include "dev/i8259.h"
+#include "dev/ioapic.h"
+#include "dev/lapic.h"
 #include "dev/mc146818.h"
 #include "dev/pci.h"
+#include "dev/port92.h"
 #include "dev/portb.h"
 #include "dev/uart16550.h"
+#include "disk.h"
 
 struct vcpu;
 
@@ -33,15 +41,29 @@ struct platform {
     struct pci_host pci;
     struct portb portb;
     struct mc146818 rtc;
+    struct ata_channel ata[2];   // primary (0x1f0, IRQ 14), secondary (0x170, IRQ 15)
+    struct disk disks[DISK_MAX]; // --disk files by QEMU index: ata[i / 2].drive[i % 2]
+    struct i82078 fdc;
+    struct i8042 kbc;
+    struct port92 port92;
+    struct lapic lapic;
+    struct ioapic ioapic;
     int serial_out;        // fd the guest's COM1 output goes to
     int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
-    bool timer_armed;
+    bool timer_armed, lapic_timer_armed;
 };
 
 extern struct platform plat;
 
-// serial: "stdio" or a file name for COM1 output.
-void platform_init(struct vcpu *v, const char *serial, uint32_t ram_size);
+// What the command line chose for the machine.
+struct platform_config {
+    const char *serial;          // "stdio" or a file name for COM1 output
+    uint32_t ram_size;
+    const char *disks[DISK_MAX]; // --disk files in QEMU index order (NULL = no drive)
+    bool snapshot;               // --snapshot: disk files are never written
+};
+
+void platform_init(struct vcpu *v, const struct platform_config *cfg);
 // Work signalled by signal handlers (ASYNC_* bits): timer ticks, input.
 void platform_async(struct vcpu *v, uint32_t bits);
 // Pull pending host input into the UART (non-blocking).
@@ -51,6 +73,10 @@ bool platform_intr(void);
 uint8_t platform_intack(void);
 // Undo what platform_init did to stdin (O_NONBLOCK, O_ASYNC are shared with our parent).
 void platform_restore_stdin(void);
+// --stats: device counters (disks, APIC timer, interrupts no processor took).
+void platform_print_stats(FILE *f);
+// --screen: the CGA text buffer as 25 lines of text, to file (NULL: stderr, framed).
+void platform_print_screen(const char *file);
 // Something could still wake a halted CPU (a timer is armed or input may arrive).
 bool platform_can_wake(void);
 

@@ -124,6 +124,8 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
         bit = ASYNC_TIMER;
     else if (signo == SIG_TIMEOUT)
         bit = ASYNC_TIMEOUT;
+    else if (signo == SIG_LAPIC)
+        bit = ASYNC_LAPIC;
     else if (signo == SIG_INPUT)
         bit = ASYNC_INPUT;
     else if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP)
@@ -131,8 +133,10 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
     __atomic_or_fetch(&v->async, bit, __ATOMIC_SEQ_CST);
 
     if (compat) {
-        if (mem_in_window(rip))
-            return;   // hypercall entry or a trampoline: the runtime will see the bit later
+        if (mem_in_entry_code(rip))
+            return;   // the hypercall path: it exits by itself, and the runtime sees the bit
+        // Guest code, trampolines included (a loop can live entirely in relocated pieces):
+        // exit now; the run loop never delivers an interrupt mid-piece.
         save_guest(v, g);
         redirect(v, g, EXIT_ASYNC);
     } else if (rip >= (uintptr_t)enter_guest_critical_start &&
@@ -153,6 +157,7 @@ void signals_init(struct vcpu *v)
     sigaddset(&async_set, SIG_PIT);
     sigaddset(&async_set, SIG_TIMEOUT);
     sigaddset(&async_set, SIG_INPUT);
+    sigaddset(&async_set, SIG_LAPIC);
     sigaddset(&async_set, SIGINT);
     sigaddset(&async_set, SIGTERM);
     sigaddset(&async_set, SIGHUP);
@@ -168,6 +173,7 @@ void signals_init(struct vcpu *v)
         sigaction(sigs[i], &sa, NULL);
     sigaction(SIG_PIT, &sa, NULL);
     sigaction(SIG_TIMEOUT, &sa, NULL);
+    sigaction(SIG_LAPIC, &sa, NULL);
 
     guest_syscalls_off();
 }

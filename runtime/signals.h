@@ -9,6 +9,7 @@
 #define SIG_PIT      (SIGRTMIN + 0)   // the PIT's host timer
 #define SIG_TIMEOUT  (SIGRTMIN + 1)   // --timeout
 #define SIG_INPUT    SIGIO            // stdin readable
+#define SIG_LAPIC    (SIGRTMIN + 2)   // the local APIC timer's host timer
 
 struct vcpu;
 

@@ -9,6 +9,7 @@
 #include "emulate.h"
 #include "mmio.h"
 #include "pio.h"
+#include "platform.h"
 #include "vcpu.h"
 
 static uint64_t by_kind[R1_KIND_MAX];
@@ -100,6 +101,7 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
                 top[i].kind < R1_KIND_MAX && kind_names[top[i].kind] ? kind_names[top[i].kind]
                                                                       : "?",
                 (unsigned long long)top[i].n);
+    platform_print_stats(f);
     pio_print_unhandled(f);
     mmio_print_unhandled(f);
 }

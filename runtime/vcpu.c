@@ -23,6 +23,19 @@
 
 struct vcpu vcpu0;
 bool vcpu_trace;
+uint32_t vcpu_break_addr, vcpu_break_count;
+
+bool vcpu_break_check(struct vcpu *v, uint32_t addr)
+{
+    static uint32_t hits;
+    if (!vcpu_break_count || addr != vcpu_break_addr || ++hits < vcpu_break_count)
+        return false;
+    vcpu_stop(v, STATUS_BREAK, "--break: the instruction at %#x reached for the %u%s time",
+              addr, hits, hits % 10 == 1 && hits % 100 != 11 ? "st" :
+                          hits % 10 == 2 && hits % 100 != 12 ? "nd" :
+                          hits % 10 == 3 && hits % 100 != 13 ? "rd" : "th");
+    return true;
+}
 
 // entry.S addresses these fields by fixed offsets.
 _Static_assert(offsetof(struct vcpu, eip) == 0x20, "entry.S V_EIP");
@@ -180,6 +193,8 @@ static bool emulate_here(struct vcpu *v)
     uint32_t addr = v->eip;
     if (vcpu_trace)
         rlog("ring1-run: trap %s at %#x\n", kind_names[kind], addr);
+    if (vcpu_break_check(v, addr))
+        return true;
     stats_exit(kind, addr);
     return emulate(v, &in, addr, addr + in.len, addr + in.len) == EMU_OK;
 }
@@ -220,6 +235,13 @@ static void page_fault(struct vcpu *v)
         v->cr2 = lin;
         stats_count("guest-page-fault");
         intr_deliver(v, T_PF, EV_EXC, pferr, v->eip);
+        return;
+    case -3:
+        vcpu_stop(v, STATUS_WINDOW, "the guest maps %#x (to physical %#x) while it still runs "
+                  "its boot code at physical addresses, where ring1 keeps an alias of the "
+                  "hypervisor window (%#x-%#x less the image's p_vaddr - p_paddr): rewrite the "
+                  "image with the window elsewhere (ring1 rewrite --window BASE)", lin, pa,
+                  mem_window, mem_window + R1_WINDOW_SIZE - 1);
         return;
     case -2:
         vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
@@ -350,6 +372,31 @@ static void handle_syscall(struct vcpu *v)
 }
 
 // ---- interrupts ---------------------------------------------------------------------------------
+// May the run loop single-step the guest from where it is (host TF, to reach the end of an
+// interrupt shadow or of a trampoline piece)? Never into the runtime: not in the window's
+// entry code, not over a trampoline's `call R1_ENTRY` (a hypercall exits by itself, at an
+// interruptible resume point), and not over a native pushf (it would push the host's TF).
+static bool may_step(struct vcpu *v)
+{
+    uint32_t eip = vcpu_lin_eip(v), w = eip + mem_window_alias_delta(v, eip);
+    if (mem_in_window(w) && !r1_in_tramp(w))
+        return false;
+    uint8_t b[6] = {0};
+    unsigned n = vmem_fetch(v, eip, b, sizeof b);
+    unsigned p = n && b[0] == 0x66 ? 1 : 0;
+    if (n > p && b[p] == 0x9c)
+        return false;
+    if (n >= 5 && b[0] == 0xe8) {
+        uint32_t rel, target;
+        memcpy(&rel, b + 1, 4);
+        target = eip + 5 + rel;
+        target += mem_window_alias_delta(v, target);
+        if (mem_window && target == mem_window + R1_ENTRY_OFF)
+            return false;
+    }
+    return true;
+}
+
 static void interrupt_check(struct vcpu *v)
 {
     bool intr = platform_intr();
@@ -357,16 +404,19 @@ static void interrupt_check(struct vcpu *v)
     // The sti / mov ss shadow lasts until the instruction after it has executed: while the
     // guest is still at that instruction (or in trampoline glue standing for it), no
     // interrupt. Compared through t2o, so a shadow survives the trampoline's jump back.
-    if (v->shadow && r1_t2o(v->eip) != r1_t2o(v->shadow_eip))
+    if (v->shadow && r1_t2o(v, v->eip) != r1_t2o(v, v->shadow_eip))
         v->shadow = false;
     if (!intr || !vcpu_vif(v))
         return;
     if (v->shadow) {
-        v->step_for_shadow = true;   // let one instruction run, then deliver
+        v->step_for_shadow = may_step(v);   // let one instruction run, then deliver
         return;
     }
-    if (!r1_interruptible(v->eip)) {
+    if (!r1_interruptible(v, v->eip)) {
+        // Mid-piece: step on to the piece's end (or let the coming hypercall exit), so that
+        // a cli a few instructions later cannot keep the interrupt out for good.
         stats_count("irq-deferred");
+        v->step_for_shadow = may_step(v);
         return;
     }
     uint8_t vec = platform_intack();
@@ -422,6 +472,7 @@ int vcpu_run(struct vcpu *v)
         v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1 | entry_nt;
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
+        mem_window_alias_sync(v);
         v->exit.signo = 0;
         uint32_t reason = enter_guest(v);
         v->nexits++;

@@ -109,6 +109,8 @@ struct vcpu {
 #define STATUS_WINDOW      12   // the guest touched the hypervisor window
 #define STATUS_INTERNAL    14   // a fault in the runtime itself, or a host-side failure
 #define STATUS_SIGNAL      16   // SIGINT / SIGTERM / SIGHUP
+#define STATUS_RESET       18   // the guest reset the machine (QEMU -no-reboot would exit 0)
+#define STATUS_BREAK       20   // --break: the instruction was reached its COUNTth time
 
 // Bits of vcpu.async.
 #define ASYNC_TIMER    0x1u   // the PIT's host timer expired
@@ -116,6 +118,7 @@ struct vcpu {
 #define ASYNC_TIMEOUT  0x4u   // --timeout expired
 #define ASYNC_KICK     0x8u   // anything else: just re-examine state
 #define ASYNC_SIGNAL   0x10u  // SIGINT/SIGTERM/SIGHUP: stop
+#define ASYNC_LAPIC    0x20u  // the local APIC timer's host timer expired
 
 extern struct vcpu vcpu0;
 extern bool vcpu_trace;   // --trace: one line per exit on stderr
@@ -140,6 +143,10 @@ int  vcpu_run(struct vcpu *v);
 void vcpu_stop(struct vcpu *v, int status, const char *why, ...)
     __attribute__((format(printf, 3, 4)));
 void vcpu_dump(const struct vcpu *v, FILE *f);
+// --break ADDR:COUNT: stop before the COUNTth execution of the sensitive instruction at ADDR
+// (its link address). Called where the runtime emulates one; true if the run stops here.
+extern uint32_t vcpu_break_addr, vcpu_break_count;
+bool vcpu_break_check(struct vcpu *v, uint32_t addr);
 
 // Linear address of the guest's EIP (CS base + EIP).
 static inline uint32_t vcpu_lin_eip(const struct vcpu *v)

@@ -164,6 +164,159 @@ def test_mmio_to_nothing_matches_qemu():
     assert "accesses to physical addresses with nothing there" in err
 
 
+@pytest.mark.parametrize("mode", ["unpatched", "patched", "trap"])
+def test_local_apic_and_ioapic_match_qemu(mode, tmp_path):
+    """LAPIC and IOAPIC registers through MMIO by every decoded instruction form (mov, movzx,
+    and/or/xor/add, cmp, rep movs/stos, lods), a self IPI, the timer one-shot and periodic,
+    the PIT through the IOAPIC, the 8259A through LINT0: the same lines as QEMU."""
+    _, ref = qemu(guest("apic"))
+    img = guest("apic")
+    if mode != "unpatched":
+        img = rewrite(img, str(tmp_path / "apic.r1.elf"),
+                      *(["--tactics", "trap"] if mode == "trap" else []))
+    rc, out, err = run(img, "--timeout", "20")
+    assert rc == 1 and out == ref, err
+
+
+def test_firmware_tables_match_qemu(tmp_path):
+    """BIOS data area, EBDA, interrupt vector table, MP floating pointer and configuration
+    table, LAPIC/IOAPIC/keyboard controller/port 0x92 reset state, PCI headers, CMOS: byte for
+    byte QEMU's (after SeaBIOS), but for the time of day and the PCI functions ring1 does not
+    have (PIIX3 IDE 00:01.1, PIIX4 power management 00:01.3)."""
+    img = tmp_path / "d.img"
+    img.write_bytes(bytes(8 << 20))
+    extra = ["-drive", f"file={img},index=1,media=disk,format=raw"]
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    r = subprocess.run(QEMU + ["-kernel", guest("pcinfo")] + extra, capture_output=True,
+                       timeout=30)
+    ref = r.stdout.decode("latin-1").splitlines()
+    rc, out, err = run(guest("pcinfo"), "--disk", f"index=1,file={img}", "--snapshot")
+    assert rc == 1, err
+    got = out.splitlines()
+    ticks = re.compile(r"^bda 0x00000460:")          # 0x46c: timer ticks since midnight
+    absent = re.compile(r"^pci 1\.[13]:")
+    assert [l for l in ref if not ticks.match(l) and not absent.match(l)] == \
+           [l for l in got if not ticks.match(l)]
+    assert sum(1 for l in ref if absent.match(l)) == 2
+
+
+def _ata_images(d):
+    """Disk index 0 (8 MiB, a byte pattern per sector) and index 3 (1 MiB)."""
+    a = bytearray(8 << 20)
+    for lba in range(len(a) // 512):
+        for i in range(0, 512, 64):
+            a[lba * 512 + i] = (i * 7 + lba) & 255
+    b = bytes((i * 13) & 255 for i in range(1 << 20))
+    (d / "d0.img").write_bytes(a)
+    (d / "d3.img").write_bytes(b)
+
+
+def test_ata_pio_matches_qemu_and_writes_reach_the_file(tmp_path):
+    """IDENTIFY, CHS/LBA28 reads, READ/WRITE MULTIPLE, WRITE SECTORS, FLUSH CACHE, errors,
+    the secondary slave: the same lines as QEMU, and the disk file ends byte for byte as
+    QEMU leaves its copy."""
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    q, r = tmp_path / "qemu", tmp_path / "ring1"
+    q.mkdir()
+    r.mkdir()
+    _ata_images(q)
+    _ata_images(r)
+    ref = subprocess.run(QEMU + ["-kernel", guest("ata"),
+                                 "-drive", "file=d0.img,index=0,media=disk,format=raw",
+                                 "-drive", "file=d3.img,index=3,media=disk,format=raw"],
+                         capture_output=True, timeout=30, cwd=q)
+    rc, out, err = run(guest("ata"), "--disk", "d0.img", "--disk", "index=3,file=d3.img",
+                       cwd=r)
+    assert rc == ref.returncode == 1, err
+    assert out == ref.stdout.decode("latin-1")
+    assert (r / "d0.img").read_bytes() == (q / "d0.img").read_bytes()
+    assert (r / "d3.img").read_bytes() == (q / "d3.img").read_bytes()
+
+
+def test_snapshot_leaves_disk_files_untouched(tmp_path):
+    _ata_images(tmp_path)
+    before = (tmp_path / "d0.img").read_bytes()
+    rc, out, err = run(guest("ata"), "--disk", "d0.img", "--disk", "index=3,file=d3.img",
+                       "--snapshot", cwd=tmp_path)
+    assert rc == 1, err
+    assert "read back sum" in out
+    assert (tmp_path / "d0.img").read_bytes() == before
+
+
+def test_disk_errors_are_diagnosed(tmp_path):
+    rc, out, err = run(guest("ata"), "--disk", str(tmp_path / "nope.img"))
+    assert rc == STATUS_LOAD_ERROR and "nope.img" in err
+    (tmp_path / "tiny.img").write_bytes(b"x" * 100)
+    rc, out, err = run(guest("ata"), "--disk", str(tmp_path / "tiny.img"))
+    assert rc == STATUS_LOAD_ERROR and "at least 512 bytes" in err
+    rc, out, err = run(guest("ata"), "--disk", "index=1,file=a", "--disk", "index=1,file=b")
+    assert rc == STATUS_LOAD_ERROR and "already has a disk" in err
+
+
+@pytest.mark.parametrize("patched", [False, True])
+def test_a20_gate_matches_qemu(patched, tmp_path):
+    """A20 off through port 0x92 and through the keyboard controller's output port: bit 20 of
+    every physical address reads as 0, as in QEMU."""
+    _, ref = qemu(guest("a20"))
+    img = rewrite(guest("a20"), str(tmp_path / "a20.r1.elf")) if patched else guest("a20")
+    rc, out, err = run(img)
+    assert rc == 1 and out == ref, err
+    assert "=0xaabbccdd" in out
+
+
+def test_multiboot_modules_match_qemu(tmp_path):
+    """--module 'FILE args' (repeatable) lays out the module list, command lines and page-
+    aligned module contents exactly where QEMU's -initrd 'FILE args,FILE2' does."""
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    (tmp_path / "m1.bin").write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "m2.bin").write_bytes(b"\x5a" * 12345)
+    (tmp_path / "m3.bin").write_bytes(b"x")
+    r = subprocess.run(QEMU + ["-kernel", guest("mods"), "-append", "hello world", "-initrd",
+                               "m1.bin arg1 arg2,m2.bin,m3.bin last"],
+                       capture_output=True, timeout=30, cwd=tmp_path)
+    rc, out, err = run(guest("mods"), "--cmdline", "hello world", "--module",
+                       "m1.bin arg1 arg2", "--module", "m2.bin", "--module", "m3.bin last",
+                       cwd=tmp_path)
+    assert rc == r.returncode == 1, err
+    assert out == r.stdout.decode("latin-1")
+    assert "mods_count=0x00000003" in out and "'m3.bin last'" in out
+
+
+def test_module_errors_are_diagnosed(tmp_path):
+    rc, out, err = run(guest("mods"), "--module", str(tmp_path / "missing.bin"))
+    assert rc == STATUS_LOAD_ERROR and "missing.bin" in err
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(8 << 20)
+    rc, out, err = run(guest("mods"), "--mem", "4M", "--module", str(big))
+    assert rc == STATUS_LOAD_ERROR and "do not fit" in err
+
+
+def test_help_lists_every_option_and_status():
+    r = subprocess.run([RUN, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stderr == ""
+    for opt in ["--mem", "--serial", "--disk", "--snapshot", "--cmdline", "--kernel-name",
+                "--module", "--timeout", "--screen", "--stats", "--trace", "--help"]:
+        assert opt in r.stdout, opt
+    assert "(default 128M)" in r.stdout and "(default stdio)" in r.stdout
+    for status in (2, 4, 6, 8, 10, 12, 14, 16, 18):
+        assert re.search(rf"^  {status} ", r.stdout, re.M), status
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--bogus"], "unknown option --bogus"),
+    (["--mem"], "--mem wants a value"),
+    (["--disk", "index=7,file=x"], "want FILE, or index=N,file=FILE"),
+    ([], "no IMAGE"),
+])
+def test_bad_arguments(args, why):
+    r = subprocess.run([RUN, *args], capture_output=True, text=True, timeout=10)
+    assert r.returncode == STATUS_LOAD_ERROR and why in r.stderr and "--help" in r.stderr
+
+
 def test_guest_touching_the_window_is_diagnosed(tmp_path):
     rc, out, err = run(guest("window"))            # unpatched: no window, nothing there
     assert (rc, out) == (1, "wrote to 0xffe00000\n"), err
@@ -260,6 +413,52 @@ UNPATCHED_DIFFERS = [
 UNPATCHED_STOP = {
     "sensitive": (r"^syscall \(EFER\.SCE=0\)", STATUS_UNSUPPORTED, "syscall or sysenter natively"),
 }
+# Where an unpatched run ends with the guest's own panic, and why.
+UNPATCHED_PANIC = {
+    "unix": (r"^fs: ", 3, "panic: popcli: interrupts enabled",
+             "pushcli/popcli read IF with a native pushfl: the host's IF is always 1"),
+}
+
+
+# Samples that need more than a bare boot: a disk (QEMU's -drive index, a fresh copy of the
+# image per run, since both machines write to it) and typed input on COM1 (samples/unix/README.md).
+SAMPLE_SETUP = {
+    "unix": {"disk": (1, "build/unix-fs.img"), "stdin": "unix/session.txt"},
+}
+
+
+def _run_sample(image, name, tmp_path, *extra):
+    setup = SAMPLE_SETUP.get(name, {})
+    args = [image, "--kernel-name", os.path.join("build", name + ".elf"), "--timeout", "20",
+            *extra]
+    if "disk" in setup:
+        index, src = setup["disk"]
+        disk = tmp_path / f"{name}-disk.img"
+        shutil.copyfile(os.path.join(SAMPLES, src), disk)
+        args += ["--disk", f"index={index},file={disk}"]
+    stdin = subprocess.DEVNULL
+    if "stdin" in setup:
+        stdin = open(os.path.join(SAMPLES, setup["stdin"]), "rb")
+    try:
+        return run(*args, stdin=stdin, cwd=SAMPLES)
+    finally:
+        if stdin is not subprocess.DEVNULL:
+            stdin.close()
+
+
+def test_unix_sample_writes_reach_its_disk(samples_built, tmp_path):
+    """The unix sample's session writes files (f, d/g, systest's): the image changes, and
+    --snapshot keeps it as it was."""
+    patched = rewrite(os.path.join(SAMPLES, "build", "unix.elf"), str(tmp_path / "u.r1.elf"))
+    src = open(os.path.join(SAMPLES, "build", "unix-fs.img"), "rb").read()
+    disk = tmp_path / "fs.img"
+    for snapshot in (True, False):
+        disk.write_bytes(src)
+        with open(os.path.join(SAMPLES, "unix", "session.txt"), "rb") as session:
+            rc, out, err = run(patched, "--disk", f"index=1,file={disk}", "--timeout", "20",
+                               *(["--snapshot"] if snapshot else []), stdin=session)
+        assert rc == 1, err
+        assert (disk.read_bytes() == src) == snapshot
 
 
 def _golden(name):
@@ -281,7 +480,7 @@ def _check_against_golden(name, out, rc, err):
 def test_sample_patched_matches_golden(name, samples_built, tmp_path):
     src = os.path.join("build", name + ".elf")
     patched = rewrite(os.path.join(SAMPLES, src), str(tmp_path / (name + ".r1.elf")))
-    rc, out, err = run(patched, "--kernel-name", src, "--timeout", "20", cwd=SAMPLES)
+    rc, out, err = _run_sample(patched, name, tmp_path)
     _check_against_golden(name, out, rc, err)
 
 
@@ -290,17 +489,22 @@ def test_sample_trap_tactic_matches_golden(name, samples_built, tmp_path):
     src = os.path.join("build", name + ".elf")
     patched = rewrite(os.path.join(SAMPLES, src), str(tmp_path / (name + ".trap.elf")),
                       "--tactics", "trap")
-    rc, out, err = run(patched, "--kernel-name", src, "--timeout", "20", cwd=SAMPLES)
+    rc, out, err = _run_sample(patched, name, tmp_path)
     _check_against_golden(name, out, rc, err)
 
 
 @pytest.mark.parametrize("name", _samples())
-def test_sample_unpatched_matches_golden_where_it_can(name, samples_built):
+def test_sample_unpatched_matches_golden_where_it_can(name, samples_built, tmp_path):
     """The trap-only baseline: the unpatched kernel, privileged instructions trapping."""
     want = _golden(name).splitlines()
-    rc, out, err = run(os.path.join("build", name + ".elf"), "--timeout", "20", cwd=SAMPLES)
+    rc, out, err = _run_sample(os.path.join("build", name + ".elf"), name, tmp_path)
     got = out.splitlines()
     stop = UNPATCHED_STOP.get(name)
+    panic = UNPATCHED_PANIC.get(name)
+    if panic:
+        cut = next(i for i, l in enumerate(want) if re.search(panic[0], l))
+        assert rc == panic[1] and out.splitlines() == want[:cut] + [panic[2]], (out, err)
+        return
     if stop:
         cut = next((i for i, l in enumerate(want) if re.search(stop[0], l)), len(want))
         want = want[:cut]

@@ -91,6 +91,11 @@ void mc146818_init(struct mc146818 *r, uint32_t ram_size)
         above16 = 65535;
     r->ram[0x34] = (uint8_t)above16;
     r->ram[0x35] = (uint8_t)(above16 >> 8);
+    // QEMU's boot configuration bytes, read from a guest (runtime/tests/guest/pcinfo.c):
+    // boot order (0x3d, 0x38 high nibble) and 0x37 as pc_cmos_init leaves them.
+    r->ram[0x37] = 0x20;
+    r->ram[0x38] = 0x30;
+    r->ram[0x3d] = 0x12;
     latch_time(r);
 }
 

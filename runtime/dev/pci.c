@@ -1,17 +1,99 @@
-// PCI configuration mechanism #1 with no devices (PCI Local Bus Specification 3.0
-// §3.2.2.3.2). Only a 32-bit access to 0xcf8 reaches CONFIG_ADDRESS (narrower ones are
-// ordinary I/O, which nothing decodes here); every CONFIG_DATA read is a master abort.
+// PCI configuration mechanism #1 with QEMU's host bridge and ISA bridge (PCI Local Bus
+// Specification 3.0 §3.2.2.3.2; header values as QEMU 7.2's i440fx and piix3 report them).
+// Only a 32-bit access to 0xcf8 reaches CONFIG_ADDRESS (narrower ones are ordinary I/O,
+// which nothing decodes here); CONFIG_DATA accepts 8-, 16- and 32-bit accesses at their
+// byte offset.
 #include "pci.h"
+
+#include <string.h>
+
+static void put16(uint8_t *c, unsigned off, uint16_t v)
+{
+    c[off] = (uint8_t)v;
+    c[off + 1] = (uint8_t)(v >> 8);
+}
+
+static void function(struct pci_function *f, uint8_t devfn, uint16_t vendor, uint16_t device,
+                     uint8_t rev, uint32_t class, uint8_t header, uint16_t status)
+{
+    memset(f, 0, sizeof *f);
+    f->devfn = devfn;
+    put16(f->config, PCI_VENDOR_ID, vendor);
+    put16(f->config, PCI_DEVICE_ID, device);
+    put16(f->config, PCI_STATUS, status);
+    f->config[PCI_REVISION] = rev;
+    f->config[PCI_CLASS_PROG] = (uint8_t)class;
+    put16(f->config, PCI_CLASS_DEVICE, (uint16_t)(class >> 8));
+    f->config[PCI_HEADER_TYPE] = header;
+    put16(f->config, PCI_SUBSYS_VENDOR, 0x1af4);   // QEMU's subsystem IDs
+    put16(f->config, PCI_SUBSYS_ID, 0x1100);
+    // The guest may change the command register and the device-specific space (PAM,
+    // SMRAM, PIRQ routing...); identification stays read-only.
+    f->wmask[PCI_COMMAND] = 0xff;
+    f->wmask[PCI_COMMAND + 1] = 0x07;
+    f->wmask[PCI_INTERRUPT_LINE] = 0xff;
+    memset(f->wmask + 0x40, 0xff, 0xc0);
+}
+
+void pci_host_init(struct pci_host *p)
+{
+    memset(p, 0, sizeof *p);
+    // 00:00.0 Intel 82441FX PMC (host bridge), 00:01.0 Intel 82371SB PIIX3 ISA bridge
+    // (multi-function: the header type's bit 7).
+    function(&p->fn[0], 0x00, 0x8086, 0x1237, 0x02, 0x060000, 0x00, 0x0000);
+    function(&p->fn[1], 0x08, 0x8086, 0x7000, 0x00, 0x060100, 0x80, 0x0200);
+    p->fn[0].config[PCI_COMMAND] = 0x03;           // I/O and memory space, SERR#: as
+    p->fn[0].config[PCI_COMMAND + 1] = 0x01;       // SeaBIOS leaves both
+    p->fn[1].config[PCI_COMMAND] = 0x03;
+    p->fn[1].config[PCI_COMMAND + 1] = 0x01;
+    static const uint8_t pirq[4] = {0x0b, 0x0b, 0x0a, 0x0a};   // PIRQA-D as SeaBIOS routes
+    memcpy(p->fn[1].config + 0x60, pirq, sizeof pirq);
+}
+
+// The addressed function, or NULL for a master abort.
+static struct pci_function *target(struct pci_host *p, unsigned *reg)
+{
+    uint32_t a = p->config_address;
+    if (!(a & PCI_CONFIG_ENABLE) || ((a >> 16) & 0xff) != 0)
+        return NULL;
+    *reg = a & 0xfc;
+    for (int i = 0; i < PCI_NFUNCS; i++)
+        if (p->fn[i].devfn == ((a >> 8) & 0xff))
+            return &p->fn[i];
+    return NULL;
+}
 
 uint32_t pci_host_read(struct pci_host *p, unsigned offset, int size)
 {
-    if (offset == 0 && size == 4)
-        return p->config_address;
-    return size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    uint32_t ones = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    if (offset < 4)
+        return offset == 0 && size == 4 ? p->config_address : ones;
+    unsigned reg;
+    struct pci_function *f = target(p, &reg);
+    if (!f)
+        return ones;
+    reg += offset - 4;
+    uint32_t v = 0;
+    for (int i = 0; i < size && reg + (unsigned)i < 256; i++)
+        v |= (uint32_t)f->config[reg + (unsigned)i] << (8 * i);
+    return v;
 }
 
 void pci_host_write(struct pci_host *p, unsigned offset, int size, uint32_t val)
 {
-    if (offset == 0 && size == 4)
-        p->config_address = val & 0x80fffffcu;   // reserved bits 30-24 and 1-0 read as 0
+    if (offset < 4) {
+        if (offset == 0 && size == 4)
+            p->config_address = val & 0x80fffffcu;   // reserved bits 30-24 and 1-0 read as 0
+        return;
+    }
+    unsigned reg;
+    struct pci_function *f = target(p, &reg);
+    if (!f)
+        return;
+    reg += offset - 4;
+    for (int i = 0; i < size && reg + (unsigned)i < 256; i++) {
+        unsigned r = reg + (unsigned)i;
+        uint8_t b = (uint8_t)(val >> (8 * i));
+        f->config[r] = (uint8_t)((f->config[r] & ~f->wmask[r]) | (b & f->wmask[r]));
+    }
 }

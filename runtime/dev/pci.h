@@ -1,5 +1,9 @@
-// PCI configuration mechanism #1 (PCI Local Bus Specification 3.0 §3.2.2.3.2) with an empty
-// bus: CONFIG_ADDRESS latches what is written, CONFIG_DATA answers "no device" (all ones).
+// PCI configuration mechanism #1 (PCI Local Bus Specification 3.0 §3.2.2.3.2) on bus 0 of
+// QEMU's i440FX PC, minus what ring1 does not emulate: the host bridge (00:00.0, Intel
+// 82441FX) and the PIIX3 PCI-to-ISA bridge (00:01.0, Intel 82371SB function 0) answer with
+// their configuration headers; every other address is a master abort (all ones). The
+// PIIX3's IDE (00:01.1) and QEMU's PIIX4 power management function (00:01.3) are absent:
+// the ATA channels are the legacy ISA ones, without bus-master DMA.
 #ifndef RING1_PCI_H
 #define RING1_PCI_H
 
@@ -9,10 +13,33 @@
 #define PCI_CONFIG_DATA    0xcfc   // 0xcfc-0xcff: the addressed configuration dword
 #define PCI_CONFIG_ENABLE  0x80000000u
 
-struct pci_host {
-    uint32_t config_address;
+// Configuration header offsets (PCI 3.0 §6.1).
+#define PCI_VENDOR_ID      0x00
+#define PCI_DEVICE_ID      0x02
+#define PCI_COMMAND        0x04
+#define PCI_STATUS         0x06
+#define PCI_REVISION       0x08
+#define PCI_CLASS_PROG     0x09
+#define PCI_CLASS_DEVICE   0x0a
+#define PCI_HEADER_TYPE    0x0e
+#define PCI_SUBSYS_VENDOR  0x2c
+#define PCI_SUBSYS_ID      0x2e
+#define PCI_INTERRUPT_LINE 0x3c
+
+#define PCI_NFUNCS 2
+
+struct pci_function {
+    uint8_t devfn;             // device << 3 | function, on bus 0
+    uint8_t config[256];
+    uint8_t wmask[256];        // bits the guest may change
 };
 
+struct pci_host {
+    uint32_t config_address;
+    struct pci_function fn[PCI_NFUNCS];
+};
+
+void pci_host_init(struct pci_host *p);
 // offset: 0-3 = CONFIG_ADDRESS bytes, 4-7 = CONFIG_DATA bytes (relative to 0xcf8).
 uint32_t pci_host_read(struct pci_host *p, unsigned offset, int size);
 void pci_host_write(struct pci_host *p, unsigned offset, int size, uint32_t val);

@@ -72,15 +72,19 @@
  *
  * A hypercall from an R1_TACTIC_INLINE site (sti, popf) means the translation was already done
  * inline and virtual IF is now 1 with R1_VCPU_PENDING set: deliver the pending interrupt, then
- * resume. From an R1_TACTIC_TRAMPOLINE site it means: emulate the whole instruction.
+ * resume. For sti the pending check follows the instruction after sti when that instruction is
+ * in the same region (the interrupt shadow has then already been honoured; `sti; hlt` sleeps
+ * correctly); the t2o entry of `resume` names the original address execution continues at. From an R1_TACTIC_TRAMPOLINE site it means: emulate the whole instruction.
  *
  * Kernels linked above where they are loaded (GNU Mach: p_vaddr 0xc1000000, p_paddr 0x01000000)
- * run their boot code at physical addresses with paging off. A patched site executed there
- * jumps (rel32) to trampoline - delta, where delta = p_vaddr - p_paddr of its segment. While
- * paging is off the runtime therefore also maps the entry page and the .ring1 segment at
- * address - delta; the trampolines' branches to original code are all relative, so they return
- * to the same alias, and their vCPU accesses are absolute, so they reach the real vCPU page.
- * A trap site is looked up at addr and at addr - delta.
+ * run their boot code at physical addresses, and some keep doing so after paging is on (xv6-
+ * style kernels until their jump to the linked address) or reach their linked addresses through
+ * segments based at -delta (GNU Mach). A patched site executed there jumps (rel32) to
+ * trampoline - delta, where delta = p_vaddr - p_paddr of its segment. The runtime therefore
+ * also maps the whole window at window_base - delta while the guest runs such code: the
+ * trampolines' branches to original code are relative, so they return to the same alias, and
+ * their absolute vCPU accesses may go through a segment based at -delta too. A trap site is
+ * looked up at addr and at addr - delta. (runtime/README.md says when the alias is dropped.)
  *
  * Trap sites (R1_TACTIC_TRAP) hold `int3` at `addr` (rest of the instruction left as it was):
  * the runtime finds the site by address, emulates it, and continues at addr + len.

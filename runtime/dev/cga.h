@@ -1,0 +1,21 @@
+// CGA 80x25 colour text mode (IBM Color/Graphics Monitor Adapter technical reference:
+// character/attribute pairs at 0xB8000, 160 bytes a row). As on QEMU's PC with -nodefaults
+// there is no display adapter: the text buffer is ordinary RAM and the 6845 CRTC ports
+// (0x3D4/0x3D5) are unassigned, so kernels see exactly what they see under QEMU. This file
+// only renders the buffer as text, for --screen.
+#ifndef RING1_CGA_H
+#define RING1_CGA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CGA_TEXT_BASE  0xb8000u
+#define CGA_COLS       80
+#define CGA_ROWS       25
+#define CGA_TEXT_SIZE  (CGA_COLS * CGA_ROWS * 2)
+
+// Render one row of the text buffer as UTF-8 (code page 437 glyphs, NUL as a space),
+// trailing spaces removed. out needs room for CGA_COLS * 3 + 1 bytes; returns the length.
+size_t cga_render_row(const uint8_t *vram, unsigned row, char *out);
+
+#endif

@@ -1,0 +1,68 @@
+// Tests of PCI configuration mechanism #1 (dev/pci.c): the host bridge and ISA bridge
+// headers as QEMU's, master aborts elsewhere, write masks.
+#include "unit.h"
+
+#include "pci.h"
+
+static struct pci_host p;
+
+static uint32_t cfg(unsigned dev, unsigned fn, unsigned reg)
+{
+    pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | dev << 11 | fn << 8 | reg);
+    return pci_host_read(&p, 4, 4);
+}
+
+TEST(host_bridge_header)
+{
+    pci_host_init(&p);
+    CHECK_EQ(cfg(0, 0, 0x00), 0x12378086);
+    CHECK_EQ(cfg(0, 0, 0x04), 0x00000103);
+    CHECK_EQ(cfg(0, 0, 0x08), 0x06000002);
+    CHECK_EQ(cfg(0, 0, 0x2c), 0x11001af4);
+}
+
+TEST(isa_bridge_is_multifunction)
+{
+    pci_host_init(&p);
+    CHECK_EQ(cfg(1, 0, 0x00), 0x70008086);
+    CHECK_EQ(cfg(1, 0, 0x0c), 0x00800000);
+    CHECK_EQ(cfg(1, 0, 0x08), 0x06010000);
+}
+
+TEST(absent_functions_abort)
+{
+    pci_host_init(&p);
+    CHECK_EQ(cfg(1, 1, 0x00), 0xffffffff);       // no PIIX3 IDE function in ring1
+    CHECK_EQ(cfg(2, 0, 0x00), 0xffffffff);
+    pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 1 << 16);   // bus 1
+    CHECK_EQ(pci_host_read(&p, 4, 4), 0xffffffff);
+}
+
+TEST(config_address_reads_back_only_32_bit)
+{
+    pci_host_init(&p);
+    pci_host_write(&p, 0, 4, 0x80000004);
+    CHECK_EQ(pci_host_read(&p, 0, 4), 0x80000004);
+    CHECK_EQ(pci_host_read(&p, 0, 1), 0xff);
+    pci_host_write(&p, 0, 1, 0);                 // a byte write is not CONFIG_ADDRESS
+    CHECK_EQ(pci_host_read(&p, 0, 4), 0x80000004);
+}
+
+TEST(byte_and_word_config_reads)
+{
+    pci_host_init(&p);
+    pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 0x00);
+    CHECK_EQ(pci_host_read(&p, 6, 2), 0x1237);   // device ID at 0xcfe
+    CHECK_EQ(pci_host_read(&p, 4, 1), 0x86);
+}
+
+TEST(identification_is_read_only_command_is_not)
+{
+    pci_host_init(&p);
+    pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 0x00);
+    pci_host_write(&p, 4, 4, 0);
+    CHECK_EQ(cfg(0, 0, 0), 0x12378086);
+    pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 0x04);
+    pci_host_write(&p, 4, 2, 0x0007);
+    CHECK_EQ(cfg(0, 0, 0x04) & 0xffff, 0x0007);
+}
