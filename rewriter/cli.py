@@ -82,7 +82,7 @@ def cmd_inspect(args) -> int:
         print(f"  code range {c['section']} {c['addr']:#x} {c['size']} bytes: code {c['code']} "
               f"({pct(c['code'])}), data/padding {c['data_or_padding']} "
               f"({pct(c['data_or_padding'])}), unknown {c['unknown']} ({pct(c['unknown'])})")
-    print(f"  roots: " + ", ".join(f"{k} {v}" for k, v in s["roots"].items()))
+    print("  roots: " + ", ".join(f"{k} {v}" for k, v in s["roots"].items()))
     print(f"  {s['instructions']} instructions, CFG {s['cfg']['blocks']} blocks, "
           f"{s['cfg']['edges']} edges")
     print(f"  sensitive sites in code: {s['sites']['total']}")

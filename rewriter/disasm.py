@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import capstone
 
 from .classify import CANDIDATE_MNEMONICS, classify
-from .image import CodeRange, Image
+from .image import Image
 from .ktables import KTables, scan as scan_ktables
 
 # Per-byte states of a code range.

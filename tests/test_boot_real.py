@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from rewriter.fetch import FetchError, fetch
+from conftest import kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "runtime"
@@ -76,15 +76,6 @@ RING1_ONLY = [
 ]
 # The RTC line shows the wall clock (both machines start their RTC from the host's UTC).
 RTC = re.compile(r"^RTC time is (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)$")
-
-
-def kernel(name: str) -> Path:
-    try:
-        return Path(fetch(name, progress=lambda m: None))
-    except FetchError as e:
-        if getattr(e, "unreachable", False):
-            pytest.skip(f"{name}: Debian archive unreachable: {e}")
-        raise
 
 
 @pytest.fixture(scope="module", autouse=True)

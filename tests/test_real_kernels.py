@@ -34,22 +34,12 @@ from pathlib import Path
 import lief
 import pytest
 
-from rewriter import abi, disasm, emit, image, pipeline
+from rewriter import abi, emit, image, pipeline
 from rewriter.abi import Kind
-from rewriter.fetch import FetchError, fetch
 
-from conftest import ROOT, run_ring1
+from conftest import ROOT, kernel, run_ring1
 
 TOLERANCE = 0.02        # |ours - objdump| / objdump, totals (GNU Mach: a handful of sites)
-
-
-def kernel(name: str) -> Path:
-    try:
-        return Path(fetch(name, progress=lambda m: None))
-    except FetchError as e:
-        if getattr(e, "unreachable", False):
-            pytest.skip(f"{name}: Debian archive unreachable: {e}")
-        raise
 
 
 # --- objdump, address by address -------------------------------------------------------------
