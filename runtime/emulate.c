@@ -31,27 +31,6 @@ int emu_fault(struct vcpu *v, int vector, uint32_t err)
 #define UNHANDLED 1
 
 // ---- operand helpers ------------------------------------------------------------------------
-static uint32_t reg_get(const struct vcpu *v, unsigned r, int size)
-{
-    if (size == 1)
-        return r < 4 ? v->gpr[r] & 0xff : (v->gpr[r - 4] >> 8) & 0xff;
-    return size == 2 ? v->gpr[r] & 0xffff : v->gpr[r];
-}
-
-static void reg_set(struct vcpu *v, unsigned r, int size, uint32_t val)
-{
-    if (size == 1) {
-        if (r < 4)
-            v->gpr[r] = (v->gpr[r] & ~0xffu) | (val & 0xff);
-        else
-            v->gpr[r - 4] = (v->gpr[r - 4] & ~0xff00u) | (val & 0xff) << 8;
-    } else if (size == 2) {
-        v->gpr[r] = (v->gpr[r] & ~0xffffu) | (val & 0xffff);
-    } else {
-        v->gpr[r] = val;
-    }
-}
-
 static uint32_t mem_lin(const struct vcpu *v, const struct insn *in)
 {
     return v->seg[insn_seg(in)].base + insn_ea(in, v->gpr);
@@ -60,7 +39,7 @@ static uint32_t mem_lin(const struct vcpu *v, const struct insn *in)
 static int rm_read(struct vcpu *v, const struct insn *in, int size, uint32_t *val)
 {
     if (!insn_has_mem(in)) {
-        *val = reg_get(v, in->rm, size);
+        *val = vcpu_reg(v, in->rm, size);
         return 0;
     }
     *val = 0;
@@ -70,7 +49,7 @@ static int rm_read(struct vcpu *v, const struct insn *in, int size, uint32_t *va
 static int rm_write(struct vcpu *v, const struct insn *in, int size, uint32_t val)
 {
     if (!insn_has_mem(in)) {
-        reg_set(v, in->rm, size, val);
+        vcpu_set_reg(v, in->rm, size, val);
         return 0;
     }
     return vmem_write(v, mem_lin(v, in), &val, (unsigned)size, 0);
@@ -292,15 +271,8 @@ static int far_ret(struct vcpu *v, int opsize, uint32_t release)
     if (stack_peek(v, sz, &esp, opsize) < 0 || stack_peek(v, sz + (uint32_t)opsize, &ss, opsize) < 0)
         return -1;
     uint64_t ssd;
-    if (!(ss & ~3u) || (ss & 3) != rpl)
-        return emu_fault(v, T_GP, ss & ~3u);
-    if (desc_read(v, (uint16_t)ss, &ssd) < 0)
+    if (seg_check_stack(v, (uint16_t)ss, rpl, &ssd, T_GP, 0) < 0)
         return -1;
-    uint32_t ssa = (uint32_t)(ssd >> 40) & 0xff;
-    if (!(ssa & DESC_S) || (ssa & DESC_X) || !(ssa & DESC_RW) || DESC_DPL(ssa) != rpl)
-        return emu_fault(v, T_GP, ss & ~3u);
-    if (!(ssa & DESC_P))
-        return emu_fault(v, T_SS, ss & ~3u);
     seg_commit_cs(v, (uint16_t)cs, d, (int)rpl);
     seg_commit(v, R1_SREG_SS, (uint16_t)ss, ssd);
     v->gpr[R_ESP] = esp + release;
@@ -452,7 +424,7 @@ static int do_lar_lsl(struct vcpu *v, const struct insn *in, bool lsl)
         } else {
             val = (uint32_t)(d >> 32) & 0x00f0ff00u;
         }
-        reg_set(v, in->reg, in->opsize, val);
+        vcpu_set_reg(v, in->reg, in->opsize, val);
     }
     return 0;
 }
@@ -697,9 +669,9 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
         if (io_check(v, port, size) < 0)
             return -1;
         if (in->op & 2)
-            pio_out(port, size, reg_get(v, R_EAX, size));
+            pio_out(port, size, vcpu_reg(v, R_EAX, size));
         else
-            reg_set(v, R_EAX, size, pio_in(port, size));
+            vcpu_set_reg(v, R_EAX, size, pio_in(port, size));
         return 0;
     }
     case 0x6c: case 0x6d:  // ins
@@ -785,7 +757,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
               : in->op == 0x0fb2 ? R1_SREG_SS : in->op == 0x0fb4 ? R1_SREG_FS : R1_SREG_GS;
         if (read_farptr(v, in, &off, &sel) < 0 || seg_load(v, s, sel) < 0)
             return -1;
-        reg_set(v, in->reg, in->opsize, off);
+        vcpu_set_reg(v, in->reg, in->opsize, off);
         return 0;
     }
 
@@ -812,7 +784,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
         if (in->mod == 3) {
             switch (in->reg) {
             case 4:  // smsw r
-                reg_set(v, in->rm, in->opsize, v->cr0);
+                vcpu_set_reg(v, in->rm, in->opsize, v->cr0);
                 return 0;
             case 6:  // lmsw r
                 val = v->gpr[in->rm];

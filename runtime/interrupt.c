@@ -236,15 +236,8 @@ int intr_iret(struct vcpu *v, int opsize)
         if (vmem_read(v, ssb + esp, &new_esp, (unsigned)opsize, 0) < 0 ||
             vmem_read(v, ssb + esp + (unsigned)opsize, &ss, (unsigned)opsize, 0) < 0)
             return -1;
-        if (!(ss & ~3u) || (ss & 3) != rpl)
-            return emu_fault(v, T_GP, ss & ~3u);
-        if (desc_read(v, (uint16_t)ss, &ssd) < 0)
+        if (seg_check_stack(v, (uint16_t)ss, rpl, &ssd, T_GP, 0) < 0)
             return -1;
-        uint32_t ssa = (uint32_t)(ssd >> 40) & 0xff;
-        if (!(ssa & DESC_S) || (ssa & DESC_X) || !(ssa & DESC_RW) || DESC_DPL(ssa) != rpl)
-            return emu_fault(v, T_GP, ss & ~3u);
-        if (!(ssa & DESC_P))
-            return emu_fault(v, T_SS, ss & ~3u);
     }
     // Which EFLAGS bits this privilege may change (vol. 2, IRET; same rules as POPF).
     uint32_t mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_RF | FL_AC | FL_ID;

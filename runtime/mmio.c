@@ -125,26 +125,6 @@ static int opnd_write(struct operand *o, uint32_t val, int size)
     return 0;
 }
 
-static uint32_t reg_read(const struct vcpu *v, unsigned r, int size)
-{
-    if (size == 1)
-        return r < 4 ? v->gpr[r] & 0xff : (v->gpr[r - 4] >> 8) & 0xff;
-    return size == 2 ? v->gpr[r] & 0xffff : v->gpr[r];
-}
-
-static void reg_write(struct vcpu *v, unsigned r, int size, uint32_t val)
-{
-    if (size == 1) {
-        if (r < 4)
-            v->gpr[r] = (v->gpr[r] & ~0xffu) | (val & 0xff);
-        else
-            v->gpr[r - 4] = (v->gpr[r - 4] & ~0xff00u) | (val & 0xff) << 8;
-    } else if (size == 2) {
-        v->gpr[r] = (v->gpr[r] & ~0xffffu) | (val & 0xffff);
-    } else {
-        v->gpr[r] = val;
-    }
-}
 
 // The ALU group (ModRM.reg / opcode bits 5-3): result and arithmetic flags computed by the
 // host CPU itself, so they are exactly the hardware's.
@@ -210,7 +190,7 @@ static bool string_op(struct vcpu *v, const struct insn *in)
                                  (unsigned)size, 0) < 0)
             goto fault;
         if (!writes)
-            reg_write(v, R_EAX, size, val);
+            vcpu_set_reg(v, R_EAX, size, val);
         if (reads)
             v->gpr[R_ESI] = (v->gpr[R_ESI] & ~amask) | ((v->gpr[R_ESI] + step) & amask);
         if (writes)
@@ -253,12 +233,12 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     int rc = 0;
     switch (in.op) {
     case 0x88: case 0x89:                                   // mov r/m, r
-        rc = opnd_write(&o, reg_read(v, in.reg, size), size);
+        rc = opnd_write(&o, vcpu_reg(v, in.reg, size), size);
         break;
     case 0x8a: case 0x8b:                                   // mov r, r/m
         rc = opnd_read(&o, &val, size);
         if (!rc)
-            reg_write(v, in.reg, size, val);
+            vcpu_set_reg(v, in.reg, size, val);
         break;
     case 0xc6: case 0xc7:                                   // mov r/m, imm
         if (in.reg != 0)
@@ -268,10 +248,10 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     case 0xa0: case 0xa1:                                   // mov al/eax, moffs
         rc = opnd_read(&o, &val, size);
         if (!rc)
-            reg_write(v, R_EAX, size, val);
+            vcpu_set_reg(v, R_EAX, size, val);
         break;
     case 0xa2: case 0xa3:                                   // mov moffs, al/eax
-        rc = opnd_write(&o, reg_read(v, R_EAX, size), size);
+        rc = opnd_write(&o, vcpu_reg(v, R_EAX, size), size);
         break;
     case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf: {   // movzx, movsx
         int ssize = (in.op & 1) ? 2 : 1;
@@ -280,7 +260,7 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
             break;
         if (in.op >= 0x0fbe)
             val = ssize == 1 ? (uint32_t)(int32_t)(int8_t)val : (uint32_t)(int32_t)(int16_t)val;
-        reg_write(v, in.reg, in.opsize, val);
+        vcpu_set_reg(v, in.reg, in.opsize, val);
         break;
     }
     case 0x00: case 0x01: case 0x08: case 0x09: case 0x20: case 0x21:   // alu r/m, r
@@ -290,7 +270,7 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
         rc = opnd_read(&o, &val, size);
         if (rc)
             break;
-        r = alu(v, op, val, reg_read(v, in.reg, size), size);
+        r = alu(v, op, val, vcpu_reg(v, in.reg, size), size);
         if (op != ALU_CMP)
             rc = opnd_write(&o, r, size);
         break;
@@ -302,9 +282,9 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
         rc = opnd_read(&o, &val, size);
         if (rc)
             break;
-        r = alu(v, op, reg_read(v, in.reg, size), val, size);
+        r = alu(v, op, vcpu_reg(v, in.reg, size), val, size);
         if (op != ALU_CMP)
-            reg_write(v, in.reg, size, r);
+            vcpu_set_reg(v, in.reg, size, r);
         break;
     }
     case 0x80: case 0x81: case 0x83: {                      // alu r/m, imm
@@ -323,7 +303,7 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     case 0x84: case 0x85:                                   // test r/m, r
         rc = opnd_read(&o, &val, size);
         if (!rc)
-            alu(v, ALU_TEST, val, reg_read(v, in.reg, size), size);
+            alu(v, ALU_TEST, val, vcpu_reg(v, in.reg, size), size);
         break;
     case 0xf6: case 0xf7:                                   // test r/m, imm
         if (in.reg > 1)
@@ -335,9 +315,9 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     case 0x86: case 0x87:                                   // xchg r/m, r
         rc = opnd_read(&o, &val, size);
         if (!rc)
-            rc = opnd_write(&o, reg_read(v, in.reg, size), size);
+            rc = opnd_write(&o, vcpu_reg(v, in.reg, size), size);
         if (!rc)
-            reg_write(v, in.reg, size, val);
+            vcpu_set_reg(v, in.reg, size, val);
         break;
     default:
         return false;

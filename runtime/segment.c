@@ -269,14 +269,20 @@ int tss_stack(struct vcpu *v, unsigned dpl, uint32_t ext, uint32_t *esp, uint16_
         return -1;
     *esp = esp_ss[0];
     *ss = (uint16_t)esp_ss[1];
-    if (!(*ss & ~3u) || (*ss & 3) != dpl)
-        return emu_fault(v, T_TS, (*ss & ~3u) + ext);
-    if (desc_read(v, *ss, ssd) < 0)
+    return seg_check_stack(v, *ss, dpl, ssd, T_TS, ext);
+}
+
+int seg_check_stack(struct vcpu *v, uint16_t ss, unsigned pl, uint64_t *ssd, int fault_vec,
+                    uint32_t ext)
+{
+    if (!(ss & ~3u) || (ss & 3u) != pl)
+        return emu_fault(v, fault_vec, (ss & ~3u) + ext);
+    if (desc_read(v, ss, ssd) < 0)
         return -1;
     uint32_t ssa = (uint32_t)(*ssd >> 40) & 0xff;
-    if (!(ssa & DESC_S) || (ssa & DESC_X) || !(ssa & DESC_RW) || DESC_DPL(ssa) != dpl)
-        return emu_fault(v, T_TS, (*ss & ~3u) + ext);
+    if (!(ssa & DESC_S) || (ssa & DESC_X) || !(ssa & DESC_RW) || DESC_DPL(ssa) != pl)
+        return emu_fault(v, fault_vec, (ss & ~3u) + ext);
     if (!(ssa & DESC_P))
-        return emu_fault(v, T_SS, (*ss & ~3u) + ext);
+        return emu_fault(v, T_SS, (ss & ~3u) + ext);
     return 0;
 }

@@ -34,6 +34,12 @@ void seg_set_flat(struct vcpu *v, int sreg, uint16_t sel, bool code, unsigned dp
 // checked SS descriptor. ext is the EXT bit for error codes. -1 with #TS/#SS recorded.
 int  tss_stack(struct vcpu *v, unsigned dpl, uint32_t ext, uint32_t *esp, uint16_t *ss,
                uint64_t *ssd);
+// Check a stack selector for privilege level pl: RPL and DPL equal pl, a writable data segment,
+// present (SDM vol. 2 RET/IRET to an outer level; 3A §7.2.1 for a TSS stack). A failed check
+// is fault_vec (#GP for a return, #TS for a TSS stack) with ext in its error code, #SS if not
+// present; -1 with the fault recorded.
+int  seg_check_stack(struct vcpu *v, uint16_t ss, unsigned pl, uint64_t *ssd, int fault_vec,
+                     uint32_t ext);
 // Null out data segments the new (outer) CPL may not use, after a return to an outer level.
 void seg_null_inaccessible(struct vcpu *v);
 

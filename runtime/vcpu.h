@@ -160,4 +160,27 @@ static inline void vcpu_set_vif(struct vcpu *v, bool on)
     v->page[R1_VCPU_VIF / 4] = on ? R1_EFLAGS_IF : 0;
 }
 
+// A guest general register by its ModRM number and operand size in bytes (1: al..bh, where
+// 4-7 are ah..bh; 2: ax..di; 4: eax..edi); setting one leaves the register's other bytes alone.
+static inline uint32_t vcpu_reg(const struct vcpu *v, unsigned r, int size)
+{
+    if (size == 1)
+        return r < 4 ? v->gpr[r] & 0xff : (v->gpr[r - 4] >> 8) & 0xff;
+    return size == 2 ? v->gpr[r] & 0xffff : v->gpr[r];
+}
+
+static inline void vcpu_set_reg(struct vcpu *v, unsigned r, int size, uint32_t val)
+{
+    if (size == 1) {
+        if (r < 4)
+            v->gpr[r] = (v->gpr[r] & ~0xffu) | (val & 0xff);
+        else
+            v->gpr[r - 4] = (v->gpr[r - 4] & ~0xff00u) | (val & 0xff) << 8;
+    } else if (size == 2) {
+        v->gpr[r] = (v->gpr[r] & ~0xffffu) | (val & 0xffff);
+    } else {
+        v->gpr[r] = val;
+    }
+}
+
 #endif
