@@ -474,7 +474,7 @@ static int write_cr(struct vcpu *v, unsigned cr, uint32_t val)
     case 3:
         v->cr3 = val;
         if (v->cr0 & CR0_PG)
-            mem_view_reset(v);
+            mem_view_cr3(v);
         return 0;
     case 4: {
         const uint32_t known = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE |
@@ -583,7 +583,7 @@ static int do_sysenter(struct vcpu *v)
     v->gpr[R_ESP] = (uint32_t)v->msr_sysenter_esp;
     v->eip = r1_o2t(v, (uint32_t)v->msr_sysenter_eip);
     if (old != 0)
-        mem_view_cpl_changed(v, old, 0);
+        seg_cpl_changed(v, old);
     return 0;
 }
 
@@ -597,7 +597,7 @@ static int do_sysexit(struct vcpu *v)
     v->cpl = 3;
     v->gpr[R_ESP] = v->gpr[R_ECX];
     v->eip = r1_o2t(v, v->gpr[R_EDX]);
-    mem_view_cpl_changed(v, 0, 3);
+    seg_cpl_changed(v, 0);
     return 0;
 }
 

@@ -13,12 +13,14 @@
 #   host_segments_init  FS = GS = 0x2b for good, FS base = TLS.
 #
 # Segments: the guest runs with CS 0x23 and SS/DS/ES 0x2b when its segments are flat, else
-# with LDT selectors of this process carrying its bases (v->hsel_*, segment.c); the host
-# keeps 0x2b in FS and GS at all times. FS and GS bases are switched with wrfsbase/wrgsbase
+# with LDT selectors of this process carrying its bases (v->hsel_*, segment.c); FS and GS
+# hold v->hsel_fs/hsel_gs at all times: 0x2b, or in ring 3 under a user limit (mem.c) a
+# limited LDT selector or null. FS and GS bases are switched with wrfsbase/wrgsbase
 # instead of selector loads (FSGSBASE, Linux 5.9+): FS holds the host's TLS base in the runtime and the guest's FS base in the guest;
 # GS always holds the guest's GS base (nothing on the host uses GS). A non-null selector stays
 # loaded so that compat-mode fs:/gs: accesses do not #GP; the kernel preserves selector and
-# base across context switches. Guest segment limits are not enforced.
+# base across context switches. Guest segment limits are enforced where a segment has an
+# LDT slot (a base, a limit, or ring 3 under the user limit: mem.c); flat ones are not.
 #
 # %r15 holds v throughout guest execution: compat-mode code cannot see or change r8-r15, and
 # they survive the mode switches (SDM vol. 1 §3.4.1.1).
@@ -49,6 +51,8 @@
 #define V_HSEL_SS   0x76
 #define V_HSEL_DS   0x78
 #define V_HSEL_ES   0x7a
+#define V_HSEL_FS   0x7c
+#define V_HSEL_GS   0x7e
 #define V_FPU       0x80
 
 #define EXIT_HYPERCALL 2
@@ -116,7 +120,19 @@ enter_guest_critical_start:
     cmpl %ecx, %eax
     je 2f
     movl %ecx, %es
-2:  movq V_GUEST_FSB(%r15), %rax
+2:  movzwl V_HSEL_GS(%r15), %ecx    # GS, FS: 0x2b, or ring 3's limited or null ones
+    movl %gs, %eax
+    cmpl %ecx, %eax
+    je 4f
+    movl %ecx, %gs
+    movq V_GUEST_GSB(%r15), %rax
+    wrgsbase %rax
+4:  movzwl V_HSEL_FS(%r15), %ecx
+    movl %fs, %eax
+    cmpl %ecx, %eax
+    je 5f
+    movl %ecx, %fs
+5:  movq V_GUEST_FSB(%r15), %rax
     wrfsbase %rax                   # from here on no thread-local storage
     movzwl V_HSEL_SS(%r15), %eax
     pushq %rax                      # ss
@@ -159,19 +175,21 @@ guest_exit_landing:
     movl %es, %ecx
     movl %ecx, V_SEEN_ES(%r15)
     movl %fs, %ecx
-    cmpl $USER_DS, %ecx
+    movzwl V_HSEL_FS(%r15), %edx
+    cmpl %edx, %ecx
     je 1f
+    orl $0x10000, %ecx              # (so that a null selector shows too)
     movl %ecx, V_SEEN_FS(%r15)      # the guest loaded a host-valid selector itself
-    movl $USER_DS, %ecx
-    movl %ecx, %fs
+    movl %edx, %fs
 1:  movq V_FSBASE(%r15), %rcx
     wrfsbase %rcx
     movl %gs, %ecx
-    cmpl $USER_DS, %ecx
+    movzwl V_HSEL_GS(%r15), %edx
+    cmpl %edx, %ecx
     je 2f
+    orl $0x10000, %ecx
     movl %ecx, V_SEEN_GS(%r15)
-    movl $USER_DS, %ecx
-    movl %ecx, %gs
+    movl %edx, %gs
     movq V_GUEST_GSB(%r15), %rcx
     wrgsbase %rcx
 2:  movl %ebx, %eax
@@ -219,17 +237,19 @@ sig_entry:
     andq $~0x44000, (%rsp)          # survive sigreturn (not in the kernel's FIX_EFLAGS) and
     popfq                           # make the next iretq #GP; AC=1 would arm #AC for C code
     movl %fs, %eax
-    cmpl $USER_DS, %eax
+    movzwl vcpu0 + V_HSEL_FS(%rip), %ecx
+    cmpl %ecx, %eax
     je 1f
+    orl $0x10000, %eax
     movl %eax, vcpu0 + V_SEEN_FS(%rip)
-    movl $USER_DS, %eax
-    movl %eax, %fs
+    movl %ecx, %fs
 1:  movl %gs, %eax
-    cmpl $USER_DS, %eax
+    movzwl vcpu0 + V_HSEL_GS(%rip), %ecx
+    cmpl %ecx, %eax
     je 2f
+    orl $0x10000, %eax
     movl %eax, vcpu0 + V_SEEN_GS(%rip)
-    movl $USER_DS, %eax
-    movl %eax, %gs
+    movl %ecx, %gs
     movq vcpu0 + V_GUEST_GSB(%rip), %rax
     wrgsbase %rax
 2:  rdfsbase %rax

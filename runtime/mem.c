@@ -30,7 +30,8 @@ static int ram_fd = -1;
 static bool page0_ok;    // could map guest page 0 (root, or mmap_min_addr 0)
 static uint32_t win_entry_end, win_image_end;  // readable parts of the window (offsets)
 
-uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages;
+uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
+         mem_stat_cr3_kept, mem_stat_downgraded;
 
 // The A20 gate (port 0x92, keyboard controller output port): when the guest turns it off,
 // physical address bit 20 reads as 0 everywhere -- instruction fetches, data, page walks --
@@ -46,10 +47,18 @@ static void alias_map(unsigned i);
 static bool alias_live(const struct vcpu *v, unsigned i);
 static int alias_at(uint64_t lin);
 
-// Shadow pages currently mapped while paging is on, with the ring they were mapped for.
-// Bounded well below vm.max_map_count (65530): past that, everything is flushed.
+// Shadow pages currently mapped while paging is on. sp_ent[page] is the physical page it
+// maps plus SP_* bits (0: not mapped); sp_list holds the mapped pages in no order and
+// sp_pos[page] their place in it, so that lookups, removal and whole-set walks are O(1) per
+// page. Bounded well below vm.max_map_count (65530): past that, everything is flushed.
 #define SHADOW_MAX 24576
-static struct shadow { uint32_t lin; uint8_t sys; } shadow[SHADOW_MAX];
+#define SP_MAPPED 0x1u   // mapped
+#define SP_W      0x2u   // mapped writable
+#define SP_SYS    0x4u   // with more rights than CPL 3 has: must not stay reachable from ring 3
+#define SP_DROP   0x8u   // marked for dropping (drop_marked)
+#define SP_DOWN   0x10u  // marked for read-only (downgrade_marked)
+static uint32_t sp_ent[1u << 20], sp_pos[1u << 20];
+static uint32_t sp_list[SHADOW_MAX];
 static unsigned nshadow;
 
 static void die(const char *what)
@@ -119,10 +128,101 @@ static void reserve_all(void)
     }
 }
 
+// ---- shadow page bookkeeping ----------------------------------------------------------------
+// For ring 3's limit (mem_view_cpl_changed): user_hi is one past the highest page mapped with
+// no more rights than CPL 3 has since the last full flush; sys_below counts the pages mapped
+// with ring-0 rights below limit_pn, the limit last used (in pages).
+static uint32_t user_hi, limit_pn, sys_below;
+static uint16_t pd_count[1024];   // mapped pages per 4 MiB of linear space
+
+static unsigned sys_low(uint32_t pn, uint32_t e)
+{
+    return (e & SP_SYS) && pn < limit_pn;
+}
+
+static void sp_set(uint32_t pn, uint32_t e)
+{
+    sys_below = sys_below - sys_low(pn, sp_ent[pn]) + sys_low(pn, e);
+    if (e && !(e & SP_SYS) && pn >= user_hi)
+        user_hi = pn + 1;
+    pd_count[pn >> 10] += (e != 0) - (sp_ent[pn] != 0);
+    sp_ent[pn] = e;
+}
+
+static void sp_add(uint32_t pn, uint32_t ent)
+{
+    if (!sp_ent[pn]) {
+        sp_pos[pn] = nshadow;
+        sp_list[nshadow++] = pn;
+    }
+    sp_set(pn, ent | SP_MAPPED);
+}
+
+// Bookkeeping only: the caller unmaps.
+static void sp_forget(uint32_t pn)
+{
+    uint32_t i = sp_pos[pn], last = sp_list[--nshadow];
+    sp_list[i] = last;
+    sp_pos[last] = i;
+    sp_set(pn, 0);
+}
+
+static void sp_forget_all(void)
+{
+    for (unsigned i = 0; i < nshadow; i++)
+        sp_ent[sp_list[i]] = 0;
+    nshadow = 0;
+    user_hi = sys_below = 0;
+    memset(pd_count, 0, sizeof pd_count);
+}
+
+// Unmap every page marked SP_DROP, each run of neighbours with one call.
+static void drop_marked(void)
+{
+    for (unsigned i = 0; i < nshadow;) {
+        uint32_t pn = sp_list[i];
+        if (!(sp_ent[pn] & SP_DROP)) {
+            i++;
+            continue;
+        }
+        uint32_t lo = pn, hi = pn + 1;
+        while (lo > 0 && (sp_ent[lo - 1] & SP_DROP))
+            lo--;
+        while (hi < (1u << 20) && (sp_ent[hi] & SP_DROP))
+            hi++;
+        reserve((uint64_t)lo << 12, (uint64_t)hi << 12);
+        for (uint32_t p = lo; p < hi; p++)
+            sp_forget(p);   // pages before i are unmarked: whatever moves to i is new to us
+        mem_stat_dropped += hi - lo;
+    }
+}
+
+// Make every page marked SP_DOWN read-only, each run of neighbours with one call (the host
+// merges neighbouring pages of the memfd at consecutive offsets into one mapping).
+static void downgrade_marked(void)
+{
+    for (unsigned i = 0; i < nshadow; i++) {
+        uint32_t pn = sp_list[i];
+        if (!(sp_ent[pn] & SP_DOWN))
+            continue;
+        uint32_t lo = pn, hi = pn + 1;
+        while (lo > 0 && (sp_ent[lo - 1] & SP_DOWN))
+            lo--;
+        while (hi < (1u << 20) && (sp_ent[hi] & SP_DOWN))
+            hi++;
+        if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(hi - lo) << 12,
+                     PROT_READ | PROT_EXEC) < 0)
+            die("write-protect shadow pages");
+        for (uint32_t p = lo; p < hi; p++)
+            sp_ent[p] &= ~(SP_DOWN | SP_W);
+        mem_stat_downgraded += hi - lo;
+    }
+}
+
 void mem_view_reset(struct vcpu *v)
 {
     reserve_all();
-    nshadow = 0;
+    sp_forget_all();
     mem_stat_flushes++;
     if (v->cr0 & CR0_PG)
         return;  // shadow paging: filled on demand
@@ -163,76 +263,83 @@ void mem_view_invlpg(struct vcpu *v, uint32_t lin)
 {
     if (!(v->cr0 & CR0_PG))
         return;
-    lin &= ~(PGSIZE - 1);
-    if (mem_in_window(lin))
-        return;
-    for (unsigned i = 0; i < nshadow; i++) {
-        if (shadow[i].lin == lin) {
-            reserve(lin, (uint64_t)lin + PGSIZE);
-            shadow[i] = shadow[--nshadow];
-            return;
-        }
+    uint32_t pn = lin >> 12;
+    if (sp_ent[pn]) {
+        reserve((uint64_t)pn << 12, ((uint64_t)pn + 1) << 12);
+        sp_forget(pn);
     }
 }
 
-void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
+// A 32-bit page walk without side effects (SDM 3A §4.3): the physical address, what the
+// whole path allows CPL 3 (u, w), whether the page is dirty, and the entries to set A and D in.
+struct xlate {
+    uint32_t pa;
+    bool u, w, d;
+    uint32_t *pde, *pte;   // pte NULL for a 4 MiB page
+};
+
+static bool xlate(const struct vcpu *v, uint32_t lin, struct xlate *x)
 {
-    if (!(v->cr0 & CR0_PG) || new_cpl != 3 || old_cpl == 3)
-        return;
-    // Entering ring 3: pages mapped with ring-0 rights (supervisor-only ones, or writable
-    // because CR0.WP=0) must not stay reachable.
-    for (unsigned i = 0; i < nshadow;) {
-        if (shadow[i].sys) {
-            reserve(shadow[i].lin, (uint64_t)shadow[i].lin + PGSIZE);
-            shadow[i] = shadow[--nshadow];
-        } else {
-            i++;
-        }
+    uint32_t *pde = mem_phys(((v->cr3 & PTE_ADDR) + 4 * PDX(lin)) & a20_mask, 4);
+    if (!pde || !(*pde & PTE_P))
+        return false;
+    x->pde = pde;
+    if ((*pde & PTE_PS) && (v->cr4 & CR4_PSE)) {
+        x->pte = NULL;
+        x->u = *pde & PTE_U;
+        x->w = *pde & PTE_W;
+        x->d = *pde & PTE_D;
+        x->pa = ((*pde & PDE_ADDR_4M) | (lin & (PGSIZE_4M - 1))) & a20_mask;
+        return true;
     }
+    uint32_t *pte = mem_phys(((*pde & PTE_ADDR) + 4 * PTX(lin)) & a20_mask, 4);
+    if (!pte || !(*pte & PTE_P))
+        return false;
+    x->pte = pte;
+    x->u = (*pde & PTE_U) && (*pte & PTE_U);
+    x->w = (*pde & PTE_W) && (*pte & PTE_W);
+    x->d = *pte & PTE_D;
+    x->pa = ((*pte & PTE_ADDR) | (lin & (PGSIZE - 1))) & a20_mask;
+    return true;
 }
 
-// 32-bit page walk (SDM 3A §4.3), setting A and D bits as the processor does.
-// acc: ACC_WRITE / ACC_FETCH / ACC_SYS; user = the access is from CPL 3 (and not ACC_SYS).
-// On success *pa is the physical address and *wr whether the access path allows writes for
-// this privilege (so a shadow mapping may be made writable).
-static int walk(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, bool *wr, uint32_t *pferr)
+// Set the accessed bits of the path, and the dirty bit of the page for a write, as the
+// processor does when it fills a TLB entry.
+static void set_accessed(struct xlate *x, bool write)
+{
+    uint32_t d = write ? PTE_D : 0;
+    *x->pde |= PTE_A | (x->pte ? 0 : d);
+    if (x->pte)
+        *x->pte |= PTE_A | d;
+    x->d = x->d || write;
+}
+
+// The page walk of an access (acc: ACC_WRITE / ACC_FETCH / ACC_SYS; user = the access is
+// from CPL 3 and not ACC_SYS), with its protection checks and A/D updates. On success *pa is
+// the physical address, *wr whether a shadow mapping may be writable (the path allows this
+// privilege to write, and D is set: a page is mapped read-only until its first write sets
+// D), and *sys whether those rights exceed CPL 3's (the mapping must not be reachable from
+// ring 3).
+static int walk(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, bool *wr, bool *sys,
+                uint32_t *pferr)
 {
     bool user = v->cpl == 3 && !(acc & ACC_SYS);
     bool write = acc & ACC_WRITE;
     uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0);
-    uint32_t *pde = mem_phys(((v->cr3 & PTE_ADDR) + 4 * PDX(lin)) & a20_mask, 4);
-    if (!pde || !(*pde & PTE_P))
-        goto notpresent;
-    if ((*pde & PTE_PS) && (v->cr4 & CR4_PSE)) {
-        bool w = *pde & PTE_W, u = *pde & PTE_U;
-        if ((user && !u) || (write && !w && (user || (v->cr0 & CR0_WP))))
-            goto protection;
-        *pde |= PTE_A | (write ? PTE_D : 0);
-        *pa = ((*pde & PDE_ADDR_4M) | (lin & (PGSIZE_4M - 1))) & a20_mask;
-        *wr = (user || (v->cr0 & CR0_WP)) ? w : true;
-        if (!(*pde & PTE_D))
-            *wr = false;  // map read-only until the first write sets D
-        return 0;
+    struct xlate x;
+    if (!xlate(v, lin, &x)) {
+        *pferr = err;
+        return -1;
     }
-    uint32_t *pte = mem_phys(((*pde & PTE_ADDR) + 4 * PTX(lin)) & a20_mask, 4);
-    if (!pte || !(*pte & PTE_P))
-        goto notpresent;
-    bool w = (*pde & PTE_W) && (*pte & PTE_W);
-    bool u = (*pde & PTE_U) && (*pte & PTE_U);
-    if ((user && !u) || (write && !w && (user || (v->cr0 & CR0_WP))))
-        goto protection;
-    *pde |= PTE_A;
-    *pte |= PTE_A | (write ? PTE_D : 0);
-    *pa = ((*pte & PTE_ADDR) | (lin & (PGSIZE - 1))) & a20_mask;
-    *wr = (user || (v->cr0 & CR0_WP)) ? w : true;
-    if (!(*pte & PTE_D))
-        *wr = false;
+    if ((user && !x.u) || (write && !x.w && (user || (v->cr0 & CR0_WP)))) {
+        *pferr = err | PFERR_P;
+        return -1;
+    }
+    set_accessed(&x, write);
+    *pa = x.pa;
+    *wr = ((user || (v->cr0 & CR0_WP)) ? x.w : true) && x.d;
+    *sys = !x.u || (*wr && !x.w);
     return 0;
-protection:
-    err |= PFERR_P;
-notpresent:
-    *pferr = err;
-    return -1;
 }
 
 int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t *pferr)
@@ -241,8 +348,116 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
         *pa = lin & a20_mask;
         return 0;
     }
-    bool wr;
-    return walk(v, lin, acc, pa, &wr, pferr);
+    bool wr, sys;
+    return walk(v, lin, acc, pa, &wr, &sys, pferr);
+}
+
+void mem_view_cr3(struct vcpu *v)
+{
+    // The TLB is flushed: every mapping must now be what a walk of the new tables gives.
+    // Those that are keep their host mapping (the kernel's part of every address space, as a
+    // rule); the others are dropped. A kept page gets its accessed bits set, as a refill
+    // would (a processor may set them for translations it caches speculatively, SDM 3A
+    // §4.8). Writable mappings stay writable only if the new path allows ring 0 to write
+    // and the page is dirty, else they become read-only; a read-only one is upgraded on its
+    // first write fault as usual.
+    // Walked directory entry by directory entry, in address order: each page table is
+    // read once, sequentially.
+    bool wp = v->cr0 & CR0_WP;
+    unsigned drop = 0, down = 0, kept = 0;
+    for (uint32_t pdx = 0; pdx < 1024; pdx++) {
+        if (!pd_count[pdx])
+            continue;
+        uint32_t *pde = mem_phys(((v->cr3 & PTE_ADDR) + 4 * pdx) & a20_mask, 4);
+        bool big = pde && (*pde & PTE_PS) && (v->cr4 & CR4_PSE);
+        uint32_t *pt = !pde || !(*pde & PTE_P) ? NULL
+                       : big ? pde : mem_phys(*pde & PTE_ADDR & a20_mask, PGSIZE);
+        bool pde_accessed = false;
+        for (uint32_t pn = pdx << 10, left = pd_count[pdx]; left; pn++) {
+            uint32_t e = sp_ent[pn];
+            if (!e)
+                continue;
+            left--;
+            uint32_t pte = !pt ? 0 : big ? *pde : pt[pn & 1023];
+            uint32_t pa = big ? ((pte & PDE_ADDR_4M) | ((pn << 12) & (PGSIZE_4M - 1)))
+                              : pte & PTE_ADDR;
+            if (!(pte & PTE_P) || (pa & a20_mask) != (e & PTE_ADDR)) {
+                sp_ent[pn] = e | SP_DROP;
+                drop++;
+                continue;
+            }
+            bool u = (*pde & PTE_U) && (pte & PTE_U), w = (*pde & PTE_W) && (pte & PTE_W);
+            pde_accessed = true;
+            if (!big && !(pte & PTE_A))
+                pt[pn & 1023] = pte | PTE_A;
+            bool sys = !u || ((e & SP_W) && !w);
+            if ((e & SP_W) && !((w || !wp) && (pte & PTE_D))) {
+                // Not writable now, or not dirty in these tables (a kernel that gives every
+                // address space its own copy of the kernel's page tables): read-only, until
+                // a write fault sets D.
+                e |= SP_DOWN;
+                down++;
+                sys = !u;
+            }
+            uint32_t ne = (e & ~SP_SYS) | (sys ? SP_SYS : 0);
+            if (ne != sp_ent[pn])
+                sp_set(pn, ne);
+            kept++;
+        }
+        if (pde_accessed && !(*pde & PTE_A))
+            *pde |= PTE_A;
+    }
+    mem_stat_cr3_kept += kept;
+    if (drop)
+        drop_marked();
+    if (down)
+        downgrade_marked();
+}
+
+// U/S protection for ring 3: pages mapped with ring-0 rights must not be reachable from
+// ring 3. Instead of dropping all of them on every entry to ring 3 (and mapping them again
+// on the next system call or interrupt), ring 3 runs on segments limited below the 4 MiB
+// boundary above every page mapped for it so far (segment.c, seg_sync_host; compatibility
+// mode checks segment limits, SDM 3A §5.3), so the kernel's mappings above that stay where
+// they are. Only ring-0 mappings below the limit are dropped here. An access beyond the
+// limit -- to a page ring 3 has not used before, or a genuine protection fault -- is #GP(0)
+// or #SS(0) on the host; the run loop then calls mem_view_unlimit() and runs the instruction
+// again (vcpu.c), and a page it maps raises the limit for the next time.
+void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
+{
+    if (!(v->cr0 & CR0_PG)) {
+        v->user_limit = GUEST_SPACE;   // no pages, nothing to protect
+        return;
+    }
+    if (new_cpl != 3 || old_cpl == 3)
+        return;
+    uint32_t lim = user_hi ? (user_hi + 1023) & ~1023u : 1024;   // pages, 4 MiB granules
+    if (lim > mem_window >> 12 && mem_window)
+        lim = 1u << 20;
+    if (lim != limit_pn) {
+        limit_pn = lim;
+        sys_below = 0;
+        for (unsigned i = 0; i < nshadow; i++)
+            sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);
+    }
+    v->user_limit = (uint64_t)lim << 12;
+    if (!sys_below)
+        return;
+    for (unsigned i = 0; i < nshadow; i++) {
+        uint32_t pn = sp_list[i];
+        if (sys_low(pn, sp_ent[pn]))
+            sp_ent[pn] |= SP_DROP;
+    }
+    drop_marked();
+}
+
+void mem_view_unlimit(struct vcpu *v)
+{
+    v->user_limit = GUEST_SPACE;
+    for (unsigned i = 0; i < nshadow; i++)
+        if (sp_ent[sp_list[i]] & SP_SYS)
+            sp_ent[sp_list[i]] |= SP_DROP;
+    drop_marked();
 }
 
 int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa_out)
@@ -258,10 +473,9 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, 
         }
         if (v->cr0 & CR0_PG) {
             // The guest's own tables must leave the alias alone (it stands for the window).
-            uint32_t gpa, gerr;
-            bool gwr;
-            if (walk(v, lin, ACC_SYS, &gpa, &gwr, &gerr) == 0) {
-                *pa_out = gpa;
+            struct xlate x;
+            if (xlate(v, lin, &x)) {
+                *pa_out = x.pa;
                 return -3;
             }
         }
@@ -272,33 +486,28 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, 
     if (!(v->cr0 & CR0_PG))
         return -1;  // paging off: everything that is RAM is already mapped
     uint32_t pa;
-    bool wr;
-    if (walk(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &wr, pferr) < 0)
+    bool wr, sys;
+    if (walk(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &wr, &sys, pferr) < 0)
         return 1;
     *pa_out = pa;
     pa &= ~(PGSIZE - 1);
     if (!mem_phys(pa, PGSIZE))
         return -1;
-    if (nshadow == SHADOW_MAX) {  // stay far from vm.max_map_count
-        reserve_all();
-        nshadow = 0;
-        mem_stat_flushes++;
-    }
     uint32_t page = lin & ~(PGSIZE - 1);
     if (!page0_ok && page == 0)
         return -1;
+    if (nshadow == SHADOW_MAX) {  // stay far from vm.max_map_count
+        reserve_all();
+        sp_forget_all();
+        mem_stat_flushes++;
+    }
     int prot = PROT_READ | PROT_EXEC | (wr ? PROT_WRITE : 0);
-    if (mmap((void *)(uintptr_t)page, PGSIZE, prot, MAP_SHARED | MAP_FIXED, ram_fd, pa) ==
-        MAP_FAILED)
+    // MAP_POPULATE: the host's page-table entry now, not on a second (host) fault.
+    if (mmap((void *)(uintptr_t)page, PGSIZE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+             ram_fd, pa) == MAP_FAILED)
         die("map shadow page");
-    // Replace an existing entry for this page (a write upgrade), else add one.
-    unsigned i;
-    for (i = 0; i < nshadow && shadow[i].lin != page; i++)
-        ;
-    if (i == nshadow)
-        nshadow++;
-    shadow[i].lin = page;
-    shadow[i].sys = v->cpl < 3;
+    // A write upgrade replaces the entry.
+    sp_add(page >> 12, pa | (wr ? SP_W : 0) | (sys ? SP_SYS : 0));
     mem_stat_shadow_faults++;
     if (nshadow > mem_stat_pages)
         mem_stat_pages = nshadow;

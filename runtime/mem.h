@@ -29,14 +29,21 @@ void mem_view_reset(struct vcpu *v);
 void mem_set_a20(struct vcpu *v, bool on);
 // Drop one page's shadow mapping (invlpg).
 void mem_view_invlpg(struct vcpu *v, uint32_t lin);
-// Guest CPL changed: drop the shadow pages that were mapped with ring-0 rights.
+// CR3 written (paging on): keep the mappings the new tables give too, drop the others.
+void mem_view_cr3(struct vcpu *v);
+// Guest CPL changed. Entering ring 3: set v->user_limit, the limit of the segments ring 3
+// runs on (segment.c), and drop the pages mapped with ring-0 rights below it.
 void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl);
+// Ring 3 faulted at its segment limit: run it unlimited (dropping every page mapped with
+// ring-0 rights) until it next enters ring 3; the caller resyncs the host segments.
+void mem_view_unlimit(struct vcpu *v);
 // A host page fault at guest linear address lin. Returns 0 if the shadow was filled (retry
 // the instruction), 1 if the guest gets a #PF (*pferr set), -1 if the physical address *pa
 // is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window, -3 if lin is in the
 // window's physical alias while it is live and the guest's page tables map it too.
 int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa);
-extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages;
+extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
+                mem_stat_cr3_kept, mem_stat_downgraded;
 
 // ---- the hypervisor window ------------------------------------------------------------------
 // Map the window at base: vCPU page and hypercall stack RW, entry page RX (code copied in),

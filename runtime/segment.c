@@ -5,7 +5,8 @@
 // guest with its own flat 0x23/0x2b, or, for a guest segment with a base, with an LDT slot
 // of this process holding it (seg_sync_host). FS and GS bases are switched with
 // wrfsbase/wrgsbase (entry.S) instead. Segment limits are the host's to check when a
-// segment has an LDT slot; flat ones are not limited.
+// segment has an LDT slot; flat ones are not limited, except in ring 3, whose segments are
+// cut below the user limit that keeps it away from the kernel's pages (mem.c).
 #include "segment.h"
 
 #include <asm/ldt.h>
@@ -16,6 +17,7 @@
 
 #include "emulate.h"
 #include "mem.h"
+#include "stats.h"
 #include "vcpu.h"
 #include "x86.h"
 
@@ -81,55 +83,121 @@ static int desc_touch(struct vcpu *v, uint16_t sel, uint64_t *d)
 
 static bool ldt_broken;
 
-// Describe a guest segment to the host as LDT slot `slot` of this process (modify_ldt);
-// returns its selector, or the flat default if the kernel refuses.
-static uint16_t host_ldt(int slot, const struct seg *s, bool code, uint16_t flat)
+// Describe a segment to the host as LDT slot `slot` of this process (modify_ldt); returns
+// its selector, or the flat default if the kernel refuses. A slot keeps what it was last
+// given, so that ring 3's limited segments cost no system call on each entry.
+static uint16_t host_ldt(int slot, uint32_t base, uint32_t limit, uint16_t attr, bool code,
+                         uint16_t flat)
 {
-    uint32_t access = ATTR_ACCESS(s->attr), flags = ATTR_FLAGS(s->attr);
+    static struct user_desc slots[8];
+    static bool filled[8];
+    uint32_t access = ATTR_ACCESS(attr), flags = ATTR_FLAGS(attr);
     struct user_desc ud;
     memset(&ud, 0, sizeof ud);
     ud.entry_number = (unsigned)slot;
-    ud.base_addr = s->base;
+    ud.base_addr = base;
     ud.limit_in_pages = (flags & DESC_F_G) ? 1 : 0;
-    ud.limit = ud.limit_in_pages ? s->limit >> 12 : s->limit;
+    ud.limit = ud.limit_in_pages ? limit >> 12 : limit;
     ud.seg_32bit = (flags & DESC_F_DB) ? 1 : 0;
     ud.contents = code ? MODIFY_LDT_CONTENTS_CODE
                        : (access & DESC_DC) ? MODIFY_LDT_CONTENTS_STACK : MODIFY_LDT_CONTENTS_DATA;
     ud.read_exec_only = (access & DESC_RW) ? 0 : 1;
     ud.useable = (flags & DESC_F_AVL) ? 1 : 0;
+    uint16_t sel = (uint16_t)((slot << 3) | SEL_TI | 3);
+    if (filled[slot] && !memcmp(&slots[slot], &ud, sizeof ud))
+        return sel;
     if (syscall(SYS_modify_ldt, 1, &ud, sizeof ud) != 0) {
         if (!ldt_broken)
             rlog("ring1-run: warning: modify_ldt failed: a non-flat guest segment runs flat\n");
         ldt_broken = true;
+        filled[slot] = false;
         return flat;
     }
-    return (uint16_t)((slot << 3) | SEL_TI | 3);
+    stats_count("modify-ldt");
+    slots[slot] = ud;
+    filled[slot] = true;
+    return sel;
+}
+
+static void seg_sync_host(struct vcpu *v, int sreg);
+
+void seg_resync_host(struct vcpu *v)
+{
+    for (int sreg = 0; sreg < 6; sreg++)
+        seg_sync_host(v, sreg);
 }
 
 // Reflect a segment register's new cache on the host. Flat 32-bit segments run as the host's
 // own 0x23/0x2b; others (GNU Mach boots with base 0x40000000) get an LDT slot per register
 // that enter_guest loads (CS and SS through the iretq frame). FS and GS bases go to
 // wrfsbase/wrgsbase instead (entry.S, "Segments").
+// In ring 3 under a user limit (mem.c, mem_view_cpl_changed) every segment is cut below it,
+// FS and GS included (a null one is null on the host too), so that the kernel's mappings
+// above it stay out of ring 3's reach.
 static void seg_sync_host(struct vcpu *v, int sreg)
 {
     struct seg *s = &v->seg[sreg];
     bool null = !(s->sel & ~3u) || !s->attr;
-    bool flat = s->base == 0 && s->limit == 0xffffffffu && (ATTR_FLAGS(s->attr) & DESC_F_DB) &&
+    uint32_t limit = s->limit;
+    bool limited = v->cpl == 3 && v->user_limit < GUEST_SPACE, cut = false;
+    if (limited && !null) {
+        bool code = sreg == R1_SREG_CS;
+        if (!code && (ATTR_ACCESS(s->attr) & DESC_DC)) {
+            // Expand-down: the valid offsets are above the limit; no cut expresses "and
+            // below user_limit". Give up the limit for this stay in ring 3.
+            stats_count("user-limit-expand-down");
+            mem_view_unlimit(v);
+            seg_resync_host(v);
+            return;
+        }
+        // The last offset whose page lies below user_limit (a page-granular limit covers
+        // whole pages, so round down to one).
+        uint64_t room = v->user_limit > s->base ? ((v->user_limit - s->base) & ~0xfffull) : 0;
+        if (room == 0) {
+            mem_view_unlimit(v);   // the segment starts above everything ring 3 may reach
+            seg_resync_host(v);
+            return;
+        }
+        if ((uint64_t)limit + 1 > room) {
+            limit = (uint32_t)(room - 1);
+            cut = true;
+        }
+    }
+    bool flat = s->base == 0 && limit == 0xffffffffu && (ATTR_FLAGS(s->attr) & DESC_F_DB) &&
                 !(ATTR_ACCESS(s->attr) & DESC_DC);
+    uint16_t attr = cut ? (uint16_t)(s->attr | (DESC_F_G << 8)) : s->attr;
     v->page[R1_VCPU_SEL / 4 + sreg] = s->sel;
     switch (sreg) {
     case R1_SREG_FS:
-        v->guest_fsbase = null ? 0 : s->base;
+    case R1_SREG_GS: {
+        uint16_t h = !limited ? HOST_USER_DS
+                     : null ? 0 : host_ldt(sreg, s->base, limit, attr, false, HOST_USER_DS);
+        if (sreg == R1_SREG_FS) {
+            v->guest_fsbase = null ? 0 : s->base;
+            if (h != v->hsel_fs) {
+                // Loaded now, not at the next entry: entry.S and sig_entry take an FS that
+                // differs from hsel_fs for one the guest loaded itself.
+                v->hsel_fs = h;
+                __asm__ volatile("movl %k0, %%fs\n\twrfsbase %1" ::"r"(h), "r"(v->fsbase));
+            }
+        } else {
+            v->guest_gsbase = null ? 0 : s->base;
+            if (h != v->hsel_gs) {
+                v->hsel_gs = h;
+                __asm__ volatile("movl %k0, %%gs" ::"r"(h));
+            }
+            __asm__ volatile("wrgsbase %0" ::"r"(v->guest_gsbase));
+        }
         break;
-    case R1_SREG_GS:
-        v->guest_gsbase = null ? 0 : s->base;
-        __asm__ volatile("wrgsbase %0" ::"r"(v->guest_gsbase));
-        break;
+    }
     case R1_SREG_CS:
-        v->hsel_cs = flat ? HOST_USER32_CS : host_ldt(sreg, s, true, HOST_USER32_CS);
+        v->hsel_cs = flat ? HOST_USER32_CS
+                          : host_ldt(sreg, s->base, limit, attr, true, HOST_USER32_CS);
         break;
     default: {
-        uint16_t h = (null || flat) ? HOST_USER_DS : host_ldt(sreg, s, false, HOST_USER_DS);
+        uint16_t h = null ? (limited && sreg != R1_SREG_SS ? 0 : HOST_USER_DS)
+                     : flat ? HOST_USER_DS
+                            : host_ldt(sreg, s->base, limit, attr, false, HOST_USER_DS);
         if (sreg == R1_SREG_SS)
             v->hsel_ss = h;
         else if (sreg == R1_SREG_DS)
@@ -138,6 +206,12 @@ static void seg_sync_host(struct vcpu *v, int sreg)
             v->hsel_es = h;
     }
     }
+}
+
+void seg_cpl_changed(struct vcpu *v, int old_cpl)
+{
+    mem_view_cpl_changed(v, old_cpl, v->cpl);
+    seg_resync_host(v);
 }
 
 void seg_commit(struct vcpu *v, int sreg, uint16_t sel, uint64_t d)
@@ -239,9 +313,10 @@ void seg_commit_cs(struct vcpu *v, uint16_t sel, uint64_t d, int cpl)
     s->sel = (uint16_t)((sel & ~3u) | (unsigned)cpl);
     desc_decode(d, &s->base, &s->limit, &s->attr);
     v->cpl = cpl;
-    seg_sync_host(v, R1_SREG_CS);
     if (old != cpl)
-        mem_view_cpl_changed(v, old, cpl);
+        seg_cpl_changed(v, old);
+    else
+        seg_sync_host(v, R1_SREG_CS);
 }
 
 void seg_null_inaccessible(struct vcpu *v)

@@ -40,6 +40,10 @@ int  tss_stack(struct vcpu *v, unsigned dpl, uint32_t ext, uint32_t *esp, uint16
 // present; -1 with the fault recorded.
 int  seg_check_stack(struct vcpu *v, uint16_t ss, unsigned pl, uint64_t *ssd, int fault_vec,
                      uint32_t ext);
+// After v->cpl changed from old_cpl: the memory view and every host segment follow.
+void seg_cpl_changed(struct vcpu *v, int old_cpl);
+// Reflect all six segment registers on the host again (after v->user_limit changed).
+void seg_resync_host(struct vcpu *v);
 // Null out data segments the new (outer) CPL may not use, after a return to an outer level.
 void seg_null_inaccessible(struct vcpu *v);
 

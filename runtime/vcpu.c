@@ -52,6 +52,7 @@ _Static_assert(offsetof(struct vcpu, guest_gsbase) == 0x68, "entry.S V_GUEST_GSB
 _Static_assert(offsetof(struct vcpu, fpu_live) == 0x70, "entry.S V_FPU_LIVE");
 _Static_assert(offsetof(struct vcpu, hsel_cs) == 0x74, "entry.S V_HSEL_CS");
 _Static_assert(offsetof(struct vcpu, hsel_es) == 0x7a, "entry.S V_HSEL_ES");
+_Static_assert(offsetof(struct vcpu, hsel_gs) == 0x7e, "entry.S V_HSEL_GS");
 _Static_assert(offsetof(struct vcpu, fpu) == 0x80, "entry.S V_FPU");
 
 void host_fpu_save(struct vcpu *v);   // entry.S
@@ -98,6 +99,8 @@ void vcpu_reset(struct vcpu *v)
     v->dr[6] = DR6_FIXED1;
     v->dr[7] = DR7_FIXED1;
     v->cpl = 0;
+    v->hsel_fs = v->hsel_gs = 0x2b;   // what host_segments_init loads below
+    v->user_limit = GUEST_SPACE;
     seg_set_flat(v, R1_SREG_CS, 0x08, true, 0);
     static const int data[] = {R1_SREG_ES, R1_SREG_SS, R1_SREG_DS, R1_SREG_FS, R1_SREG_GS};
     for (unsigned i = 0; i < 5; i++)
@@ -213,7 +216,7 @@ static void check_host_segments(struct vcpu *v)
         v->page[R1_VCPU_SEL / 4 + R1_SREG_ES] = v->seen_es;
         stats_count("native-es-load");
     }
-    if (v->seen_fs) {
+    if (v->seen_fs) {   // the selector, with bit 16 set (entry.S)
         v->seg[R1_SREG_FS].sel = (uint16_t)v->seen_fs;
         stats_count("native-fs-load");
     }
@@ -289,6 +292,15 @@ static void handle_trap(struct vcpu *v)
             intr_deliver(v, T_AC, EV_EXC, 0, v->eip);
             return;
         default:     // #GP, #NP, #SS, #TS: a privileged instruction, or the guest's own fault
+            if (v->cpl == 3 && v->user_limit < GUEST_SPACE && x->err == 0 &&
+                (x->trapno == T_GP || x->trapno == T_SS)) {
+                // Perhaps ring 3 reached past the limit it runs under (mem.c): run the
+                // instruction again without it. A fault that was not that comes back.
+                stats_count("user-limit-off");
+                mem_view_unlimit(v);
+                seg_resync_host(v);
+                return;
+            }
             if (emulate_here(v))
                 return;
             intr_deliver(v, T_GP, EV_EXC, 0, v->eip);
@@ -473,6 +485,13 @@ int vcpu_run(struct vcpu *v)
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
         mem_window_alias_sync(v);
+        if (v->cpl == 3 && v->user_limit < GUEST_SPACE && vcpu_lin_eip(v) >= v->user_limit) {
+            // Ring 3 runs code above its limit (mem.c): a patched kernel's own ring-3 code
+            // going through a trampoline in the window, say. Not from here on.
+            stats_count("user-limit-off");
+            mem_view_unlimit(v);
+            seg_resync_host(v);
+        }
         v->exit.signo = 0;
         uint32_t reason = enter_guest(v);
         v->nexits++;

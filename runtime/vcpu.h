@@ -63,6 +63,8 @@ struct vcpu {
     uint16_t hsel_ss;      // 0x76 flat 32-bit guest segments, else an LDT slot of this process
     uint16_t hsel_ds;      // 0x78 holding the guest's base and limit (segment.c)
     uint16_t hsel_es;      // 0x7a
+    uint16_t hsel_fs;      // 0x7c host selectors for FS and GS: 0x2b, or in ring 3 under a
+    uint16_t hsel_gs;      // 0x7e user limit (mem.c) a limited LDT slot, or null for null
     uint8_t  fpu[1024] __attribute__((aligned(64)));  // 0x80 guest FPU/SSE/AVX (XSAVE area)
 
     // ---- everything below is C-only ----
@@ -80,6 +82,9 @@ struct vcpu {
     struct seg seg[6];     // R1_SREG_* order
     struct seg ldtr, tr;
     int      cpl;
+    // U/S for ring 3 (mem.c, mem_view_cpl_changed): in ring 3 every host segment is limited
+    // below user_limit (GUEST_SPACE: not limited).
+    uint64_t user_limit;
     uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
     uint64_t msr_apic_base, msr_pat, msr_misc_enable, msr_mtrr_def;
     int64_t  tsc_offset;   // virtual TSC = host ns * tsc_mhz / 1000 + tsc_offset

@@ -78,6 +78,24 @@ static void kills(void)
     if (kill(pid) != -1)
         die("kill of a reaped pid");
 
+    // Ring 3 may not touch the kernel's pages (PTE_U clear): a read, then a write, of the
+    // kernel's text traps (#PF, protection, user) and the kernel kills the child.
+    for (int write = 0; write < 2; write++) {
+        if ((pid = fork()) == 0) {
+            volatile int *kernel = (volatile int *)0x80100000;
+            if (write)
+                *kernel = 0;
+            else
+                (void)*kernel;
+            exit(0);
+        }
+        if (pid < 0 || wait(&status) != pid || status != -1)
+            die(write ? "a write to kernel memory from ring 3 succeeded"
+                      : "a read of kernel memory from ring 3 succeeded");
+    }
+    printf("systest: ring 3 reading and writing kernel memory was stopped; status %d\n",
+           status);
+
     pid = fork();
     if (pid == 0)
         exit(getpid() == 1 ? 2 : 0);
