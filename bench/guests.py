@@ -48,6 +48,12 @@ WORKLOADS = ["coremark", "sha256", "matmul", "memops", "pagetouch", "demandpage"
 NANO_OPS = ["syscall", "syscall_bare", "in", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
             "divzero", "ptemod", "callret"]
 SAMPLE_KERNELS = ["sensitive", "timer", "exceptions", "paging", "tasks"]
+# The unix sample: its file system on IDE drive 1 (a fresh copy per run: both machines write to
+# it) and a scripted session typed on COM1 (tests/test_unix_sample.py runs it the same way).
+UNIX_KERNEL = SAMPLES / "build" / "unix.elf"
+UNIX_FS = SAMPLES / "build" / "unix-fs.img"
+UNIX_SESSION = SAMPLES / "unix" / "session.txt"
+UNIX_GOLDEN = SAMPLES / "golden" / "unix.txt"
 
 
 # ---- building ------------------------------------------------------------------------------
@@ -88,14 +94,17 @@ def rewrite_batch(kernels: list[Path], tactics: str | None) -> dict[str, dict]:
 
 # ---- machines --------------------------------------------------------------------------------
 
-def qemu_argv(kernel: Path, append: str | None = None, accel: str | None = None) -> list[str]:
+def qemu_argv(kernel: Path, append: str | None = None, accel: str | None = None,
+              extra: list[str] = ()) -> list[str]:
     """samples/qemu.sh's command line (the one QEMU line of the samples) for kernel, with
-    -append and -accel added where the script passes extra options ("$@"), else at the end."""
+    -append, -accel and extra (e.g. a -drive) added where the script passes extra options
+    ("$@"), else at the end."""
     text = QEMU_SH.read_text()
     m = re.search(r"^exec (qemu-system-i386.*?)(?<!\\)$", text, re.M | re.S)
     if not m:
         raise RuntimeError(f"cannot find the exec line of {QEMU_SH}")
-    extra = (["-append", append] if append else []) + (["-accel", accel] if accel else [])
+    extra = ((["-append", append] if append else []) + (["-accel", accel] if accel else []) +
+             list(extra))
     argv: list[str] = []
     for a in shlex.split(m.group(1).replace("\\\n", " ")):
         if a in ("$1", "$kernel", "${kernel}"):
@@ -148,6 +157,8 @@ class Watch:
     stderr: str = ""
     wall: float = 0.0
     sched: str = ""
+    user: float = 0.0     # CPU time of the machine's process (all its threads), from wait4
+    sys: float = 0.0
 
 
 def prompt_reader() -> str:
@@ -169,27 +180,39 @@ def ordinary() -> None:
         pass
 
 
-def watch(argv: list[str], on_line=None, deadline: float = 60.0, cwd: Path = ROOT) -> Watch:
+def watch(argv: list[str], on_line=None, deadline: float = 60.0, cwd: Path = ROOT,
+          stdin: bytes | None = None, on_partial=None) -> Watch:
     """Run argv with stdout on a pipe and timestamp every line as it arrives (seconds since
     just before exec), the reader at real-time priority while it waits (prompt_reader).
-    on_line(t, line, w) returning True ends the run (SIGKILL)."""
+    on_line(t, line, w) returning True ends the run (SIGKILL); so does on_partial(t, text, w),
+    called with the unfinished last line (a prompt) whenever more of it arrives. stdin: bytes
+    typed on the machine's serial port, all at once on a pipe that is then closed (the same
+    for every machine); default none (/dev/null). The process's CPU time (user, sys: all its
+    threads, until it exited or was killed) comes from wait4."""
     w = Watch()
     w.sched = prompt_reader()
     try:
-        return _watch(w, argv, on_line, deadline, cwd)
+        return _watch(w, argv, on_line, deadline, cwd, stdin, on_partial)
     finally:
         ordinary()
 
 
-def _watch(w: "Watch", argv, on_line, deadline, cwd) -> "Watch":
+def _watch(w: "Watch", argv, on_line, deadline, cwd, stdin=None, on_partial=None) -> "Watch":
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         try:
-            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=err, cwd=cwd, start_new_session=True)
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=err, cwd=cwd,
+                                 start_new_session=True)
         except OSError as e:                 # not installed, not built: a failed run
             w.rc, w.stderr = 127, f"cannot run {argv[0]}: {e.strerror}"
             return w
+        if stdin is not None:                # small (a session script): fits the pipe's buffer
+            try:
+                p.stdin.write(stdin)
+                p.stdin.close()
+            except BrokenPipeError:
+                pass
         fd = p.stdout.fileno()
         buf = b""
         stop = False
@@ -213,21 +236,46 @@ def _watch(w: "Watch", argv, on_line, deadline, cwd) -> "Watch":
                     w.lines.append((t, s))
                     if on_line and on_line(t, s, w):
                         stop = True
+                if buf and on_partial and not stop and on_partial(
+                        t, buf.decode(errors="replace"), w):
+                    stop = True
         finally:
-            if p.poll() is None:
+            if running(p):
                 w.killed = not w.timed_out
                 try:
                     os.killpg(p.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             p.stdout.close()
-            w.rc = p.wait()
+            w.rc, w.user, w.sys = reap(p)
             w.wall = time.perf_counter() - t0
             if buf:
                 w.lines.append((w.wall, buf.decode(errors="replace")))
             err.seek(0)
             w.stderr = err.read().decode(errors="replace")[-2000:]
     return w
+
+
+def running(p: subprocess.Popen) -> bool:
+    """Has p not exited yet? (Without reaping it, unlike p.poll(): reap() wants its rusage.)"""
+    try:
+        return os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False
+
+
+def reap(p: subprocess.Popen) -> tuple[int, float, float]:
+    """Wait for p; its exit status (as Popen's returncode) and its CPU time (user, sys)."""
+    while True:
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:            # already reaped elsewhere: no resource usage
+            return p.wait(), 0.0, 0.0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, ru.ru_utime, ru.ru_stime
 
 
 def transcript(w: Watch) -> str:
@@ -354,30 +402,166 @@ def kvm_probe(native_check: str) -> tuple[bool, str]:
 
 # ---- boot ------------------------------------------------------------------------------------------
 
-def run_boot(argv: list[str], milestones: list[str | None], deadline: float) -> dict:
-    """Seconds from exec to the first serial line and to the first line containing each
-    milestone (a substring; None = the guest's debug-exit 0, i.e. the end of the run); the
-    run ends at the last milestone. Also the transcript, to check it."""
+def hit(m, text: str) -> bool:
+    """Does serial text reach milestone m (a substring, or a pattern searched for)?"""
+    return bool(m.search(text)) if isinstance(m, re.Pattern) else m in text
+
+
+def run_boot(argv: list[str], milestones: list, deadline: float,
+             stdin: bytes | None = None) -> dict:
+    """Seconds from exec to the first serial line and to the first serial text that reaches
+    each milestone (a substring or a compiled pattern, matched against every line and against
+    an unfinished last line, so that a prompt counts as it appears; None = the guest's
+    debug-exit 0, i.e. the end of the run); the run ends at the last milestone. Also the
+    transcript, to check it, and the machine's CPU time (user + sys) until the run ended."""
     res: dict = {"first_line_s": None, "times": {}}
     last = milestones[-1]
+
+    def reached(t, text):
+        for m in milestones:
+            if m is not None and m not in res["times"] and hit(m, text):
+                res["times"][m] = t
+        return last is not None and last in res["times"]
 
     def on_line(t, line, w):
         if res["first_line_s"] is None:
             res["first_line_s"] = t
-        for m in milestones:
-            if m is not None and m not in res["times"] and m in line:
-                res["times"][m] = t
-        return last is not None and last in res["times"]
+        return reached(t, line)
 
-    w = watch(argv, on_line, deadline=deadline)
+    w = watch(argv, on_line, deadline=deadline, stdin=stdin,
+              on_partial=lambda t, text, w: reached(t, text))
     res["rc"] = w.rc
     res["transcript"] = transcript(w)
+    res["end_s"] = w.wall
+    res["user_s"], res["sys_s"] = w.user, w.sys
     if None in milestones and not w.timed_out and w.rc == 1 and w.lines:   # debug-exit 0
         res["times"][None] = w.wall
     missing = [m for m in milestones if m not in res["times"]]
     if missing:
         m = missing[0]
-        res["error"] = diagnose(w, f"no {m!r}" if m else "no debug-exit 0")
+        res["error"] = diagnose(w, f"no {getattr(m, 'pattern', m)!r}" if m else "no debug-exit 0")
+    return res
+
+
+# ---- boot to a breakpoint (a guest that never writes to serial) -----------------------------------
+
+STATUS_BREAK = 20       # ring1-run: --break reached
+
+
+def cga_text(vram: bytes) -> str:
+    """The 80x25 text buffer (characters only) as runtime/dev/cga.c renders it for --screen:
+    code page 437, trailing blanks dropped (tests/test_boot_real.py has the same function)."""
+    low = (" \u263a\u263b\u2665\u2666\u2663\u2660\u2022\u25d8\u25cb\u25d9\u2642\u2640\u266a"
+           "\u266b\u263c\u25ba\u25c4\u2195\u203c\u00b6\u00a7\u25ac\u21a8\u2191\u2193\u2192"
+           "\u2190\u221f\u2194\u25b2\u25bc")
+
+    def ch(b):
+        if b < 0x20:
+            return low[b]
+        return "\u2302" if b == 0x7f else bytes([b]).decode("cp437")
+    return "".join("".join(ch(vram[(r * 80 + c) * 2]) for c in range(80)).rstrip() + "\n"
+                   for r in range(25))
+
+
+def run_ring1_break(argv: list[str], addr: int, count: int, label: str, deadline: float,
+                    screen: Path) -> dict:
+    """ring1-run argv stopped by --break before the count-th execution of the sensitive
+    instruction at addr: the milestone is its exit with STATUS_BREAK (seconds since exec); the
+    "transcript" is the CGA text screen there (--screen)."""
+    screen.unlink(missing_ok=True)
+    argv = argv + ["--break", f"{addr:#x}:{count}", f"--screen={screen}"]
+    w = watch(argv, deadline=deadline)
+    res = {"first_line_s": None, "times": {}, "rc": w.rc, "end_s": w.wall,
+           "user_s": w.user, "sys_s": w.sys, "transcript": ""}
+    if w.rc == STATUS_BREAK and screen.is_file():
+        res["times"][label] = w.wall
+        res["transcript"] = "".join(l + "\n" for l in
+                                    screen.read_text(encoding="utf-8").split("\n")[:25])
+    else:
+        res["error"] = diagnose(w, f"no --break stop (want status {STATUS_BREAK})")
+    return res
+
+
+def _gdb_packet(s, data: bytes) -> bytes:
+    """One GDB remote-protocol exchange (just enough of it: ack mode)."""
+    pkt = b"$" + data + b"#%02x" % (sum(data) & 0xff)
+    s.sendall(pkt)
+    while (c := s.recv(1)) != b"+":
+        if c == b"-":
+            s.sendall(pkt)
+        elif not c:
+            raise EOFError("gdbstub closed")
+    while (c := s.recv(1)) != b"$":
+        if not c:
+            raise EOFError("gdbstub closed")
+    reply = b""
+    while (c := s.recv(1)) != b"#":
+        if not c:
+            raise EOFError("gdbstub closed")
+        reply += c
+    s.recv(2)
+    s.sendall(b"+")
+    return reply
+
+
+def run_qemu_break(argv: list[str], addr: int, count: int, label: str, deadline: float,
+                   sock: Path) -> dict:
+    """QEMU argv started halted (-S) with its gdbstub on a Unix socket, connected to as soon
+    as it listens (polled every 0.2 ms), a breakpoint at addr, continued count times: the
+    milestone is the count-th stop (seconds since exec; QEMU waits for nobody but this
+    process's prompt replies). The "transcript" is the CGA text screen read at 0xB8000."""
+    import socket
+    w = Watch()
+    w.sched = prompt_reader()
+    res: dict = {"first_line_s": None, "times": {}, "transcript": ""}
+    sock.unlink(missing_ok=True)
+    argv = argv + ["-S", "-gdb", f"unix:{sock},server=on,wait=on"]
+    errf = tempfile.TemporaryFile()
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=errf, start_new_session=True)
+    except OSError as e:
+        ordinary()
+        errf.close()
+        return dict(res, error=f"cannot run {argv[0]}: {e.strerror}", rc=127)
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        while True:
+            try:
+                s.connect(str(sock))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.perf_counter() - t0 > deadline or not running(p):
+                    raise TimeoutError("the gdbstub never listened")
+                time.sleep(0.0002)
+        s.settimeout(max(1.0, deadline - (time.perf_counter() - t0)))
+        if _gdb_packet(s, b"Z0,%x,1" % addr) != b"OK":
+            raise RuntimeError("cannot set a breakpoint")
+        for _ in range(count):
+            reply = _gdb_packet(s, b"c")
+            if not reply.startswith(b"T05"):
+                raise RuntimeError(f"stopped with {reply[:40]!r}, not at the breakpoint")
+        res["times"][label] = time.perf_counter() - t0
+        ordinary()
+        vram = b""
+        for off in range(0, 4000, 1000):
+            vram += bytes.fromhex(_gdb_packet(s, b"m%x,%x" % (0xb8000 + off, 1000)).decode())
+        res["transcript"] = cga_text(vram)
+    except (OSError, EOFError, RuntimeError, TimeoutError, ValueError) as e:
+        res["error"] = f"gdbstub: {e}"
+    finally:
+        ordinary()
+        s.close()
+        if running(p):
+            os.killpg(p.pid, signal.SIGKILL)
+        res["rc"], res["user_s"], res["sys_s"] = reap(p)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+        errf.close()
+        res["end_s"] = time.perf_counter() - t0
+        if "error" in res and err.strip():
+            res["error"] += "; stderr: " + err.strip().splitlines()[0][:200]
     return res
 
 

@@ -14,7 +14,10 @@ Sections (default: all, in this order):
             where /dev/kvm can run a 32-bit guest): time per repetition and ratios
   nano      sensitive-operation nanobenchmarks (after Adams & Agesen, ASPLOS 2006): ns per
             operation under ring1, ring1 trap-only and QEMU TCG
-  boot      time to a serial milestone for the samples (and GNU Mach if it boots): ring1 vs QEMU
+  boot      boot time to milestones under ring1, ring1 trap-only and QEMU TCG: the samples to
+            their debug-exit; the unix sample (disk + scripted session) to its first shell
+            prompt and the end of the session; GNU Mach to its panic and the -dbg build to its
+            `db>` prompt, with CPU time next to wall time; grub-invaders to its first CGA frame
   rewriter  wall time and peak RSS of `ring1 inspect` / `ring1 rewrite` on real kernels, next to
             the floor (capstone's disasm_lite alone over the same executable bytes), and batch
             throughput with -j 1 and -j 2
@@ -25,7 +28,8 @@ interleaved rounds (each boots every machine in turn) so that other jobs on a sh
 hit them alike; ratios are medians of per-round ratios.
 
 Duration on this 2-core machine: `make bench` about 5 minutes, `make bench-quick` about one
-(three workloads, five nano operations, two samples and GNU Mach once, gnumach rewrite only).
+(three workloads, five nano operations, two samples, and the unix sample, GNU Mach and
+grub-invaders once, no GNU Mach -dbg; gnumach rewrite only).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,7 +98,7 @@ def setup_guests(quick: bool) -> dict:
     """Build everything, rewrite the bench kernel and the samples both ways, probe KVM."""
     guests.build()
     kernels = [guests.KERNEL] + [guests.SAMPLES / "build" / f"{n}.elf"
-                                 for n in guests.SAMPLE_KERNELS]
+                                 for n in guests.SAMPLE_KERNELS] + [guests.UNIX_KERNEL]
     r1 = guests.rewrite_batch(kernels, None)
     trap = guests.rewrite_batch(kernels, "trap")
     native_check = guests.transcript(guests.watch([str(guests.NATIVE), "check"], deadline=30))
@@ -212,16 +218,36 @@ def bench_nano(env: dict, quick: bool) -> dict:
 
 # ---- boot ------------------------------------------------------------------------------------------
 
-# GNU Mach 1.8 on serial: banner, memory map, PCI probe, a ~2 s floppy-controller probe timed by
-# the guest's own clock (the same on every machine), then a panic: no bootstrap server.
-GNUMACH_MILESTONES = [("banner “GNU Mach 1.8”", "GNU Mach 1.8"),
-                      ("“Probing PCI hardware”", "Probing PCI hardware"),
-                      ("panic “No bootstrap code loaded”", "No bootstrap code loaded")]
-SHORT = {"GNU Mach 1.8": "banner", "Probing PCI hardware": "PCI probe",
-         "No bootstrap code loaded": "panic"}   # plot labels
+# Milestones: (label, match, short): match is a substring or pattern of the serial output (a
+# prompt counts as it appears, before its line ends) or None, the guest's debug-exit 0; short
+# labels the plots. Every run goes on to its kernel's last milestone and stops there.
+SAMPLE_MILESTONES = [("debug-exit", None, "")]
+UNIX_MILESTONES = [("first shell prompt “$ ”", re.compile(r"^\$ "), "prompt"),
+                   ("end of session (`halt`: debug-exit 0)", None, "halt")]
+# GNU Mach 1.8 on serial: banner, memory map, PCI probe, then ~0.25 s and ~1.9 s of IDE and
+# floppy-controller probing timed by the guest's own clock (busy waits, the same real time on
+# every machine), SCSI probes, then a panic: no bootstrap server.
+GNUMACH_MILESTONES = [("banner “GNU Mach 1.8”", "GNU Mach 1.8", "banner"),
+                      ("“Probing PCI hardware”", "Probing PCI hardware", "PCI probe"),
+                      ("“FDC 0 is a S82078B” (after the waits)", "FDC 0 is a", "FDC"),
+                      ("panic “No bootstrap code loaded”", "No bootstrap code loaded", "panic")]
+# The -dbg build enters its kernel debugger on that panic.
+GNUMACH_DBG_MILESTONES = [("panic “No bootstrap code loaded”", "No bootstrap code loaded", "panic"),
+                          ("debugger prompt “db> ”", "db> ", "db>")]
+# grub-invaders writes nothing to serial. Its main() initialises, draws the playing field into a
+# back buffer, copies it to the CGA screen (0xB8000) and then plays its first note: the speaker
+# routine's `in $0x61` at INVADERS_FIRST_NOTE is the first sensitive instruction after the
+# first frame is on the screen. Both machines stop there (ring1 with --break, QEMU at a gdbstub
+# breakpoint; the screens are compared). Later frames are paced by the PIT (notes of fixed
+# length): no further milestone that is not the guest's own timing.
+INVADERS_FIRST_NOTE = 0x100ee0
+INVADERS_MILESTONES = [("first CGA frame (playing field drawn)", "frame", "1st frame")]
 
 
 def bench_boot(env: dict, quick: bool) -> dict:
+    """Interleaved runs to each kernel's milestones: the samples, the unix sample (shell
+    prompt, end of its scripted session), GNU Mach to its panic (and the -dbg build to its
+    debugger prompt; not in quick mode) and grub-invaders to its first frame."""
     repeats = 3 if quick else 5
     names = ["sensitive", "tasks"] if quick else guests.SAMPLE_KERNELS
     rows = []
@@ -234,53 +260,171 @@ def bench_boot(env: dict, quick: bool) -> dict:
                  "trap": guests.ring1_argv(env["trap"][name]["image"], elf, "", 30)}
         if env["kvm_ok"]:
             argvs["kvm"] = guests.qemu_argv(elf, accel="kvm")
-        rows += boot_rows(name, [("debug-exit", None)], argvs, repeats, want)
+        rows += boot_rows(name, SAMPLE_MILESTONES, serial_runners(argvs, SAMPLE_MILESTONES),
+                          repeats, want)
+    rows += boot_unix(env, 1 if quick else repeats)
+    rows += boot_real(env, quick)
+    return {"rows": rows, "repeats": repeats, "quick": quick}
+
+
+def serial_runners(argvs: dict, milestones, stdin: bytes | None = None) -> dict:
+    subs = [m for _, m, _ in milestones]
+    return {k: (lambda argv=argv: guests.run_boot(argv, subs, deadline=60, stdin=stdin))
+            for k, argv in argvs.items()}
+
+
+def boot_unix(env: dict, repeats: int) -> list[dict]:
+    """The unix sample: its disk a fresh copy of unix-fs.img per run, session.txt typed on COM1
+    (all at once, on a pipe: the shell echoes each line as it reads it, so the transcript is
+    the golden whatever the timing)."""
+    elf, name = guests.UNIX_KERNEL, "unix"
+    session = guests.UNIX_SESSION.read_bytes()
+    want = guests.UNIX_GOLDEN.read_text()
+    disks = guests.WORK / "boot"
+    disks.mkdir(parents=True, exist_ok=True)
+    argv_fns = {
+        "qemu": lambda d: guests.qemu_argv(elf, extra=["-drive",
+                                                       f"file={d},index=1,media=disk,format=raw"]),
+        "ring1": lambda d: guests.ring1_argv(env["r1"][name]["image"], elf, "", 30) +
+        ["--disk", f"index=1,file={d}"],
+        "trap": lambda d: guests.ring1_argv(env["trap"][name]["image"], elf, "", 30) +
+        ["--disk", f"index=1,file={d}"]}
+    if env["kvm_ok"]:
+        argv_fns["kvm"] = lambda d: guests.qemu_argv(
+            elf, accel="kvm", extra=["-drive", f"file={d},index=1,media=disk,format=raw"])
+    subs = [m for _, m, _ in UNIX_MILESTONES]
+
+    def runner(k):
+        def run():
+            disk = disks / f"unix-fs.{k}.img"
+            shutil.copyfile(guests.UNIX_FS, disk)
+            return guests.run_boot(argv_fns[k](disk), subs, deadline=60, stdin=session)
+        return run
+    return boot_rows(name, UNIX_MILESTONES, {k: runner(k) for k in argv_fns}, repeats, want)
+
+
+def boot_real(env: dict, quick: bool) -> list[dict]:
+    """GNU Mach, its -dbg build (full mode only) and grub-invaders, fetched by rewriter.fetch
+    and rewritten both ways here; a kernel that cannot be fetched is reported, not fatal."""
+    from rewriter import fetch
+    wanted = ["gnumach", "invaders"] + ([] if quick else ["gnumach-dbg"])
+    rows, got = [], {}
+    for name in wanted:
+        try:
+            got[name] = Path(fetch.fetch(name, progress=lambda *_: None))
+        except Exception as e:                 # no archive, no network: say so
+            rows.append({"kernel": name, "error": f"cannot fetch: {e}"})
+            say(f"  boot: {name} skipped: {e}")
+    skipped = ([{"kernel": "gnumach-dbg", "skipped": "full mode only (`make bench`)"}]
+               if quick else [])
+    if not got:
+        return rows + skipped
     try:
-        from rewriter import fetch
-        gm = Path(fetch.fetch("gnumach", progress=lambda *_: None))
-        out = {}
-        for tactics in (None, "trap"):
-            out[tactics] = guests.rewrite_batch([gm], tactics)[gm.name.removesuffix(".elf")]
-        argvs = {"qemu": guests.qemu_argv(gm, "console=com0"),
-                 "ring1": guests.ring1_argv(out[None]["image"], gm, "console=com0", 60),
-                 "trap": guests.ring1_argv(out["trap"]["image"], gm, "console=com0", 60)}
-        rows += boot_rows("gnumach", GNUMACH_MILESTONES, argvs, 1 if quick else 3, None)
-    except Exception as e:                     # no archive, no network: say so
-        rows.append({"kernel": "gnumach", "error": f"cannot fetch or rewrite: {e}"})
-        say(f"  boot: gnumach skipped: {e}")
-    return {"rows": rows, "repeats": repeats}
+        out = {tac: guests.rewrite_batch(list(got.values()), tac) for tac in (None, "trap")}
+    except Exception as e:
+        say(f"  boot: cannot rewrite {', '.join(got)}: {e}")
+        return rows + [{"kernel": n, "error": f"cannot rewrite: {e}"} for n in got] + skipped
+
+    def image(tac, name):
+        return out[tac][got[name].name.removesuffix(".elf")]["image"]
+
+    for name, milestones in (("gnumach", GNUMACH_MILESTONES),
+                             ("gnumach-dbg", GNUMACH_DBG_MILESTONES)):
+        if name not in got:
+            continue
+        k = got[name]
+        argvs = {"qemu": guests.qemu_argv(k, "console=com0"),
+                 "ring1": guests.ring1_argv(image(None, name), k, "console=com0", 60),
+                 "trap": guests.ring1_argv(image("trap", name), k, "console=com0", 60)}
+        rows += boot_rows(name, milestones, serial_runners(argvs, milestones),
+                          1 if quick else 3, None)
+    if "invaders" in got:
+        k, (_, sub, _) = got["invaders"], INVADERS_MILESTONES[0]
+        tmp = guests.WORK / "boot"
+        tmp.mkdir(parents=True, exist_ok=True)
+        runners = {"qemu": lambda argv=guests.qemu_argv(k): guests.run_qemu_break(
+            argv, INVADERS_FIRST_NOTE, 1, sub, 30, tmp / "gdb.sock")}
+        for key, tac in (("ring1", None), ("trap", "trap")):
+            runners[key] = (lambda argv=guests.ring1_argv(image(tac, "invaders"), k, "", 30):
+                            guests.run_ring1_break(argv, INVADERS_FIRST_NOTE, 1, sub, 30,
+                                                   tmp / "invaders-screen.txt"))
+
+        def drawn(run):                      # the milestone is the playing field on the screen
+            def checked():
+                r = run()
+                field = [l for l in r["transcript"].splitlines() if "-*-" in l]
+                if sub in r["times"] and len(field) != 5:
+                    del r["times"][sub]
+                    r["error"] = (f"stopped at {INVADERS_FIRST_NOTE:#x} with {len(field)} rows "
+                                  "of aliens on the screen, not 5: not the first frame")
+                return r
+            return checked
+        rows += boot_rows("invaders", INVADERS_MILESTONES,
+                          {k: drawn(run) for k, run in runners.items()}, 1 if quick else 5, "qemu")
+    return rows + skipped
 
 
-def boot_rows(name, milestones, argvs, repeats, want) -> list[dict]:
-    """One row per milestone; each run goes on to the last milestone."""
+def boot_rows(name, milestones, runners, repeats, want) -> list[dict]:
+    """One row per milestone from `repeats` rounds, each running every machine in turn
+    (runners: machine -> a function making one run, as guests.run_boot). want: the golden
+    transcript, "qemu" (the same as QEMU's in the same round), or None (no check). The last
+    milestone's row also has the CPU time (user + sys) of the machine's process: each run
+    stops there."""
     import statistics
-    subs = [m for _, m in milestones]
-    runs: dict[str, list] = {k: [] for k in argvs}
+    runs: dict[str, list] = {k: [] for k in runners}
     for _ in range(repeats):                 # interleaved, like the other sections' rounds
-        for k, argv in argvs.items():
-            runs[k].append(guests.run_boot(argv, subs, deadline=60))
+        for k, run in runners.items():
+            runs[k].append(run())
+
+    def checked(k, i, r):
+        if want is None:
+            return None
+        if want == "qemu":
+            q = runs.get("qemu", [])
+            if k == "qemu" or i >= len(q) or "error" in q[i]:
+                return None
+            return r["transcript"] == q[i]["transcript"]
+        return r["transcript"] == want
+
     rows = []
-    for label, m in milestones:
-        row = {"kernel": name, "milestone": label, "short": SHORT.get(m, ""), "results": {}}
-        for k in argvs:
-            good = [r for r in runs[k] if m in r["times"]]
+    for n, (label, m, short) in enumerate(milestones):
+        row = {"kernel": name, "milestone": label, "short": short, "results": {},
+               "check": None if want is None else "qemu" if want == "qemu" else "golden"}
+        last = n == len(milestones) - 1
+        for k in runners:
+            good = [(i, r) for i, r in enumerate(runs[k]) if m in r["times"]]
             if not good:
                 row["results"][k] = {"error": runs[k][0].get("error", "milestone not reached")}
                 continue
-            res = {"milestone_s": statistics.median(r["times"][m] for r in good),
-                   "first_line_s": statistics.median(r["first_line_s"] for r in good),
+            firsts = [r["first_line_s"] for _, r in good if r["first_line_s"] is not None]
+            res = {"milestone_s": statistics.median(r["times"][m] for _, r in good),
+                   "all_s": [round(r["times"][m], 5) for _, r in good],
+                   "first_line_s": statistics.median(firsts) if firsts else None,
                    "runs": len(good)}
-            if want is not None:
-                res["transcript_ok"] = all(r["transcript"] == want for r in good)
+            if last:                          # the run with the median CPU time (low median)
+                mid = sorted((r["user_s"] + r["sys_s"], r["user_s"], r["sys_s"]) for _, r in good)
+                res["cpu_s"], res["user_s"], res["sys_s"] = mid[(len(mid) - 1) // 2]
+            oks = [c for c in (checked(k, i, r) for i, r in good) if c is not None]
+            if oks:
+                res["transcript_ok"] = all(oks)
             row["results"][k] = res
         ok = row["results"]
         for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap")):
             if "error" not in ok.get(a, {"error": 1}) and "error" not in ok.get(b, {"error": 1}):
                 row[key] = ok[a]["milestone_s"] / ok[b]["milestone_s"]
+                if last and ok[b]["cpu_s"] > 0:
+                    row["cpu_" + key] = ok[a]["cpu_s"] / ok[b]["cpu_s"]
         for k, x in row["results"].items():
-            say(f"  boot: {name:10} {label[:24]:24} {LABEL[k]:16} " +
+            say(f"  boot: {name:11} {label[:26]:26} {LABEL[k]:16} " +
                 (x["error"] if "error" in x else
-                 f"{x['milestone_s'] * 1e3:8.1f} ms (first line {x['first_line_s'] * 1e3:.1f} ms)"))
+                 f"{x['milestone_s'] * 1e3:8.1f} ms" +
+                 (f" (first line {x['first_line_s'] * 1e3:.1f} ms)"
+                  if x["first_line_s"] is not None else "") +
+                 (f", CPU {x['cpu_s'] * 1e3:.0f} ms (user {x['user_s'] * 1e3:.0f}, "
+                  f"sys {x['sys_s'] * 1e3:.0f})" if "cpu_s" in x else "") +
+                 ("" if x.get("transcript_ok", True) else
+                  "  SCREEN DIFFERS FROM QEMU'S" if want == "qemu" else
+                  "  TRANSCRIPT DIFFERS FROM THE GOLDEN")))
         rows.append(row)
     return rows
 
@@ -459,18 +603,28 @@ def to_markdown(res: dict) -> str:
         cols = [c for c in ("qemu", "ring1", "trap", "kvm")
                 if any(c in r.get("results", {}) for r in boot["rows"])]
         out += ["## Boot", "",
-                f"Milliseconds from exec to the milestone, median of {boot['repeats']} runs (GNU "
-                "Mach: fewer) interleaved across the machines; ring1 runs the image already "
-                "rewritten (`ring1-run`, no Python start-up). The first serial line in "
-                "parentheses. QEMU's time includes SeaBIOS; GNU Mach's panic comes after a ~2 s "
-                "floppy probe timed by the guest's own clock, the same wait on every machine.", "",
-                "| kernel | milestone | " + " | ".join(LABEL[c] for c in cols) +
+                "Milliseconds from exec to the milestone, the median of *runs* runs interleaved "
+                "across the machines (each round runs every machine in turn); ring1 runs the image already rewritten (`ring1-run`, no Python "
+                "start-up). The first serial line in parentheses. QEMU's time includes SeaBIOS. "
+                "The unix sample boots with its file system on IDE drive 1 (a fresh copy per run) "
+                "and its scripted session (`samples/unix/session.txt`) typed on COM1: the first "
+                "shell prompt, then the end of the session (`halt`). GNU Mach's panic comes after "
+                "~0.25 s and ~1.9 s of device probing timed by the guest's own clock, the same "
+                "real time on every machine; the -dbg build then enters its kernel debugger. "
+                "grub-invaders prints nothing on serial: its milestone is the first frame on the "
+                "CGA screen (both machines stopped at the first sensitive instruction after it, "
+                "ring1 by `--break`, QEMU at a gdbstub breakpoint; the screens compared).", "",
+                "| kernel | milestone | runs | " + " | ".join(LABEL[c] for c in cols) +
                 " | QEMU ÷ ring1 | QEMU ÷ trap-only |",
-                "|---|---|" + "---:|" * len(cols) + "---:|---:|"]
+                "|---|---|---:|" + "---:|" * len(cols) + "---:|---:|"]
+        cpu_rows = []
         for r in boot["rows"]:
-            if "error" in r and "results" not in r:
-                out.append(f"| {r['kernel']} | — | " + " | ".join("—" for _ in cols) + " | — | — |")
-                notes.append(f"boot {r['kernel']}: {r['error']}")
+            if "results" not in r:
+                why = r.get("error") or r.get("skipped", "")
+                out.append(f"| {r['kernel']} | {'skipped: ' + why if 'skipped' in r else '—'} | "
+                           "— | " + " | ".join("—" for _ in cols) + " | — | — |")
+                if "error" in r:
+                    notes.append(f"boot {r['kernel']}: {r['error']}")
                 continue
             cells = []
             for c in cols:
@@ -481,11 +635,39 @@ def to_markdown(res: dict) -> str:
                     cells.append("failed¹")
                     notes.append(f"boot {r['kernel']} under {LABEL[c]}: {x['error']}")
                 else:
-                    bad = "" if x.get("transcript_ok", True) else " (transcript ≠ golden)"
-                    cells.append(f"{x['milestone_s'] * 1e3:.0f} ({x['first_line_s'] * 1e3:.0f}){bad}")
-            out.append(f"| {r['kernel']} | {r['milestone']} | " + " | ".join(cells) +
+                    bad = ("" if x.get("transcript_ok", True) else " (screen ≠ QEMU's)"
+                           if r.get("check") == "qemu" else " (transcript ≠ golden)")
+                    first = ("" if x.get("first_line_s") is None
+                             else f" ({fmt_ms(x, 'first_line_s')})")
+                    cells.append(f"{fmt_ms(x, 'milestone_s')}{first}{bad}")
+            runs = max((x.get("runs", 0) for x in r["results"].values()), default=0)
+            out.append(f"| {r['kernel']} | {r['milestone']} | {runs} | " + " | ".join(cells) +
                        f" | {fmt_ratio(r.get('qemu_over_ring1'), 1)} | "
                        f"{fmt_ratio(r.get('qemu_over_trap'), 1)} |")
+            if any("cpu_s" in x for x in r["results"].values()):
+                cpu_rows.append(r)
+        if cpu_rows:
+            out += ["", "CPU time (user + sys) of the machine's process until the run stopped at "
+                    "the milestone (each run's last), ms: the run with the median CPU time; median wall "
+                    "time again for comparison. "
+                    "GNU Mach's timed waits are busy loops, so they burn CPU on both machines as "
+                    "well; ring1's system time is its shadow paging and host signals.", "",
+                    "| kernel | milestone | " +
+                    " | ".join(f"{LABEL[c]} CPU (user + sys) | {LABEL[c]} wall" for c in cols) +
+                    " | CPU: QEMU ÷ ring1 | CPU: QEMU ÷ trap-only |",
+                    "|---|---|" + "---:|---:|" * len(cols) + "---:|---:|"]
+            for r in cpu_rows:
+                cells = []
+                for c in cols:
+                    x = r["results"].get(c)
+                    if not x or "cpu_s" not in x:
+                        cells += ["—", "—"]
+                        continue
+                    cells += [f"{fmt_ms(x, 'cpu_s')} ({fmt_ms(x, 'user_s')} + {fmt_ms(x, 'sys_s')})",
+                              fmt_ms(x, "milestone_s")]
+                out.append(f"| {r['kernel']} | {r['milestone']} | " + " | ".join(cells) +
+                           f" | {fmt_ratio(r.get('cpu_qemu_over_ring1'), 1)} | "
+                           f"{fmt_ratio(r.get('cpu_qemu_over_trap'), 1)} |")
         out.append("")
     if notes:
         out += ["¹ " + "<br>¹ ".join(n.replace("|", "\\|") for n in notes), ""]

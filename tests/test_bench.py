@@ -127,13 +127,91 @@ def test_runner_rejects_an_unknown_section():
     assert p.returncode == 2 and "unknown section" in p.stderr
 
 
-def test_tables_and_plots_render(tmp_path):
-    """results.md and the plots from a small synthetic result: targets marked met or missed,
-    failures footnoted (no machine needed)."""
+def test_boot_milestones_from_serial_text():
+    """The boot timing path (no machine needed): a substring, a pattern and a prompt that
+    never ends its line (matched as it appears), bytes typed on stdin, the run killed at the
+    last milestone, and the process's CPU time from wait4."""
+    script = "read x; echo booting; echo '$ ls'; printf '%s> ' \"$x\"; exec sleep 30"
+    r = guests.run_boot(["sh", "-c", script], ["booting", re.compile(r"^\$ "), "db> "],
+                        deadline=20, stdin=b"db\n")
+    assert "error" not in r, r
+    t = list(r["times"].values())
+    assert len(t) == 3 and t == sorted(t) and t[-1] < 10, "killed at db>, not after the sleep"
+    assert r["first_line_s"] == t[0] and r["rc"] == -9
+    assert r["transcript"] == "booting\n$ ls\ndb> \n"
+    assert r["user_s"] >= 0 and r["sys_s"] >= 0
+    # A milestone never reached is an error naming it; debug-exit (None) needs status 1.
+    r = guests.run_boot(["sh", "-c", "echo hi; exit 3"], ["hi", None], deadline=20)
+    assert "no debug-exit 0" in r["error"]
+
+
+@pytest.fixture(scope="module")
+def run_py():
     import importlib.util
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    run_py = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_py)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_unix_sample_boot_rows(run_py, tmp_path):
+    """bench/run.py's unix rows: disk copy, session on a pipe, the prompt and the end of the
+    session reached on every machine with the golden transcript, CPU time in the last row."""
+    r = subprocess.run(["make", "-s", "-C", str(guests.SAMPLES), "unix"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    if not shutil.which("qemu-system-i386"):
+        pytest.skip("qemu-system-i386 not installed")
+    env = {"kvm_ok": False}
+    for tag, extra in (("r1", []), ("trap", ["--tactics", "trap"])):
+        image = tmp_path / f"unix.{tag}.elf"
+        r = subprocess.run([str(ROOT / ".venv" / "bin" / "ring1"), "rewrite",
+                            str(guests.UNIX_KERNEL), "-o", str(image), *extra],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        env[tag] = {"unix": {"image": image}}
+    rows = run_py.boot_unix(env, 1)
+    assert [row["short"] for row in rows] == ["prompt", "halt"]
+    for row in rows:
+        assert set(row["results"]) == {"qemu", "ring1", "trap"}
+        for k, x in row["results"].items():
+            assert "error" not in x, (row["milestone"], k, x)
+            assert x["transcript_ok"], (row["milestone"], k)
+    prompt, end = rows
+    for k in ("qemu", "ring1", "trap"):
+        assert prompt["results"][k]["milestone_s"] < end["results"][k]["milestone_s"]
+        assert "cpu_s" not in prompt["results"][k] and end["results"][k]["cpu_s"] > 0
+
+
+def test_invaders_first_frame_on_both_machines(run_py, tmp_path):
+    """The grub-invaders milestone: ring1 (--break) and QEMU (gdbstub) stop at the first note
+    with the same screen, the playing field drawn."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import kernel
+    if not shutil.which("qemu-system-i386"):
+        pytest.skip("qemu-system-i386 not installed")
+    src = kernel("invaders")
+    addr = run_py.INVADERS_FIRST_NOTE
+    image = tmp_path / "invaders.r1.elf"
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "ring1"), "rewrite", str(src), "-o",
+                        str(image)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    q = guests.run_qemu_break(guests.qemu_argv(src), addr, 1, "frame", 30, tmp_path / "gdb.sock")
+    o = guests.run_ring1_break(guests.ring1_argv(image, src, "", 30), addr, 1, "frame", 30,
+                               tmp_path / "screen.txt")
+    for x in (q, o):
+        assert "error" not in x, x
+        assert x["times"]["frame"] > 0 and x["user_s"] + x["sys_s"] > 0
+    assert o["transcript"] == q["transcript"]
+    lines = q["transcript"].splitlines()
+    assert sum("-*-" in l for l in lines) == 5 and lines[24].strip() == "/ \\"
+
+
+def test_tables_and_plots_render(run_py, tmp_path):
+    """results.md and the plots from a small synthetic result: targets marked met or missed,
+    failures footnoted, CPU times tabled (no machine needed)."""
     wl = {"best_s": 0.02, "median_s": 0.021, "first_rep_s": 0.03}
     res = {
         "when": "now", "quick": False, "machine": "test", "loadavg": [0.1, 0.2],
@@ -154,13 +232,29 @@ def test_tables_and_plots_render(tmp_path):
             {"kernel": "tasks", "milestone": "debug-exit", "qemu_over_ring1": 2.0, "results": {
                 "qemu": {"milestone_s": 0.1, "first_line_s": 0.05},
                 "ring1": {"milestone_s": 0.05, "first_line_s": 0.001, "transcript_ok": False}}},
-            {"kernel": "gnumach", "error": "cannot fetch"}]},
+            {"kernel": "unix", "milestone": "end of session", "short": "halt", "check": "golden",
+             "qemu_over_ring1": 1.1, "cpu_qemu_over_ring1": 1.2, "results": {
+                 "qemu": {"milestone_s": 0.3, "first_line_s": 0.06, "cpu_s": 0.24,
+                          "user_s": 0.15, "sys_s": 0.09, "runs": 5, "transcript_ok": True},
+                 "ring1": {"milestone_s": 0.28, "first_line_s": 0.002, "cpu_s": 0.2,
+                           "user_s": 0.05, "sys_s": 0.15, "runs": 5, "transcript_ok": True}}},
+            {"kernel": "invaders", "milestone": "first CGA frame", "short": "1st frame",
+             "check": "qemu", "results": {
+                 "qemu": {"milestone_s": 0.08, "first_line_s": None, "cpu_s": 0.07,
+                          "user_s": 0.05, "sys_s": 0.02, "runs": 5},
+                 "ring1": {"milestone_s": 0.0015, "first_line_s": None, "cpu_s": 0.001,
+                           "user_s": 0.001, "sys_s": 0.0, "runs": 5, "transcript_ok": False}}},
+            {"kernel": "gnumach", "error": "cannot fetch"},
+            {"kernel": "gnumach-dbg", "skipped": "full mode only"}]},
     }
     md = run_py.to_markdown(res)
     assert "| coremark | w | 20.0 (21.0) |" in md and "0.95× ✓" in md
     assert "0.20× ✗" in md and "DIFFER" in md and "failed¹" in md and "boom" in md
     assert "50.0× ✗" in md, "cli below the 100x target must be marked missed"
     assert "(transcript ≠ golden)" in md and "cannot fetch" in md
+    assert "| invaders | first CGA frame | 5 | 80.0 | 1.5 (screen ≠ QEMU's) |" in md
+    assert "| unix | end of session | 240 (150 + 90.0) | 300 | 200 (50.0 + 150) | 280 |" in md
+    assert "skipped: full mode only" in md
     files = run_py.plot(res, tmp_path)
     if files:                                  # matplotlib is the optional 'bench' extra
         assert {"workloads.png", "nano.png", "boot.png"} <= set(files)
