@@ -2,6 +2,7 @@
 // `ring1-run --help` lists every option with its default, and the exit statuses (usage_text
 // below is the one description; the README points at it).
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,13 @@ static const char usage_text[] =
 "                         (default 128M)\n"
 "  --serial stdio|FILE    COM1 on stdin/stdout, or its output to FILE and no input\n"
 "                         (default stdio)\n"
+"  --input serial|keyboard\n"
+"                         where stdin goes: COM1's receiver, or typed on the PS/2\n"
+"                         keyboard -- each byte a keystroke on a US keyboard (Shift for\n"
+"                         capitals and symbols, left Ctrl for control characters,\n"
+"                         Enter for CR/LF, Backspace for BS/DEL), in the scan code set\n"
+"                         the guest chose, held back while the keyboard's buffer is\n"
+"                         full or scanning is off (default serial)\n"
 "  --disk FILE            an ATA disk image at the next free position in QEMU's -drive\n"
 "                         index order: 0 primary master, 1 primary slave, 2 secondary\n"
 "                         master, 3 secondary slave (default: no disks)\n"
@@ -175,6 +183,11 @@ int main(int argc, char **argv)
             pc.ram_size = parse_size(argv[++i]);
         } else if (!strcmp(a, "--serial") && value) {
             pc.serial = argv[++i];
+        } else if (!strcmp(a, "--input") && value) {
+            const char *in = argv[++i];
+            if (strcmp(in, "serial") && strcmp(in, "keyboard"))
+                usage_error("--input %s: want serial or keyboard", in);
+            pc.keyboard_input = !strcmp(in, "keyboard");
         } else if (!strcmp(a, "--cmdline") && value) {
             cmdline = argv[++i];
         } else if (!strcmp(a, "--timeout") && value) {
@@ -209,9 +222,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
         } else if (a[0] == '-' && a[1]) {
-            static const char *const valued[] = {"--mem", "--serial", "--cmdline", "--timeout",
-                                                 "--kernel-name", "--module", "--disk",
-                                                 "--break"};
+            static const char *const valued[] = {"--mem", "--serial", "--input", "--cmdline",
+                                                 "--timeout", "--kernel-name", "--module",
+                                                 "--disk", "--break"};
             bool wants = false;
             for (unsigned k = 0; k < sizeof valued / sizeof valued[0]; k++)
                 wants |= !strcmp(a, valued[k]);
@@ -251,9 +264,19 @@ int main(int argc, char **argv)
     }
     vcpu_reset(v);
     mem_view_reset(v);
+    // platform_init turns on SIGIO for stdin and creates the timers; until signals_init
+    // installs their handlers, their default action (terminate) must not run: hold them.
+    sigset_t early, old;
+    sigemptyset(&early);
+    sigaddset(&early, SIG_INPUT);
+    sigaddset(&early, SIG_PIT);
+    sigaddset(&early, SIG_LAPIC);
+    sigaddset(&early, SIG_RTC);
+    sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
     loader_boot(v, &img, cmdline);
     signals_init(v);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     if (timeout_ns)
         signals_arm_timeout(timeout_ns);
 

@@ -23,7 +23,7 @@
 
 struct platform plat;
 static struct vcpu *the_vcpu;
-static timer_t pit_timer, lapic_host_timer;
+static timer_t pit_timer, lapic_host_timer, rtc_host_timer;
 static int stdin_flags = -1;   // restored at exit: O_NONBLOCK is shared with our parent
 
 void platform_restore_stdin(void)
@@ -49,6 +49,8 @@ static void pit_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i
 static void dbg_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; debugexit_write(o, v); }
 static uint32_t portb_in(void *o, uint16_t off, int size) { (void)off; (void)size; return portb_read(o); }
 static void portb_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; portb_write(o, (uint8_t)v); }
+static void keyboard_input(void);
+
 // The RTC converts times with the C library (gmtime_r/timegm): vector registers possible.
 static uint32_t rtc_in(void *o, uint16_t off, int size) { (void)size; host_fpu_begin(); return mc146818_read(o, off); }
 static void rtc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; host_fpu_begin(); mc146818_write(o, off, (uint8_t)v); }
@@ -62,10 +64,25 @@ static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82
 static void fdc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i82078_write(o, off, (uint8_t)v); }
 static uint32_t fdc_dir_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i82078_read(o, FDC_DIR); }
 static void fdc_ccr_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i82078_write(o, FDC_CCR, (uint8_t)v); }
-static uint32_t kbc_data_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i8042_read(o, 0); }
-static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 0, (uint8_t)v); }
-static uint32_t kbc_status_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i8042_read(o, 4); }
-static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 4, (uint8_t)v); }
+// Held-back keystrokes go in as soon as the guest may have made room: after it read a byte
+// or wrote a command (which can enable scanning or the keyboard's clock, or empty its
+// buffer), and before a status read finds the output buffer empty (a polling guest).
+static uint32_t kbc_data_in(void *o, uint16_t off, int size)
+{
+    (void)off; (void)size;
+    uint8_t v = i8042_read(o, 0);
+    keyboard_input();
+    return v;
+}
+static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 0, (uint8_t)v); keyboard_input(); }
+static uint32_t kbc_status_in(void *o, uint16_t off, int size)
+{
+    (void)off; (void)size;
+    if (!(plat.kbc.status & KBC_STAT_OBF))
+        keyboard_input();
+    return i8042_read(o, 4);
+}
+static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 4, (uint8_t)v); keyboard_input(); }
 static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)size; return port92_read(o); }
 static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
@@ -175,12 +192,27 @@ static void ioapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
         ioapic_write(o, off & ~3u, v);
 }
 
+// The RTC keeps UTC: host CLOCK_REALTIME in ns, and its host timer is an absolute
+// CLOCK_REALTIME one, so that its deadlines (second boundaries, alarm times) stay exact
+// across host clock steps.
 static int64_t rtc_now(void *opaque)
 {
     (void)opaque;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void rtc_arm(void *opaque, int64_t deadline_ns)
+{
+    (void)opaque;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (deadline_ns > 0)
+        its.it_value = (struct timespec){(time_t)(deadline_ns / 1000000000),
+                                         (long)(deadline_ns % 1000000000)};
+    timer_settime(rtc_host_timer, TIMER_ABSTIME, &its, NULL);
+    plat.rtc_timer_armed = deadline_ns > 0;
 }
 
 static void debug_exit(void *opaque, int status)
@@ -235,6 +267,30 @@ static void cmos_disks(void)
     cmos[0x39] = trans;
 }
 
+// Host input from stdin, non-blocking, announced by SIGIO when it is a terminal or a pipe.
+static void stdin_async(void)
+{
+    int fl = fcntl(STDIN_FILENO, F_GETFL);
+    if (fl < 0)
+        return;
+    stdin_flags = fl;
+    atexit(platform_restore_stdin);
+    fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK | O_ASYNC);
+    fcntl(STDIN_FILENO, F_SETOWN, getpid());
+    fcntl(STDIN_FILENO, F_SETSIG, SIG_INPUT);
+}
+
+static timer_t host_timer(clockid_t clock, int signo)
+{
+    timer_t t;
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = signo};
+    if (timer_create(clock, &sev, &t) < 0) {
+        perror("ring1-run: timer_create");
+        exit(STATUS_INTERNAL);
+    }
+    return t;
+}
+
 void platform_init(struct vcpu *v, const struct platform_config *cfg)
 {
     const char *serial = cfg->serial;
@@ -242,23 +298,21 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     the_vcpu = v;
     plat.serial_out = STDOUT_FILENO;
     plat.serial_in = -1;
+    plat.kbd_in = -1;
     if (serial && strcmp(serial, "stdio") != 0) {
         plat.serial_out = open(serial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (plat.serial_out < 0) {
             fprintf(stderr, "ring1-run: --serial %s: %s\n", serial, strerror(errno));
             exit(STATUS_LOAD_ERROR);
         }
-    } else {
-        // Input from stdin, announced by SIGIO when it is a terminal or a pipe.
+    }
+    if (cfg->keyboard_input) {
+        plat.kbd_in = STDIN_FILENO;
+        plat.kbd_in_ready = true;
+        stdin_async();
+    } else if (plat.serial_out == STDOUT_FILENO) {
         plat.serial_in = STDIN_FILENO;
-        int fl = fcntl(STDIN_FILENO, F_GETFL);
-        if (fl >= 0) {
-            stdin_flags = fl;
-            atexit(platform_restore_stdin);
-            fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK | O_ASYNC);
-            fcntl(STDIN_FILENO, F_SETOWN, getpid());
-            fcntl(STDIN_FILENO, F_SETSIG, SIG_INPUT);
-        }
+        stdin_async();
     }
 
     plat.pic.intr = (struct irq_line){pic_to_cpu, NULL, 0};
@@ -266,11 +320,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     plat.com1.tx = serial_tx;
     plat.com1.irq = (struct irq_line){isa_irq, NULL, COM1_IRQ};
     uart16550_init(&plat.com1);
-    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIG_PIT};
-    if (timer_create(CLOCK_MONOTONIC, &sev, &pit_timer) < 0) {
-        perror("ring1-run: timer_create");
-        exit(STATUS_INTERNAL);
-    }
+    pit_timer = host_timer(CLOCK_MONOTONIC, SIG_PIT);
     plat.pit.ops = (struct i8254_ops){pit_now, pit_arm, NULL};
     plat.pit.irq0 = (struct irq_line){isa_irq, NULL, PIT_IRQ};
     plat.pit.min_period_ns = PIT_TIMER_FLOOR_NS;
@@ -285,7 +335,11 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
     pci_host_init(&plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
+    rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;
+    plat.rtc.arm = rtc_arm;
+    plat.rtc.irq = (struct irq_line){isa_irq, NULL, RTC_IRQ};
+    plat.rtc.min_period_ns = PIT_TIMER_FLOOR_NS;
     mc146818_init(&plat.rtc, ram_size);
     pio_register(RTC_PORT_INDEX, 2, "rtc", 1, rtc_in, rtc_out, &plat.rtc);
     plat.portb.pit = &plat.pit;
@@ -321,11 +375,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     firmware_init(fw, nfw);
 
     // Local APIC and IOAPIC, MMIO pages left unmapped (every access is decoded).
-    struct sigevent lsev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIG_LAPIC};
-    if (timer_create(CLOCK_MONOTONIC, &lsev, &lapic_host_timer) < 0) {
-        perror("ring1-run: timer_create");
-        exit(STATUS_INTERNAL);
-    }
+    lapic_host_timer = host_timer(CLOCK_MONOTONIC, SIG_LAPIC);
     plat.lapic.ops = (struct lapic_ops){pit_now, lapic_arm, lapic_eoi_broadcast, NULL};
     plat.lapic.min_period_ns = PIT_TIMER_FLOOR_NS;
     lapic_init(&plat.lapic);
@@ -352,10 +402,45 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     plat.port92.a20 = a20_gate;
     port92_init(&plat.port92);
     pio_register(PORT92_PORT, 1, "port92", 1, port92_in, port92_out, &plat.port92);
+
+    // Bytes already waiting on stdin are keys pressed before the guest started: typed now.
+    // (A guest that then empties or resets its keyboard loses them, as on a PC; what did not
+    // fit stays in the pipe.)
+    keyboard_input();
+}
+
+// Type stdin on the PS/2 keyboard while it takes keystrokes. A byte whose keystroke does not
+// fit now (the keyboard's buffer is full, or scanning is disabled) waits, and every byte
+// after it: nothing is dropped but bytes no US key types (0x80-0xff).
+static void keyboard_input(void)
+{
+    for (;;) {
+        if (plat.kbd_head == plat.kbd_len) {
+            if (plat.kbd_in < 0 || !plat.kbd_in_ready)
+                return;
+            ssize_t n = read(plat.kbd_in, plat.kbd_buf, sizeof plat.kbd_buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (n == 0)
+                    plat.kbd_in = -1;          // EOF: nothing more will arrive
+                plat.kbd_in_ready = false;     // EAGAIN: until SIGIO says otherwise
+                return;
+            }
+            plat.kbd_head = 0;
+            plat.kbd_len = (unsigned)n;
+        }
+        int typed = i8042_type(&plat.kbc, plat.kbd_buf[plat.kbd_head]);
+        if (typed == 0)
+            return;
+        stats_count(typed > 0 ? "kbd-keystroke" : "kbd-no-key");
+        plat.kbd_head++;
+    }
 }
 
 void platform_poll_input(void)
 {
+    keyboard_input();
     if (plat.serial_in < 0)
         return;
     unsigned room = uart16550_rx_room(&plat.com1);
@@ -380,8 +465,14 @@ void platform_async(struct vcpu *v, uint32_t bits)
         stats_count("lapic-timer-tick");
         lapic_timer(&plat.lapic);
     }
-    if (bits & ASYNC_INPUT)
+    if (bits & ASYNC_RTC) {
+        stats_count("rtc-timer");
+        mc146818_timer(&plat.rtc);   // integer arithmetic only: no host_fpu_begin needed
+    }
+    if (bits & ASYNC_INPUT) {
+        plat.kbd_in_ready = true;
         platform_poll_input();
+    }
 }
 
 // The 8259A's INTR reaches the processor when the local APIC is globally disabled
@@ -459,5 +550,6 @@ void platform_print_screen(const char *file)
 
 bool platform_can_wake(void)
 {
-    return plat.timer_armed || plat.lapic_timer_armed || plat.serial_in >= 0;
+    return plat.timer_armed || plat.lapic_timer_armed || plat.rtc_timer_armed ||
+           plat.serial_in >= 0 || plat.kbd_in >= 0;
 }

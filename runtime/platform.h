@@ -1,5 +1,6 @@
 // The PC the guest sees (DESIGN §6): devices, their ports, their interrupt wiring, and the
-// host ends of them (serial output/input, the PIT's host timer).
+// host ends of them (serial output/input, keyboard input, the PIT's and the RTC's host
+// timers).
 #ifndef RING1_PLATFORM_H
 #define RING1_PLATFORM_H
 
@@ -31,6 +32,7 @@ struct vcpu;
 #define PIT_BASE    0x40
 #define PIT_IRQ     0
 #define PIT_TIMER_FLOOR_NS 100000u   // fastest host timer: 10 kHz (guest rates above are clamped)
+#define KBD_HOST_BUF 64              // stdin bytes read but not yet typed on the keyboard
 
 struct platform {
     struct uart16550 com1;
@@ -50,7 +52,11 @@ struct platform {
     struct ioapic ioapic;
     int serial_out;        // fd the guest's COM1 output goes to
     int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
-    bool timer_armed, lapic_timer_armed;
+    int kbd_in;            // fd typed on the PS/2 keyboard (--input keyboard), -1 if none / EOF
+    bool kbd_in_ready;     // kbd_in may have bytes (cleared at EAGAIN, set again by SIGIO)
+    uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard
+    unsigned kbd_head, kbd_len;
+    bool timer_armed, lapic_timer_armed, rtc_timer_armed;
 };
 
 extern struct platform plat;
@@ -58,6 +64,7 @@ extern struct platform plat;
 // What the command line chose for the machine.
 struct platform_config {
     const char *serial;          // "stdio" or a file name for COM1 output
+    bool keyboard_input;         // --input keyboard: stdin is typed on the PS/2 keyboard
     uint32_t ram_size;
     const char *disks[DISK_MAX]; // --disk files in QEMU index order (NULL = no drive)
     bool snapshot;               // --snapshot: disk files are never written
@@ -66,7 +73,7 @@ struct platform_config {
 void platform_init(struct vcpu *v, const struct platform_config *cfg);
 // Work signalled by signal handlers (ASYNC_* bits): timer ticks, input.
 void platform_async(struct vcpu *v, uint32_t bits);
-// Pull pending host input into the UART (non-blocking).
+// Pull pending host input into the UART or the keyboard (non-blocking).
 void platform_poll_input(void);
 // INTR pin and INTA cycle.
 bool platform_intr(void);

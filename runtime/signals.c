@@ -7,12 +7,12 @@
 //     rewritten to resume at guest_exit_landing in 64-bit mode, on the run loop's stack. The
 //     run loop then emulates with no signal-safety constraints at all. The same fault in the
 //     runtime's own code (CS 0x33) is a runtime bug: diagnose and exit.
-//   - an asynchronous signal (PIT timer, input, timeout, SIGINT) only sets a vcpu.async bit.
-//     If it interrupted guest code it also forces an exit, so that the run loop can deliver a
-//     virtual interrupt now; if it interrupted the runtime (or the hypercall path in the
-//     window), the runtime finds the bit before it next enters the guest. The one window
-//     where that check has already happened, enter_guest's critical section, is redirected
-//     to enter_guest_abort.
+//   - an asynchronous signal (PIT, APIC or RTC timer, input, timeout, SIGINT) only sets a
+//     vcpu.async bit. If it interrupted guest code it also forces an exit, so that the run
+//     loop can deliver a virtual interrupt now; if it interrupted the runtime (or the
+//     hypercall path in the window), the runtime finds the bit before it next enters the
+//     guest. The one window where that check has already happened, enter_guest's critical
+//     section, is redirected to enter_guest_abort.
 #include "signals.h"
 
 #include <linux/audit.h>
@@ -126,6 +126,8 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
         bit = ASYNC_TIMEOUT;
     else if (signo == SIG_LAPIC)
         bit = ASYNC_LAPIC;
+    else if (signo == SIG_RTC)
+        bit = ASYNC_RTC;
     else if (signo == SIG_INPUT)
         bit = ASYNC_INPUT;
     else if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP)
@@ -158,6 +160,7 @@ void signals_init(struct vcpu *v)
     sigaddset(&async_set, SIG_TIMEOUT);
     sigaddset(&async_set, SIG_INPUT);
     sigaddset(&async_set, SIG_LAPIC);
+    sigaddset(&async_set, SIG_RTC);
     sigaddset(&async_set, SIGINT);
     sigaddset(&async_set, SIGTERM);
     sigaddset(&async_set, SIGHUP);
@@ -174,6 +177,7 @@ void signals_init(struct vcpu *v)
     sigaction(SIG_PIT, &sa, NULL);
     sigaction(SIG_TIMEOUT, &sa, NULL);
     sigaction(SIG_LAPIC, &sa, NULL);
+    sigaction(SIG_RTC, &sa, NULL);
 
     guest_syscalls_off();
 }

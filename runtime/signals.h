@@ -1,5 +1,5 @@
 // Host signals: guest faults and traps become exits of enter_guest(); asynchronous signals
-// (timer, input, timeout) become vcpu.async bits. Syscall User Dispatch for guest syscalls.
+// (timers, input, timeout) become vcpu.async bits. Syscall User Dispatch for guest syscalls.
 #ifndef RING1_SIGNALS_H
 #define RING1_SIGNALS_H
 
@@ -10,6 +10,7 @@
 #define SIG_TIMEOUT  (SIGRTMIN + 1)   // --timeout
 #define SIG_INPUT    SIGIO            // stdin readable
 #define SIG_LAPIC    (SIGRTMIN + 2)   // the local APIC timer's host timer
+#define SIG_RTC      (SIGRTMIN + 3)   // the RTC's host timer (CLOCK_REALTIME, absolute)
 
 struct vcpu;
 

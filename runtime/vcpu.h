@@ -124,6 +124,7 @@ struct vcpu {
 #define ASYNC_KICK     0x8u   // anything else: just re-examine state
 #define ASYNC_SIGNAL   0x10u  // SIGINT/SIGTERM/SIGHUP: stop
 #define ASYNC_LAPIC    0x20u  // the local APIC timer's host timer expired
+#define ASYNC_RTC      0x40u  // the RTC's host timer expired
 
 extern struct vcpu vcpu0;
 extern bool vcpu_trace;   // --trace: one line per exit on stderr

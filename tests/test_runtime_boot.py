@@ -14,8 +14,12 @@ runtime's own verdicts are even (runtime/vcpu.h STATUS_*).
 import difflib
 import os
 import re
+import select
 import shutil
+import socket
 import subprocess
+import tempfile
+import time
 
 import pytest
 
@@ -128,6 +132,175 @@ def test_uart_input_interrupt_driven():
                        capture_output=True, timeout=30)
     assert r.returncode == 1, r.stderr.decode()
     assert r.stdout.decode() == "irq: got 'hello there' with interrupts\n"
+
+
+# ---- PS/2 keyboard input (--input keyboard) ------------------------------------------------
+
+# Every printable ASCII character, Ctrl-A, Esc, Tab, and Backspace (DEL) deleting the x.
+TYPED = "Hello, World! @#$%^&*() ~`{}|\\:\"<>?_+=-[];',./ 0123456789\x01\x1b\tqx\x7fz\n"
+
+
+def _typed_line(text):
+    """What the kbd guest's line holds: Backspace deletes, control characters as ^X."""
+    line = []
+    for c in text.rstrip("\n"):
+        if c == "\x7f":
+            line.pop()
+        else:
+            line.append(c)
+    return "".join("^" + chr(ord(c) + 0x40) if ord(c) < 0x20 else c for c in line)
+
+
+def _read_until(proc, marker, timeout):
+    """The process's stdout up to and including the line with marker."""
+    out, end = b"", time.monotonic() + timeout
+    while marker not in out:
+        r, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
+        chunk = os.read(proc.stdout.fileno(), 4096) if r else b""
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def run_typing(image, cmdline, text, timeout=30):
+    """ring1-run IMAGE --input keyboard: the text goes down the pipe once the guest says it is
+    ready (bytes already waiting at boot would be keys pressed before the guest listened)."""
+    p = subprocess.Popen([RUN, image, "--input", "keyboard", "--cmdline", cmdline,
+                          "--timeout", str(timeout)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out = _read_until(p, b"ready", timeout)
+        p.stdin.write(text.encode("latin-1"))
+        p.stdin.close()
+        rest = p.stdout.read()
+        err = p.stderr.read()
+        p.wait(timeout=timeout)
+    finally:
+        p.kill()
+    return p.returncode, (out + rest).decode("latin-1"), err.decode("latin-1")
+
+
+# QEMU's monitor names for the keys (sendkey); shifted characters and Ctrl-letters combine.
+_QKEYS = {" ": "spc", "-": "minus", "=": "equal", "[": "bracket_left", "]": "bracket_right",
+          "\\": "backslash", ";": "semicolon", "'": "apostrophe", "`": "grave_accent",
+          ",": "comma", ".": "dot", "/": "slash", "\n": "ret", "\t": "tab",
+          "\x7f": "backspace", "\x1b": "esc"}
+_QSHIFT = dict(zip("!@#$%^&*()_+{}|:\"~<>?", "1234567890-=[]\\;'`,./"))
+
+
+def _qemu_key(c):
+    if c in _QKEYS:
+        return _QKEYS[c]
+    if c.isascii() and (c.islower() or c.isdigit()):
+        return c
+    if c.isascii() and c.isupper():
+        return "shift-" + c.lower()
+    if c in _QSHIFT:
+        return "shift-" + _qemu_key(_QSHIFT[c])
+    return "ctrl-" + chr(ord(c) + 0x60)
+
+
+def qemu_typing(kernel, cmdline, text, timeout=60):
+    """The same guest under QEMU, typed on through the monitor (sendkey; QEMU has no path
+    from stdin to its PS/2 keyboard with -display none)."""
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    d = tempfile.mkdtemp(prefix="r1q")
+    mon = os.path.join(d, "monitor")
+    cmd = list(QEMU)
+    cmd[cmd.index("-monitor") + 1] = f"unix:{mon},server=on,wait=off"
+    p = subprocess.Popen(cmd + ["-kernel", kernel, "-append", cmdline],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out = _read_until(p, b"ready", timeout)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(mon)
+            s.settimeout(timeout)
+
+            def prompt():
+                buf = b""
+                while not buf.endswith(b"(qemu) "):
+                    chunk = s.recv(4096)
+                    assert chunk, "QEMU's monitor went away"
+                    buf += chunk
+            prompt()
+            for c in text:
+                s.sendall(f"sendkey {_qemu_key(c)} 10\n".encode())
+                prompt()
+        rest, _ = p.communicate(timeout=timeout)
+    finally:
+        p.kill()
+        shutil.rmtree(d, ignore_errors=True)
+    return p.returncode, (out + rest).decode("latin-1")
+
+
+_qemu_refs = {}
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+@pytest.mark.parametrize("mode", ["poll", "irq", "poll set2", "irq set2"])
+def test_keyboard_input_matches_qemu(mode, patched, tmp_path):
+    """stdin typed on the PS/2 keyboard: the same scan code bytes, byte for byte, as QEMU's
+    keyboard produces for the same keys (set 1 through the 8042's translation, or set 2),
+    polled or on IRQ 1; more keys than the keyboard's 16-byte buffer, none lost."""
+    img = rewrite(guest("kbd"), str(tmp_path / "kbd.r1.elf")) if patched else guest("kbd")
+    rc, out, err = run_typing(img, mode, TYPED)
+    assert rc == 1, out + err
+    assert f"line: '{_typed_line(TYPED)}'\n" in out, out + err
+    if mode not in _qemu_refs:
+        _qemu_refs[mode] = qemu_typing(guest("kbd"), mode, TYPED)
+    rc_q, ref = _qemu_refs[mode]
+    assert rc_q == 1 and out == ref, "".join(difflib.unified_diff(
+        ref.splitlines(True), out.splitlines(True), "qemu", "ring1"))
+
+
+@pytest.mark.parametrize("mode", ["hold", "irq clockoff", "set2 hold"])
+def test_keyboard_input_waits_while_the_keyboard_cannot_send(mode):
+    """Scanning disabled (F5) or the keyboard's clock held off (command byte bit 4): no byte
+    reaches the guest meanwhile, and every key typed meanwhile arrives afterwards."""
+    text = "The quick brown fox jumps over the lazy dog. 0123456789\n"
+    rc, out, err = run_typing(guest("kbd"), mode, text)
+    assert rc == 1, out + err
+    assert "bytes offered meanwhile: 0\n" in out
+    assert f"line: '{_typed_line(text)}'\n" in out, out + err
+
+
+def test_keyboard_input_option_is_checked():
+    r = subprocess.run([RUN, guest("hello"), "--input", "usb"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == STATUS_LOAD_ERROR and "want serial or keyboard" in r.stderr
+
+
+# ---- RTC interrupts (IRQ 8) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+def test_rtc_interrupts_match_qemu(patched, tmp_path):
+    """Update-ended, periodic (rates 13, 1, 2, 6: 8, 256, 128, 1024 Hz, counted between
+    update-ended interrupts), alarm with don't-care bytes and at a second: the same verdicts
+    as QEMU's. The guest prints "ok" for a count within 1 + N/64 of N, else the count."""
+    img = rewrite(guest("rtc"), str(tmp_path / "rtc.r1.elf")) if patched else guest("rtc")
+    rc, out, err = run(img, "--cmdline", "counts", timeout=60)
+    assert rc == 1, out + err
+    ok = "Hz), interrupts in a second: ok"
+    assert out.count(ok) == 4, out
+    # QEMU (TCG, real-time timers, lost ticks discarded) itself misses 1024 Hz ticks when the
+    # host is busy: measured 997 of 1024 with two CPU hogs, where ring1 shows late edges one
+    # per acknowledgement. Up to three tries for a clean reference; lines where it still lost
+    # ticks are left out of the comparison (ring1's own verdicts are checked above).
+    for _ in range(3):
+        if _qemu_refs.get("rtc", (0, ""))[1].count(ok) == 4:
+            break
+        _qemu_refs["rtc"] = qemu(guest("rtc"), "counts", timeout=60)
+    rc_q, ref = _qemu_refs["rtc"]
+    lossy = {line.split(":")[0] for line in ref.splitlines()
+             if "Hz), interrupts in a second:" in line and ok not in line}
+
+    def verdicts(t):
+        lines = [re.sub(r" \(\d+\)$", "", line) for line in t.splitlines(True)]
+        return [line for line in lines if line.split(":")[0] not in lossy]
+    assert rc_q == 1 and verdicts(out) == verdicts(ref), "".join(difflib.unified_diff(
+        ref.splitlines(True), out.splitlines(True), "qemu", "ring1"))
 
 
 def test_int80_is_a_guest_event_not_a_host_syscall():
@@ -298,8 +471,9 @@ def test_module_errors_are_diagnosed(tmp_path):
 def test_help_lists_every_option_and_status():
     r = subprocess.run([RUN, "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0 and r.stderr == ""
-    for opt in ["--mem", "--serial", "--disk", "--snapshot", "--cmdline", "--kernel-name",
-                "--module", "--timeout", "--screen", "--stats", "--trace", "--help"]:
+    for opt in ["--mem", "--serial", "--input", "--disk", "--snapshot", "--cmdline",
+                "--kernel-name", "--module", "--timeout", "--screen", "--stats", "--trace",
+                "--help"]:
         assert opt in r.stdout, opt
     assert "(default 128M)" in r.stdout and "(default stdio)" in r.stdout
     for status in (2, 4, 6, 8, 10, 12, 14, 16, 18):
