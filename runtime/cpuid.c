@@ -12,6 +12,7 @@
 
 #include <time.h>
 
+#include "clock.h"
 #include "vcpu.h"
 #include "x86.h"
 
@@ -53,13 +54,13 @@ void cpuid_query(uint32_t leaf, uint32_t sub, uint32_t out[4])
 uint64_t host_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_host(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t vtsc_read(struct vcpu *v)
 {
-    return host_ns() * VTSC_MHZ / 1000u + (uint64_t)v->tsc_offset;
+    return clock_ns() * VTSC_MHZ / 1000u + (uint64_t)v->tsc_offset;
 }
 
 int msr_read(struct vcpu *v, uint32_t index, uint64_t *val)
@@ -83,7 +84,7 @@ int msr_write(struct vcpu *v, uint32_t index, uint64_t val)
 {
     switch (index) {
     case MSR_TSC:
-        v->tsc_offset = (int64_t)(val - host_ns() * VTSC_MHZ / 1000u);
+        v->tsc_offset = (int64_t)(val - clock_ns() * VTSC_MHZ / 1000u);
         return 0;
     case MSR_APIC_BASE:     v->msr_apic_base = val; return 0;
     case MSR_SYSENTER_CS:   v->msr_sysenter_cs = val & 0xffff; return 0;

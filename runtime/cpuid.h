@@ -10,7 +10,7 @@ void cpuid_query(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 // 0, or -1 for an MSR the model does not have (the caller raises #GP(0)).
 int msr_read(struct vcpu *v, uint32_t index, uint64_t *val);
 int msr_write(struct vcpu *v, uint32_t index, uint64_t val);
-// Virtual TSC: VTSC_MHZ ticks per microsecond of host CLOCK_MONOTONIC since boot.
+// Virtual TSC: VTSC_MHZ ticks per microsecond of the guest's time (clock.c) since boot.
 #define VTSC_MHZ 1000u
 uint64_t vtsc_read(struct vcpu *v);
 uint64_t host_ns(void);

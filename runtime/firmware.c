@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cpuid.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
@@ -58,7 +59,7 @@ static void ivt(void)
 static uint32_t bios_ticks(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_host(CLOCK_REALTIME, &ts);
     uint64_t s = (uint64_t)ts.tv_sec % 86400;
     return (uint32_t)(s * 1193182u / 65536u);
 }

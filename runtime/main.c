@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "clock.h"
 #include "cpuid.h"
 #include "hypercall.h"
 #include "loader.h"
@@ -54,6 +55,14 @@ static const char usage_text[] =
 "                         repeatable, loaded in order (default: none)\n"
 "\n"
 "Run:\n"
+"  --clock warp|host      the guest's time (PIT, local APIC timer, RTC, TSC). warp: it\n"
+"                         runs with the host's, and jumps to the next timer deadline\n"
+"                         when the guest can only wait for it -- halted, or spinning\n"
+"                         in a loop that only reads memory -- and no host input could\n"
+"                         end the wait sooner (a terminal or pipe with nothing to\n"
+"                         read yet): the guest sees a machine that was busy until\n"
+"                         then, boots that wait on their own timeouts finish sooner.\n"
+"                         host: the guest's time is the host's, always (default warp)\n"
 "  --timeout SECONDS      stop after this long, e.g. 10 or 0.5 (default: no limit)\n"
 "  --break ADDR[:COUNT]   stop before the COUNTth execution (default 1st) of the\n"
 "                         sensitive instruction at ADDR (its link address; only\n"
@@ -188,6 +197,11 @@ int main(int argc, char **argv)
             if (strcmp(in, "serial") && strcmp(in, "keyboard"))
                 usage_error("--input %s: want serial or keyboard", in);
             pc.keyboard_input = !strcmp(in, "keyboard");
+        } else if (!strcmp(a, "--clock") && value) {
+            const char *c = argv[++i];
+            if (strcmp(c, "warp") && strcmp(c, "host"))
+                usage_error("--clock %s: want warp or host", c);
+            clock_warp = !strcmp(c, "warp");
         } else if (!strcmp(a, "--cmdline") && value) {
             cmdline = argv[++i];
         } else if (!strcmp(a, "--timeout") && value) {
@@ -222,7 +236,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
         } else if (a[0] == '-' && a[1]) {
-            static const char *const valued[] = {"--mem", "--serial", "--input", "--cmdline",
+            static const char *const valued[] = {"--mem", "--serial", "--input", "--clock", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
                                                  "--disk", "--break"};
             bool wants = false;
@@ -272,8 +286,10 @@ int main(int argc, char **argv)
     sigaddset(&early, SIG_PIT);
     sigaddset(&early, SIG_LAPIC);
     sigaddset(&early, SIG_RTC);
+    sigaddset(&early, SIG_SPIN);
     sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
+    clock_init();
     loader_boot(v, &img, cmdline);
     signals_init(v);
     sigprocmask(SIG_SETMASK, &old, NULL);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cpuid.h"
 #include "dev/cga.h"
 #include "firmware.h"
@@ -116,10 +118,11 @@ static void isa_irq(void *opaque, int irq, int level)
     ioapic_set_irq(&plat.ioapic, irq == 0 ? 2 : (unsigned)irq, level);
 }
 
+// The guest's time (clock.c), for the PIT and the local APIC timer.
 static uint64_t pit_now(void *opaque)
 {
     (void)opaque;
-    return host_ns();
+    return clock_ns();
 }
 
 static void arm_host_timer(timer_t t, uint64_t first_ns, uint64_t period_ns);
@@ -194,13 +197,12 @@ static void ioapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
 
 // The RTC keeps UTC: host CLOCK_REALTIME in ns, and its host timer is an absolute
 // CLOCK_REALTIME one, so that its deadlines (second boundaries, alarm times) stay exact
-// across host clock steps.
+// across host clock steps. Both in the guest's time: the host's plus what was skipped
+// (clock.c).
 static int64_t rtc_now(void *opaque)
 {
     (void)opaque;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)clock_realtime_ns();
 }
 
 static void rtc_arm(void *opaque, int64_t deadline_ns)
@@ -208,9 +210,11 @@ static void rtc_arm(void *opaque, int64_t deadline_ns)
     (void)opaque;
     struct itimerspec its;
     memset(&its, 0, sizeof its);
+    int64_t host = deadline_ns - (int64_t)clock_skipped_ns();
     if (deadline_ns > 0)
-        its.it_value = (struct timespec){(time_t)(deadline_ns / 1000000000),
-                                         (long)(deadline_ns % 1000000000)};
+        its.it_value = host > 0 ? (struct timespec){(time_t)(host / 1000000000),
+                                                    (long)(host % 1000000000)}
+                                : (struct timespec){0, 1};   // passed already: at once
     timer_settime(rtc_host_timer, TIMER_ABSTIME, &its, NULL);
     plat.rtc_timer_armed = deadline_ns > 0;
 }
@@ -546,6 +550,56 @@ void platform_print_screen(const char *file)
     }
     if (file)
         fclose(f);
+}
+
+// ---- skipping the guest's time (clock.c) ----------------------------------------------------
+static timer_t *const host_timers[] = {&pit_timer, &lapic_host_timer, &rtc_host_timer};
+
+static uint64_t ts_ns(struct timespec t)
+{
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+uint64_t platform_next_timer_ns(void)
+{
+    uint64_t next = 0;
+    for (unsigned i = 0; i < sizeof host_timers / sizeof host_timers[0]; i++) {
+        struct itimerspec cur;
+        if (timer_gettime(*host_timers[i], &cur) == 0 && ts_ns(cur.it_value) &&
+            (!next || ts_ns(cur.it_value) < next))
+            next = ts_ns(cur.it_value);
+    }
+    return next;
+}
+
+void platform_skip(uint64_t ns)
+{
+    clock_skip(ns);
+    for (unsigned i = 0; i < sizeof host_timers / sizeof host_timers[0]; i++) {
+        struct itimerspec cur;
+        if (timer_gettime(*host_timers[i], &cur) != 0 || !ts_ns(cur.it_value))
+            continue;
+        uint64_t left = ts_ns(cur.it_value);
+        left = left > ns ? left - ns : 1;
+        cur.it_value = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        timer_settime(*host_timers[i], 0, &cur, NULL);   // relative, interval unchanged
+    }
+}
+
+// Could input from the host end a wait of the guest's sooner than its timers? Only if an
+// input is open with nothing to read yet (a terminal or pipe whose writer is still there);
+// bytes already readable are the guest's as soon as it takes them, and a file never waits.
+bool platform_waits_for_host(void)
+{
+    int fds[2] = {plat.serial_in, plat.kbd_in};
+    for (unsigned i = 0; i < 2; i++) {
+        if (fds[i] < 0)
+            continue;
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        if (poll(&p, 1, 0) == 0)
+            return true;
+    }
+    return false;
 }
 
 bool platform_can_wake(void)

@@ -86,5 +86,11 @@ void platform_print_stats(FILE *f);
 void platform_print_screen(const char *file);
 // Something could still wake a halted CPU (a timer is armed or input may arrive).
 bool platform_can_wake(void);
+// The guest's time (clock.c): how long until the first armed timer fires (0: none armed);
+// skip ns of it (every armed timer fires that much sooner); and whether host input that has
+// not arrived yet could end a wait of the guest's (then its time is not skipped).
+uint64_t platform_next_timer_ns(void);
+void platform_skip(uint64_t ns);
+bool platform_waits_for_host(void);
 
 #endif

@@ -128,6 +128,8 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
         bit = ASYNC_LAPIC;
     else if (signo == SIG_RTC)
         bit = ASYNC_RTC;
+    else if (signo == SIG_SPIN)
+        bit = ASYNC_SPIN;
     else if (signo == SIG_INPUT)
         bit = ASYNC_INPUT;
     else if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP)
@@ -161,6 +163,7 @@ void signals_init(struct vcpu *v)
     sigaddset(&async_set, SIG_INPUT);
     sigaddset(&async_set, SIG_LAPIC);
     sigaddset(&async_set, SIG_RTC);
+    sigaddset(&async_set, SIG_SPIN);
     sigaddset(&async_set, SIGINT);
     sigaddset(&async_set, SIGTERM);
     sigaddset(&async_set, SIGHUP);
@@ -178,6 +181,7 @@ void signals_init(struct vcpu *v)
     sigaction(SIG_TIMEOUT, &sa, NULL);
     sigaction(SIG_LAPIC, &sa, NULL);
     sigaction(SIG_RTC, &sa, NULL);
+    sigaction(SIG_SPIN, &sa, NULL);
 
     guest_syscalls_off();
 }

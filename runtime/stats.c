@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "emulate.h"
 #include "mem.h"
 #include "mmio.h"
@@ -73,7 +74,7 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
     for (int k = 0; k < R1_KIND_MAX; k++)
         total += by_kind[k];
     struct timespec cpu;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    clock_host(CLOCK_PROCESS_CPUTIME_ID, &cpu);
     uint64_t cpu_us = (uint64_t)cpu.tv_sec * 1000000u + (uint64_t)cpu.tv_nsec / 1000u;
     fprintf(f, "ring1-run stats: %llu.%06llu s elapsed, %llu.%06llu s cpu, %llu sensitive "
             "instructions emulated\n", (unsigned long long)(elapsed_ns / 1000000000u),

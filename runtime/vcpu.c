@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cpuid.h"
 #include "emulate.h"
 #include "hypercall.h"
@@ -111,7 +112,7 @@ void vcpu_reset(struct vcpu *v)
     v->msr_apic_base = APIC_BASE_DEFAULT | APIC_BASE_BSP | APIC_BASE_EN;
     v->msr_pat = 0x0007040600070406ull;
     v->msr_misc_enable = 1;   // fast strings
-    v->tsc_offset = -(int64_t)(host_ns() * VTSC_MHZ / 1000u);   // the TSC counts from reset
+    v->tsc_offset = -(int64_t)(clock_ns() * VTSC_MHZ / 1000u);   // the TSC counts from reset
     v->eflags = FL_1 | FL_IF;
     v->page[R1_VCPU_VIF / 4] = 0;
     v->page[R1_VCPU_VFLAGS / 4] = 0;
@@ -433,6 +434,7 @@ static void interrupt_check(struct vcpu *v)
     }
     uint8_t vec = platform_intack();
     v->halted = false;
+    v->spin_probe = false;   // a handler may change what a wait loop waits for: probe again
     intr_deliver(v, vec, EV_EXT, 0, v->eip);
     v->page[R1_VCPU_PENDING / 4] = platform_intr();
 }
@@ -445,8 +447,18 @@ static void wait_for_event(struct vcpu *v)
                   "input): the guest would sleep forever");
         return;
     }
+    // Nothing to do but wait for a timer: unless host input could come first, the guest's
+    // time jumps to the timer's deadline (clock.c) and the wait is over at once.
+    if (clock_warp && !v->async && !platform_waits_for_host()) {
+        uint64_t next = platform_next_timer_ns();
+        if (next) {
+            platform_skip(next);
+            stats_count("clock-skip-halted");
+        }
+    }
     sigset_t old;
     signals_block_async(&old);
+    clock_sampling(false);
     if (!v->async) {
         struct pollfd pfd = {.fd = plat.serial_in, .events = POLLIN};
         bool want_input = plat.serial_in >= 0 && uart16550_rx_room(&plat.com1);
@@ -454,8 +466,18 @@ static void wait_for_event(struct vcpu *v)
         if (r > 0)
             __atomic_or_fetch(&v->async, ASYNC_INPUT, __ATOMIC_SEQ_CST);
     }
+    clock_sampling(true);
     signals_restore(&old);
     stats_count("halt-wait");
+}
+
+// Is the guest, about to run, in the wait loop clock_spin_loop found, with nothing but a
+// timer to get it out?
+static bool in_wait_loop(struct vcpu *v)
+{
+    uint32_t eip = vcpu_lin_eip(v);
+    return v->spin_hi && eip >= v->spin_lo && eip < v->spin_hi && vcpu_vif(v) &&
+           !v->step_for_shadow && !platform_intr();
 }
 
 int vcpu_run(struct vcpu *v)
@@ -468,6 +490,29 @@ int vcpu_run(struct vcpu *v)
             vcpu_stop(v, STATUS_SIGNAL, "interrupted by a signal");
         if (a)
             platform_async(v, a);
+        if (a & ASYNC_SPIN) {
+            // The probe: still in the wait loop after thousands of passes and no interrupt
+            // since it came back there, so it waits for the next timer. Its time jumps
+            // there (clock.c). Or a sample: look for a wait loop where the guest is.
+            bool probed = v->spin_probe;
+            v->spin_probe = false;
+            if (probed && in_wait_loop(v) && !v->async && !platform_waits_for_host()) {
+                uint64_t next = platform_next_timer_ns();
+                if (next) {
+                    platform_skip(next);
+                    stats_count("clock-skip-spinning");
+                }
+            }
+        }
+        if ((a & (ASYNC_TIMER | ASYNC_LAPIC | ASYNC_RTC | ASYNC_SPIN)) && clock_warp) {
+            // A timer found the guest where it is now. In a loop that only reads memory
+            // it waits for an interrupt handler to change what it reads: note the loop.
+            if (!clock_spin_loop(v, &v->spin_lo, &v->spin_hi))
+                v->spin_lo = v->spin_hi = 0;
+            else if (vcpu_trace)
+                rlog("ring1-run: wait loop %#x-%#x (eip %#x)\n", v->spin_lo, v->spin_hi,
+                     v->eip);
+        }
         if (v->stop)
             break;
         interrupt_check(v);
@@ -485,6 +530,11 @@ int vcpu_run(struct vcpu *v)
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
         mem_window_alias_sync(v);
+        if (!v->spin_probe && in_wait_loop(v)) {
+            // Back in the wait loop: if it is still there in a moment, it waits for a timer.
+            clock_probe_arm();
+            v->spin_probe = true;
+        }
         if (v->cpl == 3 && v->user_limit < GUEST_SPACE && vcpu_lin_eip(v) >= v->user_limit) {
             // Ring 3 runs code above its limit (mem.c): a patched kernel's own ring-3 code
             // going through a trampoline in the window, say. Not from here on.

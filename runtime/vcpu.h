@@ -95,6 +95,8 @@ struct vcpu {
     bool     step_for_shadow;  // host TF set by us to end the shadow
     int      delivering;   // vector being delivered (-1 none): double/triple fault rules
     bool     halted;
+    uint32_t spin_lo, spin_hi;  // a wait loop the guest was found in (clock.c), or 0, 0
+    bool     spin_probe;        // the clock_probe timer is armed
 
     // Run state.
     bool     stop;
@@ -125,6 +127,7 @@ struct vcpu {
 #define ASYNC_SIGNAL   0x10u  // SIGINT/SIGTERM/SIGHUP: stop
 #define ASYNC_LAPIC    0x20u  // the local APIC timer's host timer expired
 #define ASYNC_RTC      0x40u  // the RTC's host timer expired
+#define ASYNC_SPIN     0x80u  // the guest spun in a wait loop for a while (clock.c)
 
 extern struct vcpu vcpu0;
 extern bool vcpu_trace;   // --trace: one line per exit on stderr

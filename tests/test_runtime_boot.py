@@ -694,3 +694,67 @@ def test_sample_unpatched_matches_golden_where_it_can(name, samples_built, tmp_p
             if not any(p.search(line) for p in allowed):
                 bad.append(line)
     assert not bad, "unexpected differences from the golden:\n" + "\n".join(bad[:30])
+
+
+# ---- the guest's time (runtime/clock.c) -------------------------------------------------------
+# tests/guest/wait.c waits 100 PIT ticks by spinning on the tick count, then by hlt, then runs
+# a counted loop that waits for nothing. Its transcript -- ticks waited, and whether the TSC
+# moved on by that much time -- must be QEMU's under both clock policies; with --clock warp
+# (the default) ring1 skips the waits (counted in --stats, never timed here), never the
+# counted loop, and never a wait that host input could end.
+
+def _stat(err, name):
+    m = re.search(rf"event {re.escape(name)}\s+(\d+)", err)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.fixture(scope="module")
+def wait_images(tmp_path_factory):
+    src = guest("wait")
+    patched = rewrite(src, str(tmp_path_factory.mktemp("wait") / "wait.r1.elf"))
+    rc, want = qemu(src, "spin halt count")
+    assert rc == 1 and "spin: waited 100 ticks" in want, want
+    return src, patched, want
+
+
+@pytest.mark.parametrize("clock", ["warp", "host"])
+@pytest.mark.parametrize("patched", [False, True], ids=["trap", "patched"])
+def test_wait_transcript_matches_qemu(wait_images, clock, patched):
+    src, image, want = wait_images
+    rc, out, err = run(image if patched else src, "--cmdline", "spin halt count", "--clock",
+                       clock, "--stats")
+    assert (rc, out) == (1, want), err
+    skips = _stat(err, "clock-skip-spinning") + _stat(err, "clock-skip-halted")
+    if clock == "host":
+        assert skips == 0, err
+    else:
+        # tsc_per_tick's two waits (11 ticks), the spin wait (100), the halt wait (100).
+        assert _stat(err, "clock-skip-spinning") >= 100, err
+        assert _stat(err, "clock-skip-halted") >= 99, err
+
+
+def test_a_counted_loop_is_not_a_wait(wait_images):
+    src, _, _ = wait_images
+    rc, out, err = run(src, "--cmdline", "count", "--stats")
+    assert rc == 1 and "count: done; ticks went on meanwhile: yes" in out, out + err
+    # Only tsc_per_tick's waits (about 11 ticks) are skipped, none of the counted loop's.
+    assert _stat(err, "clock-skip-spinning") <= 12, err
+
+
+def test_no_skipping_while_host_input_may_arrive(wait_images):
+    """stdin is a pipe whose writer stays and writes nothing: a halted guest could be woken by
+    a byte at any moment, so its time must not jump."""
+    src, _, _ = wait_images
+    r, w = os.pipe()
+    try:
+        rc, out, err = run(src, "--cmdline", "halt", "--stats", stdin=r)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert rc == 1 and "halt: waited 100 ticks" in out, out + err
+    assert _stat(err, "clock-skip-halted") == 0, err
+
+
+def test_clock_option_is_checked():
+    rc, out, err = run(guest("hello"), "--clock", "fast")
+    assert rc == 2 and "--clock fast: want warp or host" in err, err

@@ -1,0 +1,99 @@
+// Waiting for time: the PIT at 100 Hz on IRQ 0 (vector 0x20) counts ticks, and the guest
+// waits for them the ways kernels do. The command line picks the ways, in order:
+//   spin   a loop that only reads the tick count (a jiffies wait, no sensitive instruction)
+//   halt   sti; hlt until the count is reached
+//   count  a calibrated-style delay: a counted loop, which waits for nothing
+// For each, the ticks waited and whether the TSC (rdtsc) moved on by at least that much time:
+// the guest's clocks must agree however long the wait took the host. The same transcript
+// under QEMU and ring1 (--clock warp or host); how many waits ring1 skipped is in --stats.
+#include "glib.h"
+
+#define TICKS 100           // one second at 100 Hz
+#define PIT_HZ 1193182u
+
+struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
+static struct gate idt[256];
+static volatile uint32_t ticks;
+
+void tick_entry(void);
+__asm__(".globl tick_entry\n"
+        "tick_entry:\n"
+        "  pushl %eax\n"
+        "  incl ticks\n"
+        "  movb $0x20, %al\n"
+        "  outb %al, $0x20\n"           // EOI
+        "  popl %eax\n"
+        "  iret\n");
+
+static uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+// The TSC's rate, measured over 10 ticks with interrupts on: ticks per 10 ms.
+static uint64_t tsc_per_tick(void)
+{
+    uint32_t t = ticks;
+    while (ticks == t)
+        ;
+    uint64_t a = rdtsc();
+    t = ticks;
+    while (ticks < t + 10)
+        ;
+    return (rdtsc() - a) / 10;
+}
+
+static void report(const char *how, uint32_t waited, uint64_t tsc, uint64_t per_tick)
+{
+    puts(how);
+    puts(": waited ");
+    putdec(waited);
+    puts(" ticks; TSC moved on by at least that much time: ");
+    // At least (waited - 1) ticks' worth: the wait starts anywhere within a tick.
+    puts(tsc >= (uint64_t)(waited - 1) * per_tick ? "yes\n" : "no\n");
+}
+
+int gmain(uint32_t magic, uint32_t info)
+{
+    (void)magic;
+    const char *cmd = (const char *)((uint32_t *)info)[4];
+
+    uint32_t a = (uint32_t)tick_entry;
+    idt[0x20] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+    outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
+    outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
+    outb(0x21, 0xfe);                      // IRQ 0 only
+    outb(0xa1, 0xff);
+    outb(0x43, 0x34);                      // channel 0, rate generator
+    outb(0x40, (uint8_t)(PIT_HZ / 100));
+    outb(0x40, (uint8_t)((PIT_HZ / 100) >> 8));
+    __asm__ volatile("sti");
+
+    uint64_t per_tick = tsc_per_tick();
+    for (; *cmd; cmd++) {
+        if (cmd[0] == 's' && cmd[1] == 'p' && cmd[2] == 'i' && cmd[3] == 'n') {
+            uint32_t t0 = ticks;
+            uint64_t c0 = rdtsc();
+            while (ticks < t0 + TICKS)
+                ;
+            report("spin", ticks - t0, rdtsc() - c0, per_tick);
+        } else if (cmd[0] == 'h' && cmd[1] == 'a' && cmd[2] == 'l' && cmd[3] == 't') {
+            uint32_t t0 = ticks;
+            uint64_t c0 = rdtsc();
+            while (ticks < t0 + TICKS)
+                __asm__ volatile("hlt");
+            report("halt", ticks - t0, rdtsc() - c0, per_tick);
+        } else if (cmd[0] == 'c' && cmd[1] == 'o' && cmd[2] == 'u' && cmd[3] == 'n') {
+            uint32_t t0 = ticks;
+            for (volatile uint32_t i = 0; i < 50000000u; i++)
+                ;
+            puts("count: done; ticks went on meanwhile: ");
+            puts(ticks > t0 ? "yes\n" : "no\n");
+        }
+    }
+    gexit(0);
+}
