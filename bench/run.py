@@ -54,8 +54,9 @@ RING1 = [sys.executable, "-m", "rewriter.cli"]
 import guests  # noqa: E402  (bench/guests.py)
 
 SECTIONS = ["workloads", "nano", "boot", "rewriter"]
+CLOCK_HOST = ["--clock", "host"]    # ring1 without skipping the guest's waits (runtime/clock.c)
 LABEL = {"native": "native", "ring1": "ring1", "trap": "ring1 trap-only", "qemu": "QEMU TCG",
-         "kvm": "QEMU KVM"}
+         "kvm": "QEMU KVM", "host": "ring1 --clock host"}
 # What one repetition of each workload does; {s} is the size the guest reports ("size=").
 WHAT = {
     "coremark": "CoreMark-like list, matrix, state machine, CRC16: {s} iterations",
@@ -225,8 +226,9 @@ SAMPLE_MILESTONES = [("debug-exit", None, "")]
 UNIX_MILESTONES = [("first shell prompt “$ ”", re.compile(r"^\$ "), "prompt"),
                    ("end of session (`halt`: debug-exit 0)", None, "halt")]
 # GNU Mach 1.8 on serial: banner, memory map, PCI probe, then ~0.25 s and ~1.9 s of IDE and
-# floppy-controller probing timed by the guest's own clock (busy waits, the same real time on
-# every machine), SCSI probes, then a panic: no bootstrap server.
+# floppy-controller probing timed by the guest's own clock (busy waits on its tick count: real
+# time under QEMU and ring1 --clock host, skipped by ring1's default --clock warp), SCSI
+# probes, then a panic: no bootstrap server.
 GNUMACH_MILESTONES = [("banner “GNU Mach 1.8”", "GNU Mach 1.8", "banner"),
                       ("“Probing PCI hardware”", "Probing PCI hardware", "PCI probe"),
                       ("“FDC 0 is a S82078B” (after the waits)", "FDC 0 is a", "FDC"),
@@ -257,7 +259,8 @@ def bench_boot(env: dict, quick: bool) -> dict:
         want = golden.read_text() if golden.is_file() else None
         argvs = {"qemu": guests.qemu_argv(elf),
                  "ring1": guests.ring1_argv(env["r1"][name]["image"], elf, "", 30),
-                 "trap": guests.ring1_argv(env["trap"][name]["image"], elf, "", 30)}
+                 "trap": guests.ring1_argv(env["trap"][name]["image"], elf, "", 30),
+                 "host": guests.ring1_argv(env["r1"][name]["image"], elf, "", 30) + CLOCK_HOST}
         if env["kvm_ok"]:
             argvs["kvm"] = guests.qemu_argv(elf, accel="kvm")
         rows += boot_rows(name, SAMPLE_MILESTONES, serial_runners(argvs, SAMPLE_MILESTONES),
@@ -288,7 +291,9 @@ def boot_unix(env: dict, repeats: int) -> list[dict]:
         "ring1": lambda d: guests.ring1_argv(env["r1"][name]["image"], elf, "", 30) +
         ["--disk", f"index=1,file={d}"],
         "trap": lambda d: guests.ring1_argv(env["trap"][name]["image"], elf, "", 30) +
-        ["--disk", f"index=1,file={d}"]}
+        ["--disk", f"index=1,file={d}"],
+        "host": lambda d: guests.ring1_argv(env["r1"][name]["image"], elf, "", 30) +
+        ["--disk", f"index=1,file={d}"] + CLOCK_HOST}
     if env["kvm_ok"]:
         argv_fns["kvm"] = lambda d: guests.qemu_argv(
             elf, accel="kvm", extra=["-drive", f"file={d},index=1,media=disk,format=raw"])
@@ -335,7 +340,8 @@ def boot_real(env: dict, quick: bool) -> list[dict]:
         k = got[name]
         argvs = {"qemu": guests.qemu_argv(k, "console=com0"),
                  "ring1": guests.ring1_argv(image(None, name), k, "console=com0", 60),
-                 "trap": guests.ring1_argv(image("trap", name), k, "console=com0", 60)}
+                 "trap": guests.ring1_argv(image("trap", name), k, "console=com0", 60),
+                 "host": guests.ring1_argv(image(None, name), k, "console=com0", 60) + CLOCK_HOST}
         rows += boot_rows(name, milestones, serial_runners(argvs, milestones),
                           1 if quick else 3, None)
     if "invaders" in got:
@@ -344,8 +350,9 @@ def boot_real(env: dict, quick: bool) -> list[dict]:
         tmp.mkdir(parents=True, exist_ok=True)
         runners = {"qemu": lambda argv=guests.qemu_argv(k): guests.run_qemu_break(
             argv, INVADERS_FIRST_NOTE, 1, sub, 30, tmp / "gdb.sock")}
-        for key, tac in (("ring1", None), ("trap", "trap")):
-            runners[key] = (lambda argv=guests.ring1_argv(image(tac, "invaders"), k, "", 30):
+        for key, tac, extra in (("ring1", None, []), ("trap", "trap", []),
+                                ("host", None, CLOCK_HOST)):
+            runners[key] = (lambda argv=guests.ring1_argv(image(tac, "invaders"), k, "", 30) + extra:
                             guests.run_ring1_break(argv, INVADERS_FIRST_NOTE, 1, sub, 30,
                                                    tmp / "invaders-screen.txt"))
 
@@ -600,7 +607,7 @@ def to_markdown(res: dict) -> str:
         out.append("")
     boot = res.get("boot")
     if boot:
-        cols = [c for c in ("qemu", "ring1", "trap", "kvm")
+        cols = [c for c in ("qemu", "ring1", "trap", "host", "kvm")
                 if any(c in r.get("results", {}) for r in boot["rows"])]
         out += ["## Boot", "",
                 "Milliseconds from exec to the milestone, the median of *runs* runs interleaved "
@@ -609,8 +616,12 @@ def to_markdown(res: dict) -> str:
                 "The unix sample boots with its file system on IDE drive 1 (a fresh copy per run) "
                 "and its scripted session (`samples/unix/session.txt`) typed on COM1: the first "
                 "shell prompt, then the end of the session (`halt`). GNU Mach's panic comes after "
-                "~0.25 s and ~1.9 s of device probing timed by the guest's own clock, the same "
-                "real time on every machine; the -dbg build then enters its kernel debugger. "
+                "~0.25 s and ~1.9 s of device probing timed by the guest's own clock (busy "
+                "waits on its tick count), real time under QEMU; ring1 runs with `--clock warp`, "
+                "its default, which makes the guest's time jump to its next timer deadline "
+                "while it can only wait for it (halted, or spinning in a loop that only reads "
+                "memory), and *ring1 --clock host* is the same machine with the guest's time "
+                "always the host's. The -dbg build then enters its kernel debugger. "
                 "grub-invaders prints nothing on serial: its milestone is the first frame on the "
                 "CGA screen (both machines stopped at the first sensitive instruction after it, "
                 "ring1 by `--break`, QEMU at a gdbstub breakpoint; the screens compared).", "",
