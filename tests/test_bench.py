@@ -175,12 +175,12 @@ def test_unix_sample_boot_rows(run_py, tmp_path):
     rows = run_py.boot_unix(env, 1)
     assert [row["short"] for row in rows] == ["prompt", "halt"]
     for row in rows:
-        assert set(row["results"]) == {"qemu", "ring1", "trap"}
+        assert set(row["results"]) == {"qemu", "ring1", "trap", "host"}
         for k, x in row["results"].items():
             assert "error" not in x, (row["milestone"], k, x)
             assert x["transcript_ok"], (row["milestone"], k)
     prompt, end = rows
-    for k in ("qemu", "ring1", "trap"):
+    for k in ("qemu", "ring1", "trap", "host"):
         assert prompt["results"][k]["milestone_s"] < end["results"][k]["milestone_s"]
         assert "cpu_s" not in prompt["results"][k] and end["results"][k]["cpu_s"] > 0
 
