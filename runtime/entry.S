@@ -61,6 +61,8 @@
 #define USER32_CS   0x23
 #define USER_DS     0x2b
 #define USER_CS     0x33
+// ucontext_t: uc_mcontext.gregs[REG_CSGSFS], CS in its low 16 bits (checked in signals.c)
+#define UC_CS       184
 
     .text
     .code64
@@ -236,6 +238,11 @@ sig_entry:
     pushfq                          # NT and AC may be the guest's (a native popf): NT=1 would
     andq $~0x44000, (%rsp)          # survive sigreturn (not in the kernel's FIX_EFLAGS) and
     popfq                           # make the next iretq #GP; AC=1 would arm #AC for C code
+    # Interrupted in 64-bit code (the runtime, the hypercall stub): an FS or GS that differs
+    # from hsel_fs/hsel_gs there is segment.c switching them (hsel_* written, the register
+    # not yet), never the guest's doing -- the stub's exit landing looks at the guest's.
+    cmpw $USER_CS, UC_CS(%rdx)
+    je 2f
     movl %fs, %eax
     movzwl vcpu0 + V_HSEL_FS(%rip), %ecx
     cmpl %ecx, %eax

@@ -176,20 +176,27 @@ static void sp_forget_all(void)
     memset(pd_count, 0, sizeof pd_count);
 }
 
+// The run of neighbouring pages around pn that carry mark: [*lo, *hi).
+static void marked_run(uint32_t pn, uint32_t mark, uint32_t *lo, uint32_t *hi)
+{
+    *lo = pn;
+    *hi = pn + 1;
+    while (*lo > 0 && (sp_ent[*lo - 1] & mark))
+        (*lo)--;
+    while (*hi < (1u << 20) && (sp_ent[*hi] & mark))
+        (*hi)++;
+}
+
 // Unmap every page marked SP_DROP, each run of neighbours with one call.
 static void drop_marked(void)
 {
     for (unsigned i = 0; i < nshadow;) {
-        uint32_t pn = sp_list[i];
+        uint32_t pn = sp_list[i], lo, hi;
         if (!(sp_ent[pn] & SP_DROP)) {
             i++;
             continue;
         }
-        uint32_t lo = pn, hi = pn + 1;
-        while (lo > 0 && (sp_ent[lo - 1] & SP_DROP))
-            lo--;
-        while (hi < (1u << 20) && (sp_ent[hi] & SP_DROP))
-            hi++;
+        marked_run(pn, SP_DROP, &lo, &hi);
         reserve((uint64_t)lo << 12, (uint64_t)hi << 12);
         for (uint32_t p = lo; p < hi; p++)
             sp_forget(p);   // pages before i are unmarked: whatever moves to i is new to us
@@ -202,14 +209,10 @@ static void drop_marked(void)
 static void downgrade_marked(void)
 {
     for (unsigned i = 0; i < nshadow; i++) {
-        uint32_t pn = sp_list[i];
+        uint32_t pn = sp_list[i], lo, hi;
         if (!(sp_ent[pn] & SP_DOWN))
             continue;
-        uint32_t lo = pn, hi = pn + 1;
-        while (lo > 0 && (sp_ent[lo - 1] & SP_DOWN))
-            lo--;
-        while (hi < (1u << 20) && (sp_ent[hi] & SP_DOWN))
-            hi++;
+        marked_run(pn, SP_DOWN, &lo, &hi);
         if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(hi - lo) << 12,
                      PROT_READ | PROT_EXEC) < 0)
             die("write-protect shadow pages");

@@ -35,6 +35,10 @@
 #include "platform.h"
 #include "vcpu.h"
 
+// entry.S (sig_entry, UC_CS) reads the interrupted CS at this offset.
+_Static_assert(offsetof(ucontext_t, uc_mcontext.gregs) + REG_CSGSFS * sizeof(greg_t) == 184,
+               "entry.S UC_CS");
+
 #define USER_CS   0x33
 #define USER_DS   0x2b
 

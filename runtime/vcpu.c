@@ -543,6 +543,11 @@ int vcpu_run(struct vcpu *v)
             seg_resync_host(v);
         }
         v->exit.signo = 0;
+        // Nothing seen unless the exit landing records what the guest left in DS and ES (an
+        // entry aborted by a signal never reaches it: stale values would pass for the
+        // guest's own selector loads).
+        v->seen_ds = v->hsel_ds;
+        v->seen_es = v->hsel_es;
         uint32_t reason = enter_guest(v);
         v->nexits++;
         check_host_segments(v);
