@@ -95,9 +95,30 @@ void clock_init(void)
     probe_set(SAMPLE_NS, SAMPLE_NS);
 }
 
+// The probe counts this thread's CPU time, not the host's: a guest descheduled by the host
+// right after it came back to its loop has not re-read its condition yet.
+static uint64_t probe_cpu0;
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_host(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void clock_probe_arm(void)
 {
+    probe_cpu0 = thread_cpu_ns();
     probe_set(PROBE_NS, SAMPLE_NS);
+}
+
+bool clock_probe_ripe(void)
+{
+    uint64_t ran = thread_cpu_ns() - probe_cpu0;
+    if (ran >= PROBE_NS)
+        return true;
+    probe_set((uint32_t)(PROBE_NS - ran), SAMPLE_NS);
+    return false;
 }
 
 void clock_sampling(bool on)

@@ -23,6 +23,9 @@ void clock_skip(uint64_t ns);      // the guest's time jumps ahead by ns
 // it, had its condition changed. Both only with clock_warp.
 void clock_init(void);
 void clock_probe_arm(void);
+// The probe fired: has the guest had PROBE_NS of this thread's CPU time since it was armed?
+// If not, it is armed again for the rest.
+bool clock_probe_ripe(void);
 void clock_sampling(bool on);   // off while the guest is halted
 
 // Is the guest (at its EIP) in a loop that only reads memory and compares -- waiting for

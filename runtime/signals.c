@@ -244,6 +244,14 @@ void signals_block_async(sigset_t *old)
     sigprocmask(SIG_BLOCK, &async_set, old);
 }
 
+bool signals_timer_pending(void)
+{
+    sigset_t p;
+    sigpending(&p);
+    return sigismember(&p, SIG_PIT) == 1 || sigismember(&p, SIG_LAPIC) == 1 ||
+           sigismember(&p, SIG_RTC) == 1;
+}
+
 void signals_restore(const sigset_t *old)
 {
     sigprocmask(SIG_SETMASK, old, NULL);

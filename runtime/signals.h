@@ -4,6 +4,7 @@
 #define RING1_SIGNALS_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SIG_PIT      (SIGRTMIN + 0)   // the PIT's host timer
@@ -25,5 +26,7 @@ void signals_arm_timeout(uint64_t ns);
 // Block / unblock the asynchronous signals (around the halt wait).
 void signals_block_async(sigset_t *old);
 void signals_restore(const sigset_t *old);
+// With them blocked: has a guest timer (PIT, local APIC, RTC) expired, its signal waiting?
+bool signals_timer_pending(void);
 
 #endif

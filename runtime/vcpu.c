@@ -439,6 +439,29 @@ static void interrupt_check(struct vcpu *v)
     v->page[R1_VCPU_PENDING / 4] = platform_intr();
 }
 
+// The guest can only wait for its next timer (clock.c): its time jumps to that timer's
+// deadline, and the timer fires now. Not if a timer has fired already and its signal is on
+// the way: re-armed, it would fire again before that signal is taken, the two would merge
+// into one (a lost tick) and the guest's time would have moved on by two periods for it.
+static bool skip_to_next_timer(struct vcpu *v)
+{
+    sigset_t old;
+    bool skipped = false;
+    signals_block_async(&old);
+    if (!v->async && !signals_timer_pending()) {
+        uint64_t next = platform_next_timer_ns();
+        if (next && !signals_timer_pending()) {
+            platform_skip(next);
+            skipped = true;
+            if (vcpu_trace)
+                rlog("ring1-run: clock: skipped %llu ns at eip %#x, now %llu\n",
+                     (unsigned long long)next, v->eip, (unsigned long long)clock_ns());
+        }
+    }
+    signals_restore(&old);
+    return skipped;
+}
+
 // hlt with IF=1: sleep until a signal brings work.
 static void wait_for_event(struct vcpu *v)
 {
@@ -449,13 +472,8 @@ static void wait_for_event(struct vcpu *v)
     }
     // Nothing to do but wait for a timer: unless host input could come first, the guest's
     // time jumps to the timer's deadline (clock.c) and the wait is over at once.
-    if (clock_warp && !v->async && !platform_waits_for_host()) {
-        uint64_t next = platform_next_timer_ns();
-        if (next) {
-            platform_skip(next);
-            stats_count("clock-skip-halted");
-        }
-    }
+    if (clock_warp && !v->async && !platform_waits_for_host() && skip_to_next_timer(v))
+        stats_count("clock-skip-halted");
     sigset_t old;
     signals_block_async(&old);
     clock_sampling(false);
@@ -496,13 +514,11 @@ int vcpu_run(struct vcpu *v)
             // there (clock.c). Or a sample: look for a wait loop where the guest is.
             bool probed = v->spin_probe;
             v->spin_probe = false;
-            if (probed && in_wait_loop(v) && !v->async && !platform_waits_for_host()) {
-                uint64_t next = platform_next_timer_ns();
-                if (next) {
-                    platform_skip(next);
-                    stats_count("clock-skip-spinning");
-                }
-            }
+            if (probed && in_wait_loop(v) && !clock_probe_ripe())
+                v->spin_probe = true;   // descheduled meanwhile: not long enough in the loop
+            else if (probed && in_wait_loop(v) && !platform_waits_for_host() &&
+                     skip_to_next_timer(v))
+                stats_count("clock-skip-spinning");
         }
         if ((a & (ASYNC_TIMER | ASYNC_LAPIC | ASYNC_RTC | ASYNC_SPIN)) && clock_warp) {
             // A timer found the guest where it is now. In a loop that only reads memory

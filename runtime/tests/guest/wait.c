@@ -32,27 +32,49 @@ static uint64_t rdtsc(void)
     return (uint64_t)hi << 32 | lo;
 }
 
-// The TSC's rate, measured over 10 ticks with interrupts on: ticks per 10 ms.
+// The TSC's rate: the median of 21 tick-to-tick TSC differences, each taken as soon as
+// the guest sees the tick (a late look makes one difference longer and the next shorter,
+// which the median ignores).
+#define CAL 21
 static uint64_t tsc_per_tick(void)
 {
+    uint64_t d[CAL], prev;
     uint32_t t = ticks;
     while (ticks == t)
         ;
-    uint64_t a = rdtsc();
-    t = ticks;
-    while (ticks < t + 10)
-        ;
-    return (rdtsc() - a) / 10;
+    prev = rdtsc();
+    for (int i = 0; i < CAL; i++) {
+        t = ticks;
+        while (ticks == t)
+            ;
+        uint64_t now = rdtsc();
+        d[i] = now - prev;
+        prev = now;
+    }
+    for (int i = 1; i < CAL; i++)          // insertion sort
+        for (int j = i; j > 0 && d[j - 1] > d[j]; j--) {
+            uint64_t x = d[j];
+            d[j] = d[j - 1];
+            d[j - 1] = x;
+        }
+    return d[CAL / 2];
 }
 
 static void report(const char *how, uint32_t waited, uint64_t tsc, uint64_t per_tick)
 {
     puts(how);
-    puts(": waited ");
-    putdec(waited);
-    puts(" ticks; TSC moved on by at least that much time: ");
-    // At least (waited - 1) ticks' worth: the wait starts anywhere within a tick.
-    puts(tsc >= (uint64_t)(waited - 1) * per_tick ? "yes\n" : "no\n");
+    // A tick or two more than asked for when the host was slow to let the guest re-check
+    // (the next tick came first): on any machine, now and then. Many more would be a clock
+    // skipping past the end of the wait.
+    puts(waited >= TICKS && waited <= TICKS + 4 ? ": waited 100 ticks (up to 4 more)"
+                                                 : ": waited ");
+    if (waited < TICKS || waited > TICKS + 4) {
+        putdec(waited);
+        puts(" ticks");
+    }
+    puts("; TSC moved on by at least that much time: ");
+    // At least (waited - 1) ticks' worth (the wait starts anywhere within a tick), less 10 %.
+    puts(tsc * 10 >= (uint64_t)(waited - 1) * per_tick * 9 ? "yes\n" : "no\n");
 }
 
 int gmain(uint32_t magic, uint32_t info)
