@@ -281,12 +281,7 @@ int main(int argc, char **argv)
     // platform_init turns on SIGIO for stdin and creates the timers; until signals_init
     // installs their handlers, their default action (terminate) must not run: hold them.
     sigset_t early, old;
-    sigemptyset(&early);
-    sigaddset(&early, SIG_INPUT);
-    sigaddset(&early, SIG_PIT);
-    sigaddset(&early, SIG_LAPIC);
-    sigaddset(&early, SIG_RTC);
-    sigaddset(&early, SIG_SPIN);
+    signals_async_set(&early);
     sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
     clock_init();

@@ -153,6 +153,20 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
     }
 }
 
+void signals_async_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIG_PIT);
+    sigaddset(set, SIG_TIMEOUT);
+    sigaddset(set, SIG_INPUT);
+    sigaddset(set, SIG_LAPIC);
+    sigaddset(set, SIG_RTC);
+    sigaddset(set, SIG_SPIN);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 void signals_init(struct vcpu *v)
 {
     (void)v;
@@ -161,16 +175,7 @@ void signals_init(struct vcpu *v)
         perror("ring1-run: sigaltstack");
         exit(STATUS_INTERNAL);
     }
-    sigemptyset(&async_set);
-    sigaddset(&async_set, SIG_PIT);
-    sigaddset(&async_set, SIG_TIMEOUT);
-    sigaddset(&async_set, SIG_INPUT);
-    sigaddset(&async_set, SIG_LAPIC);
-    sigaddset(&async_set, SIG_RTC);
-    sigaddset(&async_set, SIG_SPIN);
-    sigaddset(&async_set, SIGINT);
-    sigaddset(&async_set, SIGTERM);
-    sigaddset(&async_set, SIGHUP);
+    signals_async_set(&async_set);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -23,6 +23,8 @@ void signals_init(struct vcpu *v);
 // failure. Part of signals_init; separate for tests.
 void guest_syscalls_off(void);
 void signals_arm_timeout(uint64_t ns);
+// The asynchronous signals: timers, input, --timeout, SIGINT/SIGTERM/SIGHUP.
+void signals_async_set(sigset_t *set);
 // Block / unblock the asynchronous signals (around the halt wait).
 void signals_block_async(sigset_t *old);
 void signals_restore(const sigset_t *old);

@@ -4,8 +4,6 @@
 
 #define COM1 0x3f8
 
-struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
-static struct gate idt[256];
 static volatile char line[64];
 static volatile unsigned len, done, irqs;
 
@@ -44,14 +42,8 @@ int gmain(uint32_t magic, uint32_t info)
     (void)magic;
     const char *mode = arg((const char *)((uint32_t *)info)[4]);
     if (mode[0] == 'i') {
-        uint32_t a = (uint32_t)com1_entry;
-        idt[0x24] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
-        struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
-        __asm__ volatile("lidt %0" ::"m"(idtr));
-        outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
-        outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
-        outb(0x21, ~0x10 & 0xff);          // only IRQ4
-        outb(0xa1, 0xff);
+        idt_gate(0x24, com1_entry);
+        pic_init(~0x10 & 0xff, 0xff);          // only IRQ4
         outb(COM1 + 1, 0x01);              // IER: received data available
         while (!done)
             __asm__ volatile("sti; hlt; cli");

@@ -40,3 +40,22 @@ void gexit(uint32_t code)
     for (;;)
         __asm__ volatile("cli; hlt");
 }
+
+struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
+static struct gate idt[256];
+
+void idt_gate(unsigned vec, void (*handler)(void))
+{
+    uint32_t a = (uint32_t)handler;
+    idt[vec & 0xff] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+void pic_init(uint8_t mask_master, uint8_t mask_slave)
+{
+    outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
+    outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
+    outb(0x21, mask_master);
+    outb(0xa1, mask_slave);
+}

@@ -15,5 +15,11 @@ void puts(const char *s);
 void puthex(uint32_t v);
 void putdec(uint32_t v);
 void gexit(uint32_t code) __attribute__((noreturn));
+// An interrupt gate (32-bit, DPL 0, selector 0x08) for vec in the library's IDT, loaded with
+// lidt on first use.
+void idt_gate(unsigned vec, void (*handler)(void));
+// The 8259A pair at vectors 0x20 and 0x28 (ICW1-ICW4 as a PC BIOS programs them), then the
+// interrupt masks of master and slave.
+void pic_init(uint8_t mask_master, uint8_t mask_slave);
 int gmain(uint32_t magic, uint32_t info);
 #endif

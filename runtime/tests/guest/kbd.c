@@ -14,8 +14,6 @@
 #define KBC_DATA   0x60
 #define KBC_STATUS 0x64
 
-struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
-static struct gate idt[256];
 
 // IRQ 1 fills it, the main loop empties it. Big enough for a whole line: ring1 types as fast
 // as the guest reads, and the handler takes byte after byte before the main loop runs.
@@ -178,14 +176,8 @@ int gmain(uint32_t magic, uint32_t info)
     kbd_command("echo", 0xee, 0, 0, 1);
 
     if (use_irq) {
-        uint32_t a = (uint32_t)kbd_entry;
-        idt[0x21] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
-        struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
-        __asm__ volatile("lidt %0" ::"m"(idtr));
-        outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
-        outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
-        outb(0x21, ~0x02 & 0xff);          // only IRQ 1
-        outb(0xa1, 0xff);
+        idt_gate(0x21, kbd_entry);
+        pic_init(~0x02 & 0xff, 0xff);          // only IRQ 1
     }
     if (hold)
         kbd_command("scanning off", 0xf5, 0, 0, 1);

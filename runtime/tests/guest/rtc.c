@@ -20,8 +20,6 @@
 #define C_AF 0x20
 #define C_UF 0x10
 
-struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
-static struct gate idt[256];
 
 static uint8_t rd(uint8_t reg) { outb(0x70, reg); return inb(0x71); }
 static void wr(uint8_t reg, uint8_t v) { outb(0x70, reg); outb(0x71, v); }
@@ -127,14 +125,8 @@ int gmain(uint32_t magic, uint32_t info)
     puts(" D="); hex8(rd(RTC_D));
     puts("\n");
 
-    uint32_t a = (uint32_t)rtc_entry;
-    idt[0x28] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
-    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
-    __asm__ volatile("lidt %0" ::"m"(idtr));
-    outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
-    outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
-    outb(0x21, ~0x04 & 0xff);              // the cascade only
-    outb(0xa1, ~0x01 & 0xff);              // IRQ 8 only
+    idt_gate(0x28, rtc_entry);
+    pic_init(~0x04 & 0xff, ~0x01 & 0xff);  // the cascade only; IRQ 8 only
 
     // Update-ended only: after the first one, exactly one interrupt a second.
     set_b(B_24H | B_UIE);

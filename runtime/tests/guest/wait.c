@@ -11,8 +11,6 @@
 #define TICKS 100           // one second at 100 Hz
 #define PIT_HZ 1193182u
 
-struct gate { uint16_t off_lo, sel; uint8_t zero, type; uint16_t off_hi; } __attribute__((packed));
-static struct gate idt[256];
 static volatile uint32_t ticks;
 
 void tick_entry(void);
@@ -82,14 +80,8 @@ int gmain(uint32_t magic, uint32_t info)
     (void)magic;
     const char *cmd = (const char *)((uint32_t *)info)[4];
 
-    uint32_t a = (uint32_t)tick_entry;
-    idt[0x20] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
-    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
-    __asm__ volatile("lidt %0" ::"m"(idtr));
-    outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
-    outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 0x02); outb(0xa1, 0x01);
-    outb(0x21, 0xfe);                      // IRQ 0 only
-    outb(0xa1, 0xff);
+    idt_gate(0x20, tick_entry);
+    pic_init(0xfe, 0xff);                      // IRQ 0 only
     outb(0x43, 0x34);                      // channel 0, rate generator
     outb(0x40, (uint8_t)(PIT_HZ / 100));
     outb(0x40, (uint8_t)((PIT_HZ / 100) >> 8));
