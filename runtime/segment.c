@@ -175,8 +175,9 @@ static void seg_sync_host(struct vcpu *v, int sreg)
         if (sreg == R1_SREG_FS) {
             v->guest_fsbase = null ? 0 : s->base;
             if (h != v->hsel_fs) {
-                // Loaded now, not at the next entry: entry.S and sig_entry take an FS that
-                // differs from hsel_fs for one the guest loaded itself.
+                // Kept in step at once: the exit landing takes an FS that differs from
+                // hsel_fs for one the guest loaded itself (sig_entry ignores 64-bit code,
+                // where a signal may fall between these two lines).
                 v->hsel_fs = h;
                 __asm__ volatile("movl %k0, %%fs\n\twrfsbase %1" ::"r"(h), "r"(v->fsbase));
             }
