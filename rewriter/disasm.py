@@ -75,6 +75,8 @@ class Disassembly:
     targets: set[int] = field(default_factory=set)    # known branch targets and code pointers
     maybe_targets: set[int] = field(default_factory=set)  # any pointer-like value into code
     roots: dict[str, int] = field(default_factory=dict)   # how many roots of each origin
+    root_targets: set[int] = field(default_factory=set)   # targets for a reason other than a
+                                                          # direct branch (roots, gap seeds)
     ninsns: int = 0
 
     # --- lookups ---------------------------------------------------------------------------
@@ -278,6 +280,7 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     d.maybe_targets.update(table_entries)
     add_roots("immediates", sorted(set(imm_pointers)), False)
     d.targets.update(roots)
+    d.root_targets.update(roots)
 
     _traverse(d, cs, roots, cands, CODE, CODE_INNER)
     _validate_gaps(d, cs, cands)
@@ -576,4 +579,5 @@ def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
     if seeds:
         d.roots["validated gaps"] = len(seeds)
         d.targets.update(seeds)
+        d.root_targets.update(seeds)
         _traverse(d, cs, seeds, cands, GAP_CODE, GAP_CODE_INNER)

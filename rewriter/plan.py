@@ -6,9 +6,10 @@ Tactics are tried in order for each site, like E9Patch's (DESIGN §3):
   2. trampoline  — the same region, but the translation is a hypercall;
   3. trap        — `int3` at the site; the runtime looks it up and emulates it.
 A region is only ever made of whole consecutive instructions, none of whose bytes after the first
-is a known branch target or a value any data or immediate points to, with no control transfer
-but a conditional branch before its last instruction; its first bytes become `jmp rel32`, the
-rest `int3`. Nothing is written here: the plan is data (to_json), and
+is a value any data or immediate points to or a branch target reached from outside the region
+(a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them), with
+no control transfer but a conditional branch before its last instruction; a site right after a
+region joins it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here: the plan is data (to_json), and
 trampoline.py / emit.py turn it into bytes.
 """
 
@@ -123,6 +124,45 @@ def _is_target(d, addr: int) -> bool:
     return addr in d.targets or addr in d.maybe_targets
 
 
+# How far from its sources a target may be and still be moved with them (region sizes are a
+# few instructions; this bounds the search, not the regions).
+_NEAR = 64
+
+
+def _branch_sources(d) -> dict[int, list[tuple[int, str]]]:
+    """The (source, flow kind) of every direct transfer to each target (computed once per
+    disassembly)."""
+    src = getattr(d, "_branch_sources", None)
+    if src is None:
+        src = {}
+        for a, (t, tgt) in d.flow.items():
+            if tgt is not None:
+                src.setdefault(tgt, []).append((a, t))
+        d._branch_sources = src
+    return src
+
+
+def _only_near_branches(d, addr: int) -> bool:
+    """Is addr a target only of direct jmp/jcc instructions close to it, and of nothing else
+    (no root: entry, symbol, kernel table, jump table, validated gap; no pointer-like value;
+    no call's return)? Then a region holding it and all those branches may move it: the
+    branches are re-aimed inside the trampoline (`internal` in trampoline.py)."""
+    if addr in d.maybe_targets or addr in d.root_targets or addr in d.protected:
+        return False
+    srcs = _branch_sources(d).get(addr)
+    if not srcs or any(t not in (JMP, JCC) or abs(s - addr) > _NEAR for s, t in srcs):
+        return False
+    return not any(d.flow.get(p, (None,))[0] in (CALL, ICALL)
+                   for p in range(max(0, addr - 7), addr) if d.is_code_start(p) and
+                   p + d.insn_len(p) == addr)
+
+
+def _internal(d, addr: int, start: int, end: int) -> bool:
+    """addr (inside [start, end)) is reached only by branches that move with it."""
+    return _only_near_branches(d, addr) and \
+        all(start <= s < end for s, _ in _branch_sources(d)[addr])
+
+
 def _falls_through(d, addr: int) -> bool:
     """Execution can continue from this instruction to the next one without a branch target
     being involved: no flow at all, or a conditional branch (not taken)."""
@@ -139,7 +179,7 @@ def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[i
     than needed: only a branch *target* inside a region is unsafe.)"""
     before: list[tuple[int, int]] = []
     cur = site
-    while len(before) < limit and not _is_target(d, cur):
+    while len(before) < limit and (not _is_target(d, cur) or _only_near_branches(d, cur)):
         blk = cfg.block_of(cur - 1)
         if blk is None:
             break
@@ -156,7 +196,7 @@ def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[i
         if f is not None and f[0] != JCC:
             break                          # call, jmp, ret...: the region ends here
         nxt = a + n
-        if _is_target(d, nxt) or not d.is_code_start(nxt):
+        if (_is_target(d, nxt) and not _only_near_branches(d, nxt)) or not d.is_code_start(nxt):
             break
         after.append((nxt, d.insn_len(nxt)))
     return before + after, len(before)
@@ -207,6 +247,8 @@ def _region_ok(d, claimed, insns, i, j, dead) -> bool:
             return False
         if a != start and a in d.maybe_targets:
             return False                   # something points into the middle: keep it intact
+        if a != start and a in d.targets and not _internal(d, a, start, end):
+            return False                   # a branch from outside lands here
     return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
 
 
@@ -240,6 +282,11 @@ def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
                 site.reason = "no 5-byte region of whole, movable, untargeted instructions"
             continue
         i, j, dead = rng
+        # A site right after the region joins it: on its own it could find its bytes taken
+        # (this region ends where it starts) and be left to trap.
+        while dead == 0 and j + 1 < len(insns) and insns[j + 1][0] in site_of and \
+                _region_ok(d, claimed, insns, i, j + 1, 0):
+            j += 1
         moved = insns[i:j + 1]
         region = Region(start=moved[0][0], end=moved[-1][0] + moved[-1][1] + dead, insns=moved,
                         sites=[a for a, _ in moved if a in site_of])

@@ -11,8 +11,10 @@ Translations (runtime/include/abi.h has the vCPU fields and the hypercall protoc
     popf             split IF / IOPL|NT|AC into the vCPU page, popf the rest, pending check
     mov r, sreg      mov r, [sel + 4*sreg]     push sreg   push [sel + 4*sreg]
     anything else    hypercall: save esp, switch to the hypercall stack, push index, call entry
-Relative branches are re-encoded with rel32 to their original targets; a moved `call` becomes
-`push original_return; jmp target` so the guest never sees a trampoline address.
+Relative branches are re-encoded with rel32 to their original targets -- or, for a target
+inside the same region (the planner moves such a target only with every branch to it), to
+its piece; a moved `call` becomes `push original_return; jmp target` so the guest never sees a
+trampoline address.
 """
 
 from __future__ import annotations
@@ -167,13 +169,18 @@ class Builder:
         self.asm(f"mov ecx, {ecx}")
         slow.append((jslow, site_addr, orig_next, self.lay.cursor))
 
-    def relocate(self, addr: int, code: bytes) -> None:
+    def relocate(self, addr: int, code: bytes, region=None, internal=None) -> None:
         f = self.d.flow.get(addr)
         if f is None or code[0] in (0x9A, 0xEA):
             self.emit(code)
             return
         t, tgt = f
         at = self.lay.cursor
+        if t in (JMP, JCC) and tgt is not None and region is not None and \
+                region.start <= tgt < region.end:
+            # aimed at the target's piece once the region is laid out (region())
+            internal.append((at + (1 if t == JMP else 2), tgt))
+            tgt = at                           # placeholder
         if t == JMP and tgt is not None:
             self.emit(jmp_rel32(at, tgt))
         elif t == JCC:
@@ -195,10 +202,13 @@ class Builder:
         self.emit(b"\xCC" * pad)
         self.lay.region_tramp[r.start] = self.lay.cursor
         slow: list = []
+        internal: list = []                    # (rel32 position, original target) to aim
+        pieces: dict[int, int] = {}
         deferred_sti = None                    # sti whose pending check waits one instruction
         last_flow = None
         for k, (a, ln) in enumerate(r.insns):
             piece = self.lay.cursor
+            pieces[a] = piece
             self.lay.o2t.append((a, piece))
             self.lay.t2o.append((a, piece))
             code = self.d.insn_bytes(a)
@@ -208,7 +218,7 @@ class Builder:
                 deferred_sti = None
             s = self.sites.get(a)
             if s is None:
-                self.relocate(a, code)
+                self.relocate(a, code, r, internal)
             elif s.tactic == Tactic.INLINE:
                 self.inline(s)
             else:
@@ -227,10 +237,20 @@ class Builder:
                 elif s.kind == Kind.POPF:
                     self.pending_check(a, a + ln, slow)
             last_flow = f
+        for pos, tgt in internal:
+            if tgt not in pieces:
+                raise Ring1Error(f"{tgt:#x}: branch target inside region {r.start:#x} is not "
+                                 "an instruction of it")
+            self.lay.code[pos - self.lay.base:pos - self.lay.base + 4] = \
+                _rel32(pos + 4, pieces[tgt])
         if deferred_sti is not None:
             self.pending_check(deferred_sti, r.end, slow)
         if last_flow is None or last_flow[0] not in NO_FALLTHROUGH | {CALL}:
             self.emit(jmp_rel32(self.lay.cursor, r.end))    # (a moved call never falls through)
+        else:
+            # Nothing falls through; but a final hypercall's resume point must still be an
+            # instruction of the trampoline area (never executed: the site transfers control).
+            self.emit(b"\xCC")
         # out-of-line slow paths: deliver the pending interrupt, then continue after the check
         for jslow, site_addr, orig_next, back in slow:
             here = self.lay.cursor

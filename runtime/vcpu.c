@@ -343,6 +343,21 @@ static void handle_trap(struct vcpu *v)
             intr_deliver(v, T_DB, EV_SOFT_EXC, 0, v->eip);
             return;
         }
+        // The guest's own TF. Through patched code it steps the host's instructions: a step
+        // that ends in the window (a trampoline's translations, a moved instruction) is not
+        // a guest instruction boundary, nor is the jump back out of it. A region thus takes
+        // one step (an inline popf that sets TF traps after the next guest instruction).
+        uint32_t w = vcpu_lin_eip(v);
+        w += mem_window_alias_delta(v, w);
+        if (mem_in_window(w)) {
+            v->step_in_tramp = true;
+            stats_count("guest-step-in-trampoline");
+            return;
+        }
+        if (v->step_in_tramp) {
+            v->step_in_tramp = false;
+            return;
+        }
         v->dr[6] |= DR6_BS;   // single step
         intr_deliver(v, T_DB, EV_EXC, 0, v->eip);
         return;

@@ -97,6 +97,7 @@ struct vcpu {
     bool     halted;
     uint32_t spin_lo, spin_hi;  // a wait loop the guest was found in (clock.c), or 0, 0
     bool     spin_probe;        // the clock_probe timer is armed
+    bool     step_in_tramp;     // the guest's TF stepped into the window (vcpu.c, #DB)
 
     // Run state.
     bool     stop;

@@ -90,7 +90,8 @@ def cfg_kernel():
 @lru_cache(maxsize=None)
 def plan_kernel():
     p = Prog(TEXT)
-    fns = ["s_room", "s_tramp", "s_tgt", "s_back", "s_jcc", "s_jecxz", "s_dead"]
+    fns = ["s_room", "s_tramp", "s_tgt", "s_back", "s_jcc", "s_jecxz", "s_dead", "s_int",
+           "far"]
     p.label("entry").asm(*[f"call {{{f}}}" for f in fns], "hlt", "jmp {entry}")
     p.label("s_room").asm("cli", "mov eax, 1", "mov ebx, 2", "ret")
     p.label("s_tramp").asm("in al, dx", "mov ebx, 0x12345678", "ret")
@@ -104,6 +105,13 @@ def plan_kernel():
     p.label("s_jecxz_out").asm("ret")
     p.align(16, 0xCC)
     p.label("s_dead").asm("cli", "ret")
+    p.align(16, 0xCC)
+    # a loop whose only way in is its own branch: it moves whole, the branch re-aimed inside
+    p.label("s_int").asm("sti")
+    p.label("t_int").asm("dec ecx", "jne {t_int}", "ret")
+    # branches from far away make t_tgt and t_back targets no region may swallow
+    p.align(64, 0xCC).raw("cc" * 64)
+    p.label("far").asm("test eax, eax", "je {t_tgt}", "jmp {t_back}")
     p.align(16, 0xCC)
     p.label("end")
     text, L = p.build()
@@ -477,6 +485,10 @@ def _plan(raw: bytes, tactics=plan_mod.ALL_TACTICS):
 def check_region_invariants(d, p) -> None:
     """What the planner promises about every region (module docstring of plan.py)."""
     sites = {s.addr: s for s in p.sites}
+    sources: dict[int, list] = {}
+    for a, (t, tgt) in d.flow.items():
+        if tgt is not None:
+            sources.setdefault(tgt, []).append((a, t))
     prev_end = None
     for r in p.regions:
         assert prev_end is None or r.start >= prev_end, "regions overlap"
@@ -489,8 +501,12 @@ def check_region_invariants(d, p) -> None:
         for a in range(last_end, r.end):
             assert d.is_padding(a), f"{a:#x}: region {r.start:#x} overwrites non-padding"
         for a in range(r.start + 1, r.end):
-            assert a not in d.targets and a not in d.maybe_targets, \
-                f"region {r.start:#x}-{r.end:#x} covers branch target {a:#x}"
+            assert a not in d.maybe_targets and a not in d.root_targets, \
+                f"region {r.start:#x}-{r.end:#x} covers pointer or root {a:#x}"
+            if a in d.targets:   # only if every way in moves with it
+                assert sources.get(a) and all(r.start <= s < r.end and t in (disasm.JMP, disasm.JCC)
+                                              for s, t in sources[a]), \
+                    f"region {r.start:#x}-{r.end:#x} covers branch target {a:#x} reached from outside"
         for a, _ in r.insns[:-1]:
             f = d.flow.get(a)
             assert f is None or f[0] == disasm.JCC, \
@@ -533,8 +549,13 @@ def test_plan_tactics_per_site():
     # the plan is data
     j = json.loads(json.dumps(p.to_json()))
     traps = {s.addr for s in p.sites if s.tactic == Tactic.TRAP}
-    assert traps == {L["entry"] + 5 * 7, L["s_tgt"], L["s_jecxz"]}    # hlt; jmp: no room
-    assert j["counts"] == {"inline": 4, "trampoline": 1, "trap": 3}
+    assert traps == {L["entry"] + 5 * 9, L["s_tgt"], L["s_jecxz"]}    # hlt; jmp: no room
+    assert j["counts"] == {"inline": 5, "trampoline": 1, "trap": 3}
+    # the internal target: the region starts at the site and holds the loop and its branch
+    s = by[L["s_int"]]
+    assert s.tactic == Tactic.INLINE and s.region == L["s_int"]
+    assert [a for a, _ in regions[L["s_int"]].insns] == \
+        [L["s_int"], L["t_int"], L["t_int"] + 1, L["t_int"] + 3]
     assert [s["addr"] for s in j["sites"]] == sorted(by)
 
 
