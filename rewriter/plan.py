@@ -8,7 +8,7 @@ Tactics are tried in order for each site, like E9Patch's (DESIGN §3):
 A region is only ever made of whole consecutive instructions, none of whose bytes after the first
 is a value any data or immediate points to or a branch target reached from outside the region
 (a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them), with
-no control transfer but a conditional branch before its last instruction; a site right after a
+no control transfer but a conditional branch before its last instruction; a site just after a
 region joins it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here: the plan is data (to_json), and
 trampoline.py / emit.py turn it into bytes.
 """
@@ -282,11 +282,17 @@ def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
                 site.reason = "no 5-byte region of whole, movable, untargeted instructions"
             continue
         i, j, dead = rng
-        # A site right after the region joins it: on its own it could find its bytes taken
-        # (this region ends where it starts) and be left to trap.
-        while dead == 0 and j + 1 < len(insns) and insns[j + 1][0] in site_of and \
-                _region_ok(d, claimed, insns, i, j + 1, 0):
-            j += 1
+        # A site just after the region (at most two other instructions between) joins it, with
+        # what lies between: on its own it could find the bytes before it taken by this region
+        # and be left to trap.
+        while dead == 0:
+            k = j + 1
+            while k < len(insns) and k - j <= 2 and insns[k][0] not in site_of:
+                k += 1
+            if k < len(insns) and insns[k][0] in site_of and _region_ok(d, claimed, insns, i, k, 0):
+                j = k
+            else:
+                break
         moved = insns[i:j + 1]
         region = Region(start=moved[0][0], end=moved[-1][0] + moved[-1][1] + dead, insns=moved,
                         sites=[a for a, _ in moved if a in site_of])
