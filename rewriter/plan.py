@@ -9,8 +9,8 @@ A region is only ever made of whole consecutive instructions, none of whose byte
 is a value any data or immediate points to or a branch target reached from outside the region
 (a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them), with
 no control transfer but a conditional branch before its last instruction; a site just after a
-region joins it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here: the plan is data (to_json), and
-trampoline.py / emit.py turn it into bytes.
+region joins it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here:
+the plan is data (to_json), and trampoline.py / emit.py turn it into bytes.
 """
 
 from __future__ import annotations
@@ -173,9 +173,10 @@ def _falls_through(d, addr: int) -> bool:
 def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[int, int]], int]:
     """Instructions around `site` that a region may span, and the site's index among them.
 
-    Backward: while the current first instruction is not a branch target and the instruction
-    before it falls through into it. Forward: while the current instruction falls through and
-    the next one is not a target. (Basic blocks are split at every branch, which is stricter
+    Backward: while the current first instruction is not a branch target (or only one of near
+    jmp/jcc, which may move with it) and the instruction before it falls through into it.
+    Forward: while the current instruction falls through and the next one is not such a
+    target. (Basic blocks are split at every branch, which is stricter
     than needed: only a branch *target* inside a region is unsafe.)"""
     before: list[tuple[int, int]] = []
     cur = site
