@@ -35,23 +35,21 @@ void clock_host(clockid_t id, struct timespec *ts)
         *ts = (struct timespec){0, 0};
 }
 
-static uint64_t mono_ns(void)
+uint64_t clock_host_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_host(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    clock_host(id, &ts);
+    return ts_ns(ts);
 }
 
 uint64_t clock_ns(void)
 {
-    return mono_ns() + skipped;
+    return clock_host_ns(CLOCK_MONOTONIC) + skipped;
 }
 
 uint64_t clock_realtime_ns(void)
 {
-    struct timespec ts;
-    clock_host(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + skipped;
+    return clock_host_ns(CLOCK_REALTIME) + skipped;
 }
 
 uint64_t clock_skipped_ns(void)
@@ -99,22 +97,15 @@ void clock_init(void)
 // right after it came back to its loop has not re-read its condition yet.
 static uint64_t probe_cpu0;
 
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_host(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void clock_probe_arm(void)
 {
-    probe_cpu0 = thread_cpu_ns();
+    probe_cpu0 = clock_host_ns(CLOCK_THREAD_CPUTIME_ID);
     probe_set(PROBE_NS, SAMPLE_NS);
 }
 
 bool clock_probe_ripe(void)
 {
-    uint64_t ran = thread_cpu_ns() - probe_cpu0;
+    uint64_t ran = clock_host_ns(CLOCK_THREAD_CPUTIME_ID) - probe_cpu0;
     if (ran >= PROBE_NS)
         return true;
     probe_set((uint32_t)(PROBE_NS - ran), SAMPLE_NS);

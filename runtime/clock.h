@@ -12,6 +12,11 @@ struct vcpu;
 extern bool clock_warp;            // --clock warp (default) / host
 
 void clock_host(clockid_t id, struct timespec *ts);   // the host's clocks (never the vDSO)
+uint64_t clock_host_ns(clockid_t id);                  // the same in ns
+static inline uint64_t ts_ns(struct timespec t)
+{
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 uint64_t clock_ns(void);           // guest monotonic time, ns
 uint64_t clock_realtime_ns(void);  // host wall-clock time + skipped, ns (the RTC)
 uint64_t clock_skipped_ns(void);   // total skipped so far

@@ -51,13 +51,6 @@ void cpuid_query(uint32_t leaf, uint32_t sub, uint32_t out[4])
     out[0] = out[1] = out[2] = out[3] = 0;
 }
 
-uint64_t host_ns(void)
-{
-    struct timespec ts;
-    clock_host(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t vtsc_read(struct vcpu *v)
 {
     return clock_ns() * VTSC_MHZ / 1000u + (uint64_t)v->tsc_offset;

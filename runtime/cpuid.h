@@ -13,6 +13,5 @@ int msr_write(struct vcpu *v, uint32_t index, uint64_t val);
 // Virtual TSC: VTSC_MHZ ticks per microsecond of the guest's time (clock.c) since boot.
 #define VTSC_MHZ 1000u
 uint64_t vtsc_read(struct vcpu *v);
-uint64_t host_ns(void);
 
 #endif

@@ -291,10 +291,10 @@ int main(int argc, char **argv)
     if (timeout_ns)
         signals_arm_timeout(timeout_ns);
 
-    uint64_t t0 = host_ns();
+    uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
     if (stats)
-        stats_print(stderr, host_ns() - t0);
+        stats_print(stderr, clock_host_ns(CLOCK_MONOTONIC) - t0);
     host_fpu_begin();
     fflush(stdout);
     if (want_screen)

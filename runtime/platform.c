@@ -555,11 +555,6 @@ void platform_print_screen(const char *file)
 // ---- skipping the guest's time (clock.c) ----------------------------------------------------
 static timer_t *const host_timers[] = {&pit_timer, &lapic_host_timer, &rtc_host_timer};
 
-static uint64_t ts_ns(struct timespec t)
-{
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 uint64_t platform_next_timer_ns(void)
 {
     uint64_t next = 0;
