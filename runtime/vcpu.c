@@ -455,11 +455,14 @@ static void interrupt_check(struct vcpu *v)
 }
 
 // The guest can only wait for its next timer (clock.c): its time jumps to that timer's
-// deadline, and the timer fires now. Not if a timer has fired already and its signal is on
-// the way: re-armed, it would fire again before that signal is taken, the two would merge
-// into one (a lost tick) and the guest's time would have moved on by two periods for it.
+// deadline, and the timer fires now. Not with --clock host, nor while host input could end
+// the wait first, nor if a timer has fired already and its signal is on the way: re-armed,
+// it would fire again before that signal is taken, the two would merge into one (a lost
+// tick) and the guest's time would have moved on by two periods for it.
 static bool skip_to_next_timer(struct vcpu *v)
 {
+    if (!clock_warp || v->async || platform_waits_for_host())
+        return false;
     sigset_t old;
     bool skipped = false;
     signals_block_async(&old);
@@ -487,7 +490,7 @@ static void wait_for_event(struct vcpu *v)
     }
     // Nothing to do but wait for a timer: unless host input could come first, the guest's
     // time jumps to the timer's deadline (clock.c) and the wait is over at once.
-    if (clock_warp && !v->async && !platform_waits_for_host() && skip_to_next_timer(v))
+    if (skip_to_next_timer(v))
         stats_count("clock-skip-halted");
     sigset_t old;
     signals_block_async(&old);
@@ -531,8 +534,7 @@ int vcpu_run(struct vcpu *v)
             v->spin_probe = false;
             if (probed && in_wait_loop(v) && !clock_probe_ripe())
                 v->spin_probe = true;   // descheduled meanwhile: not long enough in the loop
-            else if (probed && in_wait_loop(v) && !platform_waits_for_host() &&
-                     skip_to_next_timer(v))
+            else if (probed && in_wait_loop(v) && skip_to_next_timer(v))
                 stats_count("clock-skip-spinning");
         }
         if ((a & (ASYNC_TIMER | ASYNC_LAPIC | ASYNC_RTC | ASYNC_SPIN)) && clock_warp) {
