@@ -126,7 +126,6 @@ static void reserve(uint64_t lo, uint64_t hi)
 #define CHUNK_NONE INT64_MIN
 static int64_t chunk_off[1024];             // memfd offset at the chunk's first page
 static uint8_t chunk_backed[(1u << 20) / 8];   // the page is backed by its chunk's mapping
-static bool chunks_ready;
 
 static bool backed(uint32_t pn)
 {
@@ -146,7 +145,6 @@ static void chunks_forget(void)
     for (unsigned c = 0; c < 1024; c++)
         chunk_off[c] = CHUNK_NONE;
     memset(chunk_backed, 0, sizeof chunk_backed);
-    chunks_ready = true;
 }
 
 // Make pages [lo, hi) inaccessible: PROT_NONE in their chunk's mapping where they belong to
@@ -479,6 +477,17 @@ void mem_view_cr3(struct vcpu *v)
 // limit -- to a page ring 3 has not used before, or a genuine protection fault -- is #GP(0)
 // or #SS(0) on the host; the run loop then calls mem_view_unlimit() and runs the instruction
 // again (vcpu.c), and a page it maps raises the limit for the next time.
+// Drop the pages mapped with ring-0 rights below page number lim.
+static void drop_sys_below(uint32_t lim)
+{
+    for (unsigned i = 0; i < nshadow; i++) {
+        uint32_t pn = sp_list[i];
+        if ((sp_ent[pn] & SP_SYS) && pn < lim)
+            sp_ent[pn] |= SP_DROP;
+    }
+    drop_marked();
+}
+
 void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
 {
     if (!(v->cr0 & CR0_PG)) {
@@ -497,23 +506,14 @@ void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
             sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);
     }
     v->user_limit = (uint64_t)lim << 12;
-    if (!sys_below)
-        return;
-    for (unsigned i = 0; i < nshadow; i++) {
-        uint32_t pn = sp_list[i];
-        if (sys_low(pn, sp_ent[pn]))
-            sp_ent[pn] |= SP_DROP;
-    }
-    drop_marked();
+    if (sys_below)
+        drop_sys_below(lim);
 }
 
 void mem_view_unlimit(struct vcpu *v)
 {
     v->user_limit = GUEST_SPACE;
-    for (unsigned i = 0; i < nshadow; i++)
-        if (sp_ent[sp_list[i]] & SP_SYS)
-            sp_ent[sp_list[i]] |= SP_DROP;
-    drop_marked();
+    drop_sys_below(1u << 20);
 }
 
 // Map page pn onto frame pa with prot through its chunk's mapping (see "Linear chunks"),
@@ -523,8 +523,6 @@ static bool map_linear(uint32_t pn, uint32_t pa, int prot)
 {
     uint32_t c = pn >> 10, base = c << 10;
     int64_t off = (int64_t)pa - ((int64_t)(pn - base) << 12);
-    if (!chunks_ready)
-        chunks_forget();
     if (chunk_off[c] == CHUNK_NONE) {
         uint64_t lin = (uint64_t)base << 12;
         if (pd_count[c] || c == 0 || mem_in_window_or_alias(lin) ||
