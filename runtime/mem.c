@@ -525,8 +525,9 @@ static bool map_linear(uint32_t pn, uint32_t pa, int prot)
     int64_t off = (int64_t)pa - ((int64_t)(pn - base) << 12);
     if (chunk_off[c] == CHUNK_NONE) {
         uint64_t lin = (uint64_t)base << 12;
-        if (pd_count[c] || c == 0 || mem_in_window_or_alias(lin) ||
-            (mem_window && lin + PGSIZE_4M > mem_window && lin < (uint64_t)mem_window + R1_WINDOW_SIZE))
+        // (The window and its aliases are 4 MiB chunks of their own: loader.c checks the
+        // window's alignment, mem_window_alias_init the aliases'.)
+        if (pd_count[c] || c == 0 || mem_in_window_or_alias(lin))
             return false;
         // The pages whose frames are RAM: [lo, hi) of the chunk.
         int64_t lo = off < 0 ? (-off + PGSIZE - 1) >> 12 : 0;
