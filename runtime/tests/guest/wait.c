@@ -30,13 +30,14 @@ static uint64_t rdtsc(void)
     return (uint64_t)hi << 32 | lo;
 }
 
-// The TSC's rate: the median of 21 tick-to-tick TSC differences, each taken as soon as
-// the guest sees the tick (a late look makes one difference longer and the next shorter,
-// which the median ignores).
+// The TSC's rate: the shortest of 21 tick-to-tick TSC differences, each taken as soon as the
+// guest sees the tick. A lower bound, as the check below needs: a late look makes one
+// difference longer (and the next shorter by as much), and two ticks seen at once -- a guest
+// that did not get to re-check in between, on a loaded host -- make one twice as long.
 #define CAL 21
 static uint64_t tsc_per_tick(void)
 {
-    uint64_t d[CAL], prev;
+    uint64_t best = ~0ull, prev;
     uint32_t t = ticks;
     while (ticks == t)
         ;
@@ -46,16 +47,11 @@ static uint64_t tsc_per_tick(void)
         while (ticks == t)
             ;
         uint64_t now = rdtsc();
-        d[i] = now - prev;
+        if (now - prev < best)
+            best = now - prev;
         prev = now;
     }
-    for (int i = 1; i < CAL; i++)          // insertion sort
-        for (int j = i; j > 0 && d[j - 1] > d[j]; j--) {
-            uint64_t x = d[j];
-            d[j] = d[j - 1];
-            d[j - 1] = x;
-        }
-    return d[CAL / 2];
+    return best;
 }
 
 static void report(const char *how, uint32_t waited, uint64_t tsc, uint64_t per_tick)
