@@ -59,7 +59,7 @@ static void rtc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; h
 static uint32_t pci_in(void *o, uint16_t off, int size) { return pci_host_read(o, off, size); }
 static void pci_out(void *o, uint16_t off, int size, uint32_t v) { pci_host_write(o, off, size, v); }
 static uint32_t ata_in(void *o, uint16_t off, int size) { return ata_read(o, off, size); }
-static void ata_out(void *o, uint16_t off, int size, uint32_t v) { ata_write(o, off, size, v); }
+static void ata_out(void *o, uint16_t off, int size, uint32_t v) { plat.activity++; ata_write(o, off, size, v); }
 static uint32_t ata_ctl_in(void *o, uint16_t off, int size) { (void)off; (void)size; return ata_ctl_read(o); }
 static void ata_ctl_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; ata_ctl_write(o, (uint8_t)v); }
 static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, off); }
@@ -76,7 +76,7 @@ static uint32_t kbc_data_in(void *o, uint16_t off, int size)
     keyboard_input();
     return v;
 }
-static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 0, (uint8_t)v); keyboard_input(); }
+static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; plat.activity++; i8042_write(o, 0, (uint8_t)v); keyboard_input(); }
 static uint32_t kbc_status_in(void *o, uint16_t off, int size)
 {
     (void)off; (void)size;
@@ -84,7 +84,7 @@ static uint32_t kbc_status_in(void *o, uint16_t off, int size)
         keyboard_input();
     return i8042_read(o, 4);
 }
-static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 4, (uint8_t)v); keyboard_input(); }
+static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; plat.activity++; i8042_write(o, 4, (uint8_t)v); keyboard_input(); }
 static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)size; return port92_read(o); }
 static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
@@ -94,6 +94,7 @@ static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (
 static void serial_tx(void *opaque, uint8_t byte)
 {
     (void)opaque;
+    plat.activity++;
     for (;;) {
         ssize_t n = write(plat.serial_out, &byte, 1);
         if (n == 1 || (n < 0 && errno != EINTR))
@@ -439,6 +440,7 @@ static void keyboard_input(void)
             return;
         stats_count(typed > 0 ? "kbd-keystroke" : "kbd-no-key");
         plat.kbd_head++;
+        plat.activity++;
     }
 }
 
@@ -452,9 +454,10 @@ void platform_poll_input(void)
         return;
     uint8_t buf[UART_FIFO_SIZE];
     ssize_t n = read(plat.serial_in, buf, room);
-    if (n > 0)
+    if (n > 0) {
         uart16550_receive(&plat.com1, buf, (unsigned)n);
-    else if (n == 0)
+        plat.activity++;
+    } else if (n == 0)
         plat.serial_in = -1;   // EOF: nothing more will arrive
 }
 
@@ -597,8 +600,36 @@ bool platform_waits_for_host(void)
     return false;
 }
 
+// Can ISA line irq still interrupt the processor: through the 8259A pair (its input and, for
+// the slave's, the cascade unmasked, and the 8259A's INTR reaching the processor), or through
+// an unmasked IOAPIC pin (ISA IRQ 0 is pin 2)?
+static bool isa_line_open(unsigned irq)
+{
+    const struct i8259 *m = &plat.pic.chip[0], *sl = &plat.pic.chip[1];
+    bool pic = pic_reaches_cpu() && !(m->imr & (1u << (irq < 8 ? irq : 2))) &&
+               (irq < 8 || !(sl->imr & (1u << (irq - 8))));
+    unsigned pin = irq == 0 ? 2 : irq;
+    bool ioapic = lapic_on() && !(plat.ioapic.redtbl[pin] & IOAPIC_MASKED);
+    return pic || ioapic;
+}
+
 bool platform_can_wake(void)
 {
-    return plat.timer_armed || plat.lapic_timer_armed || plat.rtc_timer_armed ||
-           plat.serial_in >= 0 || plat.kbd_in >= 0;
+    return (plat.timer_armed && isa_line_open(PIT_IRQ)) ||
+           (plat.rtc_timer_armed && isa_line_open(RTC_IRQ)) ||
+           (plat.lapic_timer_armed && lapic_on() &&
+            !(plat.lapic.lvt[LVT_TIMER] & LAPIC_LVT_MASKED)) ||
+           (plat.serial_in >= 0 && isa_line_open(COM1_IRQ)) ||
+           (plat.kbd_in >= 0 && isa_line_open(KBC_KBD_IRQ));
+}
+
+bool platform_warp_allowed(void)
+{
+    static uint64_t seen, since;
+    uint64_t now = clock_ns();
+    if (plat.activity != seen || !since) {
+        seen = plat.activity;
+        since = now;
+    }
+    return now - since < WARP_IDLE_NS;
 }

@@ -57,6 +57,7 @@ struct platform {
     uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard
     unsigned kbd_head, kbd_len;
     bool timer_armed, lapic_timer_armed, rtc_timer_armed;
+    uint64_t activity;     // bumped by what the guest does besides keeping time (see below)
 };
 
 extern struct platform plat;
@@ -84,8 +85,15 @@ void platform_restore_stdin(void);
 void platform_print_stats(FILE *f);
 // --screen: the CGA text buffer as 25 lines of text, to file (NULL: stderr, framed).
 void platform_print_screen(const char *file);
-// Something could still wake a halted CPU (a timer is armed or input may arrive).
+// Something could still wake a halted CPU: a timer is armed, or input may arrive, on a
+// line that reaches the processor (not masked at the 8259A, IOAPIC or local APIC).
 bool platform_can_wake(void);
+// May --clock warp skip the guest's time now? Not once the guest has gone WARP_IDLE_NS of
+// its time doing nothing but keeping time (no COM1 byte sent or received, no disk or
+// keyboard controller command, no key typed): an idle kernel then waits in real time, as on
+// a PC, instead of running through ticks as fast as the host can.
+#define WARP_IDLE_NS (10ull * 1000000000u)
+bool platform_warp_allowed(void);
 // The guest's time (clock.c): how long until the first armed timer fires (0: none armed);
 // skip ns of it (every armed timer fires that much sooner); and whether host input that has
 // not arrived yet could end a wait of the guest's (then its time is not skipped).

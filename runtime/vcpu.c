@@ -461,7 +461,7 @@ static void interrupt_check(struct vcpu *v)
 // tick) and the guest's time would have moved on by two periods for it.
 static bool skip_to_next_timer(struct vcpu *v)
 {
-    if (!clock_warp || v->async || platform_waits_for_host())
+    if (!clock_warp || v->async || platform_waits_for_host() || !platform_warp_allowed())
         return false;
     sigset_t old;
     bool skipped = false;
@@ -485,7 +485,8 @@ static void wait_for_event(struct vcpu *v)
 {
     if (!platform_can_wake()) {
         vcpu_stop(v, STATUS_HALTED, "hlt with no interrupt source left (no timer armed, no "
-                  "input): the guest would sleep forever");
+                  "input, or every line that could bring one masked): the guest would sleep "
+                  "forever");
         return;
     }
     // Nothing to do but wait for a timer: unless host input could come first, the guest's

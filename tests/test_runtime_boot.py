@@ -522,6 +522,40 @@ def test_halt_with_interrupts_off_ends_the_run():
     assert rc == STATUS_HALTED and "hlt with interrupts disabled" in err
 
 
+def _cpu_and_wall(cmd, **kw):
+    """Run cmd; its wall time and the CPU time (user + system) it used."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, **kw)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return r, cpu, wall
+
+
+@pytest.mark.parametrize("clock", ["warp", "host"])
+def test_an_idle_guest_sleeps(clock):
+    """tests/guest/idle.c halts with the PIT ticking at 100 Hz and nothing else to do, stdin
+    at end of file. It can wake (every tick does), so it must sleep between ticks, not keep a
+    host core busy -- with --clock warp too, which skips its time only for a while (the
+    guest's first WARP_IDLE_NS, 10 s, of doing nothing). Runs until --timeout."""
+    r, cpu, wall = _cpu_and_wall([RUN, guest("idle"), "--cmdline", "idle", "--clock", clock,
+                                  "--timeout", "3"], stdin=subprocess.DEVNULL, timeout=30)
+    assert r.returncode == STATUS_TIMEOUT, r.stderr
+    assert r.stdout == b"idle: halting\n"
+    assert wall >= 2.9 and cpu < wall / 4, (cpu, wall)   # before the fix: cpu ~ wall
+
+
+def test_a_guest_that_can_never_wake_ends_the_run():
+    """sti; hlt with the PIT running but every 8259A input masked (the IOAPIC's from reset):
+    nothing can reach the processor. QEMU sleeps forever; ring1 ends the run, diagnosed."""
+    for clock in ("warp", "host"):
+        rc, out, err = run(guest("idle"), "--cmdline", "masked", "--clock", clock, timeout=10)
+        assert rc == STATUS_HALTED and "every line that could bring one masked" in err, err
+        assert out == "idle: halting, every interrupt masked\n"
+
+
 def test_timeout():
     rc, out, err = run(guest("spin"), "--timeout", "0.5", timeout=10)
     assert rc == STATUS_TIMEOUT and out == "spinning\n"
