@@ -38,14 +38,23 @@ static const char usage_text[] =
 "                         Enter for CR/LF, Backspace for BS/DEL), in the scan code set\n"
 "                         the guest chose, held back while the keyboard's buffer is\n"
 "                         full or scanning is off (default serial)\n"
-"  --disk FILE            an ATA disk image at the next free position in QEMU's -drive\n"
+"  --disk FILE[,cache=MODE]\n"
+"                         an ATA disk image at the next free position in QEMU's -drive\n"
 "                         index order: 0 primary master, 1 primary slave, 2 secondary\n"
-"                         master, 3 secondary slave (default: no disks)\n"
-"  --disk index=N,file=FILE\n"
-"                         the same at index N, as QEMU's -drive index=N,file=FILE\n"
+"                         master, 3 secondary slave (default: no disks). The file is\n"
+"                         locked: a second ring1 on it is refused (exit 2) unless it\n"
+"                         has --snapshot. Every guest write reaches the file, in order,\n"
+"                         before the guest sees it complete, so even after SIGKILL the\n"
+"                         file holds the writes the guest saw complete. MODE, as QEMU's\n"
+"                         cache=, says when they are durable (survive a host crash):\n"
+"                           writeback     on the guest's FLUSH CACHE and at every exit\n"
+"                                         ring1 takes (the default)\n"
+"                           writethrough  each write before it completes (O_DSYNC): a\n"
+"                                         host crash leaves a prefix of the writes\n"
+"                           unsafe        whenever the host writes its cache back\n"
+"  --disk [index=N,]file=FILE[,cache=MODE]\n"
+"                         the same (at index N), as QEMU's -drive index=N,file=FILE\n"
 "  --snapshot             leave the disk files untouched: writes stay in memory\n"
-"                         (default: writes reach the files, made durable on the guest's\n"
-"                         FLUSH CACHE and at exit)\n"
 "\n"
 "Boot (multiboot v1, laid out as QEMU's -kernel/-append/-initrd do):\n"
 "  --cmdline STRING       the kernel's command line after its name (default empty)\n"
@@ -100,19 +109,59 @@ static void usage_error(const char *fmt, const char *arg)
     exit(STATUS_LOAD_ERROR);
 }
 
-// --disk FILE, or --disk index=N,file=FILE (QEMU's -drive spelling).
-static void parse_disk(const char *arg, const char **disks)
+// --disk FILE[,cache=MODE], or --disk [index=N,]file=FILE[,cache=MODE] (QEMU's -drive
+// spelling; in the first form the file name is everything before a final ",cache=").
+static void parse_disk(const char *arg, const char **disks, enum disk_cache *caches)
 {
     int index = -1;
-    const char *file = arg;
-    if (!strncmp(arg, "index=", 6)) {
-        char *end;
-        long n = strtol(arg + 6, &end, 10);
-        if (end == arg + 6 || n < 0 || n >= DISK_MAX || strncmp(end, ",file=", 6) || !end[6])
-            usage_error("--disk %s: want FILE, or index=N,file=FILE with N 0-3", arg);
-        index = (int)n;
-        file = end + 6;
+    enum disk_cache cache = DISK_WRITEBACK;
+    char *copy = strdup(arg), *file = NULL;
+    if (!copy)
+        usage_error("--disk %s: out of memory", arg);
+    char *cache_opt = NULL;
+    if (!strncmp(copy, "index=", 6) || !strncmp(copy, "file=", 5)) {
+        for (char *opt = copy, *next; opt; opt = next) {
+            next = strchr(opt, ',');
+            if (next)
+                *next++ = '\0';
+            if (!strncmp(opt, "index=", 6)) {
+                char *end;
+                long n = strtol(opt + 6, &end, 10);
+                if (end == opt + 6 || *end || n < 0 || n >= DISK_MAX)
+                    usage_error("--disk %s: want index=N with N 0-3", arg);
+                index = (int)n;
+            } else if (!strncmp(opt, "file=", 5) && opt[5]) {
+                file = opt + 5;
+            } else if (!strncmp(opt, "cache=", 6)) {
+                cache_opt = opt + 6;
+            } else {
+                usage_error("--disk %s: want FILE[,cache=MODE], or "
+                            "[index=N,]file=FILE[,cache=MODE]", arg);
+            }
+        }
+        if (!file)
+            usage_error("--disk %s: no file=FILE", arg);
     } else {
+        file = copy;
+        char *c = strstr(copy, ",cache=");
+        while (c && strstr(c + 1, ",cache="))
+            c = strstr(c + 1, ",cache=");
+        if (c) {
+            *c = '\0';
+            cache_opt = c + 7;
+        }
+    }
+    if (cache_opt) {
+        if (!strcmp(cache_opt, "writeback"))
+            cache = DISK_WRITEBACK;
+        else if (!strcmp(cache_opt, "writethrough"))
+            cache = DISK_WRITETHROUGH;
+        else if (!strcmp(cache_opt, "unsafe"))
+            cache = DISK_UNSAFE;
+        else
+            usage_error("--disk %s: want cache=writeback, writethrough or unsafe", arg);
+    }
+    if (index < 0) {
         for (int i = 0; i < DISK_MAX && index < 0; i++)
             if (!disks[i])
                 index = i;
@@ -122,6 +171,7 @@ static void parse_disk(const char *arg, const char **disks)
     if (disks[index])
         usage_error("--disk %s: that index already has a disk", arg);
     disks[index] = file;
+    caches[index] = cache;
 }
 
 // Seconds with an optional fraction ("2", "0.5") in nanoseconds, without floating point
@@ -215,7 +265,7 @@ int main(int argc, char **argv)
                 usage_error("--module %s: too many modules", argv[i + 1]);
             modules[nmodules++] = argv[++i];
         } else if (!strcmp(a, "--disk") && value) {
-            parse_disk(argv[++i], pc.disks);
+            parse_disk(argv[++i], pc.disks, pc.disk_cache);
         } else if (!strcmp(a, "--break") && value) {
             char *end;
             const char *arg = argv[++i];

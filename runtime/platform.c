@@ -311,6 +311,10 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
             exit(STATUS_LOAD_ERROR);
         }
     }
+    // COM1 output to a pipe whose reader went away: the write fails (EPIPE) and the byte
+    // is lost, as on a PC with nothing on the line; SIGPIPE would end ring1 without its
+    // exit path (the disks' flush).
+    signal(SIGPIPE, SIG_IGN);
     if (cfg->keyboard_input) {
         plat.kbd_in = STDIN_FILENO;
         plat.kbd_in_ready = true;
@@ -357,7 +361,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     for (unsigned i = 0; i < DISK_MAX; i++) {
         if (!cfg->disks[i])
             continue;
-        disk_open(&plat.disks[i], cfg->disks[i], cfg->snapshot);
+        disk_open(&plat.disks[i], cfg->disks[i], cfg->snapshot, cfg->disk_cache[i]);
         struct ata_backend be = disk_backend(&plat.disks[i]);
         ata_attach(&plat.ata[i / 2], i % 2, i, plat.disks[i].sectors, &be);
     }

@@ -68,6 +68,7 @@ struct platform_config {
     bool keyboard_input;         // --input keyboard: stdin is typed on the PS/2 keyboard
     uint32_t ram_size;
     const char *disks[DISK_MAX]; // --disk files in QEMU index order (NULL = no drive)
+    enum disk_cache disk_cache[DISK_MAX];   // their cache= modes
     bool snapshot;               // --snapshot: disk files are never written
 };
 

@@ -31,6 +31,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "mem.h"
 #include "platform.h"
 #include "vcpu.h"
@@ -93,6 +94,7 @@ static void host_crash(int signo, const siginfo_t *si, const greg_t *g)
                 (unsigned long long)frame[4]);
     vcpu_dump(&vcpu0, stderr);
     platform_restore_stdin();
+    disk_flush_all();   // the guest's disk writes are durable on this exit too
     _exit(STATUS_INTERNAL);
 }
 

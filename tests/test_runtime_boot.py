@@ -418,6 +418,115 @@ def test_snapshot_leaves_disk_files_untouched(tmp_path):
     assert (tmp_path / "d0.img").read_bytes() == before
 
 
+# tests/guest/diskseq.c writes LBA 1, 2, 3, ... of the primary master, one WRITE SECTORS
+# each: "R1SQ", the LBA, bytes i ^ LBA.
+
+def _seq_sector(lba):
+    return b"R1SQ" + lba.to_bytes(4, "little") + bytes((i ^ lba) & 255 for i in range(8, 512))
+
+
+def _seq_prefix(data):
+    """How many of diskseq's sectors the image holds, checking they are a prefix: sectors
+    1..k written, every byte after them (and sector 0) as the test left it, zero."""
+    n = len(data) // 512
+    k = 0
+    while k + 1 < n and data[(k + 1) * 512:(k + 1) * 512 + 4] == b"R1SQ":
+        k += 1
+    for lba in {1, k // 2, k - 1, k} - {0}:
+        assert data[lba * 512:(lba + 1) * 512] == _seq_sector(lba), lba
+    for lba in range(1, k + 1):
+        assert data[lba * 512 + 4:lba * 512 + 8] == lba.to_bytes(4, "little"), lba
+    assert not data[:512].strip(b"\0") and not data[(k + 1) * 512:].strip(b"\0"), k
+    return k
+
+
+def test_sequential_disk_writes_match_qemu(tmp_path):
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    for d in ("q", "r"):
+        (tmp_path / d).mkdir()
+        with open(tmp_path / d / "d.img", "wb") as f:
+            f.truncate(2 << 20)
+    ref = subprocess.run(QEMU + ["-kernel", guest("diskseq"),
+                                 "-drive", "file=d.img,index=0,media=disk,format=raw"],
+                         capture_output=True, timeout=60, cwd=tmp_path / "q")
+    rc, out, err = run(guest("diskseq"), "--disk", "d.img,cache=writethrough",
+                       cwd=tmp_path / "r", timeout=60)
+    assert rc == ref.returncode == 1, err
+    assert out == ref.stdout.decode("latin-1") == "writing 4095 sectors\ndone\n"
+    data = (tmp_path / "r" / "d.img").read_bytes()
+    assert data == (tmp_path / "q" / "d.img").read_bytes()
+    assert _seq_prefix(data) == 4095
+
+
+def _start_diskseq(img, *args):
+    p = subprocess.Popen([RUN, guest("diskseq"), "--disk", str(img), *args],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    line = p.stdout.readline()
+    assert line.startswith(b"writing "), line
+    return p, int(line.split()[1])
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "timeout"])
+@pytest.mark.parametrize("cache", ["writeback", "writethrough", "unsafe"])
+def test_a_run_stopped_mid_write_leaves_a_prefix(tmp_path, how, cache):
+    """ring1 stopped while the guest writes sector after sector -- killed outright, a
+    signal, --timeout: the image holds the sectors the guest wrote, in order, none after a
+    missing one (every write reaches the file before the guest sees it complete)."""
+    img = tmp_path / "d.img"
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)   # ~130,000 sectors: seconds of writing
+    extra = ["--timeout", "1"] if how == "timeout" else []
+    p, n = _start_diskseq(f"{img},cache={cache}", *extra)
+    if how != "timeout":
+        time.sleep(0.5)
+        p.send_signal(getattr(__import__("signal"), how))
+    out, err = p.communicate(timeout=60)
+    want = {"SIGKILL": -9, "timeout": STATUS_TIMEOUT}.get(how, 16)
+    assert p.returncode == want, err.decode("latin-1")[-2000:]
+    assert b"done" not in out
+    k = _seq_prefix(img.read_bytes())
+    assert 0 < k < n, k
+
+
+def test_a_second_ring1_on_the_same_image_is_refused(tmp_path):
+    """One writer per image (an OFD lock on the file, as QEMU's image locking): a second
+    ring1 on it exits 2 with one line; with --snapshot it runs (and warns)."""
+    img = tmp_path / "d.img"
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    p, _ = _start_diskseq(img)
+    try:
+        rc, out, err = run(guest("hello"), "--disk", str(img))
+        assert rc == STATUS_LOAD_ERROR and out == "", err
+        assert err.count("\n") == 1 and "in use by another process" in err, err
+        rc, out, err = run(guest("hello"), "--disk", str(img), "--snapshot")
+        assert rc == 1 and out == "hello\nbye\n", err
+        assert "warning" in err and "being written by another process" in err, err
+    finally:
+        p.kill()
+        p.communicate()
+    # Two --disk of one file in one ring1: the same.
+    rc, out, err = run(guest("hello"), "--disk", str(img), "--disk", str(img))
+    assert rc == STATUS_LOAD_ERROR and "in use by another process" in err, err
+    # Free again once the first one is gone.
+    rc, out, err = run(guest("hello"), "--disk", str(img))
+    assert rc == 1, err
+
+
+def test_disk_cache_option_is_checked(tmp_path):
+    img = tmp_path / "d.img"
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    rc, out, err = run(guest("hello"), "--disk", f"{img},cache=none")
+    assert rc == STATUS_LOAD_ERROR and "want cache=writeback, writethrough or unsafe" in err
+    rc, out, err = run(guest("hello"), "--disk", f"index=2,file={img},cache=unsafe")
+    assert rc == 1, err
+    rc, out, err = run(guest("hello"), "--disk", f"index=2,cache=unsafe")
+    assert rc == STATUS_LOAD_ERROR and "no file=FILE" in err
+
+
 def test_disk_errors_are_diagnosed(tmp_path):
     rc, out, err = run(guest("ata"), "--disk", str(tmp_path / "nope.img"))
     assert rc == STATUS_LOAD_ERROR and "nope.img" in err
