@@ -121,6 +121,7 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
                                                                  : (uint64_t)(uintptr_t)si->si_addr;
         if (signo == SIGSYS)
             v->exit.addr = (uint64_t)g[REG_RIP];   // full: above 4 GiB means "EIP lost"
+        v->exit.eip_lost = rip >> 32 != 0;   // compat code only gets there that way
         redirect(v, g, signo == SIGSYS ? EXIT_SYSCALL : EXIT_TRAP);
         return;
     }

@@ -270,9 +270,43 @@ static void page_fault(struct vcpu *v)
     }
 }
 
+// syscall (AMD) or sysenter (Intel) from compat mode -- the other one is #UD on that vendor's
+// processors and arrives as SIGILL with its EIP. The host kernel replaced the return address
+// with the (nonexistent) 32-bit vDSO landing pad before our seccomp filter stopped it (or,
+// when it could not read [ESP], returned there with -EFAULT and the return faulted). What is
+// left: AMD's SYSCALL put the return EIP in ECX (the guest's ECX is gone with it), and the
+// kernel kept the guest's EBP in RCX and loaded EBP from [ESP]; Intel's SYSENTER saves no EIP
+// at all and the kernel takes ESP from EBP. Neither the guest's EIP nor the registers to
+// raise #UD / #GP(0) with survive: diagnosed, not emulated. (README "Guest system calls".)
+static void fast_syscall_lost(struct vcpu *v, bool blocked)
+{
+    uint32_t r[4];
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0), "c"(0));
+    bool amd = r[1] == 0x68747541u;   // "Auth"enticAMD
+    if (amd) {
+        v->gpr[R_EBP] = v->gpr[R_ECX];
+        v->gpr[R_ECX] = 0;
+    }
+    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed %s natively, at an EIP the host "
+              "kernel discards on that path (%s): on a PC it would raise %s, which cannot be "
+              "emulated without the EIP. The eip below is the host's landing pad, %s. The "
+              "rewriter patches the instances it sees; this one was written at run time or "
+              "left unpatched", amd ? "syscall" : "sysenter",
+              blocked ? "the host system call was blocked"
+                      : "the host kernel could not read the guest's [ESP]",
+              amd ? "#UD (EFER.SCE is 0: qemu32 has no SYSCALL)"
+                  : "#GP(0) if SYSENTER_CS is 0, else enter the kernel",
+              amd ? "ecx is lost (the processor put the return address there)"
+                  : "esp and ebp are not the guest's");
+}
+
 static void handle_trap(struct vcpu *v)
 {
     const struct exit_info *x = &v->exit;
+    if (x->eip_lost) {   // the host kernel's return to its landing pad faulted
+        fast_syscall_lost(v, false);
+        return;
+    }
     if (vcpu_trace)
         rlog("ring1-run: exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
              v->eip);
@@ -375,31 +409,7 @@ static void handle_trap(struct vcpu *v)
 static void handle_syscall(struct vcpu *v)
 {
     if (v->exit.addr >> 32) {
-        // syscall (AMD) or sysenter (Intel) from compat mode -- the other one is #UD on that
-        // vendor's processors and arrives as SIGILL with its EIP. The host kernel replaced the
-        // return address with the (nonexistent) 32-bit vDSO landing pad before our seccomp
-        // filter stopped it. What is left: AMD's SYSCALL put the return EIP in ECX (the
-        // guest's ECX is gone with it), and the kernel kept the guest's EBP in RCX and loaded
-        // EBP from [ESP]; Intel's SYSENTER saves no EIP at all and the kernel takes ESP from
-        // EBP. Neither the guest's EIP nor a register to raise #UD / #GP(0) with survives:
-        // diagnosed, not emulated. (README "Guest system calls".)
-        uint32_t r[4];
-        __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0), "c"(0));
-        bool amd = r[1] == 0x68747541u;   // "Auth"enticAMD
-        if (amd) {
-            v->gpr[R_EBP] = v->gpr[R_ECX];
-            v->gpr[R_ECX] = 0;
-        }
-        vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed %s natively, at an EIP the host "
-                  "kernel discards on that path (host system call %d blocked): on a PC it "
-                  "would raise %s, which cannot be emulated without the EIP. The eip below is "
-                  "the host's landing pad, %s. The rewriter patches the instances it sees; "
-                  "this one was written at run time or left unpatched",
-                  amd ? "syscall" : "sysenter", v->exit.code == 1 ? (int)v->gpr[R_EAX] : -1,
-                  amd ? "#UD (EFER.SCE is 0: qemu32 has no SYSCALL)"
-                      : "#GP(0) if SYSENTER_CS is 0, else enter the kernel",
-                  amd ? "ecx is lost (the processor put the return address there)"
-                      : "esp and ebp are not the guest's");
+        fast_syscall_lost(v, true);
         return;
     }
     uint8_t b[2] = {0, 0};

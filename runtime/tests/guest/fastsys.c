@@ -2,7 +2,9 @@
 // SYSCALL (EFER.SCE is 0, so it is #UD) and SYSENTER_CS_MSR is 0 from reset (so sysenter is
 // #GP(0)). The command line names which, in order; each is copied into a buffer after a
 // nop and called there. The handlers report the vector, error code and faulting EIP, then
-// return past the instruction. Run against QEMU.
+// return past the instruction. Run against QEMU. `badstack` runs syscall with ESP pointing
+// at no memory (ring1 on AMD: the host kernel fails to read [ESP] and returns to its landing
+// pad -- diagnosed like the blocked call).
 #include "glib.h"
 
 static volatile uint32_t seen_vector, seen_err, seen_eip, seen_ecx, seen_ebp;
@@ -67,6 +69,11 @@ int gmain(uint32_t magic, uint32_t info)
         else if (cmd[0] == ' ' && cmd[1] == 's' && cmd[2] == 'y' && cmd[3] == 's' &&
                  cmd[4] == 'c')
             try("syscall", 0x05);
+        else if (cmd[0] == ' ' && cmd[1] == 'b' && cmd[2] == 'a' && cmd[3] == 'd')
+            __asm__ volatile("movl %%esp, %%ebx\n"
+                             "  movl $0xf0000000, %%esp\n"
+                             "  syscall\n"
+                             "  movl %%ebx, %%esp" ::: "ebx", "ecx", "memory");
     }
     gexit(0);
 }
