@@ -31,6 +31,8 @@ static const char usage_text[] =
 "                         (default 128M)\n"
 "  --serial stdio|FILE    COM1 on stdin/stdout, or its output to FILE and no input\n"
 "                         (default stdio)\n"
+"  --serial-limit SIZE    COM1 output bytes written at most, the rest dropped with a\n"
+"                         warning; K/M/G suffix, 0 = no limit (default 1G)\n"
 "  --input serial|keyboard\n"
 "                         where stdin goes: COM1's receiver, or typed on the PS/2\n"
 "                         keyboard -- each byte a keystroke on a US keyboard (Shift for\n"
@@ -229,7 +231,8 @@ int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL;
     bool want_screen = false, stats = false;
-    struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20};
+    struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
+                                 .serial_limit = 1ull << 30};
     static struct image img;
     uint64_t timeout_ns = 0;
     const char *modules[LOADER_MAX_MODS];
@@ -244,6 +247,18 @@ int main(int argc, char **argv)
             pc.ram_size = parse_size(argv[++i]);
         } else if (!strcmp(a, "--serial") && value) {
             pc.serial = argv[++i];
+        } else if (!strcmp(a, "--serial-limit") && value) {
+            const char *arg = argv[++i];
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(arg, &end, 0);
+            unsigned shift = *end == 'k' || *end == 'K' ? 10 : *end == 'm' || *end == 'M' ? 20
+                           : *end == 'g' || *end == 'G' ? 30 : 0;
+            if (shift)
+                end++;
+            if (errno || *end || end == arg || *arg == '-' || n > (~0ull >> shift))
+                usage_error("--serial-limit %s: want a size, e.g. 100M, or 0", arg);
+            pc.serial_limit = n << shift;
         } else if (!strcmp(a, "--input") && value) {
             const char *in = argv[++i];
             if (strcmp(in, "serial") && strcmp(in, "keyboard"))
@@ -288,7 +303,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
         } else if (a[0] == '-' && a[1]) {
-            static const char *const valued[] = {"--mem", "--serial", "--input", "--clock", "--cmdline",
+            static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
                                                  "--disk", "--break"};
             bool wants = false;

@@ -95,6 +95,13 @@ static void serial_tx(void *opaque, uint8_t byte)
 {
     (void)opaque;
     plat.activity++;
+    if (plat.serial_limit && plat.serial_bytes >= plat.serial_limit) {
+        if (!plat.serial_dropped++)
+            rlog("ring1-run: COM1 output reached --serial-limit (%llu bytes): the rest is "
+                 "dropped\n", (unsigned long long)plat.serial_limit);
+        return;
+    }
+    plat.serial_bytes++;
     for (;;) {
         ssize_t n = write(plat.serial_out, &byte, 1);
         if (n == 1 || (n < 0 && errno != EINTR))
@@ -302,6 +309,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     uint32_t ram_size = cfg->ram_size;
     the_vcpu = v;
     plat.serial_out = STDOUT_FILENO;
+    plat.serial_limit = cfg->serial_limit;
     plat.serial_in = -1;
     plat.kbd_in = -1;
     if (serial && strcmp(serial, "stdio") != 0) {
@@ -517,6 +525,9 @@ uint8_t platform_intack(void)
 
 void platform_print_stats(FILE *f)
 {
+    if (plat.serial_dropped)
+        fprintf(f, "  com1: %llu bytes past --serial-limit dropped\n",
+                (unsigned long long)plat.serial_dropped);
     for (unsigned c = 0; c < 2; c++) {
         const struct ata_channel *a = &plat.ata[c];
         if (a->sectors_read || a->sectors_written || a->flushes)

@@ -58,6 +58,8 @@ struct platform {
     unsigned kbd_head, kbd_len;
     bool timer_armed, lapic_timer_armed, rtc_timer_armed;
     uint64_t activity;     // bumped by what the guest does besides keeping time (see below)
+    uint64_t serial_limit; // COM1 output bytes written at most (0: no limit), --serial-limit
+    uint64_t serial_bytes, serial_dropped;
 };
 
 extern struct platform plat;
@@ -70,6 +72,7 @@ struct platform_config {
     const char *disks[DISK_MAX]; // --disk files in QEMU index order (NULL = no drive)
     enum disk_cache disk_cache[DISK_MAX];   // their cache= modes
     bool snapshot;               // --snapshot: disk files are never written
+    uint64_t serial_limit;       // --serial-limit (0: none)
 };
 
 void platform_init(struct vcpu *v, const struct platform_config *cfg);

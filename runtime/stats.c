@@ -20,6 +20,7 @@ static uint64_t by_vector[256];
 // Per-address counts: open addressing, addresses are never 0 in practice (0 = empty slot
 // keyed by +1).
 #define ADDR_SLOTS 8192
+#define ADDR_PROBES 64
 struct addr_count {
     uint32_t key;   // address + 1 (0 = empty slot)
     uint16_t kind;
@@ -35,8 +36,10 @@ void stats_exit(int kind, uint32_t eip)
 {
     if (kind > 0 && kind < R1_KIND_MAX)
         by_kind[kind]++;
+    // A bounded probe: a guest with sensitive instructions at more addresses than the table
+    // holds must not make every exit scan all of it.
     uint32_t key = eip + 1, h = (key * 2654435761u) % ADDR_SLOTS;
-    for (unsigned probe = 0; probe < ADDR_SLOTS; probe++, h = (h + 1) % ADDR_SLOTS) {
+    for (unsigned probe = 0; probe < ADDR_PROBES; probe++, h = (h + 1) % ADDR_SLOTS) {
         if (by_addr[h].key == key || by_addr[h].key == 0) {
             by_addr[h].key = key;
             by_addr[h].kind = (uint16_t)kind;

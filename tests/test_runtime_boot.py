@@ -98,6 +98,20 @@ def test_serial_to_file(tmp_path):
     assert f.read_text() == "hello\nbye\n"
 
 
+def test_serial_output_is_bounded(tmp_path):
+    """--serial-limit: COM1 output stops there (one warning, the rest counted in --stats);
+    the guest runs on."""
+    f = tmp_path / "com1.txt"
+    rc, out, err = run(guest("hello"), "--serial", str(f), "--serial-limit", "4", "--stats")
+    assert rc == 1 and f.read_text() == "hell"
+    assert err.count("reached --serial-limit (4 bytes)") == 1, err
+    assert "com1: 6 bytes past --serial-limit dropped" in err, err
+    rc, out, err = run(guest("hello"), "--serial-limit", "0")
+    assert (rc, out) == (1, "hello\nbye\n"), err
+    rc, out, err = run(guest("hello"), "--serial-limit", "1x")
+    assert rc == STATUS_LOAD_ERROR and "--serial-limit 1x: want a size" in err, err
+
+
 def test_boot_state_matches_qemu_when_patched(tmp_path):
     """Multiboot info, memory map, GDT/IDT, CPUID, MSRs: identical to QEMU's (qemu32)."""
     src = guest("qemuinfo")
