@@ -228,6 +228,32 @@ static void check_host_segments(struct vcpu *v)
     v->seen_fs = v->seen_gs = 0;
 }
 
+// A data access to the window's range where the window is PROT_NONE (everything but its
+// first pages: vCPU page, hypercall stack, entry code and .ring1 -- those the guest reaches
+// natively, unseen). On the PC that range holds what the guest's page tables give, or with
+// paging off the physical address itself: RAM, a device, ROM or nothing (the default window,
+// the top 4 MiB, is nothing but the BIOS ROM's last 256 KiB). The access is emulated there,
+// as for MMIO: a #PF if the guest's tables say so, RAM read and written through mem_ram,
+// unassigned addresses reading 0 with writes dropped (ROM too: ring1 has no BIOS code to show
+// there, and QEMU drops writes to ROM). Instruction fetches, and instructions the MMIO
+// emulation does not handle, still stop the run.
+static bool window_range_access(struct vcpu *v, uint32_t lin, bool write)
+{
+    uint32_t pc = vcpu_lin_eip(v), pa, pferr = 0;
+    if ((v->exit.err & PFERR_I) || (lin >= pc && lin - pc < INSN_MAX))
+        return false;
+    if (vmem_translate(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &pferr) < 0) {
+        v->cr2 = lin;
+        stats_count("guest-page-fault");
+        intr_deliver(v, T_PF, EV_EXC, pferr, v->eip);
+        return true;
+    }
+    if (!mmio_emulate(v, lin, pa))
+        return false;
+    stats_count("window-range-access");
+    return true;
+}
+
 static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
@@ -248,6 +274,8 @@ static void page_fault(struct vcpu *v)
                   mem_window, mem_window + R1_WINDOW_SIZE - 1);
         return;
     case -2:
+        if (mem_in_window(lin) && window_range_access(v, lin, write))
+            return;
         vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
                   "%#x-%#x): rewrite the image with the window elsewhere (ring1 rewrite "
                   "--window BASE)", lin, mem_window, mem_window + R1_WINDOW_SIZE - 1);

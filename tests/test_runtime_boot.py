@@ -650,11 +650,30 @@ def test_bad_arguments(args, why):
 def test_guest_touching_the_window_is_diagnosed(tmp_path):
     rc, out, err = run(guest("window"))            # unpatched: no window, nothing there
     assert (rc, out) == (1, "wrote to 0xffe00000\n"), err
-    rc, out, err = run(rewrite(guest("window"), str(tmp_path / "w.r1.elf")))
-    assert rc == STATUS_WINDOW and "hypervisor window at 0xffe00000" in err and "--window" in err
+    # Patched, data accesses to the window's range get the PC's answer (next test); running
+    # code there cannot: diagnosed.
+    rc, out, err = run(rewrite(guest("window"), str(tmp_path / "w.r1.elf")), "--cmdline",
+                       "jump")
+    assert rc == STATUS_WINDOW and "0xffe00000" in err and "--window" in err, err
     rc, out, err = run(rewrite(guest("window"), str(tmp_path / "w2.r1.elf"), "--window",
                                "0xbfc00000"))
     assert (rc, out) == (1, "wrote to 0xffe00000\n"), err
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["trap", "patched"])
+def test_window_range_data_accesses_match_qemu(patched, tmp_path):
+    """The default window's range, the top 4 MiB, holds nothing on the PC (and the BIOS ROM's
+    end): a write vanishes and a read gives 0; with paging on, a page of it mapped to RAM
+    reaches that RAM and a page not present is a #PF -- QEMU's transcript, patched (the
+    window is there, its PROT_NONE part emulated) or not."""
+    src = guest("window")
+    rc_q, want = qemu(src, "read paging")
+    assert rc_q == 1 and "ram 0x300010 = 0x12345678, read back 0x12345678" in want, want
+    image = rewrite(src, str(tmp_path / "w.r1.elf")) if patched else src
+    rc, out, err = run(image, "--cmdline", "read paging", "--kernel-name", src, "--stats")
+    assert (rc, out) == (1, want), err
+    if patched:
+        assert _stat(err, "window-range-access") >= 3, err
 
 
 @pytest.mark.parametrize("patched", [False, True])
