@@ -130,15 +130,16 @@ static void parse_disk(const char *arg, const char **disks, enum disk_cache *cac
                 char *end;
                 long n = strtol(opt + 6, &end, 10);
                 if (end == opt + 6 || *end || n < 0 || n >= DISK_MAX)
-                    usage_error("--disk %s: want index=N with N 0-3", arg);
+                    usage_error("--disk %s: want FILE, or index=N,file=FILE (N 0-3), either "
+                                "with ,cache=MODE", arg);
                 index = (int)n;
             } else if (!strncmp(opt, "file=", 5) && opt[5]) {
                 file = opt + 5;
             } else if (!strncmp(opt, "cache=", 6)) {
                 cache_opt = opt + 6;
             } else {
-                usage_error("--disk %s: want FILE[,cache=MODE], or "
-                            "[index=N,]file=FILE[,cache=MODE]", arg);
+                usage_error("--disk %s: want FILE, or index=N,file=FILE (N 0-3), either "
+                            "with ,cache=MODE", arg);
             }
         }
         if (!file)

@@ -315,8 +315,9 @@ static void fast_syscall_lost(struct vcpu *v, bool blocked)
         v->gpr[R_EBP] = v->gpr[R_ECX];
         v->gpr[R_ECX] = 0;
     }
-    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed %s natively, at an EIP the host "
-              "kernel discards on that path (%s): on a PC it would raise %s, which cannot be "
+    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed syscall or sysenter natively (here: "
+              "%s), at an EIP the host kernel discards on that path (%s): on a PC it would "
+              "raise %s, which cannot be "
               "emulated without the EIP. The eip below is the host's landing pad, %s. The "
               "rewriter patches the instances it sees; this one was written at run time or "
               "left unpatched", amd ? "syscall" : "sysenter",

@@ -322,8 +322,7 @@ def test_int80_is_a_guest_event_not_a_host_syscall():
     A native `syscall` is blocked (seccomp) and diagnosed: the host kernel loses its EIP."""
     rc, out, err = run(guest("int80"))
     assert out.startswith("int80: guest handler ran\n")
-    assert rc == STATUS_UNSUPPORTED and ("executed syscall natively" in err or
-                                         "executed sysenter natively" in err), err
+    assert rc == STATUS_UNSUPPORTED and "syscall or sysenter natively" in err
 
 
 def _host_is_amd():
@@ -349,7 +348,7 @@ def test_fast_system_calls_written_at_run_time(tmp_path, patched):
     assert rc_q == 1 and want.endswith("code+1, ecx and ebp kept\n"), want
     rc, out, err = run(image, "--cmdline", lost)
     assert rc == STATUS_UNSUPPORTED and out == "", err
-    assert f"executed {lost} natively" in err and "landing pad" in err, err
+    assert f"natively (here: {lost})" in err and "landing pad" in err, err
     if _host_is_amd() and not patched:
         # ESP at no memory: the host kernel cannot read [ESP] and returns to its landing pad
         # (a fault there, not a SIGSYS): the same diagnosis. (This syscall is in the image:
