@@ -653,7 +653,7 @@ def test_guest_touching_the_window_is_diagnosed(tmp_path):
     # code there cannot: diagnosed.
     rc, out, err = run(rewrite(guest("window"), str(tmp_path / "w.r1.elf")), "--cmdline",
                        "jump")
-    assert rc == STATUS_WINDOW and "0xffe00000" in err and "--window" in err, err
+    assert rc == STATUS_WINDOW and "hypervisor window at 0xffe00000" in err and "--window" in err
     rc, out, err = run(rewrite(guest("window"), str(tmp_path / "w2.r1.elf"), "--window",
                                "0xbfc00000"))
     assert (rc, out) == (1, "wrote to 0xffe00000\n"), err
