@@ -53,6 +53,7 @@ void disk_open(struct disk *d, const char *path, bool snapshot, enum disk_cache 
                 path);
         exit(STATUS_LOAD_ERROR);
     }
+    d->size = (uint64_t)st.st_size;
     d->sectors = ((uint64_t)st.st_size + 511) / 512;
     if (snapshot) {
         d->map_len = d->sectors * 512;
@@ -100,9 +101,8 @@ static int disk_write(void *opaque, uint64_t lba, const void *buf, unsigned coun
         memcpy(d->map + off, buf, len);
         return 0;
     }
-    struct stat st;
-    if (fstat(d->fd, &st) == 0 && off + len > (uint64_t)st.st_size)
-        len = off < (uint64_t)st.st_size ? (uint64_t)st.st_size - off : 0;  // never grow
+    if (off + len > d->size)   // never grow the file (its size at open: it is locked)
+        len = off < d->size ? d->size - off : 0;
     const uint8_t *b = buf;
     while (len) {
         ssize_t n = pwrite(d->fd, b, len, (off_t)off);

@@ -25,6 +25,7 @@ struct disk {
     enum disk_cache cache;
     int fd;
     uint64_t sectors;
+    uint64_t size;       // bytes, at open
     bool snapshot;       // writes go to a private copy, the file is never modified
     uint8_t *map;        // the file mapped MAP_PRIVATE (snapshot), else NULL
     uint64_t map_len;
