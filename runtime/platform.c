@@ -35,12 +35,49 @@ void platform_restore_stdin(void)
 }
 
 // ---- port glue: the registry calls these, they call the device models -----------------------
+// A guest that polls COM1 for input and does nothing else -- a kernel debugger's prompt, a
+// console read loop -- keeps a host core busy for as long as no byte comes, and for ever once
+// stdin is at its end (QEMU's CPU spins there too). After POLL_IDLE_NS of polls with the FIFO
+// empty and no other I/O (plat.activity), each further empty poll first waits up to
+// POLL_SLEEP_NS for input: the guest polls about a thousand times a second instead of
+// millions, its time runs on, a byte is taken as soon as it arrives, and timers interrupt
+// the wait. Bounded polling loops (a driver's probe, a character's timeout) end long before.
+#define POLL_IDLE_NS  1000000000ull
+#define POLL_SLEEP_NS 1000000
+static void com1_idle_poll(void)
+{
+    static uint64_t seen, n, since;
+    static bool idle;
+    if (plat.activity != seen) {
+        seen = plat.activity;
+        n = since = 0;
+        idle = false;
+        return;
+    }
+    if (++n < 1024 || (!idle && n % 1024))
+        return;   // the clock is read every 1024 polls until the guest is found idle
+    uint64_t now = clock_host_ns(CLOCK_MONOTONIC);
+    if (!since)
+        since = now;
+    if (!idle && now - since < POLL_IDLE_NS)
+        return;
+    idle = true;
+    stats_count("com1-idle-poll-wait");
+    struct pollfd pfd = {.fd = plat.serial_in, .events = POLLIN};
+    struct timespec ts = {0, POLL_SLEEP_NS};
+    if (ppoll(&pfd, plat.serial_in >= 0 ? 1 : 0, &ts, NULL) > 0)
+        platform_poll_input();
+}
+
 static uint32_t com1_in(void *o, uint16_t off, int size)
 {
     (void)size;
     // A guest polling LSR or reading RBR with the FIFO empty: look for host input first.
-    if ((off == UART_LSR || off == UART_RBR) && plat.com1.rx_count == 0)
+    if ((off == UART_LSR || off == UART_RBR) && plat.com1.rx_count == 0) {
         platform_poll_input();
+        if (plat.com1.rx_count == 0)
+            com1_idle_poll();
+    }
     return uart16550_read(o, off);
 }
 static void com1_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; uart16550_write(o, off, (uint8_t)v); }

@@ -721,6 +721,17 @@ def test_an_idle_guest_sleeps(clock):
     assert wall >= 2.9 and cpu < wall / 4, (cpu, wall)   # before the fix: cpu ~ wall
 
 
+def test_a_guest_polling_for_input_that_never_comes_sleeps():
+    """tests/guest/echo.c polling LSR.DR for a line, stdin at its end: no byte will ever come
+    (QEMU spins there for ever, as a kernel debugger's prompt does). After a second of polls
+    and nothing else, each poll waits up to 1 ms for input: the host core is free again."""
+    r, cpu, wall = _cpu_and_wall([RUN, guest("echo"), "--cmdline", "poll", "--timeout", "5",
+                                  "--stats"], stdin=subprocess.DEVNULL, timeout=30)
+    assert r.returncode == STATUS_TIMEOUT, r.stderr
+    assert _stat(r.stderr.decode("latin-1"), "com1-idle-poll-wait") > 100, r.stderr
+    assert wall >= 4.9 and cpu < wall / 2, (cpu, wall)   # before: cpu ~ wall
+
+
 def test_a_guest_that_can_never_wake_ends_the_run():
     """sti; hlt with the PIT running but every 8259A input masked (the IOAPIC's from reset):
     nothing can reach the processor. QEMU sleeps forever; ring1 ends the run, diagnosed."""
