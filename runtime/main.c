@@ -90,6 +90,7 @@ static const char usage_text[] =
 "  (v << 1) | 1  the guest wrote v to the debug-exit port 0xf4 (QEMU's isa-debug-exit)\n"
 "  0             --help\n"
 "  2             bad arguments, or an image, module or disk that cannot be loaded\n"
+"                (or a disk another ring1 has open without --snapshot)\n"
 "  4             the guest triple-faulted (QEMU -no-reboot exits 0)\n"
 "  6             the guest halted for good: hlt with interrupts off, or nothing left to\n"
 "                wake it\n"
