@@ -36,17 +36,17 @@ void disk_open(struct disk *d, const char *path, bool snapshot, enum disk_cache 
     // second --disk of it) would interleave two guests' writes.
     struct flock lk = {.l_type = snapshot ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(d->fd, F_OFD_SETLK, &lk) < 0) {
-        if (errno != EAGAIN && errno != EACCES) {
-            fprintf(stderr, "ring1-run: --disk %s: cannot lock it: %s\n", path, strerror(errno));
-            exit(STATUS_LOAD_ERROR);
-        }
-        if (!snapshot) {
+        if (errno != EAGAIN && errno != EACCES) {   // a file system without locks
+            fprintf(stderr, "ring1-run: warning: --disk %s: cannot lock it (%s): another "
+                    "ring1 on it would not be noticed\n", path, strerror(errno));
+        } else if (!snapshot) {
             fprintf(stderr, "ring1-run: --disk %s: in use by another process (another "
                     "ring1?); --snapshot runs it with the writes kept in memory\n", path);
             exit(STATUS_LOAD_ERROR);
+        } else {
+            fprintf(stderr, "ring1-run: warning: --disk %s is being written by another "
+                    "process: this --snapshot may see some of its writes\n", path);
         }
-        fprintf(stderr, "ring1-run: warning: --disk %s is being written by another process: "
-                "this --snapshot may see some of its writes\n", path);
     }
     if (!S_ISREG(st.st_mode) || st.st_size < 512) {
         fprintf(stderr, "ring1-run: --disk %s: want a regular file of at least 512 bytes\n",
