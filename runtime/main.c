@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "mem.h"
 #include "disk.h"
+#include "entry.h"
 #include "platform.h"
 #include "signals.h"
 #include "stats.h"
@@ -159,10 +160,11 @@ static uint32_t parse_size(const char *s)
     return (uint32_t)(n & ~0xfffull);
 }
 
-// The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it.
+// The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it, and the
+// address the stub leaves through (entry.S).
 static size_t build_entry(uint8_t *buf, uint32_t window)
 {
-    const uint32_t stub_off = 16;
+    const uint32_t stub_off = HC_STUB_OFF;
     uint32_t stub = window + R1_ENTRY_OFF + stub_off;
     uint8_t jmp[7] = {0xea, (uint8_t)stub, (uint8_t)(stub >> 8), (uint8_t)(stub >> 16),
                       (uint8_t)(stub >> 24), 0x33, 0x00};   // ljmp $0x33, $stub
@@ -170,6 +172,8 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
     memcpy(buf, jmp, sizeof jmp);
     size_t n = (size_t)(hc_stub64_end - hc_stub64_start);
     memcpy(buf + stub_off, hc_stub64_start, n);
+    uint64_t landing = (uint64_t)(uintptr_t)guest_exit_landing;
+    memcpy(buf + stub_off + (size_t)(hc_landing_slot - hc_stub64_start), &landing, 8);
     return stub_off + n;
 }
 

@@ -69,7 +69,6 @@ static void redirect(struct vcpu *v, greg_t *g, uint32_t reason)
 {
     g[REG_RIP] = (greg_t)(uintptr_t)guest_exit_landing;
     g[REG_RSP] = (greg_t)v->host_rsp;
-    g[REG_R15] = (greg_t)(uintptr_t)v;
     g[REG_RAX] = reason;
     g[REG_EFL] = 0x202;
     // cs in bits 0-15, ss in bits 48-63 (struct sigcontext_64); gs/fs are not restored.

@@ -50,7 +50,7 @@ struct vcpu {
     volatile uint32_t async;  // 0x30 ASYNC_* bits set by signal handlers
     uint32_t exit_reason;  // 0x34
     uint64_t fsbase;       // 0x38 host TLS base, restored if the guest left FS loaded
-    uint64_t landing;      // 0x40 &guest_exit_landing, for the stub in the window
+    uint64_t unused_40;    // 0x40
     uint64_t guest_fsbase; // 0x48 the guest's FS base, written with wrfsbase on entry
     uint32_t seen_fs;      // 0x50 FS/GS/DS/ES selectors found at the last exit when they
     uint32_t seen_gs;      // 0x54 were not the host's 0x2b: a guest selector the host GDT
@@ -141,7 +141,7 @@ void host_segments_init(uint64_t tls_base);
 void host_fpu_begin(void);
 // fprintf(stderr, ...) after host_fpu_begin(): for messages while a guest exists.
 void rlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern const uint8_t hc_stub64_start[], hc_stub64_end[];
+extern const uint8_t hc_stub64_start[], hc_stub64_end[], hc_landing_slot[];
 extern const uint8_t enter_guest_critical_start[], enter_guest_critical_end[], enter_guest_abort[];
 extern const uint8_t guest_exit_landing[];
 
