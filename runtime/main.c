@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "cpuid.h"
 #include "hypercall.h"
+#include "jail.h"
 #include "loader.h"
 #include "mem.h"
 #include "disk.h"
@@ -72,6 +73,13 @@ static const char usage_text[] =
 "  --screen=FILE          at exit, write the screen's 25 text lines to FILE\n"
 "  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
 "  --trace                one line per exit on stderr (slow)\n"
+"  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
+"                         default, before the guest's first instruction, ring1-run\n"
+"                         gives up what a guest that took it over could use: it\n"
+"                         moves into new mount, network, IPC and UTS namespaces with\n"
+"                         an empty read-only root, becomes user nobody (as root;\n"
+"                         else in a user namespace, where the host allows one), and\n"
+"                         allows only the system calls its run loop makes\n"
 "  --help                 this text\n"
 "\n"
 "Exit status:\n"
@@ -89,7 +97,11 @@ static const char usage_text[] =
 "  18            the guest reset the machine (keyboard controller or port 0x92; QEMU\n"
 "                -no-reboot exits 0)\n"
 "  20            --break reached\n"
-"Statuses 2-20 come with a diagnosis on stderr (what, where, the guest's registers).\n";
+"  22            guest code ran in 64-bit mode (it far-jumped through the host's 64-bit\n"
+"                code selector, which no i386 machine has; QEMU raises #GP there)\n"
+"  24            the jail stopped a system call of the runtime: a guest that took the\n"
+"                runtime over, or a runtime bug\n"
+"Statuses 2-24 come with a diagnosis on stderr (what, where, the guest's registers).\n";
 
 static void usage_error(const char *fmt, const char *arg)
 {
@@ -180,7 +192,7 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL;
-    bool want_screen = false, stats = false;
+    bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20};
     static struct image img;
     uint64_t timeout_ns = 0;
@@ -239,6 +251,10 @@ int main(int argc, char **argv)
             stats = true;
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
+        } else if (!strcmp(a, "--no-jail")) {
+            jail = false;
+        } else if (!strcmp(a, "--jail")) {
+            jail = true;
         } else if (a[0] == '-' && a[1]) {
             static const char *const valued[] = {"--mem", "--serial", "--input", "--clock", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
@@ -294,6 +310,16 @@ int main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (timeout_ns)
         signals_arm_timeout(timeout_ns);
+    // Everything the run needs is open now (no file is opened after this point).
+    FILE *screen_file = NULL;
+    if (want_screen && screen && !(screen_file = fopen(screen, "w"))) {
+        fprintf(stderr, "ring1-run: --screen=%s: %s\n", screen, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
+    int fds[2];
+    unsigned nfds = mem_fds(fds);
+    if (jail)
+        jail_enter(true, mem_page0_mappable(), fds, nfds);
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
@@ -302,6 +328,6 @@ int main(int argc, char **argv)
     host_fpu_begin();
     fflush(stdout);
     if (want_screen)
-        platform_print_screen(screen);
+        platform_print_screen(screen_file);
     return status;
 }

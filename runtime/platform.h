@@ -82,8 +82,9 @@ uint8_t platform_intack(void);
 void platform_restore_stdin(void);
 // --stats: device counters (disks, APIC timer, interrupts no processor took).
 void platform_print_stats(FILE *f);
-// --screen: the CGA text buffer as 25 lines of text, to file (NULL: stderr, framed).
-void platform_print_screen(const char *file);
+// --screen: the CGA text buffer as 25 lines of text, to file (opened at start-up, before the
+// jail; NULL: stderr, framed).
+void platform_print_screen(FILE *file);
 // Something could still wake a halted CPU (a timer is armed or input may arrive).
 bool platform_can_wake(void);
 // The guest's time (clock.c): how long until the first armed timer fires (0: none armed);

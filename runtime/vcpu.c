@@ -613,6 +613,12 @@ int vcpu_run(struct vcpu *v)
             break;
         case EXIT_ASYNC:
             break;
+        case EXIT_ESCAPE:
+            vcpu_stop(v, STATUS_ESCAPE, "guest code ran in 64-bit mode, at rip %#llx (found by "
+                      "signal %d): it far-jumped through the host's 64-bit code selector 0x33, "
+                      "which no i386 machine has (QEMU raises #GP at the far transfer); stopped",
+                      (unsigned long long)v->exit.addr, v->exit.signo);
+            break;
         default:
             vcpu_stop(v, STATUS_INTERNAL, "enter_guest returned %u", reason);
         }

@@ -17,6 +17,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define EXIT_HYPERCALL  2   // the guest called R1_ENTRY (registers saved by the window stub)
 #define EXIT_ASYNC      3   // a host signal (timer, I/O, timeout) needs the run loop
 #define EXIT_SYSCALL    4   // Syscall User Dispatch caught int $0x80 / syscall / sysenter
+#define EXIT_ESCAPE     5   // a signal found guest code running in 64-bit mode
 
 // A segment register: the visible selector and the descriptor cache loaded with it.
 struct seg {
@@ -119,6 +120,8 @@ struct vcpu {
 #define STATUS_SIGNAL      16   // SIGINT / SIGTERM / SIGHUP
 #define STATUS_RESET       18   // the guest reset the machine (QEMU -no-reboot would exit 0)
 #define STATUS_BREAK       20   // --break: the instruction was reached its COUNTth time
+#define STATUS_ESCAPE      22   // guest code ran in 64-bit mode (the host's selector 0x33)
+#define STATUS_JAIL        24   // the jail stopped a system call of the runtime
 
 // Bits of vcpu.async.
 #define ASYNC_TIMER    0x1u   // the PIT's host timer expired
