@@ -11,9 +11,11 @@
 #include "clock.h"
 #include "cpuid.h"
 #include "hypercall.h"
+#include "jail.h"
 #include "loader.h"
 #include "mem.h"
 #include "disk.h"
+#include "entry.h"
 #include "platform.h"
 #include "signals.h"
 #include "stats.h"
@@ -84,6 +86,13 @@ static const char usage_text[] =
 "  --screen=FILE          at exit, write the screen's 25 text lines to FILE\n"
 "  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
 "  --trace                one line per exit on stderr (slow)\n"
+"  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
+"                         default, before the guest's first instruction, ring1-run\n"
+"                         gives up what a guest that took it over could use: it\n"
+"                         moves into new mount, network, IPC and UTS namespaces with\n"
+"                         an empty read-only root, becomes user nobody (as root;\n"
+"                         else in a user namespace, where the host allows one), and\n"
+"                         allows only the system calls its run loop makes\n"
 "  --help                 this text\n"
 "\n"
 "Exit status:\n"
@@ -102,7 +111,11 @@ static const char usage_text[] =
 "  18            the guest reset the machine (keyboard controller or port 0x92; QEMU\n"
 "                -no-reboot exits 0)\n"
 "  20            --break reached\n"
-"Statuses 2-20 come with a diagnosis on stderr (what, where, the guest's registers).\n";
+"  22            guest code ran in 64-bit mode (it far-jumped through the host's 64-bit\n"
+"                code selector, which no i386 machine has; QEMU raises #GP there)\n"
+"  24            the jail stopped a system call of the runtime: a guest that took the\n"
+"                runtime over, or a runtime bug\n"
+"Statuses 2-24 come with a diagnosis on stderr (what, where, the guest's registers).\n";
 
 static void usage_error(const char *fmt, const char *arg)
 {
@@ -215,10 +228,11 @@ static uint32_t parse_size(const char *s)
     return (uint32_t)(n & ~0xfffull);
 }
 
-// The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it.
+// The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it, and the
+// address the stub leaves through (entry.S).
 static size_t build_entry(uint8_t *buf, uint32_t window)
 {
-    const uint32_t stub_off = 16;
+    const uint32_t stub_off = HC_STUB_OFF;
     uint32_t stub = window + R1_ENTRY_OFF + stub_off;
     uint8_t jmp[7] = {0xea, (uint8_t)stub, (uint8_t)(stub >> 8), (uint8_t)(stub >> 16),
                       (uint8_t)(stub >> 24), 0x33, 0x00};   // ljmp $0x33, $stub
@@ -226,13 +240,15 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
     memcpy(buf, jmp, sizeof jmp);
     size_t n = (size_t)(hc_stub64_end - hc_stub64_start);
     memcpy(buf + stub_off, hc_stub64_start, n);
+    uint64_t landing = (uint64_t)(uintptr_t)guest_exit_landing;
+    memcpy(buf + stub_off + (size_t)(hc_landing_slot - hc_stub64_start), &landing, 8);
     return stub_off + n;
 }
 
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL;
-    bool want_screen = false, stats = false;
+    bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30};
     static struct image img;
@@ -304,6 +320,10 @@ int main(int argc, char **argv)
             stats = true;
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
+        } else if (!strcmp(a, "--no-jail")) {
+            jail = false;
+        } else if (!strcmp(a, "--jail")) {
+            jail = true;
         } else if (a[0] == '-' && a[1]) {
             static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
@@ -359,6 +379,16 @@ int main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (timeout_ns)
         signals_arm_timeout(timeout_ns);
+    // Everything the run needs is open now (no file is opened after this point).
+    FILE *screen_file = NULL;
+    if (want_screen && screen && !(screen_file = fopen(screen, "w"))) {
+        fprintf(stderr, "ring1-run: --screen=%s: %s\n", screen, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
+    int fds[2];
+    unsigned nfds = mem_fds(fds);
+    if (jail)
+        jail_enter(true, mem_page0_mappable(), fds, nfds);
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
@@ -367,6 +397,6 @@ int main(int argc, char **argv)
     host_fpu_begin();
     fflush(stdout);
     if (want_screen)
-        platform_print_screen(screen);
+        platform_print_screen(screen_file);
     return status;
 }

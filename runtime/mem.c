@@ -708,6 +708,21 @@ bool mem_in_window_or_alias(uint64_t a)
     return mem_in_window(a) || alias_at(a) >= 0;
 }
 
+unsigned mem_fds(int out[2])
+{
+    unsigned n = 0;
+    if (ram_fd >= 0)
+        out[n++] = ram_fd;
+    if (win_fd >= 0)
+        out[n++] = win_fd;
+    return n;
+}
+
+bool mem_page0_mappable(void)
+{
+    return page0_ok;
+}
+
 bool mem_in_entry_code(uint64_t a)
 {
     int i = alias_at(a);

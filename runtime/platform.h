@@ -87,8 +87,9 @@ uint8_t platform_intack(void);
 void platform_restore_stdin(void);
 // --stats: device counters (disks, APIC timer, interrupts no processor took).
 void platform_print_stats(FILE *f);
-// --screen: the CGA text buffer as 25 lines of text, to file (NULL: stderr, framed).
-void platform_print_screen(const char *file);
+// --screen: the CGA text buffer as 25 lines of text, to file (opened at start-up, before the
+// jail; NULL: stderr, framed).
+void platform_print_screen(FILE *file);
 // Something could still wake a halted CPU: a timer is armed, or input may arrive, on a
 // line that reaches the processor (not masked at the 8259A, IOAPIC or local APIC).
 bool platform_can_wake(void);

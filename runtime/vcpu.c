@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "entry.h"
 #include "cpuid.h"
 #include "emulate.h"
 #include "hypercall.h"
@@ -44,7 +45,7 @@ _Static_assert(offsetof(struct vcpu, eflags) == 0x24, "entry.S V_EFLAGS");
 _Static_assert(offsetof(struct vcpu, host_rsp) == 0x28, "entry.S V_HOST_RSP");
 _Static_assert(offsetof(struct vcpu, async) == 0x30, "entry.S V_ASYNC");
 _Static_assert(offsetof(struct vcpu, fsbase) == 0x38, "entry.S V_FSBASE");
-_Static_assert(offsetof(struct vcpu, landing) == 0x40, "entry.S V_LANDING");
+_Static_assert(HC_ENTRY_OFF == R1_ENTRY_OFF, "entry.h HC_ENTRY_OFF");
 _Static_assert(offsetof(struct vcpu, guest_fsbase) == 0x48, "entry.S V_GUEST_FSB");
 _Static_assert(offsetof(struct vcpu, seen_fs) == 0x50, "entry.S V_SEEN_FS");
 _Static_assert(offsetof(struct vcpu, seen_es) == 0x5c, "entry.S V_SEEN_ES");
@@ -119,7 +120,6 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_PENDING / 4] = 0;
     v->delivering = -1;
     v->exc.vector = -1;
-    v->landing = (uint64_t)(uintptr_t)guest_exit_landing;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
     // header marks every component as initial, with MXCSR at its reset value.
     memset(v->fpu, 0, sizeof v->fpu);
@@ -661,12 +661,22 @@ int vcpu_run(struct vcpu *v)
             handle_trap(v);
             break;
         case EXIT_HYPERCALL:
+            // The stub saved the guest's registers in the vCPU page (entry.S).
+            for (int i = 0; i < 8; i++)
+                v->gpr[i] = v->page[(HC_SAVE_OFF >> 2) + i];
+            v->eflags = v->page[(HC_SAVE_OFF + HC_SAVE_EFLAGS) >> 2];
             hypercall_handle(v);
             break;
         case EXIT_SYSCALL:
             handle_syscall(v);
             break;
         case EXIT_ASYNC:
+            break;
+        case EXIT_ESCAPE:
+            vcpu_stop(v, STATUS_ESCAPE, "guest code ran in 64-bit mode, at rip %#llx (found by "
+                      "signal %d): it far-jumped through the host's 64-bit code selector 0x33, "
+                      "which no i386 machine has (QEMU raises #GP at the far transfer); stopped",
+                      (unsigned long long)v->exit.addr, v->exit.signo);
             break;
         default:
             vcpu_stop(v, STATUS_INTERNAL, "enter_guest returned %u", reason);
