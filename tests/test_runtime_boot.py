@@ -526,7 +526,14 @@ def test_a_run_stopped_mid_write_leaves_a_prefix(tmp_path, how, cache):
     extra = ["--timeout", "1"] if how == "timeout" else []
     p, n = _start_diskseq(f"{img},cache={cache}", *extra)
     if how != "timeout":
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:   # mid-way: once the guest's first writes are in
+            with open(img, "rb") as f:
+                f.seek(512)
+                if f.read(4) == b"R1SQ":
+                    break
+            time.sleep(0.05)
+        time.sleep(0.3)
         p.send_signal(getattr(__import__("signal"), how))
     out, err = p.communicate(timeout=60)
     want = {"SIGKILL": -9, "timeout": STATUS_TIMEOUT}.get(how, 16)
