@@ -159,6 +159,7 @@ static const int allowed[] = {
     SYS_clock_getres, SYS_gettimeofday, SYS_sched_yield, SYS_getrusage,
     SYS_timer_create, SYS_timer_settime, SYS_timer_gettime, SYS_timer_delete,
     SYS_getpid, SYS_gettid, SYS_futex, SYS_getrandom, SYS_restart_syscall,
+    SYS_sysinfo,   // qsort asks for the size of physical memory (--stats)
     SYS_modify_ldt, SYS_exit, SYS_exit_group,
 };
 
@@ -279,6 +280,7 @@ const char *jail_syscall_name(int nr)
     case SYS_unlink: return "unlink";
     case SYS_mkdir: return "mkdir";
     case SYS_chdir: return "chdir";
+    case SYS_sysinfo: return "sysinfo";
     default: return "?";
     }
 }
