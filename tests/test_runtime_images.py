@@ -320,6 +320,11 @@ CASES = {
                                "load_addr 0x100100 is above header_addr"),
     "aout_offset_underflow": ("aout", lambda b: _aout(b, header=AOUT_LOAD + 0x1000),
                               "more than the header's offset"),
+    # ... with a size that wrapped the old 64-bit bounds check back into the file: memcpy
+    # then read 4 KiB before the file's mapping
+    "aout_offset_underflow_wraps": ("aout", lambda b: _aout(b, header=AOUT_LOAD + 0x1000,
+                                                            load_end=AOUT_LOAD + 0x1000),
+                                    "more than the header's offset"),
     "aout_load_end_below_load": ("aout", lambda b: _aout(b, load_end=AOUT_LOAD - 4),
                                  "load_end_addr 0xffffc is below load_addr"),
     "aout_load_end_past_file": ("aout", lambda b: _aout(b, load_end=AOUT_LOAD + 0x10000),
