@@ -566,9 +566,10 @@ const char *image_boot_layout(uint32_t load_start, uint32_t load_end, uint32_t r
         return "the kernel's loaded range is outside guest RAM";
     uint64_t mods = load_start + align_page((uint64_t)load_end - load_start);
     uint64_t strings = mods + 16ull * nmods;
-    uint64_t slen = cmdline_len + 1 + sizeof "qemu";
+    // Each length below 4 GiB, at most 33 of them: the sum cannot wrap.
+    uint64_t slen = (cmdline_len < GIB4 ? cmdline_len : GIB4) + 1 + sizeof "qemu";
     for (unsigned i = 0; i < nmods; i++)
-        slen += mod_cmdline_len[i] + 1;
+        slen += (mod_cmdline_len[i] < GIB4 ? mod_cmdline_len[i] : GIB4) + 1;
     if (!range_ok(mods, strings - mods + slen, ram_size))
         return fmt(err, errlen, "no room in guest RAM (%u MiB) for the boot information "
                    "(%llu bytes at %#llx, after the kernel): try a larger --mem or a shorter "
