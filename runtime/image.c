@@ -56,7 +56,8 @@ static bool in_window(const struct r1_note *n, uint32_t addr)
 
 // ---- ELF ------------------------------------------------------------------------------------
 struct elf {
-    bool ok;                // a 32-bit little-endian i386 ELF with a sane program header table
+    bool ok;                // a 32-bit little-endian i386 ELF with a sane, non-empty program
+                            // header table
     Elf32_Ehdr eh;
 };
 
@@ -79,7 +80,7 @@ static const char *elf_headers(const uint8_t *f, size_t size, struct elf *e, cha
         eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_386)
         return NULL;
     if (eh->e_phnum == 0)
-        return "ELF header: no program headers (e_phnum is 0)";
+        return NULL;    // nothing to load or to look for a note in (image_parse says so)
     if (eh->e_phentsize != sizeof(Elf32_Phdr))
         return fmt(err, errlen, "ELF header: e_phentsize is %u, want %zu", eh->e_phentsize,
                    sizeof(Elf32_Phdr));
@@ -377,7 +378,11 @@ const char *image_parse(const uint8_t *f, size_t size, uint32_t ram_size,
         if (!why && e.ok)
             why = elf_ring1(f, size, &e, ram_size, out, err, errlen);   // still an ELF
     } else if (!e.ok) {
-        why = "not a 32-bit x86 ELF (and no a.out-kludge multiboot header)";
+        why = size >= sizeof e.eh && !memcmp(e.eh.e_ident, ELFMAG, SELFMAG) &&
+                      e.eh.e_ident[EI_CLASS] == ELFCLASS32 && e.eh.e_machine == EM_386 &&
+                      e.eh.e_ident[EI_DATA] == ELFDATA2LSB
+                  ? "ELF header: no program headers (e_phnum is 0)"
+                  : "not a 32-bit x86 ELF (and no a.out-kludge multiboot header)";
     } else {
         why = elf_ring1(f, size, &e, ram_size, out, err, errlen);
         if (!why)
