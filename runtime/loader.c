@@ -4,10 +4,10 @@
 // physical addresses (p_paddr), bss zeroed, entry point converted to physical; or, with header
 // flag 16, the a.out-kludge addresses from the multiboot header. The boot information copies
 // QEMU 7.2's layout exactly (read from a guest, runtime/tests/guest/qemuinfo.c) so that a
-// kernel printing it prints the same thing on both machines.
+// kernel printing it prints the same thing on both machines. What to load, and where the boot
+// information goes, comes from image.c, which checks the whole file first.
 #include "loader.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
