@@ -237,7 +237,6 @@ void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsig
     tzset();   // the C library reads /etc/localtime once; now, while it exists
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (namespaces) {
         if (geteuid() == 0)
             namespaces_as_root(need_page0);
@@ -245,6 +244,8 @@ void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsig
             fprintf(stderr, "ring1-run: jail: no user namespaces here (%s): running with the "
                     "system-call allowlist only\n", strerror(errno));
     }
+    // (Only now: a process that is not dumpable may not write its own uid_map.)
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     allowlist(mappable_fds, nfds);
 }
 
