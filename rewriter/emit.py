@@ -20,7 +20,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from . import abi
+from . import __version__, abi
 from .abi import Tactic
 from .errors import BadInput, Ring1Error
 from .image import Image
@@ -29,6 +29,7 @@ from . import trampoline
 from .trampoline import ALIGN, Layout, jmp_rel32
 
 PAGE = 0x1000
+REWRITER = f"ring1 {__version__}"        # struct r1_options.rewriter
 EHDR = struct.Struct("<16sHHIIIIIHHHHHH")      # Elf32_Ehdr
 PHDR = struct.Struct("<IIIIIIII")              # Elf32_Phdr
 SHDR = struct.Struct("<IIIIIIIIII")            # Elf32_Shdr
@@ -158,6 +159,7 @@ def emit(image: Image, plan: Plan, d) -> Patched:
     desc = abi.NOTE.pack(abi.ABI_VERSION, w, hdr_addr,
                          abi.F_TRAP_ONLY if plan.tactics == (Tactic.TRAP,) else 0,
                          hashlib.sha256(raw).digest())
+    desc += abi.OPTIONS.pack(abi.tactic_bits(plan.tactics), 0, REWRITER.encode())
     note_off = _align(len(out), 4)
     note = _note(desc)
     out += b"\0" * (note_off - len(out)) + note
@@ -230,25 +232,44 @@ def read_ring1(image: Image) -> Ring1:
         raise BadInput(f"{image.path}: no segment at the .ring1 address {addr:#x}")
     data = image.raw[seg.offset:seg.offset + seg.filesz]
     if len(data) < abi.HEADER.size:
-        raise BadInput(f"{image.path}: .ring1 segment truncated")
+        raise BadInput(f"{image.path}: .ring1 segment truncated ({len(data)} bytes, the header "
+                       f"alone is {abi.HEADER.size})")
     hdr = dict(zip(abi.HEADER_FIELDS, abi.HEADER.unpack_from(data)))
     if hdr["magic"] != abi.MAGIC:
         raise BadInput(f"{image.path}: .ring1 segment has bad magic {hdr['magic']!r}")
-    try:
-        sites = [dict(zip(abi.SITE_FIELDS, abi.SITE.unpack_from(data, hdr["sites_off"] + i *
-                                                               abi.SITE.size)))
-                 for i in range(hdr["nsites"])]
-        o2t = [abi.MAP.unpack_from(data, hdr["map_o2t_off"] + i * 8) for i in range(hdr["nmap_o2t"])]
-        t2o = [abi.MAP.unpack_from(data, hdr["map_t2o_off"] + i * 8) for i in range(hdr["nmap_t2o"])]
-        undo = []
-        p, end = hdr["undo_off"], hdr["undo_off"] + hdr["undo_size"]
-        while p < end:
-            off, ln = abi.UNDO.unpack_from(data, p)
-            p += abi.UNDO.size
-            undo.append((off, bytes(data[p:p + ln])))
-            p += _align(ln, 4)
-    except struct.error:
-        raise BadInput(f"{image.path}: .ring1 tables run past the end of the segment")
+    # every table inside the segment, checked before anything is read (a count of 2**32 - 1
+    # must not become a loop)
+    for what, off, n, size in (("site table", hdr["sites_off"], hdr["nsites"], abi.SITE.size),
+                               ("o2t map", hdr["map_o2t_off"], hdr["nmap_o2t"], abi.MAP.size),
+                               ("t2o map", hdr["map_t2o_off"], hdr["nmap_t2o"], abi.MAP.size),
+                               ("trampoline area", hdr["tramp_off"], hdr["tramp_size"], 1),
+                               ("undo records", hdr["undo_off"], hdr["undo_size"], 1)):
+        if off + n * size > len(data):
+            raise BadInput(f"{image.path}: .ring1 {what} ({n} x {size} bytes at offset "
+                           f"{off:#x}) runs past the end of the {len(data)}-byte segment")
+    sites = [dict(zip(abi.SITE_FIELDS, abi.SITE.unpack_from(data, hdr["sites_off"] + i *
+                                                           abi.SITE.size)))
+             for i in range(hdr["nsites"])]
+    kinds = set(abi.Kind)
+    for i, s in enumerate(sites):
+        if s["kind"] not in kinds:
+            raise BadInput(f"{image.path}: .ring1 site {i} ({s['addr']:#x}) has unknown kind "
+                           f"{s['kind']}")
+    o2t = [abi.MAP.unpack_from(data, hdr["map_o2t_off"] + i * 8) for i in range(hdr["nmap_o2t"])]
+    t2o = [abi.MAP.unpack_from(data, hdr["map_t2o_off"] + i * 8) for i in range(hdr["nmap_t2o"])]
+    undo = []
+    p, end = hdr["undo_off"], hdr["undo_off"] + hdr["undo_size"]
+    while p < end:
+        if p + abi.UNDO.size > end:
+            raise BadInput(f"{image.path}: .ring1 undo record at segment offset {p:#x} is cut "
+                           f"off by the end of the undo records")
+        off, ln = abi.UNDO.unpack_from(data, p)
+        p += abi.UNDO.size
+        if p + ln > end:
+            raise BadInput(f"{image.path}: .ring1 undo record for file offset {off:#x} "
+                           f"({ln} bytes) runs past the end of the undo records")
+        undo.append((off, bytes(data[p:p + ln])))
+        p += _align(ln, 4)
     return Ring1(note=note, header=hdr, addr=addr, segment=data, sites=sites, o2t=o2t, t2o=t2o,
                  undo=undo)
 
