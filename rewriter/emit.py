@@ -57,6 +57,11 @@ class Patched:
     ring1_size: int
 
 
+def _range_name(image: Image, addr: int) -> str:
+    r = image.code_range_of(addr)
+    return f"section {r.name}" if r is not None else "no code section"
+
+
 def patch_bytes(image: Image, plan: Plan, lay: Layout) -> tuple[bytearray, list]:
     """The input with every region and trap site rewritten, and the undo records."""
     out = bytearray(image.raw)
@@ -64,7 +69,9 @@ def patch_bytes(image: Image, plan: Plan, lay: Layout) -> tuple[bytearray, list]
     for r in plan.regions:
         off = image.file_offset(r.start, r.end - r.start)
         if off is None:
-            raise Ring1Error(f"region {r.start:#x}-{r.end:#x} is not backed by file bytes")
+            raise BadInput(f"{image.path}: code at {r.start:#x}-{r.end:#x} "
+                           f"({_range_name(image, r.start)}) is not inside the file bytes of "
+                           f"any PT_LOAD segment: the section and program headers disagree")
         undo.append((off, bytes(out[off:off + r.end - r.start])))
         new = jmp_rel32(r.start, lay.region_tramp[r.start])
         out[off:off + len(new)] = new
@@ -73,7 +80,10 @@ def patch_bytes(image: Image, plan: Plan, lay: Layout) -> tuple[bytearray, list]
         if s.tactic == Tactic.TRAP:
             off = image.file_offset(s.addr, s.length)
             if off is None:
-                raise Ring1Error(f"site {s.addr:#x} is not backed by file bytes")
+                raise BadInput(f"{image.path}: sensitive instruction at {s.addr:#x} "
+                               f"({_range_name(image, s.addr)}) is not inside the file bytes "
+                               f"of any PT_LOAD segment: the section and program headers "
+                               f"disagree")
             undo.append((off, bytes(out[off:off + 1])))
             out[off] = 0xCC
     return out, sorted(undo)

@@ -306,6 +306,10 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
             continue
         if not s.has(lief.ELF.Section.FLAGS.ALLOC):
             continue
+        if s.file_offset + s.size > len(raw):
+            raise BadInput(f"{path}: section {s.name or '(unnamed)'} (file offset "
+                           f"{s.file_offset:#x}, {s.size:#x} bytes) lies outside the file "
+                           f"({len(raw):#x} bytes)")
         blob = bytes(raw[s.file_offset:s.file_offset + s.size])
         rng = CodeRange(s.name, s.virtual_address, blob)
         if s.has(lief.ELF.Section.FLAGS.EXECINSTR):
