@@ -228,11 +228,14 @@ _CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
 def _show(b: bytes, addr: int | None = None) -> str:
     if addr is not None:            # code: as an instruction
         ins = list(_CS.disasm_lite(b, addr))
-        if ins and ins[0][1] == len(b):
-            return f"`{(ins[0][2] + ' ' + ins[0][3]).strip()}`"
+        if ins and sum(x[1] for x in ins) == len(b):
+            return "`" + "; ".join((m + " " + op).strip() for _, _, m, op in ins) + "`"
         return b.hex()
     if len(b) in (1, 2, 4):
         return f"{int.from_bytes(b, 'little'):#x}"
+    text = b.rstrip(b"\0")
+    if len(b) > 4 and text and all(32 <= c < 127 for c in text):
+        return repr(text.decode())                 # a NUL-padded string field
     return b[:16].hex() + ("…" if len(b) > 16 else "")
 
 
@@ -242,25 +245,28 @@ def compare_with_rerun(raw: bytes, expected: bytes, omap: OutputMap) -> tuple[li
     probs: list[str] = []
     if len(raw) != len(expected):
         probs.append(f"the file is {len(raw)} bytes; the rewrite, re-run, gives {len(expected)}")
-    seen: dict[str, None] = {}
+    seen: set[str] = set()
     nbytes = 0
-    more = 0
+    more = False
+    skip = -1
     for o in _diff_offsets(raw, expected):
         nbytes += 1
-        label, span = omap.label(o)
-        if label in seen:
-            continue
+        if o < skip:
+            continue                       # inside a field or instruction already reported
         if len(seen) >= MAX_DIFFS:
-            more += 1
+            more = True                    # only counted from here on (labelling costs)
             continue
-        seen[label] = None
+        label, span = omap.label(o)
         lo, hi = span[:2] if span else (o, o + 1)
         addr = span[2] if span and len(span) > 2 else None
         if span is None:
             # a run of differing bytes under the same label
-            hi = o + 1
             while hi < min(len(raw), len(expected), o + 64) and raw[hi] != expected[hi]:
                 hi += 1
+        skip = hi
+        if label in seen:
+            continue
+        seen.add(label)
         probs.append(f"{label} is {_show(raw[lo:hi], addr)}, the rewrite gives "
                      f"{_show(expected[lo:hi], addr)} (file offset {lo:#x})")
     if more:
@@ -424,8 +430,18 @@ def recorded_tactics(img) -> tuple[tuple[Tactic, ...], str]:
 def verify(path: str, progress=None) -> VerifyResult:
     res = VerifyResult(path)
     out_img = image_mod.load(path)
-    r1 = read_ring1(out_img)
     prob = res.problems.append
+    note = out_img.ring1_note
+    if note is not None and note["abi_version"] == abi.ABI_VERSION and \
+            not any(s.vaddr == note["image_vaddr"] for s in out_img.segments):
+        near = [s.vaddr for s in out_img.segments
+                if 0 <= s.vaddr - note["window_base"] < abi.WINDOW_SIZE]
+        prob(f"no PT_LOAD segment starts at the note's image_vaddr {note['image_vaddr']:#x} "
+             f"(segments in the window start at "
+             f"{', '.join(f'{v:#x}' for v in near) or 'none'}): a program header's p_vaddr "
+             f"or the note was changed")
+        return res
+    r1 = read_ring1(out_img)
     raw = out_img.raw
     h = r1.header
 
@@ -444,7 +460,7 @@ def verify(path: str, progress=None) -> VerifyResult:
     digest = hashlib.sha256(orig_raw).digest()
     if digest != r1.note["input_sha256"]:
         prob("rebuilt input does not match the note's SHA-256: bytes outside the recorded "
-             "patches were changed")
+             "patches, or the undo records themselves, were changed")
         return res
     if digest != h["input_sha256"]:
         prob("rebuilt input does not match the .ring1 header's input_sha256")
@@ -606,7 +622,11 @@ def verify(path: str, progress=None) -> VerifyResult:
         elif r1.sites[idx]["resume"] != addr + 5:
             prob(f"{addr:#x}: hypercall pushes site index {idx} ({r1.sites[idx]['addr']:#x}) "
                  f"whose resume is {r1.sites[idx]['resume']:#x}, not {addr + 5:#x}")
+    calls = {addr for addr, mnem, tgt in branches if mnem == "call" and tgt == entry}
     for s in r1.sites:
+        if s["tactic"] == Tactic.TRAMPOLINE and s["resume"] - 5 not in calls:
+            prob(f"{s['addr']:#x}: trampoline site without its hypercall (no call to the "
+                 f"runtime entry returning to its resume {s['resume']:#x})")
         if s["tactic"] != Tactic.TRAP and s["resume"] and s["resume"] not in bounds:
             prob(f"{s['addr']:#x}: resume {s['resume']:#x} is not a trampoline instruction "
                  f"boundary")
