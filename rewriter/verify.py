@@ -411,6 +411,51 @@ def check_structure(out_img, r1, orig, tactics) -> list[str]:
     return probs
 
 
+def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
+    """The one-instruction inline translations, read from the original instruction (as capstone
+    decodes it) and the vCPU page layout of abi.h, not from the rewriter's templates: cli and sti
+    store 0 and IF to the virtual IF, `mov r, sreg` and `push sreg` read the selector's vCPU
+    slot. (pushf and popf are longer sequences, proven by the re-run.)"""
+    probs = []
+    w = r1.header["window_base"]
+    vif = f"dword ptr [{abi.vcpu(w, abi.VCPU_VIF):#x}]"
+    piece = dict(r1.o2t)
+    for s in r1.sites:
+        if s["tactic"] != Tactic.INLINE or s["addr"] not in piece:
+            continue
+        at = piece[s["addr"]] - tramp_lo
+        got = next(_CS.disasm_lite(code[at:at + 16], piece[s["addr"]]), None)
+        got = got and f"{got[2]} {got[3]}".strip()
+        orig = next(_CS.disasm_lite(s["bytes"][:s["len"]], s["addr"]), None)
+        k = s["kind"]
+        if k == abi.Kind.CLI:
+            want = f"mov {vif}, 0"
+        elif k == abi.Kind.STI:
+            want = f"mov {vif}, {abi.EFLAGS_IF:#x}"
+        elif k in (abi.Kind.MOV_FROM_SREG, abi.Kind.PUSH_SREG) and orig is not None:
+            ops = [x.strip() for x in orig[3].split(",")]
+            sreg = ops[-1] if k == abi.Kind.MOV_FROM_SREG else ops[0]
+            if sreg not in abi.SREG_NAMES:
+                probs.append(f"{s['addr']:#x}: inline {orig[2]} {orig[3]} names no segment "
+                             f"register")
+                continue
+            slot = abi.vcpu(w, abi.VCPU_SEL + 4 * abi.SREG_NAMES.index(sreg))
+            if k == abi.Kind.MOV_FROM_SREG:
+                size = "word" if ops[0] in ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di") \
+                    else "dword"
+                want = f"mov {ops[0]}, {size} ptr [{slot:#x}]"
+            else:
+                size = "word" if s["bytes"][0] == 0x66 else "dword"
+                want = f"push {size} ptr [{slot:#x}]"
+        else:
+            continue
+        if got != want:
+            what = f"`{(orig[2] + ' ' + orig[3]).strip()}`" if orig else "site"
+            probs.append(f"{s['addr']:#x}: inline translation of {what} is `{got}`, not "
+                         f"`{want}`")
+    return probs
+
+
 # --- verify -----------------------------------------------------------------------------------
 def recorded_tactics(img) -> tuple[tuple[Tactic, ...], str]:
     """The rewrite's tactics, from the note's options (or, for an image made before they were
@@ -638,6 +683,7 @@ def verify(path: str, progress=None) -> VerifyResult:
             continue
         elif not d.is_code_start(tgt):
             prob(f"{addr:#x}: {mnem} to {tgt:#x}, not an instruction start of the original code")
+    res.problems += check_inline(r1, code, tramp_lo)
     for o, t in r1.o2t + r1.t2o:
         if t not in bounds and t != tramp_hi:
             prob(f"map entry {o:#x} -> {t:#x} is not a trampoline instruction boundary")

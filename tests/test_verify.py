@@ -132,6 +132,14 @@ def _inline_sti_clears_vif(e: Edit) -> None:
     struct.pack_into("<I", e.data, off + 6, 0)
 
 
+def _inline_sreg_slot(e: Edit) -> None:
+    """An inline `push sreg` made to push another segment register's vCPU slot."""
+    s = next(s for s in e.r1.sites if s["tactic"] == Tactic.INLINE and s["kind"] == Kind.PUSH_SREG)
+    off = e.tramp(dict(e.r1.o2t)[s["addr"]])
+    assert e.data[off:off + 2] == b"\xff\x35"         # push dword [abs32]
+    e.u32(off + 2, lambda v: v ^ 4)
+
+
 def _hypercall_becomes_nops(e: Edit) -> None:
     """A trampoline's `call entry` replaced by five nops: the site is never emulated."""
     s = next(s for s in e.r1.sites if s["tactic"] == Tactic.TRAMPOLINE)
@@ -197,8 +205,12 @@ def _appended(e: Edit) -> None:
 # (id, class, edit, words the problems must contain)
 TAMPERS = [
     ("tramp-cli-acts-as-sti", "trampoline bytes", _inline_cli_sets_vif,
-     ("inline cli", "mov dword ptr [0xffc00000], 0x200")),
-    ("tramp-sti-acts-as-cli", "trampoline bytes", _inline_sti_clears_vif, ("inline sti",)),
+     ("inline cli", "mov dword ptr [0xffc00000], 0x200",
+      "inline translation of `cli` is `mov dword ptr [0xffc00000], 0x200`")),
+    ("tramp-sti-acts-as-cli", "trampoline bytes", _inline_sti_clears_vif,
+     ("inline sti", "inline translation of `sti`")),
+    ("tramp-push-sreg-slot", "trampoline bytes", _inline_sreg_slot,
+     ("inline translation of `push", "sreg")),
     ("tramp-hypercall-removed", "trampoline bytes", _hypercall_becomes_nops,
      ("trampoline", "nop")),
     ("t2o-orig", "t2o map", _t2o(1, 0, 1), ("t2o map entry",)),
