@@ -121,7 +121,7 @@ class OutputMap:
                     if k == phnum - 1 else "of the input")
             self._struct(phoff + k * PHDR.size, _PHDR_L, f"program header {k} ({what})")
         self._ring1(data, seg[1], seg[2], lay, plan)
-        self._note(note[1], note[4])
+        self._note(note[1])
         shoff, shnum = ehdr["e_shoff"], ehdr["e_shnum"]
         if shnum and shoff >= len(orig.raw):
             strtab = SHDR.unpack_from(data, shoff + ehdr["e_shstrndx"] * SHDR.size)
@@ -196,7 +196,7 @@ class OutputMap:
         u0 = seg_off + hdr["undo_off"]
         self.iv.append((u0, u0 + hdr["undo_size"], lambda o: ("undo records", None)))
 
-    def _note(self, off: int, size: int) -> None:
+    def _note(self, off: int) -> None:
         self.iv.append((off, off + 12, lambda o: ("ring1 note header (namesz, descsz, type)",
                                                   None)))
         self.iv.append((off + 12, off + 20, lambda o: ("ring1 note name", None)))
