@@ -150,7 +150,9 @@ def check_rewritable(image: Image, window_base: int) -> None:
                            f"--window")
 
 
-def emit(image: Image, plan: Plan, d) -> Patched:
+def emit(image: Image, plan: Plan, d, record_options: bool = True) -> Patched:
+    """The output file. `record_options=False` leaves struct r1_options out of the note, as
+    images made before it existed are (verify re-runs those that way)."""
     check_rewritable(image, plan.window_base)
     w = plan.window_base
     lay = trampoline.build(plan, d, tramp_base(w))
@@ -169,7 +171,8 @@ def emit(image: Image, plan: Plan, d) -> Patched:
     desc = abi.NOTE.pack(abi.ABI_VERSION, w, hdr_addr,
                          abi.F_TRAP_ONLY if plan.tactics == (Tactic.TRAP,) else 0,
                          hashlib.sha256(raw).digest())
-    desc += abi.OPTIONS.pack(abi.tactic_bits(plan.tactics), 0, REWRITER.encode())
+    if record_options:
+        desc += abi.OPTIONS.pack(abi.tactic_bits(plan.tactics), 0, REWRITER.encode())
     note_off = _align(len(out), 4)
     note = _note(desc)
     out += b"\0" * (note_off - len(out)) + note

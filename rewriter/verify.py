@@ -121,7 +121,7 @@ class OutputMap:
                     if k == phnum - 1 else "of the input")
             self._struct(phoff + k * PHDR.size, _PHDR_L, f"program header {k} ({what})")
         self._ring1(data, seg[1], seg[2], lay, plan)
-        self._note(note[1])
+        self._note(note[1], struct.unpack_from("<I", data, note[1] + 4)[0])
         shoff, shnum = ehdr["e_shoff"], ehdr["e_shnum"]
         if shnum and shoff >= len(orig.raw):
             strtab = SHDR.unpack_from(data, shoff + ehdr["e_shstrndx"] * SHDR.size)
@@ -196,12 +196,13 @@ class OutputMap:
         u0 = seg_off + hdr["undo_off"]
         self.iv.append((u0, u0 + hdr["undo_size"], lambda o: ("undo records", None)))
 
-    def _note(self, off: int) -> None:
+    def _note(self, off: int, descsz: int) -> None:
         self.iv.append((off, off + 12, lambda o: ("ring1 note header (namesz, descsz, type)",
                                                   None)))
         self.iv.append((off + 12, off + 20, lambda o: ("ring1 note name", None)))
         self._struct(off + 20, _NOTE_L, "ring1 note")
-        self._struct(off + 20 + abi.NOTE.size, _OPT_L, "ring1 note options")
+        if descsz >= abi.NOTE.size + abi.OPTIONS.size:
+            self._struct(off + 20 + abi.NOTE.size, _OPT_L, "ring1 note options")
 
     def label(self, o: int) -> tuple[str, tuple[int, int] | None]:
         i = bisect.bisect_right(self.starts, o) - 1
@@ -534,7 +535,7 @@ def verify(path: str, progress=None) -> VerifyResult:
     try:
         emit_mod.check_rewritable(orig, r1.note["window_base"])
         plan = plan_mod.make_plan(a.cfg, r1.note["window_base"], tactics)
-        patched = emit_mod.emit(orig, plan, d)
+        patched = emit_mod.emit(orig, plan, d, record_options=out_img.ring1_options is not None)
     except Ring1Error as e:
         prob(f"the rewrite cannot be re-run with the recorded options (window "
              f"{r1.note['window_base']:#x}, tactics {','.join(x.name.lower() for x in tactics)}"

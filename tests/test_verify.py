@@ -68,6 +68,28 @@ def test_rewrite_options_are_recorded_and_reused(opts, sample_elf, tmp_path):
     assert r.stats["options"]["window"] == opts.get("window", abi.WINDOW_DEFAULT)
 
 
+@pytest.mark.parametrize("tactics", [tuple(Tactic), (Tactic.TRAP,)], ids=["default", "trap"])
+def test_image_without_recorded_options_still_verifies(tactics, sample_elf, tmp_path):
+    """An image made before struct r1_options existed (a 48-byte note): verify infers the
+    tactics from the trap-only flag and re-runs the rewrite without the options record."""
+    rw = pipeline.rewrite(str(sample_elf), tactics=tactics)
+    legacy = emit.emit(rw.analysis.image, rw.plan, rw.analysis.d, record_options=False).data
+    assert len(legacy) < len(rw.patched.data)
+    out = tmp_path / "legacy.r1.elf"
+    out.write_bytes(legacy)
+    img = image.load(out)
+    assert img.ring1_note is not None and img.ring1_options is None
+    r = verify_mod.verify(str(out))
+    assert r.ok and r.stats["rerun"] == "identical", r.problems
+    assert r.stats["options"]["source"] != "recorded"
+    assert r.stats["options"]["tactics"] == [t.name.lower() for t in tactics]
+    bad = bytearray(legacy)
+    struct.pack_into("<I", bad, E_ENTRY, struct.unpack_from("<I", bad, E_ENTRY)[0] + 1)
+    out.write_bytes(bad)
+    r = verify_mod.verify(str(out))
+    assert not r.ok and any("e_entry" in p for p in r.problems), r.problems
+
+
 # --- tampered images ---------------------------------------------------------------------------
 class Edit:
     """A rewritten sample's bytes and where its parts are."""
