@@ -380,7 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("verify", help="check a patched image: every sensitive site handled, "
                        "every other byte unchanged, the whole file what the rewrite (re-run "
-                       "with the recorded options) gives, trampolines sound (exit 1 if not)")
+                       "with the recorded options) gives, trampolines sound (exit 1 if not)",
+                       description="Rebuild the input from the undo records (its SHA-256 must "
+                       "match the note's), re-run the rewrite on it with the options the note "
+                       "records (window, tactics) and compare the whole file byte for byte; "
+                       "independently, check every field the runtime reads, every sensitive "
+                       "site, region, map entry and trampoline branch. Exit status, the worst over "
+                       "the images: 0 verified; 1 failed (each problem is listed); 2 cannot be "
+                       "read as a ring1-patched image.")
     q.add_argument("images", nargs="+", metavar="IMAGE")
     q.add_argument("--json", action="store_true", help="print JSON Lines: one object per "
                    "image on one line ({image, ok, problems, stats}, or {image, ok: false, "
