@@ -112,9 +112,12 @@ static const char *find_note(const uint8_t *p, uint64_t len, const char *what, u
                        (unsigned long long)len);
         if (n.n_type == R1_NOTE_ABI && n.n_namesz == sizeof R1_NOTE_NAME &&
             memcmp(p + name_off, R1_NOTE_NAME, sizeof R1_NOTE_NAME) == 0) {
-            if (n.n_descsz != sizeof out->note)
-                return fmt(err, errlen, "ring1 note: its descriptor is %u bytes, want %zu",
-                           n.n_descsz, sizeof out->note);
+            // struct r1_note, then (images since the options record) struct r1_options.
+            if (n.n_descsz != sizeof out->note &&
+                n.n_descsz != sizeof out->note + sizeof(struct r1_options))
+                return fmt(err, errlen, "ring1 note: its descriptor is %u bytes, want %zu or "
+                           "%zu", n.n_descsz, sizeof out->note,
+                           sizeof out->note + sizeof(struct r1_options));
             memcpy(&out->note, p + desc_off, sizeof out->note);
             out->has_note = true;
             return NULL;
