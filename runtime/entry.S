@@ -78,7 +78,7 @@
     .globl host_fpu_save
 host_fpu_save:
     movl V_XMASK(%rdi), %eax
-    xorl %edx, %edx
+    movl V_XMASK+4(%rdi), %edx
     xsaveopt V_FPU(%rdi)
     movl $0, V_FPU_LIVE(%rdi)
     ret
@@ -109,7 +109,7 @@ enter_guest:
     testl $1, V_FPU_LIVE(%r15)      # lazy FPU: the registers may still be the guest's
     jnz 3f
     movl V_XMASK(%r15), %eax
-    xorl %edx, %edx
+    movl V_XMASK+4(%r15), %edx
     xrstor V_FPU(%r15)
     movl $1, V_FPU_LIVE(%r15)
 3:

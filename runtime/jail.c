@@ -159,6 +159,7 @@ static const int allowed[] = {
     SYS_clock_getres, SYS_gettimeofday, SYS_sched_yield, SYS_getrusage,
     SYS_timer_create, SYS_timer_settime, SYS_timer_gettime, SYS_timer_delete,
     SYS_getpid, SYS_gettid, SYS_futex, SYS_getrandom, SYS_restart_syscall,
+    SYS_sysinfo,   // qsort asks for the size of physical memory (--stats)
     SYS_modify_ldt, SYS_exit, SYS_exit_group,
 };
 
@@ -236,7 +237,6 @@ void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsig
     tzset();   // the C library reads /etc/localtime once; now, while it exists
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (namespaces) {
         if (geteuid() == 0)
             namespaces_as_root(need_page0);
@@ -244,6 +244,8 @@ void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsig
             fprintf(stderr, "ring1-run: jail: no user namespaces here (%s): running with the "
                     "system-call allowlist only\n", strerror(errno));
     }
+    // (Only now: a process that is not dumpable may not write its own uid_map.)
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     allowlist(mappable_fds, nfds);
 }
 
@@ -279,6 +281,7 @@ const char *jail_syscall_name(int nr)
     case SYS_unlink: return "unlink";
     case SYS_mkdir: return "mkdir";
     case SYS_chdir: return "chdir";
+    case SYS_sysinfo: return "sysinfo";
     default: return "?";
     }
 }

@@ -93,11 +93,12 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
         if (by_vector[vec])
             fprintf(f, "  vector %-12d %10llu\n", vec, (unsigned long long)by_vector[vec]);
     fprintf(f, "  shadow pages: %llu faults filled, %llu most mapped at once, %llu dropped, "
-            "%llu kept across CR3 writes (%llu of them made read-only), %llu full flushes\n",
+            "%llu kept across CR3 writes (%llu of them made read-only), %llu full flushes, "
+            "%llu evicted at the cap\n",
             (unsigned long long)mem_stat_shadow_faults, (unsigned long long)mem_stat_pages,
             (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
             (unsigned long long)mem_stat_downgraded,
-            (unsigned long long)mem_stat_flushes);
+            (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
     // The busiest addresses.
     static struct addr_count top[ADDR_SLOTS];
     unsigned n = 0;

@@ -92,6 +92,28 @@ void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask)
     v->eflags = (fl & ~(R1_EFLAGS_VIRT | FL_VM | FL_RF)) | FL_IF | FL_1;
 }
 
+// The XSAVE components switched between guest and host: every user component the host
+// enables, not only those qemu32 reports (x87, SSE): compat-mode code can run AVX and AVX-512
+// (EVEX: k0-k7, all of zmm0-7) whatever CPUID says, and would otherwise read what the runtime
+// and the C library left there. Not PKRU (host memory protection, not the guest's) and not AMX
+// (64-bit mode only; its tile data would not fit). Each component must fit in vcpu.fpu.
+static uint64_t xsave_guest_mask(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    uint64_t mask = ((uint64_t)hi << 32 | lo) & ~((1ull << 9) | (1ull << 17) | (1ull << 18));
+    for (unsigned i = 2; i < 64; i++) {
+        if (!(mask >> i & 1))
+            continue;
+        uint32_t r[4];
+        __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(0xd), "c"(i));
+        if ((uint64_t)r[1] + r[0] > sizeof vcpu0.fpu || (r[2] & 1))   // too big, or supervisor
+            mask &= ~(1ull << i);
+    }
+    return mask;
+}
+
 void vcpu_reset(struct vcpu *v)
 {
     // The state a multiboot loader leaves (Multiboot 0.6.96 §3.2), as QEMU's does: flat
@@ -125,9 +147,7 @@ void vcpu_reset(struct vcpu *v)
     memset(v->fpu, 0, sizeof v->fpu);
     v->fpu[24] = 0x80;          // MXCSR 0x1f80
     v->fpu[25] = 0x1f;
-    uint32_t xcr0_lo, xcr0_hi;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    v->xsave_mask = xcr0_lo & 7;   // x87, SSE, AVX: what compat-mode code can reach
+    v->xsave_mask = xsave_guest_mask();
     __asm__ volatile("rdfsbase %0" : "=r"(v->fsbase));
     host_segments_init(v->fsbase);
 }

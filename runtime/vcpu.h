@@ -67,7 +67,7 @@ struct vcpu {
     uint16_t hsel_es;      // 0x7a
     uint16_t hsel_fs;      // 0x7c host selectors for FS and GS: 0x2b, or in ring 3 under a
     uint16_t hsel_gs;      // 0x7e user limit (mem.c) a limited LDT slot, or null for null
-    uint8_t  fpu[1024] __attribute__((aligned(64)));  // 0x80 guest FPU/SSE/AVX (XSAVE area)
+    uint8_t  fpu[4096] __attribute__((aligned(64)));  // 0x80 guest FPU/SSE/AVX/AVX-512 (XSAVE area)
 
     // ---- everything below is C-only ----
     volatile uint32_t *page;  // the vCPU page (window, or a host page for trap-only images)

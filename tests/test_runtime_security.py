@@ -195,3 +195,48 @@ def test_no_jail_leaves_the_process_as_it_was():
     finally:
         p.kill()
         p.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root to become another user (setpriv)")
+def test_the_jail_as_an_ordinary_user(patched, tmp_path):
+    """Not root: the same jail inside a user namespace (where the host allows one), and the
+    same attack stopped by the allowlist."""
+    if open("/proc/sys/user/max_user_namespaces").read().strip() == "0":
+        pytest.skip("user namespaces are off on this host")
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        image = os.path.join(d, "escape.r1.elf")
+        shutil.copyfile(patched, image)
+        os.chmod(image, 0o644)
+        user = ["setpriv", "--reuid=65532", "--regid=65532", "--clear-groups"]
+        r = subprocess.run(user + [RUN, image, "--cmdline",
+                                   f"mode=libc {runtime_offsets()} call=open", "--timeout", "20"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert r.returncode == STATUS_JAIL, (r.returncode, r.stdout, r.stderr)
+        assert "jail: no user namespaces" not in r.stderr
+        spin = os.path.join(d, "spin.elf")
+        shutil.copyfile(os.path.join(RUNTIME, "build", "guests", "spin.elf"), spin)
+        os.chmod(spin, 0o644)
+        p = subprocess.Popen(user + [RUN, spin, "--timeout", "20"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    if os.readlink(f"/proc/{p.pid}/ns/user") != os.readlink("/proc/self/ns/user"):
+                        break
+                except FileNotFoundError:
+                    pass
+                time.sleep(0.02)
+            time.sleep(0.2)
+            assert os.readlink(f"/proc/{p.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+            assert os.readlink(f"/proc/{p.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+            assert os.listdir(f"/proc/{p.pid}/root") == []
+            status = open(f"/proc/{p.pid}/status").read()
+            assert re.search(r"^NoNewPrivs:\s+1", status, re.M)
+            assert re.search(r"^CapEff:\s+0+$", status, re.M)
+        finally:
+            p.kill()
+            p.wait()
