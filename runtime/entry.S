@@ -188,6 +188,15 @@ guest_exit_landing:
     movq V_HOST_RSP(%r15), %rsp
     cld
     movl %eax, %ebx                 # reason (rbx is restored from the stack below)
+    # On a host with protection keys the guest may have run wrpkru (unprivileged, any mode):
+    # the runtime's own memory must not stay locked from it. (No PKU here: host_pkru_valid 0.)
+    testl $1, host_pkru_valid(%rip)
+    jz 3f
+    xorl %ecx, %ecx
+    xorl %edx, %edx
+    movl host_pkru(%rip), %eax
+    wrpkru
+3:
     # The guest's x87/SSE/AVX state stays in the registers (lazy FPU: host_fpu_begin saves
     # it before any host code that uses them).
     movl %ds, %ecx

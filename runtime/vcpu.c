@@ -92,6 +92,8 @@ void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask)
     v->eflags = (fl & ~(R1_EFLAGS_VIRT | FL_VM | FL_RF)) | FL_IF | FL_1;
 }
 
+uint32_t host_pkru, host_pkru_valid;   // entry.S: the host's PKRU, restored at every exit
+
 // The XSAVE components switched between guest and host: every user component the host
 // enables, not only those qemu32 reports (x87, SSE): compat-mode code can run AVX and AVX-512
 // (EVEX: k0-k7, all of zmm0-7) whatever CPUID says, and would otherwise read what the runtime
@@ -150,6 +152,16 @@ void vcpu_reset(struct vcpu *v)
     v->xsave_mask = xsave_guest_mask();
     __asm__ volatile("rdfsbase %0" : "=r"(v->fsbase));
     host_segments_init(v->fsbase);
+    // Protection keys in use by the host (CPUID.7.0:ECX.OSPKE): the exit landing puts the
+    // host's PKRU back (entry.S), whatever the guest wrote with wrpkru.
+    uint32_t r[4];
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(7), "c"(0));
+    if (r[2] & (1u << 4)) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdpkru" : "=a"(lo), "=d"(hi) : "c"(0));
+        host_pkru = lo;
+        host_pkru_valid = 1;
+    }
 }
 
 void vcpu_stop(struct vcpu *v, int status, const char *why, ...)
