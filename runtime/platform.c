@@ -411,6 +411,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     if (cfg->vga) {
         plat.has_vga = true;
         vga_init(&plat.vga);
+        firmware_vga_text();
         pio_register(VGA_PORT_FIRST, VGA_PORT_COUNT, "vga", 1, vga_in, vga_out, &plat.vga);
     }
 
