@@ -352,6 +352,12 @@ def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
     assert rc == 1, err
     lines = screen.read_text(encoding="utf-8").split("\n")
     assert lines == [f"line {r}" for r in range(25)] + [""]
+    for mode, line in [("off", "cursor off"), ("hidden", "cursor off"),
+                       ("away", "cursor off the screen at 0x0820")]:
+        rc, out, err = run(guest("vga"), "--vga", "std", f"--screen={screen}", "--cmdline", mode)
+        assert rc == 1, err
+        lines = screen.read_text(encoding="utf-8").split("\n")
+        assert lines[25] == line + ", start address 0x0050", mode
 
 
 def test_vga_option_is_checked():

@@ -64,9 +64,21 @@ static void dac(uint8_t first, uint8_t n)
     }
 }
 
+// The command line's last word picks the cursor left for --screen: "off" (CR0A bit 5),
+// "hidden" (first scan line past the last), "away" (below the screen), else row 2 col 5.
+static char cursor_mode(uint32_t info)
+{
+    const char *cmd = (const char *)((uint32_t *)info)[4], *w = cmd;
+    for (; *cmd; cmd++)
+        if (*cmd == ' ')
+            w = cmd + 1;
+    return w[0] == 'o' || w[0] == 'h' || w[0] == 'a' ? w[0] : 0;
+}
+
 int gmain(uint32_t magic, uint32_t info)
 {
-    (void)magic; (void)info;
+    (void)magic;
+    char mode = cursor_mode(info);
     // The index registers and the attribute flip-flop as the BIOS left them (0x3c0 reads
     // the index only while the flip-flop is at the index).
     kv("start.attr.index", inb(0x3c0));
@@ -264,5 +276,13 @@ int gmain(uint32_t magic, uint32_t info)
     crtc_w(0x3d4, 0x0e, 0x00);
     crtc_w(0x3d4, 0x0f, 80 + 2 * 80 + 5);
     kv("screen.cursor", inb(0x3d5));
+    if (mode == 'o')
+        crtc_w(0x3d4, 0x0a, 0x2d);
+    if (mode == 'h')
+        crtc_w(0x3d4, 0x0a, 0x0f);
+    if (mode == 'a') {                           // cell 80 + 25 * 80: the row under the screen
+        crtc_w(0x3d4, 0x0e, 0x08);
+        crtc_w(0x3d4, 0x0f, 0x20);
+    }
     gexit(0);
 }
