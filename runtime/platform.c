@@ -412,6 +412,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
         plat.has_vga = true;
         vga_init(&plat.vga);
         firmware_vga_text();
+        pci_add_std_vga(&plat.pci);
         pio_register(VGA_PORT_FIRST, VGA_PORT_COUNT, "vga", 1, vga_in, vga_out, &plat.vga);
     }
 

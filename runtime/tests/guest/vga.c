@@ -3,7 +3,8 @@
 // register of the CRT controller, sequencer, graphics and attribute controllers, misc output,
 // input status, feature control and a few DAC entries, then what writes do (cursor, start
 // address, write protection, index masks, the mono alias, the attribute flip-flop, the DAC's
-// auto-increment), as text on COM1. Under -nodefaults (no VGA) every port reads 0xff.
+// auto-increment), and its PCI function 00:02.0, as text on COM1. Under -nodefaults (no
+// VGA) every port reads 0xff and 00:02.0 is absent.
 //
 // Input status 1 (0x3da) has retrace bits that change over time: its value is never printed,
 // only whether bits 0 and 3 change over a run of reads ("is1.changes"), and with bits 0 and 3
@@ -29,6 +30,19 @@ static uint8_t attr(uint8_t i)
     (void)inb(0x3da);
     outb(0x3c0, (uint8_t)(i | 0x20));
     return inb(0x3c1);
+}
+
+static uint32_t pci_read(uint32_t reg)
+{
+    __asm__ volatile("outl %0, %1" :: "a"(0x80000000u | 2u << 11 | reg), "Nd"((uint16_t)0xcf8));
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"((uint16_t)0xcfc));
+    return v;
+}
+static void pci_write(uint32_t reg, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" :: "a"(0x80000000u | 2u << 11 | reg), "Nd"((uint16_t)0xcf8));
+    __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"((uint16_t)0xcfc));
 }
 
 static void dump(const char *tag)
@@ -255,6 +269,20 @@ int gmain(uint32_t magic, uint32_t info)
     kv("colour.is1.rest", is1_rest());
 
     dump("after the writes");
+
+    // The VGA's PCI function 00:02.0: its header, then what writes keep (command, cache line
+    // size, latency timer, the BARs' sizes, interrupt line, device-specific space), restored.
+    for (uint32_t r = 0; r < 0x40; r += 4)
+        kvi("pci2", r, pci_read(r));
+    static const uint8_t regs[] = {0x04, 0x0c, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24, 0x30, 0x3c,
+                                   0x40, 0xfc};
+    for (unsigned i = 0; i < sizeof regs; i++) {
+        uint32_t old = pci_read(regs[i]);
+        pci_write(regs[i], 0xffffffffu);
+        kvi("pci2.ff", regs[i], pci_read(regs[i]));
+        pci_write(regs[i], old);
+    }
+    kv("pci2.vendor.restored", pci_read(0) ^ pci_read(0x10) ^ pci_read(0x18) ^ pci_read(0x30));
 
     // For --screen: the 32 KiB text window cleared, "line N" at the start of every 80-cell
     // row, the screen started at row 1 with the cursor on its row 2, column 5.
