@@ -338,7 +338,8 @@ def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
     """--screen with --vga std: rows from the CRTC start address (the guest put "line N" at
     every 80-cell row of the 32 KiB window and started the screen at row 1), a 26th line with
     the cursor's row and column on the screen and the start address. Without a VGA: the
-    buffer from 0xB8000 and no cursor line."""
+    buffer from 0xB8000 and no cursor line. A guest that writes nothing sees what the BIOS
+    left (the vga guest checks those cells against QEMU's)."""
     screen = tmp_path / "screen.txt"
     rc, out, err = run(guest("vga"), "--vga", "std", f"--screen={screen}")
     assert rc == 1, err
@@ -352,6 +353,12 @@ def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
     assert rc == 1, err
     lines = screen.read_text(encoding="utf-8").split("\n")
     assert lines == [f"line {r}" for r in range(25)] + [""]
+    # Nothing written: the text window as the BIOS left it, the cursor under its two lines.
+    rc, out, err = run(guest("hello"), "--vga", "std", f"--screen={screen}")
+    assert rc == 1, err
+    lines = screen.read_text(encoding="utf-8").split("\n")
+    assert lines == ["SeaBIOS (version 1.16.2-debian-1.16.2-1)", "Booting from ROM..."] + \
+        [""] * 23 + ["cursor row 2 col 0, start address 0x0000", ""]
     for mode, line in [("off", "cursor off"), ("hidden", "cursor off"),
                        ("away", "cursor off the screen at 0x0820")]:
         rc, out, err = run(guest("vga"), "--vga", "std", f"--screen={screen}", "--cmdline", mode)

@@ -16,6 +16,8 @@ static void kvi(const char *k, uint32_t i, uint32_t v)
 {
     puts(k); puts("["); puthex(i); puts("]="); puthex(v); puts("\n");
 }
+// Physical addresses as pointers, laundered so that gcc does not judge them out of bounds.
+static volatile void *at(uint32_t a) { volatile void *p; __asm__("" : "=r"(p) : "0"(a)); return p; }
 static void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
 
 static uint8_t crtc(uint16_t base, uint8_t i) { outb(base, i); return inb((uint16_t)(base + 1)); }
@@ -112,6 +114,24 @@ int gmain(uint32_t magic, uint32_t info)
     outb(0x3c0, 0x31);
     outb(0x3c0, 0x00);
     dump("after the BIOS");
+    // The text window as the BIOS left it: its first rows, and how many cells are not a blank
+    // (space, attribute 0x07) past them.
+    volatile uint8_t *tb = (volatile uint8_t *)at(0xb8000);
+    for (unsigned r = 0; r < 3; r++) {
+        puts("text|");
+        for (unsigned c = 0; c < 80; c++) {
+            uint8_t ch = tb[(r * 80 + c) * 2];
+            putc(ch >= 0x20 && ch < 0x7f ? (char)ch : '.');
+        }
+        puts("|\n");
+    }
+    uint32_t attrs = 0, chars = 0;
+    for (unsigned i = 0; i < 0x4000; i++) {
+        attrs += tb[2 * i + 1] != 0x07;
+        chars += i >= 3 * 80 && tb[2 * i] != ' ';
+    }
+    kv("text.attr-not-07", attrs);
+    kv("text.nonblank-past-row-2", chars);
     for (unsigned e = 0; e < 256; e += 16) {
         outb(0x3c7, (uint8_t)e);
         puts("dac "); puthex(e); puts(":");
