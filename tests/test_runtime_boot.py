@@ -367,6 +367,18 @@ def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
         assert lines[25] == line + ", start address 0x0050", mode
 
 
+def test_stats_point_vga_port_accesses_at_the_option():
+    """Without a VGA, a guest's CRTC accesses read 0xff; --stats lists them with the option
+    that adds one (a kernel that keeps its cursor in the CRTC dies on 0xffff otherwise)."""
+    rc, out, err = run(guest("vga"), "--stats")
+    assert rc == 1, err
+    assert re.search(r"port 0x03d5 reads \d+ writes \d+\n", err), err
+    assert "(0x3b0-0x3df are a VGA's ports: --vga std adds one)" in err
+    rc, out, err = run(guest("vga"), "--stats", "--vga", "std")
+    assert rc == 1, err
+    assert "0x03d5" not in err and "0x3b0-0x3df" not in err
+
+
 def test_vga_option_is_checked():
     r = subprocess.run([RUN, guest("hello"), "--vga", "ega"], capture_output=True, text=True,
                        timeout=10)
