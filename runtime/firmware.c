@@ -171,6 +171,41 @@ static void mptable(void)
     memcpy(mem_phys(MP_FLOAT_ADDR, 16), fp, 16);
 }
 
+// What the VGA BIOS adds to the BDA after setting mode 3 (--vga std): the video mode, its
+// geometry, the cursor where SeaBIOS's two lines of text left it (row 2, column 0), the CRT
+// controller's port. Not its pointers into the VGA ROM (the save pointer table at 0x4A8, its
+// own state at 0x4B9, the IVT's INT 10h/1Fh/43h): there is no ROM at 0xC0000. And the text
+// window as they leave it: every cell of its 32 KiB a blank (space, light grey on black),
+// SeaBIOS's banner (QEMU 7.2's, Debian's build) and boot message on the first two rows.
+void firmware_vga_text(void)
+{
+    if (!mem_phys(0xf0000, 0x10000))
+        return;
+    uint8_t *text = mem_phys(0xb8000, 0x8000);
+    for (unsigned i = 0; i < 0x8000; i += 2) {
+        text[i] = ' ';
+        text[i + 1] = 0x07;
+    }
+    static const char *const lines[] = {"SeaBIOS (version 1.16.2-debian-1.16.2-1)",
+                                        "Booting from ROM..."};
+    for (unsigned r = 0; r < 2; r++)
+        for (unsigned c = 0; lines[r][c]; c++)
+            text[(r * 80 + c) * 2] = (uint8_t)lines[r][c];
+    put16(0x410, (uint16_t)(*(uint16_t *)mem_phys(0x410, 2) | 0x20));   // initial video: 80x25 colour
+    put8(0x449, 0x03);                  // video mode
+    put16(0x44a, 80);                   // columns
+    put16(0x44c, 0x1000);               // page size in bytes
+    put16(0x450, 0x0200);               // page 0 cursor: row 2, column 0
+    put16(0x460, 0x0607);               // cursor type: scan lines 6-7
+    put16(0x463, 0x3d4);                // CRT controller port
+    put8(0x484, 24);                    // rows - 1
+    put16(0x485, 16);                   // character height
+    put8(0x487, 0x60);                  // video control: 256 KiB, clear-screen flag
+    put8(0x488, 0xf9);                  // switches
+    put8(0x489, 0x51);                  // mode-set options: VGA, 400 lines
+    put8(0x48a, 0x08);                  // display combination code index
+}
+
 void firmware_init(const struct firmware_disk *disks, unsigned ndisks)
 {
     if (!mem_phys(0xf0000, 0x10000))

@@ -9,5 +9,7 @@ struct firmware_disk {
 
 // Write them into guest RAM (once, before the kernel starts).
 void firmware_init(const struct firmware_disk *disks, unsigned ndisks);
+// With a VGA: the BIOS data area's video fields as its BIOS leaves them in text mode 3.
+void firmware_vga_text(void);
 
 #endif

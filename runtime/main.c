@@ -59,6 +59,12 @@ static const char usage_text[] =
 "  --disk [index=N,]file=FILE[,cache=MODE]\n"
 "                         the same (at index N), as QEMU's -drive index=N,file=FILE\n"
 "  --snapshot             leave the disk files untouched: writes stay in memory\n"
+"  --vga none|std         none: no display adapter, as QEMU's -nodefaults (0xB8000 is\n"
+"                         RAM, the VGA ports read 0xff). std: QEMU's std VGA as its\n"
+"                         BIOS leaves it in text mode 3 (-nodefaults -vga std): CRT\n"
+"                         controller, sequencer, graphics and attribute controllers,\n"
+"                         misc output, input status, DAC; the text buffer at 0xB8000\n"
+"                         (default none)\n"
 "\n"
 "Boot (multiboot v1, laid out as QEMU's -kernel/-append/-initrd do):\n"
 "  --cmdline STRING       the kernel's command line after its name (default empty)\n"
@@ -82,8 +88,12 @@ static const char usage_text[] =
 "  --break ADDR[:COUNT]   stop before the COUNTth execution (default 1st) of the\n"
 "                         sensitive instruction at ADDR (its link address; only\n"
 "                         instructions the runtime emulates are seen)\n"
-"  --screen               at exit, show the 80x25 CGA text screen (0xB8000) on stderr\n"
-"  --screen=FILE          at exit, write the screen's 25 text lines to FILE\n"
+"  --screen               at exit, show the 80x25 text screen (0xB8000) on stderr\n"
+"  --screen=FILE          at exit, write the screen's 25 text lines to FILE. With\n"
+"                         --vga std the rows start at the CRTC's start address and a\n"
+"                         26th line says where the cursor is: `cursor row R col C`\n"
+"                         (0-based, from the top left), `cursor off` or `cursor off\n"
+"                         the screen at 0xNNNN`, then `, start address 0xNNNN`\n"
 "  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
 "  --trace                one line per exit on stderr (slow)\n"
 "  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
@@ -287,6 +297,11 @@ int main(int argc, char **argv)
             if (strcmp(c, "warp") && strcmp(c, "host"))
                 usage_error("--clock %s: want warp or host", c);
             clock_warp = !strcmp(c, "warp");
+        } else if (!strcmp(a, "--vga") && value) {
+            const char *g = argv[++i];
+            if (strcmp(g, "none") && strcmp(g, "std"))
+                usage_error("--vga %s: want none or std", g);
+            pc.vga = !strcmp(g, "std");
         } else if (!strcmp(a, "--cmdline") && value) {
             cmdline = argv[++i];
         } else if (!strcmp(a, "--timeout") && value) {
@@ -325,7 +340,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--jail")) {
             jail = true;
         } else if (a[0] == '-' && a[1]) {
-            static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--cmdline",
+            static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--vga", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
                                                  "--disk", "--break"};
             bool wants = false;

@@ -1,6 +1,7 @@
 // Port I/O registry and dispatch.
 #include "pio.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,9 +107,15 @@ void pio_print_unhandled(FILE *f)
     if (!nunhandled)
         return;
     fprintf(f, "  unhandled port accesses (reads return all ones):\n");
-    for (int i = 0; i < nunhandled; i++)
+    bool vga = false;
+    for (int i = 0; i < nunhandled; i++) {
         fprintf(f, "    port %#06x reads %u writes %u\n", unhandled[i].port, unhandled[i].reads,
                 unhandled[i].writes);
+        vga |= unhandled[i].port >= 0x3b0 && unhandled[i].port <= 0x3df;
+    }
+    // A display adapter's ports on a machine without one (QEMU's -nodefaults).
+    if (vga)
+        fprintf(f, "    (0x3b0-0x3df are a VGA's ports: --vga std adds one)\n");
     if (unhandled_overflow)
         fprintf(f, "    ... and %llu more on other ports\n",
                 (unsigned long long)unhandled_overflow);

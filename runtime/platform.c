@@ -124,6 +124,8 @@ static uint32_t kbc_status_in(void *o, uint16_t off, int size)
 static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; plat.activity++; i8042_write(o, 4, (uint8_t)v); keyboard_input(); }
 static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)size; return port92_read(o); }
 static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
+static uint32_t vga_in(void *o, uint16_t off, int size) { (void)size; return vga_read(o, (uint16_t)(VGA_PORT_FIRST + off)); }
+static void vga_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; vga_write(o, (uint16_t)(VGA_PORT_FIRST + off), (uint8_t)v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
 static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; post_port_write(o, (uint8_t)v); }
 
@@ -456,6 +458,13 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     plat.port92.a20 = a20_gate;
     port92_init(&plat.port92);
     pio_register(PORT92_PORT, 1, "port92", 1, port92_in, port92_out, &plat.port92);
+    if (cfg->vga) {
+        plat.has_vga = true;
+        vga_init(&plat.vga);
+        firmware_vga_text();
+        pci_add_std_vga(&plat.pci);
+        pio_register(VGA_PORT_FIRST, VGA_PORT_COUNT, "vga", 1, vga_in, vga_out, &plat.vga);
+    }
 
     // Bytes already waiting on stdin are keys pressed before the guest started: typed now.
     // (A guest that then empties or resets its keyboard loses them, as on a PC; what did not
@@ -587,17 +596,33 @@ void platform_print_stats(FILE *f)
 void platform_print_screen(FILE *file)
 {
     host_fpu_begin();
-    const uint8_t *vram = mem_phys(CGA_TEXT_BASE, CGA_TEXT_SIZE);
+    // With a VGA: rows from the CRTC's start address, cells anywhere in its 32 KiB window.
+    unsigned cells = plat.has_vga ? VGA_TEXT_CELLS : CGA_ROWS * CGA_COLS;
+    unsigned start = plat.has_vga ? vga_start_address(&plat.vga) : 0;
+    unsigned pitch = plat.has_vga ? vga_row_cells(&plat.vga) : CGA_COLS;
+    const uint8_t *vram = mem_phys(CGA_TEXT_BASE, cells * 2);
     FILE *f = file ? file : stderr;
     if (!file)
-        fprintf(f, "ring1-run: the CGA text screen at exit:\n");
+        fprintf(f, "ring1-run: the %s text screen at exit:\n", plat.has_vga ? "VGA" : "CGA");
     char row[CGA_COLS * 3 + 1];
     for (unsigned r = 0; r < CGA_ROWS; r++) {
         if (vram)
-            cga_render_row(vram, r, row);
+            cga_render_cells(vram, cells, start + r * pitch, row);
         else
-            row[0] = '\0';   // less RAM than 0xB8000: nothing there
+            row[0] = '\0';   // less RAM than the text buffer: nothing there
         fprintf(f, file ? "%s\n" : "  |%s\n", row);
+    }
+    if (plat.has_vga) {
+        // The cursor's cell relative to the start address, 0-based, when it is on the screen.
+        unsigned at = vga_cursor_location(&plat.vga), rel = (at - start) % 0x10000u;
+        const char *frame = file ? "" : "  ";
+        if (!vga_cursor_enabled(&plat.vga))
+            fprintf(f, "%scursor off", frame);
+        else if (pitch && rel / pitch < CGA_ROWS && rel % pitch < CGA_COLS)
+            fprintf(f, "%scursor row %u col %u", frame, rel / pitch, rel % pitch);
+        else
+            fprintf(f, "%scursor off the screen at 0x%04x", frame, at);
+        fprintf(f, ", start address 0x%04x\n", vga_start_address(&plat.vga));
     }
     if (file)
         fflush(f);

@@ -21,6 +21,7 @@
 #include "dev/port92.h"
 #include "dev/portb.h"
 #include "dev/uart16550.h"
+#include "dev/vga.h"
 #include "disk.h"
 
 struct vcpu;
@@ -50,6 +51,8 @@ struct platform {
     struct port92 port92;
     struct lapic lapic;
     struct ioapic ioapic;
+    struct vga vga;        // --vga std (has_vga); without it the VGA ports are unassigned
+    bool has_vga;
     int serial_out;        // fd the guest's COM1 output goes to
     int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
     int kbd_in;            // fd typed on the PS/2 keyboard (--input keyboard), -1 if none / EOF
@@ -73,6 +76,7 @@ struct platform_config {
     enum disk_cache disk_cache[DISK_MAX];   // their cache= modes
     bool snapshot;               // --snapshot: disk files are never written
     uint64_t serial_limit;       // --serial-limit (0: none)
+    bool vga;                    // --vga std: QEMU's std VGA in text mode 3 (dev/vga.c)
 };
 
 void platform_init(struct vcpu *v, const struct platform_config *cfg);
@@ -87,8 +91,9 @@ uint8_t platform_intack(void);
 void platform_restore_stdin(void);
 // --stats: device counters (disks, APIC timer, interrupts no processor took).
 void platform_print_stats(FILE *f);
-// --screen: the CGA text buffer as 25 lines of text, to file (opened at start-up, before the
-// jail; NULL: stderr, framed).
+// --screen: the text buffer as 25 lines of text, to file (opened at start-up, before the
+// jail; NULL: stderr, framed). With --vga std the rows start at the CRTC's start address and
+// a 26th line tells where the cursor is.
 void platform_print_screen(FILE *file);
 // Something could still wake a halted CPU: a timer is armed, or input may arrive, on a
 // line that reaches the processor (not masked at the 8259A, IOAPIC or local APIC).

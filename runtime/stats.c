@@ -64,11 +64,7 @@ void stats_count(const char *name)
     }
 }
 
-static int cmp_n(const void *a, const void *b)
-{
-    uint64_t x = ((const struct addr_count *)a)->n, y = ((const struct addr_count *)b)->n;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
+#define TOP_SITES 20
 
 void stats_print(FILE *f, uint64_t elapsed_ns)
 {
@@ -99,16 +95,25 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
             (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
             (unsigned long long)mem_stat_downgraded,
             (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
-    // The busiest addresses.
-    static struct addr_count top[ADDR_SLOTS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < ADDR_SLOTS; i++)
-        if (by_addr[i].key)
-            top[n++] = by_addr[i];
-    qsort(top, n, sizeof top[0], cmp_n);
+    // The busiest addresses: kept in order by insertion, not qsort (glibc's qsort asks the
+    // kernel for the machine's memory size, sysinfo, when the array passes 1 KiB: the jail
+    // refuses that call).
+    struct addr_count top[TOP_SITES];
+    unsigned n = 0, ntop = 0;
+    for (unsigned i = 0; i < ADDR_SLOTS; i++) {
+        if (!by_addr[i].key)
+            continue;
+        n++;
+        unsigned j = ntop < TOP_SITES ? ntop++ : TOP_SITES;
+        for (; j > 0 && top[j - 1].n < by_addr[i].n; j--)
+            if (j < TOP_SITES)
+                top[j] = top[j - 1];
+        if (j < TOP_SITES)
+            top[j] = by_addr[i];
+    }
     fprintf(f, "  sites (%u distinct%s), busiest first:\n", n,
             naddr_overflow ? ", table full" : "");
-    for (unsigned i = 0; i < n && i < 20; i++)
+    for (unsigned i = 0; i < ntop; i++)
         fprintf(f, "    %#010x %-14s %10llu\n", top[i].key - 1,
                 top[i].kind < R1_KIND_MAX && kind_names[top[i].kind] ? kind_names[top[i].kind]
                                                                       : "?",

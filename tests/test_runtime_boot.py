@@ -42,6 +42,9 @@ STATUS_WINDOW = 12
 QEMU = ["qemu-system-i386", "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
         "-monitor", "none", "-cpu", "qemu32", "-m", "128M",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+# The reference for ring1-run --vga std: the same machine with QEMU's std VGA added, nothing
+# else (QEMU's full default PC also adds a NIC, a CD-ROM, a floppy drive, a parallel port).
+QEMU_STD_VGA = ["-vga", "std"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,10 +63,10 @@ def run(image, *args, stdin=subprocess.DEVNULL, timeout=30, cwd=None):
     return r.returncode, r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
 
 
-def qemu(kernel, append=None, timeout=30, cwd=None, input_=None):
+def qemu(kernel, append=None, timeout=30, cwd=None, input_=None, extra=()):
     if not shutil.which(QEMU[0]):
         pytest.skip("qemu-system-i386 not installed")
-    cmd = QEMU + ["-kernel", kernel] + (["-append", append] if append else [])
+    cmd = QEMU + list(extra) + ["-kernel", kernel] + (["-append", append] if append else [])
     r = subprocess.run(cmd, input=input_, capture_output=True, timeout=timeout, cwd=cwd)
     return r.returncode, r.stdout.decode("latin-1")
 
@@ -317,6 +320,85 @@ def test_rtc_interrupts_match_qemu(patched, tmp_path):
         ref.splitlines(True), out.splitlines(True), "qemu", "ring1"))
 
 
+@pytest.mark.parametrize("vga", ["std", "none"])
+@pytest.mark.parametrize("patched", [False, True])
+def test_vga_registers_match_qemu(vga, patched, tmp_path):
+    """tests/guest/vga.c: every VGA register after the BIOS set text mode 3 (CRTC 0-0x18,
+    sequencer, graphics, attribute through the 0x3C0 flip-flop, misc output, input status 0,
+    feature control, DAC state and all 256 DAC entries, the index registers and which way the
+    flip-flop points), every port of 0x3B0-0x3DF, then writes read back (cursor, start
+    address, word writes, CR0-CR7 protection, the bits each register keeps, the DAC's
+    auto-increment, the mono alias at 0x3B4/0x3B5/0x3BA): the same lines as QEMU with its
+    std VGA (--vga std) or without one (-nodefaults, --vga none: every port reads 0xff).
+    Input status 1's retrace bits change over time: the guest prints whether bits 0 and 3
+    change over 1000 reads and the other bits masked, never their values."""
+    key = "vga-" + vga
+    if key not in _qemu_refs:
+        _qemu_refs[key] = qemu(guest("vga"), extra=QEMU_STD_VGA if vga == "std" else ())
+    rc_q, ref = _qemu_refs[key]
+    assert ("misc=0x00000067\n" if vga == "std" else "misc=0x000000ff\n") in ref
+    if vga == "std":
+        assert "is1.changes=0x00000009\n" in ref
+    img = guest("vga")
+    if patched:
+        img = rewrite(img, str(tmp_path / "vga.r1.elf"))
+    rc, out, err = run(img, "--vga", vga)
+    assert out == ref, "".join(difflib.unified_diff(
+        ref.splitlines(True), out.splitlines(True), "qemu", "ring1"))
+    assert rc == rc_q == 1, err
+
+
+def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
+    """--screen with --vga std: rows from the CRTC start address (the guest put "line N" at
+    every 80-cell row of the 32 KiB window and started the screen at row 1), a 26th line with
+    the cursor's row and column on the screen and the start address. Without a VGA: the
+    buffer from 0xB8000 and no cursor line. A guest that writes nothing sees what the BIOS
+    left (the vga guest checks those cells against QEMU's)."""
+    screen = tmp_path / "screen.txt"
+    rc, out, err = run(guest("vga"), "--vga", "std", f"--screen={screen}")
+    assert rc == 1, err
+    lines = screen.read_text(encoding="utf-8").split("\n")
+    assert lines == [f"line {r}" for r in range(1, 26)] + [
+        "cursor row 2 col 5, start address 0x0050", ""]
+    rc, out, err = run(guest("vga"), "--vga", "std", "--screen")
+    assert rc == 1 and "the VGA text screen at exit:\n  |line 1\n" in err
+    assert err.endswith("  |line 25\n  cursor row 2 col 5, start address 0x0050\n"), err
+    rc, out, err = run(guest("vga"), f"--screen={screen}")
+    assert rc == 1, err
+    lines = screen.read_text(encoding="utf-8").split("\n")
+    assert lines == [f"line {r}" for r in range(25)] + [""]
+    # Nothing written: the text window as the BIOS left it, the cursor under its two lines.
+    rc, out, err = run(guest("hello"), "--vga", "std", f"--screen={screen}")
+    assert rc == 1, err
+    lines = screen.read_text(encoding="utf-8").split("\n")
+    assert lines == ["SeaBIOS (version 1.16.2-debian-1.16.2-1)", "Booting from ROM..."] + \
+        [""] * 23 + ["cursor row 2 col 0, start address 0x0000", ""]
+    for mode, line in [("off", "cursor off"), ("hidden", "cursor off"),
+                       ("away", "cursor off the screen at 0x0820")]:
+        rc, out, err = run(guest("vga"), "--vga", "std", f"--screen={screen}", "--cmdline", mode)
+        assert rc == 1, err
+        lines = screen.read_text(encoding="utf-8").split("\n")
+        assert lines[25] == line + ", start address 0x0050", mode
+
+
+def test_stats_point_vga_port_accesses_at_the_option():
+    """Without a VGA, a guest's CRTC accesses read 0xff; --stats lists them with the option
+    that adds one (a kernel that keeps its cursor in the CRTC dies on 0xffff otherwise)."""
+    rc, out, err = run(guest("vga"), "--stats")
+    assert rc == 1, err
+    assert re.search(r"port 0x03d5 reads \d+ writes \d+\n", err), err
+    assert "(0x3b0-0x3df are a VGA's ports: --vga std adds one)" in err
+    rc, out, err = run(guest("vga"), "--stats", "--vga", "std")
+    assert rc == 1, err
+    assert "0x03d5" not in err and "0x3b0-0x3df" not in err
+
+
+def test_vga_option_is_checked():
+    r = subprocess.run([RUN, guest("hello"), "--vga", "ega"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == STATUS_LOAD_ERROR and "--vga ega: want none or std" in r.stderr
+
+
 def test_int80_is_a_guest_event_not_a_host_syscall():
     """Syscall User Dispatch: int $0x80 from compat mode arrives through the guest's IDT.
     A native `syscall` is blocked (seccomp) and diagnosed: the host kernel loses its EIP."""
@@ -397,27 +479,55 @@ def test_local_apic_and_ioapic_match_qemu(mode, tmp_path):
     assert rc == 1 and out == ref, err
 
 
-def test_firmware_tables_match_qemu(tmp_path):
+# With --vga std, what ring1 leaves out of QEMU's std VGA: the pointers into its BIOS's ROM at
+# 0xC0000 (no ROM there): the IVT's INT 10h, 1Fh and 43h, the BDA's video save pointer table
+# (0x4A8) and the VGA BIOS's own state (0x4B9-0x4BD).
+VGA_ROM_BYTES = {"ivt 0x00000040:": range(0, 4), "ivt 0x00000070:": range(12, 16),
+                 "ivt 0x00000100:": range(12, 16), "bda 0x000004a0:": range(8, 12),
+                 "bda 0x000004b0:": range(9, 14)}
+
+
+def _mask_vga_rom(line):
+    for prefix, idx in VGA_ROM_BYTES.items():
+        if line.startswith(prefix):
+            b = line[len(prefix):].split()
+            return prefix + " " + " ".join("??" if i in idx else x for i, x in enumerate(b))
+    return line
+
+
+@pytest.mark.parametrize("vga", ["none", "std"])
+def test_firmware_tables_match_qemu(vga, tmp_path):
     """BIOS data area, EBDA, interrupt vector table, MP floating pointer and configuration
     table, LAPIC/IOAPIC/keyboard controller/port 0x92 reset state, PCI headers, CMOS: byte for
     byte QEMU's (after SeaBIOS), but for the time of day and the PCI functions ring1 does not
-    have (PIIX3 IDE 00:01.1, PIIX4 power management 00:01.3)."""
+    have (PIIX3 IDE 00:01.1, PIIX4 power management 00:01.3). With --vga std (QEMU: -vga std)
+    the VGA's PCI function 00:02.0 and the BDA's video fields too, as the VGA BIOS leaves them
+    in mode 3 (VGA_ROM_BYTES: what is not there)."""
     img = tmp_path / "d.img"
     img.write_bytes(bytes(8 << 20))
     extra = ["-drive", f"file={img},index=1,media=disk,format=raw"]
+    if vga == "std":
+        extra += QEMU_STD_VGA
     if not shutil.which(QEMU[0]):
         pytest.skip("qemu-system-i386 not installed")
     r = subprocess.run(QEMU + ["-kernel", guest("pcinfo")] + extra, capture_output=True,
                        timeout=30)
     ref = r.stdout.decode("latin-1").splitlines()
-    rc, out, err = run(guest("pcinfo"), "--disk", f"index=1,file={img}", "--snapshot")
+    rc, out, err = run(guest("pcinfo"), "--disk", f"index=1,file={img}", "--snapshot",
+                       "--vga", vga)
     assert rc == 1, err
     got = out.splitlines()
     ticks = re.compile(r"^bda 0x00000460:")          # 0x46c: timer ticks since midnight
     absent = re.compile(r"^pci 1\.[13]:")
+    if vga == "std":
+        ref, got = [_mask_vga_rom(l) for l in ref], [_mask_vga_rom(l) for l in got]
+        # the mode-3 fields in the line with the ticks: cursor type, CRTC port
+        assert [l[:31] for l in ref if ticks.match(l)] == [l[:31] for l in got if ticks.match(l)]
+        assert "bda 0x00000440: 00 00 00 00 00 00 00 00 00 03 50 00 00 10 00 00" in ref
     assert [l for l in ref if not ticks.match(l) and not absent.match(l)] == \
            [l for l in got if not ticks.match(l)]
     assert sum(1 for l in ref if absent.match(l)) == 2
+    assert any(l.startswith("pci 2.0: 0x11111234 ") for l in ref) == (vga == "std")
 
 
 def _ata_images(d):
@@ -633,7 +743,7 @@ def test_module_errors_are_diagnosed(tmp_path):
 def test_help_lists_every_option_and_status():
     r = subprocess.run([RUN, "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0 and r.stderr == ""
-    for opt in ["--mem", "--serial", "--input", "--disk", "--snapshot", "--cmdline",
+    for opt in ["--mem", "--serial", "--input", "--disk", "--snapshot", "--vga", "--cmdline",
                 "--kernel-name", "--module", "--timeout", "--screen", "--stats", "--trace",
                 "--help"]:
         assert opt in r.stdout, opt
@@ -881,6 +991,18 @@ def test_sample_patched_matches_golden(name, samples_built, tmp_path):
     src = os.path.join("build", name + ".elf")
     patched = rewrite(os.path.join(SAMPLES, src), str(tmp_path / (name + ".r1.elf")))
     rc, out, err = _run_sample(patched, name, tmp_path)
+    _check_against_golden(name, out, rc, err)
+
+
+@pytest.mark.parametrize("name", _samples())
+def test_sample_with_std_vga_matches_golden(name, samples_built, tmp_path):
+    """The goldens come from QEMU without a VGA (-nodefaults). A VGA changes no sample's
+    transcript (the unix sample's console writes the CRTC's cursor registers, which then
+    exist): patched, with --vga std, the same golden. tests/test_samples.py and
+    tests/test_unix_sample.py check QEMU with -vga std against the same goldens."""
+    src = os.path.join("build", name + ".elf")
+    patched = rewrite(os.path.join(SAMPLES, src), str(tmp_path / (name + ".r1.elf")))
+    rc, out, err = _run_sample(patched, name, tmp_path, "--vga", "std")
     _check_against_golden(name, out, rc, err)
 
 

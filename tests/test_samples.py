@@ -40,11 +40,12 @@ def built():
 _first_runs = {}
 
 
-def run_sample(build_dir, name):
-    """Boot build/<name>.elf under QEMU; return (exit status, transcript bytes)."""
+def run_sample(build_dir, name, *extra):
+    """Boot build/<name>.elf under QEMU (extra: more QEMU options); return (exit status,
+    transcript bytes)."""
     elf = build_dir / f"{name}.elf"
     try:
-        proc = subprocess.run([str(QEMU_RUN), str(elf)], stdin=subprocess.DEVNULL,
+        proc = subprocess.run([str(QEMU_RUN), str(elf), *extra], stdin=subprocess.DEVNULL,
                               capture_output=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as e:
         partial = (e.stdout or b"").decode(errors="replace")
@@ -85,6 +86,16 @@ def test_transcript_is_deterministic(built, name):
     _, once = first_run(built, name)
     _, again = run_sample(built, name)
     assert once == again, diff(name, once, again, ("run 1", "run 2"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_transcript_with_std_vga_matches_golden(built, name):
+    """The goldens come from QEMU without a display adapter (-nodefaults); with its std VGA
+    added (the reference of ring1-run --vga std) every transcript is the same."""
+    status, got = run_sample(built, name, "-vga", "std")
+    want = (SAMPLES / "golden" / f"{name}.txt").read_bytes()
+    assert got == want, diff(name, want, got, (f"golden/{name}.txt", f"qemu -vga std {name}.elf"))
+    assert status == EXIT_SUCCESS
 
 
 # Every kind of the sensitive-instruction catalogue (abi.h's R1_KIND_LIST) and how objdump

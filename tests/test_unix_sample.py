@@ -36,13 +36,15 @@ def built():
     return KERNEL
 
 
-def run_unix(tmp_path, name, session=None, disk=True):
-    """Boot the kernel under QEMU; return (exit status, transcript bytes)."""
+def run_unix(tmp_path, name, session=None, disk=True, extra=()):
+    """Boot the kernel under QEMU (extra: more QEMU options); return (exit status, transcript
+    bytes)."""
     args = [str(QEMU_RUN), str(KERNEL)]
     if disk:
         image = tmp_path / f"{name}-fs.img"
         shutil.copyfile(FS_IMAGE, image)
         args += ["-drive", f"file={image},index=1,media=disk,format=raw"]
+    args += list(extra)
     try:
         proc = subprocess.run(args, input=session if session is not None else b"",
                               capture_output=True, timeout=TIMEOUT)
@@ -70,6 +72,16 @@ def test_transcript_matches_golden(first_run):
     assert got == want, diff(want, got, ("golden/unix.txt", "qemu unix.elf"))
     assert status == EXIT_SUCCESS, (f"unix: QEMU exit status {status}, want {EXIT_SUCCESS} "
                                     f"(debug-exit value {(status - 1) // 2})")
+
+
+def test_transcript_with_std_vga_matches_golden(built, tmp_path):
+    """The golden comes from QEMU without a display adapter (-nodefaults); with its std VGA
+    added (ring1-run --vga std's reference) the console's CRTC cursor writes reach a real
+    CRTC and the transcript is the same."""
+    status, got = run_unix(tmp_path, "vga", SESSION.read_bytes(), extra=("-vga", "std"))
+    want = GOLDEN.read_bytes()
+    assert got == want, diff(want, got, ("golden/unix.txt", "qemu -vga std unix.elf"))
+    assert status == EXIT_SUCCESS
 
 
 def test_transcript_is_deterministic(first_run, tmp_path):

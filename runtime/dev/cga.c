@@ -38,9 +38,15 @@ static const uint16_t cp437[256] = {
 
 size_t cga_render_row(const uint8_t *vram, unsigned row, char *out)
 {
+    return cga_render_cells(vram, CGA_ROWS * CGA_COLS, row * CGA_COLS, out);
+}
+
+size_t cga_render_cells(const uint8_t *text, unsigned cells, unsigned first, char *out)
+{
     size_t n = 0, end = 0;
     for (unsigned c = 0; c < CGA_COLS; c++) {
-        uint16_t u = cp437[vram[(row * CGA_COLS + c) * 2]];
+        unsigned cell = first + c;
+        uint16_t u = cell < cells ? cp437[text[cell * 2]] : ' ';
         if (u < 0x80) {
             out[n++] = (char)u;
         } else if (u < 0x800) {

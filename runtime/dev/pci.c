@@ -40,6 +40,7 @@ void pci_host_init(struct pci_host *p)
     memset(p, 0, sizeof *p);
     // 00:00.0 Intel 82441FX PMC (host bridge), 00:01.0 Intel 82371SB PIIX3 ISA bridge
     // (multi-function: the header type's bit 7).
+    p->nfn = 2;
     function(&p->fn[0], 0x00, 0x8086, 0x1237, 0x02, 0x060000, 0x00, 0x0000);
     function(&p->fn[1], 0x08, 0x8086, 0x7000, 0x00, 0x060100, 0x80, 0x0200);
     p->fn[0].config[PCI_COMMAND] = 0x03;           // I/O and memory space, SERR#: as
@@ -50,6 +51,28 @@ void pci_host_init(struct pci_host *p)
     memcpy(p->fn[1].config + 0x60, pirq, sizeof pirq);
 }
 
+static void put32(uint8_t *c, unsigned off, uint32_t v)
+{
+    put16(c, off, (uint16_t)v);
+    put16(c, off + 2, (uint16_t)(v >> 16));
+}
+
+void pci_add_std_vga(struct pci_host *p)
+{
+    struct pci_function *f = &p->fn[p->nfn++];
+    function(f, PCI_VGA_DEVFN, 0x1234, 0x1111, 0x02, 0x030000, 0x00, 0x0000);
+    put16(f->config, PCI_COMMAND, 0x0103);         // I/O, memory, SERR#, as SeaBIOS leaves it
+    put16(f->wmask, PCI_COMMAND, 0x0507);          // ... and bus master, INTx disable
+    f->wmask[PCI_CACHE_LINE] = 0xff;
+    // A BAR keeps the address bits above its size (the guest sizes it by writing ones).
+    put32(f->config, PCI_BAR0, 0xfd000008);        // memory, prefetchable
+    put32(f->wmask, PCI_BAR0, 0xff000000);
+    put32(f->config, PCI_BAR2, 0xfebf0000);
+    put32(f->wmask, PCI_BAR2, 0xfffff000);
+    put32(f->config, PCI_ROM_BAR, 0xfebe0000);
+    put32(f->wmask, PCI_ROM_BAR, 0xffff0001);      // and the enable bit
+}
+
 // The addressed function, or NULL for a master abort.
 static struct pci_function *target(struct pci_host *p, unsigned *reg)
 {
@@ -57,7 +80,7 @@ static struct pci_function *target(struct pci_host *p, unsigned *reg)
     if (!(a & PCI_CONFIG_ENABLE) || ((a >> 16) & 0xff) != 0)
         return NULL;
     *reg = a & 0xfc;
-    for (int i = 0; i < PCI_NFUNCS; i++)
+    for (unsigned i = 0; i < p->nfn; i++)
         if (p->fn[i].devfn == ((a >> 8) & 0xff))
             return &p->fn[i];
     return NULL;

@@ -3,7 +3,8 @@
 // 82441FX) and the PIIX3 PCI-to-ISA bridge (00:01.0, Intel 82371SB function 0) answer with
 // their configuration headers; every other address is a master abort (all ones). The
 // PIIX3's IDE (00:01.1) and QEMU's PIIX4 power management function (00:01.3) are absent:
-// the ATA channels are the legacy ISA ones, without bus-master DMA.
+// the ATA channels are the legacy ISA ones, without bus-master DMA. With --vga std, QEMU's
+// std VGA answers at 00:02.0 (pci_add_std_vga).
 #ifndef RING1_PCI_H
 #define RING1_PCI_H
 
@@ -26,7 +27,13 @@
 #define PCI_SUBSYS_ID      0x2e
 #define PCI_INTERRUPT_LINE 0x3c
 
-#define PCI_NFUNCS 2
+#define PCI_CACHE_LINE     0x0c
+#define PCI_BAR0           0x10
+#define PCI_BAR2           0x18
+#define PCI_ROM_BAR        0x30
+
+#define PCI_NFUNCS 3
+#define PCI_VGA_DEVFN 0x10         // 00:02.0, where QEMU puts its std VGA
 
 struct pci_function {
     uint8_t devfn;             // device << 3 | function, on bus 0
@@ -37,9 +44,14 @@ struct pci_function {
 struct pci_host {
     uint32_t config_address;
     struct pci_function fn[PCI_NFUNCS];
+    unsigned nfn;
 };
 
 void pci_host_init(struct pci_host *p);
+// QEMU's std VGA (1234:1111, display controller) at 00:02.0, its BARs where SeaBIOS puts
+// them: 16 MiB prefetchable framebuffer, 4 KiB registers, 64 KiB expansion ROM (disabled).
+// Only the configuration header: nothing answers at those addresses.
+void pci_add_std_vga(struct pci_host *p);
 // offset: 0-3 = CONFIG_ADDRESS bytes, 4-7 = CONFIG_DATA bytes (relative to 0xcf8).
 uint32_t pci_host_read(struct pci_host *p, unsigned offset, int size);
 void pci_host_write(struct pci_host *p, unsigned offset, int size, uint32_t val);

@@ -66,3 +66,34 @@ TEST(identification_is_read_only_command_is_not)
     pci_host_write(&p, 4, 2, 0x0007);
     CHECK_EQ(cfg(0, 0, 0x04) & 0xffff, 0x0007);
 }
+
+TEST(std_vga_function_is_absent_until_added)
+{
+    pci_host_init(&p);
+    CHECK_EQ(cfg(2, 0, 0x00), 0xffffffff);
+    pci_add_std_vga(&p);
+    CHECK_EQ(cfg(2, 0, 0x00), 0x11111234);
+    CHECK_EQ(cfg(2, 0, 0x04), 0x00000103);
+    CHECK_EQ(cfg(2, 0, 0x08), 0x03000002);        // display controller, VGA compatible
+    CHECK_EQ(cfg(2, 0, 0x10), 0xfd000008);
+    CHECK_EQ(cfg(2, 0, 0x18), 0xfebf0000);
+    CHECK_EQ(cfg(2, 0, 0x30), 0xfebe0000);
+    CHECK_EQ(cfg(2, 1, 0x00), 0xffffffff);
+    CHECK_EQ(cfg(0, 0, 0x00), 0x12378086);        // the others stay
+}
+
+// What QEMU's VGA keeps of all ones (runtime/tests/guest/vga.c reads it under QEMU).
+TEST(std_vga_bars_size_as_qemus)
+{
+    pci_host_init(&p);
+    pci_add_std_vga(&p);
+    static const struct { unsigned reg; uint32_t ff; } keeps[] = {
+        {0x04, 0x00000507}, {0x0c, 0x000000ff}, {0x10, 0xff000008}, {0x14, 0},
+        {0x18, 0xfffff000}, {0x30, 0xffff0001}, {0x3c, 0x000000ff},
+    };
+    for (unsigned i = 0; i < sizeof keeps / sizeof keeps[0]; i++) {
+        pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 2 << 11 | keeps[i].reg);
+        pci_host_write(&p, 4, 4, 0xffffffff);
+        CHECK_EQ(cfg(2, 0, keeps[i].reg), keeps[i].ff);
+    }
+}
