@@ -152,7 +152,7 @@ static bool namespaces_unprivileged(void)
 // console and disk I/O on descriptors opened at start-up, LDT slots for guest segments.
 static const int allowed[] = {
     SYS_read, SYS_write, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev, SYS_lseek,
-    SYS_fdatasync, SYS_fsync, SYS_close, SYS_fstat, SYS_newfstatat,
+    SYS_fdatasync, SYS_fsync, SYS_close, SYS_fstat,
     SYS_mprotect, SYS_munmap, SYS_madvise, SYS_brk,
     SYS_rt_sigreturn, SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigpending, SYS_rt_sigtimedwait,
     SYS_poll, SYS_ppoll, SYS_nanosleep, SYS_clock_nanosleep, SYS_clock_gettime,
@@ -215,6 +215,13 @@ static void allowlist(const int *mappable_fds, unsigned nfds)
     EMIT(LD_ARG_LO(1));
     EMIT(JEQ(F_GETFL, 2, 0));
     EMIT(JEQ(F_SETFL, 1, 0));
+    EMIT(RET(DENY));
+    EMIT(RET(ALLOW));
+
+    // newfstatat: of a descriptor (the C library's fstat, AT_EMPTY_PATH), never of a path.
+    EMIT(JEQ(SYS_newfstatat, 0, 4));
+    EMIT(LD_ARG_LO(3));
+    EMIT(JSET(AT_EMPTY_PATH, 1, 0));
     EMIT(RET(DENY));
     EMIT(RET(ALLOW));
 
@@ -282,6 +289,7 @@ const char *jail_syscall_name(int nr)
     case SYS_mkdir: return "mkdir";
     case SYS_chdir: return "chdir";
     case SYS_sysinfo: return "sysinfo";
+    case SYS_newfstatat: return "newfstatat";
     default: return "?";
     }
 }
