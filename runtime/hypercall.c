@@ -30,6 +30,12 @@ int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
 {
     uint32_t hv = (uint32_t)(uintptr_t)h;
     const char *why = NULL;
+    // The note names the header's address: it must lie in the segment before it is read.
+    if (hv < seg_vaddr || (uint64_t)hv + sizeof *h > (uint64_t)seg_vaddr + seg_len || hv & 3) {
+        fprintf(stderr, "ring1-run: .ring1 header at %#x: outside the .ring1 segment or misaligned "
+                "(%#x, %u bytes)\n", hv, seg_vaddr, seg_len);
+        return -1;
+    }
     if (memcmp(h->magic, R1_MAGIC, 8) != 0)
         why = "bad magic";
     else if (h->abi_version != R1_ABI_VERSION)
