@@ -42,6 +42,8 @@ int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
         why = "ABI version mismatch";
     else if (h->header_size < sizeof *h)
         why = "header too small";
+    else if ((h->sites_off | h->map_o2t_off | h->map_t2o_off) & 3)
+        why = "a table is not 4-byte aligned";   // abi.h: naturally aligned
     if (!why) {
         uint64_t end = (uint64_t)seg_vaddr + seg_len;
         uint64_t s_end = (uint64_t)hv + h->sites_off + (uint64_t)h->nsites * sizeof *sites;
