@@ -67,6 +67,7 @@ int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
     nt2o = h->nmap_t2o;
     tramp_lo = hv + h->tramp_off;
     tramp_hi = tramp_lo + h->tramp_size;
+    free(by_addr);   // a second image (the fuzz harness loads one per input)
     by_addr = malloc((nsites ? nsites : 1) * sizeof *by_addr);
     for (uint32_t i = 0; i < nsites; i++)
         by_addr[i] = i;
