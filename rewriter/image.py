@@ -245,6 +245,11 @@ def _load_elf(path: str, raw: bytes) -> Image:
         return _load_elf_lief(path, raw, bits, machine)
 
 
+def _name(n: str | bytes) -> str:
+    """A section or symbol name: LIEF gives bytes for one that is not UTF-8."""
+    return n if isinstance(n, str) else n.decode("utf-8", "backslashreplace")
+
+
 def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
     elf = lief.ELF.parse(raw)
     if elf is None:
@@ -262,7 +267,7 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
         if not s.has(lief.ELF.Section.FLAGS.ALLOC):
             continue
         blob = bytes(raw[s.file_offset:s.file_offset + s.size])
-        rng = CodeRange(s.name, s.virtual_address, blob)
+        rng = CodeRange(_name(s.name), s.virtual_address, blob)
         if s.has(lief.ELF.Section.FLAGS.EXECINSTR):
             code.append(rng)
         else:
@@ -276,7 +281,7 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
     symbols = {}
     for sym in elf.symbols:
         if sym.type == lief.ELF.Symbol.TYPE.FUNC and sym.value:
-            symbols.setdefault(sym.value, sym.name)
+            symbols.setdefault(sym.value, _name(sym.name))
     ring1_note = None
     for note in elf.notes:
         if note.name.rstrip("\0") == abi.NOTE_NAME.decode() and note.original_type == abi.NOTE_ABI:
