@@ -250,6 +250,16 @@ def _name(n: str | bytes) -> str:
     return n if isinstance(n, str) else n.decode("utf-8", "backslashreplace")
 
 
+def _check_disjoint(path: str, code: list[CodeRange]) -> None:
+    """The analysis keeps one state per code address: two executable sections (or segments)
+    that share addresses would make it loop."""
+    rs = sorted(code, key=lambda r: r.addr)
+    for a, b in zip(rs, rs[1:]):
+        if b.addr < a.end:
+            raise BadInput(f"{path}: executable sections '{a.name}' ({a.addr:#x}-{a.end:#x}) and "
+                           f"'{b.name}' ({b.addr:#x}-{b.end:#x}) overlap")
+
+
 def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
     elf = lief.ELF.parse(raw)
     if elf is None:
@@ -278,6 +288,7 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
             (code if s.executable else data).append(rng)
     if not code:
         raise BadInput(f"{path}: no executable code (no executable section or segment)")
+    _check_disjoint(path, code)
     symbols = {}
     for sym in elf.symbols:
         if sym.type == lief.ELF.Symbol.TYPE.FUNC and sym.value:
