@@ -113,6 +113,7 @@ class Kind(enum.IntEnum):
 
 # struct layouts (little-endian, packed as in abi.h)
 NOTE = struct.Struct("<IIII32s")                 # struct r1_note
+OPTIONS = struct.Struct("<II24s")                # struct r1_options (after r1_note)
 HEADER = struct.Struct("<8sIIIIIIIIIIIIIIII32s")  # struct r1_header
 SITE = struct.Struct("<IIIHBB16s")               # struct r1_site
 MAP = struct.Struct("<II")                       # struct r1_map
@@ -123,9 +124,23 @@ HEADER_FIELDS = ("magic", "abi_version", "window_base", "header_size", "flags", 
                  "tramp_size",
                  "entry_point", "undo_off", "undo_size", "orig_file_size", "input_sha256")
 NOTE_FIELDS = ("abi_version", "window_base", "image_vaddr", "flags", "input_sha256")
+OPTIONS_FIELDS = ("tactics", "reserved", "rewriter")
 SITE_FIELDS = ("addr", "resume", "tramp", "kind", "tactic", "len", "bytes")
 MAP_FIELDS = ("orig", "tramp")
 UNDO_FIELDS = ("offset", "len")
+
+
+def tactic_bits(tactics) -> int:
+    """struct r1_options.tactics for a set of tactics."""
+    return sum(1 << int(t) for t in set(tactics))
+
+
+def tactics_of(bits: int) -> tuple[Tactic, ...]:
+    """The tactics named by struct r1_options.tactics, in order (ValueError on unknown bits)."""
+    known = tactic_bits(Tactic)
+    if bits & ~known:
+        raise ValueError(f"unknown tactic bits {bits & ~known:#x}")
+    return tuple(t for t in sorted(Tactic) if bits & (1 << int(t)))
 
 
 def vcpu(window_base: int, field: int) -> int:

@@ -255,10 +255,14 @@ def cmd_verify(args) -> int:
         except BadInput as e:
             _err(str(e))
             worst = max(worst, EXIT_BAD_INPUT)
+            if args.json:
+                print(json.dumps({"image": path, "ok": False, "error": str(e),
+                                  "exit": EXIT_BAD_INPUT}), flush=True)
             continue
         if args.json:
+            # JSON Lines: one object per image, one line each
             print(json.dumps({"image": path, "ok": r.ok, "problems": r.problems,
-                              "stats": r.stats}, indent=1))
+                              "stats": r.stats}), flush=True)
         elif r.ok:
             t = r.stats["tactics"]
             print(f"{path}: OK: {r.stats['sites']} sites handled (inline {t['inline']}, "
@@ -375,9 +379,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
 
     q = sub.add_parser("verify", help="check a patched image: every sensitive site handled, "
-                       "every other byte unchanged, trampolines sound (exit 1 if not)")
+                       "every other byte unchanged, the whole file what the rewrite (re-run "
+                       "with the recorded options) gives, trampolines sound (exit 1 if not)",
+                       description="Rebuild the input from the undo records (its SHA-256 must "
+                       "match the note's), re-run the rewrite on it with the options the note "
+                       "records (window, tactics) and compare the whole file byte for byte; "
+                       "independently, check every field the runtime reads, every sensitive "
+                       "site, region, map entry and trampoline branch. Exit status, the worst over "
+                       "the images: 0 verified; 1 failed (each problem is listed); 2 cannot be "
+                       "read as a ring1-patched image.")
     q.add_argument("images", nargs="+", metavar="IMAGE")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print JSON Lines: one object per "
+                   "image on one line ({image, ok, problems, stats}, or {image, ok: false, "
+                   "error, exit} for an image that cannot be read)")
 
     q = sub.add_parser("run", help="run a patched image under the ring1 runtime (options after "
                        "the image go to the runtime: --mem, --serial, --cmdline, --timeout, "

@@ -263,10 +263,9 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     _mark_data(d, image.data_in_code())
     refs = _code_data_refs(image, data_refs)
     _mark_data(d, refs)
-    table_entries = [struct.unpack("<I", image.read(a, 4))[0]
-                     for lo, hi in refs if (hi - lo) % 4 == 0 and hi - lo >= 8
+    table_entries = [w for lo, hi in refs if (hi - lo) % 4 == 0 and hi - lo >= 8
                      for a in range(lo, hi, 4)
-                     if image.code_range_of(struct.unpack("<I", image.read(a, 4))[0])]
+                     for w in [_word(image, a)] if w is not None and image.code_range_of(w)]
     kt = d.ktables = scan_ktables(image)
     d.protected = kt.protected_bytes()
     add_roots("entry", [_virtual(image, image.entry)], True)
@@ -296,6 +295,13 @@ def disassemble(image: Image, progress=None) -> Disassembly:
         else:
             d.unknown_sites[a] = k
     return d
+
+
+def _word(image: Image, addr: int) -> int | None:
+    """The 32-bit word at addr, or None where no segment has file bytes (a code section need
+    not lie inside one)."""
+    b = image.read(addr, 4)
+    return None if b is None else struct.unpack("<I", b)[0]
 
 
 def _mark_data(d: Disassembly, ranges) -> None:

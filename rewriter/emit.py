@@ -20,7 +20,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from . import abi
+from . import __version__, abi
 from .abi import Tactic
 from .errors import BadInput, Ring1Error
 from .image import Image
@@ -29,6 +29,7 @@ from . import trampoline
 from .trampoline import ALIGN, Layout, jmp_rel32
 
 PAGE = 0x1000
+REWRITER = f"ring1 {__version__}"        # struct r1_options.rewriter
 EHDR = struct.Struct("<16sHHIIIIIHHHHHH")      # Elf32_Ehdr
 PHDR = struct.Struct("<IIIIIIII")              # Elf32_Phdr
 SHDR = struct.Struct("<IIIIIIIIII")            # Elf32_Shdr
@@ -56,6 +57,11 @@ class Patched:
     ring1_size: int
 
 
+def _range_name(image: Image, addr: int) -> str:
+    r = image.code_range_of(addr)
+    return f"section {r.name}" if r is not None else "no code section"
+
+
 def patch_bytes(image: Image, plan: Plan, lay: Layout) -> tuple[bytearray, list]:
     """The input with every region and trap site rewritten, and the undo records."""
     out = bytearray(image.raw)
@@ -63,7 +69,9 @@ def patch_bytes(image: Image, plan: Plan, lay: Layout) -> tuple[bytearray, list]
     for r in plan.regions:
         off = image.file_offset(r.start, r.end - r.start)
         if off is None:
-            raise Ring1Error(f"region {r.start:#x}-{r.end:#x} is not backed by file bytes")
+            raise BadInput(f"{image.path}: code at {r.start:#x}-{r.end:#x} "
+                           f"({_range_name(image, r.start)}) is not inside the file bytes of "
+                           f"any PT_LOAD segment: the section and program headers disagree")
         undo.append((off, bytes(out[off:off + r.end - r.start])))
         new = jmp_rel32(r.start, lay.region_tramp[r.start])
         out[off:off + len(new)] = new
@@ -72,7 +80,10 @@ def patch_bytes(image: Image, plan: Plan, lay: Layout) -> tuple[bytearray, list]
         if s.tactic == Tactic.TRAP:
             off = image.file_offset(s.addr, s.length)
             if off is None:
-                raise Ring1Error(f"site {s.addr:#x} is not backed by file bytes")
+                raise BadInput(f"{image.path}: sensitive instruction at {s.addr:#x} "
+                               f"({_range_name(image, s.addr)}) is not inside the file bytes "
+                               f"of any PT_LOAD segment: the section and program headers "
+                               f"disagree")
             undo.append((off, bytes(out[off:off + 1])))
             out[off] = 0xCC
     return out, sorted(undo)
@@ -139,7 +150,9 @@ def check_rewritable(image: Image, window_base: int) -> None:
                            f"--window")
 
 
-def emit(image: Image, plan: Plan, d) -> Patched:
+def emit(image: Image, plan: Plan, d, record_options: bool = True) -> Patched:
+    """The output file. `record_options=False` leaves struct r1_options out of the note, as
+    images made before it existed are (verify re-runs those that way)."""
     check_rewritable(image, plan.window_base)
     w = plan.window_base
     lay = trampoline.build(plan, d, tramp_base(w))
@@ -158,6 +171,8 @@ def emit(image: Image, plan: Plan, d) -> Patched:
     desc = abi.NOTE.pack(abi.ABI_VERSION, w, hdr_addr,
                          abi.F_TRAP_ONLY if plan.tactics == (Tactic.TRAP,) else 0,
                          hashlib.sha256(raw).digest())
+    if record_options:
+        desc += abi.OPTIONS.pack(abi.tactic_bits(plan.tactics), 0, REWRITER.encode())
     note_off = _align(len(out), 4)
     note = _note(desc)
     out += b"\0" * (note_off - len(out)) + note
@@ -230,25 +245,44 @@ def read_ring1(image: Image) -> Ring1:
         raise BadInput(f"{image.path}: no segment at the .ring1 address {addr:#x}")
     data = image.raw[seg.offset:seg.offset + seg.filesz]
     if len(data) < abi.HEADER.size:
-        raise BadInput(f"{image.path}: .ring1 segment truncated")
+        raise BadInput(f"{image.path}: .ring1 segment truncated ({len(data)} bytes, the header "
+                       f"alone is {abi.HEADER.size})")
     hdr = dict(zip(abi.HEADER_FIELDS, abi.HEADER.unpack_from(data)))
     if hdr["magic"] != abi.MAGIC:
         raise BadInput(f"{image.path}: .ring1 segment has bad magic {hdr['magic']!r}")
-    try:
-        sites = [dict(zip(abi.SITE_FIELDS, abi.SITE.unpack_from(data, hdr["sites_off"] + i *
-                                                               abi.SITE.size)))
-                 for i in range(hdr["nsites"])]
-        o2t = [abi.MAP.unpack_from(data, hdr["map_o2t_off"] + i * 8) for i in range(hdr["nmap_o2t"])]
-        t2o = [abi.MAP.unpack_from(data, hdr["map_t2o_off"] + i * 8) for i in range(hdr["nmap_t2o"])]
-        undo = []
-        p, end = hdr["undo_off"], hdr["undo_off"] + hdr["undo_size"]
-        while p < end:
-            off, ln = abi.UNDO.unpack_from(data, p)
-            p += abi.UNDO.size
-            undo.append((off, bytes(data[p:p + ln])))
-            p += _align(ln, 4)
-    except struct.error:
-        raise BadInput(f"{image.path}: .ring1 tables run past the end of the segment")
+    # every table inside the segment, checked before anything is read (a count of 2**32 - 1
+    # must not become a loop)
+    for what, off, n, size in (("site table", hdr["sites_off"], hdr["nsites"], abi.SITE.size),
+                               ("o2t map", hdr["map_o2t_off"], hdr["nmap_o2t"], abi.MAP.size),
+                               ("t2o map", hdr["map_t2o_off"], hdr["nmap_t2o"], abi.MAP.size),
+                               ("trampoline area", hdr["tramp_off"], hdr["tramp_size"], 1),
+                               ("undo records", hdr["undo_off"], hdr["undo_size"], 1)):
+        if off + n * size > len(data):
+            raise BadInput(f"{image.path}: .ring1 {what} ({n} x {size} bytes at offset "
+                           f"{off:#x}) runs past the end of the {len(data)}-byte segment")
+    sites = [dict(zip(abi.SITE_FIELDS, abi.SITE.unpack_from(data, hdr["sites_off"] + i *
+                                                           abi.SITE.size)))
+             for i in range(hdr["nsites"])]
+    kinds = set(abi.Kind)
+    for i, s in enumerate(sites):
+        if s["kind"] not in kinds:
+            raise BadInput(f"{image.path}: .ring1 site {i} ({s['addr']:#x}) has unknown kind "
+                           f"{s['kind']}")
+    o2t = [abi.MAP.unpack_from(data, hdr["map_o2t_off"] + i * 8) for i in range(hdr["nmap_o2t"])]
+    t2o = [abi.MAP.unpack_from(data, hdr["map_t2o_off"] + i * 8) for i in range(hdr["nmap_t2o"])]
+    undo = []
+    p, end = hdr["undo_off"], hdr["undo_off"] + hdr["undo_size"]
+    while p < end:
+        if p + abi.UNDO.size > end:
+            raise BadInput(f"{image.path}: .ring1 undo record at segment offset {p:#x} is cut "
+                           f"off by the end of the undo records")
+        off, ln = abi.UNDO.unpack_from(data, p)
+        p += abi.UNDO.size
+        if p + ln > end:
+            raise BadInput(f"{image.path}: .ring1 undo record for file offset {off:#x} "
+                           f"({ln} bytes) runs past the end of the undo records")
+        undo.append((off, bytes(data[p:p + ln])))
+        p += _align(ln, 4)
     return Ring1(note=note, header=hdr, addr=addr, segment=data, sites=sites, o2t=o2t, t2o=t2o,
                  undo=undo)
 

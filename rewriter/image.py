@@ -31,6 +31,7 @@ PT_LOAD = 1
 PT_NOTE = 4
 PF_X = 1
 SHF_EXECINSTR = 0x4
+SHT_NOTE = 7
 SHT_NOBITS = 8
 
 
@@ -107,6 +108,7 @@ class Image:
     symbols: dict[int, str] = field(default_factory=dict)   # function symbols: addr -> name
     multiboot: Multiboot | None = None
     ring1_note: dict | None = None       # present if the image was already patched
+    ring1_options: dict | None = None    # struct r1_options after the note, if recorded
     has_sections: bool = False
 
     @property
@@ -158,6 +160,49 @@ def find_multiboot(raw: bytes) -> Multiboot | None:
                 (mb.header_addr, mb.load_addr, mb.load_end_addr, mb.bss_end_addr,
                  mb.entry_addr) = struct.unpack_from("<IIIII", raw, off + 12)
             return mb
+    return None
+
+
+def _ring1_note_in(raw: bytes, off: int, size: int) -> bytes | None:
+    """The descriptor of the ring1 note in the notes at raw[off:off+size], as the runtime's
+    loader finds it (the first one whose name and type match; None if that one is too short)."""
+    p, end = off, off + size
+    while p + 12 <= end:
+        namesz, descsz, ntype = struct.unpack_from("<III", raw, p)
+        name = p + 12
+        desc = name + ((namesz + 3) & ~3)
+        nxt = desc + ((descsz + 3) & ~3)
+        if nxt > end:
+            return None
+        if ntype == abi.NOTE_ABI and raw[name:name + namesz] == abi.NOTE_NAME + b"\0":
+            return raw[desc:desc + descsz] if descsz >= abi.NOTE.size else None
+        p = nxt
+    return None
+
+
+def find_ring1_note(raw: bytes) -> bytes | None:
+    """The ring1 note's descriptor in an ELF32 file, found the way runtime/loader.c finds it:
+    PT_NOTE segments in program-header order, then (only if none has it) SHT_NOTE sections.
+    Note names are compared as bytes (a name need not be text)."""
+    (_, _, _, _, phoff, shoff, _, _, _, phnum, shentsize, shnum, _) = \
+        struct.unpack_from("<HHIIIIIHHHHHH", raw, 16)
+    for i in range(phnum):
+        if phoff + (i + 1) * 32 > len(raw):
+            break
+        p_type, p_offset, _, _, p_filesz, _, _, _ = struct.unpack_from("<IIIIIIII", raw,
+                                                                        phoff + i * 32)
+        if p_type == PT_NOTE and p_offset + p_filesz <= len(raw):
+            desc = _ring1_note_in(raw, p_offset, p_filesz)
+            if desc is not None:
+                return desc
+    if shoff and shentsize == 40 and shoff + shnum * 40 <= len(raw):
+        for i in range(shnum):
+            sh_type, _, _, sh_offset, sh_size = struct.unpack_from("<IIIII", raw,
+                                                                   shoff + i * 40 + 4)
+            if sh_type == SHT_NOTE and sh_offset + sh_size <= len(raw):
+                desc = _ring1_note_in(raw, sh_offset, sh_size)
+                if desc is not None:
+                    return desc
     return None
 
 
@@ -288,6 +333,10 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
             continue
         if not s.has(lief.ELF.Section.FLAGS.ALLOC):
             continue
+        if s.file_offset + s.size > len(raw):
+            raise BadInput(f"{path}: section {_name(s.name) or '(unnamed)'} (file offset "
+                           f"{s.file_offset:#x}, {s.size:#x} bytes) lies outside the file "
+                           f"({len(raw):#x} bytes)")
         blob = bytes(raw[s.file_offset:s.file_offset + s.size])
         rng = CodeRange(_name(s.name), s.virtual_address, blob)
         if s.has(lief.ELF.Section.FLAGS.EXECINSTR):
@@ -306,18 +355,19 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
     for sym in elf.symbols:
         if sym.type == lief.ELF.Symbol.TYPE.FUNC and sym.value:
             symbols.setdefault(sym.value, _name(sym.name))
-    ring1_note = None
-    for note in elf.notes:
-        if note.name.rstrip("\0") == abi.NOTE_NAME.decode() and note.original_type == abi.NOTE_ABI:
-            desc = bytes(note.description)
-            if len(desc) >= abi.NOTE.size:
-                ring1_note = dict(zip(abi.NOTE_FIELDS, abi.NOTE.unpack_from(desc)))
+    ring1_note = ring1_options = None
+    desc = find_ring1_note(raw) if bits == 32 else None
+    if desc is not None:
+        ring1_note = dict(zip(abi.NOTE_FIELDS, abi.NOTE.unpack_from(desc)))
+        if len(desc) >= abi.NOTE.size + abi.OPTIONS.size:
+            ring1_options = dict(zip(abi.OPTIONS_FIELDS,
+                                     abi.OPTIONS.unpack_from(desc, abi.NOTE.size)))
     return Image(path=path, raw=raw, kind=f"elf{bits}",
                  machine="i386" if machine == EM_386 else "x86-64",
                  entry=elf.header.entrypoint, segments=segments,
                  code=sorted(code, key=lambda r: r.addr), data=sorted(data, key=lambda r: r.addr),
                  symbols=symbols, multiboot=find_multiboot(raw), ring1_note=ring1_note,
-                 has_sections=has_sections)
+                 ring1_options=ring1_options, has_sections=has_sections)
 
 
 def _load_aout_kludge(path: str, raw: bytes, mb: Multiboot) -> Image:

@@ -250,6 +250,12 @@ def _region_ok(d, claimed, insns, i, j, dead) -> bool:
             return False                   # something points into the middle: keep it intact
         if a != start and a in d.targets and not _internal(d, a, start, end):
             return False                   # a branch from outside lands here
+    starts = {a for a, _ in insns[i:j + 1]}
+    for a, _ in insns[i:j + 1]:
+        f = d.flow.get(a)
+        if f is not None and f[0] in (JMP, JCC) and f[1] is not None and start <= f[1] < end \
+                and f[1] not in starts:
+            return False                   # a branch into the middle of a moved instruction
     return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
 
 

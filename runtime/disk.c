@@ -1,6 +1,7 @@
-// Disk image files for the ATA drives. Writes reach the file at once (pwrite) and are made
-// durable on the guest's FLUSH CACHE and at exit (fdatasync); with --snapshot the file is
-// mapped copy-on-write and stays untouched, like QEMU's -snapshot.
+// Disk image files for the ATA drives. Writes reach the file at once (pwrite), in the
+// guest's order, before the command completes; the cache mode (disk.h) says when they are
+// made durable. With --snapshot the file is mapped copy-on-write and stays untouched, like
+// QEMU's -snapshot.
 #include "disk.h"
 
 #include <errno.h>
@@ -17,23 +18,42 @@
 static struct disk *open_disks[DISK_MAX];
 static unsigned nopen;
 
-void disk_open(struct disk *d, const char *path, bool snapshot)
+void disk_open(struct disk *d, const char *path, bool snapshot, enum disk_cache cache)
 {
     memset(d, 0, sizeof *d);
     d->path = path;
     d->snapshot = snapshot;
-    d->fd = open(path, (snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    d->cache = cache;
+    int flags = snapshot ? O_RDONLY : O_RDWR | (cache == DISK_WRITETHROUGH ? O_DSYNC : 0);
+    d->fd = open(path, flags | O_CLOEXEC);
     struct stat st;
     if (d->fd < 0 || fstat(d->fd, &st) < 0) {
         fprintf(stderr, "ring1-run: --disk %s: %s%s\n", path, strerror(errno),
                 !snapshot && errno == EACCES ? " (read-only? use --snapshot)" : "");
         exit(STATUS_LOAD_ERROR);
     }
+    // One writer per image, as QEMU's image locking: a second ring1 writing it (or a
+    // second --disk of it) would interleave two guests' writes.
+    struct flock lk = {.l_type = snapshot ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(d->fd, F_OFD_SETLK, &lk) < 0) {
+        if (errno != EAGAIN && errno != EACCES) {   // a file system without locks
+            fprintf(stderr, "ring1-run: warning: --disk %s: cannot lock it (%s): another "
+                    "ring1 on it would not be noticed\n", path, strerror(errno));
+        } else if (!snapshot) {
+            fprintf(stderr, "ring1-run: --disk %s: in use by another process (another "
+                    "ring1?); --snapshot runs it with the writes kept in memory\n", path);
+            exit(STATUS_LOAD_ERROR);
+        } else {
+            fprintf(stderr, "ring1-run: warning: --disk %s is being written by another "
+                    "process: this --snapshot may see some of its writes\n", path);
+        }
+    }
     if (!S_ISREG(st.st_mode) || st.st_size < 512) {
         fprintf(stderr, "ring1-run: --disk %s: want a regular file of at least 512 bytes\n",
                 path);
         exit(STATUS_LOAD_ERROR);
     }
+    d->size = (uint64_t)st.st_size;
     d->sectors = ((uint64_t)st.st_size + 511) / 512;
     if (snapshot) {
         d->map_len = d->sectors * 512;
@@ -81,9 +101,8 @@ static int disk_write(void *opaque, uint64_t lba, const void *buf, unsigned coun
         memcpy(d->map + off, buf, len);
         return 0;
     }
-    struct stat st;
-    if (fstat(d->fd, &st) == 0 && off + len > (uint64_t)st.st_size)
-        len = off < (uint64_t)st.st_size ? (uint64_t)st.st_size - off : 0;  // never grow
+    if (off + len > d->size)   // never grow the file (its size at open: it is locked)
+        len = off < d->size ? d->size - off : 0;
     const uint8_t *b = buf;
     while (len) {
         ssize_t n = pwrite(d->fd, b, len, (off_t)off);
@@ -95,14 +114,14 @@ static int disk_write(void *opaque, uint64_t lba, const void *buf, unsigned coun
         off += (uint64_t)n;
         len -= (uint64_t)n;
     }
-    d->dirty = true;
+    d->dirty = d->cache == DISK_WRITEBACK;   // writethrough: durable already (O_DSYNC)
     return 0;
 }
 
 static int disk_flush(void *opaque)
 {
     struct disk *d = opaque;
-    if (d->map || !d->dirty)
+    if (d->map || !d->dirty || d->cache == DISK_UNSAFE)
         return 0;
     d->dirty = false;
     return fdatasync(d->fd) < 0 && errno != EINVAL ? -1 : 0;

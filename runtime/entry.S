@@ -1,11 +1,12 @@
 # Crossing between the runtime (64-bit, CS 0x33) and the guest (compat mode, CS 0x23).
 #
 #   enter_guest(v)      run loop -> guest: save the host's callee-saved registers, load the
-#                       guest's, iretq to CS 0x23. "Returns" when the guest exits, with the
-#                       exit reason, as if the guest were a function call (a VM exit).
-#   guest_exit_landing  where every exit arrives in 64-bit mode with %r15 = v, %eax = reason:
-#                       signal handlers rewrite the interrupted ucontext to resume here, and
-#                       the hypercall stub jumps here.
+#                       guest's, clear every register the guest cannot see, iretq to CS 0x23.
+#                       "Returns" when the guest exits, with the exit reason, as if the guest
+#                       were a function call (a VM exit).
+#   guest_exit_landing  where every exit arrives in 64-bit mode with %eax = reason: signal
+#                       handlers rewrite the interrupted ucontext to resume here, and the
+#                       hypercall stub jumps here.
 #   hc_stub64_*         the 64-bit hypercall stub, copied into the window (below 4 GiB, since
 #                       the compat-mode far jump that reaches it carries a 32-bit offset).
 #   sig_entry           every signal handler's entry: give FS back to the host around the C
@@ -22,8 +23,15 @@
 # base across context switches. Guest segment limits are enforced where a segment has an
 # LDT slot (a base, a limit, or ring 3 under the user limit: mem.c); flat ones are not.
 #
-# %r15 holds v throughout guest execution: compat-mode code cannot see or change r8-r15, and
-# they survive the mode switches (SDM vol. 1 §3.4.1.1).
+# Hostile guests (docs/security.md). Any guest code, ring 3 included, can far-jump through the
+# host's 64-bit selector 0x33 and run 64-bit code in this process; nothing in hardware stops
+# it. So while the guest runs no register holds a host value (r8-r15 and the upper halves are
+# zero), and nothing reachable from the guest trusts a register it can set: the stub finds
+# its save area RIP-relative, the landing finds the vCPU (vcpu0, the only one) RIP-relative.
+# What the guest could still learn -- the landing's address, in the entry page -- is what the
+# jail (jail.c) is for.
+
+#include "entry.h"
 
 #define V_EAX       0x00
 #define V_ECX       0x04
@@ -38,7 +46,6 @@
 #define V_HOST_RSP  0x28
 #define V_ASYNC     0x30
 #define V_FSBASE    0x38
-#define V_LANDING   0x40
 #define V_GUEST_FSB 0x48
 #define V_SEEN_FS   0x50
 #define V_SEEN_GS   0x54
@@ -71,7 +78,7 @@
     .globl host_fpu_save
 host_fpu_save:
     movl V_XMASK(%rdi), %eax
-    xorl %edx, %edx
+    movl V_XMASK+4(%rdi), %edx
     xsaveopt V_FPU(%rdi)
     movl $0, V_FPU_LIVE(%rdi)
     ret
@@ -102,7 +109,7 @@ enter_guest:
     testl $1, V_FPU_LIVE(%r15)      # lazy FPU: the registers may still be the guest's
     jnz 3f
     movl V_XMASK(%r15), %eax
-    xorl %edx, %edx
+    movl V_XMASK+4(%r15), %edx
     xrstor V_FPU(%r15)
     movl $1, V_FPU_LIVE(%r15)
 3:
@@ -153,23 +160,43 @@ enter_guest_critical_start:
     movl V_ESI(%r15), %esi
     movl V_EDI(%r15), %edi
     movl V_EAX(%r15), %eax
+    xorl %r8d, %r8d                 # no host value in a register the guest can read (the
+    xorl %r9d, %r9d                 # 32-bit loads above cleared the upper halves)
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
     .globl enter_guest_critical_end
 enter_guest_critical_end:
     iretq
 
     .globl enter_guest_abort
 enter_guest_abort:
+    leaq vcpu0(%rip), %r15          # (a signal may have come after r15 was cleared)
     movq V_FSBASE(%r15), %rax
     wrfsbase %rax
     movl $EXIT_ASYNC, %eax
     jmp restore_host
 
-# Every exit: %r15 = v, %eax = exit reason, FPU registers = the guest's.
+# Every exit: %eax = exit reason, FPU registers = the guest's; every other register may be
+# the guest's (or forged by it: see "Hostile guests" above).
     .globl guest_exit_landing
 guest_exit_landing:
+    leaq vcpu0(%rip), %r15
     movq V_HOST_RSP(%r15), %rsp
     cld
     movl %eax, %ebx                 # reason (rbx is restored from the stack below)
+    # On a host with protection keys the guest may have run wrpkru (unprivileged, any mode):
+    # the runtime's own memory must not stay locked from it. (No PKU here: host_pkru_valid 0.)
+    testl $1, host_pkru_valid(%rip)
+    jz 3f
+    xorl %ecx, %ecx
+    xorl %edx, %edx
+    movl host_pkru(%rip), %eax
+    wrpkru
+3:
     # The guest's x87/SSE/AVX state stays in the registers (lazy FPU: host_fpu_begin saves
     # it before any host code that uses them).
     movl %ds, %ecx
@@ -208,25 +235,34 @@ restore_host:
 
 # The 64-bit hypercall stub. The window's compat-mode entry (R1_ENTRY) far-jumps here with
 # the guest's registers untouched; [esp] = resume, [esp+4] = site index (abi.h). Copied into
-# the window, so position-independent: it reaches the runtime only through %r15.
-    .globl hc_stub64_start, hc_stub64_end
+# the window (at R1_ENTRY_OFF + HC_STUB_OFF), so position-independent. It trusts nothing the
+# guest can set -- a guest in 64-bit mode can jump here with any registers: it finds the
+# window RIP-relative, saves the guest's registers in the vCPU page (guest memory: the run
+# loop copies them out, vcpu.c), never uses the guest's stack, and leaves through the landing
+# address that main.c writes into hc_landing_slot (the entry page is read-only to the guest).
+#define HC_WIN(off) ((off) - (HC_ENTRY_OFF + HC_STUB_OFF))  /* window offset, from the stub */
+    .globl hc_stub64_start, hc_stub64_end, hc_landing_slot
 hc_stub64_start:
-    movl %eax, V_EAX(%r15)
-    movl %ecx, V_ECX(%r15)
-    movl %edx, V_EDX(%r15)
-    movl %ebx, V_EBX(%r15)
-    movl %esp, V_ESP(%r15)
-    movl %ebp, V_EBP(%r15)
-    movl %esi, V_ESI(%r15)
-    movl %edi, V_EDI(%r15)
-    movq V_HOST_RSP(%r15), %rsp     # never push on the hypercall stack: its upper half is
-    pushfq                          # not ours to trust after compat mode
+    leaq hc_stub64_start(%rip), %r15
+    movl %eax, HC_WIN(HC_SAVE_OFF + 0x00)(%r15)
+    movl %ecx, HC_WIN(HC_SAVE_OFF + 0x04)(%r15)
+    movl %edx, HC_WIN(HC_SAVE_OFF + 0x08)(%r15)
+    movl %ebx, HC_WIN(HC_SAVE_OFF + 0x0c)(%r15)
+    movl %esp, HC_WIN(HC_SAVE_OFF + 0x10)(%r15)
+    movl %ebp, HC_WIN(HC_SAVE_OFF + 0x14)(%r15)
+    movl %esi, HC_WIN(HC_SAVE_OFF + 0x18)(%r15)
+    movl %edi, HC_WIN(HC_SAVE_OFF + 0x1c)(%r15)
+    leaq HC_WIN(HC_SCRATCH_TOP)(%r15), %rsp
+    pushfq
     popq %rax
-    movl %eax, V_EFLAGS(%r15)
+    movl %eax, HC_WIN(HC_SAVE_OFF + HC_SAVE_EFLAGS)(%r15)
     pushq $0x202                    # clean flags for C: DF=0, AC=0, TF=0
     popfq
     movl $EXIT_HYPERCALL, %eax
-    jmpq *V_LANDING(%r15)
+    jmpq *hc_landing_slot(%rip)
+    .balign 8
+hc_landing_slot:
+    .quad 0
 hc_stub64_end:
 
 # Signal handler entry: (signo, info, ucontext) in rdi, rsi, rdx, on the sigaltstack, with

@@ -10,7 +10,7 @@
 
 struct vcpu;
 
-#define LOADER_MAX_MODS 32
+#define LOADER_MAX_MODS 32      // IMAGE_MAX_MODS
 
 // A multiboot module (--module 'FILE args').
 struct module {
@@ -37,8 +37,8 @@ struct image {
 // Read a module file now (before loader_load, which keeps the list): arg is "FILE args".
 void loader_add_module(struct image *img, const char *arg);
 
-// Load the image's segments into guest RAM. Exits with STATUS_LOAD_ERROR and a message on
-// anything it cannot load.
+// Load the image's segments into guest RAM. Everything in the file is checked first (image.c);
+// on anything wrong, exits with STATUS_LOAD_ERROR and one line saying what.
 void loader_load(const char *path, struct image *img);
 // Build the multiboot information (memory map, command line, loader name) in guest RAM the
 // way QEMU 7.2 lays it out, and set EAX/EBX/EIP/ESP for the jump to the kernel.

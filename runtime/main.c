@@ -11,9 +11,11 @@
 #include "clock.h"
 #include "cpuid.h"
 #include "hypercall.h"
+#include "jail.h"
 #include "loader.h"
 #include "mem.h"
 #include "disk.h"
+#include "entry.h"
 #include "platform.h"
 #include "signals.h"
 #include "stats.h"
@@ -31,6 +33,8 @@ static const char usage_text[] =
 "                         (default 128M)\n"
 "  --serial stdio|FILE    COM1 on stdin/stdout, or its output to FILE and no input\n"
 "                         (default stdio)\n"
+"  --serial-limit SIZE    COM1 output bytes written at most, the rest dropped with a\n"
+"                         warning; K/M/G suffix, 0 = no limit (default 1G)\n"
 "  --input serial|keyboard\n"
 "                         where stdin goes: COM1's receiver, or typed on the PS/2\n"
 "                         keyboard -- each byte a keystroke on a US keyboard (Shift for\n"
@@ -38,14 +42,23 @@ static const char usage_text[] =
 "                         Enter for CR/LF, Backspace for BS/DEL), in the scan code set\n"
 "                         the guest chose, held back while the keyboard's buffer is\n"
 "                         full or scanning is off (default serial)\n"
-"  --disk FILE            an ATA disk image at the next free position in QEMU's -drive\n"
+"  --disk FILE[,cache=MODE]\n"
+"                         an ATA disk image at the next free position in QEMU's -drive\n"
 "                         index order: 0 primary master, 1 primary slave, 2 secondary\n"
-"                         master, 3 secondary slave (default: no disks)\n"
-"  --disk index=N,file=FILE\n"
-"                         the same at index N, as QEMU's -drive index=N,file=FILE\n"
+"                         master, 3 secondary slave (default: no disks). The file is\n"
+"                         locked: a second ring1 on it is refused (exit 2) unless it\n"
+"                         has --snapshot. Every guest write reaches the file, in order,\n"
+"                         before the guest sees it complete, so even after SIGKILL the\n"
+"                         file holds the writes the guest saw complete. MODE, as QEMU's\n"
+"                         cache=, says when they are durable (survive a host crash):\n"
+"                           writeback     on the guest's FLUSH CACHE and at every exit\n"
+"                                         ring1 takes (the default)\n"
+"                           writethrough  each write before it completes (O_DSYNC): a\n"
+"                                         host crash leaves a prefix of the writes\n"
+"                           unsafe        whenever the host writes its cache back\n"
+"  --disk [index=N,]file=FILE[,cache=MODE]\n"
+"                         the same (at index N), as QEMU's -drive index=N,file=FILE\n"
 "  --snapshot             leave the disk files untouched: writes stay in memory\n"
-"                         (default: writes reach the files, made durable on the guest's\n"
-"                         FLUSH CACHE and at exit)\n"
 "\n"
 "Boot (multiboot v1, laid out as QEMU's -kernel/-append/-initrd do):\n"
 "  --cmdline STRING       the kernel's command line after its name (default empty)\n"
@@ -61,7 +74,9 @@ static const char usage_text[] =
 "                         in a loop that only reads memory -- and no host input could\n"
 "                         end the wait sooner (a terminal or pipe with nothing to\n"
 "                         read yet): the guest sees a machine that was busy until\n"
-"                         then, boots that wait on their own timeouts finish sooner.\n"
+"                         then, boots that wait on their own timeouts finish sooner;\n"
+"                         after 10 s of its time with no I/O but timers (an idle\n"
+"                         guest) it waits in real time again.\n"
 "                         host: the guest's time is the host's, always (default warp)\n"
 "  --timeout SECONDS      stop after this long, e.g. 10 or 0.5 (default: no limit)\n"
 "  --break ADDR[:COUNT]   stop before the COUNTth execution (default 1st) of the\n"
@@ -71,12 +86,20 @@ static const char usage_text[] =
 "  --screen=FILE          at exit, write the screen's 25 text lines to FILE\n"
 "  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
 "  --trace                one line per exit on stderr (slow)\n"
+"  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
+"                         default, before the guest's first instruction, ring1-run\n"
+"                         gives up what a guest that took it over could use: it\n"
+"                         moves into new mount, network, IPC and UTS namespaces with\n"
+"                         an empty read-only root, becomes user nobody (as root;\n"
+"                         else in a user namespace, where the host allows one), and\n"
+"                         allows only the system calls its run loop makes\n"
 "  --help                 this text\n"
 "\n"
 "Exit status:\n"
 "  (v << 1) | 1  the guest wrote v to the debug-exit port 0xf4 (QEMU's isa-debug-exit)\n"
 "  0             --help\n"
 "  2             bad arguments, or an image, module or disk that cannot be loaded\n"
+"                (or a disk another ring1 has open without --snapshot)\n"
 "  4             the guest triple-faulted (QEMU -no-reboot exits 0)\n"
 "  6             the guest halted for good: hlt with interrupts off, or nothing left to\n"
 "                wake it\n"
@@ -88,7 +111,11 @@ static const char usage_text[] =
 "  18            the guest reset the machine (keyboard controller or port 0x92; QEMU\n"
 "                -no-reboot exits 0)\n"
 "  20            --break reached\n"
-"Statuses 2-20 come with a diagnosis on stderr (what, where, the guest's registers).\n";
+"  22            guest code ran in 64-bit mode (it far-jumped through the host's 64-bit\n"
+"                code selector, which no i386 machine has; QEMU raises #GP there)\n"
+"  24            the jail stopped a system call of the runtime: a guest that took the\n"
+"                runtime over, or a runtime bug\n"
+"Statuses 2-24 come with a diagnosis on stderr (what, where, the guest's registers).\n";
 
 static void usage_error(const char *fmt, const char *arg)
 {
@@ -98,19 +125,60 @@ static void usage_error(const char *fmt, const char *arg)
     exit(STATUS_LOAD_ERROR);
 }
 
-// --disk FILE, or --disk index=N,file=FILE (QEMU's -drive spelling).
-static void parse_disk(const char *arg, const char **disks)
+// --disk FILE[,cache=MODE], or --disk [index=N,]file=FILE[,cache=MODE] (QEMU's -drive
+// spelling; in the first form the file name is everything before a final ",cache=").
+static void parse_disk(const char *arg, const char **disks, enum disk_cache *caches)
 {
     int index = -1;
-    const char *file = arg;
-    if (!strncmp(arg, "index=", 6)) {
-        char *end;
-        long n = strtol(arg + 6, &end, 10);
-        if (end == arg + 6 || n < 0 || n >= DISK_MAX || strncmp(end, ",file=", 6) || !end[6])
-            usage_error("--disk %s: want FILE, or index=N,file=FILE with N 0-3", arg);
-        index = (int)n;
-        file = end + 6;
+    enum disk_cache cache = DISK_WRITEBACK;
+    char *copy = strdup(arg), *file = NULL;
+    if (!copy)
+        usage_error("--disk %s: out of memory", arg);
+    char *cache_opt = NULL;
+    if (!strncmp(copy, "index=", 6) || !strncmp(copy, "file=", 5)) {
+        for (char *opt = copy, *next; opt; opt = next) {
+            next = strchr(opt, ',');
+            if (next)
+                *next++ = '\0';
+            if (!strncmp(opt, "index=", 6)) {
+                char *end;
+                long n = strtol(opt + 6, &end, 10);
+                if (end == opt + 6 || *end || n < 0 || n >= DISK_MAX)
+                    usage_error("--disk %s: want FILE, or index=N,file=FILE (N 0-3), either "
+                                "with ,cache=MODE", arg);
+                index = (int)n;
+            } else if (!strncmp(opt, "file=", 5) && opt[5]) {
+                file = opt + 5;
+            } else if (!strncmp(opt, "cache=", 6)) {
+                cache_opt = opt + 6;
+            } else {
+                usage_error("--disk %s: want FILE, or index=N,file=FILE (N 0-3), either "
+                            "with ,cache=MODE", arg);
+            }
+        }
+        if (!file)
+            usage_error("--disk %s: no file=FILE", arg);
     } else {
+        file = copy;
+        char *c = strstr(copy, ",cache=");
+        while (c && strstr(c + 1, ",cache="))
+            c = strstr(c + 1, ",cache=");
+        if (c) {
+            *c = '\0';
+            cache_opt = c + 7;
+        }
+    }
+    if (cache_opt) {
+        if (!strcmp(cache_opt, "writeback"))
+            cache = DISK_WRITEBACK;
+        else if (!strcmp(cache_opt, "writethrough"))
+            cache = DISK_WRITETHROUGH;
+        else if (!strcmp(cache_opt, "unsafe"))
+            cache = DISK_UNSAFE;
+        else
+            usage_error("--disk %s: want cache=writeback, writethrough or unsafe", arg);
+    }
+    if (index < 0) {
         for (int i = 0; i < DISK_MAX && index < 0; i++)
             if (!disks[i])
                 index = i;
@@ -120,6 +188,7 @@ static void parse_disk(const char *arg, const char **disks)
     if (disks[index])
         usage_error("--disk %s: that index already has a disk", arg);
     disks[index] = file;
+    caches[index] = cache;
 }
 
 // Seconds with an optional fraction ("2", "0.5") in nanoseconds, without floating point
@@ -159,10 +228,11 @@ static uint32_t parse_size(const char *s)
     return (uint32_t)(n & ~0xfffull);
 }
 
-// The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it.
+// The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it, and the
+// address the stub leaves through (entry.S).
 static size_t build_entry(uint8_t *buf, uint32_t window)
 {
-    const uint32_t stub_off = 16;
+    const uint32_t stub_off = HC_STUB_OFF;
     uint32_t stub = window + R1_ENTRY_OFF + stub_off;
     uint8_t jmp[7] = {0xea, (uint8_t)stub, (uint8_t)(stub >> 8), (uint8_t)(stub >> 16),
                       (uint8_t)(stub >> 24), 0x33, 0x00};   // ljmp $0x33, $stub
@@ -170,14 +240,17 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
     memcpy(buf, jmp, sizeof jmp);
     size_t n = (size_t)(hc_stub64_end - hc_stub64_start);
     memcpy(buf + stub_off, hc_stub64_start, n);
+    uint64_t landing = (uint64_t)(uintptr_t)guest_exit_landing;
+    memcpy(buf + stub_off + (size_t)(hc_landing_slot - hc_stub64_start), &landing, 8);
     return stub_off + n;
 }
 
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL;
-    bool want_screen = false, stats = false;
-    struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20};
+    bool want_screen = false, stats = false, jail = true;
+    struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
+                                 .serial_limit = 1ull << 30};
     static struct image img;
     uint64_t timeout_ns = 0;
     const char *modules[LOADER_MAX_MODS];
@@ -192,6 +265,18 @@ int main(int argc, char **argv)
             pc.ram_size = parse_size(argv[++i]);
         } else if (!strcmp(a, "--serial") && value) {
             pc.serial = argv[++i];
+        } else if (!strcmp(a, "--serial-limit") && value) {
+            const char *arg = argv[++i];
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(arg, &end, 0);
+            unsigned shift = *end == 'k' || *end == 'K' ? 10 : *end == 'm' || *end == 'M' ? 20
+                           : *end == 'g' || *end == 'G' ? 30 : 0;
+            if (shift)
+                end++;
+            if (errno || *end || end == arg || *arg == '-' || n > (~0ull >> shift))
+                usage_error("--serial-limit %s: want a size, e.g. 100M, or 0", arg);
+            pc.serial_limit = n << shift;
         } else if (!strcmp(a, "--input") && value) {
             const char *in = argv[++i];
             if (strcmp(in, "serial") && strcmp(in, "keyboard"))
@@ -213,7 +298,7 @@ int main(int argc, char **argv)
                 usage_error("--module %s: too many modules", argv[i + 1]);
             modules[nmodules++] = argv[++i];
         } else if (!strcmp(a, "--disk") && value) {
-            parse_disk(argv[++i], pc.disks);
+            parse_disk(argv[++i], pc.disks, pc.disk_cache);
         } else if (!strcmp(a, "--break") && value) {
             char *end;
             const char *arg = argv[++i];
@@ -235,8 +320,12 @@ int main(int argc, char **argv)
             stats = true;
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
+        } else if (!strcmp(a, "--no-jail")) {
+            jail = false;
+        } else if (!strcmp(a, "--jail")) {
+            jail = true;
         } else if (a[0] == '-' && a[1]) {
-            static const char *const valued[] = {"--mem", "--serial", "--input", "--clock", "--cmdline",
+            static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
                                                  "--disk", "--break"};
             bool wants = false;
@@ -290,6 +379,16 @@ int main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (timeout_ns)
         signals_arm_timeout(timeout_ns);
+    // Everything the run needs is open now (no file is opened after this point).
+    FILE *screen_file = NULL;
+    if (want_screen && screen && !(screen_file = fopen(screen, "w"))) {
+        fprintf(stderr, "ring1-run: --screen=%s: %s\n", screen, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
+    int fds[2];
+    unsigned nfds = mem_fds(fds);
+    if (jail)
+        jail_enter(true, mem_page0_mappable(), fds, nfds);
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
@@ -298,6 +397,6 @@ int main(int argc, char **argv)
     host_fpu_begin();
     fflush(stdout);
     if (want_screen)
-        platform_print_screen(screen);
+        platform_print_screen(screen_file);
     return status;
 }

@@ -31,7 +31,7 @@ static bool page0_ok;    // could map guest page 0 (root, or mmap_min_addr 0)
 static uint32_t win_entry_end, win_image_end;  // readable parts of the window (offsets)
 
 uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-         mem_stat_cr3_kept, mem_stat_downgraded;
+         mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted;
 
 // The A20 gate (port 0x92, keyboard controller output port): when the guest turns it off,
 // physical address bit 20 reads as 0 everywhere -- instruction fetches, data, page walks --
@@ -50,8 +50,12 @@ static int alias_at(uint64_t lin);
 // Shadow pages currently mapped while paging is on. sp_ent[page] is the physical page it
 // maps plus SP_* bits (0: not mapped); sp_list holds the mapped pages in no order and
 // sp_pos[page] their place in it, so that lookups, removal and whole-set walks are O(1) per
-// page. Bounded well below vm.max_map_count (65530): past that, everything is flushed.
-#define SHADOW_MAX 24576
+// page. Any number of pages may be mapped; what vm.max_map_count (65530) bounds is the
+// number of host mappings they make (see "Runs" below), kept under RUNS_MAX by evicting.
+#define SHADOW_MAX (1u << 20)
+#ifndef RUNS_MAX           // (the tests build a runtime with a small cap: tests/test_shadow_cap.py)
+#define RUNS_MAX   16384
+#endif
 #define SP_MAPPED 0x1u   // mapped
 #define SP_W      0x2u   // mapped writable
 #define SP_SYS    0x4u   // with more rights than CPL 3 has: must not stay reachable from ring 3
@@ -191,13 +195,33 @@ static unsigned sys_low(uint32_t pn, uint32_t e)
     return (e & SP_SYS) && pn < limit_pn;
 }
 
+// Runs: neighbouring shadow pages with consecutive frames and the same rights are one host
+// mapping (the host merges them), and the hole before the next run is another. nruns counts
+// the runs, so the host holds about 2 * nruns mappings for the shadow pages: a guest that
+// maps its memory linearly (a direct map, a big contiguous buffer) costs few however many
+// pages it touches; one that scatters frames costs one or two per page.
+static unsigned nruns;
+
+static unsigned run_start(uint32_t pn)
+{
+    uint32_t e = sp_ent[pn], p = pn ? sp_ent[pn - 1] : 0;
+    return e && (!p || (p & ~(PGSIZE - 1)) + PGSIZE != (e & ~(PGSIZE - 1)) || ((p ^ e) & SP_W));
+}
+
+static unsigned runs_at(uint32_t pn)
+{
+    return run_start(pn) + (pn + 1 < (1u << 20) ? run_start(pn + 1) : 0);
+}
+
 static void sp_set(uint32_t pn, uint32_t e)
 {
     sys_below = sys_below - sys_low(pn, sp_ent[pn]) + sys_low(pn, e);
     if (e && !(e & SP_SYS) && pn >= user_hi)
         user_hi = pn + 1;
     pd_count[pn >> 10] += (e != 0) - (sp_ent[pn] != 0);
+    nruns -= runs_at(pn);
     sp_ent[pn] = e;
+    nruns += runs_at(pn);
 }
 
 static void sp_add(uint32_t pn, uint32_t ent)
@@ -223,6 +247,7 @@ static void sp_forget_all(void)
     for (unsigned i = 0; i < nshadow; i++)
         sp_ent[sp_list[i]] = 0;
     nshadow = 0;
+    nruns = 0;
     user_hi = sys_below = 0;
     memset(pd_count, 0, sizeof pd_count);
 }
@@ -255,6 +280,33 @@ static void drop_marked(void)
     }
 }
 
+// At the cap on host mappings: drop an eighth of the runs instead of every page, whole runs
+// (dropping part of one would split it), starting from the pages in sp_list after those
+// dropped last time (a clock hand with no reference bits: the host keeps none for us to
+// read). Pages dropped in use fault back in.
+static void evict(void)
+{
+    static unsigned hand;
+    unsigned target = nruns - nruns / 8, marked = nruns;
+    for (unsigned n = 0; n < nshadow && marked > target; n++) {
+        uint32_t pn = sp_list[(hand + n) % nshadow];
+        if (sp_ent[pn] & SP_DROP)
+            continue;
+        uint32_t lo = pn, hi = pn + 1;
+        while (!run_start(lo))
+            lo--;
+        while (hi < (1u << 20) && sp_ent[hi] && !run_start(hi))
+            hi++;
+        for (uint32_t p = lo; p < hi; p++)
+            sp_ent[p] |= SP_DROP;
+        marked--;
+    }
+    hand += nshadow / 8 + 1;
+    unsigned before = nshadow;
+    drop_marked();
+    mem_stat_evicted += before - nshadow;
+}
+
 // Make every page marked SP_DOWN read-only, each run of neighbours with one call (the host
 // merges neighbouring pages of the memfd at consecutive offsets into one mapping).
 static void downgrade_marked(void)
@@ -268,7 +320,7 @@ static void downgrade_marked(void)
                      PROT_READ | PROT_EXEC) < 0)
             die("write-protect shadow pages");
         for (uint32_t p = lo; p < hi; p++)
-            sp_ent[p] &= ~(SP_DOWN | SP_W);
+            sp_set(p, sp_ent[p] & ~(SP_DOWN | SP_W));
         mem_stat_downgraded += hi - lo;
     }
 }
@@ -588,11 +640,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, 
     uint32_t page = lin & ~(PGSIZE - 1);
     if (!page0_ok && page == 0)
         return -1;
-    if (nshadow == SHADOW_MAX) {  // stay far from vm.max_map_count
-        reserve_all();
-        sp_forget_all();
-        mem_stat_flushes++;
-    }
+    if (nruns >= RUNS_MAX)   // stay far from vm.max_map_count
+        evict();
     int prot = PROT_READ | PROT_EXEC | (wr ? PROT_WRITE : 0);
     if (!map_linear(page >> 12, pa, prot)) {
         // MAP_POPULATE: the host's page-table entry now, not on a second (host) fault.
@@ -706,6 +755,21 @@ static int alias_at(uint64_t lin)
 bool mem_in_window_or_alias(uint64_t a)
 {
     return mem_in_window(a) || alias_at(a) >= 0;
+}
+
+unsigned mem_fds(int out[2])
+{
+    unsigned n = 0;
+    if (ram_fd >= 0)
+        out[n++] = ram_fd;
+    if (win_fd >= 0)
+        out[n++] = win_fd;
+    return n;
+}
+
+bool mem_page0_mappable(void)
+{
+    return page0_ok;
 }
 
 bool mem_in_entry_code(uint64_t a)

@@ -43,7 +43,7 @@ void mem_view_unlimit(struct vcpu *v);
 // window's physical alias while it is live and the guest's page tables map it too.
 int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa);
 extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-                mem_stat_cr3_kept, mem_stat_downgraded;
+                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted;
 
 // ---- the hypervisor window ------------------------------------------------------------------
 // Map the window at base: vCPU page and hypercall stack RW, entry page RX (code copied in),
@@ -71,6 +71,11 @@ void mem_window_alias_sync(struct vcpu *v);
 bool mem_in_window_or_alias(uint64_t a);
 // In the window's entry code (the hypercall path) or its alias: for signal handlers.
 bool mem_in_entry_code(uint64_t a);
+// The memfds of guest memory (RAM, then the window if there is one): the only files the jail
+// lets the runtime map. Returns how many.
+unsigned mem_fds(int out[2]);
+// Whether guest page 0 can be mapped at linear 0 (root, or vm.mmap_min_addr 0).
+bool mem_page0_mappable(void);
 
 // ---- guest linear access (emulator) ---------------------------------------------------------
 // Access kinds. ACC_SYS is an implicit supervisor access (descriptor tables, TSS, interrupt

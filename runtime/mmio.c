@@ -49,6 +49,13 @@ uint32_t mmio_read(uint32_t pa, int size)
     const struct mmio_range *r = find(pa);
     if (r && r->rd)
         return r->rd(r->opaque, pa - r->base, size);
+    const uint8_t *ram = r ? NULL : mem_phys(pa, (uint32_t)size);
+    if (ram) {   // RAM behind a linear page the guest cannot map itself (the window's range)
+        uint32_t v = 0;
+        for (int i = 0; i < size; i++)
+            v |= (uint32_t)ram[i] << (8 * i);
+        return v;
+    }
     note_unassigned(pa);
     unassigned_reads++;
     return 0;   // QEMU's unassigned memory reads as zero (unassigned ports read as ones)
@@ -59,6 +66,12 @@ void mmio_write(uint32_t pa, int size, uint32_t val)
     const struct mmio_range *r = find(pa);
     if (r && r->wr) {
         r->wr(r->opaque, pa - r->base, size, val);
+        return;
+    }
+    uint8_t *ram = r ? NULL : mem_phys(pa, (uint32_t)size);
+    if (ram) {
+        for (int i = 0; i < size; i++)
+            ram[i] = (uint8_t)(val >> (8 * i));
         return;
     }
     note_unassigned(pa);

@@ -35,12 +35,49 @@ void platform_restore_stdin(void)
 }
 
 // ---- port glue: the registry calls these, they call the device models -----------------------
+// A guest that polls COM1 for input and does nothing else -- a kernel debugger's prompt, a
+// console read loop -- keeps a host core busy for as long as no byte comes, and for ever once
+// stdin is at its end (QEMU's CPU spins there too). After POLL_IDLE_NS of polls with the FIFO
+// empty and no other I/O (plat.activity), each further empty poll first waits up to
+// POLL_SLEEP_NS for input: the guest polls about a thousand times a second instead of
+// millions, its time runs on, a byte is taken as soon as it arrives, and timers interrupt
+// the wait. Bounded polling loops (a driver's probe, a character's timeout) end long before.
+#define POLL_IDLE_NS  1000000000ull
+#define POLL_SLEEP_NS 1000000
+static void com1_idle_poll(void)
+{
+    static uint64_t seen, n, since;
+    static bool idle;
+    if (plat.activity != seen) {
+        seen = plat.activity;
+        n = since = 0;
+        idle = false;
+        return;
+    }
+    if (++n < 1024 || (!idle && n % 1024))
+        return;   // the clock is read every 1024 polls until the guest is found idle
+    uint64_t now = clock_host_ns(CLOCK_MONOTONIC);
+    if (!since)
+        since = now;
+    if (!idle && now - since < POLL_IDLE_NS)
+        return;
+    idle = true;
+    stats_count("com1-idle-poll-wait");
+    struct pollfd pfd = {.fd = plat.serial_in, .events = POLLIN};
+    struct timespec ts = {0, POLL_SLEEP_NS};
+    if (ppoll(&pfd, plat.serial_in >= 0 ? 1 : 0, &ts, NULL) > 0)
+        platform_poll_input();
+}
+
 static uint32_t com1_in(void *o, uint16_t off, int size)
 {
     (void)size;
     // A guest polling LSR or reading RBR with the FIFO empty: look for host input first.
-    if ((off == UART_LSR || off == UART_RBR) && plat.com1.rx_count == 0)
+    if ((off == UART_LSR || off == UART_RBR) && plat.com1.rx_count == 0) {
         platform_poll_input();
+        if (plat.com1.rx_count == 0)
+            com1_idle_poll();
+    }
     return uart16550_read(o, off);
 }
 static void com1_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; uart16550_write(o, off, (uint8_t)v); }
@@ -59,7 +96,7 @@ static void rtc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; h
 static uint32_t pci_in(void *o, uint16_t off, int size) { return pci_host_read(o, off, size); }
 static void pci_out(void *o, uint16_t off, int size, uint32_t v) { pci_host_write(o, off, size, v); }
 static uint32_t ata_in(void *o, uint16_t off, int size) { return ata_read(o, off, size); }
-static void ata_out(void *o, uint16_t off, int size, uint32_t v) { ata_write(o, off, size, v); }
+static void ata_out(void *o, uint16_t off, int size, uint32_t v) { plat.activity++; ata_write(o, off, size, v); }
 static uint32_t ata_ctl_in(void *o, uint16_t off, int size) { (void)off; (void)size; return ata_ctl_read(o); }
 static void ata_ctl_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; ata_ctl_write(o, (uint8_t)v); }
 static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, off); }
@@ -76,7 +113,7 @@ static uint32_t kbc_data_in(void *o, uint16_t off, int size)
     keyboard_input();
     return v;
 }
-static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 0, (uint8_t)v); keyboard_input(); }
+static void kbc_data_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; plat.activity++; i8042_write(o, 0, (uint8_t)v); keyboard_input(); }
 static uint32_t kbc_status_in(void *o, uint16_t off, int size)
 {
     (void)off; (void)size;
@@ -84,7 +121,7 @@ static uint32_t kbc_status_in(void *o, uint16_t off, int size)
         keyboard_input();
     return i8042_read(o, 4);
 }
-static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i8042_write(o, 4, (uint8_t)v); keyboard_input(); }
+static void kbc_cmd_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; plat.activity++; i8042_write(o, 4, (uint8_t)v); keyboard_input(); }
 static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)size; return port92_read(o); }
 static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
@@ -94,6 +131,14 @@ static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (
 static void serial_tx(void *opaque, uint8_t byte)
 {
     (void)opaque;
+    plat.activity++;
+    if (plat.serial_limit && plat.serial_bytes >= plat.serial_limit) {
+        if (!plat.serial_dropped++)
+            rlog("ring1-run: COM1 output reached --serial-limit (%llu bytes): the rest is "
+                 "dropped\n", (unsigned long long)plat.serial_limit);
+        return;
+    }
+    plat.serial_bytes++;
     for (;;) {
         ssize_t n = write(plat.serial_out, &byte, 1);
         if (n == 1 || (n < 0 && errno != EINTR))
@@ -301,6 +346,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     uint32_t ram_size = cfg->ram_size;
     the_vcpu = v;
     plat.serial_out = STDOUT_FILENO;
+    plat.serial_limit = cfg->serial_limit;
     plat.serial_in = -1;
     plat.kbd_in = -1;
     if (serial && strcmp(serial, "stdio") != 0) {
@@ -310,6 +356,10 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
             exit(STATUS_LOAD_ERROR);
         }
     }
+    // COM1 output to a pipe whose reader went away: the write fails (EPIPE) and the byte
+    // is lost, as on a PC with nothing on the line; SIGPIPE would end ring1 without its
+    // exit path (the disks' flush).
+    signal(SIGPIPE, SIG_IGN);
     if (cfg->keyboard_input) {
         plat.kbd_in = STDIN_FILENO;
         plat.kbd_in_ready = true;
@@ -356,7 +406,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     for (unsigned i = 0; i < DISK_MAX; i++) {
         if (!cfg->disks[i])
             continue;
-        disk_open(&plat.disks[i], cfg->disks[i], cfg->snapshot);
+        disk_open(&plat.disks[i], cfg->disks[i], cfg->snapshot, cfg->disk_cache[i]);
         struct ata_backend be = disk_backend(&plat.disks[i]);
         ata_attach(&plat.ata[i / 2], i % 2, i, plat.disks[i].sectors, &be);
     }
@@ -439,6 +489,7 @@ static void keyboard_input(void)
             return;
         stats_count(typed > 0 ? "kbd-keystroke" : "kbd-no-key");
         plat.kbd_head++;
+        plat.activity++;
     }
 }
 
@@ -452,9 +503,10 @@ void platform_poll_input(void)
         return;
     uint8_t buf[UART_FIFO_SIZE];
     ssize_t n = read(plat.serial_in, buf, room);
-    if (n > 0)
+    if (n > 0) {
         uart16550_receive(&plat.com1, buf, (unsigned)n);
-    else if (n == 0)
+        plat.activity++;
+    } else if (n == 0)
         plat.serial_in = -1;   // EOF: nothing more will arrive
 }
 
@@ -510,6 +562,9 @@ uint8_t platform_intack(void)
 
 void platform_print_stats(FILE *f)
 {
+    if (plat.serial_dropped)
+        fprintf(f, "  com1: %llu bytes past --serial-limit dropped\n",
+                (unsigned long long)plat.serial_dropped);
     for (unsigned c = 0; c < 2; c++) {
         const struct ata_channel *a = &plat.ata[c];
         if (a->sectors_read || a->sectors_written || a->flushes)
@@ -529,15 +584,11 @@ void platform_print_stats(FILE *f)
                 (unsigned long long)plat.ioapic.lost);
 }
 
-void platform_print_screen(const char *file)
+void platform_print_screen(FILE *file)
 {
     host_fpu_begin();
     const uint8_t *vram = mem_phys(CGA_TEXT_BASE, CGA_TEXT_SIZE);
-    FILE *f = file ? fopen(file, "w") : stderr;
-    if (!f) {
-        fprintf(stderr, "ring1-run: --screen=%s: %s\n", file, strerror(errno));
-        return;
-    }
+    FILE *f = file ? file : stderr;
     if (!file)
         fprintf(f, "ring1-run: the CGA text screen at exit:\n");
     char row[CGA_COLS * 3 + 1];
@@ -549,7 +600,7 @@ void platform_print_screen(const char *file)
         fprintf(f, file ? "%s\n" : "  |%s\n", row);
     }
     if (file)
-        fclose(f);
+        fflush(f);
 }
 
 // ---- skipping the guest's time (clock.c) ----------------------------------------------------
@@ -597,8 +648,36 @@ bool platform_waits_for_host(void)
     return false;
 }
 
+// Can ISA line irq still interrupt the processor: through the 8259A pair (its input and, for
+// the slave's, the cascade unmasked, and the 8259A's INTR reaching the processor), or through
+// an unmasked IOAPIC pin (ISA IRQ 0 is pin 2)?
+static bool isa_line_open(unsigned irq)
+{
+    const struct i8259 *m = &plat.pic.chip[0], *sl = &plat.pic.chip[1];
+    bool pic = pic_reaches_cpu() && !(m->imr & (1u << (irq < 8 ? irq : 2))) &&
+               (irq < 8 || !(sl->imr & (1u << (irq - 8))));
+    unsigned pin = irq == 0 ? 2 : irq;
+    bool ioapic = lapic_on() && !(plat.ioapic.redtbl[pin] & IOAPIC_MASKED);
+    return pic || ioapic;
+}
+
 bool platform_can_wake(void)
 {
-    return plat.timer_armed || plat.lapic_timer_armed || plat.rtc_timer_armed ||
-           plat.serial_in >= 0 || plat.kbd_in >= 0;
+    return (plat.timer_armed && isa_line_open(PIT_IRQ)) ||
+           (plat.rtc_timer_armed && isa_line_open(RTC_IRQ)) ||
+           (plat.lapic_timer_armed && lapic_on() &&
+            !(plat.lapic.lvt[LVT_TIMER] & LAPIC_LVT_MASKED)) ||
+           (plat.serial_in >= 0 && isa_line_open(COM1_IRQ)) ||
+           (plat.kbd_in >= 0 && isa_line_open(KBC_KBD_IRQ));
+}
+
+bool platform_warp_allowed(void)
+{
+    static uint64_t seen, since;
+    uint64_t now = clock_ns();
+    if (plat.activity != seen || !since) {
+        seen = plat.activity;
+        since = now;
+    }
+    return now - since < WARP_IDLE_NS;
 }

@@ -57,6 +57,9 @@ struct platform {
     uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard
     unsigned kbd_head, kbd_len;
     bool timer_armed, lapic_timer_armed, rtc_timer_armed;
+    uint64_t activity;     // bumped by what the guest does besides keeping time (see below)
+    uint64_t serial_limit; // COM1 output bytes written at most (0: no limit), --serial-limit
+    uint64_t serial_bytes, serial_dropped;
 };
 
 extern struct platform plat;
@@ -67,7 +70,9 @@ struct platform_config {
     bool keyboard_input;         // --input keyboard: stdin is typed on the PS/2 keyboard
     uint32_t ram_size;
     const char *disks[DISK_MAX]; // --disk files in QEMU index order (NULL = no drive)
+    enum disk_cache disk_cache[DISK_MAX];   // their cache= modes
     bool snapshot;               // --snapshot: disk files are never written
+    uint64_t serial_limit;       // --serial-limit (0: none)
 };
 
 void platform_init(struct vcpu *v, const struct platform_config *cfg);
@@ -82,10 +87,18 @@ uint8_t platform_intack(void);
 void platform_restore_stdin(void);
 // --stats: device counters (disks, APIC timer, interrupts no processor took).
 void platform_print_stats(FILE *f);
-// --screen: the CGA text buffer as 25 lines of text, to file (NULL: stderr, framed).
-void platform_print_screen(const char *file);
-// Something could still wake a halted CPU (a timer is armed or input may arrive).
+// --screen: the CGA text buffer as 25 lines of text, to file (opened at start-up, before the
+// jail; NULL: stderr, framed).
+void platform_print_screen(FILE *file);
+// Something could still wake a halted CPU: a timer is armed, or input may arrive, on a
+// line that reaches the processor (not masked at the 8259A, IOAPIC or local APIC).
 bool platform_can_wake(void);
+// May --clock warp skip the guest's time now? Not once the guest has gone WARP_IDLE_NS of
+// its time doing nothing but keeping time (no COM1 byte sent or received, no disk or
+// keyboard controller command, no key typed): an idle kernel then waits in real time, as on
+// a PC, instead of running through ticks as fast as the host can.
+#define WARP_IDLE_NS (10ull * 1000000000u)
+bool platform_warp_allowed(void);
 // The guest's time (clock.c): how long until the first armed timer fires (0: none armed);
 // skip ns of it (every armed timer fires that much sooner); and whether host input that has
 // not arrived yet could end a wait of the guest's (then its time is not skipped).

@@ -31,6 +31,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "disk.h"
+#include "jail.h"
 #include "mem.h"
 #include "platform.h"
 #include "vcpu.h"
@@ -69,7 +71,6 @@ static void redirect(struct vcpu *v, greg_t *g, uint32_t reason)
 {
     g[REG_RIP] = (greg_t)(uintptr_t)guest_exit_landing;
     g[REG_RSP] = (greg_t)v->host_rsp;
-    g[REG_R15] = (greg_t)(uintptr_t)v;
     g[REG_RAX] = reason;
     g[REG_EFL] = 0x202;
     // cs in bits 0-15, ss in bits 48-63 (struct sigcontext_64); gs/fs are not restored.
@@ -93,7 +94,31 @@ static void host_crash(int signo, const siginfo_t *si, const greg_t *g)
                 (unsigned long long)frame[4]);
     vcpu_dump(&vcpu0, stderr);
     platform_restore_stdin();
+    disk_flush_all();   // the guest's disk writes are durable on this exit too
     _exit(STATUS_INTERNAL);
+}
+
+// The jail (jail.c) refused a system call of the runtime's own code: report it and end the
+// run before the caller gets a result it could use.
+static void jail_stopped(const siginfo_t *si, const greg_t *g)
+{
+    host_fpu_begin();
+    fprintf(stderr, "ring1-run: the jail stopped system call %d (%s) made at rip %#llx: a guest "
+            "that took the runtime over, or a runtime bug\n", si->si_syscall,
+            jail_syscall_name(si->si_syscall), (unsigned long long)g[REG_RIP]);
+    vcpu_dump(&vcpu0, stderr);
+    platform_restore_stdin();
+    disk_flush_all();
+    _exit(STATUS_JAIL);
+}
+
+// Guest code running in 64-bit mode (entry.S, "Hostile guests"): end the run at this exit.
+static void escaped(struct vcpu *v, greg_t *g, int signo)
+{
+    save_guest(v, g);
+    v->exit.signo = signo;
+    v->exit.addr = (uint64_t)g[REG_RIP];
+    redirect(v, g, EXIT_ESCAPE);
 }
 
 void signal_dispatch(int signo, siginfo_t *si, void *ctx)
@@ -105,9 +130,18 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
     // code segment (non-flat guest CS, segment.c).
     bool compat = ((uint64_t)g[REG_CSGSFS] & 0xffff) != USER_CS;
     uint64_t rip = (uint64_t)g[REG_RIP];
+    // 64-bit code below 4 GiB is the guest's, which reached the host's 64-bit selector, unless
+    // it is the hypercall stub between its far jump and the landing (which never faults).
+    bool low64 = !compat && rip < (1ull << 32);
 
     switch (signo) {
     case SIGSEGV: case SIGBUS: case SIGILL: case SIGTRAP: case SIGFPE: case SIGSYS:
+        if (low64) {
+            escaped(v, g, signo);
+            return;
+        }
+        if (!compat && signo == SIGSYS && si->si_code == 1 /* SYS_SECCOMP */)
+            jail_stopped(si, g);
         if (!compat)
             host_crash(signo, si, g);
         save_guest(v, g);
@@ -119,6 +153,7 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
                                                                  : (uint64_t)(uintptr_t)si->si_addr;
         if (signo == SIGSYS)
             v->exit.addr = (uint64_t)g[REG_RIP];   // full: above 4 GiB means "EIP lost"
+        v->exit.eip_lost = rip >> 32 != 0;   // compat code only gets there that way
         redirect(v, g, signo == SIGSYS ? EXIT_SYSCALL : EXIT_TRAP);
         return;
     }
@@ -140,7 +175,9 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
         bit = ASYNC_SIGNAL;
     __atomic_or_fetch(&v->async, bit, __ATOMIC_SEQ_CST);
 
-    if (compat) {
+    if (low64 && !mem_in_entry_code(rip)) {
+        escaped(v, g, signo);
+    } else if (compat) {
         if (mem_in_entry_code(rip))
             return;   // the hypercall path: it exits by itself, and the runtime sees the bit
         // Guest code, trampolines included (a loop can live entirely in relocated pieces):

@@ -20,6 +20,7 @@ static uint64_t by_vector[256];
 // Per-address counts: open addressing, addresses are never 0 in practice (0 = empty slot
 // keyed by +1).
 #define ADDR_SLOTS 8192
+#define ADDR_PROBES 64
 struct addr_count {
     uint32_t key;   // address + 1 (0 = empty slot)
     uint16_t kind;
@@ -35,8 +36,10 @@ void stats_exit(int kind, uint32_t eip)
 {
     if (kind > 0 && kind < R1_KIND_MAX)
         by_kind[kind]++;
+    // A bounded probe: a guest with sensitive instructions at more addresses than the table
+    // holds must not make every exit scan all of it.
     uint32_t key = eip + 1, h = (key * 2654435761u) % ADDR_SLOTS;
-    for (unsigned probe = 0; probe < ADDR_SLOTS; probe++, h = (h + 1) % ADDR_SLOTS) {
+    for (unsigned probe = 0; probe < ADDR_PROBES; probe++, h = (h + 1) % ADDR_SLOTS) {
         if (by_addr[h].key == key || by_addr[h].key == 0) {
             by_addr[h].key = key;
             by_addr[h].kind = (uint16_t)kind;
@@ -90,11 +93,12 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
         if (by_vector[vec])
             fprintf(f, "  vector %-12d %10llu\n", vec, (unsigned long long)by_vector[vec]);
     fprintf(f, "  shadow pages: %llu faults filled, %llu most mapped at once, %llu dropped, "
-            "%llu kept across CR3 writes (%llu of them made read-only), %llu full flushes\n",
+            "%llu kept across CR3 writes (%llu of them made read-only), %llu full flushes, "
+            "%llu evicted at the cap\n",
             (unsigned long long)mem_stat_shadow_faults, (unsigned long long)mem_stat_pages,
             (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
             (unsigned long long)mem_stat_downgraded,
-            (unsigned long long)mem_stat_flushes);
+            (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
     // The busiest addresses.
     static struct addr_count top[ADDR_SLOTS];
     unsigned n = 0;

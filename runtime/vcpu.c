@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "entry.h"
 #include "cpuid.h"
 #include "emulate.h"
 #include "hypercall.h"
@@ -44,7 +45,7 @@ _Static_assert(offsetof(struct vcpu, eflags) == 0x24, "entry.S V_EFLAGS");
 _Static_assert(offsetof(struct vcpu, host_rsp) == 0x28, "entry.S V_HOST_RSP");
 _Static_assert(offsetof(struct vcpu, async) == 0x30, "entry.S V_ASYNC");
 _Static_assert(offsetof(struct vcpu, fsbase) == 0x38, "entry.S V_FSBASE");
-_Static_assert(offsetof(struct vcpu, landing) == 0x40, "entry.S V_LANDING");
+_Static_assert(HC_ENTRY_OFF == R1_ENTRY_OFF, "entry.h HC_ENTRY_OFF");
 _Static_assert(offsetof(struct vcpu, guest_fsbase) == 0x48, "entry.S V_GUEST_FSB");
 _Static_assert(offsetof(struct vcpu, seen_fs) == 0x50, "entry.S V_SEEN_FS");
 _Static_assert(offsetof(struct vcpu, seen_es) == 0x5c, "entry.S V_SEEN_ES");
@@ -91,6 +92,30 @@ void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask)
     v->eflags = (fl & ~(R1_EFLAGS_VIRT | FL_VM | FL_RF)) | FL_IF | FL_1;
 }
 
+uint32_t host_pkru, host_pkru_valid;   // entry.S: the host's PKRU, restored at every exit
+
+// The XSAVE components switched between guest and host: every user component the host
+// enables, not only those qemu32 reports (x87, SSE): compat-mode code can run AVX and AVX-512
+// (EVEX: k0-k7, all of zmm0-7) whatever CPUID says, and would otherwise read what the runtime
+// and the C library left there. Not PKRU (host memory protection, not the guest's) and not AMX
+// (64-bit mode only; its tile data would not fit). Each component must fit in vcpu.fpu.
+static uint64_t xsave_guest_mask(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    uint64_t mask = ((uint64_t)hi << 32 | lo) & ~((1ull << 9) | (1ull << 17) | (1ull << 18));
+    for (unsigned i = 2; i < 64; i++) {
+        if (!(mask >> i & 1))
+            continue;
+        uint32_t r[4];
+        __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(0xd), "c"(i));
+        if ((uint64_t)r[1] + r[0] > sizeof vcpu0.fpu || (r[2] & 1))   // too big, or supervisor
+            mask &= ~(1ull << i);
+    }
+    return mask;
+}
+
 void vcpu_reset(struct vcpu *v)
 {
     // The state a multiboot loader leaves (Multiboot 0.6.96 §3.2), as QEMU's does: flat
@@ -119,17 +144,24 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_PENDING / 4] = 0;
     v->delivering = -1;
     v->exc.vector = -1;
-    v->landing = (uint64_t)(uintptr_t)guest_exit_landing;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
     // header marks every component as initial, with MXCSR at its reset value.
     memset(v->fpu, 0, sizeof v->fpu);
     v->fpu[24] = 0x80;          // MXCSR 0x1f80
     v->fpu[25] = 0x1f;
-    uint32_t xcr0_lo, xcr0_hi;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    v->xsave_mask = xcr0_lo & 7;   // x87, SSE, AVX: what compat-mode code can reach
+    v->xsave_mask = xsave_guest_mask();
     __asm__ volatile("rdfsbase %0" : "=r"(v->fsbase));
     host_segments_init(v->fsbase);
+    // Protection keys in use by the host (CPUID.7.0:ECX.OSPKE): the exit landing puts the
+    // host's PKRU back (entry.S), whatever the guest wrote with wrpkru.
+    uint32_t r[4];
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(7), "c"(0));
+    if (r[2] & (1u << 4)) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdpkru" : "=a"(lo), "=d"(hi) : "c"(0));
+        host_pkru = lo;
+        host_pkru_valid = 1;
+    }
 }
 
 void vcpu_stop(struct vcpu *v, int status, const char *why, ...)
@@ -228,6 +260,32 @@ static void check_host_segments(struct vcpu *v)
     v->seen_fs = v->seen_gs = 0;
 }
 
+// A data access to the window's range where the window is PROT_NONE (everything but its
+// first pages: vCPU page, hypercall stack, entry code and .ring1 -- those the guest reaches
+// natively, unseen). On the PC that range holds what the guest's page tables give, or with
+// paging off the physical address itself: RAM, a device, ROM or nothing (the default window,
+// the top 4 MiB, is nothing but the BIOS ROM's last 256 KiB). The access is emulated there,
+// as for MMIO: a #PF if the guest's tables say so, RAM read and written through mem_ram,
+// unassigned addresses reading 0 with writes dropped (ROM too: ring1 has no BIOS code to show
+// there, and QEMU drops writes to ROM). Instruction fetches, and instructions the MMIO
+// emulation does not handle, still stop the run.
+static bool window_range_access(struct vcpu *v, uint32_t lin, bool write)
+{
+    uint32_t pc = vcpu_lin_eip(v), pa, pferr = 0;
+    if ((v->exit.err & PFERR_I) || (lin >= pc && lin - pc < INSN_MAX))
+        return false;
+    if (vmem_translate(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &pferr) < 0) {
+        v->cr2 = lin;
+        stats_count("guest-page-fault");
+        intr_deliver(v, T_PF, EV_EXC, pferr, v->eip);
+        return true;
+    }
+    if (!mmio_emulate(v, lin, pa))
+        return false;
+    stats_count("window-range-access");
+    return true;
+}
+
 static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
@@ -248,6 +306,8 @@ static void page_fault(struct vcpu *v)
                   mem_window, mem_window + R1_WINDOW_SIZE - 1);
         return;
     case -2:
+        if (mem_in_window(lin) && window_range_access(v, lin, write))
+            return;
         vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
                   "%#x-%#x): rewrite the image with the window elsewhere (ring1 rewrite "
                   "--window BASE)", lin, mem_window, mem_window + R1_WINDOW_SIZE - 1);
@@ -270,9 +330,44 @@ static void page_fault(struct vcpu *v)
     }
 }
 
+// syscall (AMD) or sysenter (Intel) from compat mode -- the other one is #UD on that vendor's
+// processors and arrives as SIGILL with its EIP. The host kernel replaced the return address
+// with the (nonexistent) 32-bit vDSO landing pad before our seccomp filter stopped it (or,
+// when it could not read [ESP], returned there with -EFAULT and the return faulted). What is
+// left: AMD's SYSCALL put the return EIP in ECX (the guest's ECX is gone with it), and the
+// kernel kept the guest's EBP in RCX and loaded EBP from [ESP]; Intel's SYSENTER saves no EIP
+// at all and the kernel takes ESP from EBP. Neither the guest's EIP nor the registers to
+// raise #UD / #GP(0) with survive: diagnosed, not emulated. (README "Guest system calls".)
+static void fast_syscall_lost(struct vcpu *v, bool blocked)
+{
+    uint32_t r[4];
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0), "c"(0));
+    bool amd = r[1] == 0x68747541u;   // "Auth"enticAMD
+    if (amd) {
+        v->gpr[R_EBP] = v->gpr[R_ECX];
+        v->gpr[R_ECX] = 0;
+    }
+    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed syscall or sysenter natively (here: "
+              "%s), at an EIP the host kernel discards on that path (%s): on a PC it would "
+              "raise %s, which cannot be "
+              "emulated without the EIP. The eip below is the host's landing pad, %s. The "
+              "rewriter patches the instances it sees; this one was written at run time or "
+              "left unpatched", amd ? "syscall" : "sysenter",
+              blocked ? "the host system call was blocked"
+                      : "the host kernel could not read the guest's [ESP]",
+              amd ? "#UD (EFER.SCE is 0: qemu32 has no SYSCALL)"
+                  : "#GP(0) if SYSENTER_CS is 0, else enter the kernel",
+              amd ? "ecx is lost (the processor put the return address there)"
+                  : "esp and ebp are not the guest's");
+}
+
 static void handle_trap(struct vcpu *v)
 {
     const struct exit_info *x = &v->exit;
+    if (x->eip_lost) {   // the host kernel's return to its landing pad faulted
+        fast_syscall_lost(v, false);
+        return;
+    }
     if (vcpu_trace)
         rlog("ring1-run: exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
              v->eip);
@@ -375,12 +470,7 @@ static void handle_trap(struct vcpu *v)
 static void handle_syscall(struct vcpu *v)
 {
     if (v->exit.addr >> 32) {
-        // syscall/sysenter from compat mode: the kernel replaced the return address with the
-        // (nonexistent) 32-bit vDSO landing pad before our seccomp filter stopped it.
-        vcpu_stop(v, STATUS_UNSUPPORTED, "the guest executed syscall or sysenter natively "
-                  "(host system call %d blocked); the host kernel discards the guest's EIP on "
-                  "that path, so it cannot be emulated: rewrite the image so that the "
-                  "instruction is patched", v->exit.code == 1 ? (int)v->gpr[R_EAX] : -1);
+        fast_syscall_lost(v, true);
         return;
     }
     uint8_t b[2] = {0, 0};
@@ -461,7 +551,7 @@ static void interrupt_check(struct vcpu *v)
 // tick) and the guest's time would have moved on by two periods for it.
 static bool skip_to_next_timer(struct vcpu *v)
 {
-    if (!clock_warp || v->async || platform_waits_for_host())
+    if (!clock_warp || v->async || platform_waits_for_host() || !platform_warp_allowed())
         return false;
     sigset_t old;
     bool skipped = false;
@@ -485,7 +575,8 @@ static void wait_for_event(struct vcpu *v)
 {
     if (!platform_can_wake()) {
         vcpu_stop(v, STATUS_HALTED, "hlt with no interrupt source left (no timer armed, no "
-                  "input): the guest would sleep forever");
+                  "input, or every line that could bring one masked): the guest would sleep "
+                  "forever");
         return;
     }
     // Nothing to do but wait for a timer: unless host input could come first, the guest's
@@ -602,12 +693,22 @@ int vcpu_run(struct vcpu *v)
             handle_trap(v);
             break;
         case EXIT_HYPERCALL:
+            // The stub saved the guest's registers in the vCPU page (entry.S).
+            for (int i = 0; i < 8; i++)
+                v->gpr[i] = v->page[(HC_SAVE_OFF >> 2) + i];
+            v->eflags = v->page[(HC_SAVE_OFF + HC_SAVE_EFLAGS) >> 2];
             hypercall_handle(v);
             break;
         case EXIT_SYSCALL:
             handle_syscall(v);
             break;
         case EXIT_ASYNC:
+            break;
+        case EXIT_ESCAPE:
+            vcpu_stop(v, STATUS_ESCAPE, "guest code ran in 64-bit mode, at rip %#llx (found by "
+                      "signal %d): it far-jumped through the host's 64-bit code selector 0x33, "
+                      "which no i386 machine has (QEMU raises #GP at the far transfer); stopped",
+                      (unsigned long long)v->exit.addr, v->exit.signo);
             break;
         default:
             vcpu_stop(v, STATUS_INTERNAL, "enter_guest returned %u", reason);

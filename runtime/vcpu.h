@@ -17,6 +17,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define EXIT_HYPERCALL  2   // the guest called R1_ENTRY (registers saved by the window stub)
 #define EXIT_ASYNC      3   // a host signal (timer, I/O, timeout) needs the run loop
 #define EXIT_SYSCALL    4   // Syscall User Dispatch caught int $0x80 / syscall / sysenter
+#define EXIT_ESCAPE     5   // a signal found guest code running in 64-bit mode
 
 // A segment register: the visible selector and the descriptor cache loaded with it.
 struct seg {
@@ -39,6 +40,7 @@ struct exit_info {
     int      trapno;       // hardware vector (uc_mcontext REG_TRAPNO)
     uint32_t err;          // hardware error code (REG_ERR)
     uint64_t addr;         // si_addr / CR2 for a page fault
+    bool     eip_lost;     // a fault at a RIP above 4 GiB: the host kernel's landing pad
 };
 
 struct vcpu {
@@ -50,7 +52,7 @@ struct vcpu {
     volatile uint32_t async;  // 0x30 ASYNC_* bits set by signal handlers
     uint32_t exit_reason;  // 0x34
     uint64_t fsbase;       // 0x38 host TLS base, restored if the guest left FS loaded
-    uint64_t landing;      // 0x40 &guest_exit_landing, for the stub in the window
+    uint64_t unused_40;    // 0x40
     uint64_t guest_fsbase; // 0x48 the guest's FS base, written with wrfsbase on entry
     uint32_t seen_fs;      // 0x50 FS/GS/DS/ES selectors found at the last exit when they
     uint32_t seen_gs;      // 0x54 were not the host's 0x2b: a guest selector the host GDT
@@ -65,7 +67,7 @@ struct vcpu {
     uint16_t hsel_es;      // 0x7a
     uint16_t hsel_fs;      // 0x7c host selectors for FS and GS: 0x2b, or in ring 3 under a
     uint16_t hsel_gs;      // 0x7e user limit (mem.c) a limited LDT slot, or null for null
-    uint8_t  fpu[1024] __attribute__((aligned(64)));  // 0x80 guest FPU/SSE/AVX (XSAVE area)
+    uint8_t  fpu[4096] __attribute__((aligned(64)));  // 0x80 guest FPU/SSE/AVX/AVX-512 (XSAVE area)
 
     // ---- everything below is C-only ----
     volatile uint32_t *page;  // the vCPU page (window, or a host page for trap-only images)
@@ -119,6 +121,8 @@ struct vcpu {
 #define STATUS_SIGNAL      16   // SIGINT / SIGTERM / SIGHUP
 #define STATUS_RESET       18   // the guest reset the machine (QEMU -no-reboot would exit 0)
 #define STATUS_BREAK       20   // --break: the instruction was reached its COUNTth time
+#define STATUS_ESCAPE      22   // guest code ran in 64-bit mode (the host's selector 0x33)
+#define STATUS_JAIL        24   // the jail stopped a system call of the runtime
 
 // Bits of vcpu.async.
 #define ASYNC_TIMER    0x1u   // the PIT's host timer expired
@@ -141,7 +145,7 @@ void host_segments_init(uint64_t tls_base);
 void host_fpu_begin(void);
 // fprintf(stderr, ...) after host_fpu_begin(): for messages while a guest exists.
 void rlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern const uint8_t hc_stub64_start[], hc_stub64_end[];
+extern const uint8_t hc_stub64_start[], hc_stub64_end[], hc_landing_slot[];
 extern const uint8_t enter_guest_critical_start[], enter_guest_critical_end[], enter_guest_abort[];
 extern const uint8_t guest_exit_landing[];
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from rewriter import abi, image, pipeline
+from rewriter import __version__, abi, image, pipeline
 from rewriter.abi import Kind, Tactic
 from rewriter.emit import read_ring1, reconstruct_input
 
@@ -32,12 +32,14 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not ins
 
 # object-like macros of abi.h that are not ABI constants
 NOT_CONSTANTS = {"R1_STATIC_ASSERT"}
-STRUCTS = ("r1_note", "r1_header", "r1_site", "r1_map", "r1_undo")
+STRUCTS = ("r1_note", "r1_options", "r1_header", "r1_site", "r1_map", "r1_undo")
 
 
 def py_layouts() -> dict:
     """struct name -> (struct.Struct, field names) on the Python side."""
-    return {"r1_note": (abi.NOTE, abi.NOTE_FIELDS), "r1_header": (abi.HEADER, abi.HEADER_FIELDS),
+    return {"r1_note": (abi.NOTE, abi.NOTE_FIELDS),
+            "r1_options": (abi.OPTIONS, abi.OPTIONS_FIELDS),
+            "r1_header": (abi.HEADER, abi.HEADER_FIELDS),
             "r1_site": (abi.SITE, abi.SITE_FIELDS), "r1_map": (abi.MAP, abi.MAP_FIELDS),
             "r1_undo": (abi.UNDO, abi.UNDO_FIELDS)}
 
@@ -351,6 +353,13 @@ int main(int argc, char **argv) {
                 descsz >= sizeof(note)) {
                 memcpy(&note, buf + desc, sizeof(note));
                 found = 1;
+                if (descsz >= sizeof(note) + sizeof(struct r1_options)) {
+                    struct r1_options o;
+                    memcpy(&o, buf + desc + sizeof(note), sizeof(o));
+                    printf("options %u %u ", o.tactics, o.reserved);
+                    hex((const unsigned char *)o.rewriter, sizeof o.rewriter);
+                    printf("\n");
+                }
                 break;
             }
             p = desc + ((descsz + 3) & ~3u);
@@ -439,6 +448,9 @@ def c_read(reader: Path, path: Path) -> dict:
         if tag == "note":
             out["note"] = dict(zip(abi.NOTE_FIELDS, [int(x) for x in f[:4]] +
                                    [bytes.fromhex(f[4])]))
+        elif tag == "options":
+            out["options"] = dict(zip(abi.OPTIONS_FIELDS, [int(f[0]), int(f[1]),
+                                                           bytes.fromhex(f[2])]))
         elif tag == "header":
             out["header"] = dict(zip(abi.HEADER_FIELDS, [f[0].encode()] +
                                      [int(x) for x in f[1:17]] + [bytes.fromhex(f[17])]))
@@ -467,6 +479,11 @@ def test_round_trip_c_reader(reader, sample_elf, tmp_path, opts):
     window = opts.get("window", abi.WINDOW_DEFAULT)
 
     assert c["note"] == py.note
+    assert c["options"] == img.ring1_options
+    assert c["options"]["tactics"] == abi.tactic_bits(opts.get("tactics", tuple(Tactic)))
+    assert abi.tactics_of(c["options"]["tactics"]) == opts.get("tactics", tuple(Tactic))
+    assert c["options"]["reserved"] == 0
+    assert c["options"]["rewriter"].rstrip(b"\0").decode() == f"ring1 {__version__}"
     assert c["header"] == py.header
     assert c["site"] == py.sites
     assert c["o2t"] == [tuple(m) for m in py.o2t]
@@ -522,6 +539,6 @@ def test_runtime_uses_the_one_header():
         for m in re.finditer(r"#\s*define\s+(R1_\w+)(\(?)", text):
             if not m.group(2) and m.group(1) in names:
                 dup.append(f"{p.relative_to(runtime)}: #define {m.group(1)}")
-        for m in re.finditer(r"struct\s+(r1_(?:note|header|site|map|undo))\s*\{", text):
+        for m in re.finditer(r"struct\s+(r1_(?:note|options|header|site|map|undo))\s*\{", text):
             dup.append(f"{p.relative_to(runtime)}: struct {m.group(1)} {{")
     assert not dup, "ABI definitions outside runtime/include/abi.h:\n  " + "\n  ".join(dup)

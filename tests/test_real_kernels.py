@@ -177,6 +177,9 @@ def check_full(path: Path, res: dict, multiboot: bool = True) -> None:
     assert s["sites"]["total"] == len(rep["sites"]) == v["stats"]["sites"]
     assert s["sites"]["by_kind"] == rep["by_kind"]
     assert v["ok"] and not v["problems"]
+    # verify re-ran the rewrite with the recorded options and got this very file
+    assert v["stats"]["rerun"] == "identical"
+    assert v["stats"]["options"]["source"] == "recorded"
     assert sum(rep["counts"].values()) == len(rep["sites"])
     assert rep["input_sha256"] == img.sha256
     out = res["out"]

@@ -979,7 +979,11 @@ def test_emit_lief_reads_output(sample_rewritten, tmp_path):
         assert seg.has(lief.ELF.Segment.FLAGS.X) and not seg.has(lief.ELF.Segment.FLAGS.W)
         notes = [n for n in elf.notes if n.name.rstrip("\0") == "ring1"]
         assert len(notes) == 1 and notes[0].original_type == abi.NOTE_ABI
-        desc = dict(zip(abi.NOTE_FIELDS, abi.NOTE.unpack(bytes(notes[0].description))))
+        raw_desc = bytes(notes[0].description)
+        assert len(raw_desc) == abi.NOTE.size + abi.OPTIONS.size       # r1_note + r1_options
+        desc = dict(zip(abi.NOTE_FIELDS, abi.NOTE.unpack_from(raw_desc)))
+        opts = dict(zip(abi.OPTIONS_FIELDS, abi.OPTIONS.unpack_from(raw_desc, abi.NOTE.size)))
+        assert abi.tactics_of(opts["tactics"]) == rw.plan.tactics
         assert desc["abi_version"] == abi.ABI_VERSION and desc["window_base"] == w
         assert desc["image_vaddr"] == abi.image_base(w)
         assert desc["input_sha256"] == hashlib.sha256(src.read_bytes()).digest()

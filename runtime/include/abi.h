@@ -106,6 +106,17 @@ struct r1_note {
 
 #define R1_F_TRAP_ONLY      0x1u /* every site uses R1_TACTIC_TRAP (rewrite --tactics trap) */
 
+/* The rewrite's options, so that `ring1 verify` can re-run the (deterministic) rewrite on the
+ * rebuilt input and compare every byte of the output. The note's descriptor is struct r1_note
+ * followed by struct r1_options (n_descsz == sizeof both); an older image has r1_note alone.
+ * Additive: the runtime reads the first sizeof(struct r1_note) bytes and may ignore the rest.
+ * The window is r1_note.window_base. */
+struct r1_options {
+    uint32_t tactics;          /* bit (1u << R1_TACTIC_x) for every tactic the rewrite allowed */
+    uint32_t reserved;         /* 0 */
+    char     rewriter[24];     /* the rewriter's name and version, e.g. "ring1 0.1.0", NUL-padded */
+};
+
 struct r1_header {
     char     magic[8];         /* R1_MAGIC */
     uint32_t abi_version;
@@ -193,6 +204,7 @@ struct r1_map {
 #define R1_STATIC_ASSERT _Static_assert
 #endif
 R1_STATIC_ASSERT(sizeof(struct r1_note) == 48, "r1_note layout");
+R1_STATIC_ASSERT(sizeof(struct r1_options) == 32, "r1_options layout");
 R1_STATIC_ASSERT(sizeof(struct r1_header) == 104, "r1_header layout");
 R1_STATIC_ASSERT(sizeof(struct r1_undo) == 8, "r1_undo layout");
 R1_STATIC_ASSERT(sizeof(struct r1_site) == 32, "r1_site layout");

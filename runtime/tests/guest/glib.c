@@ -46,8 +46,14 @@ static struct gate idt[256];
 
 void idt_gate(unsigned vec, void (*handler)(void))
 {
+    idt_gate_dpl(vec, handler, 0);
+}
+
+void idt_gate_dpl(unsigned vec, void (*handler)(void), unsigned dpl)
+{
     uint32_t a = (uint32_t)handler;
-    idt[vec & 0xff] = (struct gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16)};
+    idt[vec & 0xff] = (struct gate){(uint16_t)a, 0x08, 0, (uint8_t)(0x8e | (dpl & 3) << 5),
+                                    (uint16_t)(a >> 16)};
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {sizeof idt - 1, (uint32_t)idt};
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }

@@ -18,6 +18,8 @@ void gexit(uint32_t code) __attribute__((noreturn));
 // An interrupt gate (32-bit, DPL 0, selector 0x08) for vec in the library's IDT, loaded with
 // lidt on first use.
 void idt_gate(unsigned vec, void (*handler)(void));
+// The same with the gate's DPL (3: reachable by `int` from ring 3).
+void idt_gate_dpl(unsigned vec, void (*handler)(void), unsigned dpl);
 // The 8259A pair at vectors 0x20 and 0x28 (ICW1-ICW4 as a PC BIOS programs them), then the
 // interrupt masks of master and slave.
 void pic_init(uint8_t mask_master, uint8_t mask_slave);

@@ -1,0 +1,16 @@
+// The jail (jail.c): what the process gives up before the guest's first instruction.
+#ifndef RING1_JAIL_H
+#define RING1_JAIL_H
+
+#include <stdbool.h>
+
+// Enter the jail: namespaces, empty root and user nobody when `namespaces` (--jail, the
+// default), then the system-call allowlist, in which mmap may map no file descriptor but
+// `mappable_fds` (guest memory). `need_page0`: keep what mapping linear page 0 takes.
+void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsigned nfds);
+// Whether the namespaces, empty root and user nobody are in place (for --stats).
+bool jail_namespaces(void);
+// A name for the system calls an escaped guest would try first, or "?".
+const char *jail_syscall_name(int nr);
+
+#endif
