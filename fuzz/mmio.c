@@ -120,6 +120,12 @@ void intr_raise_recorded(struct vcpu *v)
     faults_delivered++;
 }
 
+// Physical RAM: the fake RAM (mmio.c reaches it for RAM behind an unmappable linear page).
+void *mem_phys(uint32_t pa, uint32_t len)
+{
+    return pa < RAM_SIZE && len <= RAM_SIZE - pa ? ram + pa : NULL;
+}
+
 void stats_count(const char *name) { (void)name; }
 
 // ---- the target ---------------------------------------------------------------------------
