@@ -28,22 +28,6 @@ class Known:
 
 
 KNOWN: list[Known] = [
-    # Being fixed on the rewriter-hardening branch (verify.py, image.py, disasm.py): delete
-    # each entry when that branch is merged.
-    Known("traceback", "TypeError", "disasm.py", None,
-          "disasm: a section that points outside the file"),
-    Known("traceback", "UnicodeDecodeError", "image.py", None,
-          "image: a note name that is not UTF-8"),
-    # (the same check for a trap site, emit.py's next raise, was found here: its fix must
-    # cover both messages)
-    Known("internal-error", None, None, r"^(region|site) \S+ is not backed by file bytes",
-          "raised as an internal error (exit 3) instead of bad input"),
-    Known("internal-error", None, None, r"branch target inside region \S+ is not an instruction",
-          "raised as an internal error (exit 3) instead of bad input"),
-    Known("traceback", "ValueError", "verify.py", None,
-          "verify: an unknown site kind in the site table"),
-    Known("traceback", "TypeError", "verify.py", None,
-          "verify: a short segment"),
     # Found by this fuzzer, open (README, "Fuzzing"): a branch moved into a trampoline keeps
     # its original target, and verify rejects a target that the analysis does not hold as an
     # instruction start. The unmutated samples/paging kernel: its .text ends with `int $0x80`,
