@@ -89,6 +89,7 @@ class CodeRange:
     name: str
     addr: int
     data: bytes
+    offset: int | None = None    # file offset of the bytes, when they come from a section
 
     @property
     def end(self) -> int:
@@ -295,18 +296,6 @@ def _name(n: str | bytes) -> str:
     return n if isinstance(n, str) else n.decode("utf-8", "backslashreplace")
 
 
-def _check_section_offset(path: str, rng: CodeRange, offset: int, segments) -> None:
-    """Code is analysed from its section's bytes and patched through the segments: where a
-    segment holds the section's addresses, both must name the same file bytes."""
-    for g in segments:
-        if g.vaddr <= rng.addr < g.vaddr + g.filesz:
-            at = g.offset + (rng.addr - g.vaddr)
-            if at != offset:
-                raise BadInput(f"{path}: section '{rng.name}' at {rng.addr:#x} is at file offset "
-                               f"{offset:#x}, but its segment puts that address at {at:#x}")
-            return
-
-
 def _check_disjoint(path: str, code: list[CodeRange]) -> None:
     """The analysis keeps one state per code address: two executable sections (or segments)
     that share addresses would make it loop."""
@@ -338,9 +327,8 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
                            f"{s.file_offset:#x}, {s.size:#x} bytes) lies outside the file "
                            f"({len(raw):#x} bytes)")
         blob = bytes(raw[s.file_offset:s.file_offset + s.size])
-        rng = CodeRange(_name(s.name), s.virtual_address, blob)
+        rng = CodeRange(_name(s.name), s.virtual_address, blob, s.file_offset)
         if s.has(lief.ELF.Section.FLAGS.EXECINSTR):
-            _check_section_offset(path, rng, s.file_offset, segments)
             code.append(rng)
         else:
             data.append(rng)
