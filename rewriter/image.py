@@ -133,14 +133,22 @@ class Image:
 
     def data_in_code(self) -> list[tuple[int, int]]:
         """Address ranges known to be data even where they lie in an executable range: the
-        multiboot header (its checksum often decodes as sti/in)."""
+        multiboot header (its checksum often decodes as sti/in), and an ELF32's own header and
+        program header table when a segment loads them (emit rewrites the ELF header: a patch
+        there would collide with it)."""
+        files = []
+        if self.multiboot is not None:
+            files.append((self.multiboot.offset, self.multiboot.size))
+        if self.kind == "elf32" and len(self.raw) >= 52:
+            phoff, = struct.unpack_from("<I", self.raw, 28)
+            phentsize, phnum = struct.unpack_from("<HH", self.raw, 42)
+            files += [(0, 52), (phoff, phentsize * phnum)]
         out = []
-        mb = self.multiboot
-        if mb is not None:
+        for off, size in files:
             for s in self.segments:
-                if s.offset <= mb.offset < s.offset + s.filesz:
-                    a = s.vaddr + (mb.offset - s.offset)
-                    out.append((a, a + mb.size))
+                lo, hi = max(off, s.offset), min(off + size, s.offset + s.filesz)
+                if lo < hi:
+                    out.append((s.vaddr + lo - s.offset, s.vaddr + hi - s.offset))
         return out
 
     def code_range_of(self, addr: int) -> CodeRange | None:
