@@ -10,7 +10,8 @@ APT_PKGS := qemu-system-x86 binutils gcc xz-utils
 APT_CHECK := qemu-system-i386 ld gcc xz objdump
 export RING1_ROOT := $(CURDIR)
 
-.PHONY: all setup system-deps venv samples runtime demo test test-slow kernels bench bench-quick clean distclean
+.PHONY: all setup system-deps venv samples runtime demo test test-slow kernels bench bench-quick clean distclean \
+        fuzz fuzz-deps
 
 all: setup
 
@@ -72,6 +73,24 @@ bench: setup
 bench-quick: setup
 	$(VPY) -m pip install -q -e '.[test,bench]'
 	$(VPY) bench/run.py --quick
+
+# Fuzzing (README, "Fuzzing"): every fuzz/*.c (libFuzzer, clang, ASan/UBSan) and the rewriter
+# (atheris), FUZZ_SECONDS each; findings in build/fuzz/. The smoke run is part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_STAMP := $(VENV)/.fuzz-installed
+fuzz: setup fuzz-deps
+	$(VPY) fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+# clang (with libFuzzer and the sanitizer runtimes) from Debian, atheris from PyPI: only here.
+fuzz-deps: venv $(FUZZ_STAMP)
+	@command -v clang >/dev/null 2>&1 || { \
+	  echo "ring1: installing Debian package clang (for the libFuzzer targets)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "ring1: need root to apt-get install clang" >&2; exit 1; fi; \
+	  apt-get update -q || echo "ring1: apt-get update reported an error; trying the install anyway"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang; }
+$(FUZZ_STAMP): pyproject.toml $(STAMP)
+	$(VPY) -m pip install -q -e '.[test,fuzz]'
+	@touch $@
 
 kernels: venv
 	$(VPY) scripts/fetch-kernels.py all

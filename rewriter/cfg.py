@@ -18,6 +18,7 @@ import json
 import networkx as nx
 
 from .disasm import CALL, ICALL, IJMP, JCC, JMP, RET, STOP, Disassembly
+from .errors import Ring1Error
 
 INDIRECT, RETURN = "indirect", "return"
 _TERM = {JMP: "jump", JCC: "branch", CALL: "call", IJMP: "indirect-jump", ICALL: "indirect-call",
@@ -69,6 +70,8 @@ class CFG:
         a = start
         while a < end:
             n = self.d.insn_len(a)
+            if n <= 0:   # a bug, but one that must not loop (and allocate) forever
+                raise Ring1Error(f"{a:#x}: block {start:#x}-{end:#x} has no instruction there")
             out.append((a, n))
             a += n
         return out

@@ -142,6 +142,12 @@ def check_rewritable(image: Image, window_base: int) -> None:
     if image.kind != "elf32":
         raise BadInput(f"{image.path}: only ELF32 i386 images can be rewritten "
                        f"({image.kind} is analysis-only for now)")
+    for r in image.code:
+        # the code is analysed from its section's bytes and patched through the segments
+        at = image.file_offset(r.addr)
+        if r.offset is not None and at is not None and at != r.offset:
+            raise BadInput(f"{image.path}: section '{r.name}' at {r.addr:#x} is at file offset "
+                           f"{r.offset:#x}, but its segment puts that address at {at:#x}")
     w = window_base
     for s in image.segments:
         if s.vaddr < w + abi.WINDOW_SIZE and w < s.vaddr + s.memsz:

@@ -89,6 +89,7 @@ class CodeRange:
     name: str
     addr: int
     data: bytes
+    offset: int | None = None    # file offset of the bytes, when they come from a section
 
     @property
     def end(self) -> int:
@@ -132,14 +133,22 @@ class Image:
 
     def data_in_code(self) -> list[tuple[int, int]]:
         """Address ranges known to be data even where they lie in an executable range: the
-        multiboot header (its checksum often decodes as sti/in)."""
+        multiboot header (its checksum often decodes as sti/in), and an ELF32's own header and
+        program header table when a segment loads them (emit rewrites the ELF header: a patch
+        there would collide with it)."""
+        files = []
+        if self.multiboot is not None:
+            files.append((self.multiboot.offset, self.multiboot.size))
+        if self.kind == "elf32" and len(self.raw) >= 52:
+            phoff, = struct.unpack_from("<I", self.raw, 28)
+            phentsize, phnum = struct.unpack_from("<HH", self.raw, 42)
+            files += [(0, 52), (phoff, phentsize * phnum)]
         out = []
-        mb = self.multiboot
-        if mb is not None:
+        for off, size in files:
             for s in self.segments:
-                if s.offset <= mb.offset < s.offset + s.filesz:
-                    a = s.vaddr + (mb.offset - s.offset)
-                    out.append((a, a + mb.size))
+                lo, hi = max(off, s.offset), min(off + size, s.offset + s.filesz)
+                if lo < hi:
+                    out.append((s.vaddr + lo - s.offset, s.vaddr + hi - s.offset))
         return out
 
     def code_range_of(self, addr: int) -> CodeRange | None:
@@ -290,6 +299,21 @@ def _load_elf(path: str, raw: bytes) -> Image:
         return _load_elf_lief(path, raw, bits, machine)
 
 
+def _name(n: str | bytes) -> str:
+    """A section or symbol name: LIEF gives bytes for one that is not UTF-8."""
+    return n if isinstance(n, str) else n.decode("utf-8", "backslashreplace")
+
+
+def _check_disjoint(path: str, code: list[CodeRange]) -> None:
+    """The analysis keeps one state per code address: two executable sections (or segments)
+    that share addresses would make it loop."""
+    rs = sorted(code, key=lambda r: r.addr)
+    for a, b in zip(rs, rs[1:]):
+        if b.addr < a.end:
+            raise BadInput(f"{path}: executable sections '{a.name}' ({a.addr:#x}-{a.end:#x}) and "
+                           f"'{b.name}' ({b.addr:#x}-{b.end:#x}) overlap")
+
+
 def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
     elf = lief.ELF.parse(raw)
     if elf is None:
@@ -307,11 +331,11 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
         if not s.has(lief.ELF.Section.FLAGS.ALLOC):
             continue
         if s.file_offset + s.size > len(raw):
-            raise BadInput(f"{path}: section {s.name or '(unnamed)'} (file offset "
+            raise BadInput(f"{path}: section {_name(s.name) or '(unnamed)'} (file offset "
                            f"{s.file_offset:#x}, {s.size:#x} bytes) lies outside the file "
                            f"({len(raw):#x} bytes)")
         blob = bytes(raw[s.file_offset:s.file_offset + s.size])
-        rng = CodeRange(s.name, s.virtual_address, blob)
+        rng = CodeRange(_name(s.name), s.virtual_address, blob, s.file_offset)
         if s.has(lief.ELF.Section.FLAGS.EXECINSTR):
             code.append(rng)
         else:
@@ -322,10 +346,11 @@ def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
             (code if s.executable else data).append(rng)
     if not code:
         raise BadInput(f"{path}: no executable code (no executable section or segment)")
+    _check_disjoint(path, code)
     symbols = {}
     for sym in elf.symbols:
         if sym.type == lief.ELF.Symbol.TYPE.FUNC and sym.value:
-            symbols.setdefault(sym.value, sym.name)
+            symbols.setdefault(sym.value, _name(sym.name))
     ring1_note = ring1_options = None
     desc = find_ring1_note(raw) if bits == 32 else None
     if desc is not None:

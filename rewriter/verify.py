@@ -412,6 +412,12 @@ def check_structure(out_img, r1, orig, tactics) -> list[str]:
     return probs
 
 
+def _cs_num(v: int) -> str:
+    """A number as capstone prints it: decimal up to 9, hex above (a window at 0 puts the
+    virtual IF at address 0)."""
+    return str(v) if v <= 9 else f"{v:#x}"
+
+
 def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
     """The one-instruction inline translations, read from the original instruction (as capstone
     decodes it) and the vCPU page layout of abi.h, not from the rewriter's templates: cli and sti
@@ -419,7 +425,7 @@ def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
     slot. (pushf and popf are longer sequences, proven by the re-run.)"""
     probs = []
     w = r1.header["window_base"]
-    vif = f"dword ptr [{abi.vcpu(w, abi.VCPU_VIF):#x}]"
+    vif = f"dword ptr [{_cs_num(abi.vcpu(w, abi.VCPU_VIF))}]"
     piece = dict(r1.o2t)
     for s in r1.sites:
         if s["tactic"] != Tactic.INLINE or s["addr"] not in piece:
@@ -444,10 +450,10 @@ def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
             if k == abi.Kind.MOV_FROM_SREG:
                 size = "word" if ops[0] in ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di") \
                     else "dword"
-                want = f"mov {ops[0]}, {size} ptr [{slot:#x}]"
+                want = f"mov {ops[0]}, {size} ptr [{_cs_num(slot)}]"
             else:
                 size = "word" if s["bytes"][0] == 0x66 else "dword"
-                want = f"push {size} ptr [{slot:#x}]"
+                want = f"push {size} ptr [{_cs_num(slot)}]"
         else:
             continue
         if got != want:

@@ -30,12 +30,20 @@ int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
 {
     uint32_t hv = (uint32_t)(uintptr_t)h;
     const char *why = NULL;
+    // The note names the header's address: it must lie in the segment before it is read.
+    if (hv < seg_vaddr || (uint64_t)hv + sizeof *h > (uint64_t)seg_vaddr + seg_len || hv & 3) {
+        fprintf(stderr, "ring1-run: .ring1 header at %#x: outside the .ring1 segment or misaligned "
+                "(%#x, %u bytes)\n", hv, seg_vaddr, seg_len);
+        return -1;
+    }
     if (memcmp(h->magic, R1_MAGIC, 8) != 0)
         why = "bad magic";
     else if (h->abi_version != R1_ABI_VERSION)
         why = "ABI version mismatch";
     else if (h->header_size < sizeof *h)
         why = "header too small";
+    else if ((h->sites_off | h->map_o2t_off | h->map_t2o_off) & 3)
+        why = "a table is not 4-byte aligned";   // abi.h: naturally aligned
     if (!why) {
         uint64_t end = (uint64_t)seg_vaddr + seg_len;
         uint64_t s_end = (uint64_t)hv + h->sites_off + (uint64_t)h->nsites * sizeof *sites;
@@ -59,6 +67,7 @@ int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
     nt2o = h->nmap_t2o;
     tramp_lo = hv + h->tramp_off;
     tramp_hi = tramp_lo + h->tramp_size;
+    free(by_addr);   // a second image (the fuzz harness loads one per input)
     by_addr = malloc((nsites ? nsites : 1) * sizeof *by_addr);
     for (uint32_t i = 0; i < nsites; i++)
         by_addr[i] = i;

@@ -68,6 +68,18 @@ def test_rewrite_options_are_recorded_and_reused(opts, sample_elf, tmp_path):
     assert r.stats["options"]["window"] == opts.get("window", abi.WINDOW_DEFAULT)
 
 
+def test_window_at_address_zero_verifies(samples_built, tmp_path):
+    """--window 0 puts the virtual IF at address 0, which capstone prints as `[0]`, not `[0x0]`
+    (found by the fuzz smoke run: the inline cli/sti check rejected the rewriter's own output).
+    The unix sample, linked at 0x80100000, leaves the bottom 4 MiB free for it."""
+    rw = pipeline.rewrite(str(SAMPLE_BUILD / "unix.elf"), window=0)
+    assert rw.plan.to_json()["counts"].get("inline")
+    out = tmp_path / "w0.r1.elf"
+    out.write_bytes(rw.patched.data)
+    r = verify_mod.verify(str(out))
+    assert r.ok, r.problems
+
+
 @pytest.mark.parametrize("tactics", [tuple(Tactic), (Tactic.TRAP,)], ids=["default", "trap"])
 def test_image_without_recorded_options_still_verifies(tactics, sample_elf, tmp_path):
     """An image made before struct r1_options existed (a 48-byte note): verify infers the
