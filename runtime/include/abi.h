@@ -40,6 +40,8 @@
 #define R1_VCPU_SAVED_ESP   0x0cu  /* guest ESP, stored by a trampoline before a hypercall  */
 #define R1_VCPU_SCRATCH     0x10u  /* one register's worth of trampoline scratch           */
 #define R1_VCPU_SEL         0x20u  /* guest selectors, zero-extended: SEL + 4 * R1_SREG_x  */
+/* Offsets 0x800-0xfff of the vCPU page are the runtime's own (the hypercall stub's save area
+ * and scratch stack): trampolines never touch them. */
 
 /* Segment register numbers: the x86 encoding order (ModRM.reg of 8C/8E). */
 #define R1_SREG_ES 0
