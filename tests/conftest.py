@@ -245,6 +245,21 @@ def run_ring1(*args, env: dict | None = None, cwd=None, timeout: float = 600) ->
     return Run(argv, p.returncode, p.stdout, p.stderr)
 
 
+def run_main(argv, capsys, monkeypatch=None, env: dict | None = None) -> Run:
+    """cli.main() in this process, captured like a subprocess run (env: set through
+    monkeypatch, so it is undone after the test)."""
+    from rewriter import cli
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    capsys.readouterr()
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as e:                 # argparse
+        code = e.code
+    cap = capsys.readouterr()
+    return Run(["ring1(main)", *map(str, argv)], code, cap.out, cap.err)
+
+
 def assert_one_line_error(r: Run, code: int, *needles: str) -> str:
     """The bad-input contract: exit `code`, exactly one non-empty line on stderr, starting
     'ring1:', no traceback anywhere; the line mentions every needle (case-insensitive)."""

@@ -23,7 +23,7 @@ import pytest
 from rewriter import abi, cli, emit, image, pipeline
 from rewriter.abi import Tactic
 
-from conftest import (EM_ARM, RING1, Run, Seg, assert_one_line_error, make_aout_kludge,
+from conftest import (run_main, EM_ARM, RING1, Run, Seg, assert_one_line_error, make_aout_kludge,
                       make_elf32, run_ring1)
 
 pytestmark = pytest.mark.skipif(RING1 is None, reason="the ring1 command is not installed")
@@ -201,19 +201,6 @@ def bad_runs(files, tmp_path_factory):
     cases = [c for c in _cases(files, out) if c[0] in SUBPROCESS_CASES]
     runs = run_all({c[0]: (c[1], c[4]) for c in cases})
     return {c[0]: (runs[c[0]], c[2], c[3]) for c in cases}, out
-
-
-def run_main(argv, capsys, monkeypatch, env=None) -> Run:
-    """cli.main() in this process, captured like a subprocess run."""
-    for k, v in (env or {}).items():
-        monkeypatch.setenv(k, v)
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:                 # argparse
-        code = e.code
-    cap = capsys.readouterr()
-    return Run(["ring1(main)", *map(str, argv)], code, cap.out, cap.err)
 
 
 BAD_IDS = [c[0] for c in _cases({k: Path("/x") for k in (

@@ -19,22 +19,11 @@ import pytest
 from rewriter import abi, cli, emit, image, pipeline, verify as verify_mod
 from rewriter.abi import Kind, Tactic
 
-from conftest import (SAMPLE_BUILD, Prog, Run, Seg, assert_one_line_error, make_elf32,
+from conftest import (run_main, SAMPLE_BUILD, Prog, Run, Seg, assert_one_line_error, make_elf32,
                       sample_elfs)
 
 EHDR = struct.Struct("<16sHHIIIIIHHHHHH")
 E_ENTRY, E_PHOFF, E_SHOFF, E_FLAGS = 24, 28, 32, 36
-
-
-def run_main(argv, capsys) -> Run:
-    """cli.main() in this process, captured like a subprocess run."""
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:                 # argparse
-        code = e.code
-    cap = capsys.readouterr()
-    return Run(["ring1(main)", *map(str, argv)], code, cap.out, cap.err)
 
 
 # --- every sample ------------------------------------------------------------------------------
