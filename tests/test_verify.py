@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rewriter import abi, cli, emit, image, pipeline, verify as verify_mod
+from rewriter import abi, emit, image, pipeline, verify as verify_mod
 from rewriter.abi import Kind, Tactic
 
 from conftest import (run_main, SAMPLE_BUILD, Prog, Run, Seg, assert_one_line_error, make_elf32,
