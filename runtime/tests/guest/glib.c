@@ -65,3 +65,13 @@ void pic_init(uint8_t mask_master, uint8_t mask_slave)
     outb(0x21, mask_master);
     outb(0xa1, mask_slave);
 }
+
+volatile uint32_t ticks;
+__asm__(".globl tick_entry\n"
+        "tick_entry:\n"
+        "  pushl %eax\n"
+        "  incl ticks\n"
+        "  movb $0x20, %al\n"
+        "  outb %al, $0x20\n"           // EOI
+        "  popl %eax\n"
+        "  iret\n");

@@ -23,5 +23,8 @@ void idt_gate_dpl(unsigned vec, void (*handler)(void), unsigned dpl);
 // The 8259A pair at vectors 0x20 and 0x28 (ICW1-ICW4 as a PC BIOS programs them), then the
 // interrupt masks of master and slave.
 void pic_init(uint8_t mask_master, uint8_t mask_slave);
+// An interrupt handler for the 8259A's IRQ 0 that counts into `ticks` and sends EOI.
+extern volatile uint32_t ticks;
+void tick_entry(void);
 int gmain(uint32_t magic, uint32_t info);
 #endif

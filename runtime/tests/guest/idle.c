@@ -9,17 +9,6 @@
 
 #define PIT_HZ 1193182u
 
-static volatile uint32_t ticks;
-
-void idle_tick(void);
-__asm__(".globl idle_tick\n"
-        "idle_tick:\n"
-        "  pushl %eax\n"
-        "  incl ticks\n"
-        "  movb $0x20, %al\n"
-        "  outb %al, $0x20\n"           // EOI
-        "  popl %eax\n"
-        "  iret\n");
 
 int gmain(uint32_t magic, uint32_t info)
 {
@@ -30,7 +19,7 @@ int gmain(uint32_t magic, uint32_t info)
     while (*cmd == ' ')
         cmd++;
     int masked = cmd[0] == 'm';
-    idt_gate(0x20, idle_tick);
+    idt_gate(0x20, tick_entry);
     pic_init(masked ? 0xff : 0xfe, 0xff);
     outb(0x43, 0x34);                      // channel 0, rate generator, 100 Hz
     outb(0x40, (uint8_t)(PIT_HZ / 100));

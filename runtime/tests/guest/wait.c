@@ -11,17 +11,6 @@
 #define TICKS 100           // one second at 100 Hz
 #define PIT_HZ 1193182u
 
-static volatile uint32_t ticks;
-
-void tick_entry(void);
-__asm__(".globl tick_entry\n"
-        "tick_entry:\n"
-        "  pushl %eax\n"
-        "  incl ticks\n"
-        "  movb $0x20, %al\n"
-        "  outb %al, $0x20\n"           // EOI
-        "  popl %eax\n"
-        "  iret\n");
 
 static uint64_t rdtsc(void)
 {
