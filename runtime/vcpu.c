@@ -108,8 +108,7 @@ static uint64_t xsave_guest_mask(void)
         if (!(mask >> i & 1))
             continue;
         uint32_t r[4];
-        __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-                         : "a"(0xd), "c"(i));
+        host_cpuid(0xd, i, r);
         if ((uint64_t)r[1] + r[0] > sizeof vcpu0.fpu || (r[2] & 1))   // too big, or supervisor
             mask &= ~(1ull << i);
     }
@@ -155,7 +154,7 @@ void vcpu_reset(struct vcpu *v)
     // Protection keys in use by the host (CPUID.7.0:ECX.OSPKE): the exit landing puts the
     // host's PKRU back (entry.S), whatever the guest wrote with wrpkru.
     uint32_t r[4];
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(7), "c"(0));
+    host_cpuid(7, 0, r);
     if (r[2] & (1u << 4)) {
         uint32_t lo, hi;
         __asm__ volatile("rdpkru" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -341,7 +340,7 @@ static void page_fault(struct vcpu *v)
 static void fast_syscall_lost(struct vcpu *v, bool blocked)
 {
     uint32_t r[4];
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0), "c"(0));
+    host_cpuid(0, 0, r);
     bool amd = r[1] == 0x68747541u;   // "Auth"enticAMD
     if (amd) {
         v->gpr[R_EBP] = v->gpr[R_ECX];
