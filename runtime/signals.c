@@ -78,6 +78,16 @@ static void redirect(struct vcpu *v, greg_t *g, uint32_t reason)
                              ((uint64_t)USER_DS << 48));
 }
 
+// The end of a run decided inside a handler: the diagnosis's guest part, the terminal and the
+// disks as every exit leaves them, then the status.
+static void handler_exit(int status)
+{
+    vcpu_dump(&vcpu0, stderr);
+    platform_restore_stdin();
+    disk_flush_all();   // the guest's disk writes are durable on this exit too
+    _exit(status);
+}
+
 static void host_crash(int signo, const siginfo_t *si, const greg_t *g)
 {
     host_fpu_begin();
@@ -92,10 +102,7 @@ static void host_crash(int signo, const siginfo_t *si, const greg_t *g)
                 (unsigned long long)frame[0], (unsigned long long)frame[1],
                 (unsigned long long)frame[2], (unsigned long long)frame[3],
                 (unsigned long long)frame[4]);
-    vcpu_dump(&vcpu0, stderr);
-    platform_restore_stdin();
-    disk_flush_all();   // the guest's disk writes are durable on this exit too
-    _exit(STATUS_INTERNAL);
+    handler_exit(STATUS_INTERNAL);
 }
 
 // The jail (jail.c) refused a system call of the runtime's own code: report it and end the
@@ -106,10 +113,7 @@ static void jail_stopped(const siginfo_t *si, const greg_t *g)
     fprintf(stderr, "ring1-run: the jail stopped system call %d (%s) made at rip %#llx: a guest "
             "that took the runtime over, or a runtime bug\n", si->si_syscall,
             jail_syscall_name(si->si_syscall), (unsigned long long)g[REG_RIP]);
-    vcpu_dump(&vcpu0, stderr);
-    platform_restore_stdin();
-    disk_flush_all();
-    _exit(STATUS_JAIL);
+    handler_exit(STATUS_JAIL);
 }
 
 // Guest code running in 64-bit mode (entry.S, "Hostile guests"): end the run at this exit.
