@@ -55,7 +55,8 @@ class Tactic(enum.IntEnum):
 
 
 class Kind(enum.IntEnum):
-    """One per entry of the sensitive-instruction catalogue (DESIGN §2); values as in abi.h."""
+    """One per entry of the sensitive-instruction catalogue (DESIGN §2), and MMIO (a site a
+    profile made); values as in abi.h."""
     CLI = 1
     STI = 2
     HLT = 3
@@ -115,6 +116,7 @@ class Kind(enum.IntEnum):
     SYSCALL = 57
     SYSRET = 58
     RSM = 59
+    MMIO = 60      # not in the catalogue: a memory access a profile saw reach a device (abi.h)
 
 
 # struct layouts (little-endian, packed as in abi.h)

@@ -51,8 +51,14 @@ def _progress(prefix: str):
 def cmd_inspect(args) -> int:
     if args.cfg:
         _writable(args.cfg)                  # before the analysis, which may take a while
+    prof = None
+    if args.profile:
+        from . import profile
+        prof = profile.load(args.profile)    # a bad file fails before the analysis
     a = pipeline.analyze(args.image, _progress(args.image))
     s = pipeline.summary(a)
+    if prof is not None:
+        s["profile"] = _profile_rows(a, prof, args.profile)
     if args.cfg:
         try:
             a.cfg.write(args.cfg)
@@ -101,7 +107,64 @@ def cmd_inspect(args) -> int:
     for w in s["kernel_table_warnings"]:
         print(f"  warning: {w}")
     print("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in s["timings"].items()))
+    if prof is not None:
+        p = s["profile"]
+        for w in p["warnings"]:
+            print(f"  warning: {w}")
+        print(f"  profile {args.profile}: {p['exits']} exits at {p['addresses']} addresses; "
+              f"the hottest:")
+        print(f"    {'address':10s} {'kind':13s} {'count':>10s}  instruction / what a rewrite "
+              f"with the profile does")
+        for r in p["hottest"]:
+            print(f"    {r['addr']:10s} {r['kind']:13s} {r['count']:10d}  "
+                  f"{r['insn'] or '-'}{'  ->  ' + r['action'] if r['action'] else ''}")
     return EXIT_OK
+
+
+def _profile_rows(a, prof, where: str, n: int = 20) -> dict:
+    """The profile's hottest exits, each with its instruction and what rewrite --profile does
+    with it (the plan the profile gives)."""
+    from . import plan as plan_mod, profile
+    warnings = []
+    try:
+        w = profile.check_input(prof, where, a.image.sha256)
+        if w:
+            warnings.append(w)
+    except BadInput as e:
+        warnings.append(str(e))
+    chosen = set(prof.mmio_sites())
+    plan = plan_mod.make_plan(a.cfg, abi.WINDOW_DEFAULT, plan_mod.ALL_TACTICS, sorted(chosen))
+    sites = {x.addr: x for x in plan.sites}
+    d = a.d
+    import capstone
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    rows = []
+    for addr, kind, count in prof.hottest(n):
+        insn = action = ""
+        if d.is_code_start(addr):
+            i = next(cs.disasm_lite(d.insn_bytes(addr), addr), None)
+            insn = f"{i[2]} {i[3]}".strip() if i else ""
+        site = sites.get(addr)
+        if kind in ("mmio", "mmio_ram"):
+            if site is not None and site.kind == abi.Kind.MMIO:
+                action = "hypercall (MMIO site)"
+            elif addr in chosen:
+                action = "left faulting: no 5-byte region of movable instructions"
+            elif insn:
+                why = plan_mod.mmio_unsuitable(d, addr)
+                action = (f"left faulting: {why}" if why else
+                          f"left faulting: seen fewer than {profile.MIN_COUNT} times")
+            else:
+                action = "not in this image's code (a user program, or code written at run time)"
+        elif site is not None:
+            action = f"sensitive site, {site.tactic.name.lower()}" + \
+                (f" ({site.reason})" if site.reason else "")
+        elif not insn:
+            action = "not in this image's code (a user program, or code written at run time)"
+        rows.append({"addr": f"{addr:#010x}", "kind": kind, "count": count, "insn": insn,
+                     "action": action})
+    return {"exits": sum(prof.counts.values()), "addresses": len({a for a, _ in prof.counts}),
+            "hottest": rows, "warnings": warnings}
 
 
 # --- rewrite --------------------------------------------------------------------------------
@@ -145,14 +208,17 @@ def _atomic_write(path: str, data: bytes | str) -> None:
 
 
 def _rewrite_one(src: str, dst: str, report: str | None, window: int, tactics,
-                 progress=None) -> dict:
+                 progress=None, profile=None, profile_min=None) -> dict:
     if Path(src).resolve() == Path(dst).resolve():
         raise BadInput(f"{dst}: output would overwrite the input")
     _writable(dst)
     if report:
         _writable(report)
     t = time.perf_counter()
-    rw = pipeline.rewrite(src, window, tactics, progress)
+    rw = pipeline.rewrite(src, window, tactics, progress, profile=profile,
+                          profile_min=profile_min)
+    for w in rw.warnings:
+        _err(f"warning: {w}")
     _atomic_write(dst, rw.patched.data)
     rep = pipeline.report(rw, dst)
     if report:
@@ -163,9 +229,9 @@ def _rewrite_one(src: str, dst: str, report: str | None, window: int, tactics,
 
 
 def _rewrite_job(job, progress=None) -> dict:
-    src, dst, report, window, tactics = job
+    src, dst, report, window, tactics, *prof = job
     try:
-        return _rewrite_one(src, dst, report, window, tactics, progress)
+        return _rewrite_one(src, dst, report, window, tactics, progress, *prof)
     except Ring1Error as e:
         return {"input": src, "status": "bad input" if isinstance(e, BadInput) else "error",
                 "error": str(e), "exit": e.exit_code}
@@ -188,9 +254,21 @@ def cmd_rewrite(args) -> int:
     tactics = pipeline.parse_tactics(args.tactics)
     if args.jobs < 1:
         raise BadInput("-j must be at least 1")
-    if len(args.images) == 1 and not args.output.endswith("/") and not Path(args.output).is_dir():
-        r = _rewrite_job((args.images[0], args.output, args.report, window, tactics),
-                         _progress(args.images[0]))
+    if args.profile_min is not None and args.profile_min < 1:
+        raise BadInput("--profile-min must be at least 1")
+    single = len(args.images) == 1 and not args.output.endswith("/") and \
+        not Path(args.output).is_dir()
+    prof = None
+    if args.profile:
+        from . import profile
+        if not single:
+            raise BadInput("--profile is one kernel's: rewrite that kernel alone with it")
+        prof = profile.load(args.profile)
+    elif args.profile_min is not None:
+        raise BadInput("--profile-min without --profile")
+    if single:
+        r = _rewrite_job((args.images[0], args.output, args.report, window, tactics, prof,
+                          args.profile_min), _progress(args.images[0]))
         if r["status"] != "ok":
             if "trace" in r:
                 print(r["trace"], file=sys.stderr)
@@ -327,16 +405,58 @@ def cmd_boot(args, rest) -> int:
     except OSError as e:
         raise BadInput(f"cannot create the boot cache {cache}: {e.strerror} (set RING1_CACHE)")
     tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{__version__}".encode()).hexdigest()[:8]
-    out = cache / f"{src.name}.{digest}.{tag}.r1.elf"
+    stem = f"{src.name}.{digest}.{tag}"
+    prof = None
+    if not args.no_profile:
+        # Profile-guided: every boot records its exits; the next one rewrites with all of
+        # them so far (docs/exits.md). The cache key holds the device accesses chosen.
+        prof = _boot_profile(cache, stem)
+    mmio = prof.mmio_sites() if prof else []
+    if mmio:
+        stem += "." + hashlib.sha256(repr(mmio).encode()).hexdigest()[:8]
+    out = cache / f"{stem}.r1.elf"
     if not out.is_file():
-        print(f"ring1: rewriting {src} (cached as {out})", file=sys.stderr)
-        r = _rewrite_job((str(src), str(out), None, window, tactics))
+        how = f", {len(mmio)} device accesses from its profile made hypercalls" if mmio else ""
+        print(f"ring1: rewriting {src} (cached as {out}{how})", file=sys.stderr)
+        r = _rewrite_job((str(src), str(out), None, window, tactics, prof))
         if r["status"] != "ok":
             _err(r["error"])
             return r["exit"]
     if not any(a == "--kernel-name" or a.startswith("--kernel-name=") for a in rest):
         rest = ["--kernel-name", args.image] + rest   # the command line QEMU's -kernel gives
+    if not args.no_profile and "--profile-out" not in rest:
+        rest = rest + ["--profile-out", str(cache / f"{src.name}.{digest}.{tag}.run-"
+                                              f"{os.getpid()}.profile.json")]
     return _exec_runtime(str(out), rest)
+
+
+def _boot_profile(cache: Path, stem: str):
+    """The profile kept for this kernel: the runs recorded since last time merged into it."""
+    from . import profile
+    keep = cache / f"{stem}.profile.json"
+    prof = None
+    if keep.is_file():
+        try:
+            prof = profile.load(str(keep))
+        except BadInput as e:
+            _err(f"warning: {e}: starting it afresh")
+    for run in sorted(cache.glob(f"{stem}.run-*.profile.json")):
+        try:
+            p = profile.load(str(run))
+        except BadInput:
+            p = None      # a run that ended before writing it (killed, crashed): nothing
+        if p is not None:
+            prof = p if prof is None else prof.merge(p)
+        try:
+            run.unlink()
+        except OSError:
+            pass
+    if prof is not None:
+        try:
+            profile.save(prof, str(keep))
+        except OSError as e:
+            _err(f"warning: cannot keep the profile {keep}: {e.strerror}")
+    return prof
 
 
 def cmd_fetch(args) -> int:
@@ -360,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--cfg", metavar="FILE", help="write the basic-block CFG as JSON, or as DOT "
                    "if FILE ends in .dot")
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
+    q.add_argument("--profile", metavar="FILE", help="also show the hottest exits of an exit "
+                   "profile of this kernel (ring1 run --profile-out), each with its instruction "
+                   "and what `ring1 rewrite --profile` does with it")
 
     tactic_help = ("tactics allowed, tried in this order: inline (translate in a trampoline), "
                    "trampoline (hypercall from a trampoline), trap (int3); default "
@@ -377,6 +500,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-j", "--jobs", type=int, default=1, help="images rewritten in parallel")
     q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
     q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
+    q.add_argument("--profile", metavar="FILE", help="an exit profile of this kernel (from "
+                   "`ring1 run IMAGE --profile-out FILE`, or kept by `ring1 boot`): the "
+                   "instructions it saw reach a device often become trampolines that make "
+                   "the access through a hypercall instead of a host fault")
+    q.add_argument("--profile-min", type=int, metavar="N", help="with --profile: how many "
+                   "device accesses make an instruction hot (default 16)")
 
     q = sub.add_parser("verify", help="check a patched image: every sensitive site handled, "
                        "every other byte unchanged, the whole file what the rewrite (re-run "
@@ -397,10 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "the image go to the runtime: --mem, --serial, --cmdline, --timeout, "
                        "--stats, --trace …)", add_help=True)
     q.add_argument("image")
-    q = sub.add_parser("boot", help="rewrite (cached) and run in one step")
+    q = sub.add_parser("boot", help="rewrite (cached) and run in one step; each run records "
+                       "its exits, and the next rewrite turns hot device accesses into "
+                       "hypercalls (--no-profile: neither)")
     q.add_argument("image")
     q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
     q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
+    q.add_argument("--no-profile", action="store_true", help="neither record this run's exits "
+                   "nor rewrite with those of earlier runs")
 
     q = sub.add_parser("fetch", help="download and cache a real kernel from Debian's archive")
     q.add_argument("names", nargs="*", metavar="NAME")

@@ -72,17 +72,31 @@ class Rewrite:
     analysis: Analysis
     plan: plan_mod.Plan
     patched: emit_mod.Patched
+    warnings: list[str] = field(default_factory=list)
 
 
 def rewrite(path: str, window: int = abi.WINDOW_DEFAULT, tactics=plan_mod.ALL_TACTICS,
-            progress=None) -> Rewrite:
+            progress=None, profile=None, profile_min: int | None = None,
+            mmio=()) -> Rewrite:
+    """profile (rewriter.profile.Profile, of this image): its hot device accesses become MMIO
+    sites; mmio: such addresses given directly (verify, from an image's site table)."""
     timings: dict[str, float] = {}
+    warnings: list[str] = []
     img = _timed(timings, "load", image_mod.load, path, progress=progress)
     emit_mod.check_rewritable(img, window)       # before minutes of analysis, not after
+    mmio = set(mmio)
+    if profile is not None:
+        from . import profile as profile_mod
+        w = profile_mod.check_input(profile, "--profile", img.sha256)
+        if w:
+            warnings.append(w)
+        mmio |= set(profile.mmio_sites(profile_mod.MIN_COUNT if profile_min is None
+                                       else profile_min))
     a = analyze_image(img, progress, timings)
-    p = _timed(a.timings, "plan", plan_mod.make_plan, a.cfg, window, tactics, progress=progress)
+    p = _timed(a.timings, "plan", plan_mod.make_plan, a.cfg, window, tactics, sorted(mmio),
+               progress=progress)
     out = _timed(a.timings, "emit", emit_mod.emit, img, p, a.d, progress=progress)
-    return Rewrite(a, p, out)
+    return Rewrite(a, p, out, warnings)
 
 
 def site_counts(sites) -> dict[str, int]:

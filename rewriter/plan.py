@@ -261,15 +261,66 @@ def _region_ok(d, claimed, insns, i, j, dead) -> bool:
     return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
 
 
-def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
+_CS_DETAIL = None
+_STRING_OPS = frozenset("movsb movsw movsd stosb stosw stosd lodsb lodsw lodsd cmpsb cmpsw "
+                        "cmpsd scasb scasw scasd insb insw insd outsb outsw outsd".split())
+
+
+def mmio_unsuitable(d, addr: int) -> str | None:
+    """Why the instruction at addr cannot be a profile-made MMIO site (abi.h, R1_KIND_MMIO),
+    or None: it must be an instruction of the code with a memory operand, neither sensitive
+    nor a control transfer nor a string move (the runtime emulates one access of it)."""
+    global _CS_DETAIL
+    if not d.is_code_start(addr):
+        return "not an instruction start in the kernel's code"
+    if addr in d.sites:
+        return "already a sensitive-instruction site"
+    if d.flow.get(addr) is not None:
+        return "a control transfer"
+    if _CS_DETAIL is None:
+        import capstone
+        from capstone import x86_const
+        _CS_DETAIL = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        _CS_DETAIL.detail = True
+        _CS_DETAIL.mem_type = x86_const.X86_OP_MEM
+    insn = next(_CS_DETAIL.disasm(d.insn_bytes(addr), addr), None)
+    if insn is None:
+        return "does not decode"
+    if insn.mnemonic.split()[-1] in _STRING_OPS:
+        return "a string move"
+    if not any(op.type == _CS_DETAIL.mem_type for op in insn.operands) or insn.mnemonic == "lea":
+        return "has no memory operand"
+    return None
+
+
+def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS, mmio=()) -> Plan:
+    """The plan. mmio: addresses a profile found reaching devices (rewrite --profile); those
+    that qualify (mmio_unsuitable) become MMIO sites where a region can take them -- planned
+    again without the ones none could take until every one left has a region, so that the
+    same set given again (verify, from the site table) gives the same plan."""
     d = cfg.d
     tactics = tuple(tactics)
+    if Tactic.TRAMPOLINE not in tactics:
+        mmio = ()                              # an MMIO site is a hypercall or nothing
+    mmio = sorted(a for a in set(mmio) if mmio_unsuitable(d, a) is None)
+    while True:
+        plan = _plan(d, cfg, window_base, tactics, mmio)
+        placed = [s.addr for s in plan.sites if s.kind == Kind.MMIO and s.region is not None]
+        if placed == mmio:
+            return plan
+        mmio = placed
+
+
+def _plan(d, cfg: CFG, window_base: int, tactics, mmio) -> Plan:
     plan = Plan(window_base=window_base, tactics=tactics)
     claimed: set[int] = set()
     site_of: dict[int, Site] = {}
     for addr in sorted(d.sites):
         code = d.insn_bytes(addr)
         site_of[addr] = Site(addr=addr, length=len(code), code=code, kind=Kind(d.sites[addr]))
+    for addr in mmio:
+        code = d.insn_bytes(addr)
+        site_of[addr] = Site(addr=addr, length=len(code), code=code, kind=Kind.MMIO)
     for addr in sorted(site_of):
         site = site_of[addr]
         if site.region is not None:
@@ -324,7 +375,9 @@ def make_plan(cfg: CFG, window_base: int, tactics=ALL_TACTICS) -> Plan:
             continue
         claimed.update(range(region.start, region.end))
         plan.regions.append(region)
-    plan.sites = [site_of[a] for a in sorted(site_of)]
+    # an MMIO site that found no region is no site: left as it was, it faults as before
+    plan.sites = [site_of[a] for a in sorted(site_of)
+                  if site_of[a].kind != Kind.MMIO or site_of[a].region is not None]
     plan.unknown = [{"addr": a, "kind": Kind(k).name.lower(),
                      "privileged": CATALOGUE[Kind(k)].privileged}
                     for a, k in sorted(d.unknown_sites.items())]

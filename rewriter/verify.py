@@ -549,7 +549,9 @@ def verify(path: str, progress=None) -> VerifyResult:
     rerun = "identical"
     try:
         emit_mod.check_rewritable(orig, r1.note["window_base"])
-        plan = plan_mod.make_plan(a.cfg, r1.note["window_base"], tactics)
+        # the sites a profile made (abi.h, R1_KIND_MMIO) are the one input besides the options
+        mmio = sorted(x["addr"] for x in r1.sites if x["kind"] == abi.Kind.MMIO)
+        plan = plan_mod.make_plan(a.cfg, r1.note["window_base"], tactics, mmio)
         patched = emit_mod.emit(orig, plan, d, record_options=out_img.ring1_options is not None)
     except Ring1Error as e:
         prob(f"the rewrite cannot be re-run with the recorded options (window "
@@ -588,6 +590,18 @@ def verify(path: str, progress=None) -> VerifyResult:
                  f"({abi.Kind(s['kind']).name.lower()} {s['bytes'][:s['len']].hex()} vs "
                  f"{abi.Kind(kind).name.lower()} {code.hex()})")
     for addr in sorted(set(table) - set(d.sites)):
+        s = table[addr]
+        if s["kind"] == abi.Kind.MMIO:
+            # made by a profile: a data access the runtime emulates once per hypercall
+            why = plan_mod.mmio_unsuitable(d, addr)
+            if why is None and (s["len"] != d.insn_len(addr) or
+                                s["bytes"][:s["len"]] != d.insn_bytes(addr)):
+                why = "its recorded bytes are not the instruction's"
+            if why is None and s["tactic"] != Tactic.TRAMPOLINE:
+                why = f"tactic {s['tactic']}, not a trampoline's hypercall"
+            if why:
+                prob(f"{addr:#x}: MMIO site: {why}")
+            continue
         prob(f"{addr:#x}: site table lists an address that is not a sensitive instruction")
 
     # 6. the patches

@@ -8,6 +8,7 @@
 #include "decode.h"
 #include "emulate.h"
 #include "mem.h"
+#include "mmio.h"
 #include "stats.h"
 #include "vcpu.h"
 #include "x86.h"
@@ -198,6 +199,21 @@ static void emulate_site(struct vcpu *v, const struct r1_site *s, uint32_t at, u
     v->eip = at;
     if (vcpu_break_check(v, s->addr))
         return;
+    if (s->kind == R1_KIND_MMIO) {
+        // A memory access a profile saw reach a device (abi.h): this time, a device or RAM.
+        int device = mmio_emulate_site(v, &in);
+        if (device < 0) {
+            vcpu_stop(v, STATUS_UNSUPPORTED, "site at %#x (kind MMIO): not an access the MMIO "
+                      "emulation handles (the profile that made it a site is not this image's?)",
+                      s->addr);
+            return;
+        }
+        stats_exit(device ? R1_KIND_MMIO : STATS_KIND_MMIO_RAM, s->addr);
+        stats_count(device ? "mmio-site" : "mmio-site-ram");
+        if (v->exc.vector < 0)
+            v->eip = next_run;   // done (else a fault was raised at the instruction)
+        return;
+    }
     stats_exit((int)s->kind, s->addr);
     if (emulate(v, &in, at, at + s->len, next_run) == EMU_UNHANDLED)
         vcpu_stop(v, STATUS_UNSUPPORTED, "site at %#x (kind %s): the runtime cannot emulate it", s->addr,

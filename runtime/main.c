@@ -95,6 +95,9 @@ static const char usage_text[] =
 "                         (0-based, from the top left), `cursor off` or `cursor off\n"
 "                         the screen at 0xNNNN`, then `, start address 0xNNNN`\n"
 "  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
+"  --profile-out FILE     at exit, write every guest address's exits by kind to FILE\n"
+"                         (JSON): `ring1 rewrite --profile FILE` makes the hot device\n"
+"                         accesses among them hypercalls instead of host faults\n"
 "  --trace                one line per exit on stderr (slow)\n"
 "  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
 "                         default, before the guest's first instruction, ring1-run\n"
@@ -257,7 +260,8 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 
 int main(int argc, char **argv)
 {
-    const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL;
+    const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL,
+               *profile_out = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30};
@@ -333,6 +337,8 @@ int main(int argc, char **argv)
             screen = a + 9;
         } else if (!strcmp(a, "--stats")) {
             stats = true;
+        } else if (!strcmp(a, "--profile-out") && value) {
+            profile_out = argv[++i];
         } else if (!strcmp(a, "--trace")) {
             vcpu_trace = true;
         } else if (!strcmp(a, "--no-jail")) {
@@ -342,7 +348,7 @@ int main(int argc, char **argv)
         } else if (a[0] == '-' && a[1]) {
             static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--vga", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
-                                                 "--disk", "--break"};
+                                                 "--disk", "--break", "--profile-out"};
             bool wants = false;
             for (unsigned k = 0; k < sizeof valued / sizeof valued[0]; k++)
                 wants |= !strcmp(a, valued[k]);
@@ -400,6 +406,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ring1-run: --screen=%s: %s\n", screen, strerror(errno));
         exit(STATUS_LOAD_ERROR);
     }
+    FILE *profile_file = NULL;
+    if (profile_out && !(profile_file = fopen(profile_out, "w"))) {
+        fprintf(stderr, "ring1-run: --profile-out %s: %s\n", profile_out, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
     int fds[2];
     unsigned nfds = mem_fds(fds);
     if (jail)
@@ -410,6 +421,12 @@ int main(int argc, char **argv)
     if (stats)
         stats_print(stderr, clock_host_ns(CLOCK_MONOTONIC) - t0);
     host_fpu_begin();
+    if (profile_file) {
+        stats_write_profile(profile_file, img.has_note ? img.note.input_sha256 : NULL,
+                            img.has_note ? img.note.window_base : 0);
+        if (fclose(profile_file) != 0)
+            fprintf(stderr, "ring1-run: --profile-out %s: %s\n", profile_out, strerror(errno));
+    }
     fflush(stdout);
     if (want_screen)
         platform_print_screen(screen_file);

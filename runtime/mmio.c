@@ -221,6 +221,26 @@ fault:
     return true;
 }
 
+// The linear address of the instruction's memory operand; false if it has none.
+static bool operand_lin(const struct vcpu *v, const struct insn *in, uint32_t *lin)
+{
+    if (in->op >= 0xa0 && in->op <= 0xa3) {   // moffs
+        *lin = v->seg[in->seg >= 0 ? in->seg : R1_SREG_DS].base + in->imm;
+        return true;
+    }
+    if (!insn_has_mem(in))
+        return false;
+    *lin = v->seg[insn_seg(in)].base + insn_ea(in, v->gpr);
+    return true;
+}
+
+static bool is_string_op(const struct insn *in)
+{
+    return (in->op >= 0xa4 && in->op <= 0xa5) || (in->op >= 0xaa && in->op <= 0xad);
+}
+
+static bool emulate_access(struct vcpu *v, const struct insn *in, struct operand o);
+
 bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
 {
     uint8_t buf[INSN_MAX];
@@ -228,20 +248,36 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     struct insn in;
     if (decode(buf, n, &in) < 0)
         return false;
-    if ((in.op >= 0xa4 && in.op <= 0xa5) || (in.op >= 0xaa && in.op <= 0xad))
+    if (is_string_op(&in))
         return string_op(v, &in);
     struct operand o = {v, 0, lin & ~(PGSIZE - 1), pa & ~(PGSIZE - 1)};
+    if (!operand_lin(v, &in, &o.lin))
+        return false;
+    return emulate_access(v, &in, o);
+}
+
+int mmio_emulate_site(struct vcpu *v, const struct insn *in)
+{
+    struct operand o = {v, 0, 1, 0};   // fault_page 1: no page is it (RAM path) ...
+    if (is_string_op(in) || !operand_lin(v, in, &o.lin))
+        return -1;
+    uint32_t pa, pferr;
+    bool device = false;
+    if (vmem_translate(v, o.lin, 0, &pa, &pferr) == 0 && !mem_phys(pa, 1)) {
+        o.fault_page = o.lin & ~(PGSIZE - 1);   // ... unless the operand is on a device
+        o.pa_page = pa & ~(PGSIZE - 1);
+        device = true;
+    }
+    if (!emulate_access(v, in, o))
+        return -1;
+    return device;
+}
+
+static bool emulate_access(struct vcpu *v, const struct insn *in_, struct operand o)
+{
+    const struct insn in = *in_;
     int size = (in.op & 1) ? in.opsize : 1;
     uint32_t val, r;
-    bool moffs = in.op >= 0xa0 && in.op <= 0xa3;
-    if (moffs) {
-        int seg = in.seg >= 0 ? in.seg : R1_SREG_DS;
-        o.lin = v->seg[seg].base + in.imm;
-    } else if (insn_has_mem(&in)) {
-        o.lin = v->seg[insn_seg(&in)].base + insn_ea(&in, v->gpr);
-    } else {
-        return false;
-    }
     v->exc.vector = -1;
     int rc = 0;
     switch (in.op) {

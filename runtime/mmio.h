@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 struct vcpu;
+struct insn;
 
 typedef uint32_t (*mmio_read_fn)(void *opaque, uint32_t offset, int size);
 typedef void (*mmio_write_fn)(void *opaque, uint32_t offset, int size, uint32_t val);
@@ -26,5 +27,11 @@ void mmio_print_unhandled(FILE *f);
 // (add or adc sbb and sub xor cmp, test), xchg, and the string moves movs/stos/lods (rep or
 // not). Returns false if the instruction is none of those.
 bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa);
+// The same for a profile-made site (abi.h, R1_KIND_MMIO) reached by its hypercall: `in` is the
+// site's original instruction, run at v->eip, whose operand may be on a device or in RAM this
+// time. Returns 1 (a device), 0 (RAM), -1 (an instruction this emulation does not handle,
+// string moves included). A fault on the operand is raised in the guest (v->exc) either way;
+// v->eip advances past the instruction otherwise.
+int mmio_emulate_site(struct vcpu *v, const struct insn *in);
 
 #endif

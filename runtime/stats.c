@@ -32,15 +32,22 @@ static unsigned naddr_overflow;
 #define NAMED_MAX 32
 static struct { const char *name; uint64_t n; } named[NAMED_MAX];
 
+static const char *kind_name(unsigned kind)
+{
+    if (kind == STATS_KIND_MMIO_RAM)
+        return "MMIO_RAM";
+    return kind < R1_KIND_MAX && kind_names[kind] ? kind_names[kind] : "?";
+}
+
 void stats_exit(int kind, uint32_t eip)
 {
     if (kind > 0 && kind < R1_KIND_MAX)
         by_kind[kind]++;
     // A bounded probe: a guest with sensitive instructions at more addresses than the table
-    // holds must not make every exit scan all of it.
-    uint32_t key = eip + 1, h = (key * 2654435761u) % ADDR_SLOTS;
+    // holds must not make every exit scan all of it. One slot per (address, kind).
+    uint32_t key = eip + 1, h = ((key ^ (uint32_t)kind << 24) * 2654435761u) % ADDR_SLOTS;
     for (unsigned probe = 0; probe < ADDR_PROBES; probe++, h = (h + 1) % ADDR_SLOTS) {
-        if (by_addr[h].key == key || by_addr[h].key == 0) {
+        if ((by_addr[h].key == key && by_addr[h].kind == kind) || by_addr[h].key == 0) {
             by_addr[h].key = key;
             by_addr[h].kind = (uint16_t)kind;
             by_addr[h].n++;
@@ -71,7 +78,7 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
     host_fpu_begin();
     uint64_t total = 0;
     for (int k = 0; k < R1_KIND_MAX; k++)
-        total += by_kind[k];
+        total += k == R1_KIND_MMIO ? 0 : by_kind[k];
     struct timespec cpu;
     clock_host(CLOCK_PROCESS_CPUTIME_ID, &cpu);
     uint64_t cpu_us = (uint64_t)cpu.tv_sec * 1000000u + (uint64_t)cpu.tv_nsec / 1000u;
@@ -114,11 +121,49 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
     fprintf(f, "  sites (%u distinct%s), busiest first:\n", n,
             naddr_overflow ? ", table full" : "");
     for (unsigned i = 0; i < ntop; i++)
-        fprintf(f, "    %#010x %-14s %10llu\n", top[i].key - 1,
-                top[i].kind < R1_KIND_MAX && kind_names[top[i].kind] ? kind_names[top[i].kind]
-                                                                      : "?",
+        fprintf(f, "    %#010x %-14s %10llu\n", top[i].key - 1, kind_name(top[i].kind),
                 (unsigned long long)top[i].n);
     platform_print_stats(f);
     pio_print_unhandled(f);
     mmio_print_unhandled(f);
+}
+
+// Every (address, kind) in address order: an insertion sort into a static array (no qsort:
+// see above), then JSON. Kind names are abi.h's, lowercase, as `ring1 inspect` prints them.
+void stats_write_profile(FILE *f, const uint8_t *sha256, uint32_t window_base)
+{
+    static struct addr_count all[ADDR_SLOTS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < ADDR_SLOTS; i++) {
+        if (!by_addr[i].key)
+            continue;
+        unsigned j = n++;
+        for (; j > 0 && (all[j - 1].key > by_addr[i].key ||
+                         (all[j - 1].key == by_addr[i].key && all[j - 1].kind > by_addr[i].kind));
+             j--)
+            all[j] = all[j - 1];
+        all[j] = by_addr[i];
+    }
+    fprintf(f, "{\"format\": \"ring1-profile\", \"version\": 1,\n \"input_sha256\": ");
+    if (sha256) {
+        fputc('"', f);
+        for (int i = 0; i < 32; i++)
+            fprintf(f, "%02x", sha256[i]);
+        fputc('"', f);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ", \"window_base\": \"0x%08x\", \"table_full\": %s,\n \"exits\": [",
+            window_base, naddr_overflow ? "true" : "false");
+    for (unsigned i = 0; i < n; i++) {
+        char name[24];
+        const char *k = kind_name(all[i].kind);
+        unsigned c = 0;
+        for (; k[c] && c + 1 < sizeof name; c++)
+            name[c] = (char)(k[c] >= 'A' && k[c] <= 'Z' ? k[c] - 'A' + 'a' : k[c]);
+        name[c] = 0;
+        fprintf(f, "%s\n  {\"addr\": \"0x%08x\", \"kind\": \"%s\", \"count\": %llu}",
+                i ? "," : "", all[i].key - 1, name, (unsigned long long)all[i].n);
+    }
+    fprintf(f, "\n ]}\n");
 }

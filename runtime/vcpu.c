@@ -324,10 +324,15 @@ static void page_fault(struct vcpu *v)
                       "is not RAM", v->eip, pa);
             return;
         }
+        uint32_t at = v->eip;
         if (!mmio_emulate(v, lin, pa))
             vcpu_stop(v, STATUS_UNSUPPORTED, "guest %s at %#x (physical %#x, not RAM) by an "
                       "instruction the MMIO emulation does not handle", write ? "write" : "read",
                       lin, pa);
+        else {
+            stats_exit(R1_KIND_MMIO, r1_t2o(v, at));   // by site: for --stats and the profile
+            stats_count("mmio-fault");
+        }
         return;
     }
 }

@@ -279,7 +279,7 @@ def test_not_sensitive(code, decodes):
 
 def test_every_kind_has_a_vector():
     covered = {k for _, k in VECTORS}
-    missing = sorted(set(Kind) - covered)
+    missing = sorted(set(Kind) - covered - {Kind.MMIO})   # MMIO: no opcode of its own
     assert not missing, f"kinds without a test vector: {[k.name for k in missing]}"
 
 
@@ -292,7 +292,7 @@ def test_every_vector_and_negative_is_distinct():
 # ---- the catalogue -----------------------------------------------------------------------------
 
 def test_catalogue_covers_the_enum():
-    assert set(CATALOGUE) == set(Kind)
+    assert set(CATALOGUE) == set(Kind) - {Kind.MMIO}   # MMIO: profile-made sites, no opcode
     for kind, info in CATALOGUE.items():
         assert isinstance(info, Info) and info.kind is kind, kind.name
         assert info.description and "\n" not in info.description, kind.name

@@ -499,3 +499,85 @@ def test_control_register_reads_come_from_the_vcpu_page(tmp_path):
     assert (got["eax"], got["ebx"], got["ecx"], got["edx"], got["esi"], got["edi"],
             got["ebp"]) == (crs[0], crs[2], crs[3], crs[4], crs[2], crs[0], crs[3])
     assert pat.events["hypercall"] == 0
+
+
+# --- profile-made MMIO sites (abi.h, R1_KIND_MMIO) ----------------------------------------------
+# A data access a profile saw reach a device moves into a trampoline whose hypercall the runtime
+# serves with one emulated access -- on the device (a page unicorn leaves unmapped here, so a
+# native access would stop the test) or on RAM, when the same instruction sees RAM this time.
+DEV = 0xFEE00000
+
+
+class MmioPatched(Patched):
+    def __init__(self, raw, device: dict):
+        super().__init__(raw, 0)
+        self.device = device                       # offset -> value; writes recorded too
+        self.writes: list[tuple[int, int]] = []
+        import capstone
+        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self.cs.detail = True
+
+    def emulate(self, kind, esp, site_bytes=b""):
+        if kind != Kind.MMIO:
+            return super().emulate(kind, esp, site_bytes)
+        from capstone import x86_const as C
+        insn = next(self.cs.disasm(bytes(site_bytes), 0))
+        dst, src = insn.operands
+        mem = dst if dst.type == C.X86_OP_MEM else src
+        addr = (self.reg(insn.reg_name(mem.mem.base)) if mem.mem.base else 0) + mem.mem.disp
+        addr &= 0xFFFFFFFF
+        if dst.type == C.X86_OP_MEM:               # a store: register or immediate
+            val = src.imm if src.type == C.X86_OP_IMM else self.reg(insn.reg_name(src.reg))
+            if DEV <= addr < DEV + 0x1000:
+                self.writes.append((addr - DEV, val & 0xFFFFFFFF))
+            else:
+                self.put(addr, val)
+        else:                                      # a load into a register
+            val = self.device[addr - DEV] if DEV <= addr < DEV + 0x1000 else self.u32(addr)
+            self.set(**{insn.reg_name(dst.reg): val})
+        return esp
+
+
+def _mmio_kernel():
+    p = Prog(TEXT)
+    p.label("entry").asm("mov eax, dword ptr [ebx + 0x20]",      # read the ID register
+                         "add eax, 7",
+                         "mov dword ptr [ebx + 0xb0], ecx",      # write EOI
+                         "mov edx, dword ptr [ebx + 0x30]",
+                         "nop", "nop", "nop", "nop", "nop", "ret")
+    text, labels = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"),
+                      Seg(0x200000, b"\0" * 0x100, "rw", name=".data")], labels["entry"])
+    e = labels["entry"]
+    return raw, e, [e, e + 3 + 3, e + 3 + 3 + 6]
+
+
+@pytest.mark.parametrize("where", ["device", "ram"])
+def test_mmio_sites_make_one_hypercall_per_access(where, tmp_path):
+    raw, entry, sites = _mmio_kernel()
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W, mmio=sites)
+    assert {s.addr for s in rw.plan.sites if s.kind == Kind.MMIO and
+            s.tactic == Tactic.TRAMPOLINE} == set(sites)
+    pat = MmioPatched(rw.patched.data, {0x20: 0x05000000, 0x30: 0x00050014})
+    base = DEV if where == "device" else 0x200000
+    regs = {"eax": 1, "ebx": base, "ecx": 0xC0FFEE, "edx": 2, "esi": 3, "edi": 4, "ebp": 5}
+    if where == "ram":
+        orig = Emu(raw)                             # RAM: the original runs natively too
+        orig.put(0x200020, 0x11111111)
+        orig.put(0x200030, 0x22222222)
+        orig.call(entry, regs, IF | 0x2)
+        want = orig.state()
+        pat.put(0x200020, 0x11111111)
+        pat.put(0x200030, 0x22222222)
+    pat.call(entry, regs, IF | 0x2)
+    got = pat.state()
+    assert pat.events["hypercall"] == 3
+    if where == "device":
+        assert (got["eax"], got["edx"]) == (0x05000007, 0x00050014)
+        assert pat.writes == [(0xB0, 0xC0FFEE)]
+    else:
+        for k in REGS:
+            assert got[k] == want[k], k
+        assert pat.u32(0x2000B0) == 0xC0FFEE and not pat.writes

@@ -127,7 +127,8 @@ KIND_PATTERNS = {
 def catalogue_kinds():
     text = ABI_H.read_text()
     body = re.search(r"#define R1_KIND_LIST\(X\)(.*?)\n\n", text, re.S).group(1)
-    return re.findall(r"X\((\w+),\s*\d+\)", body)
+    # MMIO is no instruction: a site a profile makes of an ordinary memory access
+    return [k for k in re.findall(r"X\((\w+),\s*\d+\)", body) if k != "MMIO"]
 
 
 def test_sensitive_sample_contains_every_catalogue_kind(built):

@@ -191,7 +191,11 @@ struct r1_undo {
     X(SIDT, 39) X(SLDT, 40) X(STR, 41) X(SMSW, 42) X(LAR, 43) X(LSL, 44) X(VERR, 45) \
     X(VERW, 46) X(MOV_FROM_SREG, 47) X(PUSH_SREG, 48) X(CPUID, 49) X(RDTSC, 50) \
     X(RDTSCP, 51) X(MONITOR, 52) X(MWAIT, 53) X(XSETBV, 54) X(CLAC, 55) X(STAC, 56) \
-    X(SYSCALL, 57) X(SYSRET, 58) X(RSM, 59)
+    X(SYSCALL, 57) X(SYSRET, 58) X(RSM, 59) \
+    X(MMIO, 60)
+/* R1_KIND_MMIO is no sensitive instruction: an ordinary memory access that a profile showed
+ * reaching a device (rewrite --profile). Its trampoline makes a hypercall; the runtime performs
+ * the access -- on the device, or on RAM when the address is RAM this time. */
 
 enum r1_kind {
 #define R1_KIND_ENUM(name, n) R1_KIND_##name = n,
