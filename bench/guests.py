@@ -46,7 +46,7 @@ RING1 = [str(ROOT / ".venv" / "bin" / "ring1")]
 
 WORKLOADS = ["coremark", "sha256", "matmul", "memops", "pagetouch", "demandpage"]
 NANO_OPS = ["syscall", "syscall_bare", "in", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
-            "divzero", "ptemod", "callret"]
+            "divzero", "ptemod", "mmio", "callret"]
 SAMPLE_KERNELS = ["sensitive", "timer", "exceptions", "paging", "tasks"]
 # The unix sample: its file system on IDE drive 1 (a fresh copy per run: both machines write to
 # it) and a scripted session typed on COM1 (tests/test_unix_sample.py runs it the same way).
@@ -134,7 +134,27 @@ def ring1_argv(image: Path, kernel: Path, args: str, timeout: int = 120) -> list
             "--timeout", str(timeout)]
 
 
-def contenders(r1: Path, trap: Path, kvm: bool) -> dict[str, Contender]:
+def profiled(plain: dict) -> dict:
+    """The bench kernel as `ring1 boot` runs it from its second boot on: one run of its nano
+    mmio loop (1 s) records a profile, and the rewrite with it makes that loop's device
+    accesses hypercalls (docs/exits.md). {"image", "report", "profile"}."""
+    out_dir = WORK / "profiled"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prof = out_dir / "bench.profile.json"
+    p = subprocess.run(ring1_argv(plain["image"], KERNEL, "nano=mmio", timeout=1) +
+                       ["--profile-out", str(prof)], capture_output=True, cwd=ROOT)
+    if p.returncode != 8 or not prof.is_file():   # 8: --timeout, the loop never ends
+        raise RuntimeError(f"profiling run of the bench kernel: status {p.returncode}\n"
+                           f"{p.stderr.decode(errors='replace')[-2000:]}")
+    image = out_dir / "bench.r1.elf"
+    rep = out_dir / "bench.report.json"
+    run_checked(RING1 + ["rewrite", str(KERNEL), "-o", str(image), "--profile", str(prof),
+                         "--report", str(rep)], "ring1 rewrite --profile")
+    return {"image": image, "report": json.loads(rep.read_text()), "profile": prof}
+
+
+def contenders(r1: Path, trap: Path, kvm: bool, first: Path | None = None) -> dict[str, Contender]:
+    """r1: the image ring1 runs (profiled); first: the same kernel before any profile."""
     c = {
         "native": Contender("native", "native", lambda a: [str(NATIVE)] + a.split()),
         "ring1": Contender("ring1", "ring1", lambda a: ring1_argv(r1, KERNEL, a)),
@@ -143,6 +163,8 @@ def contenders(r1: Path, trap: Path, kvm: bool) -> dict[str, Contender]:
     }
     if kvm:
         c["kvm"] = Contender("kvm", "QEMU KVM", lambda a: qemu_argv(KERNEL, a, accel="kvm"))
+    if first is not None:
+        c["first"] = Contender("first", "ring1 first run", lambda a: ring1_argv(first, KERNEL, a))
     return c
 
 

@@ -56,7 +56,7 @@ import guests  # noqa: E402  (bench/guests.py)
 SECTIONS = ["workloads", "nano", "boot", "rewriter"]
 CLOCK_HOST = ["--clock", "host"]    # ring1 without skipping the guest's waits (runtime/clock.c)
 LABEL = {"native": "native", "ring1": "ring1", "trap": "ring1 trap-only", "qemu": "QEMU TCG",
-         "kvm": "QEMU KVM", "host": "ring1 --clock host"}
+         "kvm": "QEMU KVM", "host": "ring1 --clock host", "first": "ring1 first run"}
 # What one repetition of each workload does; {s} is the size the guest reports ("size=").
 WHAT = {
     "coremark": "CoreMark-like list, matrix, state machine, CRC16: {s} iterations",
@@ -79,6 +79,8 @@ NANO_WHAT = {
     "pgfault": "read of a not-present page → #PF → handler skips it → `iret`",
     "divzero": "`divl` by zero → #DE → handler skips it → `iret`",
     "ptemod": "PTE write + `invlpg` + read through it",
+    "mmio": "read of the local APIC's ID register (a device page; ring1 first run: before any "
+            "profile)",
     "callret": "`call`/`ret` (control: nothing sensitive)",
 }
 # The functions whose sites an operation runs through (default: nano_<op>).
@@ -102,11 +104,16 @@ def setup_guests(quick: bool) -> dict:
                                  for n in guests.SAMPLE_KERNELS] + [guests.UNIX_KERNEL]
     r1 = guests.rewrite_batch(kernels, None)
     trap = guests.rewrite_batch(kernels, "trap")
+    prof = guests.profiled(r1["bench"])
+    mmio = prof["report"]["by_kind"].get("mmio", 0)
+    say(f"  profile: one run of nano mmio; the rewrite with it made {mmio} device accesses "
+        f"hypercalls")
     native_check = guests.transcript(guests.watch([str(guests.NATIVE), "check"], deadline=30))
     kvm_ok, kvm_line = guests.kvm_probe(native_check)
     say("  " + kvm_line)
-    return {"r1": r1, "trap": trap, "kvm_ok": kvm_ok, "kvm_line": kvm_line,
-            "contenders": guests.contenders(r1["bench"]["image"], trap["bench"]["image"], kvm_ok)}
+    return {"r1": r1, "trap": trap, "profiled": prof, "kvm_ok": kvm_ok, "kvm_line": kvm_line,
+            "contenders": guests.contenders(prof["image"], trap["bench"]["image"], kvm_ok,
+                                            first=r1["bench"]["image"])}
 
 
 # ---- workloads ----------------------------------------------------------------------------------
@@ -182,11 +189,12 @@ def bench_nano(env: dict, quick: bool) -> dict:
     cs = env["contenders"]
     order = [k for k in ("ring1", "trap", "qemu", "kvm") if k in cs]
     if quick:
-        ops, target, max_time, rounds = ["syscall", "out", "cli", "pushf", "pgfault"], 0.08, 3.0, 1
+        ops, target, max_time, rounds = ["syscall", "out", "cli", "pushf", "pgfault", "mmio"], \
+            0.08, 3.0, 1
     else:
         ops, target, max_time, rounds = guests.NANO_OPS, 0.2, 8.0, 3
     syms = guests.symbol_ranges(guests.KERNEL)
-    report = env["r1"]["bench"]["report"]
+    report = env["profiled"]["report"]
     rows = []
     for op in ops:
         row = {"op": op, "what": NANO_WHAT[op], "results": {}, "rounds": []}
@@ -195,7 +203,8 @@ def bench_nano(env: dict, quick: bool) -> dict:
             for k, n in guests.tactics_in(report, syms.get(fn, (0, 0))).items():
                 sites[k] = sites.get(k, 0) + n
         row["ring1_sites"] = sites
-        keys = order + (["native"] if op == "callret" else [])
+        keys = order + (["native"] if op == "callret" else []) + \
+            (["first"] if op == "mmio" else [])
         for _ in range(rounds):
             rnd = {}
             for k in keys:
@@ -598,7 +607,10 @@ def to_markdown(res: dict) -> str:
             mark = ""
             if r["op"] in INLINE_TARGET_OPS and t is not None:
                 mark = " ✓" if t >= 100 else " ✗"
-            out.append(f"| {r['op']} | {r['what']} | {sites or '—'} | " +
+            what = r["what"]
+            if "first" in r["results"]:
+                what += f" — ring1 first run: {fmt_ns(r['results']['first'])} ns"
+            out.append(f"| {r['op']} | {what} | {sites or '—'} | " +
                        " | ".join(fmt_ns(r["results"].get(c)) for c in cols) +
                        f" | {fmt_ns(r['results'].get('native'))} | {fmt_ratio(t, 1)}{mark} | "
                        f"{fmt_ratio(r.get('qemu_over_ring1'))} |")

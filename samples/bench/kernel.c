@@ -15,6 +15,9 @@
 extern uint8_t __kernel_end[];
 
 __attribute__((aligned(PGSIZE))) static uint32_t pgdir[NPTENTRIES];
+// The page table of 0xFEC00000-0xFEFFFFFF: the local APIC's page, uncached (nano mmio).
+__attribute__((aligned(PGSIZE))) static uint32_t apic_pt[NPTENTRIES];
+#define LAPIC_BASE 0xFEE00000u
 static uint32_t *ptes;                 // all page tables, contiguous: ptes[va >> 12]
 static uint32_t heap, ram_end;
 
@@ -108,7 +111,7 @@ void plat_write(const char *s, size_t n)
 
 void nano_cli(uint32_t), nano_sti(uint32_t), nano_pushf(uint32_t), nano_popf(uint32_t);
 void nano_in(uint32_t), nano_out(uint32_t), nano_cr3(uint32_t), nano_pgfault(uint32_t);
-void nano_divzero(uint32_t), nano_ptemod(uint32_t), nano_sys_entry(void);
+void nano_divzero(uint32_t), nano_ptemod(uint32_t), nano_mmio(uint32_t), nano_sys_entry(void);
 void nano_user_syscall(void), nano_user_syscall_bare(void);
 
 static void nano_syscall(uint32_t n)
@@ -135,12 +138,13 @@ static const struct {
     {"syscall", nano_syscall}, {"syscall_bare", nano_syscall_bare}, {"in", nano_in}, {"out", nano_out}, {"cli", nano_cli},
     {"sti", nano_sti}, {"pushf", nano_pushf}, {"popf", nano_popf}, {"cr3", nano_cr3},
     {"pgfault", nano_pgfault}, {"divzero", nano_divzero}, {"ptemod", nano_ptemod},
+    {"mmio", nano_mmio},
 };
 #define NNANO (sizeof nano_ops / sizeof nano_ops[0])
 
 const char *const plat_nano_ops[NNANO + 1] = {
     "syscall", "syscall_bare", "in", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
-    "divzero", "ptemod", 0,
+    "divzero", "ptemod", "mmio", 0,
 };
 
 int plat_nano(const char *op, void (**fn)(uint32_t))
@@ -176,6 +180,8 @@ static void paging_init(void)
     nano_pte_b = (uint32_t)nano_pte_frame2 | PTE_ID;
     nano_pte_page[0] = 1;
     nano_pte_frame2[0] = 2;
+    apic_pt[(LAPIC_BASE >> 12) & (NPTENTRIES - 1)] = LAPIC_BASE | PTE_P | PTE_W | PTE_PCD | PTE_PWT;
+    pgdir[LAPIC_BASE >> 22] = (uint32_t)apic_pt | PTE_P | PTE_W;
     lcr3((uint32_t)pgdir);
     lcr0(rcr0() | CR0_PG | CR0_WP);
 }

@@ -96,6 +96,18 @@ nano_cr3:
     END_LOOP
     ret
 
+# A read of the local APIC's ID register (0xFEE00020, mapped by kernel.c): what an SMP
+# kernel's spinlocks and per-CPU lookups do (xv6's mycpu()). A device register, so under ring1
+# a host fault each, until a profile makes the instruction a hypercall (docs/exits.md).
+.globl nano_mmio
+nano_mmio:
+    LOOP
+    .rept 16
+    movl 0xfee00020, %eax
+    .endr
+    END_LOOP
+    ret
+
 # A read of a not-present page: #PF, delivered to the guest's handler, which skips the read
 # (kernel.c: the probe table names it) and irets.
 .globl nano_pgfault

@@ -58,6 +58,8 @@
 #define PTE_P           0x001       // Present
 #define PTE_W           0x002       // Writable
 #define PTE_U           0x004       // User (ring 3) may access
+#define PTE_PWT         0x008       // Write-through
+#define PTE_PCD         0x010       // Cache disabled (device registers)
 #define PTE_A           0x020       // Accessed
 #define PTE_D           0x040       // Dirty
 #define PTE_PS          0x080       // In a PDE: 4 MiB page (needs CR4.PSE)
