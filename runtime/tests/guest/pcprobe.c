@@ -1,0 +1,333 @@
+// Differential probe of the whole PC a kernel can read, run under qemu-system-i386 and under
+// ring1-run (tests/test_runtime_boot.py compares the two transcripts): a byte read of every
+// ISA port 0x000-0x3FF but those whose read has a side effect, the configuration space of
+// every PCI function on bus 0, every local APIC and IOAPIC register, CPUID for every leaf and
+// subleaf the model reports, the MSRs a kernel reads (#GP recorded, not fatal), what rdtsc,
+// rdtscp and rdpmc do, the VGA register file. Complements pcinfo.c (BIOS tables, CMOS).
+//
+// Lines are "what key: bytes" (16 bytes a line, one key per byte) or "what key=value".
+#include "glib.h"
+
+// Physical addresses as pointers, laundered so that gcc does not judge low ones null.
+static volatile void *at(uint32_t a) { volatile void *p; __asm__("" : "=r"(p) : "0"(a)); return p; }
+static uint32_t rd32(uint32_t a) { return *(volatile uint32_t *)at(a); }
+static void wr32(uint32_t a, uint32_t v) { *(volatile uint32_t *)at(a) = v; }
+
+static void hex2(uint8_t b)
+{
+    static const char h[] = "0123456789abcdef";
+    putc(h[b >> 4]);
+    putc(h[b & 15]);
+}
+
+// One line of 16 bytes; `skip` marks the bytes not read ("--").
+static void row(const char *what, uint32_t key, const uint8_t *b, uint16_t skip)
+{
+    puts(what); puts(" "); puthex(key); puts(":");
+    for (int i = 0; i < 16; i++) {
+        putc(' ');
+        if (skip & 1u << i)
+            puts("--");
+        else
+            hex2(b[i]);
+    }
+    puts("\n");
+}
+
+static void kv(const char *what, uint32_t key, uint32_t v)
+{
+    puts(what); puts(" "); puthex(key); puts("="); puthex(v); puts("\n");
+}
+
+// Ports whose read changes the device or answers with the time, never read here (QEMU 7.2's
+// models of the reference machine and of the default pc machine):
+static const struct { uint16_t first, last; } unread[] = {
+    {0x000, 0x008},   // 8237 DMA 1: address/count toggle the byte flip-flop; status clears TC
+    {0x040, 0x042},   // 8254 counters: the read toggles LSB/MSB and the count runs
+    {0x060, 0x060},   // 8042 data: takes the byte from the output buffer
+    {0x061, 0x061},   // port B: refresh toggle and timer 2 output follow time
+    {0x071, 0x071},   // MC146818 data: register C clears its flags (pcinfo dumps the CMOS)
+    {0x0c0, 0x0d1},   // 8237 DMA 2: as DMA 1 (word-spaced: status at 0xD0 and 0xD1)
+    {0x170, 0x170},   // ATA secondary data: advances the PIO buffer
+    {0x177, 0x177},   // ATA secondary status: acknowledges the drive's interrupt
+    {0x1f0, 0x1f0},   // ATA primary data
+    {0x1f7, 0x1f7},   // ATA primary status
+    {0x3c9, 0x3c9},   // VGA DAC data: advances the read component and index
+    {0x3da, 0x3da},   // VGA input status 1: resets the attribute flip-flop, retrace toggles
+    {0x3f8, 0x3f8},   // 16550 RBR: takes a received byte
+    {0x3fa, 0x3fa},   // 16550 IIR: clears a pending THR-empty interrupt
+    {0x3fd, 0x3fd},   // 16550 LSR: clears overrun/break; THRE follows this probe's output
+    {0x3fe, 0x3fe},   // 16550 MSR: clears the delta bits
+};
+
+static int is_unread(uint16_t p)
+{
+    for (unsigned i = 0; i < sizeof unread / sizeof unread[0]; i++)
+        if (p >= unread[i].first && p <= unread[i].last)
+            return 1;
+    return 0;
+}
+
+static void ports(void)
+{
+    for (uint16_t p = 0; p < 0x400; p += 16) {
+        uint8_t b[16];
+        uint16_t skip = 0;
+        for (int i = 0; i < 16; i++) {
+            if (is_unread((uint16_t)(p + i)))
+                skip |= (uint16_t)(1u << i);
+            else
+                b[i] = inb((uint16_t)(p + i));
+        }
+        row("io", p, b, skip);
+    }
+}
+
+static uint32_t pci_read(uint32_t devfn, uint32_t reg)
+{
+    __asm__ volatile("outl %0, %1" :: "a"(0x80000000u | devfn << 8 | reg), "Nd"((uint16_t)0xcf8));
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"((uint16_t)0xcfc));
+    return v;
+}
+
+static void pci(void)
+{
+    for (uint32_t devfn = 0; devfn < 256; devfn++) {
+        if (pci_read(devfn, 0) == 0xffffffffu) {
+            if (!(devfn & 7))
+                devfn += 7;   // no function 0: no device
+            continue;
+        }
+        for (uint32_t r = 0; r < 256; r += 16) {
+            uint8_t b[16];
+            for (uint32_t i = 0; i < 16; i += 4) {
+                uint32_t v = pci_read(devfn, r + i);
+                b[i] = (uint8_t)v; b[i + 1] = (uint8_t)(v >> 8);
+                b[i + 2] = (uint8_t)(v >> 16); b[i + 3] = (uint8_t)(v >> 24);
+            }
+            row("pci", devfn << 8 | r, b, 0);   // key: device << 11 | function << 8 | reg
+        }
+        if (!(devfn & 7) && !(pci_read(devfn, 0xc) & 0x800000))
+            devfn += 7;   // single-function device
+    }
+}
+
+static void apics(void)
+{
+    for (uint32_t r = 0; r < 0x400; r += 16)
+        kv("lapic", r, rd32(0xfee00000 + r));
+    kv("ioapic.regsel", 0, rd32(0xfec00000));
+    for (uint32_t r = 0; r < 0x40; r++) {
+        wr32(0xfec00000, r);
+        kv("ioapic", r, rd32(0xfec00010));
+    }
+}
+
+static void leaf(uint32_t l, uint32_t sub, uint32_t r[4])
+{
+    cpuid(l, sub, r);
+    puts("cpuid "); puthex(l); puts("."); putdec(sub); puts("=");
+    for (int j = 0; j < 4; j++) { puthex(r[j]); puts(j < 3 ? " " : "\n"); }
+}
+
+static void cpuids(void)
+{
+    uint32_t r[4], max;
+    leaf(0, 0, r);
+    max = r[0];
+    for (uint32_t l = 1; l <= max && l < 0x40; l++) {
+        leaf(l, 0, r);
+        if (l == 4)        // deterministic cache parameters: until type 0
+            for (uint32_t s = 1; s < 16 && (r[0] & 31); s++)
+                leaf(l, s, r);
+        else if (l == 7)   // structured extended features: EAX subleaves
+            for (uint32_t s = 1, n = r[0]; s <= n && s < 16; s++)
+                leaf(l, s, r);
+        else if (l == 0xb || l == 0x1f)   // topology: until level type 0
+            for (uint32_t s = 1; s < 16 && (r[2] & 0xff00); s++)
+                leaf(l, s, r);
+        else if (l == 0xd)  // XSAVE components
+            for (uint32_t s = 1; s < 64; s++)
+                leaf(l, s, r);
+    }
+    leaf(max + 1, 0, r);     // out of range: as the highest basic leaf
+    leaf(0x40000000, 0, r);  // hypervisor range
+    max = r[0];
+    for (uint32_t l = 0x40000001; l <= max && l < 0x40000010; l++)
+        leaf(l, 0, r);
+    leaf(0x80000000, 0, r);
+    max = r[0];
+    for (uint32_t l = 0x80000001; l <= max && l < 0x80000040; l++)
+        leaf(l, 0, r);
+    leaf(max + 1, 0, r);
+    leaf(0xc0000000, 0, r);  // Centaur range
+}
+
+// A fault in a probed instruction: the handler records the vector and resumes after it.
+volatile uint32_t fault_vec, fault_skip;
+void ud_entry(void);
+void gp_entry(void);
+__asm__(".globl ud_entry, gp_entry\n"
+        "ud_entry:\n"
+        "  movl $6, fault_vec\n"
+        "  jmp 1f\n"
+        "gp_entry:\n"
+        "  movl $13, fault_vec\n"
+        "  addl $4, %esp\n"            // the error code
+        "1:\n"
+        "  pushl %eax\n"
+        "  movl fault_skip, %eax\n"
+        "  addl %eax, 4(%esp)\n"       // past the faulting instruction
+        "  popl %eax\n"
+        "  iret\n");
+
+static const char *fault_name(void) { return fault_vec == 13 ? "gp" : "ud"; }
+
+static void msr(uint32_t index)
+{
+    uint32_t lo = 0, hi = 0;
+    fault_vec = 0;
+    fault_skip = 2;
+    __asm__ volatile("rdmsr" : "+a"(lo), "+d"(hi) : "c"(index));
+    puts("msr "); puthex(index); puts("=");
+    if (fault_vec)
+        puts(fault_name());
+    else {
+        puthex(hi); puts(":"); puthex(lo);
+    }
+    puts("\n");
+}
+
+static uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void msrs(void)
+{
+    // The MSRs Linux i386 and other kernels read at boot.
+    static const uint32_t list[] = {
+        0x00000000, 0x00000001,              // P5 machine-check address/type
+        0x00000017,                          // IA32_PLATFORM_ID
+        0x0000001b,                          // IA32_APIC_BASE
+        0x0000002a,                          // EBL_CR_POWERON
+        0x00000034,                          // SMI count
+        0x0000003a,                          // IA32_FEATURE_CONTROL
+        0x0000003b,                          // IA32_TSC_ADJUST
+        0x0000008b,                          // IA32_BIOS_SIGN_ID (microcode revision)
+        0x000000c1, 0x000000c2,              // IA32_PMC0/1
+        0x000000ce,                          // MSR_PLATFORM_INFO
+        0x000000e7, 0x000000e8,              // IA32_MPERF/APERF
+        0x000000fe,                          // IA32_MTRRCAP
+        0x0000011e,                          // BBL_CR_CTL3
+        0x00000174, 0x00000175, 0x00000176,  // IA32_SYSENTER_CS/ESP/EIP
+        0x00000179, 0x0000017a, 0x0000017b,  // IA32_MCG_CAP/STATUS/CTL
+        0x00000186, 0x00000187,              // IA32_PERFEVTSEL0/1
+        0x00000198, 0x00000199,              // IA32_PERF_STATUS/CTL
+        0x0000019a, 0x0000019b, 0x0000019c,  // clock modulation, thermal interrupt/status
+        0x000001a0,                          // IA32_MISC_ENABLE
+        0x000001a2,                          // MSR_TEMPERATURE_TARGET
+        0x000001d9,                          // IA32_DEBUGCTL
+        0x000001db, 0x000001dc, 0x000001dd, 0x000001de,   // last branch/exception from/to
+        0x00000250, 0x00000258, 0x00000259,  // fixed-range MTRRs 64K, 16K
+        0x00000268, 0x00000269, 0x0000026a, 0x0000026b,   // fixed-range MTRRs 4K
+        0x0000026c, 0x0000026d, 0x0000026e, 0x0000026f,
+        0x00000277,                          // IA32_PAT
+        0x000002ff,                          // IA32_MTRR_DEF_TYPE
+        0x00000345,                          // IA32_PERF_CAPABILITIES
+        0x00000480,                          // IA32_VMX_BASIC
+        0x000004c1,                          // IA32_A_PMC0
+        0x00000600,                          // IA32_DS_AREA
+        0x000006e0,                          // IA32_TSC_DEADLINE
+        0x00000c80,                          // IA32_DEBUG_INTERFACE
+        0xc0000080,                          // EFER
+        0xc0000081, 0xc0000082, 0xc0000084,  // STAR, LSTAR, SFMASK
+        0xc0000100, 0xc0000101, 0xc0000102,  // FS/GS/kernel GS base
+        0xc0000103,                          // TSC_AUX
+        0xc0010015,                          // AMD HWCR
+        0xc0011029,                          // AMD DE_CFG
+    };
+    for (unsigned i = 0; i < sizeof list / sizeof list[0]; i++)
+        msr(list[i]);
+    for (uint32_t i = 0; i < 16; i++)
+        msr(0x200 + i);                      // variable-range MTRRs 0-7: base, mask
+    for (uint32_t i = 0; i < 0x28; i++)
+        msr(0x400 + i);                      // machine-check banks 0-9: CTL/STATUS/ADDR/MISC
+    // The time-stamp counter: rdtsc runs; rdmsr 0x10 reads it (between two rdtsc), reads
+    // zero, or faults.
+    uint64_t t0 = rdtsc();
+    uint32_t lo, hi;
+    fault_vec = 0;
+    fault_skip = 2;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x10));
+    uint64_t t1 = (uint64_t)hi << 32 | lo, t2 = rdtsc();
+    puts("rdtsc="); puts(t0 < t2 ? "runs" : "stopped"); puts("\n");
+    puts("msr 0x00000010=");
+    puts(fault_vec ? fault_name() : !t1 ? "zero" : t0 <= t1 && t1 <= t2 ? "tsc" : "other");
+    puts("\n");
+    fault_vec = 0;
+    fault_skip = 3;
+    uint32_t aux;
+    __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux) :: "memory");
+    puts("rdtscp="); puts(fault_vec ? fault_name() : "ok"); puts("\n");
+    fault_vec = 0;
+    fault_skip = 2;
+    __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0) : "memory");
+    puts("rdpmc="); puts(fault_vec ? fault_name() : "ok"); puts("\n");
+}
+
+// The VGA's register file through its index/data pairs (all ones without a VGA).
+static void vga(void)
+{
+    uint8_t b[16];
+    for (uint32_t r = 0; r < 256; r += 16) {
+        for (uint32_t i = 0; i < 16; i++) {
+            outb(0x3d4, (uint8_t)(r + i));
+            b[i] = inb(0x3d5);
+        }
+        row("vga.crtc", r, b, 0);
+    }
+    for (uint32_t i = 0; i < 16; i++) {
+        outb(0x3c4, (uint8_t)i);
+        b[i] = inb(0x3c5);
+    }
+    row("vga.seq", 0, b, 0);
+    for (uint32_t i = 0; i < 16; i++) {
+        outb(0x3ce, (uint8_t)i);
+        b[i] = inb(0x3cf);
+    }
+    row("vga.gc", 0, b, 0);
+    for (uint32_t r = 0; r < 32; r += 16) {
+        for (uint32_t i = 0; i < 16; i++) {
+            (void)inb(0x3da);
+            outb(0x3c0, (uint8_t)(r + i) | 0x20);
+            b[i] = inb(0x3c1);
+        }
+        row("vga.attr", r, b, 0);
+    }
+    (void)inb(0x3da);
+    outb(0x3c7, 0);
+    for (uint32_t r = 0; r < 768; r += 16) {
+        for (uint32_t i = 0; i < 16; i++)
+            b[i] = inb(0x3c9);
+        row("vga.dac", r, b, 0);
+    }
+    kv("vga.dac.state", 0, inb(0x3c7));
+}
+
+int gmain(uint32_t magic, uint32_t info)
+{
+    (void)magic; (void)info;
+    ports();   // first: the ports as the firmware leaves them
+    pci();
+    apics();
+    cpuids();
+    idt_gate(6, ud_entry);
+    idt_gate(13, gp_entry);
+    msrs();
+    vga();
+    return 0;
+}
