@@ -150,12 +150,14 @@
 #define MSR_TSC           0x00000010u  // Time-stamp counter
 #define MSR_PLATFORM_ID   0x00000017u  // Platform ID
 #define MSR_APIC_BASE     0x0000001bu  // Local APIC base
+#define MSR_UCODE_REV     0x0000008bu  // BIOS update signature (microcode revision)
 #define MSR_MTRRCAP       0x000000feu  // MTRR capabilities
 #define MSR_SYSENTER_CS   0x00000174u  // sysenter CS
 #define MSR_SYSENTER_ESP  0x00000175u  // sysenter ESP
 #define MSR_SYSENTER_EIP  0x00000176u  // sysenter EIP
 #define MSR_MCG_CAP       0x00000179u  // Machine-check capabilities
 #define MSR_MCG_STATUS    0x0000017au  // Machine-check status
+#define MSR_PERF_STATUS   0x00000198u  // Performance status
 #define MSR_MISC_ENABLE   0x000001a0u  // Misc. feature enables
 #define MSR_PAT           0x00000277u  // Page attribute table
 #define MSR_MTRR_DEF_TYPE 0x000002ffu  // Default memory type

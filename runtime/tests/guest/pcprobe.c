@@ -156,6 +156,8 @@ static void cpuids(void)
     max = r[0];
     for (uint32_t l = 0x40000001; l <= max && l < 0x40000010; l++)
         leaf(l, 0, r);
+    leaf(max + 1, 0, r);
+    leaf(0x40000100, 0, r);  // the next hypervisor's range
     leaf(0x80000000, 0, r);
     max = r[0];
     for (uint32_t l = 0x80000001; l <= max && l < 0x80000040; l++)
