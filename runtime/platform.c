@@ -85,6 +85,7 @@ static uint32_t pic_in(void *o, uint16_t off, int size) { (void)size; return i82
 static void pic_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8259_write(&plat.pic, o == &plat.pic.chip[1], off, (uint8_t)v); }
 static uint32_t pit_in(void *o, uint16_t off, int size) { (void)size; return i8254_read(o, off); }
 static void pit_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8254_write(o, off, (uint8_t)v); }
+static uint32_t dbg_in(void *o, uint16_t off, int size) { (void)off; (void)size; return debugexit_read(o); }
 static void dbg_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; debugexit_write(o, v); }
 static uint32_t portb_in(void *o, uint16_t off, int size) { (void)off; (void)size; return portb_read(o); }
 static void portb_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; portb_write(o, (uint8_t)v); }
@@ -99,8 +100,8 @@ static uint32_t ata_in(void *o, uint16_t off, int size) { return ata_read(o, off
 static void ata_out(void *o, uint16_t off, int size, uint32_t v) { plat.activity++; ata_write(o, off, size, v); }
 static uint32_t ata_ctl_in(void *o, uint16_t off, int size) { (void)off; (void)size; return ata_ctl_read(o); }
 static void ata_ctl_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; ata_ctl_write(o, (uint8_t)v); }
-static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, off); }
-static void fdc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i82078_write(o, off, (uint8_t)v); }
+static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, FDC_SRB + off); }
+static void fdc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i82078_write(o, FDC_SRB + off, (uint8_t)v); }
 static uint32_t fdc_dir_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i82078_read(o, FDC_DIR); }
 static void fdc_ccr_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i82078_write(o, FDC_CCR, (uint8_t)v); }
 // Held-back keystrokes go in as soon as the guest may have made room: after it read a byte
@@ -387,7 +388,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(PIC1_BASE, 2, "pic1", 1, pic_in, pic_out, &plat.pic.chip[0]);
     pio_register(PIC2_BASE, 2, "pic2", 1, pic_in, pic_out, &plat.pic.chip[1]);
     pio_register(PIT_BASE, 4, "pit", 1, pit_in, pit_out, &plat.pit);
-    pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, NULL, dbg_out, &plat.dbg);
+    pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, dbg_in, dbg_out, &plat.dbg);
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
     pci_host_init(&plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
@@ -444,7 +445,8 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
 
     plat.fdc.irq = (struct irq_line){isa_irq, NULL, FDC_IRQ};
     i82078_init(&plat.fdc);
-    pio_register(FDC_BASE, 6, "fdc", 1, fdc_in, fdc_out, &plat.fdc);
+    // QEMU's ISA controller decodes 0x3F1-0x3F5 and 0x3F7: not status register A (0x3F0).
+    pio_register(FDC_BASE + FDC_SRB, 5, "fdc", 1, fdc_in, fdc_out, &plat.fdc);
     pio_register(FDC_BASE + FDC_DIR, 1, "fdc-dir", 1, fdc_dir_in, fdc_ccr_out, &plat.fdc);
 
     plat.kbc.kbd_irq = (struct irq_line){isa_irq, NULL, KBC_KBD_IRQ};

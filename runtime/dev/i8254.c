@@ -191,7 +191,7 @@ uint8_t i8254_read(struct i8254 *p, unsigned port)
 {
     port &= 3;
     if (port == PIT_CTRL)
-        return 0xff;   // the control register cannot be read (82C54: no-op)
+        return 0;   // the control register cannot be read (82C54: no-op); QEMU answers 0
     struct i8254_channel *c = &p->ch[port];
     if (c->status_latched) {
         c->status_latched = false;
