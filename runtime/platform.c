@@ -390,7 +390,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(PIT_BASE, 4, "pit", 1, pit_in, pit_out, &plat.pit);
     pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, dbg_in, dbg_out, &plat.dbg);
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
-    pci_host_init(&plat.pci);
+    pci_host_init(&plat.pci, ram_size);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
     rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;

@@ -35,7 +35,7 @@ static void function(struct pci_function *f, uint8_t devfn, uint16_t vendor, uin
     memset(f->wmask + 0x40, 0xff, 0xc0);
 }
 
-void pci_host_init(struct pci_host *p)
+void pci_host_init(struct pci_host *p, uint32_t ram_bytes)
 {
     memset(p, 0, sizeof *p);
     // 00:00.0 Intel 82441FX PMC (host bridge), 00:01.0 Intel 82371SB PIIX3 ISA bridge
@@ -47,8 +47,31 @@ void pci_host_init(struct pci_host *p)
     p->fn[0].config[PCI_COMMAND + 1] = 0x01;       // SeaBIOS leaves both
     p->fn[1].config[PCI_COMMAND] = 0x03;
     p->fn[1].config[PCI_COMMAND + 1] = 0x01;
-    static const uint8_t pirq[4] = {0x0b, 0x0b, 0x0a, 0x0a};   // PIRQA-D as SeaBIOS routes
-    memcpy(p->fn[1].config + 0x60, pirq, sizeof pirq);
+
+    // i440FX: QEMU's board puts the RAM size in 8 MiB units at 0x57; SeaBIOS leaves the BIOS
+    // shadow read-only and the rest of 0xC0000-0xFFFFF read-write (PAM0-6), SMRAM closed
+    // (G_SMRAME, C_BASE_SEG 0xA0000).
+    uint32_t ram8m = ram_bytes >> 23;
+    p->fn[0].config[I440FX_RAM_SIZE] = (uint8_t)(ram8m > 255 ? 255 : ram8m);
+    static const uint8_t pam[7] = {0x10, 0x11, 0x11, 0x11, 0x11, 0x11, 0x33};
+    memcpy(p->fn[0].config + I440FX_PAM, pam, sizeof pam);
+    p->fn[0].config[I440FX_SMRAM] = 0x0a;
+
+    // PIIX3 after reset (datasheet defaults: I/O recovery, X-bus chip select, top of memory,
+    // motherboard IRQ/DMA routing disabled, SMI control and enables), with PIRQA-D routed as
+    // SeaBIOS routes them: IRQ 10, 10, 11, 11.
+    uint8_t *c = p->fn[1].config;
+    c[0x4c] = 0x4d;
+    c[0x4e] = 0x03;
+    static const uint8_t pirq[4] = {0x0a, 0x0a, 0x0b, 0x0b};
+    memcpy(c + PIIX3_PIRQ_ROUTE, pirq, sizeof pirq);
+    c[0x69] = 0x02;
+    c[0x70] = 0x80;
+    c[0x76] = 0x0c;
+    c[0x77] = 0x0c;
+    c[0x78] = 0x02;
+    c[0xa0] = 0x08;
+    c[0xa8] = 0x0f;
 }
 
 static void put32(uint8_t *c, unsigned off, uint32_t v)

@@ -32,6 +32,12 @@
 #define PCI_BAR2           0x18
 #define PCI_ROM_BAR        0x30
 
+// Device-specific registers the firmware sets.
+#define I440FX_RAM_SIZE    0x57       // QEMU's: RAM in 8 MiB units (coreboot reads it)
+#define I440FX_PAM         0x59       // PAM0-6: shadow RAM attributes of 0xC0000-0xFFFFF
+#define I440FX_SMRAM       0x72       // SMRAM control
+#define PIIX3_PIRQ_ROUTE   0x60       // PIRQA-D route control: the ISA IRQ of each
+
 #define PCI_NFUNCS 3
 #define PCI_VGA_DEVFN 0x10         // 00:02.0, where QEMU puts its std VGA
 
@@ -47,7 +53,9 @@ struct pci_host {
     unsigned nfn;
 };
 
-void pci_host_init(struct pci_host *p);
+// The host bridge and the ISA bridge as QEMU's board and SeaBIOS leave them, with ram_bytes
+// of RAM.
+void pci_host_init(struct pci_host *p, uint32_t ram_bytes);
 // QEMU's std VGA (1234:1111, display controller) at 00:02.0, its BARs where SeaBIOS puts
 // them: 16 MiB prefetchable framebuffer, 4 KiB registers, 64 KiB expansion ROM (disabled).
 // Only the configuration header: nothing answers at those addresses.
