@@ -62,6 +62,10 @@ void i8259_init(struct i8259_pair *p)
     // Before initialization the BIOS has programmed vectors 0x08 and 0x70 (real mode).
     p->chip[0].vector_base = 0x08;
     p->chip[1].vector_base = 0x70;
+    // ... and masked the lines it has no handler for (SeaBIOS: all but the timer, keyboard,
+    // cascade, floppy, RTC, mouse, FPU and primary ATA channel).
+    p->chip[0].imr = 0xb8;
+    p->chip[1].imr = 0x8e;
     irq_line_set(&p->intr, 0);
 }
 
