@@ -85,6 +85,15 @@ static uint32_t pic_in(void *o, uint16_t off, int size) { (void)size; return i82
 static void pic_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8259_write(&plat.pic, o == &plat.pic.chip[1], off, (uint8_t)v); }
 static uint32_t pit_in(void *o, uint16_t off, int size) { (void)size; return i8254_read(o, off); }
 static void pit_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8254_write(o, off, (uint8_t)v); }
+static uint32_t dma_in(void *o, uint16_t off, int size) { (void)size; struct i8237 *d = o; return i8237_read(d, off >> d->shift); }
+static void dma_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; struct i8237 *d = o; i8237_write(d, off >> d->shift, (uint8_t)v); }
+// The page registers: ports 1-3 and 7 of each controller's eight (the rest are unassigned).
+static struct dma_pages { struct i8237 *dma; uint16_t base, first; } dma_pages[4] = {
+    {&plat.dma[0], DMA1_PAGE_BASE, 1}, {&plat.dma[0], DMA1_PAGE_BASE, 7},
+    {&plat.dma[1], DMA2_PAGE_BASE, 1}, {&plat.dma[1], DMA2_PAGE_BASE, 7},
+};
+static uint32_t dma_page_in(void *o, uint16_t off, int size) { (void)size; const struct dma_pages *p = o; return i8237_page_read(p->dma, p->first + off); }
+static void dma_page_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; const struct dma_pages *p = o; i8237_page_write(p->dma, p->first + off, (uint8_t)v); }
 static uint32_t dbg_in(void *o, uint16_t off, int size) { (void)off; (void)size; return debugexit_read(o); }
 static void dbg_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; debugexit_write(o, v); }
 static uint32_t portb_in(void *o, uint16_t off, int size) { (void)off; (void)size; return portb_read(o); }
@@ -388,6 +397,14 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(PIC1_BASE, 2, "pic1", 1, pic_in, pic_out, &plat.pic.chip[0]);
     pio_register(PIC2_BASE, 2, "pic2", 1, pic_in, pic_out, &plat.pic.chip[1]);
     pio_register(PIT_BASE, 4, "pit", 1, pit_in, pit_out, &plat.pit);
+    i8237_init(&plat.dma[0], 0);
+    i8237_init(&plat.dma[1], 1);
+    pio_register(DMA1_BASE, 16, "dma1", 1, dma_in, dma_out, &plat.dma[0]);
+    pio_register(DMA2_BASE, 32, "dma2", 1, dma_in, dma_out, &plat.dma[1]);
+    for (unsigned i = 0; i < 4; i++)
+        pio_register((uint16_t)(dma_pages[i].base + dma_pages[i].first),
+                     dma_pages[i].first == 1 ? 3 : 1, "dma-page", 1, dma_page_in, dma_page_out,
+                     &dma_pages[i]);
     pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, dbg_in, dbg_out, &plat.dbg);
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
     pci_host_init(&plat.pci, ram_size);
