@@ -112,6 +112,7 @@ void i8254_init(struct i8254 *p)
         p->ch[i].rw = PIT_RW_LSB_MSB;
         p->ch[i].gate = (i != 2);   // counter 2's gate is port 0x61 bit 0, initially low
     }
+    p->ch[0].mode = 2;   // the BIOS's system timer: rate generator, count 65536
 }
 
 static void latch_count(struct i8254 *p, int ch)
