@@ -1,9 +1,11 @@
 // Differential probe of the whole PC a kernel can read, run under qemu-system-i386 and under
 // ring1-run (tests/test_runtime_boot.py compares the two transcripts): a byte read of every
-// ISA port 0x000-0x3FF but those whose read has a side effect, the configuration space of
-// every PCI function on bus 0, every local APIC and IOAPIC register, CPUID for every leaf and
-// subleaf the model reports, the MSRs a kernel reads (#GP recorded, not fatal), what rdtsc,
-// rdtscp and rdpmc do, the VGA register file. Complements pcinfo.c (BIOS tables, CMOS).
+// ISA port 0x000-0x3FF but those whose read has a side effect (the static bits of a few of
+// those after the scan), the CMOS but the time of day, the configuration space of every PCI
+// function on bus 0 and the size of each BAR, every local APIC and IOAPIC register, CPUID for
+// every leaf and subleaf the model reports, the MSRs a kernel reads (#GP recorded, not
+// fatal), what rdtsc, rdtscp and rdpmc do, the VGA register file. Complements pcinfo.c (BIOS
+// tables).
 //
 // Lines are "what key: bytes" (16 bytes a line, one key per byte) or "what key=value".
 #include "glib.h"
@@ -91,6 +93,12 @@ static uint32_t pci_read(uint32_t devfn, uint32_t reg)
     return v;
 }
 
+static void pci_write(uint32_t devfn, uint32_t reg, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" :: "a"(0x80000000u | devfn << 8 | reg), "Nd"((uint16_t)0xcf8));
+    __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"((uint16_t)0xcfc));
+}
+
 static void pci(void)
 {
     for (uint32_t devfn = 0; devfn < 256; devfn++) {
@@ -108,8 +116,60 @@ static void pci(void)
             }
             row("pci", devfn << 8 | r, b, 0);   // key: device << 11 | function << 8 | reg
         }
+        // BAR sizing as a kernel does it: all ones written, read back, restored.
+        uint32_t hdr = pci_read(devfn, 0xc) >> 16 & 0x7f;
+        for (uint32_t r = 0x10; r <= 0x30; r += 4) {
+            if (hdr != 0 && r > 0x14 && r != 0x38)
+                break;   // a bridge has two BARs
+            if (r > 0x24 && r < 0x30)
+                continue;
+            uint32_t old = pci_read(devfn, r);
+            pci_write(devfn, r, r == 0x30 ? 0xfffff800u : 0xffffffffu);
+            kv("pci.barsize", devfn << 8 | r, pci_read(devfn, r));
+            pci_write(devfn, r, old);
+        }
         if (!(devfn & 7) && !(pci_read(devfn, 0xc) & 0x800000))
             devfn += 7;   // single-function device
+    }
+}
+
+// After the scan, the bits of a few skipped ports that do not follow time, each read once
+// where the read's side effect no longer matters.
+static void unread_static(void)
+{
+    kv("portb.static", 0x61, inb(0x61) & 0x0f);   // not refresh, OUT2, parity/channel check
+    for (uint8_t c = 0; c < 3; c++) {             // 8254 read-back: each counter's status
+        outb(0x43, (uint8_t)(0xe0 | 2 << c));
+        kv("pit.status", c, inb((uint16_t)(0x40 + c)) & 0x3f);   // not OUTPUT, NULL COUNT
+    }
+    kv("kbc.status", 0x64, inb(0x64));
+    kv("com1.lsr", 0x3fd, inb(0x3fd) & 0x9f);      // not THRE/TEMT
+    kv("com1.iir", 0x3fa, inb(0x3fa));
+    kv("com1.msr", 0x3fe, inb(0x3fe));
+    kv("vga.is1.static", 0x3da, inb(0x3da) & 0xf6);   // not the retrace bits
+    kv("ata0.status", 0x1f7, inb(0x1f7));
+    kv("ata1.status", 0x177, inb(0x177));
+}
+
+// The CMOS but the time of day (0x00-0x09, century 0x32) and register C (its flags follow
+// the periodic and update-ended events).
+static void cmos(void)
+{
+    for (uint32_t r = 0; r < 128; r += 16) {
+        uint8_t b[16];
+        uint16_t skip = 0;
+        for (uint32_t i = 0; i < 16; i++) {
+            uint32_t a = r + i;
+            if (a < 0x0a || a == 0x0c || a == 0x32) {
+                skip |= (uint16_t)(1u << i);
+                continue;
+            }
+            outb(0x70, (uint8_t)a);
+            b[i] = inb(0x71);
+            if (a == 0x0a)
+                b[i] &= 0x7f;   // not update in progress
+        }
+        row("cmos", r, b, skip);
     }
 }
 
@@ -122,6 +182,15 @@ static void apics(void)
         wr32(0xfec00000, r);
         kv("ioapic", r, rd32(0xfec00010));
     }
+    for (uint32_t r = 0x40; r < 0x100; r++) {   // no such registers: only what is not 0
+        wr32(0xfec00000, r);
+        uint32_t v = rd32(0xfec00010);
+        if (v)
+            kv("ioapic", r, v);
+    }
+    for (uint32_t r = 0x14; r < 0x100; r += 4)   // the window's other words
+        if (r != 0x10 && rd32(0xfec00000 + r))
+            kv("ioapic.mmio", r, rd32(0xfec00000 + r));
 }
 
 static void leaf(uint32_t l, uint32_t sub, uint32_t r[4])
@@ -136,6 +205,8 @@ static void cpuids(void)
     uint32_t r[4], max;
     leaf(0, 0, r);
     max = r[0];
+    leaf(1, 1, r);           // leaves without subleaves ignore ECX
+    leaf(0x80000001, 7, r);
     for (uint32_t l = 1; l <= max && l < 0x40; l++) {
         leaf(l, 0, r);
         if (l == 4)        // deterministic cache parameters: until type 0
@@ -324,6 +395,8 @@ int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic; (void)info;
     ports();   // first: the ports as the firmware leaves them
+    unread_static();
+    cmos();
     pci();
     apics();
     cpuids();
