@@ -61,12 +61,33 @@ uint64_t vtsc_read(struct vcpu *v)
     return clock_ns() * VTSC_MHZ / 1000u + (uint64_t)v->tsc_offset;
 }
 
-// rdmsr as QEMU's TCG answers it for qemu32: the MSRs it keeps, constants for a few, and 0
-// for every other index -- TCG raises no #GP on a read (a kernel probing an MSR with a
-// guarded rdmsr finds 0 on both machines). One exception: QEMU 7.2 reads the TSC MSR as 0,
-// ring1 reads the counter, as a processor does.
+// The fixed-range MTRR an index names (0-10), or -1.
+static int mtrr_fixed(uint32_t index)
+{
+    if (index == MSR_MTRR_FIX64K)
+        return 0;
+    if (index - MSR_MTRR_FIX16K < 2)
+        return 1 + (int)(index - MSR_MTRR_FIX16K);
+    if (index - MSR_MTRR_FIX4K < 8)
+        return 3 + (int)(index - MSR_MTRR_FIX4K);
+    return -1;
+}
+
+// The MSRs as QEMU's TCG has them for qemu32: it keeps some, answers constants for a few, and
+// reads 0 and ignores writes for every other index -- no #GP either way (a kernel probing an
+// MSR with a guarded rdmsr finds the same on both machines). It keeps the MTRRs, STAR and
+// MCG_STATUS although the model reports neither MTRRs, SYSCALL nor MCA. One exception: QEMU
+// 7.2 reads the TSC MSR as 0, ring1 reads the counter, as a processor does.
 int msr_read(struct vcpu *v, uint32_t index, uint64_t *val)
 {
+    if (index - MSR_MTRR_PHYS < 16) {
+        *val = v->msr_mtrr_var[index - MSR_MTRR_PHYS];
+        return 0;
+    }
+    if (mtrr_fixed(index) >= 0) {
+        *val = v->msr_mtrr_fixed[mtrr_fixed(index)];
+        return 0;
+    }
     switch (index) {
     case MSR_TSC:           *val = vtsc_read(v); return 0;
     case MSR_APIC_BASE:     *val = v->msr_apic_base; return 0;
@@ -77,12 +98,23 @@ int msr_read(struct vcpu *v, uint32_t index, uint64_t *val)
     case MSR_PERF_STATUS:   *val = 4ull << 40 | 1000; return 0;    // multiplier 4
     case MSR_MISC_ENABLE:   *val = v->msr_misc_enable; return 0;
     case MSR_PAT:           *val = v->msr_pat; return 0;
-    default:                *val = 0; return 0;   // MTRRs, MCA (qemu32 has neither), EFER...
+    case MSR_MTRR_DEF_TYPE: *val = v->msr_mtrr_def; return 0;
+    case MSR_STAR:          *val = v->msr_star; return 0;
+    case MSR_MCG_STATUS:    *val = v->msr_mcg_status; return 0;
+    default:                *val = 0; return 0;   // MTRRcap, MCG_CAP, EFER...
     }
 }
 
 int msr_write(struct vcpu *v, uint32_t index, uint64_t val)
 {
+    if (index - MSR_MTRR_PHYS < 16) {
+        v->msr_mtrr_var[index - MSR_MTRR_PHYS] = val;
+        return 0;
+    }
+    if (mtrr_fixed(index) >= 0) {
+        v->msr_mtrr_fixed[mtrr_fixed(index)] = val;
+        return 0;
+    }
     switch (index) {
     case MSR_TSC:
         v->tsc_offset = (int64_t)(val - clock_ns() * VTSC_MHZ / 1000u);
@@ -91,9 +123,11 @@ int msr_write(struct vcpu *v, uint32_t index, uint64_t val)
     case MSR_SYSENTER_CS:   v->msr_sysenter_cs = val & 0xffff; return 0;
     case MSR_SYSENTER_ESP:  v->msr_sysenter_esp = val & 0xffffffffu; return 0;
     case MSR_SYSENTER_EIP:  v->msr_sysenter_eip = val & 0xffffffffu; return 0;
-    case MSR_MCG_STATUS:    return 0;
+    case MSR_MCG_STATUS:    v->msr_mcg_status = val; return 0;
     case MSR_MISC_ENABLE:   v->msr_misc_enable = val; return 0;
     case MSR_PAT:           v->msr_pat = val; return 0;
-    default:                return -1;
+    case MSR_MTRR_DEF_TYPE: v->msr_mtrr_def = val; return 0;
+    case MSR_STAR:          v->msr_star = val; return 0;
+    default:                return 0;   // ignored, as QEMU's TCG does
     }
 }

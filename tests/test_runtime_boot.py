@@ -1156,14 +1156,15 @@ PROBE_UNREAD = {
 # must match at least one key on each machine it names, so that a fixed difference cannot
 # stay listed.
 PROBE_DIFFERENCES = [
-    (r"pci(\.barsize)? 0x0*9[0-9a-f]{2}", "ref std pc", "PIIX3 IDE 00:01.1 is not modelled: its bus-master "
-     "DMA (BAR4) is not emulated, so ring1 offers no function a driver would use for it"),
-    (r"pci(\.barsize)? 0x0*b[0-9a-f]{2}", "ref std pc", "PIIX4 power management 00:01.3 is not modelled "
-     "(no ACPI PM timer, SMBus or SMI)"),
+    (r"pci(\.barsize)? 0x0*9[0-9a-f]{2}", "ref std pc", "PIIX3 IDE 00:01.1 is not "
+     "modelled: its bus-master DMA (BAR4) is not emulated, so ring1 offers no function a "
+     "driver would use for it"),
+    (r"pci(\.barsize)? 0x0*b[0-9a-f]{2}", "ref std pc", "PIIX4 power management 00:01.3 "
+     "is not modelled (no ACPI PM timer, SMBus or SMI)"),
     (r"io 0xb[23]", "ref std pc", "APM control/status of PIIX4 PM (00:01.3, not modelled): "
      "what SeaBIOS last wrote there; unassigned (0xff) on ring1"),
-    (r"msr 0x00000034", "ref std pc", "MSR_SMI_COUNT: the SMIs SeaBIOS raised (1 to 11 by "
-     "machine); ring1 has no SMM"),
+    (r"msr(\.wr)? 0x00000034", "ref std pc", "MSR_SMI_COUNT: the SMIs SeaBIOS raised (1 "
+     "to 11 by machine); ring1 has no SMM"),
     (r"io 0x20", "ref std pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
      "and IRQ 0 once the counter 0 SeaBIOS left running ticks (ring1's is idle until a kernel "
      "programs it): ring1 starts with nothing pending"),
@@ -1173,7 +1174,8 @@ PROBE_DIFFERENCES = [
     (r"msr 0x00000010", "ref std pc", "rdmsr of the TSC: QEMU 7.2's TCG has no case for it "
      "and reads 0; ring1 reads the counter, as hardware does"),
     # QEMU's default pc machine has devices ring1's machine leaves out.
-    (r"pci(\.barsize)? 0x0*18[0-9a-f]{2}", "pc", "e1000 NIC 00:03.0 (QEMU's default NIC): none on ring1"),
+    (r"pci(\.barsize)? 0x0*18[0-9a-f]{2}", "pc", "e1000 NIC 00:03.0 (QEMU's default NIC): "
+     "none on ring1"),
     (r"cmos 0x1[04]", "pc", "the floppy drive of QEMU's default machine: CMOS drive type "
      "(0x10) and the equipment byte's diskette bit (0x14); ring1's controller has no drive"),
     (r"io 0x37[89a]", "pc", "parallel port LPT1 (QEMU's default): none on ring1"),

@@ -161,6 +161,11 @@
 #define MSR_MISC_ENABLE   0x000001a0u  // Misc. feature enables
 #define MSR_PAT           0x00000277u  // Page attribute table
 #define MSR_MTRR_DEF_TYPE 0x000002ffu  // Default memory type
+#define MSR_MTRR_PHYS     0x00000200u  // Variable-range MTRRs: base 2n, mask 2n+1 (n < 8)
+#define MSR_MTRR_FIX64K   0x00000250u  // Fixed-range MTRRs: 64K at 0,
+#define MSR_MTRR_FIX16K   0x00000258u  // 16K at 0x80000, 0xA0000 (two),
+#define MSR_MTRR_FIX4K    0x00000268u  // 4K at 0xC0000 ... 0xF8000 (eight)
+#define MSR_STAR          0xc0000081u  // SYSCALL target (absent on this CPU model)
 #define MSR_EFER          0xc0000080u  // Extended features (absent on this CPU model)
 #define APIC_BASE_BSP     0x00000100u  // Bootstrap processor
 #define APIC_BASE_EN      0x00000800u  // APIC enabled

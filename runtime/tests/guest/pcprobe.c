@@ -272,6 +272,27 @@ static void msr(uint32_t index)
     puts("\n");
 }
 
+// What a write keeps: a pattern written, read back, the old value written back.
+static void msr_write_back(uint32_t index)
+{
+    uint32_t lo = 0, hi = 0, rlo = 0, rhi = 0;
+    fault_vec = 0;
+    fault_skip = 2;
+    __asm__ volatile("rdmsr" : "+a"(lo), "+d"(hi) : "c"(index));
+    __asm__ volatile("wrmsr" :: "a"(0x06040607u), "d"(0x80000405u), "c"(index) : "memory");
+    uint32_t wfault = fault_vec;
+    fault_vec = 0;
+    __asm__ volatile("rdmsr" : "+a"(rlo), "+d"(rhi) : "c"(index));
+    __asm__ volatile("wrmsr" :: "a"(lo), "d"(hi), "c"(index) : "memory");
+    puts("msr.wr "); puthex(index); puts("=");
+    if (wfault || fault_vec)
+        puts(wfault ? "gp" : "read-gp");
+    else {
+        puthex(rhi); puts(":"); puthex(rlo);
+    }
+    puts("\n");
+}
+
 static uint64_t rdtsc(void)
 {
     uint32_t lo, hi;
@@ -325,6 +346,13 @@ static void msrs(void)
     };
     for (unsigned i = 0; i < sizeof list / sizeof list[0]; i++)
         msr(list[i]);
+    // Writes (but the APIC base, which would move or disable the local APIC).
+    for (unsigned i = 0; i < sizeof list / sizeof list[0]; i++)
+        if (list[i] != 0x1b)
+            msr_write_back(list[i]);
+    msr_write_back(0x200);   // variable-range MTRR 0 base and
+    msr_write_back(0x20f);   // MTRR 7 mask
+    msr_write_back(0x401);   // machine-check bank 0 status
     for (uint32_t i = 0; i < 16; i++)
         msr(0x200 + i);                      // variable-range MTRRs 0-7: base, mask
     for (uint32_t i = 0; i < 0x28; i++)
