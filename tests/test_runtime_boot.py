@@ -1171,6 +1171,9 @@ PROBE_DIFFERENCES = [
     (r"pit\.status 0x0000000[12]", "ref std pc", "8254 counters 1 and 2 as QEMU resets them: "
      "access mode 0, which no control word sets (a read-back reads 0x06); ring1 starts "
      "them LSB/MSB (0x36). A driver programs a counter before it uses it"),
+    (r"acpi\.rsdp 0x0+|hpet 0x0000000[04]", "ref std pc", "ACPI tables (SeaBIOS's, from "
+     "QEMU's fw_cfg) and the HPET are not modelled: a kernel finds the MP tables and the 8254 "
+     "(the HPET reads 0, as unassigned memory does)"),
     (r"msr 0x00000010", "ref std pc", "rdmsr of the TSC: QEMU 7.2's TCG has no case for it "
      "and reads 0; ring1 reads the counter, as hardware does"),
     # QEMU's default pc machine has devices ring1's machine leaves out.

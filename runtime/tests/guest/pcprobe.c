@@ -173,6 +173,19 @@ static void cmos(void)
     }
 }
 
+// What a kernel looks for besides the MP tables: the ACPI root pointer in the BIOS area, and
+// the HPET at its usual address (its general capabilities and configuration).
+static void platform_tables(void)
+{
+    uint32_t rsdp = 0;
+    for (uint32_t p = 0xe0000; p < 0x100000 && !rsdp; p += 16)
+        if (rd32(p) == 0x20445352 && rd32(p + 4) == 0x20525450)   // "RSD PTR "
+            rsdp = p;
+    kv("acpi.rsdp", 0, rsdp);
+    for (uint32_t r = 0; r < 0x20; r += 4)
+        kv("hpet", r, rd32(0xfed00000 + r));
+}
+
 static void apics(void)
 {
     for (uint32_t r = 0; r < 0x400; r += 16)
@@ -426,6 +439,7 @@ int gmain(uint32_t magic, uint32_t info)
     unread_static();
     cmos();
     pci();
+    platform_tables();
     apics();
     cpuids();
     idt_gate(6, ud_entry);
