@@ -1168,9 +1168,6 @@ PROBE_DIFFERENCES = [
     (r"io 0x20", "ref std pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
      "and IRQ 0 once the counter 0 SeaBIOS left running ticks (ring1's is idle until a kernel "
      "programs it): ring1 starts with nothing pending"),
-    (r"pit\.status 0x0000000[12]", "ref std pc", "8254 counters 1 and 2 as QEMU resets them: "
-     "access mode 0, which no control word sets (a read-back reads 0x06); ring1 starts "
-     "them LSB/MSB (0x36). A driver programs a counter before it uses it"),
     (r"acpi\.rsdp 0x0+|hpet 0x0000000[04]", "ref std pc", "ACPI tables (SeaBIOS's, from "
      "QEMU's fw_cfg) and the HPET are not modelled: a kernel finds the MP tables and the 8254 "
      "(the HPET reads 0, as unassigned memory does)"),
