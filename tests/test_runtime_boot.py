@@ -11,6 +11,7 @@ Exit statuses: a guest's debug-exit write v gives (v << 1) | 1 on both machines;
 runtime's own verdicts are even (runtime/vcpu.h STATUS_*).
 """
 
+import datetime
 import difflib
 import os
 import re
@@ -1186,6 +1187,16 @@ PROBE_DIFFERENCES = [
 ]
 
 
+def _probe_rtc(keys):
+    """The probe's CMOS time of day (BCD, 24-hour, as SeaBIOS sets register B) as a UTC
+    datetime, its weekday checked against its date."""
+    c, y, mo, d, h, mi, s, wd = (int(b, 16) for b in keys.pop("rtc.time").split())
+    bcd = [((v >> 4) * 10 + (v & 15)) for v in (c, y, mo, d, h, mi, s, wd)]
+    t = datetime.datetime(bcd[0] * 100 + bcd[1], *bcd[2:7], tzinfo=datetime.timezone.utc)
+    assert bcd[7] == t.isoweekday() % 7 + 1, (t, bcd[7])   # 1 = Sunday
+    return t
+
+
 def _probe_keys(text):
     keys = {}
     for line in text.splitlines():
@@ -1223,6 +1234,10 @@ def test_pc_probe_matches_qemu(machine, tmp_path):
     rc, out, err = run(patched, "--disk", f"index=1,file={img}", "--snapshot", *ring1_opts)
     assert rc == 1, err
     got = _probe_keys(out)
+    # The time of day: the host's (UTC) on both, within the runs' distance.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for t in (_probe_rtc(ref), _probe_rtc(got)):
+        assert abs((t - now).total_seconds()) < 60, (t, now)
     # The probe covered what it claims, on both machines.
     for keys in (ref, got):
         ports = {int(k[3:], 16): v for k, v in keys.items() if k.startswith("io ")}

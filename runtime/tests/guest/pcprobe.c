@@ -1,7 +1,8 @@
 // Differential probe of the whole PC a kernel can read, run under qemu-system-i386 and under
 // ring1-run (tests/test_runtime_boot.py compares the two transcripts): a byte read of every
 // ISA port 0x000-0x3FF but those whose read has a side effect (the static bits of a few of
-// those after the scan), the CMOS but the time of day, the configuration space of every PCI
+// those after the scan), the CMOS (the time of day on a line of its own; register C's flags
+// not read), the configuration space of every PCI
 // function on bus 0 and the size of each BAR, every local APIC and IOAPIC register, CPUID for
 // every leaf and subleaf the model reports, the MSRs a kernel reads (#GP recorded, not
 // fatal), what rdtsc, rdtscp and rdpmc do, the VGA register file. Complements pcinfo.c (BIOS
@@ -151,8 +152,8 @@ static void unread_static(void)
     kv("ata1.status", 0x177, inb(0x177));
 }
 
-// The CMOS but the time of day (0x00-0x09, century 0x32) and register C (its flags follow
-// the periodic and update-ended events).
+// The CMOS but the time of day (0x00-0x09, century 0x32: on a line of its own) and register
+// C (its flags follow the periodic and update-ended events).
 static void cmos(void)
 {
     for (uint32_t r = 0; r < 128; r += 16) {
@@ -170,6 +171,22 @@ static void cmos(void)
                 b[i] &= 0x7f;   // not update in progress
         }
         row("cmos", r, b, skip);
+    }
+    // The time of day, once no update is in progress: century, year, month, day, hours,
+    // minutes, seconds, weekday (the test compares it with the host's clock, not bytewise).
+    static const uint8_t tod[8] = {0x32, 0x09, 0x08, 0x07, 0x04, 0x02, 0x00, 0x06};
+    uint8_t t[8];
+    do {
+        outb(0x70, 0x0a);
+    } while (inb(0x71) & 0x80);
+    for (int i = 0; i < 8; i++) {
+        outb(0x70, tod[i]);
+        t[i] = inb(0x71);
+    }
+    puts("rtc.time=");
+    for (int i = 0; i < 8; i++) {
+        hex2(t[i]);
+        puts(i < 7 ? " " : "\n");
     }
 }
 
