@@ -2,11 +2,11 @@
 // ring1-run (tests/test_runtime_boot.py compares the two transcripts): a byte read of every
 // ISA port 0x000-0x3FF but those whose read has a side effect (the static bits of a few of
 // those after the scan), the CMOS (the time of day on a line of its own; register C's flags
-// not read), the configuration space of every PCI
-// function on bus 0 and the size of each BAR, every local APIC and IOAPIC register, CPUID for
-// every leaf and subleaf the model reports, the MSRs a kernel reads (#GP recorded, not
-// fatal), what rdtsc, rdtscp and rdpmc do, the VGA register file. Complements pcinfo.c (BIOS
-// tables).
+// not read), the configuration space of every PCI function on bus 0 and the size of each
+// BAR, the ACPI root pointer and the HPET, every local APIC and IOAPIC register, CPUID for
+// every leaf and subleaf the model reports, the MSRs a kernel reads and what a write keeps
+// (#GP recorded, not fatal), what rdtsc, rdtscp and rdpmc do, the VGA register file.
+// Complements pcinfo.c (BIOS data area, EBDA, IVT, MP tables).
 //
 // Lines are "what key: bytes" (16 bytes a line, one key per byte) or "what key=value".
 #include "glib.h"
