@@ -531,6 +531,17 @@ def test_firmware_tables_match_qemu(vga, tmp_path):
     assert any(l.startswith("pci 2.0: 0x11111234 ") for l in ref) == (vga == "std")
 
 
+@pytest.mark.parametrize("how", ["cf9", "92", "kbc"])
+def test_machine_reset_matches_qemu(how):
+    """A reset through the PIIX3's reset control register (after its reset type reads back),
+    port 0x92 or the keyboard controller: the same lines, then QEMU -no-reboot exits and
+    ring1 ends the run with its reset status."""
+    rc_q, ref = qemu(guest("reset"), append=how)
+    rc, out, err = run(guest("reset"), "--cmdline", how)
+    assert (rc_q, rc) == (0, 18) and out == ref, err
+    assert "no reset" not in out and out.count("rcr=") == (2 if how == "cf9" else 1)
+
+
 def _ata_images(d):
     """Disk index 0 (8 MiB, a byte pattern per sector) and index 3 (1 MiB)."""
     a = bytearray(8 << 20)
@@ -1241,7 +1252,7 @@ def test_pc_probe_matches_qemu(machine, tmp_path):
     # The probe covered what it claims, on both machines.
     for keys in (ref, got):
         ports = {int(k[3:], 16): v for k, v in keys.items() if k.startswith("io ")}
-        assert sorted(ports) == list(range(0x400))
+        assert sorted(ports) == list(range(0x500)) + list(range(0xcf0, 0xd00))
         assert {p for p, v in ports.items() if v == "--"} == set(PROBE_UNREAD)
         assert sum(k.startswith("lapic ") for k in keys) == 64
         assert sum(k.startswith("ioapic ") for k in keys) == 64

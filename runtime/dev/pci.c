@@ -1,8 +1,8 @@
 // PCI configuration mechanism #1 with QEMU's host bridge and ISA bridge (PCI Local Bus
 // Specification 3.0 §3.2.2.3.2; header values as QEMU 7.2's i440fx and piix3 report them).
-// Only a 32-bit access to 0xcf8 reaches CONFIG_ADDRESS (narrower ones are ordinary I/O,
-// which nothing decodes here); CONFIG_DATA accepts 8-, 16- and 32-bit accesses at their
-// byte offset.
+// Only a 32-bit write to 0xcf8 sets CONFIG_ADDRESS; a narrower read anywhere in 0xcf8-0xcfb
+// reads its low bytes, as QEMU's host bridge answers (0xcf9 is the PIIX3's reset control
+// register, below). CONFIG_DATA accepts 8-, 16- and 32-bit accesses at their byte offset.
 #include "pci.h"
 
 #include <string.h>
@@ -47,6 +47,7 @@ void pci_host_init(struct pci_host *p, uint32_t ram_bytes)
     p->fn[0].config[PCI_COMMAND + 1] = 0x01;       // SeaBIOS leaves both
     p->fn[1].config[PCI_COMMAND] = 0x03;
     p->fn[1].config[PCI_COMMAND + 1] = 0x01;
+    p->config_address = PCI_CONFIG_ENABLE | (I440FX_PAM + 3);   // SeaBIOS's last access
 
     // i440FX: QEMU's board puts the RAM size in 8 MiB units at 0x57; SeaBIOS leaves the BIOS
     // shadow read-only and the rest of 0xC0000-0xFFFFF read-write (PAM0-6), SMRAM closed
@@ -113,7 +114,7 @@ uint32_t pci_host_read(struct pci_host *p, unsigned offset, int size)
 {
     uint32_t ones = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
     if (offset < 4)
-        return offset == 0 && size == 4 ? p->config_address : ones;
+        return p->config_address & ones;
     unsigned reg;
     struct pci_function *f = target(p, &reg);
     if (!f)
@@ -142,4 +143,18 @@ void pci_host_write(struct pci_host *p, unsigned offset, int size, uint32_t val)
         uint8_t b = (uint8_t)(val >> (8 * i));
         f->config[r] = (uint8_t)((f->config[r] & ~f->wmask[r]) | (b & f->wmask[r]));
     }
+}
+
+// The PIIX3's reset control register (0xcf9): bit 1 the reset type, kept; bit 2 resets.
+uint8_t pci_rcr_read(const struct pci_host *p)
+{
+    return p->rcr;
+}
+
+bool pci_rcr_write(struct pci_host *p, uint8_t val)
+{
+    if (val & PIIX3_RCR_RST_CPU)
+        return true;
+    p->rcr = val & PIIX3_RCR_SYS_RST;
+    return false;
 }

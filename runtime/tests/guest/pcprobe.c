@@ -84,6 +84,17 @@ static void ports(void)
         }
         row("io", p, b, skip);
     }
+    // Beyond the ISA range, what the chipset decodes there: 0x400-0x4FF (DMA high pages,
+    // the 8259As' edge/level control at 0x4D0-0x4D1), and byte reads of 0xCF0-0xCFF (the
+    // PIIX3's reset control register at 0xCF9; PCI configuration data as last addressed).
+    for (uint16_t p = 0x400; p < 0xd00; p += 16) {
+        if (p == 0x500)
+            p = 0xcf0;
+        uint8_t b[16];
+        for (int i = 0; i < 16; i++)
+            b[i] = inb((uint16_t)(p + i));
+        row("io", p, b, 0);
+    }
 }
 
 static uint32_t pci_read(uint32_t devfn, uint32_t reg)
