@@ -1225,10 +1225,11 @@ def _probe_keys(text):
 
 @pytest.mark.parametrize("machine", list(PROBE_MACHINES))
 def test_pc_probe_matches_qemu(machine, tmp_path):
-    """Every ISA port, PCI configuration byte, LAPIC/IOAPIC register, CPUID leaf, MSR and VGA
-    register pcprobe reads: QEMU's value on ring1 (patched probe), but for the listed
-    differences (PROBE_DIFFERENCES, each with its reason) and the ports a read would
-    disturb (PROBE_UNREAD)."""
+    """Every port (0x000-0x4FF, 0xCF0-0xCFF), CMOS byte, PCI configuration byte and BAR
+    size, LAPIC/IOAPIC register, CPUID leaf, MSR (read, and written back), VGA register and
+    HPET register pcprobe reads: QEMU's value on ring1 (patched probe), but for the listed
+    differences (PROBE_DIFFERENCES, each with its reason) and the ports a read would disturb
+    (PROBE_UNREAD); the CMOS time of day the host's on both."""
     if not shutil.which(QEMU[0]):
         pytest.skip("qemu-system-i386 not installed")
     qemu_extra, ring1_opts = PROBE_MACHINES[machine]
@@ -1254,8 +1255,12 @@ def test_pc_probe_matches_qemu(machine, tmp_path):
         ports = {int(k[3:], 16): v for k, v in keys.items() if k.startswith("io ")}
         assert sorted(ports) == list(range(0x500)) + list(range(0xcf0, 0xd00))
         assert {p for p, v in ports.items() if v == "--"} == set(PROBE_UNREAD)
+        cmos = {int(k[5:], 16): v for k, v in keys.items() if k.startswith("cmos ")}
+        assert sorted(cmos) == list(range(128))
+        assert {a for a, v in cmos.items() if v == "--"} == {*range(10), 0x0c, 0x32}
         assert sum(k.startswith("lapic ") for k in keys) == 64
-        assert sum(k.startswith("ioapic ") for k in keys) == 64
+        assert {f"ioapic {r:#010x}" for r in range(0x40)} <= set(keys)
+        assert sum(k.startswith("hpet ") for k in keys) == 8
         assert keys["cpuid 0x00000000.0"].startswith("0x00000004 ")   # qemu32's leaves
         assert sum(k.startswith("msr ") for k in keys) > 100
         assert sum(k.startswith("vga.dac ") for k in keys) == 768
