@@ -232,6 +232,30 @@ static void apics(void)
     for (uint32_t r = 0x14; r < 0x100; r += 4)   // the window's other words
         if (r != 0x10 && rd32(0xfec00000 + r))
             kv("ioapic.mmio", r, rd32(0xfec00000 + r));
+
+    // The bits each writable register keeps: all ones written, read back, the old value
+    // written back. Not the EOI and the ICR's low word (they act); the LVTs keep their mask
+    // bit set. The ESR once more after.
+    static const uint16_t lw[] = {0x20, 0x30, 0x80, 0xd0, 0xe0, 0xf0, 0x2f0, 0x310, 0x320,
+                                  0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x390, 0x3e0};
+    for (unsigned i = 0; i < sizeof lw / sizeof lw[0]; i++) {
+        uint32_t a = 0xfee00000 + lw[i], old = rd32(a);
+        wr32(a, 0xffffffffu);
+        kv("lapic.wmask", lw[i], rd32(a));
+        wr32(a, old);
+    }
+    wr32(0xfee00280, 0);
+    kv("lapic.esr", 0x280, rd32(0xfee00280));
+    for (uint32_t r = 0; r < 0x40; r++) {
+        if (r == 1)
+            continue;   // version: read-only
+        wr32(0xfec00000, r);
+        uint32_t old = rd32(0xfec00010);
+        wr32(0xfec00010, 0xffffffffu);   // a redirection entry stays masked (bit 16)
+        uint32_t v = rd32(0xfec00010);
+        wr32(0xfec00010, old);
+        kv("ioapic.wmask", r, v);
+    }
 }
 
 static void leaf(uint32_t l, uint32_t sub, uint32_t r[4])
