@@ -27,10 +27,11 @@ static void function(struct pci_function *f, uint8_t devfn, uint16_t vendor, uin
     f->config[PCI_HEADER_TYPE] = header;
     put16(f->config, PCI_SUBSYS_VENDOR, 0x1af4);   // QEMU's subsystem IDs
     put16(f->config, PCI_SUBSYS_ID, 0x1100);
-    // The guest may change the command register and the device-specific space (PAM,
-    // SMRAM, PIRQ routing...); identification stays read-only.
-    f->wmask[PCI_COMMAND] = 0xff;
-    f->wmask[PCI_COMMAND + 1] = 0x07;
+    // The guest may change the command register (as QEMU: I/O, memory, bus master, SERR#,
+    // INTx disable), the cache line size and the device-specific space (PAM, SMRAM, PIRQ
+    // routing...); identification stays read-only.
+    put16(f->wmask, PCI_COMMAND, 0x0507);
+    f->wmask[PCI_CACHE_LINE] = 0xff;
     f->wmask[PCI_INTERRUPT_LINE] = 0xff;
     memset(f->wmask + 0x40, 0xff, 0xc0);
 }
@@ -86,8 +87,6 @@ void pci_add_std_vga(struct pci_host *p)
     struct pci_function *f = &p->fn[p->nfn++];
     function(f, PCI_VGA_DEVFN, 0x1234, 0x1111, 0x02, 0x030000, 0x00, 0x0000);
     put16(f->config, PCI_COMMAND, 0x0103);         // I/O, memory, SERR#, as SeaBIOS leaves it
-    put16(f->wmask, PCI_COMMAND, 0x0507);          // ... and bus master, INTx disable
-    f->wmask[PCI_CACHE_LINE] = 0xff;
     // A BAR keeps the address bits above its size (the guest sizes it by writing ones).
     put32(f->config, PCI_BAR0, 0xfd000008);        // memory, prefetchable
     put32(f->wmask, PCI_BAR0, 0xff000000);

@@ -111,6 +111,29 @@ static void pci_write(uint32_t devfn, uint32_t reg, uint32_t v)
     __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"((uint16_t)0xcfc));
 }
 
+// The bits each configuration dword keeps, of the functions both machines have (00:00.0
+// host bridge, 00:01.0 ISA bridge, 00:02.0 VGA when there is one): all ones written, read
+// back, the old value restored. Not the BARs (sized above) nor the i440FX's SMRAM control
+// (its lock bit cannot be cleared again).
+static void pci_wmask(void)
+{
+    static const uint32_t fns[] = {0x00, 0x08, 0x10};
+    for (unsigned f = 0; f < 3; f++) {
+        uint32_t devfn = fns[f];
+        if (pci_read(devfn, 0) == 0xffffffffu)
+            continue;
+        for (uint32_t r = 0; r < 256; r += 4) {
+            if ((r >= 0x10 && r < 0x28) || r == 0x30 || (devfn == 0 && r == 0x70))
+                continue;
+            uint32_t old = pci_read(devfn, r);
+            pci_write(devfn, r, 0xffffffffu);
+            uint32_t v = pci_read(devfn, r);
+            pci_write(devfn, r, old);
+            kv("pci.wmask", devfn << 8 | r, v);
+        }
+    }
+}
+
 static void pci(void)
 {
     for (uint32_t devfn = 0; devfn < 256; devfn++) {
@@ -491,6 +514,7 @@ int gmain(uint32_t magic, uint32_t info)
     unread_static();
     cmos();
     pci();
+    pci_wmask();
     platform_tables();
     apics();
     cpuids();
