@@ -1,8 +1,8 @@
 // The virtual CPU model: exactly QEMU's default for qemu-system-i386, "qemu32"
 // (target/i386/cpu.c: family 6 model 6 stepping 3, GenuineIntel, "QEMU Virtual CPU version
 // 2.5+"), as QEMU 7.2 with TCG reports it. The values below were read from a guest under
-// qemu-system-i386 (runtime/tests/guest/qemuinfo.c), so a guest prints the same CPUID on
-// both machines. Features the model advertises and the runtime does not emulate yet are
+// qemu-system-i386 (runtime/tests/guest/qemuinfo.c, pcprobe.c), so a guest prints the same
+// CPUID on both machines. Features the model advertises and the runtime does not emulate yet are
 // marked; a guest that uses them is stopped with a diagnosis, not silently misled.
 //
 //   leaf 1 EDX 0x0781abfd: FPU DE PSE TSC MSR PAE(not emulated) MCE CX8 APIC(not emulated)
@@ -25,6 +25,8 @@ static const struct { uint32_t leaf, sub, r[4]; } model[] = {
     {0x00000004, 1, {0x00000122, 0x01c0003f, 0x0000003f, 0x00000001}},  // L1I
     {0x00000004, 2, {0x00000143, 0x03c0003f, 0x00000fff, 0x00000001}},  // L2
     {0x00000004, 3, {0x00000163, 0x03c0003f, 0x00003fff, 0x00000006}},  // L3
+    {0x40000000, 0, {0x40000001, 0x54474354, 0x43544743, 0x47435447}},  // "TCGTCGTCGTCG"
+    {0x40000001, 0, {0, 0, 0, 0}},
     {0x80000000, 0, {0x80000004, 0x756e6547, 0x6c65746e, 0x49656e69}},
     {0x80000001, 0, {0x00000663, 0x00000000, 0x00000000, 0x00000000}},
     {0x80000002, 0, {0x554d4551, 0x72695620, 0x6c617574, 0x55504320}},  // "QEMU Virtual CPU"
@@ -33,11 +35,14 @@ static const struct { uint32_t leaf, sub, r[4]; } model[] = {
 };
 #define MAX_BASIC    0x00000004u
 #define MAX_EXTENDED 0x80000004u
+#define HYPERVISOR   0x40000000u   // QEMU's own leaves (TCG's signature), 0x40000000-1
+#define MAX_HYPERVISOR 0x40000001u
 
 void cpuid_query(uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
     // Out-of-range leaves answer as the highest basic leaf (Intel SDM vol. 2, CPUID).
-    if ((leaf > MAX_BASIC && leaf < 0x80000000u) || leaf > MAX_EXTENDED)
+    if ((leaf > MAX_BASIC && leaf < HYPERVISOR) ||
+        (leaf > MAX_HYPERVISOR && leaf < 0x80000000u) || leaf > MAX_EXTENDED)
         leaf = MAX_BASIC;
     if (leaf != 4)
         sub = 0;
@@ -56,25 +61,60 @@ uint64_t vtsc_read(struct vcpu *v)
     return clock_ns() * VTSC_MHZ / 1000u + (uint64_t)v->tsc_offset;
 }
 
+// The fixed-range MTRR an index names (0-10), or -1.
+static int mtrr_fixed(uint32_t index)
+{
+    if (index == MSR_MTRR_FIX64K)
+        return 0;
+    if (index - MSR_MTRR_FIX16K < 2)
+        return 1 + (int)(index - MSR_MTRR_FIX16K);
+    if (index - MSR_MTRR_FIX4K < 8)
+        return 3 + (int)(index - MSR_MTRR_FIX4K);
+    return -1;
+}
+
+// The MSRs as QEMU's TCG has them for qemu32: it keeps some, answers constants for a few, and
+// reads 0 and ignores writes for every other index -- no #GP either way (a kernel probing an
+// MSR with a guarded rdmsr finds the same on both machines). It keeps the MTRRs, STAR and
+// MCG_STATUS although the model reports neither MTRRs, SYSCALL nor MCA. One exception: QEMU
+// 7.2 reads the TSC MSR as 0, ring1 reads the counter, as a processor does.
 int msr_read(struct vcpu *v, uint32_t index, uint64_t *val)
 {
+    if (index - MSR_MTRR_PHYS < 16) {
+        *val = v->msr_mtrr_var[index - MSR_MTRR_PHYS];
+        return 0;
+    }
+    if (mtrr_fixed(index) >= 0) {
+        *val = v->msr_mtrr_fixed[mtrr_fixed(index)];
+        return 0;
+    }
     switch (index) {
     case MSR_TSC:           *val = vtsc_read(v); return 0;
-    case MSR_PLATFORM_ID:   *val = 0; return 0;
     case MSR_APIC_BASE:     *val = v->msr_apic_base; return 0;
+    case MSR_UCODE_REV:     *val = 1ull << 32; return 0;           // revision 1
     case MSR_SYSENTER_CS:   *val = v->msr_sysenter_cs; return 0;
     case MSR_SYSENTER_ESP:  *val = v->msr_sysenter_esp; return 0;
     case MSR_SYSENTER_EIP:  *val = v->msr_sysenter_eip; return 0;
-    case MSR_MCG_CAP:       *val = 0x0000000000000a; return 0;   // QEMU: 10 banks, no ctl
-    case MSR_MCG_STATUS:    *val = 0; return 0;
+    case MSR_PERF_STATUS:   *val = 4ull << 40 | 1000; return 0;    // multiplier 4
     case MSR_MISC_ENABLE:   *val = v->msr_misc_enable; return 0;
     case MSR_PAT:           *val = v->msr_pat; return 0;
-    default:                return -1;
+    case MSR_MTRR_DEF_TYPE: *val = v->msr_mtrr_def; return 0;
+    case MSR_STAR:          *val = v->msr_star; return 0;
+    case MSR_MCG_STATUS:    *val = v->msr_mcg_status; return 0;
+    default:                *val = 0; return 0;   // MTRRcap, MCG_CAP, EFER...
     }
 }
 
 int msr_write(struct vcpu *v, uint32_t index, uint64_t val)
 {
+    if (index - MSR_MTRR_PHYS < 16) {
+        v->msr_mtrr_var[index - MSR_MTRR_PHYS] = val;
+        return 0;
+    }
+    if (mtrr_fixed(index) >= 0) {
+        v->msr_mtrr_fixed[mtrr_fixed(index)] = val;
+        return 0;
+    }
     switch (index) {
     case MSR_TSC:
         v->tsc_offset = (int64_t)(val - clock_ns() * VTSC_MHZ / 1000u);
@@ -83,9 +123,11 @@ int msr_write(struct vcpu *v, uint32_t index, uint64_t val)
     case MSR_SYSENTER_CS:   v->msr_sysenter_cs = val & 0xffff; return 0;
     case MSR_SYSENTER_ESP:  v->msr_sysenter_esp = val & 0xffffffffu; return 0;
     case MSR_SYSENTER_EIP:  v->msr_sysenter_eip = val & 0xffffffffu; return 0;
-    case MSR_MCG_STATUS:    return 0;
+    case MSR_MCG_STATUS:    v->msr_mcg_status = val; return 0;
     case MSR_MISC_ENABLE:   v->msr_misc_enable = val; return 0;
     case MSR_PAT:           v->msr_pat = val; return 0;
-    default:                return -1;
+    case MSR_MTRR_DEF_TYPE: v->msr_mtrr_def = val; return 0;
+    case MSR_STAR:          v->msr_star = val; return 0;
+    default:                return 0;   // ignored, as QEMU's TCG does
     }
 }

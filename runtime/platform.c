@@ -83,8 +83,20 @@ static uint32_t com1_in(void *o, uint16_t off, int size)
 static void com1_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; uart16550_write(o, off, (uint8_t)v); }
 static uint32_t pic_in(void *o, uint16_t off, int size) { (void)size; return i8259_read(&plat.pic, o == &plat.pic.chip[1], off); }
 static void pic_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8259_write(&plat.pic, o == &plat.pic.chip[1], off, (uint8_t)v); }
+static uint32_t elcr_in(void *o, uint16_t off, int size) { (void)size; return i8259_elcr_read(o, off); }
+static void elcr_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8259_elcr_write(o, off, (uint8_t)v); }
 static uint32_t pit_in(void *o, uint16_t off, int size) { (void)size; return i8254_read(o, off); }
 static void pit_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8254_write(o, off, (uint8_t)v); }
+static uint32_t dma_in(void *o, uint16_t off, int size) { (void)size; struct i8237 *d = o; return i8237_read(d, off >> d->shift); }
+static void dma_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; struct i8237 *d = o; i8237_write(d, off >> d->shift, (uint8_t)v); }
+// The page registers: ports 1-3 and 7 of each controller's eight (the rest are unassigned).
+static struct dma_pages { struct i8237 *dma; uint16_t base, first; } dma_pages[4] = {
+    {&plat.dma[0], DMA1_PAGE_BASE, 1}, {&plat.dma[0], DMA1_PAGE_BASE, 7},
+    {&plat.dma[1], DMA2_PAGE_BASE, 1}, {&plat.dma[1], DMA2_PAGE_BASE, 7},
+};
+static uint32_t dma_page_in(void *o, uint16_t off, int size) { (void)size; const struct dma_pages *p = o; return i8237_page_read(p->dma, p->first + off); }
+static void dma_page_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; const struct dma_pages *p = o; i8237_page_write(p->dma, p->first + off, (uint8_t)v); }
+static uint32_t dbg_in(void *o, uint16_t off, int size) { (void)off; (void)size; return debugexit_read(o); }
 static void dbg_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; debugexit_write(o, v); }
 static uint32_t portb_in(void *o, uint16_t off, int size) { (void)off; (void)size; return portb_read(o); }
 static void portb_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; portb_write(o, (uint8_t)v); }
@@ -95,12 +107,20 @@ static uint32_t rtc_in(void *o, uint16_t off, int size) { (void)size; host_fpu_b
 static void rtc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; host_fpu_begin(); mc146818_write(o, off, (uint8_t)v); }
 static uint32_t pci_in(void *o, uint16_t off, int size) { return pci_host_read(o, off, size); }
 static void pci_out(void *o, uint16_t off, int size, uint32_t v) { pci_host_write(o, off, size, v); }
+static uint32_t rcr_in(void *o, uint16_t off, int size) { (void)off; (void)size; return pci_rcr_read(o); }
+static void machine_reset(void *opaque);
+static void rcr_out(void *o, uint16_t off, int size, uint32_t v)
+{
+    (void)off; (void)size;
+    if (pci_rcr_write(o, (uint8_t)v))
+        machine_reset(NULL);
+}
 static uint32_t ata_in(void *o, uint16_t off, int size) { return ata_read(o, off, size); }
 static void ata_out(void *o, uint16_t off, int size, uint32_t v) { plat.activity++; ata_write(o, off, size, v); }
 static uint32_t ata_ctl_in(void *o, uint16_t off, int size) { (void)off; (void)size; return ata_ctl_read(o); }
 static void ata_ctl_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; ata_ctl_write(o, (uint8_t)v); }
-static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, off); }
-static void fdc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i82078_write(o, off, (uint8_t)v); }
+static uint32_t fdc_in(void *o, uint16_t off, int size) { (void)size; return i82078_read(o, FDC_SRB + off); }
+static void fdc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i82078_write(o, FDC_SRB + off, (uint8_t)v); }
 static uint32_t fdc_dir_in(void *o, uint16_t off, int size) { (void)off; (void)size; return i82078_read(o, FDC_DIR); }
 static void fdc_ccr_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; i82078_write(o, FDC_CCR, (uint8_t)v); }
 // Held-back keystrokes go in as soon as the guest may have made room: after it read a byte
@@ -272,7 +292,8 @@ static void debug_exit(void *opaque, int status)
     vcpu_stop(the_vcpu, status, NULL);
 }
 
-// The keyboard controller's output port or port 0x92 reset the CPU. QEMU -no-reboot exits
+// The keyboard controller's output port, port 0x92 or the PIIX3's reset control register
+// reset the CPU. QEMU -no-reboot exits
 // then; so does ring1, with its own status.
 static void machine_reset(void *opaque)
 {
@@ -386,10 +407,21 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(COM1_BASE, 8, "com1", 1, com1_in, com1_out, &plat.com1);
     pio_register(PIC1_BASE, 2, "pic1", 1, pic_in, pic_out, &plat.pic.chip[0]);
     pio_register(PIC2_BASE, 2, "pic2", 1, pic_in, pic_out, &plat.pic.chip[1]);
+    pio_register(PIC_ELCR_PORT, 2, "elcr", 1, elcr_in, elcr_out, &plat.pic);
     pio_register(PIT_BASE, 4, "pit", 1, pit_in, pit_out, &plat.pit);
-    pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, NULL, dbg_out, &plat.dbg);
+    i8237_init(&plat.dma[0], 0);
+    i8237_init(&plat.dma[1], 1);
+    pio_register(DMA1_BASE, 16, "dma1", 1, dma_in, dma_out, &plat.dma[0]);
+    pio_register(DMA2_BASE, 32, "dma2", 1, dma_in, dma_out, &plat.dma[1]);
+    for (unsigned i = 0; i < 4; i++)
+        pio_register((uint16_t)(dma_pages[i].base + dma_pages[i].first),
+                     dma_pages[i].first == 1 ? 3 : 1, "dma-page", 1, dma_page_in, dma_page_out,
+                     &dma_pages[i]);
+    pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, dbg_in, dbg_out, &plat.dbg);
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
-    pci_host_init(&plat.pci);
+    pci_host_init(&plat.pci, ram_size);
+    // Before the PCI range: the decoder takes the first range that has the port.
+    pio_register(PIIX3_RCR_PORT, 1, "piix3-rcr", 1, rcr_in, rcr_out, &plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
     rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;
@@ -444,7 +476,8 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
 
     plat.fdc.irq = (struct irq_line){isa_irq, NULL, FDC_IRQ};
     i82078_init(&plat.fdc);
-    pio_register(FDC_BASE, 6, "fdc", 1, fdc_in, fdc_out, &plat.fdc);
+    // QEMU's ISA controller decodes 0x3F1-0x3F5 and 0x3F7: not status register A (0x3F0).
+    pio_register(FDC_BASE + FDC_SRB, 5, "fdc", 1, fdc_in, fdc_out, &plat.fdc);
     pio_register(FDC_BASE + FDC_DIR, 1, "fdc-dir", 1, fdc_dir_in, fdc_ccr_out, &plat.fdc);
 
     plat.kbc.kbd_irq = (struct irq_line){isa_irq, NULL, KBC_KBD_IRQ};

@@ -10,6 +10,7 @@
 
 #include "dev/ata.h"
 #include "dev/debugexit.h"
+#include "dev/i8237.h"
 #include "dev/i8254.h"
 #include "dev/i8042.h"
 #include "dev/i82078.h"
@@ -39,6 +40,7 @@ struct platform {
     struct uart16550 com1;
     struct i8259_pair pic;
     struct i8254 pit;
+    struct i8237 dma[2];         // DMA 1 (channels 0-3), DMA 2 (4-7)
     struct debugexit dbg;
     struct post_port post;
     struct pci_host pci;

@@ -136,6 +136,9 @@ void vcpu_reset(struct vcpu *v)
     v->msr_apic_base = APIC_BASE_DEFAULT | APIC_BASE_BSP | APIC_BASE_EN;
     v->msr_pat = 0x0007040600070406ull;
     v->msr_misc_enable = 1;   // fast strings
+    v->msr_mtrr_def = v->msr_star = v->msr_mcg_status = 0;
+    memset(v->msr_mtrr_var, 0, sizeof v->msr_mtrr_var);
+    memset(v->msr_mtrr_fixed, 0, sizeof v->msr_mtrr_fixed);
     v->tsc_offset = -(int64_t)(clock_ns() * VTSC_MHZ / 1000u);   // the TSC counts from reset
     v->eflags = FL_1 | FL_IF;
     v->page[R1_VCPU_VIF / 4] = 0;

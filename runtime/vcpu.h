@@ -88,7 +88,9 @@ struct vcpu {
     // below user_limit (GUEST_SPACE: not limited).
     uint64_t user_limit;
     uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
-    uint64_t msr_apic_base, msr_pat, msr_misc_enable, msr_mtrr_def;
+    uint64_t msr_apic_base, msr_pat, msr_misc_enable;
+    // What QEMU's TCG keeps though qemu32 reports neither MTRRs nor MCA nor SYSCALL (cpuid.c).
+    uint64_t msr_mtrr_def, msr_mtrr_var[16], msr_mtrr_fixed[11], msr_star, msr_mcg_status;
     int64_t  tsc_offset;   // virtual TSC = host ns * tsc_mhz / 1000 + tsc_offset
 
     // Interrupt state.

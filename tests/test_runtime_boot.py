@@ -11,6 +11,7 @@ Exit statuses: a guest's debug-exit write v gives (v << 1) | 1 on both machines;
 runtime's own verdicts are even (runtime/vcpu.h STATUS_*).
 """
 
+import datetime
 import difflib
 import os
 import re
@@ -528,6 +529,17 @@ def test_firmware_tables_match_qemu(vga, tmp_path):
            [l for l in got if not ticks.match(l)]
     assert sum(1 for l in ref if absent.match(l)) == 2
     assert any(l.startswith("pci 2.0: 0x11111234 ") for l in ref) == (vga == "std")
+
+
+@pytest.mark.parametrize("how", ["cf9", "92", "kbc"])
+def test_machine_reset_matches_qemu(how):
+    """A reset through the PIIX3's reset control register (after its reset type reads back),
+    port 0x92 or the keyboard controller: the same lines, then QEMU -no-reboot exits and
+    ring1 ends the run with its reset status."""
+    rc_q, ref = qemu(guest("reset"), append=how)
+    rc, out, err = run(guest("reset"), "--cmdline", how)
+    assert (rc_q, rc) == (0, 18) and out == ref, err
+    assert "no reset" not in out and out.count("rcr=") == (2 if how == "cf9" else 1)
 
 
 def _ata_images(d):
@@ -1122,3 +1134,156 @@ def test_no_skipping_while_host_input_may_arrive(wait_images):
 def test_clock_option_is_checked():
     rc, out, err = run(guest("hello"), "--clock", "fast")
     assert rc == 2 and "--clock fast: want warp or host" in err, err
+
+
+# runtime/tests/guest/pcprobe.c: every register of the PC a kernel can read, as keys (one
+# per byte of the "what 0xKEY: b b ..." lines, one per "what=value" line). The three
+# machines it runs on, QEMU's command line and ring1-run's options for each:
+#   ref  the reference machine (QEMU -nodefaults): ring1-run's default
+#   std  the reference machine with QEMU's std VGA: ring1-run --vga std
+#   pc   QEMU's default pc machine (what `qemu-system-i386 -nographic` gives: std VGA, e1000
+#        NIC, IDE CD-ROM, parallel port): ring1-run --vga std
+PROBE_MACHINES = {
+    "ref": ([], []),
+    "std": (QEMU_STD_VGA, ["--vga", "std"]),
+    "pc": (None, ["--vga", "std"]),
+}
+
+# The ports pcprobe never reads (a read changes the device, or answers with the time): the
+# same ranges as its source's `unread` table, checked against the "--" it prints.
+PROBE_UNREAD = {
+    **dict.fromkeys(range(0x000, 0x009), "8237 DMA 1: address/count toggle the byte "
+                    "flip-flop, status clears the terminal-count bits"),
+    **dict.fromkeys(range(0x040, 0x043), "8254 counters: toggle LSB/MSB, and count"),
+    0x060: "8042 data: takes the byte from the output buffer",
+    0x061: "port B: refresh toggle and timer 2 output follow time",
+    0x071: "MC146818 data: register C clears its flags (pcinfo dumps the CMOS)",
+    **dict.fromkeys(range(0x0c0, 0x0d2), "8237 DMA 2: as DMA 1 (word-spaced)"),
+    0x170: "ATA data: advances the PIO buffer", 0x1f0: "ATA data: advances the PIO buffer",
+    0x177: "ATA status: acknowledges the drive's interrupt",
+    0x1f7: "ATA status: acknowledges the drive's interrupt",
+    0x3c9: "VGA DAC data: advances the read component and index",
+    0x3da: "VGA input status 1: resets the attribute flip-flop; retrace bits toggle",
+    0x3f8: "16550 RBR: takes a received byte",
+    0x3fa: "16550 IIR: clears a pending THR-empty interrupt",
+    0x3fd: "16550 LSR: clears overrun/break; THRE follows the probe's own output",
+    0x3fe: "16550 MSR: clears the delta bits",
+}
+
+# Every key where ring1 answers otherwise than QEMU: (key regex, machines, reason). Each row
+# must match at least one key on each machine it names, so that a fixed difference cannot
+# stay listed.
+PROBE_DIFFERENCES = [
+    (r"pci(\.barsize)? 0x0*9[0-9a-f]{2}", "ref std pc", "PIIX3 IDE 00:01.1 is not "
+     "modelled: its bus-master DMA (BAR4) is not emulated, so ring1 offers no function a "
+     "driver would use for it"),
+    (r"pci(\.barsize)? 0x0*b[0-9a-f]{2}", "ref std pc", "PIIX4 power management 00:01.3 "
+     "is not modelled (no ACPI PM timer, SMBus or SMI)"),
+    (r"io 0xb[23]", "ref std pc", "APM control/status of PIIX4 PM (00:01.3, not modelled): "
+     "what SeaBIOS last wrote there; unassigned (0xff) on ring1"),
+    (r"msr(\.wr)? 0x00000034", "ref std pc", "MSR_SMI_COUNT: the SMIs SeaBIOS raised (1 "
+     "to 11 by machine); ring1 has no SMM"),
+    (r"io 0x20", "ref std pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
+     "and IRQ 0 once the counter 0 SeaBIOS left running ticks (ring1's is idle until a kernel "
+     "programs it): ring1 starts with nothing pending"),
+    (r"acpi\.rsdp 0x0+|hpet 0x0000000[04]", "ref std pc", "ACPI tables (SeaBIOS's, from "
+     "QEMU's fw_cfg) and the HPET are not modelled: a kernel finds the MP tables and the 8254 "
+     "(the HPET reads 0, as unassigned memory does)"),
+    (r"msr 0x00000010", "ref std pc", "rdmsr of the TSC: QEMU 7.2's TCG has no case for it "
+     "and reads 0; ring1 reads the counter, as hardware does"),
+    # QEMU's default pc machine has devices ring1's machine leaves out.
+    (r"pci(\.barsize)? 0x0*18[0-9a-f]{2}", "pc", "e1000 NIC 00:03.0 (QEMU's default NIC): "
+     "none on ring1"),
+    (r"cmos 0x1[04]", "pc", "the floppy drive of QEMU's default machine: CMOS drive type "
+     "(0x10) and the equipment byte's diskette bit (0x14); ring1's controller has no drive"),
+    (r"io 0x37[89a]", "pc", "parallel port LPT1 (QEMU's default): none on ring1"),
+    (r"io 0x17[1-6]", "pc", "the IDE CD-ROM on the secondary channel (QEMU's default): none "
+     "on ring1"),
+    (r"io 0x3d5|vga\.crtc 0x[ef]", "pc", "the cursor location: the e1000's option ROM "
+     "(iPXE) printed its banner on the screen"),
+]
+
+
+def _probe_rtc(keys):
+    """The probe's CMOS time of day (BCD, 24-hour, as SeaBIOS sets register B) as a UTC
+    datetime, its weekday checked against its date."""
+    c, y, mo, d, h, mi, s, wd = (int(b, 16) for b in keys.pop("rtc.time").split())
+    bcd = [((v >> 4) * 10 + (v & 15)) for v in (c, y, mo, d, h, mi, s, wd)]
+    t = datetime.datetime(bcd[0] * 100 + bcd[1], *bcd[2:7], tzinfo=datetime.timezone.utc)
+    assert bcd[7] == t.isoweekday() % 7 + 1, (t, bcd[7])   # 1 = Sunday
+    return t
+
+
+def _probe_keys(text):
+    keys = {}
+    for line in text.splitlines():
+        m = re.match(r"(\S+) (0x[0-9a-f]+): (.*)$", line)
+        if m:
+            base = int(m.group(2), 16)
+            for i, b in enumerate(m.group(3).split()):
+                keys[f"{m.group(1)} {base + i:#x}"] = b
+        else:
+            k, sep, v = line.partition("=")
+            assert sep, line
+            keys[k] = v
+    return keys
+
+
+@pytest.mark.parametrize("machine", list(PROBE_MACHINES))
+def test_pc_probe_matches_qemu(machine, tmp_path):
+    """Every port (0x000-0x4FF, 0xCF0-0xCFF), CMOS byte, PCI configuration byte and BAR
+    size, LAPIC/IOAPIC register, CPUID leaf, MSR (read, and written back), VGA register and
+    HPET register pcprobe reads: QEMU's value on ring1 (patched probe), but for the listed
+    differences (PROBE_DIFFERENCES, each with its reason) and the ports a read would disturb
+    (PROBE_UNREAD); the CMOS time of day the host's on both."""
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    qemu_extra, ring1_opts = PROBE_MACHINES[machine]
+    img = tmp_path / "d.img"
+    img.write_bytes(bytes(1 << 20))
+    cmd = QEMU + qemu_extra if qemu_extra is not None else \
+        [a for a in QEMU if a != "-nodefaults"]
+    r = subprocess.run(cmd + ["-kernel", guest("pcprobe"),
+                              "-drive", f"file={img},index=1,media=disk,format=raw"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    ref = _probe_keys(r.stdout.decode("latin-1"))
+    patched = rewrite(guest("pcprobe"), str(tmp_path / "pcprobe.r1.elf"))
+    rc, out, err = run(patched, "--disk", f"index=1,file={img}", "--snapshot", *ring1_opts)
+    assert rc == 1, err
+    got = _probe_keys(out)
+    # The time of day: the host's (UTC) on both, within the runs' distance.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for t in (_probe_rtc(ref), _probe_rtc(got)):
+        assert abs((t - now).total_seconds()) < 60, (t, now)
+    # The probe covered what it claims, on both machines.
+    for keys in (ref, got):
+        ports = {int(k[3:], 16): v for k, v in keys.items() if k.startswith("io ")}
+        assert sorted(ports) == list(range(0x500)) + list(range(0xcf0, 0xd00))
+        assert {p for p, v in ports.items() if v == "--"} == set(PROBE_UNREAD)
+        cmos = {int(k[5:], 16): v for k, v in keys.items() if k.startswith("cmos ")}
+        assert sorted(cmos) == list(range(128))
+        assert {a for a, v in cmos.items() if v == "--"} == {*range(10), 0x0c, 0x32}
+        assert sum(k.startswith("lapic ") for k in keys) == 64
+        assert {f"ioapic {r:#010x}" for r in range(0x40)} <= set(keys)
+        assert sum(k.startswith("hpet ") for k in keys) == 8
+        assert keys["cpuid 0x00000000.0"].startswith("0x00000004 ")   # qemu32's leaves
+        assert sum(k.startswith("msr ") for k in keys) > 100
+        assert sum(k.startswith("vga.dac ") for k in keys) == 768
+    assert sum(k.startswith("pci ") for k in ref) == 256 * (4 + (machine != "ref") +
+                                                            (machine == "pc"))
+    rows = [(re.compile(rx), reason) for rx, where, reason in PROBE_DIFFERENCES
+            if machine in where.split()]
+    used = [0] * len(rows)
+    unexplained = []
+    for k in list(ref) + [k for k in got if k not in ref]:
+        if ref.get(k) == got.get(k):
+            continue
+        i = next((i for i, (rx, _) in enumerate(rows) if rx.fullmatch(k)), None)
+        if i is None:
+            unexplained.append(f"{k}: qemu {ref.get(k)} ring1 {got.get(k)}")
+        else:
+            used[i] += 1
+    assert not unexplained, "\n".join(unexplained)
+    stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
+    assert not stale, "listed differences that no longer differ: " + "; ".join(stale)

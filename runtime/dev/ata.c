@@ -94,6 +94,13 @@ void ata_init(struct ata_channel *c)
     c->drive[0].empty = !c->drive[0].present && c->drive[1].present;
     for (int i = 0; i < 2; i++)
         drive_post(&c->drive[i]);
+    // SeaBIOS probes the master, then the slave: a channel with a drive is left with the
+    // slave selected (runtime/tests/guest/pcprobe.c reads it).
+    if (!no_drives(c)) {
+        c->sel = 1;
+        for (int i = 0; i < 2; i++)
+            c->drive[i].device = ATA_DEV_OBS | ATA_DEV_DEV;
+    }
 }
 
 void ata_attach(struct ata_channel *c, unsigned slot, unsigned index, uint64_t sectors,

@@ -16,6 +16,8 @@ struct debugexit {
 // A write of v ends the run with status (v << 1) | 1, exactly like QEMU (so a guest can
 // never produce status 0, and tests compare statuses across both machines).
 void debugexit_write(struct debugexit *d, uint32_t v);
+// A read answers 0 (QEMU's device has no register to read).
+uint32_t debugexit_read(const struct debugexit *d);
 
 struct post_port {
     uint8_t last;      // last POST code written

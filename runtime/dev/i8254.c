@@ -112,6 +112,16 @@ void i8254_init(struct i8254 *p)
         p->ch[i].rw = PIT_RW_LSB_MSB;
         p->ch[i].gate = (i != 2);   // counter 2's gate is port 0x61 bit 0, initially low
     }
+    p->ch[0].mode = 2;   // the BIOS's system timer: rate generator, count 65536
+    // Counters 1 and 2 as QEMU resets them: access mode 0 (no control word sets it; a
+    // read-back reports it), which reads and loads the count's low byte.
+    p->ch[1].rw = p->ch[2].rw = PIT_RW_LATCH;
+}
+
+// The access a counter's data port does: its read/write mode, LSB for QEMU's reset mode 0.
+static int access_mode(const struct i8254_channel *c)
+{
+    return c->rw == PIT_RW_LATCH ? PIT_RW_LSB : c->rw;
 }
 
 static void latch_count(struct i8254 *p, int ch)
@@ -168,7 +178,7 @@ void i8254_write(struct i8254 *p, unsigned port, uint8_t val)
         return;
     }
     struct i8254_channel *c = &p->ch[port];
-    switch (c->rw) {
+    switch (access_mode(c)) {
     case PIT_RW_LSB:
         load_count(p, (int)port, val);
         break;
@@ -191,7 +201,7 @@ uint8_t i8254_read(struct i8254 *p, unsigned port)
 {
     port &= 3;
     if (port == PIT_CTRL)
-        return 0xff;   // the control register cannot be read (82C54: no-op)
+        return 0;   // the control register cannot be read (82C54: no-op); QEMU answers 0
     struct i8254_channel *c = &p->ch[port];
     if (c->status_latched) {
         c->status_latched = false;
@@ -205,10 +215,10 @@ uint8_t i8254_read(struct i8254 *p, unsigned port)
             return (uint8_t)n;
         }
         c->latch_bytes = 0;
-        return (uint8_t)(c->rw == PIT_RW_LSB ? n : n >> 8);
+        return (uint8_t)(access_mode(c) == PIT_RW_LSB ? n : n >> 8);
     }
     n = i8254_count(p, (int)port);
-    switch (c->rw) {
+    switch (access_mode(c)) {
     case PIT_RW_LSB:
         return (uint8_t)n;
     case PIT_RW_MSB:

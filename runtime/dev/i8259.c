@@ -62,6 +62,12 @@ void i8259_init(struct i8259_pair *p)
     // Before initialization the BIOS has programmed vectors 0x08 and 0x70 (real mode).
     p->chip[0].vector_base = 0x08;
     p->chip[1].vector_base = 0x70;
+    // ... and masked the lines it has no handler for (SeaBIOS: all but the timer, keyboard,
+    // cascade, floppy, RTC, mouse, FPU and primary ATA channel).
+    p->chip[0].imr = 0xb8;
+    p->chip[1].imr = 0x8e;
+    // ... and made the PCI interrupt lines it routes (IRQ 10, 11: dev/pci.c) level triggered.
+    p->chip[1].elcr = 0x0c;
     irq_line_set(&p->intr, 0);
 }
 
@@ -245,4 +251,16 @@ void i8259_write(struct i8259_pair *p, int chip, unsigned port, uint8_t val)
         }
     }
     update(p);
+}
+
+static const uint8_t elcr_mask[2] = {0xf8, 0xde};
+
+uint8_t i8259_elcr_read(const struct i8259_pair *p, int chip)
+{
+    return p->chip[chip & 1].elcr;
+}
+
+void i8259_elcr_write(struct i8259_pair *p, int chip, uint8_t val)
+{
+    p->chip[chip & 1].elcr = val & elcr_mask[chip & 1];
 }

@@ -57,5 +57,10 @@ uint8_t i8259_intack(struct i8259_pair *p);
 // Register access; chip 0 = master, 1 = slave; port = PIC_CMD or PIC_DATA.
 uint8_t i8259_read(struct i8259_pair *p, int chip, unsigned port);
 void i8259_write(struct i8259_pair *p, int chip, unsigned port, uint8_t val);
+// The PIIX3's edge/level control registers (ELCR1/ELCR2, ports 0x4d0/0x4d1): a set bit makes
+// the input level triggered; IRQ 0-2, 8 and 13 stay edge triggered.
+#define PIC_ELCR_PORT 0x4d0
+uint8_t i8259_elcr_read(const struct i8259_pair *p, int chip);
+void i8259_elcr_write(struct i8259_pair *p, int chip, uint8_t val);
 
 #endif

@@ -254,8 +254,13 @@ void lapic_write(struct lapic *a, uint32_t off, uint32_t val)
 {
     off &= 0xff0;
     int lvt = lvt_index(off);
+    // As QEMU's: an LVT and the ICR's high word keep every bit written (the delivery status
+    // too); the CMCI LVT does not exist (writes are lost); the SVR keeps the vector and the
+    // enable bit.
+    if (lvt == LVT_CMCI)
+        return;
     if (lvt >= 0) {
-        a->lvt[lvt] = val & ~LAPIC_LVT_PENDING;
+        a->lvt[lvt] = val;
         if (lvt == LVT_TIMER)
             timer_update(a);
         return;
@@ -266,12 +271,12 @@ void lapic_write(struct lapic *a, uint32_t off, uint32_t val)
     case LAPIC_EOI:    eoi(a); return;
     case LAPIC_LDR:    a->ldr = val & 0xff000000u; return;
     case LAPIC_DFR:    a->dfr = val | 0x0fffffffu; return;
-    case LAPIC_SVR:    a->svr = val & 0x3ff; return;
+    case LAPIC_SVR:    a->svr = val & 0x1ff; return;
     case LAPIC_ICR_LO:
         a->icr_lo = val & ~LAPIC_LVT_PENDING;
         send_ipi(a);
         return;
-    case LAPIC_ICR_HI: a->icr_hi = val & 0xff000000u; return;
+    case LAPIC_ICR_HI: a->icr_hi = val; return;
     case LAPIC_TICR:
         a->initial = val;
         a->start_ns = now(a);

@@ -1,8 +1,8 @@
 // PCI configuration mechanism #1 with QEMU's host bridge and ISA bridge (PCI Local Bus
 // Specification 3.0 §3.2.2.3.2; header values as QEMU 7.2's i440fx and piix3 report them).
-// Only a 32-bit access to 0xcf8 reaches CONFIG_ADDRESS (narrower ones are ordinary I/O,
-// which nothing decodes here); CONFIG_DATA accepts 8-, 16- and 32-bit accesses at their
-// byte offset.
+// Only a 32-bit write to 0xcf8 sets CONFIG_ADDRESS; a narrower read anywhere in 0xcf8-0xcfb
+// reads its low bytes, as QEMU's host bridge answers (0xcf9 is the PIIX3's reset control
+// register, below). CONFIG_DATA accepts 8-, 16- and 32-bit accesses at their byte offset.
 #include "pci.h"
 
 #include <string.h>
@@ -27,15 +27,16 @@ static void function(struct pci_function *f, uint8_t devfn, uint16_t vendor, uin
     f->config[PCI_HEADER_TYPE] = header;
     put16(f->config, PCI_SUBSYS_VENDOR, 0x1af4);   // QEMU's subsystem IDs
     put16(f->config, PCI_SUBSYS_ID, 0x1100);
-    // The guest may change the command register and the device-specific space (PAM,
-    // SMRAM, PIRQ routing...); identification stays read-only.
-    f->wmask[PCI_COMMAND] = 0xff;
-    f->wmask[PCI_COMMAND + 1] = 0x07;
+    // The guest may change the command register (as QEMU: I/O, memory, bus master, SERR#,
+    // INTx disable), the cache line size and the device-specific space (PAM, SMRAM, PIRQ
+    // routing...); identification stays read-only.
+    put16(f->wmask, PCI_COMMAND, 0x0507);
+    f->wmask[PCI_CACHE_LINE] = 0xff;
     f->wmask[PCI_INTERRUPT_LINE] = 0xff;
     memset(f->wmask + 0x40, 0xff, 0xc0);
 }
 
-void pci_host_init(struct pci_host *p)
+void pci_host_init(struct pci_host *p, uint32_t ram_bytes)
 {
     memset(p, 0, sizeof *p);
     // 00:00.0 Intel 82441FX PMC (host bridge), 00:01.0 Intel 82371SB PIIX3 ISA bridge
@@ -47,8 +48,32 @@ void pci_host_init(struct pci_host *p)
     p->fn[0].config[PCI_COMMAND + 1] = 0x01;       // SeaBIOS leaves both
     p->fn[1].config[PCI_COMMAND] = 0x03;
     p->fn[1].config[PCI_COMMAND + 1] = 0x01;
-    static const uint8_t pirq[4] = {0x0b, 0x0b, 0x0a, 0x0a};   // PIRQA-D as SeaBIOS routes
-    memcpy(p->fn[1].config + 0x60, pirq, sizeof pirq);
+    p->config_address = PCI_CONFIG_ENABLE | (I440FX_PAM + 3);   // SeaBIOS's last access
+
+    // i440FX: QEMU's board puts the RAM size in 8 MiB units at 0x57; SeaBIOS leaves the BIOS
+    // shadow read-only and the rest of 0xC0000-0xFFFFF read-write (PAM0-6), SMRAM closed
+    // (G_SMRAME, C_BASE_SEG 0xA0000).
+    uint32_t ram8m = ram_bytes >> 23;
+    p->fn[0].config[I440FX_RAM_SIZE] = (uint8_t)(ram8m > 255 ? 255 : ram8m);
+    static const uint8_t pam[7] = {0x10, 0x11, 0x11, 0x11, 0x11, 0x11, 0x33};
+    memcpy(p->fn[0].config + I440FX_PAM, pam, sizeof pam);
+    p->fn[0].config[I440FX_SMRAM] = 0x0a;
+
+    // PIIX3 after reset (datasheet defaults: I/O recovery, X-bus chip select, top of memory,
+    // motherboard IRQ/DMA routing disabled, SMI control and enables), with PIRQA-D routed as
+    // SeaBIOS routes them: IRQ 10, 10, 11, 11.
+    uint8_t *c = p->fn[1].config;
+    c[0x4c] = 0x4d;
+    c[0x4e] = 0x03;
+    static const uint8_t pirq[4] = {0x0a, 0x0a, 0x0b, 0x0b};
+    memcpy(c + PIIX3_PIRQ_ROUTE, pirq, sizeof pirq);
+    c[0x69] = 0x02;
+    c[0x70] = 0x80;
+    c[0x76] = 0x0c;
+    c[0x77] = 0x0c;
+    c[0x78] = 0x02;
+    c[0xa0] = 0x08;
+    c[0xa8] = 0x0f;
 }
 
 static void put32(uint8_t *c, unsigned off, uint32_t v)
@@ -62,8 +87,6 @@ void pci_add_std_vga(struct pci_host *p)
     struct pci_function *f = &p->fn[p->nfn++];
     function(f, PCI_VGA_DEVFN, 0x1234, 0x1111, 0x02, 0x030000, 0x00, 0x0000);
     put16(f->config, PCI_COMMAND, 0x0103);         // I/O, memory, SERR#, as SeaBIOS leaves it
-    put16(f->wmask, PCI_COMMAND, 0x0507);          // ... and bus master, INTx disable
-    f->wmask[PCI_CACHE_LINE] = 0xff;
     // A BAR keeps the address bits above its size (the guest sizes it by writing ones).
     put32(f->config, PCI_BAR0, 0xfd000008);        // memory, prefetchable
     put32(f->wmask, PCI_BAR0, 0xff000000);
@@ -90,7 +113,7 @@ uint32_t pci_host_read(struct pci_host *p, unsigned offset, int size)
 {
     uint32_t ones = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
     if (offset < 4)
-        return offset == 0 && size == 4 ? p->config_address : ones;
+        return p->config_address & ones;
     unsigned reg;
     struct pci_function *f = target(p, &reg);
     if (!f)
@@ -119,4 +142,18 @@ void pci_host_write(struct pci_host *p, unsigned offset, int size, uint32_t val)
         uint8_t b = (uint8_t)(val >> (8 * i));
         f->config[r] = (uint8_t)((f->config[r] & ~f->wmask[r]) | (b & f->wmask[r]));
     }
+}
+
+// The PIIX3's reset control register (0xcf9): bit 1 the reset type, kept; bit 2 resets.
+uint8_t pci_rcr_read(const struct pci_host *p)
+{
+    return p->rcr;
+}
+
+bool pci_rcr_write(struct pci_host *p, uint8_t val)
+{
+    if (val & PIIX3_RCR_RST_CPU)
+        return true;
+    p->rcr = val & PIIX3_RCR_SYS_RST;
+    return false;
 }

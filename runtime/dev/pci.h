@@ -8,6 +8,7 @@
 #ifndef RING1_PCI_H
 #define RING1_PCI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PCI_CONFIG_ADDRESS 0xcf8   // 32-bit: enable (bit 31), bus, device, function, register
@@ -32,6 +33,16 @@
 #define PCI_BAR2           0x18
 #define PCI_ROM_BAR        0x30
 
+// Device-specific registers the firmware sets.
+#define I440FX_RAM_SIZE    0x57       // QEMU's: RAM in 8 MiB units (coreboot reads it)
+#define I440FX_PAM         0x59       // PAM0-6: shadow RAM attributes of 0xC0000-0xFFFFF
+#define I440FX_SMRAM       0x72       // SMRAM control
+#define PIIX3_PIRQ_ROUTE   0x60       // PIRQA-D route control: the ISA IRQ of each
+
+#define PIIX3_RCR_PORT     0xcf9      // reset control register (I/O, byte)
+#define PIIX3_RCR_SYS_RST  0x02       // hard (full) reset rather than a CPU reset
+#define PIIX3_RCR_RST_CPU  0x04       // 1: reset now
+
 #define PCI_NFUNCS 3
 #define PCI_VGA_DEVFN 0x10         // 00:02.0, where QEMU puts its std VGA
 
@@ -45,9 +56,15 @@ struct pci_host {
     uint32_t config_address;
     struct pci_function fn[PCI_NFUNCS];
     unsigned nfn;
+    uint8_t rcr;               // PIIX3 reset control register: the reset type
 };
 
-void pci_host_init(struct pci_host *p);
+// The host bridge and the ISA bridge as QEMU's board and SeaBIOS leave them, with ram_bytes
+// of RAM.
+void pci_host_init(struct pci_host *p, uint32_t ram_bytes);
+uint8_t pci_rcr_read(const struct pci_host *p);
+// True when the write asks for a reset (the caller resets the machine).
+bool pci_rcr_write(struct pci_host *p, uint8_t val);
 // QEMU's std VGA (1234:1111, display controller) at 00:02.0, its BARs where SeaBIOS puts
 // them: 16 MiB prefetchable framebuffer, 4 KiB registers, 64 KiB expansion ROM (disabled).
 // Only the configuration header: nothing answers at those addresses.

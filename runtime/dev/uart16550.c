@@ -42,6 +42,7 @@ void uart16550_init(struct uart16550 *u)
     u->lsr = UART_LSR_THRE | UART_LSR_TEMT;
     u->msr = UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;  // a terminal is attached
     u->dll = 0x0c;   // 9600 baud, as the BIOS leaves it
+    u->mcr = UART_MCR_OUT2;   // as QEMU's UART comes out of reset
     update_irq(u);
 }
 

@@ -150,15 +150,22 @@
 #define MSR_TSC           0x00000010u  // Time-stamp counter
 #define MSR_PLATFORM_ID   0x00000017u  // Platform ID
 #define MSR_APIC_BASE     0x0000001bu  // Local APIC base
+#define MSR_UCODE_REV     0x0000008bu  // BIOS update signature (microcode revision)
 #define MSR_MTRRCAP       0x000000feu  // MTRR capabilities
 #define MSR_SYSENTER_CS   0x00000174u  // sysenter CS
 #define MSR_SYSENTER_ESP  0x00000175u  // sysenter ESP
 #define MSR_SYSENTER_EIP  0x00000176u  // sysenter EIP
 #define MSR_MCG_CAP       0x00000179u  // Machine-check capabilities
 #define MSR_MCG_STATUS    0x0000017au  // Machine-check status
+#define MSR_PERF_STATUS   0x00000198u  // Performance status
 #define MSR_MISC_ENABLE   0x000001a0u  // Misc. feature enables
 #define MSR_PAT           0x00000277u  // Page attribute table
 #define MSR_MTRR_DEF_TYPE 0x000002ffu  // Default memory type
+#define MSR_MTRR_PHYS     0x00000200u  // Variable-range MTRRs: base 2n, mask 2n+1 (n < 8)
+#define MSR_MTRR_FIX64K   0x00000250u  // Fixed-range MTRRs: 64K at 0,
+#define MSR_MTRR_FIX16K   0x00000258u  // 16K at 0x80000, 0xA0000 (two),
+#define MSR_MTRR_FIX4K    0x00000268u  // 4K at 0xC0000 ... 0xF8000 (eight)
+#define MSR_STAR          0xc0000081u  // SYSCALL target (absent on this CPU model)
 #define MSR_EFER          0xc0000080u  // Extended features (absent on this CPU model)
 #define APIC_BASE_BSP     0x00000100u  // Bootstrap processor
 #define APIC_BASE_EN      0x00000800u  // APIC enabled

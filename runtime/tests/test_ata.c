@@ -46,7 +46,15 @@ static void setup_drives(bool master, bool slave)
     ata_init(&ch);
 }
 
-static void setup(void) { setup_drives(true, false); }
+// The tests address the master unless they select the slave (the BIOS left the slave
+// selected: post_selection).
+static void setup_master(bool master, bool slave)
+{
+    setup_drives(master, slave);
+    ata_write(&ch, ATA_DEVICE, 1, 0xa0);
+}
+
+static void setup(void) { setup_master(true, false); }
 
 static void lba28(unsigned dev, uint32_t lba, uint8_t count)
 {
@@ -69,6 +77,20 @@ TEST(post_state_as_seabios_leaves_it)
     CHECK_EQ(ata_read(&ch, ATA_DATA, 2), 0);   // no transfer: the data port reads 0
 }
 
+TEST(post_selection)
+{
+    setup_drives(true, false);   // SeaBIOS probed the master, then the absent slave
+    CHECK_EQ(ata_read(&ch, ATA_DEVICE, 1), 0xb0);
+    CHECK_EQ(status(), 0);
+    CHECK_EQ(ata_ctl_read(&ch), 0);
+    setup_drives(false, true);
+    CHECK_EQ(ata_read(&ch, ATA_DEVICE, 1), 0xb0);
+    CHECK_EQ(status(), ATA_SR_DRDY | ATA_SR_DSC);
+    CHECK_EQ(ata_read(&ch, ATA_ERROR, 1), 0);
+    setup_drives(false, false);
+    CHECK_EQ(ata_read(&ch, ATA_DEVICE, 1), 0);
+}
+
 TEST(signature_after_diagnose)
 {
     setup();
@@ -84,7 +106,7 @@ TEST(signature_after_diagnose)
 
 TEST(channel_without_drives_reads_zero)
 {
-    setup_drives(false, false);
+    setup_master(false, false);
     CHECK_EQ(status(), 0);
     CHECK_EQ(ata_ctl_read(&ch), 0);
     ata_write(&ch, ATA_NSECT, 1, 0x55);
@@ -108,7 +130,7 @@ TEST(absent_slave_reads_status_zero_and_ignores_commands)
 
 TEST(empty_master_beside_a_slave_aborts_commands)
 {
-    setup_drives(false, true);
+    setup_master(false, true);
     CHECK_EQ(status(), ATA_SR_DRDY | ATA_SR_ERR);   // the BIOS's IDENTIFY was aborted
     CHECK_EQ(ata_read(&ch, ATA_ERROR, 1), ATA_ER_ABRT);
     ata_write(&ch, ATA_COMMAND, 1, ATA_CMD_IDENTIFY);
@@ -119,7 +141,7 @@ TEST(empty_master_beside_a_slave_aborts_commands)
 
 TEST(slave_only_channel)
 {
-    setup_drives(false, true);
+    setup_master(false, true);
     ata_write(&ch, ATA_DEVICE, 1, 0xf0);
     CHECK_EQ(status(), ATA_SR_DRDY | ATA_SR_DSC);
     lba28(1, 7, 1);

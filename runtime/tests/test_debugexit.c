@@ -24,6 +24,14 @@ TEST(status_is_truncated_to_8_bits_like_exit)
     CHECK_EQ(status, 0xff);
 }
 
+TEST(reads_answer_zero)
+{
+    struct debugexit d = {on_exit_, NULL};
+    status = -1;
+    CHECK_EQ(debugexit_read(&d), 0);
+    CHECK_EQ(status, -1);
+}
+
 TEST(post_port_records_and_reads_all_ones)
 {
     struct post_port p = {0};

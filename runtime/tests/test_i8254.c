@@ -153,3 +153,15 @@ TEST(gate2_and_out2)
     now += ticks_ns(11);
     CHECK(i8254_out2(&pit));
 }
+
+TEST(reset_state_as_qemu_after_the_bios)
+{
+    setup();
+    i8254_write(&pit, PIT_CTRL, 0xc0 | PIT_RB_COUNT | 0x0e);   // status of all three
+    CHECK_EQ(i8254_read(&pit, PIT_CH0) & 0x3f, PIT_RW_LSB_MSB << 4 | 2 << 1);
+    CHECK_EQ(i8254_read(&pit, PIT_CH1) & 0x3f, 3 << 1);      // access mode 0, mode 3
+    CHECK_EQ(i8254_read(&pit, PIT_CH2) & 0x3f, 3 << 1);
+    CHECK_EQ(i8254_read(&pit, PIT_CTRL), 0);
+    i8254_write(&pit, PIT_CH2, 0x34);                         // mode 0 loads the low byte
+    CHECK_EQ(pit.ch[2].count, 0x34);
+}

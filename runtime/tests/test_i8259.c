@@ -39,6 +39,26 @@ static uint8_t irr(int chip)
 static void eoi(int chip) { i8259_write(&p, chip, PIC_CMD, PIC_OCW2_EOI); }
 static void pulse(int irq) { i8259_set_irq(&p, irq, 1); i8259_set_irq(&p, irq, 0); }
 
+TEST(before_initialization_the_bios_masks)
+{
+    memset(&p, 0, sizeof p);
+    p.intr = fake_irq_line(&intr, 0);
+    i8259_init(&p);
+    CHECK_EQ(i8259_read(&p, 0, PIC_DATA), 0xb8);
+    CHECK_EQ(i8259_read(&p, 1, PIC_DATA), 0x8e);
+    CHECK_EQ(i8259_elcr_read(&p, 0), 0x00);
+    CHECK_EQ(i8259_elcr_read(&p, 1), 0x0c);     // the PCI interrupts, IRQ 10 and 11
+}
+
+TEST(elcr_keeps_the_bits_that_may_be_level)
+{
+    setup();
+    i8259_elcr_write(&p, 0, 0xff);
+    i8259_elcr_write(&p, 1, 0xff);
+    CHECK_EQ(i8259_elcr_read(&p, 0), 0xf8);
+    CHECK_EQ(i8259_elcr_read(&p, 1), 0xde);
+}
+
 TEST(icw1_clears_imr_and_init_leaves_all_unmasked)
 {
     setup();

@@ -29,6 +29,19 @@ static void setup(void)
     lapic_init(&a);
 }
 
+TEST(bits_written_as_under_qemu)
+{
+    setup();
+    lapic_write(&a, LAPIC_SVR, 0xffffffff);
+    CHECK_EQ(lapic_read(&a, LAPIC_SVR), 0x1ff);
+    lapic_write(&a, LAPIC_LVT_ERROR, 0xffffffff);     // every bit, the delivery status too
+    CHECK_EQ(lapic_read(&a, LAPIC_LVT_ERROR), 0xffffffff);
+    lapic_write(&a, LAPIC_LVT_CMCI, 0xffffffff);      // no CMCI
+    CHECK_EQ(lapic_read(&a, LAPIC_LVT_CMCI), 0);
+    lapic_write(&a, LAPIC_ICR_HI, 0xffffffff);
+    CHECK_EQ(lapic_read(&a, LAPIC_ICR_HI), 0xffffffff);
+}
+
 TEST(reset_values_as_under_qemu)
 {
     setup();

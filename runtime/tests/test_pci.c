@@ -14,7 +14,7 @@ static uint32_t cfg(unsigned dev, unsigned fn, unsigned reg)
 
 TEST(host_bridge_header)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     CHECK_EQ(cfg(0, 0, 0x00), 0x12378086);
     CHECK_EQ(cfg(0, 0, 0x04), 0x00000103);
     CHECK_EQ(cfg(0, 0, 0x08), 0x06000002);
@@ -23,34 +23,59 @@ TEST(host_bridge_header)
 
 TEST(isa_bridge_is_multifunction)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     CHECK_EQ(cfg(1, 0, 0x00), 0x70008086);
     CHECK_EQ(cfg(1, 0, 0x0c), 0x00800000);
     CHECK_EQ(cfg(1, 0, 0x08), 0x06010000);
 }
 
+TEST(firmware_registers)
+{
+    pci_host_init(&p, 128u << 20);
+    CHECK_EQ(cfg(0, 0, 0x54), 0x10000000);       // RAM size: 16 x 8 MiB
+    CHECK_EQ(cfg(0, 0, 0x58), 0x11111000);       // PAM0-2
+    CHECK_EQ(cfg(0, 0, 0x5c), 0x33111111);       // PAM3-6
+    CHECK_EQ(cfg(0, 0, 0x70), 0x000a0000);       // SMRAM
+    CHECK_EQ(cfg(1, 0, 0x60), 0x0b0b0a0a);       // PIRQA-D: IRQ 10, 10, 11, 11
+    pci_host_init(&p, 4095u << 20);
+    CHECK_EQ(cfg(0, 0, 0x54), 0xff000000);       // at most 255
+}
+
 TEST(absent_functions_abort)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     CHECK_EQ(cfg(1, 1, 0x00), 0xffffffff);       // no PIIX3 IDE function in ring1
     CHECK_EQ(cfg(2, 0, 0x00), 0xffffffff);
     pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 1 << 16);   // bus 1
     CHECK_EQ(pci_host_read(&p, 4, 4), 0xffffffff);
 }
 
-TEST(config_address_reads_back_only_32_bit)
+TEST(config_address_is_written_only_32_bit)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
+    CHECK_EQ(pci_host_read(&p, 0, 4), 0x8000005c);   // as SeaBIOS leaves it
     pci_host_write(&p, 0, 4, 0x80000004);
     CHECK_EQ(pci_host_read(&p, 0, 4), 0x80000004);
-    CHECK_EQ(pci_host_read(&p, 0, 1), 0xff);
+    // Narrower reads read its low bytes at any offset (QEMU's host bridge).
+    CHECK_EQ(pci_host_read(&p, 0, 1), 0x04);
+    CHECK_EQ(pci_host_read(&p, 3, 1), 0x04);
+    CHECK_EQ(pci_host_read(&p, 2, 2), 0x0004);
     pci_host_write(&p, 0, 1, 0);                 // a byte write is not CONFIG_ADDRESS
     CHECK_EQ(pci_host_read(&p, 0, 4), 0x80000004);
 }
 
+TEST(reset_control_register)
+{
+    pci_host_init(&p, 128u << 20);
+    CHECK_EQ(pci_rcr_read(&p), 0);
+    CHECK(!pci_rcr_write(&p, 0xff & ~PIIX3_RCR_RST_CPU));
+    CHECK_EQ(pci_rcr_read(&p), PIIX3_RCR_SYS_RST);   // only the reset type is kept
+    CHECK(pci_rcr_write(&p, PIIX3_RCR_RST_CPU | PIIX3_RCR_SYS_RST));
+}
+
 TEST(byte_and_word_config_reads)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 0x00);
     CHECK_EQ(pci_host_read(&p, 6, 2), 0x1237);   // device ID at 0xcfe
     CHECK_EQ(pci_host_read(&p, 4, 1), 0x86);
@@ -58,7 +83,7 @@ TEST(byte_and_word_config_reads)
 
 TEST(identification_is_read_only_command_is_not)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 0x00);
     pci_host_write(&p, 4, 4, 0);
     CHECK_EQ(cfg(0, 0, 0), 0x12378086);
@@ -69,7 +94,7 @@ TEST(identification_is_read_only_command_is_not)
 
 TEST(std_vga_function_is_absent_until_added)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     CHECK_EQ(cfg(2, 0, 0x00), 0xffffffff);
     pci_add_std_vga(&p);
     CHECK_EQ(cfg(2, 0, 0x00), 0x11111234);
@@ -85,7 +110,7 @@ TEST(std_vga_function_is_absent_until_added)
 // What QEMU's VGA keeps of all ones (runtime/tests/guest/vga.c reads it under QEMU).
 TEST(std_vga_bars_size_as_qemus)
 {
-    pci_host_init(&p);
+    pci_host_init(&p, 128u << 20);
     pci_add_std_vga(&p);
     static const struct { unsigned reg; uint32_t ff; } keeps[] = {
         {0x04, 0x00000507}, {0x0c, 0x000000ff}, {0x10, 0xff000008}, {0x14, 0},

@@ -37,7 +37,7 @@ TEST(reset_values)
     CHECK_EQ(uart16550_read(&u, UART_IER), 0);
     CHECK_EQ(uart16550_read(&u, UART_IIR), UART_IIR_NONE);
     CHECK_EQ(uart16550_read(&u, UART_LCR), 0);
-    CHECK_EQ(uart16550_read(&u, UART_MCR), 0);
+    CHECK_EQ(uart16550_read(&u, UART_MCR), UART_MCR_OUT2);
     CHECK_EQ(uart16550_read(&u, UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
     CHECK_EQ(uart16550_read(&u, UART_MSR), UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS);
     CHECK_EQ(irq.level, 0);
