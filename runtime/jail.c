@@ -6,6 +6,10 @@
 // set-up -- every file opened, every memfd and timer made -- and before the guest's first
 // instruction, jail_enter()
 //   - makes the process undumpable and sets RLIMIT_CORE to 0 (no guest memory on disk);
+//   - bounds what it can still take from the host, soft and hard (CAP_SYS_RESOURCE is gone, and
+//     setrlimit/prlimit are not allowed): address space to what set-up mapped plus 256 MiB,
+//     descriptors to those open, file size to the largest file open for writing plus the serial
+//     output limit (a disk image cannot be grown, nor the host's disk filled);
 //   - as root: new mount, network, IPC and UTS namespaces, an empty read-only root (a tmpfs,
 //     pivot_root'ed, the old root detached), user and groups `nobody` (65534), every capability
 //     dropped but CAP_SYS_RAWIO, and that one only when guest page 0 must be mappable
@@ -36,6 +40,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,11 +244,60 @@ static void allowlist(const int *mappable_fds, unsigned nfds)
         jail_fail("seccomp allowlist");
 }
 
-void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsigned nfds)
+// Soft and hard limit at once (only ever lowered).
+static void bound(int resource, uint64_t v, const char *what)
+{
+    struct rlimit r;
+    if (getrlimit(resource, &r) == 0 && r.rlim_max != RLIM_INFINITY && r.rlim_max < v)
+        v = r.rlim_max;
+    r.rlim_cur = r.rlim_max = v;
+    if (setrlimit(resource, &r) != 0)
+        jail_fail(what);
+}
+
+// What the process may still use of the host once jailed (see the top of this file):
+// measured before the namespaces (/proc is gone after them), set after them (they open files).
+struct bounds { uint64_t as, nofile, fsize; };
+
+static struct bounds resource_bounds(uint64_t output_limit)
+{
+    uint64_t vsize = 0, largest = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long pages = 0;
+    if (f && fscanf(f, "%llu", &pages) == 1)
+        vsize = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (f)
+        fclose(f);
+    int top = -1;
+    for (int fd = 0; fd < 1024; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+            continue;
+        top = fd;
+        struct stat st;
+        if ((fl & O_ACCMODE) != O_RDONLY && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_size > largest)
+            largest = (uint64_t)st.st_size;
+    }
+    return (struct bounds){vsize ? vsize + (256ull << 20) : RLIM_INFINITY, (uint64_t)top + 1,
+                           largest + (output_limit ? output_limit : 1ull << 30) + (1u << 20)};
+}
+
+static void set_bounds(struct bounds b)
+{
+    bound(RLIMIT_AS, b.as, "bound the address space");
+    bound(RLIMIT_NOFILE, b.nofile, "bound the descriptors");
+    bound(RLIMIT_FSIZE, b.fsize, "bound file sizes");
+    bound(RLIMIT_MEMLOCK, 0, "bound locked memory");
+}
+
+void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsigned nfds,
+                uint64_t output_limit)
 {
     tzset();   // the C library reads /etc/localtime once; now, while it exists
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
+    struct bounds b = resource_bounds(output_limit);
     if (namespaces) {
         if (geteuid() == 0)
             namespaces_as_root(need_page0);
@@ -251,6 +305,7 @@ void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsig
             fprintf(stderr, "ring1-run: jail: no user namespaces here (%s): running with the "
                     "system-call allowlist only\n", strerror(errno));
     }
+    set_bounds(b);
     // (Only now: a process that is not dumpable may not write its own uid_map.)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     allowlist(mappable_fds, nfds);

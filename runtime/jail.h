@@ -3,11 +3,14 @@
 #define RING1_JAIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 // Enter the jail: namespaces, empty root and user nobody when `namespaces` (--jail, the
 // default), then the system-call allowlist, in which mmap may map no file descriptor but
 // `mappable_fds` (guest memory). `need_page0`: keep what mapping linear page 0 takes.
-void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsigned nfds);
+// `output_limit`: how much serial output a file may still take (--serial-limit).
+void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsigned nfds,
+                uint64_t output_limit);
 // Whether the namespaces, empty root and user nobody are in place (for --stats).
 bool jail_namespaces(void);
 // A name for the system calls an escaped guest would try first, or "?".

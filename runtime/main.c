@@ -414,7 +414,7 @@ int main(int argc, char **argv)
     int fds[2];
     unsigned nfds = mem_fds(fds);
     if (jail)
-        jail_enter(true, mem_page0_mappable(), fds, nfds);
+        jail_enter(true, mem_page0_mappable(), fds, nfds, pc.serial_limit);
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);

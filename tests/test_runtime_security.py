@@ -184,6 +184,50 @@ def test_the_jail_as_root(tmp_path):
         p.wait()
 
 
+def _limits(pid) -> dict[str, tuple[str, str]]:
+    """/proc/PID/limits: name -> (soft, hard)."""
+    out = {}
+    for line in open(f"/proc/{pid}/limits").read().splitlines()[1:]:
+        m = re.match(r"(Max [a-z ]+?)\s{2,}(\S+)\s+(\S+)", line)
+        if m:
+            out[m.group(1)] = (m.group(2), m.group(3))
+    return out
+
+
+def test_the_jail_bounds_what_the_process_can_take_from_the_host(tmp_path):
+    """Jailed, a running ring1-run cannot take more of the host than it had at set-up, even
+    taken over: address space (set-up's plus 256 MiB), descriptors (those open), file size (the
+    largest file open for writing plus the serial output limit), no locked memory, no core --
+    soft and hard limits alike, and no system call left to raise them."""
+    # (run with 128 MiB of guest RAM, the default: its memfd is the largest file)
+    spin = os.path.join(RUNTIME, "build", "guests", "spin.elf")
+    disk = tmp_path / "d.img"
+    disk.write_bytes(bytes(3 << 20))
+    p = subprocess.Popen([RUN, spin, "--timeout", "20", "--serial-limit", "1M", "--disk",
+                          f"index=1,file={disk}"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lim = _limits(p.pid)
+            if lim["Max locked memory"] == ("0", "0"):   # the last bound set
+                break
+            time.sleep(0.02)
+        status = open(f"/proc/{p.pid}/status").read()
+        vm = int(re.search(r"^VmSize:\s+(\d+) kB", status, re.M).group(1)) << 10
+        soft, hard = lim["Max address space"]
+        assert soft == hard and vm < int(soft) <= vm + (256 << 20) + (64 << 20), (lim, vm)
+        soft, hard = lim["Max open files"]
+        assert soft == hard and int(soft) <= 16, lim
+        soft, hard = lim["Max file size"]
+        # the largest file open for writing: guest RAM's memfd (128 MiB), larger than the disk
+        assert soft == hard and int(soft) == (128 << 20) + (1 << 20) + (1 << 20), lim
+        assert lim["Max locked memory"] == ("0", "0") and lim["Max core file size"] == ("0", "0")
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_no_jail_leaves_the_process_as_it_was():
     spin = os.path.join(RUNTIME, "build", "guests", "spin.elf")
     p = subprocess.Popen([RUN, spin, "--timeout", "20", "--no-jail"], stdin=subprocess.DEVNULL,
