@@ -323,13 +323,13 @@ def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
                 row["results"][k] = {"error": bad["error"], "timed_out": "timed out" in bad["error"],
                                      "transcript_tail": bad["transcript"][-300:]}
                 continue
-            mid = sorted((r["user_s"] + r["sys_s"], r["user_s"], r["sys_s"], r["end_s"]) for r in good)
-            cpu, user, sys_, end = mid[(len(mid) - 1) // 2]
+            mid = sorted((r["user_s"] + r["sys_s"], r["user_s"], r["sys_s"]) for r in good)
+            cpu, user, sys_ = mid[(len(mid) - 1) // 2]
             row["results"][k] = {
                 "workload_s": statistics.median(r["times"][result] - r["times"][start] for r in good),
                 "all_s": [round(r["times"][result] - r["times"][start], 4) for r in good],
                 "boot_s": statistics.median(r["times"][start] for r in good),
-                "end_s": end, "cpu_s": cpu, "user_s": user, "sys_s": sys_,
+                "end_s": statistics.median(r["end_s"] for r in good), "cpu_s": cpu, "user_s": user, "sys_s": sys_,
                 "runs": len(good), "failed_runs": len(runs[k]) - len(good),
                 "transcript_ok": all(r["transcript_ok"] for r in good)}
         ok = {k: x for k, x in row["results"].items() if "error" not in x}
