@@ -278,7 +278,7 @@ def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
     result line; CPU time is the whole run's (boot and halt too). Then one more run of each
     ring1 machine with --stats for the exits by cause. A run that fails or times out is
     kept as such, with the reason. Quick mode: one round of the NAME-short sessions (the
-    tests' sizes, about a tenth)."""
+    tests' sizes, 1/10 to 1/40 of the full ones)."""
     import statistics
     names = only or guests.UNIX_WORKLOADS
     if rounds is None:
