@@ -986,6 +986,12 @@ def plot(res: dict, outdir: Path) -> list[str]:
         grouped(nano["rows"], nano["contenders"], lambda r, k: ok(r, k, "ns_per_op"),
                 "Sensitive operations: ns per operation (lower is better)", "ns / op",
                 "nano.png", [r["op"] for r in nano["rows"]])
+    uw = res.get("unixwork")
+    if uw and uw["rows"]:
+        grouped(uw["rows"], uw["contenders"],
+                lambda r, k: None if ok(r, k, "workload_s") is None else ok(r, k, "workload_s") * 1e3,
+                "Unix sample workloads: ms per workload (lower is better)", "ms", "unixwork.png",
+                [r["workload"] for r in uw["rows"]])
     boot = res.get("boot")
     if boot:
         rows = [r for r in boot["rows"] if "results" in r]
