@@ -7,7 +7,7 @@ constant, offset and structure layout here. Change both together.
 import enum
 import struct
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 WINDOW_DEFAULT = 0xFFC00000
 WINDOW_SIZE = 0x00400000
@@ -24,6 +24,12 @@ VCPU_PENDING = 0x08
 VCPU_SAVED_ESP = 0x0C
 VCPU_SCRATCH = 0x10
 VCPU_SEL = 0x20
+VCPU_SEGFAST = 0x40
+VCPU_TSCRATCH = 0x60
+VCPU_CR = 0x80
+VCPU_SEGC = 0x400
+SEGC_N = 64
+SEGC_VALID = 0x10000
 
 SREG_ES, SREG_CS, SREG_SS, SREG_DS, SREG_FS, SREG_GS = range(6)
 SREG_NAMES = ("es", "cs", "ss", "ds", "fs", "gs")
@@ -118,6 +124,7 @@ HEADER = struct.Struct("<8sIIIIIIIIIIIIIIII32s")  # struct r1_header
 SITE = struct.Struct("<IIIHBB16s")               # struct r1_site
 MAP = struct.Struct("<II")                       # struct r1_map
 UNDO = struct.Struct("<II")                      # struct r1_undo
+SEGC = struct.Struct("<IIII")                    # struct r1_segc (vCPU page, R1_VCPU_SEGC)
 
 HEADER_FIELDS = ("magic", "abi_version", "window_base", "header_size", "flags", "nsites",
                  "sites_off", "nmap_o2t", "map_o2t_off", "nmap_t2o", "map_t2o_off", "tramp_off",
@@ -128,6 +135,7 @@ OPTIONS_FIELDS = ("tactics", "reserved", "rewriter")
 SITE_FIELDS = ("addr", "resume", "tramp", "kind", "tactic", "len", "bytes")
 MAP_FIELDS = ("orig", "tramp")
 UNDO_FIELDS = ("offset", "len")
+SEGC_FIELDS = ("key", "lin", "desc_lo", "desc_hi")
 
 
 def tactic_bits(tactics) -> int:

@@ -79,7 +79,7 @@ from dataclasses import dataclass
 from .abi import Kind
 
 __all__ = ["CANDIDATE_MNEMONICS", "CATALOGUE", "Info", "classify", "is_register_form",
-           "operand_size", "sreg_of"]
+           "operand_size", "sreg_of", "control_register"]
 
 
 @dataclass(frozen=True)
@@ -355,6 +355,15 @@ def sreg_of(code: bytes) -> int | None:
         if s is not None and code[i] < 0xC0:
             return s
         return None
+    except IndexError:
+        return None
+
+
+def control_register(code: bytes) -> int | None:
+    """N of `mov r32, crN` / `mov crN, r32` (0F 20 / 0F 22: ModRM.reg); None for anything else."""
+    try:
+        op, i, _ = _opcode(code)
+        return (code[i] >> 3) & 7 if op in (0x0F20, 0x0F22) else None
     except IndexError:
         return None
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .abi import Kind, Tactic
 from .cfg import CFG
-from .classify import CATALOGUE, is_register_form, operand_size
+from .classify import CATALOGUE, control_register, is_register_form, operand_size
 from .disasm import CALL, ICALL, JCC, JMP, NO_FALLTHROUGH, PADDING
 
 JMP_LEN = 5
@@ -91,6 +91,8 @@ def inline_supported(kind: Kind, code: bytes) -> bool:
         return is_register_form(code)
     if kind == Kind.PUSH_SREG:
         return True
+    if kind == Kind.MOV_FROM_CR:
+        return control_register(code) in (0, 2, 3, 4)
     return False
 
 

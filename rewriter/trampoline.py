@@ -10,6 +10,10 @@ Translations (runtime/include/abi.h has the vCPU fields and the hypercall protoc
     pushf            host flags - IF + vif + vflags, computed with lea (flags untouched)
     popf             split IF / IOPL|NT|AC into the vCPU page, popf the rest, pending check
     mov r, sreg      mov r, [sel + 4*sreg]     push sreg   push [sel + 4*sreg]
+    mov r, crN       mov r, [cr + 4*N]         (N = 0, 2, 3, 4; the runtime writes them)
+    mov sreg, r16    (es ds fs gs; and pop sreg) a fast path, then the hypercall on a miss: the
+                     load alone when the runtime's segment-load cache says the descriptor is
+                     the one it checked last time (abi.h, R1_VCPU_SEGFAST)
     anything else    hypercall: save esp, switch to the hypercall stack, push index, call entry
 Relative branches are re-encoded with rel32 to their original targets -- or, for a target
 inside the same region (the planner moves such a target only with every branch to it), to
@@ -111,13 +115,59 @@ class Builder:
     def v(self, field_off: int) -> str:
         return f"dword ptr [{abi.vcpu(self.w, field_off):#x}]"
 
+    def hypercall_lines(self, site_addr: int) -> list[str]:
+        return [f"mov {self.v(abi.VCPU_SAVED_ESP)}, esp",
+                f"mov esp, {abi.hcstack_top(self.w):#x}",
+                f"push {self.index[site_addr]:#x}",
+                f"call {abi.entry(self.w):#x}"]
+
     def hypercall(self, site_addr: int) -> int:
         """Emit the hypercall sequence; returns the resume address."""
-        self.asm(f"mov {self.v(abi.VCPU_SAVED_ESP)}, esp",
-                 f"mov esp, {abi.hcstack_top(self.w):#x}",
-                 f"push {self.index[site_addr]:#x}",
-                 f"call {abi.entry(self.w):#x}")
+        fast = self.sreg_fast_path(self.sites[site_addr])
+        if fast is None:
+            self.asm(*self.hypercall_lines(site_addr))
+        else:
+            # one block, so that keystone resolves the fast path's labels
+            self.asm("\n".join(fast + self.hypercall_lines(site_addr) + ["resume:"]))
         return self.lay.cursor
+
+    def sreg_fast_path(self, s) -> list[str] | None:
+        """`mov es/ds/fs/gs, r16` and `pop es/ds/fs/gs` (abi.h, R1_VCPU_SEGFAST): the load
+        without a hypercall when the runtime says it would leave the host unchanged and the
+        selector's descriptor in the guest's table still is the one the runtime checked.
+        Registers go to the vCPU page's scratch, flags through lahf/seto (restored with
+        add al, 0x7f; sahf). Ends at `resume:` on a hit, falls into the hypercall on a miss;
+        None for other forms (memory source, esp, ss)."""
+        sreg = sreg_of(s.code)
+        if sreg not in (abi.SREG_ES, abi.SREG_DS, abi.SREG_FS, abi.SREG_GS):
+            return None
+        if s.kind == Kind.MOV_TO_SREG:
+            m = s.code[_modrm_index(s.code)]
+            if m >> 6 != 3 or (m & 7) == 4:
+                return None
+            src, pop = _REG16[m & 7], 0
+        elif s.kind == Kind.POP_SREG:
+            src, pop = "word ptr [esp]", 2 if operand_size(s.code) == 16 else 4
+        else:
+            return None
+        t = [self.v(abi.VCPU_TSCRATCH + 4 * i) for i in range(5)]
+        segc = abi.vcpu(self.w, abi.VCPU_SEGC)
+        restore = [f"mov eax, {t[4]}", "add al, 0x7f", "sahf",
+                   f"mov eax, {t[0]}", f"mov ebx, {t[1]}", f"mov ecx, {t[2]}",
+                   f"mov edx, {t[3]}"]
+        return ([f"mov {t[0]}, eax", f"movzx eax, {src}", f"mov {t[1]}, ebx", "mov ebx, eax",
+                 "lahf", "seto al", f"mov {t[4]}, eax", f"mov {t[2]}, ecx", f"mov {t[3]}, edx",
+                 f"cmp {self.v(abi.VCPU_SEGFAST + 4 * sreg)}, 0", "je miss",
+                 "mov edx, ebx", "shr edx, 3", f"and edx, {abi.SEGC_N - 1}", "shl edx, 4",
+                 f"lea ecx, [ebx + {abi.SEGC_VALID:#x}]",
+                 f"cmp ecx, dword ptr [edx + {segc:#x}]", "jne miss",
+                 f"mov ecx, dword ptr [edx + {segc + 4:#x}]", "test ecx, ecx", "je hit",
+                 "mov eax, dword ptr [ecx]", f"cmp eax, dword ptr [edx + {segc + 8:#x}]",
+                 "jne miss",
+                 "mov eax, dword ptr [ecx + 4]", f"cmp eax, dword ptr [edx + {segc + 12:#x}]",
+                 "jne miss",
+                 "hit:", f"mov {self.v(abi.VCPU_SEL + 4 * sreg)}, ebx"] + restore +
+                ([f"lea esp, [esp + {pop}]"] if pop else []) + ["jmp resume", "miss:"] + restore)
 
     # --- translations ----------------------------------------------------------------------
     def inline(self, s) -> None:
@@ -150,6 +200,10 @@ class Builder:
             sel = abi.vcpu(self.w, abi.VCPU_SEL + 4 * sreg_of(s.code))
             size = "word" if operand_size(s.code) == 16 else "dword"
             self.asm(f"push {size} ptr [{sel:#x}]")
+        elif k == Kind.MOV_FROM_CR:
+            m = s.code[_modrm_index(s.code)]
+            cr = abi.vcpu(self.w, abi.VCPU_CR + 4 * ((m >> 3) & 7))
+            self.asm(f"mov {_REG32[m & 7]}, dword ptr [{cr:#x}]")
         else:
             raise Ring1Error(f"no inline translation for {k.name} at {s.addr:#x}")
 

@@ -422,7 +422,8 @@ def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
     """The one-instruction inline translations, read from the original instruction (as capstone
     decodes it) and the vCPU page layout of abi.h, not from the rewriter's templates: cli and sti
     store 0 and IF to the virtual IF, `mov r, sreg` and `push sreg` read the selector's vCPU
-    slot. (pushf and popf are longer sequences, proven by the re-run.)"""
+    slot, `mov r, crN` the control register's. (pushf and popf are longer sequences, proven by
+    the re-run.)"""
     probs = []
     w = r1.header["window_base"]
     vif = f"dword ptr [{_cs_num(abi.vcpu(w, abi.VCPU_VIF))}]"
@@ -439,6 +440,14 @@ def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
             want = f"mov {vif}, 0"
         elif k == abi.Kind.STI:
             want = f"mov {vif}, {abi.EFLAGS_IF:#x}"
+        elif k == abi.Kind.MOV_FROM_CR and orig is not None:
+            ops = [x.strip() for x in orig[3].split(",")]
+            if len(ops) != 2 or ops[1] not in ("cr0", "cr2", "cr3", "cr4"):
+                probs.append(f"{s['addr']:#x}: inline {orig[2]} {orig[3]} reads no control "
+                             f"register the vCPU page holds")
+                continue
+            slot = abi.vcpu(w, abi.VCPU_CR + 4 * int(ops[1][2]))
+            want = f"mov {ops[0]}, dword ptr [{_cs_num(slot)}]"
         elif k in (abi.Kind.MOV_FROM_SREG, abi.Kind.PUSH_SREG) and orig is not None:
             ops = [x.strip() for x in orig[3].split(",")]
             sreg = ops[-1] if k == abi.Kind.MOV_FROM_SREG else ops[0]

@@ -343,6 +343,7 @@ static int do_lldt(struct vcpu *v, uint16_t sel)
     NEED_CPL0();
     if (!(sel & ~3u)) {
         v->ldtr = (struct seg){.sel = sel};
+        seg_fast_flush(v);
         return 0;
     }
     if (sel & SEL_TI)
@@ -357,6 +358,7 @@ static int do_lldt(struct vcpu *v, uint16_t sel)
         return emu_fault(v, T_NP, sel & ~3u);
     v->ldtr.sel = sel;
     desc_decode(d, &v->ldtr.base, &v->ldtr.limit, &v->ldtr.attr);
+    seg_fast_flush(v);
     return 0;
 }
 
@@ -797,7 +799,11 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
         switch (in->reg) {
         case 0: return do_sgdt_sidt(v, in, &v->gdtr);
         case 1: return do_sgdt_sidt(v, in, &v->idtr);
-        case 2: return do_lgdt_lidt(v, in, &v->gdtr);
+        case 2:
+            if (do_lgdt_lidt(v, in, &v->gdtr) < 0)
+                return -1;
+            seg_fast_flush(v);
+            return 0;
         case 3: return do_lgdt_lidt(v, in, &v->idtr);
         case 4: return rm_write(v, in, 2, v->cr0 & 0xffff);
         case 6:

@@ -32,13 +32,13 @@ void desc_decode(uint64_t d, uint32_t *base, uint32_t *limit, uint16_t *attr)
     *attr = a;
 }
 
-// Linear address of a selector's descriptor, or -1 with #GP(sel) if outside the table.
-static int desc_addr(struct vcpu *v, uint16_t sel, uint32_t *lin)
+// Linear address of a selector's descriptor; false if outside its table.
+static bool desc_addr_quiet(const struct vcpu *v, uint16_t sel, uint32_t *lin)
 {
     uint32_t base, limit, off = sel & ~7u;
     if (sel & SEL_TI) {
         if (!(v->ldtr.sel & ~3u) || !v->ldtr.attr)
-            return emu_fault(v, T_GP, sel & ~3u);
+            return false;
         base = v->ldtr.base;
         limit = v->ldtr.limit;
     } else {
@@ -46,9 +46,15 @@ static int desc_addr(struct vcpu *v, uint16_t sel, uint32_t *lin)
         limit = v->gdtr.limit;
     }
     if (off + 7 > limit)
-        return emu_fault(v, T_GP, sel & ~3u);
+        return false;
     *lin = base + off;
-    return 0;
+    return true;
+}
+
+// The same, or -1 with #GP(sel) if outside the table.
+static int desc_addr(struct vcpu *v, uint16_t sel, uint32_t *lin)
+{
+    return desc_addr_quiet(v, sel, lin) ? 0 : emu_fault(v, T_GP, sel & ~3u);
 }
 
 int desc_read(struct vcpu *v, uint16_t sel, uint64_t *d)
@@ -120,6 +126,116 @@ static uint16_t host_ldt(int slot, uint32_t base, uint32_t limit, uint16_t attr,
 }
 
 static void seg_sync_host(struct vcpu *v, int sreg);
+
+// The checks of a DS/ES/FS/GS load of a non-null selector with descriptor d (SDM vol. 2, MOV):
+// data, or readable code; privilege checked unless conforming code; present. The fault vector,
+// or 0 if the load may proceed.
+static int data_load_fault(const struct vcpu *v, uint16_t sel, uint64_t d)
+{
+    uint32_t access = (uint32_t)(d >> 40) & 0xff;
+    unsigned dpl = DESC_DPL(access), rpl = sel & SEL_RPL;
+    if (!(access & DESC_S) || ((access & DESC_X) && !(access & DESC_RW)))
+        return T_GP;
+    bool conforming = (access & DESC_X) && (access & DESC_DC);
+    if (!conforming && (rpl > dpl || (unsigned)v->cpl > dpl))
+        return T_GP;
+    if (!(access & DESC_P))
+        return T_NP;
+    return 0;
+}
+
+// ---- the segment-load fast path (abi.h, R1_VCPU_SEGFAST) -----------------------------------
+// Trampolines for `mov sreg, r16` and `pop sreg` skip the hypercall when the load would leave
+// the host as it is -- CPL 0, the register and DS already the host's flat 0x2b with base 0,
+// the new selector's descriptor unchanged since the runtime last checked a load of it. The
+// runtime keeps SEGFAST and the cache (both in the vCPU page) and catches up at each exit.
+
+static volatile struct r1_segc *segc(struct vcpu *v)
+{
+    return (volatile struct r1_segc *)(v->page + R1_VCPU_SEGC / 4);
+}
+
+static bool host_flat(const struct vcpu *v, int sreg)
+{
+    switch (sreg) {
+    case R1_SREG_ES: return v->hsel_es == HOST_USER_DS;
+    case R1_SREG_DS: return v->hsel_ds == HOST_USER_DS;
+    case R1_SREG_FS: return v->hsel_fs == HOST_USER_DS && v->guest_fsbase == 0;
+    case R1_SREG_GS: return v->hsel_gs == HOST_USER_DS && v->guest_gsbase == 0;
+    default: return false;
+    }
+}
+
+static void seg_fast_update(struct vcpu *v)
+{
+    static const int regs[] = {R1_SREG_ES, R1_SREG_DS, R1_SREG_FS, R1_SREG_GS};
+    bool base = v->cpl == 0 && host_flat(v, R1_SREG_DS);
+    for (unsigned i = 0; i < 4; i++)
+        v->page[R1_VCPU_SEGFAST / 4 + regs[i]] = base && host_flat(v, regs[i]);
+}
+
+void seg_fast_flush(struct vcpu *v)
+{
+    for (unsigned i = 0; i < R1_SEGC_N; i++)
+        segc(v)[i].key = 0;
+}
+
+// A load seg_load checked and committed: remember it if a trampoline could repeat it alone.
+static void seg_fast_fill(struct vcpu *v, int sreg, uint16_t sel, uint32_t lin, uint64_t d)
+{
+    if (v->cpl != 0 || sreg == R1_SREG_SS || sreg == R1_SREG_CS || !host_flat(v, sreg))
+        return;
+    volatile struct r1_segc *e = &segc(v)[(sel >> 3) & (R1_SEGC_N - 1)];
+    e->key = 0;
+    e->lin = lin;
+    e->desc_lo = (uint32_t)d;
+    e->desc_hi = (uint32_t)(d >> 32);
+    e->key = sel | R1_SEGC_VALID;
+}
+
+// Is the cache entry for sel one the runtime made: a load it would make again now?
+static bool segc_entry_ok(const struct vcpu *v, uint32_t sel, uint64_t *d)
+{
+    volatile struct r1_segc *e = &segc((struct vcpu *)v)[(sel >> 3) & (R1_SEGC_N - 1)];
+    uint32_t lin = 0;
+    *d = (uint64_t)e->desc_hi << 32 | e->desc_lo;
+    if (sel > 0xffff || e->key != (sel | R1_SEGC_VALID))
+        return false;
+    if (!(sel & ~3u))
+        return e->lin == 0 && *d == 0;
+    return desc_addr_quiet(v, (uint16_t)sel, &lin) && lin == e->lin &&
+           !data_load_fault(v, (uint16_t)sel, *d) && (*d >> 40 & DESC_A);
+}
+
+void seg_fast_catch_up(struct vcpu *v)
+{
+    static const int regs[] = {R1_SREG_ES, R1_SREG_DS, R1_SREG_FS, R1_SREG_GS};
+    for (unsigned i = 0; i < 4; i++) {
+        int sreg = regs[i];
+        uint32_t sel = v->page[R1_VCPU_SEL / 4 + sreg];
+        if (sel == v->seg[sreg].sel)
+            continue;
+        if (v->cpl != 0) {
+            // No trampoline loads alone outside CPL 0 (SEGFAST is 0): ring 3 wrote the vCPU
+            // page (reachable only with its user limit lifted, mem.c). The register is as it was.
+            v->page[R1_VCPU_SEL / 4 + sreg] = v->seg[sreg].sel;
+            stats_count("segment-sel-overwritten");
+            continue;
+        }
+        // A trampoline loaded sel from the cache: its descriptor is the entry's (the guest
+        // kernel can write the vCPU page, so the entry is checked again like any load).
+        stats_count("segment-load-fast");
+        uint64_t d;
+        if (segc_entry_ok(v, sel, &d)) {
+            seg_commit(v, sreg, (uint16_t)sel, d);
+            continue;
+        }
+        vcpu_stop(v, STATUS_UNSUPPORTED, "the vCPU page's segment cache was changed by the guest: "
+                  "%s selector %#x has no entry the runtime made", sreg == R1_SREG_DS ? "ds" :
+                  sreg == R1_SREG_ES ? "es" : sreg == R1_SREG_FS ? "fs" : "gs", sel);
+        return;
+    }
+}
 
 void seg_resync_host(struct vcpu *v)
 {
@@ -207,6 +323,7 @@ static void seg_sync_host(struct vcpu *v, int sreg)
             v->hsel_es = h;
     }
     }
+    seg_fast_update(v);
 }
 
 void seg_cpl_changed(struct vcpu *v, int old_cpl)
@@ -248,9 +365,11 @@ int seg_load(struct vcpu *v, int sreg, uint16_t sel)
         if (sreg == R1_SREG_SS)
             return emu_fault(v, T_GP, 0);
         seg_commit(v, sreg, sel, 0);
+        seg_fast_fill(v, sreg, sel, 0, 0);
         return 0;
     }
-    if (desc_read(v, sel, &d) < 0)
+    uint32_t lin = 0;
+    if (desc_addr(v, sel, &lin) < 0 || vmem_read(v, lin, &d, 8, ACC_SYS) < 0)
         return -1;
     uint32_t access = (uint32_t)(d >> 40) & 0xff;
     unsigned dpl = DESC_DPL(access);
@@ -262,18 +381,14 @@ int seg_load(struct vcpu *v, int sreg, uint16_t sel)
         if (!(access & DESC_P))
             return emu_fault(v, T_SS, sel & ~3u);
     } else {
-        // Data, or readable code; privilege checked unless conforming code.
-        if (!(access & DESC_S) || ((access & DESC_X) && !(access & DESC_RW)))
-            return emu_fault(v, T_GP, sel & ~3u);
-        bool conforming = (access & DESC_X) && (access & DESC_DC);
-        if (!conforming && (rpl > dpl || (unsigned)v->cpl > dpl))
-            return emu_fault(v, T_GP, sel & ~3u);
-        if (!(access & DESC_P))
-            return emu_fault(v, T_NP, sel & ~3u);
+        int fault = data_load_fault(v, sel, d);
+        if (fault)
+            return emu_fault(v, fault, sel & ~3u);
     }
     if (desc_touch(v, sel, &d) < 0)
         return -1;
     seg_commit(v, sreg, sel, d);
+    seg_fast_fill(v, sreg, sel, lin, d);
     return 0;
 }
 

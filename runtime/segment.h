@@ -44,6 +44,11 @@ int  seg_check_stack(struct vcpu *v, uint16_t ss, unsigned pl, uint64_t *ssd, in
 void seg_cpl_changed(struct vcpu *v, int old_cpl);
 // Reflect all six segment registers on the host again (after v->user_limit changed).
 void seg_resync_host(struct vcpu *v);
+// The segment-load fast path (abi.h, R1_VCPU_SEGFAST): forget every cached load (the
+// descriptor tables moved: lgdt, lldt, reset); after an exit, take over the loads trampolines
+// made alone since the last one into the descriptor caches.
+void seg_fast_flush(struct vcpu *v);
+void seg_fast_catch_up(struct vcpu *v);
 // Null out data segments the new (outer) CPL may not use, after a return to an outer level.
 void seg_null_inaccessible(struct vcpu *v);
 

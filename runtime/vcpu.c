@@ -141,6 +141,7 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_VIF / 4] = 0;
     v->page[R1_VCPU_VFLAGS / 4] = 0;
     v->page[R1_VCPU_PENDING / 4] = 0;
+    seg_fast_flush(v);
     v->delivering = -1;
     v->exc.vector = -1;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
@@ -250,10 +251,12 @@ static void check_host_segments(struct vcpu *v)
     }
     if (v->seen_fs) {   // the selector, with bit 16 set (entry.S)
         v->seg[R1_SREG_FS].sel = (uint16_t)v->seen_fs;
+        v->page[R1_VCPU_SEL / 4 + R1_SREG_FS] = (uint16_t)v->seen_fs;
         stats_count("native-fs-load");
     }
     if (v->seen_gs) {
         v->seg[R1_SREG_GS].sel = (uint16_t)v->seen_gs;
+        v->page[R1_VCPU_SEL / 4 + R1_SREG_GS] = (uint16_t)v->seen_gs;
         stats_count("native-gs-load");
     }
     v->seen_fs = v->seen_gs = 0;
@@ -671,8 +674,15 @@ int vcpu_run(struct vcpu *v)
         // guest's own selector loads).
         v->seen_ds = v->hsel_ds;
         v->seen_es = v->hsel_es;
+        // What inline `mov r32, crN` translations read (abi.h): every change of a control
+        // register is the runtime's, so this is always current.
+        v->page[R1_VCPU_CR / 4 + 0] = v->cr0;
+        v->page[R1_VCPU_CR / 4 + 2] = v->cr2;
+        v->page[R1_VCPU_CR / 4 + 3] = v->cr3;
+        v->page[R1_VCPU_CR / 4 + 4] = v->cr4;
         uint32_t reason = enter_guest(v);
         v->nexits++;
+        seg_fast_catch_up(v);
         check_host_segments(v);
         // NT ran on the host (see above): if it changed there, a native popf changed it.
         // (If not, the vCPU page is right: an inline popf translation may have set it.) A

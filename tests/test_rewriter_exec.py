@@ -374,3 +374,128 @@ def test_the_seeds_move_branch_targets_with_their_branches(tmp_path):
         d = rw.analysis.d
         internal += sum(any(a in d.targets for a, _ in r.insns[1:]) for r in rw.plan.regions)
     assert internal >= 5
+
+
+# --- the segment-load fast path (abi.h, R1_VCPU_SEGFAST) --------------------------------------
+# `mov sreg, r16` and `pop sreg` for ES/DS/FS/GS: with SEGFAST set and the selector's cache entry
+# matching the descriptor in the guest's table, the trampoline loads it alone (the selector into
+# the vCPU page, every register and flag as the instruction leaves them); otherwise the
+# hypercall, which the model below emulates as the runtime would.
+GDT = 0x200000            # the .data segment: a guest descriptor table
+FLAT = 0x00CF93000000FFFF  # base 0, 4 GiB, data RW, accessed
+SREG_FORMS = [("mov ds, ax", "ds", 0), ("mov es, bx", "es", 0), ("mov fs, cx", "fs", 0),
+              ("mov gs, dx", "gs", 0), ("mov ds, si", "ds", 0), ("mov es, di", "es", 0),
+              ("mov fs, bp", "fs", 0), ("pop ds", "ds", 4), ("pop es", "es", 4),
+              ("pop fs", "fs", 4), ("pop gs", "gs", 4), ("popw ds", "ds", 2)]
+# (keystone assembles `pop ds` and `pop es` with an operand-size prefix: raw bytes for the pops)
+_POP_BYTES = {"pop ds": "1f", "pop es": "07", "pop fs": "0fa1", "pop gs": "0fa9",
+              "popw ds": "661f"}
+_SREG_SRC = {"ax": "eax", "bx": "ebx", "cx": "ecx", "dx": "edx", "si": "esi", "di": "edi",
+             "bp": "ebp"}
+
+
+class SregPatched(Patched):
+    def emulate(self, kind, esp, site_bytes=b""):
+        code = bytes(site_bytes)
+        if kind == Kind.MOV_TO_SREG:
+            m = code[-1]
+            reg = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")[m & 7]
+            self.setv(abi.VCPU_SEL + 4 * ((m >> 3) & 7), self.reg(reg) & 0xFFFF)
+            return esp
+        if kind == Kind.POP_SREG:
+            wide = code[0] != 0x66
+            op = code[-1] if code[-2:-1] != b"\x0f" else 0x100 | code[-1]
+            sreg = {0x07: 0, 0x17: 2, 0x1F: 3, 0x1A1: 4, 0x1A9: 5}[op]
+            self.setv(abi.VCPU_SEL + 4 * sreg, self.u32(esp) & 0xFFFF)
+            return esp + (4 if wide else 2)
+        return super().emulate(kind, esp, site_bytes)
+
+
+def _sreg_kernel(form: str):
+    p = Prog(TEXT)
+    p.label("entry")
+    if form in _POP_BYTES:
+        p.raw(_POP_BYTES[form])
+    else:
+        p.asm(form)
+    p.asm("nop", "nop", "nop", "nop", "nop", "ret")
+    text, labels = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"),
+                      Seg(GDT, b"\0" * 0x100, "rw", name=".data")], labels["entry"])
+    return raw, labels["entry"]
+
+
+@pytest.mark.parametrize("form,sreg,pop", SREG_FORMS, ids=[f[0] for f in SREG_FORMS])
+@pytest.mark.parametrize("case", ["hit", "null", "off", "other-selector", "table-changed"])
+def test_segment_load_fast_path(form, sreg, pop, case, tmp_path):
+    raw, entry = _sreg_kernel(form)
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    [site] = rw.plan.sites
+    assert site.tactic == Tactic.TRAMPOLINE
+    pat = SregPatched(rw.patched.data, 0)
+    n = abi.SREG_NAMES.index(sreg)
+    sel = 0 if case == "null" else 0x10 | 3 * (case == "other-selector")
+    cached = sel if case != "other-selector" else 0x10
+    lin = GDT + (cached & ~7)
+    pat.put(lin, FLAT & 0xFFFFFFFF)
+    pat.put(lin + 4, FLAT >> 32)
+    if case == "table-changed":
+        pat.put(lin + 4, (FLAT >> 32) & ~0x100)          # the accessed bit cleared since
+    e = abi.vcpu(W, abi.VCPU_SEGC) + abi.SEGC.size * ((cached >> 3) % abi.SEGC_N)
+    pat.uc.mem_write(e, abi.SEGC.pack(cached | abi.SEGC_VALID, lin if cached else 0,
+                                      FLAT & 0xFFFFFFFF, FLAT >> 32))
+    rng = random.Random(hash((form, case)) & 0xFFFF)
+    for trial in range(4):
+        regs = {r: rng.getrandbits(32) for r in REGS}
+        if not pop:
+            src_reg = _SREG_SRC[form.split(", ")[1]]
+            regs[src_reg] = (regs[src_reg] & 0xFFFF0000) | sel
+        eflags = (rng.getrandbits(32) & (ARITH & ~0x400)) | IF | 0x2
+        pat.setv(abi.VCPU_SEGFAST + 4 * n, case != "off")
+        pat.events["hypercall"] = 0
+        if not pop:
+            pat.call(entry, regs, eflags)
+        else:
+            # the popped selector, then the return address: the stack the pop finds
+            pat.call(SENTINEL, regs, eflags)              # (only sets the machine up)
+            esp = STACK_TOP - 0x100
+            pat.put(esp, SENTINEL)
+            pat.put(esp - 4, 0xBEEF0000 | sel)
+            if pop == 2:
+                pat.uc.mem_write(esp - 2, struct.pack("<H", sel))
+            pat.set(esp=esp - pop)
+            pat.run(entry)
+        got = pat.state()
+        where = f"{form}, {case}, trial {trial}"
+        for r in REGS:
+            assert got[r] == regs[r], f"{where}: {r} {got[r]:#x} != {regs[r]:#x}"
+        assert got["arith"] == eflags & ARITH, f"{where}: flags"
+        assert got["esp"] == STACK_TOP - 0x100 + 4, f"{where}: esp"
+        assert pat.v(abi.VCPU_SEL + 4 * n) == sel, f"{where}: selector"
+        fast = case in ("hit", "null")
+        assert pat.events["hypercall"] == (0 if fast else 1), f"{where}: hypercalls"
+
+
+def test_control_register_reads_come_from_the_vcpu_page(tmp_path):
+    """`mov r32, crN` is translated inline: it reads the value the runtime wrote into the vCPU
+    page before the entry (abi.h, R1_VCPU_CR), for every register it can name."""
+    p = Prog(TEXT)
+    p.label("entry").asm("mov eax, cr0", "mov ebx, cr2", "mov ecx, cr3", "mov edx, cr4",
+                         "mov esi, cr2", "mov edi, cr0", "mov ebp, cr3", "nop", "nop", "ret")
+    text, labels = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text")], labels["entry"])
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    assert {(s.kind, s.tactic) for s in rw.plan.sites} == {(Kind.MOV_FROM_CR, Tactic.INLINE)}
+    pat = Patched(rw.patched.data, 0)
+    crs = {0: 0x80050033, 2: 0xC0DE1234, 3: 0x00123000, 4: 0x000006F0}
+    for n, val in crs.items():
+        pat.setv(abi.VCPU_CR + 4 * n, val)
+    pat.call(labels["entry"], {r: 0 for r in REGS}, IF | 0x2)
+    got = pat.state()
+    assert (got["eax"], got["ebx"], got["ecx"], got["edx"], got["esi"], got["edi"],
+            got["ebp"]) == (crs[0], crs[2], crs[3], crs[4], crs[2], crs[0], crs[3])
+    assert pat.events["hypercall"] == 0

@@ -195,7 +195,7 @@ CASES = {
                            "overlaps guest RAM"),
     "note_window_elsewhere": ("patched", lambda e: e.set32(e.desc + 4, 0xbfc00000),
                               "no .ring1 segment inside the window"),
-    "note_abi_version": ("patched", lambda e: e.set32(e.desc, 3), "ABI version 3"),
+    "note_abi_version": ("patched", lambda e: e.set32(e.desc, 99), "ABI version 99"),
     "note_flags": ("patched", lambda e: e.set32(e.desc + 12, 0x80), "unknown flags 0x80"),
     "note_descsz_wraps": ("patched", lambda e: e.set32(e.note + 4, 0xfffffffd),
                           "runs past its end"),
@@ -250,7 +250,7 @@ CASES = {
     # -- the .ring1 header -----------------------------------------------------------------------
     "header_magic": ("patched", lambda e: e.b.__setitem__(e.seg, ord("X")), "bad magic"),
     "header_abi_version": ("patched", lambda e: e.set32(e.hoff("abi_version"), 1),
-                           "ABI version 1, the note says 2"),
+                           f"ABI version 1, the note says {abi.ABI_VERSION}"),
     "header_window_base": ("patched", lambda e: e.set32(e.hoff("window_base"), 0xbfc00000),
                            "window base 0xbfc00000"),
     "header_flags": ("patched", lambda e: e.set32(e.hoff("flags"), 1), "flags 0x1, the note"),

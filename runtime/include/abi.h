@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define R1_ABI_VERSION      2u
+#define R1_ABI_VERSION      3u
 
 /* ---- the window --------------------------------------------------------------------------- */
 #define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
@@ -40,6 +40,25 @@
 #define R1_VCPU_SAVED_ESP   0x0cu  /* guest ESP, stored by a trampoline before a hypercall  */
 #define R1_VCPU_SCRATCH     0x10u  /* one register's worth of trampoline scratch           */
 #define R1_VCPU_SEL         0x20u  /* guest selectors, zero-extended: SEL + 4 * R1_SREG_x  */
+/* The segment-load fast path. A trampoline for `mov sreg, r16` or `pop sreg` (ES, DS, FS, GS)
+ * may load the selector without a hypercall when SEGFAST + 4 * R1_SREG_x is nonzero (the
+ * runtime sets it while CPL is 0 and the host already holds that register and DS as its flat
+ * selector with base 0) and the selector's entry in the cache below -- at index
+ * (sel >> 3) & (R1_SEGC_N - 1) -- has key sel | R1_SEGC_VALID, and, unless its lin is 0 (a null
+ * selector), the 8 bytes at guest linear address lin (read through DS) still equal desc: then
+ * the processor would load exactly what the runtime loaded before, with the same checks passing
+ * and nothing to write back (the accessed bit is set). The trampoline then only stores the
+ * selector in SEL; the runtime brings its descriptor cache up to date at the next exit
+ * (segment.c). The runtime fills an entry after each load it checked that leaves the host
+ * flat, and empties the cache on lgdt and lldt. Otherwise: the usual hypercall. */
+#define R1_VCPU_SEGFAST     0x40u  /* uint32_t[6], per R1_SREG_x                           */
+/* Control registers as `mov r32, crN` reads them (N = 0, 2, 3, 4; CR + 4 * N), written by the
+ * runtime before every entry into the guest (an inline translation reads them). */
+#define R1_VCPU_CR          0x80u  /* uint32_t[5]                                            */
+#define R1_VCPU_TSCRATCH    0x60u  /* uint32_t[8]: registers a fast path saves and restores  */
+#define R1_VCPU_SEGC        0x400u /* struct r1_segc[R1_SEGC_N]                            */
+#define R1_SEGC_N           64u
+#define R1_SEGC_VALID       0x10000u
 /* Offsets 0x800-0xfff of the vCPU page are the runtime's own (the hypercall stub's save area
  * and scratch stack): trampolines never touch them. */
 
@@ -139,6 +158,14 @@ struct r1_header {
     uint32_t undo_size;        /*   (bytes), so `ring1 verify` can rebuild the input exactly */
     uint32_t orig_file_size;   /* the input file is out[0, orig_file_size) with undo applied */
     uint8_t  input_sha256[32];
+};
+
+/* A segment-load cache entry (R1_VCPU_SEGC). */
+struct r1_segc {
+    uint32_t key;              /* selector | R1_SEGC_VALID; 0: empty */
+    uint32_t lin;              /* guest linear address of its descriptor; 0: null selector */
+    uint32_t desc_lo;          /* the descriptor as the runtime checked it (accessed bit set) */
+    uint32_t desc_hi;
 };
 
 /* An undo record: `len` original bytes at file offset `offset` follow, padded to 4 bytes.
