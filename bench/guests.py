@@ -54,6 +54,41 @@ UNIX_KERNEL = SAMPLES / "build" / "unix.elf"
 UNIX_FS = SAMPLES / "build" / "unix-fs.img"
 UNIX_SESSION = SAMPLES / "unix" / "session.txt"
 UNIX_GOLDEN = SAMPLES / "golden" / "unix.txt"
+# Its workloads (samples/unix/workloads/): NAME.txt runs one program at full size and halts,
+# NAME-short.txt the same small (the tests); golden/unix-NAME.txt is QEMU's transcript of each.
+UNIX_WORKLOADS = ["lockstress", "charout", "forkexec", "fsstress", "memstress"]
+UNIX_WORK_DIR = SAMPLES / "unix" / "workloads"
+
+
+def unix_work_session(session: str) -> Path:
+    return UNIX_WORK_DIR / f"{session}.txt"
+
+
+def unix_work_golden(session: str) -> Path:
+    return SAMPLES / "golden" / f"unix-{session}.txt"
+
+
+def unix_work_machine(session: str) -> tuple[str, str]:
+    """(RAM, kernel command line) the session needs: machines.txt (also read by
+    samples/unix/unix.mk), else QEMU's and ring1's 128M and an empty command line."""
+    for line in (UNIX_WORK_DIR / "machines.txt").read_text().splitlines():
+        f = line.split()
+        if f and not f[0].startswith("#") and f[0] == session:
+            return f[1], (f[2] if len(f) > 2 else "")
+    return "128M", ""
+
+
+def unix_work_argv(machine: str, image: Path | None, session: str, disk: Path,
+                   timeout: int = 120, stats: bool = False) -> list[str]:
+    """The command line running a workload session's kernel on disk: machine "qemu" (the unix
+    kernel under samples/qemu.sh, -m and -append from machines.txt) or a ring1 one (image:
+    the rewritten kernel, --mem and --cmdline the same)."""
+    ram, cmdline = unix_work_machine(session)
+    if machine == "qemu":
+        return qemu_argv(UNIX_KERNEL, cmdline or None, extra=[
+            "-m", ram, "-drive", f"file={disk},index=1,media=disk,format=raw"])
+    return (ring1_argv(image, UNIX_KERNEL, cmdline, timeout) +
+            ["--mem", ram, "--disk", f"index=1,file={disk}"] + (["--stats"] if stats else []))
 
 
 # ---- building ------------------------------------------------------------------------------

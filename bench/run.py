@@ -14,6 +14,10 @@ Sections (default: all, in this order):
             where /dev/kvm can run a 32-bit guest): time per repetition and ratios
   nano      sensitive-operation nanobenchmarks (after Adams & Agesen, ASPLOS 2006): ns per
             operation under ring1, ring1 trap-only and QEMU TCG
+  unixwork  the unix sample's workloads (samples/unix/workloads/: lock-heavy system calls, a
+            write per character, fork+exec+wait, file-system stress, a 200 MB process beside a
+            spinning one) under QEMU TCG, ring1 and ring1 trap-only: the workload's wall time,
+            the whole run's CPU time, and ring1's exits by cause (a separate --stats run)
   boot      boot time to milestones under ring1, ring1 trap-only and QEMU TCG: the samples to
             their debug-exit; the unix sample (disk + scripted session) to its first shell
             prompt and the end of the session; GNU Mach to its panic and the -dbg build to its
@@ -27,9 +31,12 @@ arrive — the same for every machine, and boot falls outside every interval. Co
 interleaved rounds (each boots every machine in turn) so that other jobs on a shared machine
 hit them alike; ratios are medians of per-round ratios.
 
-Duration on this 2-core machine: `make bench` about 5 minutes, `make bench-quick` about one
-(three workloads, five nano operations, two samples, and the unix sample, GNU Mach and
-grub-invaders once, no GNU Mach -dbg; gnumach rewrite only).
+Duration on this 2-core machine: `make bench` about 5 minutes plus the unixwork section's
+(3 rounds of 5 workloads on 3 machines, 2 more --stats runs each: about 5 minutes more at
+today's ring1 speed), `make bench-quick` about one and a half (three workloads, five nano
+operations, the unix workloads' short sessions once, two samples, and the unix sample, GNU
+Mach and grub-invaders once, no GNU Mach -dbg; gnumach rewrite only). Rows of one section:
+`--only unixwork --unix-workloads lockstress,charout`.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ RING1 = [sys.executable, "-m", "rewriter.cli"]
 
 import guests  # noqa: E402  (bench/guests.py)
 
-SECTIONS = ["workloads", "nano", "boot", "rewriter"]
+SECTIONS = ["workloads", "nano", "unixwork", "boot", "rewriter"]
 CLOCK_HOST = ["--clock", "host"]    # ring1 without skipping the guest's waits (runtime/clock.c)
 LABEL = {"native": "native", "ring1": "ring1", "trap": "ring1 trap-only", "qemu": "QEMU TCG",
          "kvm": "QEMU KVM", "host": "ring1 --clock host", "first": "ring1 first run"}
@@ -224,6 +231,144 @@ def bench_nano(env: dict, quick: bool) -> dict:
         row["qemu_over_ring1"] = paired_ratio(row["rounds"], "qemu", "ring1", "ns_per_op")
         rows.append(row)
     return {"rows": rows, "batch_target_s": target, "rounds": rounds, "contenders": order}
+
+
+# ---- unix workloads ----------------------------------------------------------------------------
+
+UNIXWORK_WHAT = {
+    "lockstress": "{a} × (`uptime` + `getpid`): every lock and myproc() reads the LAPIC ID",
+    "charout": "{a} bytes printed with one `write` per character",
+    "forkexec": "{a} × (fork, exec of itself, exit, wait)",
+    "fsstress": "{a[0]} rounds × {a[1]} files × {a[2]} bytes: create+write, read back, unlink",
+    "memstress": "grow by {a} MiB (1 MiB sbrks, a write per page), read back, shrink; a child "
+                 "spins beside it (a switch of address space every tick)",
+}
+UNIXWORK_MACHINES = ["qemu", "ring1", "trap"]
+UNIXWORK_DEADLINE = 300      # seconds per run, for ring1 (--timeout) and the watcher alike
+
+
+def parse_stats(err: str) -> dict | None:
+    """ring1-run --stats (runtime/stats.c) as numbers: the header's elapsed and CPU seconds
+    and emulated count, `kind`, `event` and `vector` counts, the shadow-page line."""
+    m = re.search(r"ring1-run stats: ([\d.]+) s elapsed, ([\d.]+) s cpu, (\d+) sensitive", err)
+    if not m:
+        return None
+    st = {"elapsed_s": float(m.group(1)), "cpu_s": float(m.group(2)), "emulated": int(m.group(3)),
+          "kinds": {}, "events": {}, "vectors": {}, "shadow": {}}
+    for what, key in (("kind", "kinds"), ("event", "events"), ("vector", "vectors")):
+        for name, n in re.findall(rf"^  {what} (\S+)\s+(\d+)$", err, re.M):
+            st[key][name] = int(n)
+    m = re.search(r"shadow pages: (\d+) faults filled, (\d+) most mapped at once, (\d+) dropped, "
+                  r"(\d+) kept across CR3 writes.*?(\d+) full flushes, (\d+) evicted", err)
+    if m:
+        st["shadow"] = dict(zip(("faults", "most_mapped", "dropped", "cr3_kept", "flushes",
+                                 "evicted"), map(int, m.groups())))
+    return st
+
+
+def exit_causes(st: dict) -> dict:
+    """The exits of a --stats run by cause: hypercalls (patched sites), int3 trap sites, MMIO
+    faults (device pages), shadow-page fills (host faults on guest memory), guest page faults
+    reflected to the guest, system calls from ring 3 (vector 64, a host SIGSYS each), timer
+    interrupts delivered (vector 32)."""
+    ev, vec = st["events"], st["vectors"]
+    return {"hypercall": ev.get("hypercall", 0), "int3 trap": ev.get("trap-site", 0),
+            "MMIO": ev.get("mmio", 0) + ev.get("mmio-string", 0),
+            "shadow fill": st["shadow"].get("faults", 0),
+            "guest #PF": ev.get("guest-page-fault", 0), "syscall (vec 64)": vec.get("64", 0),
+            "timer (vec 32)": vec.get("32", 0)}
+
+
+def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
+                   rounds: int | None = None) -> dict:
+    """Each workload session (samples/unix/workloads/NAME.txt: one command, then `halt`) on a
+    fresh copy of the unix disk, interleaved rounds of QEMU, ring1 and ring1 trap-only. The
+    workload's time is from the command's echo (the shell has read it) to the program's
+    result line; CPU time is the whole run's (boot and halt too). Then one more run of each
+    ring1 machine with --stats for the exits by cause. A run that fails or times out is
+    kept as such, with the reason. Quick mode: one round of the NAME-short sessions (the
+    tests' sizes, 1/10 to 1/40 of the full ones)."""
+    import statistics
+    names = only or guests.UNIX_WORKLOADS
+    if rounds is None:
+        rounds = 1 if quick else 3
+    suffix = "-short" if quick else ""
+    disks = guests.WORK / "unixwork"
+    disks.mkdir(parents=True, exist_ok=True)
+    images = {"qemu": None, "ring1": env["r1"]["unix"]["image"],
+              "trap": env["trap"]["unix"]["image"]}
+    rows = []
+    for name in names:
+        sname = name + suffix
+        session = guests.unix_work_session(sname).read_bytes()
+        command = session.decode().splitlines()[0]
+        want = guests.unix_work_golden(sname).read_text(encoding="latin-1")
+        ram, cmdline = guests.unix_work_machine(sname)
+        args = command.split()[1:]
+        row = {"workload": name, "session": sname, "command": command, "ram": ram,
+               "cmdline": cmdline,
+               "what": UNIXWORK_WHAT[name].format(a=args if len(args) > 1 else args[0]),
+               "results": {}, "stats": {}}
+        start, result = "$ " + command, re.compile(rf"^{name}: ")
+        subs = [start, result, None]
+        runs: dict[str, list] = {k: [] for k in UNIXWORK_MACHINES}
+        for i in range(rounds):
+            for k in UNIXWORK_MACHINES:
+                disk = disks / f"{name}.{k}.img"
+                shutil.copyfile(guests.UNIX_FS, disk)
+                argv = guests.unix_work_argv(k, images[k], sname, disk, UNIXWORK_DEADLINE)
+                r = guests.run_boot(argv, subs, deadline=UNIXWORK_DEADLINE + 10, stdin=session)
+                r["transcript_ok"] = r["transcript"] == want
+                runs[k].append(r)
+                say(f"  unixwork: {name:10} round {i + 1} {LABEL[k]:16} " +
+                    (r["error"] if "error" in r else
+                     f"{(r['times'][result] - r['times'][start]) * 1e3:9.1f} ms workload, "
+                     f"{r['end_s'] * 1e3:.0f} ms in all, CPU {(r['user_s'] + r['sys_s']) * 1e3:.0f} ms") +
+                    ("" if r["transcript_ok"] or "error" in r else "  TRANSCRIPT DIFFERS FROM THE GOLDEN"))
+        for k in UNIXWORK_MACHINES:
+            good = [r for r in runs[k] if "error" not in r]
+            if not good:
+                bad = runs[k][0]
+                row["results"][k] = {"error": bad["error"], "timed_out": "timed out" in bad["error"],
+                                     "transcript_tail": bad["transcript"][-300:]}
+                continue
+            mid = sorted((r["user_s"] + r["sys_s"], r["user_s"], r["sys_s"]) for r in good)
+            cpu, user, sys_ = mid[(len(mid) - 1) // 2]
+            row["results"][k] = {
+                "workload_s": statistics.median(r["times"][result] - r["times"][start] for r in good),
+                "all_s": [round(r["times"][result] - r["times"][start], 4) for r in good],
+                "boot_s": statistics.median(r["times"][start] for r in good),
+                "end_s": statistics.median(r["end_s"] for r in good), "cpu_s": cpu, "user_s": user, "sys_s": sys_,
+                "runs": len(good), "failed_runs": len(runs[k]) - len(good),
+                "transcript_ok": all(r["transcript_ok"] for r in good)}
+        ok = {k: x for k, x in row["results"].items() if "error" not in x}
+        for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap")):
+            if a in ok and b in ok:
+                row[key] = ok[a]["workload_s"] / ok[b]["workload_s"]
+                row["cpu_" + key] = ok[a]["cpu_s"] / ok[b]["cpu_s"] if ok[b]["cpu_s"] else None
+        for k in ("ring1", "trap"):          # exits by cause: one more run, with --stats
+            disk = disks / f"{name}.{k}.stats.img"
+            shutil.copyfile(guests.UNIX_FS, disk)
+            argv = guests.unix_work_argv(k, images[k], sname, disk, UNIXWORK_DEADLINE, stats=True)
+            try:
+                p = subprocess.run(argv, input=session, capture_output=True,
+                                   timeout=UNIXWORK_DEADLINE + 10, cwd=ROOT)
+                err, rc = p.stderr.decode(errors="replace"), p.returncode
+            except subprocess.TimeoutExpired as e:
+                err, rc = (e.stderr or b"").decode(errors="replace"), None
+            st = parse_stats(err)
+            if st is None:
+                row["stats"][k] = {"error": f"no --stats output (exit status {rc}): "
+                                            f"{err.strip()[-200:]!r}"}
+            else:
+                st["rc"] = rc
+                st["causes"] = exit_causes(st)
+                row["stats"][k] = st
+                say(f"  unixwork: {name:10} {LABEL[k]:16} --stats: " +
+                    ", ".join(f"{c} {n:,}" for c, n in st["causes"].items()))
+        rows.append(row)
+    return {"rows": rows, "rounds": rounds, "contenders": UNIXWORK_MACHINES,
+            "deadline_s": UNIXWORK_DEADLINE, "quick": quick}
 
 
 # ---- boot ------------------------------------------------------------------------------------------
@@ -617,6 +762,9 @@ def to_markdown(res: dict) -> str:
             notes += [f"nano {r['op']} under {LABEL[c]}: {x['error']}"
                       for c, x in r["results"].items() if "error" in x]
         out.append("")
+    uw = res.get("unixwork")
+    if uw:
+        out += unixwork_markdown(uw, notes)
     boot = res.get("boot")
     if boot:
         cols = [c for c in ("qemu", "ring1", "trap", "host", "kvm")
@@ -716,6 +864,84 @@ def to_markdown(res: dict) -> str:
     return "\n".join(out)
 
 
+def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
+    cols = uw["contenders"]
+    out = ["## Unix sample workloads", "",
+           "The unix sample (`samples/unix`: an xv6-class kernel whose spinlocks, pushcli/popcli "
+           "and myproc() read the local APIC ID, as an SMP kernel's do) running one program of "
+           f"`samples/unix/workloads/NAME{'-short' if uw.get('quick') else ''}.txt` and halting, on a fresh copy of its disk. "
+           "*Workload* is the time from the command's echo (the shell has read it) to the "
+           "program's result line, the median of "
+           f"{uw['rounds']} interleaved round(s); the whole run (exec to the guest's debug-exit, "
+           "boot included) in parentheses. Every transcript is checked against QEMU's golden "
+           f"(`samples/golden/unix-NAME{'-short' if uw.get('quick') else ''}.txt`). Native: not meaningful (a kernel's own work). "
+           "A run that fails or passes the "
+           f"{uw['deadline_s']} s deadline is shown as such.", "",
+           "| workload | what | RAM, command line | " +
+           " | ".join(f"{LABEL[c]} workload (whole run), ms" for c in cols) +
+           " | QEMU ÷ ring1 | QEMU ÷ trap-only |",
+           "|---|---|---|" + "---:|" * len(cols) + "---:|---:|"]
+
+    def cell(x):
+        if not x:
+            return "—"
+        if "error" in x:
+            return "timeout¹" if x.get("timed_out") else "failed¹"
+        bad = "" if x["transcript_ok"] else " (transcript ≠ golden)"
+        return f"{fmt_ms(x, 'workload_s')} ({fmt_ms(x, 'end_s')}){bad}"
+    for r in uw["rows"]:
+        out.append(f"| {r['workload']} | {r['what']} | {r['ram']}"
+                   f"{', ' + r['cmdline'] if r['cmdline'] else ''} | " +
+                   " | ".join(cell(r["results"].get(c)) for c in cols) +
+                   f" | {fmt_ratio(r.get('qemu_over_ring1'))} | {fmt_ratio(r.get('qemu_over_trap'))} |")
+        notes += [f"unixwork {r['workload']} under {LABEL[c]}: {x['error']}"
+                  for c, x in r["results"].items() if "error" in x]
+    out += ["", "CPU time (user + sys) of the machine's process for the whole run (boot, "
+            "workload, halt), ms, the run with the median CPU time:", "",
+            "| workload | " + " | ".join(f"{LABEL[c]} CPU (user + sys)" for c in cols) +
+            " | CPU: QEMU ÷ ring1 | CPU: QEMU ÷ trap-only |",
+            "|---|" + "---:|" * len(cols) + "---:|---:|"]
+    for r in uw["rows"]:
+        cells = []
+        for c in cols:
+            x = r["results"].get(c)
+            cells.append("—" if not x or "error" in x else
+                         f"{fmt_ms(x, 'cpu_s')} ({fmt_ms(x, 'user_s')} + {fmt_ms(x, 'sys_s')})")
+        out.append(f"| {r['workload']} | " + " | ".join(cells) +
+                   f" | {fmt_ratio(r.get('cpu_qemu_over_ring1'))} | "
+                   f"{fmt_ratio(r.get('cpu_qemu_over_trap'))} |")
+    causes = ["hypercall", "int3 trap", "MMIO", "shadow fill", "guest #PF", "syscall (vec 64)",
+              "timer (vec 32)"]
+    out += ["", "ring1's exits by cause over the whole run (boot included), from one more run "
+            "with `--stats` (runtime/stats.c): *hypercall* = patched sites calling the runtime; "
+            "*int3 trap* = sites left as traps; *MMIO* = accesses to device pages (the local "
+            "APIC ID reads), a host fault each; *shadow fill* = host faults filling shadow "
+            "pages; *guest #PF* = page faults reflected to the guest; *syscall* = `int $64` "
+            "from ring 3 (a host SIGSYS each); *timer* = LAPIC timer interrupts delivered. "
+            "*Emulated* = sensitive instructions emulated, busiest kinds after it.", "",
+            "| workload | machine | wall, CPU (s) | " + " | ".join(causes) +
+            " | emulated (busiest kinds) | shadow pages most mapped, full flushes |",
+            "|---|---|---:|" + "---:|" * len(causes) + "---|---:|"]
+    for r in uw["rows"]:
+        for c in ("ring1", "trap"):
+            st = r["stats"].get(c)
+            if not st:
+                continue
+            if "error" in st:
+                out.append(f"| {r['workload']} | {LABEL[c]} | failed¹ |" + " — |" * len(causes) +
+                           " — | — |")
+                notes.append(f"unixwork {r['workload']} --stats under {LABEL[c]}: {st['error']}")
+                continue
+            kinds = sorted(st["kinds"].items(), key=lambda kv: -kv[1])[:4]
+            sh = st["shadow"]
+            out.append(f"| {r['workload']} | {LABEL[c]} | {st['elapsed_s']:.2f}, {st['cpu_s']:.2f} | " +
+                       " | ".join(f"{st['causes'][k]:,}" for k in causes) +
+                       f" | {st['emulated']:,} ({', '.join(f'{k} {n:,}' for k, n in kinds)}) | "
+                       f"{sh.get('most_mapped', 0):,}, {sh.get('flushes', 0)} |")
+    out.append("")
+    return out
+
+
 def plot(res: dict, outdir: Path) -> list[str]:
     try:
         import matplotlib
@@ -772,6 +998,12 @@ def plot(res: dict, outdir: Path) -> list[str]:
         grouped(nano["rows"], nano["contenders"], lambda r, k: ok(r, k, "ns_per_op"),
                 "Sensitive operations: ns per operation (lower is better)", "ns / op",
                 "nano.png", [r["op"] for r in nano["rows"]])
+    uw = res.get("unixwork")
+    if uw and uw["rows"]:
+        grouped(uw["rows"], uw["contenders"],
+                lambda r, k: None if ok(r, k, "workload_s") is None else ok(r, k, "workload_s") * 1e3,
+                "Unix sample workloads: ms per workload (lower is better)", "ms", "unixwork.png",
+                [r["workload"] for r in uw["rows"]])
     boot = res.get("boot")
     if boot:
         rows = [r for r in boot["rows"] if "results" in r]
@@ -823,6 +1055,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="results directory (default bench/results/<date-time>)")
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help="sections to run, comma-separated: " + ",".join(SECTIONS))
+    ap.add_argument("--unix-workloads", metavar="NAME,...",
+                    help="unixwork rows to run (default all: " + ",".join(guests.UNIX_WORKLOADS) +
+                    ")")
     args = ap.parse_args(argv)
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     outdir = Path(args.out) if args.out else ROOT / "bench" / "results" / when
@@ -833,9 +1068,16 @@ def main(argv=None) -> int:
     unknown = sections - set(SECTIONS)
     if unknown:
         ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
+    only_work = None
+    if args.unix_workloads:
+        only_work = [w.strip() for w in args.unix_workloads.split(",") if w.strip()]
+        bad = set(only_work) - set(guests.UNIX_WORKLOADS)
+        if bad:
+            ap.error(f"unknown unix workload(s) {', '.join(sorted(bad))}; known: "
+                     f"{', '.join(guests.UNIX_WORKLOADS)}")
     t_start = time.perf_counter()
     load0 = os.getloadavg()[0]
-    if sections & {"workloads", "nano", "boot"}:
+    if sections & {"workloads", "nano", "unixwork", "boot"}:
         say("setup: building, rewriting the bench kernel and the samples, probing KVM")
         env = setup_guests(args.quick)
         res["kvm_line"] = env["kvm_line"]
@@ -843,6 +1085,7 @@ def main(argv=None) -> int:
                                               "tactics": v["report"]["tactics"]}
                            for tac in ("r1", "trap") for name, v in env[tac].items()}
         for name, fn in (("workloads", bench_workloads), ("nano", bench_nano),
+                         ("unixwork", lambda e, q: bench_unixwork(e, q, only_work)),
                          ("boot", bench_boot)):
             if name in sections:
                 say(f"{name}:")

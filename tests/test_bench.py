@@ -258,3 +258,83 @@ def test_tables_and_plots_render(run_py, tmp_path):
     files = run_py.plot(res, tmp_path)
     if files:                                  # matplotlib is the optional 'bench' extra
         assert {"workloads.png", "nano.png", "boot.png"} <= set(files)
+
+
+STATS_SAMPLE = """ring1-run stats: 2.441520 s elapsed, 2.406658 s cpu, 324445 sensitive instructions emulated
+  kind IN                   3218
+  kind INT                 40042
+  event hypercall         284654
+  event mmio              472226
+  event guest-page-fault       2
+  vector 32                  235
+  vector 64                40042
+  shadow pages: 8196 faults filled, 7949 most mapped at once, 8433 dropped, 5945635 kept across CR3 writes (10835 of them made read-only), 2 full flushes, 0 evicted at the cap
+  sites (138 distinct), busiest first:
+"""
+
+
+def test_unixwork_parses_ring1_stats(run_py):
+    st = run_py.parse_stats("some warning\n" + STATS_SAMPLE)
+    assert (st["elapsed_s"], st["cpu_s"], st["emulated"]) == (2.44152, 2.406658, 324445)
+    assert st["kinds"] == {"IN": 3218, "INT": 40042}
+    assert st["shadow"]["faults"] == 8196 and st["shadow"]["flushes"] == 2
+    assert run_py.exit_causes(st) == {"hypercall": 284654, "int3 trap": 0, "MMIO": 472226,
+                                      "shadow fill": 8196, "guest #PF": 2,
+                                      "syscall (vec 64)": 40042, "timer (vec 32)": 235}
+    assert run_py.parse_stats("ring1-run: cannot open image\n") is None
+
+
+def test_unixwork_rows(run_py, tmp_path):
+    """bench/run.py's unix workload rows (quick mode: a -short session): every machine runs
+    it to the result line with QEMU's golden transcript, the ratios and ring1's exit counts
+    by cause are there, and the table renders."""
+    for d, target in ((guests.SAMPLES, ["unix"]), (ROOT / "runtime", [])):
+        r = subprocess.run(["make", "-s", "-C", str(d), *target], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    if not shutil.which("qemu-system-i386"):
+        pytest.skip("qemu-system-i386 not installed")
+    env = {"kvm_ok": False}
+    for tag, extra in (("r1", []), ("trap", ["--tactics", "trap"])):
+        image = tmp_path / f"unix.{tag}.elf"
+        r = subprocess.run([str(ROOT / ".venv" / "bin" / "ring1"), "rewrite",
+                            str(guests.UNIX_KERNEL), "-o", str(image), *extra],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        env[tag] = {"unix": {"image": image}}
+    res = run_py.bench_unixwork(env, True, ["lockstress"])
+    (row,) = res["rows"]
+    assert row["session"] == "lockstress-short" and row["command"] == "lockstress 500"
+    for k in ("qemu", "ring1", "trap"):
+        x = row["results"][k]
+        assert "error" not in x, (k, x)
+        assert x["transcript_ok"] and 0 < x["workload_s"] < x["end_s"] and x["cpu_s"] > 0, (k, x)
+    assert row["qemu_over_ring1"] > 0 and row["qemu_over_trap"] > 0
+    for k in ("ring1", "trap"):
+        causes = row["stats"][k]["causes"]
+        assert causes["syscall (vec 64)"] >= 1000, causes        # 500 × (uptime + getpid)
+        assert causes["MMIO"] >= 9000, causes                    # LAPIC ID reads
+    assert row["stats"]["ring1"]["causes"]["hypercall"] > 0
+    assert row["stats"]["trap"]["causes"]["int3 trap"] > 0
+    notes = []
+    md = "\n".join(run_py.unixwork_markdown(res, notes))
+    assert "| lockstress | 500 × (`uptime` + `getpid`)" in md and not notes
+
+
+def test_unixwork_table_keeps_a_failed_or_timed_out_row(run_py):
+    """A workload ring1 cannot finish stays in the table, as a timeout or failure with the
+    reason in the notes, next to QEMU's time."""
+    row = {"workload": "memstress", "what": "grow", "ram": "384M", "cmdline": "mem=256",
+           "results": {"qemu": {"workload_s": 1.5, "end_s": 1.9, "cpu_s": 1.8, "user_s": 1.0,
+                                "sys_s": 0.8, "transcript_ok": True},
+                       "ring1": {"error": "no 're': timed out, last line '$ memstress 200'",
+                                 "timed_out": True},
+                       "trap": {"error": "no 're': exit status 3, last line 'panic: x'",
+                                "timed_out": False}},
+           "stats": {"ring1": {"error": "no --stats output (exit status None): ''"}}}
+    notes = []
+    md = "\n".join(run_py.unixwork_markdown(
+        {"rows": [row], "rounds": 3, "contenders": ["qemu", "ring1", "trap"], "deadline_s": 300},
+        notes))
+    assert "| memstress | grow | 384M, mem=256 | 1500 (1900) | timeout¹ | failed¹ | — | — |" in md
+    assert "| memstress | ring1 | failed¹ |" in md
+    assert any("timed out" in n for n in notes) and any("panic" in n for n in notes)

@@ -5,8 +5,14 @@
 #
 #   build/unix.elf       the kernel (multiboot ELF: loaded at 1 MiB, linked at 0x80100000)
 #   build/unix-fs.img    the file system: README, the console device, the programs below
+#
+# Workloads (bench/run.py's unix workload rows): unix/workloads/NAME.txt is a session that runs
+# one program and halts, NAME-short.txt the same with small sizes (tests/test_unix_workloads.py);
+# unix/workloads/machines.txt the RAM and kernel command line a session needs. Their goldens,
+# golden/unix-NAME.txt, come from QEMU like golden/unix.txt (make unix-work-golden).
 
-UNIX_PROGS := init sh echo cat ls mkdir rm wc grep forktest systest halt
+UNIX_PROGS := init sh echo cat ls mkdir rm wc grep forktest systest halt \
+              lockstress charout forkexec fsstress memstress
 UNIX_ULIB  := crt0.S usys.S ulib.c printf.c umalloc.c
 
 UB := $(B)/unix
@@ -26,9 +32,9 @@ HOSTCC       := gcc
 UNIX_RUN_IMG := $(UB)/run-fs.img
 UNIX_DRIVE   := -drive file=$(UNIX_RUN_IMG),index=1,media=disk,format=raw
 
-.PHONY: unix unix-run unix-golden
+.PHONY: unix unix-run unix-golden unix-work-golden
 all: unix
-golden: unix-golden
+golden: unix-golden unix-work-golden
 unix: $(B)/unix.elf $(B)/unix-fs.img
 
 $(B)/unix.elf: $(UNIX_KOBJS) unix/kernel/kernel.ld
@@ -78,3 +84,21 @@ unix-golden: unix
 	    rm -f golden/unix.txt.new; exit 1; fi; \
 	  mv golden/unix.txt.new golden/unix.txt; \
 	  echo "golden/unix.txt: $$(wc -l < golden/unix.txt) lines"
+
+# The workload sessions' goldens, each from a fresh copy of the image on the machine
+# machines.txt names (QEMU's -m and -append, after qemu.sh's own -m 128M, which they override).
+UNIX_WORK := $(sort $(patsubst unix/workloads/%.txt,%,$(filter-out %/machines.txt,\
+                 $(wildcard unix/workloads/*.txt))))
+unix-work-golden: unix
+	@mkdir -p golden
+	@for w in $(UNIX_WORK); do \
+	  ram=$$(awk -v w=$$w '$$1 == w { print $$2 }' unix/workloads/machines.txt); \
+	  cmd=$$(awk -v w=$$w '$$1 == w { print $$3 }' unix/workloads/machines.txt); \
+	  cp $(B)/unix-fs.img $(UNIX_RUN_IMG); \
+	  timeout 120 $(QEMU_RUN) $(B)/unix.elf $(UNIX_DRIVE) $${ram:+-m $$ram} \
+	      $${cmd:+-append "$$cmd"} < unix/workloads/$$w.txt > golden/unix-$$w.txt.new; rc=$$?; \
+	  if [ $$rc != 1 ]; then echo "golden: unix workload $$w exited with status $$rc (want 1)" >&2; \
+	    rm -f golden/unix-$$w.txt.new; exit 1; fi; \
+	  mv golden/unix-$$w.txt.new golden/unix-$$w.txt; \
+	  echo "golden/unix-$$w.txt: $$(wc -l < golden/unix-$$w.txt) lines"; \
+	done

@@ -6,9 +6,11 @@
 
 static struct buf bufs[NBUF];
 static struct buf head;   // LRU list: head.next is the most recently used
+static struct spinlock bcachelock;   // guards the list and the B_BUSY flags
 
 void binit(void)
 {
+    initlock(&bcachelock, "bcache");
     head.prev = head.next = &head;
     for (struct buf *b = bufs; b < &bufs[NBUF]; b++) {
         b->next = head.next;
@@ -22,14 +24,16 @@ void binit(void)
 static struct buf *bget(uint32_t dev, uint32_t blockno)
 {
     struct buf *b;
+    acquire(&bcachelock);
 again:
     for (b = head.next; b != &head; b = b->next)
         if (b->dev == dev && b->blockno == blockno) {
             if (b->flags & B_BUSY) {
-                sleep(b);
+                sleeplk(b, &bcachelock);
                 goto again;   // it may have been reused while we slept
             }
             b->flags |= B_BUSY;
+            release(&bcachelock);
             return b;
         }
     for (b = head.prev; b != &head; b = b->prev)
@@ -37,6 +41,7 @@ again:
             b->dev = dev;
             b->blockno = blockno;
             b->flags = B_BUSY;
+            release(&bcachelock);
             return b;
         }
     panic("bget: no buffers");
@@ -64,6 +69,7 @@ void brelse(struct buf *b)
 {
     if (!(b->flags & B_BUSY))
         panic("brelse");
+    acquire(&bcachelock);
     b->next->prev = b->prev;
     b->prev->next = b->next;
     b->next = head.next;
@@ -72,4 +78,5 @@ void brelse(struct buf *b)
     head.next = b;
     b->flags &= ~B_BUSY;
     wakeup(b);
+    release(&bcachelock);
 }

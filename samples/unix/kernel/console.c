@@ -108,17 +108,22 @@ static int consoleread(struct inode *ip, char *dst, int n)
     return m;
 }
 
+static struct spinlock conslock;   // one writer's bytes at a time
+
 static int consolewrite(struct inode *ip, const char *src, int n)
 {
     iunlock(ip);
+    acquire(&conslock);
     for (int i = 0; i < n; i++)
         consputc(src[i]);
+    release(&conslock);
     ilock(ip);
     return n;
 }
 
 void consoleinit(void)
 {
+    initlock(&conslock, "console");
     uartinit();
     cgainit();
     devsw[CONSOLE].read = consoleread;

@@ -27,8 +27,14 @@ void cgainit(void);
 void cgaputc(int c);
 
 // cli.c
+struct cpu *mycpu(void);
+struct proc *myproc(void);
 void pushcli(void);
 void popcli(void);
+void initlock(struct spinlock *lk, const char *name);
+int holding(struct spinlock *lk);
+void acquire(struct spinlock *lk);
+void release(struct spinlock *lk);
 
 // console.c
 void consoleinit(void);
@@ -82,11 +88,15 @@ void ioapicenable(int irq, int vec);
 void kinit(void *vstart, void *vend);
 void kfree(char *v);
 char *kalloc(void);
+void kinitdone(void);
 
 // lapic.c
 void lapicinit(void);
 int lapicid(void);
 void lapiceoi(void);
+
+// main.c
+extern uint32_t phystop;
 
 // mp.c
 extern uint32_t lapicpa, ioapicpa;
@@ -116,6 +126,7 @@ void scheduler(void) __attribute__((noreturn));
 void sched(void);
 void yield(void);
 void sleep(void *chan);
+void sleeplk(void *chan, struct spinlock *lk);
 void wakeup(void *chan);
 int kill(int pid);
 
@@ -146,6 +157,7 @@ void syscall(void);
 
 // trap.c
 extern uint32_t ticks;
+extern struct spinlock tickslock;
 void idtinit(void);
 
 // uart.c

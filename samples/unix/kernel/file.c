@@ -4,35 +4,45 @@
 
 struct devsw devsw[NDEV];
 static struct file ftable[NFILE];
+static struct spinlock ftablelock = { 0, "ftable", 0 };   // guards the refs
 
 // An unused file with one reference, or 0.
 struct file *filealloc(void)
 {
+    acquire(&ftablelock);
     for (struct file *f = ftable; f < &ftable[NFILE]; f++)
         if (f->ref == 0) {
             f->ref = 1;
+            release(&ftablelock);
             return f;
         }
+    release(&ftablelock);
     return 0;
 }
 
 struct file *filedup(struct file *f)
 {
+    acquire(&ftablelock);
     if (f->ref < 1)
         panic("filedup");
     f->ref++;
+    release(&ftablelock);
     return f;
 }
 
 // Drop a reference; the last one closes the pipe end or releases the inode.
 void fileclose(struct file *f)
 {
+    acquire(&ftablelock);
     if (f->ref < 1)
         panic("fileclose");
-    if (--f->ref > 0)
+    if (--f->ref > 0) {
+        release(&ftablelock);
         return;
+    }
     struct file ff = *f;
     f->type = FD_NONE;
+    release(&ftablelock);
     if (ff.type == FD_PIPE)
         pipeclose(ff.pipe, ff.writable);
     else if (ff.type == FD_INODE)

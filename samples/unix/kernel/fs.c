@@ -72,6 +72,7 @@ static void bfree(uint32_t dev, uint32_t bno)
 // reference, and the last one of an inode no directory names frees it and its blocks.
 
 static struct inode icache[NINODE];
+static struct spinlock icachelock = { 0, "icache", 0 };   // guards refs and I_BUSY flags
 
 static struct inode *iget(uint32_t dev, uint32_t inum);
 
@@ -112,9 +113,11 @@ void iupdate(struct inode *ip)
 static struct inode *iget(uint32_t dev, uint32_t inum)
 {
     struct inode *empty = 0;
+    acquire(&icachelock);
     for (struct inode *ip = icache; ip < &icache[NINODE]; ip++) {
         if (ip->ref > 0 && ip->dev == dev && ip->inum == inum) {
             ip->ref++;
+            release(&icachelock);
             return ip;
         }
         if (!empty && ip->ref == 0)
@@ -126,12 +129,15 @@ static struct inode *iget(uint32_t dev, uint32_t inum)
     empty->inum = inum;
     empty->ref = 1;
     empty->flags = 0;
+    release(&icachelock);
     return empty;
 }
 
 struct inode *idup(struct inode *ip)
 {
+    acquire(&icachelock);
     ip->ref++;
+    release(&icachelock);
     return ip;
 }
 
@@ -140,9 +146,11 @@ void ilock(struct inode *ip)
 {
     if (!ip || ip->ref < 1)
         panic("ilock");
+    acquire(&icachelock);
     while (ip->flags & I_BUSY)
-        sleep(ip);
+        sleeplk(ip, &icachelock);
     ip->flags |= I_BUSY;
+    release(&icachelock);
     if (!(ip->flags & I_VALID)) {
         struct buf *b = bread(ip->dev, IBLOCK(ip->inum, sb));
         struct dinode *dip = (struct dinode *)b->data + ip->inum % IPB;
@@ -163,24 +171,30 @@ void iunlock(struct inode *ip)
 {
     if (!ip || !(ip->flags & I_BUSY) || ip->ref < 1)
         panic("iunlock");
+    acquire(&icachelock);
     ip->flags &= ~I_BUSY;
     wakeup(ip);
+    release(&icachelock);
 }
 
 // Drop a reference. The last reference to an inode that no directory names frees it.
 void iput(struct inode *ip)
 {
+    acquire(&icachelock);
     if (ip->ref == 1 && (ip->flags & I_VALID) && ip->nlink == 0) {
         if (ip->flags & I_BUSY)
             panic("iput: busy");
         ip->flags |= I_BUSY;
+        release(&icachelock);   // not held across the disk writes (they sleep)
         itrunc(ip);
         ip->type = 0;
         iupdate(ip);
+        acquire(&icachelock);
         ip->flags = 0;
         wakeup(ip);
     }
     ip->ref--;
+    release(&icachelock);
 }
 
 void iunlockput(struct inode *ip)

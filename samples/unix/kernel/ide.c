@@ -4,7 +4,8 @@
 #include "defs.h"
 #include "buf.h"
 
-static struct buf *idequeue;   // requests, head in progress; guarded by interrupts off
+static struct buf *idequeue;   // requests, head in progress; guarded by idelock
+static struct spinlock idelock;
 
 // Wait for the drive to leave BSY and be ready; -1 if it reports a fault or an error.
 static int idewait(int checkerr)
@@ -19,6 +20,7 @@ static int idewait(int checkerr)
 
 void ideinit(void)
 {
+    initlock(&idelock, "ide");
     // Select drive 1 and see whether anything answers: a missing drive reads status 0 (and
     // a channel with no drive at all, a floating bus).
     outb(ATA_DRIVE, ATA_DRIVE_LBA | ATA_DRIVE_SLAVE);
@@ -61,9 +63,12 @@ static void idestart(struct buf *b)
 // of a read, wake its owner, start the next request.
 void ideintr(void)
 {
+    acquire(&idelock);
     struct buf *b = idequeue;
-    if (!b)
+    if (!b) {
+        release(&idelock);
         return;   // nothing outstanding: spurious
+    }
     int err = idewait(1);
     if (err < 0)
         panic("ide: error on block %d (status %x, error %x)", b->blockno, inb(ATA_STATUS),
@@ -75,6 +80,7 @@ void ideintr(void)
     wakeup(b);
     if (idequeue)
         idestart(idequeue);
+    release(&idelock);
 }
 
 // Write b to disk if B_DIRTY, else read it; return when done. b must be B_BUSY.
@@ -87,7 +93,7 @@ void iderw(struct buf *b)
     if (b->dev != ROOTDEV)
         panic("iderw: no drive %d", b->dev);
 
-    pushcli();   // the queue is shared with ideintr
+    acquire(&idelock);   // the queue is shared with ideintr
     b->qnext = 0;
     struct buf **pp = &idequeue;
     while (*pp)
@@ -96,6 +102,6 @@ void iderw(struct buf *b)
     if (idequeue == b)
         idestart(b);
     while ((b->flags & (B_VALID | B_DIRTY)) != B_VALID)
-        sleep(b);
-    popcli();
+        sleeplk(b, &idelock);
+    release(&idelock);
 }

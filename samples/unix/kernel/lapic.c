@@ -37,11 +37,15 @@ void lapicinit(void)
     lapicw(LAPIC_ESR, 0);
     lapicw(LAPIC_EOI, 0);        // acknowledge anything outstanding
     lapicw(LAPIC_TPR, 0);        // accept every priority
+    cpu.apicid = lapicid();
 }
 
-// This processor's APIC id: where the IOAPIC sends interrupts.
+// This processor's APIC id: where the IOAPIC sends interrupts, and how mycpu() (cli.c) knows
+// which CPU it runs on. 0 before lapicinit() (the boot CPU, as cpu.apicid is then).
 int lapicid(void)
 {
+    if (!lapic)
+        return 0;
     return lapicr(LAPIC_ID) >> LAPIC_ID_SHIFT;
 }
 

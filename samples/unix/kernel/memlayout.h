@@ -2,14 +2,15 @@
 //
 // Virtual address space of every process:
 //   [0, KERNBASE)                   user text, data, guard page, stack, heap (sbrk)
-//   [KERNBASE, KERNBASE+PHYSTOP)    all of physical memory [0, PHYSTOP): the kernel, its
+//   [KERNBASE, KERNBASE+phystop)    all of physical memory [0, phystop): the kernel, its
 //                                   pages, the BIOS area and CGA text memory below 1 MiB
 //   the local APIC and IOAPIC pages at their physical addresses (found in the MP table)
 #ifndef UNIX_MEMLAYOUT_H
 #define UNIX_MEMLAYOUT_H
 
 #define EXTMEM   0x00100000             // Start of extended memory: where the kernel is loaded
-#define PHYSTOP  0x02000000             // Top of the physical memory this kernel uses (32 MiB)
+#define PHYSTOP  0x02000000             // Top of the physical memory used by default (32 MiB)
+#define PHYSMAX  0x40000000             // ... and at most (1 GiB; the command line's mem=)
 #define KERNBASE 0x80000000             // Physical address 0 is mapped here
 #define KERNLINK (KERNBASE + EXTMEM)    // Where the kernel is linked
 #define ENTRYMAP 0x00400000             // entry.S's page directory maps [0, 4 MiB) twice

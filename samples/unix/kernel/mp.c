@@ -101,7 +101,7 @@ void mpinit(void)
         panic("MP configuration table: no processor or no local APIC");
     if (nioapic == 0)
         panic("MP configuration table: no IOAPIC");
-    if (lapicpa < KERNBASE + PHYSTOP || ioapicpa < KERNBASE + PHYSTOP)
+    if (lapicpa < KERNBASE + phystop || ioapicpa < KERNBASE + phystop)
         panic("APIC registers inside the kernel's map of memory (%x, %x)", lapicpa, ioapicpa);
 
     // A board in PIC mode wires the 8259A straight to the CPU; the IMCR reroutes its

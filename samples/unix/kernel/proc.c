@@ -267,6 +267,17 @@ void sleep(void *chan)
     popcli();
 }
 
+// Sleep on chan, releasing lk (held) for the sleep and holding it again after. Interrupts
+// stay off from the release to the sleep, so a wakeup cannot come in between (one CPU).
+void sleeplk(void *chan, struct spinlock *lk)
+{
+    pushcli();
+    release(lk);
+    sleep(chan);
+    acquire(lk);
+    popcli();
+}
+
 void wakeup(void *chan)
 {
     pushcli();

@@ -37,9 +37,16 @@ struct cpu {
     struct proc *proc;            // the running process, or 0 in the scheduler
     int ncli;                     // depth of pushcli nesting
     int intena;                   // were interrupts enabled before the outermost pushcli?
+    int apicid;                   // its local APIC's ID (lapicinit), which mycpu() checks
 };
 
 extern struct cpu cpu;
-#define myproc() (cpu.proc)
+
+// A spinlock (cli.c). On this one CPU it never spins; it costs what an SMP kernel's does.
+struct spinlock {
+    volatile uint32_t locked;
+    const char *name;             // for panics
+    struct cpu *cpu;              // the holder
+};
 
 #endif

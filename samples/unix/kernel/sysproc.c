@@ -59,23 +59,26 @@ int sys_sleep(void)
     int n;
     if (argint(0, &n) < 0)
         return -1;
-    pushcli();   // ticks changes in the timer interrupt: check and sleep as one
+    acquire(&tickslock);   // ticks changes in the timer interrupt: check and sleep as one
     uint32_t ticks0 = ticks;
     while (ticks - ticks0 < (uint32_t)n) {
         if (myproc()->killed) {
-            popcli();
+            release(&tickslock);
             return -1;
         }
-        sleep(&ticks);
+        sleeplk(&ticks, &tickslock);
     }
-    popcli();
+    release(&tickslock);
     return 0;
 }
 
 // Timer ticks since boot.
 int sys_uptime(void)
 {
-    return ticks;
+    acquire(&tickslock);
+    uint32_t t = ticks;
+    release(&tickslock);
+    return t;
 }
 
 // Stop the machine (under QEMU: exit with status 1, a success).

@@ -5,9 +5,11 @@
 static uint64_t idt[256];
 extern uint32_t vectors[];      // vectors.S
 uint32_t ticks;                 // timer interrupts since boot
+struct spinlock tickslock;      // guards ticks
 
 void idtinit(void)
 {
+    initlock(&tickslock, "ticks");
     for (int i = 0; i < 256; i++)
         idt[i] = GATE_DESC(SEG_KCODE << SEL_INDEX_SHIFT, vectors[i], DESC_T_INTGATE, 0);
     // The system call: reachable from ring 3, and a trap gate, so interrupts stay on.
@@ -38,8 +40,10 @@ void trap(struct trapframe *tf)
 
     switch (tf->trapno) {
     case T_TIMER:
+        acquire(&tickslock);
         ticks++;
         wakeup(&ticks);
+        release(&tickslock);
         lapiceoi();
         break;
     case T_IDE:

@@ -46,7 +46,7 @@ static int mappages(pde_t *pgdir, void *va, uint32_t size, uint32_t pa, int perm
 }
 
 // The kernel half of every page directory.
-static const struct kmap {
+static struct kmap {
     void *virt;
     uint32_t phys_start;
     uint32_t phys_end;
@@ -54,7 +54,7 @@ static const struct kmap {
 } kmap[] = {
     { (void *)KERNBASE, 0, EXTMEM, PTE_W },             // BIOS areas, CGA text memory
     { (void *)KERNLINK, V2P(KERNLINK), V2P(data), 0 },  // kernel text and rodata
-    { (void *)data, V2P(data), PHYSTOP, PTE_W },        // kernel data, free memory
+    { (void *)data, V2P(data), 0, PTE_W },              // kernel data, free memory: phystop
 };
 #define NKMAP (int)(sizeof(kmap) / sizeof(kmap[0]))
 #define DEVPERM (PTE_W | PTE_PCD | PTE_PWT)             // device registers: uncached
@@ -81,6 +81,7 @@ bad:
 
 void kvmalloc(void)
 {
+    kmap[NKMAP - 1].phys_end = phystop;
     if (!(kpgdir = setupkvm()))
         panic("kvmalloc");
     switchkvm();

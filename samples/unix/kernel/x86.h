@@ -168,6 +168,7 @@
 #define MB_BOOT_MAGIC   0x2badb002  // In EAX at entry
 #define MB_MEMORY_INFO  0x00000002  // Header flag: pass mem_lower/mem_upper
 #define MB_INFO_MEMORY  0x00000001  // Info flag: mem_lower/mem_upper are valid
+#define MB_INFO_CMDLINE 0x00000004  // Info flag: cmdline is valid
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -235,6 +236,8 @@ struct multiboot_info {
     uint32_t flags;         // MB_INFO_*
     uint32_t mem_lower;     // KiB of memory below 1 MiB
     uint32_t mem_upper;     // KiB of memory above 1 MiB (to the first hole)
+    uint32_t boot_device;
+    uint32_t cmdline;       // physical address of the NUL-terminated command line
 } __attribute__((packed));
 
 // ---- descriptors (SDM 3A §3.4.5, §6.11, §7.2.1) -------------------------------------------
@@ -309,6 +312,10 @@ static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 // Enable interrupts and halt as one step: sti delays interrupts by one instruction, so an
 // interrupt that arrives now wakes the hlt instead of slipping in before it.
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+
+// Atomically swap *addr and v; the old value (the lock instruction of spinlocks).
+static inline uint32_t xchg(volatile uint32_t *addr, uint32_t v)
+{ __asm__ volatile("lock; xchgl %0, %1" : "+m"(*addr), "+a"(v) : : "cc", "memory"); return v; }
 
 static inline uint32_t readeflags(void)
 { uint32_t f; __asm__ volatile("pushfl; popl %0" : "=r"(f)); return f; }
