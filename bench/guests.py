@@ -28,6 +28,7 @@ import select
 import shlex
 import signal
 import statistics
+import shutil
 import subprocess
 import tempfile
 import time
@@ -185,6 +186,28 @@ def profiled(plain: dict) -> dict:
     rep = out_dir / "bench.report.json"
     run_checked(RING1 + ["rewrite", str(KERNEL), "-o", str(image), "--profile", str(prof),
                          "--report", str(rep)], "ring1 rewrite --profile")
+    return {"image": image, "report": json.loads(rep.read_text()), "profile": prof}
+
+
+def profiled_unix(plain: dict) -> dict:
+    """The unix sample rewritten with the profile of one run of its golden session
+    (samples/unix/session.txt, on a fresh copy of its disk), as `ring1 boot` would from the
+    second boot on. {"image", "report", "profile"}."""
+    out_dir = WORK / "profiled"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prof = out_dir / "unix.profile.json"
+    disk = out_dir / "unix-fs.img"
+    shutil.copyfile(UNIX_FS, disk)
+    p = subprocess.run(ring1_argv(plain["image"], UNIX_KERNEL, "", timeout=60) +
+                       ["--disk", f"index=1,file={disk}", "--profile-out", str(prof)],
+                       input=UNIX_SESSION.read_bytes(), capture_output=True, cwd=ROOT)
+    if p.returncode != 1 or not prof.is_file():   # 1: debug-exit 0 (halt)
+        raise RuntimeError(f"profiling run of the unix sample: status {p.returncode}\n"
+                           f"{p.stderr.decode(errors='replace')[-2000:]}")
+    image = out_dir / "unix.r1.elf"
+    rep = out_dir / "unix.report.json"
+    run_checked(RING1 + ["rewrite", str(UNIX_KERNEL), "-o", str(image), "--profile", str(prof),
+                         "--report", str(rep)], "ring1 rewrite --profile (unix)")
     return {"image": image, "report": json.loads(rep.read_text()), "profile": prof}
 
 

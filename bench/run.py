@@ -112,13 +112,17 @@ def setup_guests(quick: bool) -> dict:
     r1 = guests.rewrite_batch(kernels, None)
     trap = guests.rewrite_batch(kernels, "trap")
     prof = guests.profiled(r1["bench"])
+    unix_prof = guests.profiled_unix(r1["unix"])
+    say(f"  profile: the unix sample's golden session; the rewrite with it made "
+        f"{unix_prof['report']['by_kind'].get('mmio', 0)} device accesses hypercalls")
     mmio = prof["report"]["by_kind"].get("mmio", 0)
     say(f"  profile: one run of nano mmio; the rewrite with it made {mmio} device accesses "
         f"hypercalls")
     native_check = guests.transcript(guests.watch([str(guests.NATIVE), "check"], deadline=30))
     kvm_ok, kvm_line = guests.kvm_probe(native_check)
     say("  " + kvm_line)
-    return {"r1": r1, "trap": trap, "profiled": prof, "kvm_ok": kvm_ok, "kvm_line": kvm_line,
+    return {"r1": r1, "trap": trap, "profiled": prof, "unix_profiled": unix_prof,
+            "kvm_ok": kvm_ok, "kvm_line": kvm_line,
             "contenders": guests.contenders(prof["image"], trap["bench"]["image"], kvm_ok,
                                             first=r1["bench"]["image"])}
 
@@ -243,7 +247,7 @@ UNIXWORK_WHAT = {
     "memstress": "grow by {a} MiB (1 MiB sbrks, a write per page), read back, shrink; a child "
                  "spins beside it (a switch of address space every tick)",
 }
-UNIXWORK_MACHINES = ["qemu", "ring1", "trap"]
+UNIXWORK_MACHINES = ["qemu", "ring1", "first", "trap"]
 UNIXWORK_DEADLINE = 300      # seconds per run, for ring1 (--timeout) and the watcher alike
 
 
@@ -273,7 +277,8 @@ def exit_causes(st: dict) -> dict:
     interrupts delivered (vector 32)."""
     ev, vec = st["events"], st["vectors"]
     return {"hypercall": ev.get("hypercall", 0), "int3 trap": ev.get("trap-site", 0),
-            "MMIO": ev.get("mmio", 0) + ev.get("mmio-string", 0),
+            "MMIO fault": ev.get("mmio-fault", 0),
+            "MMIO hypercall": ev.get("mmio-site", 0) + ev.get("mmio-site-ram", 0),
             "shadow fill": st["shadow"].get("faults", 0),
             "guest #PF": ev.get("guest-page-fault", 0), "syscall (vec 64)": vec.get("64", 0),
             "timer (vec 32)": vec.get("32", 0)}
@@ -295,8 +300,10 @@ def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
     suffix = "-short" if quick else ""
     disks = guests.WORK / "unixwork"
     disks.mkdir(parents=True, exist_ok=True)
-    images = {"qemu": None, "ring1": env["r1"]["unix"]["image"],
-              "trap": env["trap"]["unix"]["image"]}
+    # ring1: the kernel rewritten with the profile of one run of its golden session, as
+    # `ring1 boot` runs it from its second boot on; first: before any profile.
+    images = {"qemu": None, "ring1": env["unix_profiled"]["image"],
+              "first": env["r1"]["unix"]["image"], "trap": env["trap"]["unix"]["image"]}
     rows = []
     for name in names:
         sname = name + suffix
@@ -342,11 +349,12 @@ def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
                 "runs": len(good), "failed_runs": len(runs[k]) - len(good),
                 "transcript_ok": all(r["transcript_ok"] for r in good)}
         ok = {k: x for k, x in row["results"].items() if "error" not in x}
-        for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap")):
+        for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap"),
+                          ("qemu", "first", "qemu_over_first")):
             if a in ok and b in ok:
                 row[key] = ok[a]["workload_s"] / ok[b]["workload_s"]
                 row["cpu_" + key] = ok[a]["cpu_s"] / ok[b]["cpu_s"] if ok[b]["cpu_s"] else None
-        for k in ("ring1", "trap"):          # exits by cause: one more run, with --stats
+        for k in ("ring1", "first", "trap"):   # exits by cause: one more run, with --stats
             disk = disks / f"{name}.{k}.stats.img"
             shutil.copyfile(guests.UNIX_FS, disk)
             argv = guests.unix_work_argv(k, images[k], sname, disk, UNIXWORK_DEADLINE, stats=True)
@@ -570,7 +578,8 @@ def boot_rows(name, milestones, runners, repeats, want) -> list[dict]:
                 res["transcript_ok"] = all(oks)
             row["results"][k] = res
         ok = row["results"]
-        for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap")):
+        for a, b, key in (("qemu", "ring1", "qemu_over_ring1"), ("qemu", "trap", "qemu_over_trap"),
+                          ("qemu", "first", "qemu_over_first")):
             if "error" not in ok.get(a, {"error": 1}) and "error" not in ok.get(b, {"error": 1}):
                 row[key] = ok[a]["milestone_s"] / ok[b]["milestone_s"]
                 if last and ok[b]["cpu_s"] > 0:
@@ -879,8 +888,8 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
            f"{uw['deadline_s']} s deadline is shown as such.", "",
            "| workload | what | RAM, command line | " +
            " | ".join(f"{LABEL[c]} workload (whole run), ms" for c in cols) +
-           " | QEMU ÷ ring1 | QEMU ÷ trap-only |",
-           "|---|---|---|" + "---:|" * len(cols) + "---:|---:|"]
+           " | QEMU ÷ ring1 | QEMU ÷ ring1 first run | QEMU ÷ trap-only |",
+           "|---|---|---|" + "---:|" * len(cols) + "---:|---:|---:|"]
 
     def cell(x):
         if not x:
@@ -893,7 +902,8 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
         out.append(f"| {r['workload']} | {r['what']} | {r['ram']}"
                    f"{', ' + r['cmdline'] if r['cmdline'] else ''} | " +
                    " | ".join(cell(r["results"].get(c)) for c in cols) +
-                   f" | {fmt_ratio(r.get('qemu_over_ring1'))} | {fmt_ratio(r.get('qemu_over_trap'))} |")
+                   f" | {fmt_ratio(r.get('qemu_over_ring1'))} | "
+                   f"{fmt_ratio(r.get('qemu_over_first'))} | {fmt_ratio(r.get('qemu_over_trap'))} |")
         notes += [f"unixwork {r['workload']} under {LABEL[c]}: {x['error']}"
                   for c, x in r["results"].items() if "error" in x]
     out += ["", "CPU time (user + sys) of the machine's process for the whole run (boot, "
@@ -910,8 +920,8 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
         out.append(f"| {r['workload']} | " + " | ".join(cells) +
                    f" | {fmt_ratio(r.get('cpu_qemu_over_ring1'))} | "
                    f"{fmt_ratio(r.get('cpu_qemu_over_trap'))} |")
-    causes = ["hypercall", "int3 trap", "MMIO", "shadow fill", "guest #PF", "syscall (vec 64)",
-              "timer (vec 32)"]
+    causes = ["hypercall", "int3 trap", "MMIO fault", "MMIO hypercall", "shadow fill",
+              "guest #PF", "syscall (vec 64)", "timer (vec 32)"]
     out += ["", "ring1's exits by cause over the whole run (boot included), from one more run "
             "with `--stats` (runtime/stats.c): *hypercall* = patched sites calling the runtime; "
             "*int3 trap* = sites left as traps; *MMIO* = accesses to device pages (the local "
@@ -923,7 +933,7 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
             " | emulated (busiest kinds) | shadow pages most mapped, full flushes |",
             "|---|---|---:|" + "---:|" * len(causes) + "---|---:|"]
     for r in uw["rows"]:
-        for c in ("ring1", "trap"):
+        for c in ("ring1", "first", "trap"):
             st = r["stats"].get(c)
             if not st:
                 continue
