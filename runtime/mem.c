@@ -31,7 +31,7 @@ static bool page0_ok;    // could map guest page 0 (root, or mmap_min_addr 0)
 static uint32_t win_entry_end, win_image_end;  // readable parts of the window (offsets)
 
 uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-         mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted;
+         mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
 
 // The A20 gate (port 0x92, keyboard controller output port): when the guest turns it off,
 // physical address bit 20 reads as 0 everywhere -- instruction fetches, data, page walks --
@@ -452,6 +452,18 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
 {
     if (!(v->cr0 & CR0_PG)) {
         *pa = lin & a20_mask;
+        return 0;
+    }
+    // A shadow page is a TLB entry (filled by a walk that set A, and D if writable; gone with
+    // invlpg, a CR3 write or a flush): the runtime's own accesses -- interrupt frames, iret,
+    // descriptors, emulated operands -- use it as the processor would, with no walk, where its
+    // rights cover the access. Anything else walks (and faults as the walk says).
+    uint32_t e = sp_ent[lin >> 12];
+    bool user = v->cpl == 3 && !(acc & ACC_SYS);
+    if ((e & (SP_MAPPED | SP_DROP | SP_DOWN)) == SP_MAPPED && (!(acc & ACC_WRITE) || (e & SP_W)) &&
+        (!user || !(e & SP_SYS))) {
+        *pa = (e & PTE_ADDR) | (lin & (PGSIZE - 1));
+        mem_stat_tlb_hits++;
         return 0;
     }
     bool wr, sys;

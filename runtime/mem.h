@@ -43,7 +43,7 @@ void mem_view_unlimit(struct vcpu *v);
 // window's physical alias while it is live and the guest's page tables map it too.
 int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa);
 extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted;
+                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
 
 // ---- the hypervisor window ------------------------------------------------------------------
 // Map the window at base: vCPU page and hypercall stack RW, entry page RX (code copied in),

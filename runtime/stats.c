@@ -102,6 +102,8 @@ void stats_print(FILE *f, uint64_t elapsed_ns)
             (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
             (unsigned long long)mem_stat_downgraded,
             (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
+    fprintf(f, "  runtime accesses to guest memory translated by a shadow page (no walk): %llu\n",
+            (unsigned long long)mem_stat_tlb_hits);
     // The busiest addresses: kept in order by insertion, not qsort (glibc's qsort asks the
     // kernel for the machine's memory size, sysinfo, when the array passes 1 KiB: the jail
     // refuses that call).
