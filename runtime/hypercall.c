@@ -27,6 +27,8 @@ static int cmp_site_addr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static struct decoded { struct insn in; uint8_t state; } *decoded;   // 0 not yet, 1 ok, 2 bad
+
 int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
 {
     uint32_t hv = (uint32_t)(uintptr_t)h;
@@ -69,7 +71,13 @@ int r1_init(const struct r1_header *h, uint32_t seg_vaddr, uint32_t seg_len)
     tramp_lo = hv + h->tramp_off;
     tramp_hi = tramp_lo + h->tramp_size;
     free(by_addr);   // a second image (the fuzz harness loads one per input)
+    free(decoded);
     by_addr = malloc((nsites ? nsites : 1) * sizeof *by_addr);
+    decoded = calloc(nsites ? nsites : 1, sizeof *decoded);
+    if (!by_addr || !decoded) {
+        fprintf(stderr, "ring1-run: out of memory for %u sites\n", nsites);
+        return -1;
+    }
     for (uint32_t i = 0; i < nsites; i++)
         by_addr[i] = i;
     qsort(by_addr, nsites, sizeof *by_addr, cmp_site_addr);
@@ -191,11 +199,15 @@ bool r1_interruptible(const struct vcpu *v, uint32_t addr)
 // kernel's early code runs at its physical addresses, see r1_set_alias_deltas).
 static void emulate_site(struct vcpu *v, const struct r1_site *s, uint32_t at, uint32_t next_run)
 {
-    struct insn in;
-    if (decode(s->bytes, s->len, &in) != s->len) {
+    // Decoded once per site (the site table is read-only to the guest).
+    struct decoded *dc = &decoded[s - sites];
+    if (!dc->state)
+        dc->state = decode(s->bytes, s->len, &dc->in) == s->len ? 1 : 2;
+    if (dc->state != 1) {
         vcpu_stop(v, STATUS_UNSUPPORTED, "site at %#x: its %u recorded bytes do not decode", s->addr, s->len);
         return;
     }
+    const struct insn in = dc->in;
     v->eip = at;
     if (vcpu_break_check(v, s->addr))
         return;

@@ -18,6 +18,9 @@ struct pio_range {
 #define PIO_MAX 48
 static struct pio_range ranges[PIO_MAX];
 static int nranges;
+// Dispatch in O(1): port -> 1 + the first range registered for it, 0 for none.
+static uint8_t port_range[65536];
+_Static_assert(PIO_MAX < 256, "port_range holds range indexes");
 
 // Unhandled accesses, per port.
 #define UNHANDLED_MAX 64
@@ -34,20 +37,22 @@ void pio_register(uint16_t base, uint16_t len, const char *name, int byte_wide,
         exit(14);
     }
     ranges[nranges++] = (struct pio_range){base, len, name, byte_wide, in, out, opaque};
+    for (uint32_t p = base; p < (uint32_t)base + len && p < 65536; p++)
+        if (!port_range[p])
+            port_range[p] = (uint8_t)nranges;
 }
 
 void pio_reset(void)
 {
     nranges = 0;
     nunhandled = 0;
+    memset(port_range, 0, sizeof port_range);
 }
 
 static const struct pio_range *find(uint16_t port)
 {
-    for (int i = 0; i < nranges; i++)
-        if (port >= ranges[i].base && port - ranges[i].base < ranges[i].len)
-            return &ranges[i];
-    return NULL;
+    unsigned i = port_range[port];
+    return i ? &ranges[i - 1] : NULL;
 }
 
 static void count_unhandled(uint16_t port, int write)
