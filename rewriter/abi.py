@@ -55,7 +55,7 @@ class Tactic(enum.IntEnum):
 
 
 class Kind(enum.IntEnum):
-    """One per entry of the sensitive-instruction catalogue (DESIGN §2), and MMIO (a site a
+    """One per entry of the sensitive-instruction catalogue (docs/design.md §2), and MMIO (a site a
     profile made); values as in abi.h."""
     CLI = 1
     STI = 2

@@ -1,4 +1,4 @@
-"""classify: which catalogue entry (abi.Kind, DESIGN §2) is the 32-bit instruction at code[0]?
+"""classify: which catalogue entry (abi.Kind, docs/design.md §2) is the 32-bit instruction at code[0]?
 
 The disassembler decodes with capstone's cheap `disasm_lite` (address, size, mnemonic, op_str)
 and calls `classify(bytes)` only when the last word of the mnemonic is in CANDIDATE_MNEMONICS.
@@ -60,7 +60,7 @@ Decisions:
 `privileged` (CATALOGUE) means "an unpatched one in the guest faults in host ring 3, so the
 runtime catches it"; `host_ring3` records what a 32-bit process in compatibility mode did on this
 machine (AMD EPYC, Linux 6.18, UMIP on; measured with a freestanding -m32 probe). It differs from
-DESIGN §2 in four places: int n (int $0x80 is a real host syscall), syscall (a real host syscall
+docs/design.md §2 in four places: int n (int $0x80 is a real host syscall), syscall (a real host syscall
 on AMD), iret/lcall/ljmp/lret (silent for a same-CPL target, e.g. ljmp $0x23) and segment loads
 (a null selector or any selector naming a host DPL-3 descriptor, e.g. a Linux guest's __USER_DS
 0x7b = host GDT entry 15, CPUNODE, loads silently) are all privileged=False. sysenter is #UD in

@@ -2,7 +2,7 @@
 the gaps.
 
 Capstone's `disasm_lite` (no detail) is the only decoder run over every byte; it costs ~4 s on
-Debian's 686 vmlinux, while asking for detail would cost ~40 s (DESIGN §1). Everything is kept
+Debian's 686 vmlinux, while asking for detail would cost ~40 s (docs/design.md §1). Everything is kept
 compact so that 3 M instructions fit: per code range one bytearray of instruction lengths and one
 of per-byte states; dicts only for control flow (~20 % of instructions) and sensitive candidates.
 

@@ -1,6 +1,6 @@
 """Stage 4 — the patch plan: for every sensitive site, which tactic and which bytes.
 
-Tactics are tried in order for each site, like E9Patch's (DESIGN §3):
+Tactics are tried in order for each site, like E9Patch's (docs/design.md §3):
   1. inline      — the site's instruction and enough neighbours of its basic block to free 5
                    bytes (a "region") move to a trampoline that translates it without the runtime;
   2. trampoline  — the same region, but the translation is a hypercall;

@@ -1,4 +1,4 @@
-// Emulation of the sensitive instructions (DESIGN §2) against the virtual CPU. Each case
+// Emulation of the sensitive instructions (docs/design.md §2) against the virtual CPU. Each case
 // follows the instruction's "Operation" section in Intel SDM vol. 2; the privilege checks
 // are the guest's (CPL, virtual IOPL, CR4), never the host's.
 #include "emulate.h"

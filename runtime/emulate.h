@@ -1,4 +1,4 @@
-// Emulation of the sensitive instructions (DESIGN §2) against the virtual CPU.
+// Emulation of the sensitive instructions (docs/design.md §2) against the virtual CPU.
 #ifndef RING1_EMULATE_H
 #define RING1_EMULATE_H
 

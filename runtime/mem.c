@@ -1,6 +1,6 @@
 // Guest memory: address-space layout, guest RAM (one memfd), the guest's view, page walks.
 //
-// Layout of this process (DESIGN §5):
+// Layout of this process (docs/design.md §5):
 //   [0, 4 GiB)      the guest's. Reserved PROT_NONE at start; guest RAM is mapped into it as
 //                   the guest's view, and the hypervisor window sits at mem_window.
 //   above 4 GiB     the runtime: its PIE image, heap, stacks, and the second mapping of RAM

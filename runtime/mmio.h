@@ -1,6 +1,6 @@
 // Memory-mapped I/O: one registry of physical ranges that are not RAM, and the emulation of
 // the guest instruction whose memory operand hit one (the page is left unmapped, so every
-// access faults and is decoded; DESIGN §6).
+// access faults and is decoded; docs/design.md §6).
 #ifndef RING1_MMIO_H
 #define RING1_MMIO_H
 

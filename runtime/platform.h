@@ -1,4 +1,4 @@
-// The PC the guest sees (DESIGN §6): devices, their ports, their interrupt wiring, and the
+// The PC the guest sees (docs/design.md §6): devices, their ports, their interrupt wiring, and the
 // host ends of them (serial output/input, keyboard input, the PIT's and the RTC's host
 // timers).
 #ifndef RING1_PLATFORM_H

@@ -236,7 +236,7 @@ void signals_init(struct vcpu *v)
     guest_syscalls_off();
 }
 
-// No guest instruction may reach the host kernel (DESIGN §5). Two filters, because neither
+// No guest instruction may reach the host kernel (docs/design.md §5). Two filters, because neither
 // alone is enough:
 //
 //  1. Syscall User Dispatch: a system call made from outside [4 GiB, 128 TiB) -- from guest

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Count the sensitive instructions of DESIGN.md §2 in an ELF, using GNU objdump.
+"""Count the sensitive instructions of docs/design.md §2 in an ELF, using GNU objdump.
 
     scripts/objdump-count.py [-j SECTION]... [--no-zeros] KERNEL.elf
 

@@ -922,7 +922,7 @@ KNOWN_GAPS = {
 
 # Golden lines an unpatched (trap-only) run legitimately gets wrong: each comes from a
 # sensitive but unprivileged instruction that executes natively with the host's answer
-# (DESIGN §2), or from a selector load the host GDT accepts without trapping.
+# (docs/design.md §2), or from a selector load the host GDT accepts without trapping.
 UNPATCHED_DIFFERS = [
     (r"IF=\d IOPL=\d NT=\d AC=\d", "pushf/popf run natively: host IF/IOPL/AC"),
     (r"^s[gi]dt |s[gi]dt: limit=", "sgdt/sidt: the kernel's UMIP emulation answers"),

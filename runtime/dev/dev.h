@@ -1,6 +1,6 @@
 // What every device model shares: the interrupt line it drives. Devices never see the vCPU,
 // file descriptors or signals; the host side hands them callbacks, and unit tests hand them
-// fakes (Firecracker's split, STYLE.md).
+// fakes (Firecracker's split).
 #ifndef RING1_DEV_H
 #define RING1_DEV_H
 

@@ -180,7 +180,7 @@ struct r1_undo {
 #define R1_TACTIC_TRAMPOLINE  2 /* jmp to a trampoline that makes a hypercall */
 #define R1_TACTIC_TRAP        3 /* int3 at the site; the runtime emulates it */
 
-/* Kinds: one per entry of the sensitive-instruction catalogue (DESIGN §2). */
+/* Kinds: one per entry of the sensitive-instruction catalogue (docs/design.md §2). */
 #define R1_KIND_LIST(X) \
     X(CLI, 1) X(STI, 2) X(HLT, 3) X(IN, 4) X(OUT, 5) X(INS, 6) X(OUTS, 7) \
     X(LGDT, 8) X(LIDT, 9) X(LLDT, 10) X(LTR, 11) X(MOV_TO_CR, 12) X(MOV_FROM_CR, 13) \

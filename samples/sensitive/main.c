@@ -1,4 +1,4 @@
-// sensitive: executes every class of sensitive instruction of DESIGN §2, one line per check.
+// sensitive: executes every class of sensitive instruction of docs/design.md §2, one line per check.
 //
 // Every value printed is a function of this kernel's own setup (never of the host or of time),
 // and addresses are printed by name, so the QEMU transcript is a golden for any toolchain.

@@ -1,5 +1,5 @@
 // Guest system-call instructions must become guest events, never host system calls
-// (Syscall User Dispatch, DESIGN §5): int $0x80 goes through the guest's IDT (vector 0x80),
+// (Syscall User Dispatch, docs/design.md §5): int $0x80 goes through the guest's IDT (vector 0x80),
 // and syscall, which qemu32 does not have, is #UD.
 #include "glib.h"
 
