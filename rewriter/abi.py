@@ -27,6 +27,8 @@ VCPU_SEL = 0x20
 VCPU_SEGFAST = 0x40
 VCPU_TSCRATCH = 0x60
 VCPU_CR = 0x80
+VCPU_MMIOC = 0x100
+MMIOC_N = 64
 VCPU_SEGC = 0x400
 SEGC_N = 64
 SEGC_VALID = 0x10000
@@ -127,6 +129,7 @@ SITE = struct.Struct("<IIIHBB16s")               # struct r1_site
 MAP = struct.Struct("<II")                       # struct r1_map
 UNDO = struct.Struct("<II")                      # struct r1_undo
 SEGC = struct.Struct("<IIII")                    # struct r1_segc (vCPU page, R1_VCPU_SEGC)
+MMIOC = struct.Struct("<II")                     # struct r1_mmioc (vCPU page, R1_VCPU_MMIOC)
 
 HEADER_FIELDS = ("magic", "abi_version", "window_base", "header_size", "flags", "nsites",
                  "sites_off", "nmap_o2t", "map_o2t_off", "nmap_t2o", "map_t2o_off", "tramp_off",
@@ -138,6 +141,7 @@ SITE_FIELDS = ("addr", "resume", "tramp", "kind", "tactic", "len", "bytes")
 MAP_FIELDS = ("orig", "tramp")
 UNDO_FIELDS = ("offset", "len")
 SEGC_FIELDS = ("key", "lin", "desc_lo", "desc_hi")
+MMIOC_FIELDS = ("key", "value")
 
 
 def tactic_bits(tactics) -> int:

@@ -123,13 +123,52 @@ class Builder:
 
     def hypercall(self, site_addr: int) -> int:
         """Emit the hypercall sequence; returns the resume address."""
-        fast = self.sreg_fast_path(self.sites[site_addr])
+        site = self.sites[site_addr]
+        fast = self.sreg_fast_path(site) if site.kind != Kind.MMIO else self.mmio_fast_path(site)
         if fast is None:
             self.asm(*self.hypercall_lines(site_addr))
         else:
             # one block, so that keystone resolves the fast path's labels
             self.asm("\n".join(fast + self.hypercall_lines(site_addr) + ["resume:"]))
         return self.lay.cursor
+
+    def mmio_fast_path(self, s) -> list[str] | None:
+        """A profile-made MMIO site of the form `mov r32, [mem]` (no prefix; no ESP/EBP base,
+        whose segment is SS): the register's value from the vCPU page's read cache (abi.h,
+        R1_VCPU_MMIOC) when the runtime has one for the operand's address and DS is flat at
+        CPL 0; else the hypercall. The address comes from `lea edx, [mem]` (the instruction's
+        own ModRM, SIB and displacement). None for other forms."""
+        code = s.code
+        if len(code) < 2 or code[0] != 0x8B:
+            return None
+        m = code[1]
+        mod, reg, rm = m >> 6, (m >> 3) & 7, m & 7
+        if mod == 3 or reg == 4:
+            return None
+        base = None
+        if rm == 4:                                   # SIB
+            if len(code) < 3:
+                return None
+            b = code[2] & 7
+            base = None if (b == 5 and mod == 0) else b
+        elif not (rm == 5 and mod == 0):
+            base = rm
+        if base in (4, 5):
+            return None
+        lea = bytes((0x8D, (m & 0xC7) | (2 << 3))) + code[2:]
+        t = [self.v(abi.VCPU_TSCRATCH + 4 * i) for i in range(5)]
+        cache = abi.vcpu(self.w, abi.VCPU_MMIOC)
+        restore = [f"mov eax, {t[4]}", "add al, 0x7f", "sahf", f"mov eax, {t[0]}",
+                   f"mov ecx, {t[1]}", f"mov edx, {t[2]}"]
+        return ([f"mov {t[2]}, edx"] + [f".byte {b:#x}" for b in lea] +
+                [f"mov {t[0]}, eax", f"mov {t[1]}, ecx", "lahf", "seto al", f"mov {t[4]}, eax",
+                 f"cmp {self.v(abi.VCPU_SEGFAST + 4 * abi.SREG_DS)}, 0", "je miss",
+                 "test dl, 3", "jne miss",
+                 "mov ecx, edx", "shr ecx, 4", f"and ecx, {abi.MMIOC_N - 1}",
+                 f"lea ecx, [ecx*8 + {cache:#x}]",
+                 "lea eax, [edx + 1]", "cmp eax, dword ptr [ecx]", "jne miss",
+                 "mov eax, dword ptr [ecx + 4]", f"mov {t[3]}, eax"] + restore +
+                [f"mov {_REG32[reg]}, {t[3]}", "jmp resume", "miss:"] + restore)
 
     def sreg_fast_path(self, s) -> list[str] | None:
         """`mov es/ds/fs/gs, r16` and `pop es/ds/fs/gs` (abi.h, R1_VCPU_SEGFAST): the load

@@ -9,6 +9,7 @@
 #include "hypercall.h"
 #include "interrupt.h"
 #include "mem.h"
+#include "mmio.h"
 #include "pio.h"
 #include "segment.h"
 #include "vcpu.h"
@@ -842,6 +843,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
     case 0x0f21: return mov_dr(v, in, false);
     case 0x0f23: return mov_dr(v, in, true);
     case 0x0f30: {  // wrmsr
+        mmio_cache_flush();   // IA32_APIC_BASE moves or disables the APIC's registers
         NEED_CPL0();
         uint64_t m = (uint64_t)v->gpr[R_EDX] << 32 | v->gpr[R_EAX];
         if (msr_write(v, v->gpr[R_ECX], m) < 0)

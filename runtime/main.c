@@ -14,6 +14,7 @@
 #include "jail.h"
 #include "loader.h"
 #include "mem.h"
+#include "mmio.h"
 #include "disk.h"
 #include "entry.h"
 #include "platform.h"
@@ -386,6 +387,8 @@ int main(int argc, char **argv)
     } else {
         v->page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
+    if (img.has_note)
+        mmio_cache_init(v->page);
     vcpu_reset(v);
     mem_view_reset(v);
     // platform_init turns on SIGIO for stdin and creates the timers; until signals_init

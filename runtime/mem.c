@@ -327,6 +327,7 @@ static void downgrade_marked(void)
 
 void mem_view_reset(struct vcpu *v)
 {
+    mmio_cache_flush();   // the device-register read cache is keyed by linear address
     reserve_all();
     sp_forget_all();
     mem_stat_flushes++;
@@ -367,6 +368,7 @@ void mem_set_a20(struct vcpu *v, bool on)
 
 void mem_view_invlpg(struct vcpu *v, uint32_t lin)
 {
+    mmio_cache_flush();   // the device-register read cache is keyed by linear address
     if (!(v->cr0 & CR0_PG))
         return;
     uint32_t pn = lin >> 12;
@@ -472,6 +474,7 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
 
 void mem_view_cr3(struct vcpu *v)
 {
+    mmio_cache_flush();   // the device-register read cache is keyed by linear address
     // The TLB is flushed: every mapping must now be what a walk of the new tables gives.
     // Those that are keep their host mapping (the kernel's part of every address space, as a
     // rule); the others are dropped. A kept page gets its accessed bits set, as a refill

@@ -1,6 +1,7 @@
 // Memory-mapped I/O: registry, dispatch, and emulation of the faulting instruction.
 #include "mmio.h"
 
+#include "abi.h"
 #include "decode.h"
 #include "emulate.h"
 #include "interrupt.h"
@@ -15,6 +16,7 @@ struct mmio_range {
     mmio_read_fn rd;
     mmio_write_fn wr;
     void *opaque;
+    mmio_stable_fn stable;
 };
 
 #define MMIO_MAX 16
@@ -27,7 +29,41 @@ void mmio_register(uint32_t base, uint32_t len, const char *name, mmio_read_fn r
                    mmio_write_fn wr, void *opaque)
 {
     if (nranges < MMIO_MAX)
-        ranges[nranges++] = (struct mmio_range){base, len, name, rd, wr, opaque};
+        ranges[nranges++] = (struct mmio_range){base, len, name, rd, wr, opaque, NULL};
+}
+
+void mmio_set_stable(uint32_t base, mmio_stable_fn stable)
+{
+    for (int i = 0; i < nranges; i++)
+        if (ranges[i].base == base)
+            ranges[i].stable = stable;
+}
+
+// ---- the read cache in the vCPU page (abi.h, R1_VCPU_MMIOC) ----------------------------------
+static volatile struct r1_mmioc *cache;
+
+void mmio_cache_init(volatile uint32_t *vcpu_page)
+{
+    cache = (volatile struct r1_mmioc *)(vcpu_page + R1_VCPU_MMIOC / 4);
+    mmio_cache_flush();
+}
+
+void mmio_cache_flush(void)
+{
+    if (cache)
+        for (unsigned i = 0; i < R1_MMIOC_N; i++)
+            cache[i].key = 0;
+}
+
+static void cache_fill(uint32_t lin, uint32_t value)
+{
+    if (!cache || (lin & 3))
+        return;
+    volatile struct r1_mmioc *e = &cache[(lin >> 4) & (R1_MMIOC_N - 1)];
+    e->key = 0;
+    e->value = value;
+    e->key = lin | 1;
+    stats_count("mmio-cache-fill");
 }
 
 static const struct mmio_range *find(uint32_t pa)
@@ -63,6 +99,7 @@ uint32_t mmio_read(uint32_t pa, int size)
 
 void mmio_write(uint32_t pa, int size, uint32_t val)
 {
+    mmio_cache_flush();   // any device write may change what any register reads
     const struct mmio_range *r = find(pa);
     if (r && r->wr) {
         r->wr(r->opaque, pa - r->base, size, val);
@@ -270,6 +307,12 @@ int mmio_emulate_site(struct vcpu *v, const struct insn *in)
     }
     if (!emulate_access(v, in, o))
         return -1;
+    // A stable register read by `mov r32, [mem]` (the form the site's trampoline can answer
+    // from the cache): remember it for the next time.
+    const struct mmio_range *r = device ? find(pa) : NULL;
+    if (r && r->stable && in->op == 0x8b && in->opsize == 4 && v->exc.vector < 0 &&
+        r->stable(r->opaque, (pa - r->base) & ~3u))
+        cache_fill(o.lin, vcpu_reg(v, in->reg, 4));
     return device;
 }
 

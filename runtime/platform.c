@@ -246,6 +246,11 @@ static uint32_t lapic_mmio_read(void *o, uint32_t off, int size)
 {
     return size == 4 ? lapic_read(o, off) : 0;
 }
+static bool lapic_mmio_stable(void *o, uint32_t off)
+{
+    (void)o;
+    return lapic_read_stable(off);
+}
 static void lapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
 {
     if (size == 4)
@@ -469,6 +474,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     lapic_init(&plat.lapic);
     mmio_register(LAPIC_BASE_DEFAULT, LAPIC_SIZE, "lapic", lapic_mmio_read, lapic_mmio_write,
                   &plat.lapic);
+    mmio_set_stable(LAPIC_BASE_DEFAULT, lapic_mmio_stable);
     plat.ioapic.deliver = ioapic_deliver;
     ioapic_init(&plat.ioapic);
     mmio_register(IOAPIC_BASE_DEFAULT, IOAPIC_SIZE, "ioapic", ioapic_mmio_read,

@@ -145,6 +145,7 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_VFLAGS / 4] = 0;
     v->page[R1_VCPU_PENDING / 4] = 0;
     seg_fast_flush(v);
+    mmio_cache_flush();
     v->delivering = -1;
     v->exc.vector = -1;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not ins
 
 # object-like macros of abi.h that are not ABI constants
 NOT_CONSTANTS = {"R1_STATIC_ASSERT"}
-STRUCTS = ("r1_note", "r1_options", "r1_header", "r1_site", "r1_map", "r1_undo", "r1_segc")
+STRUCTS = ("r1_note", "r1_options", "r1_header", "r1_site", "r1_map", "r1_undo", "r1_segc", "r1_mmioc")
 
 
 def py_layouts() -> dict:
@@ -41,7 +41,8 @@ def py_layouts() -> dict:
             "r1_options": (abi.OPTIONS, abi.OPTIONS_FIELDS),
             "r1_header": (abi.HEADER, abi.HEADER_FIELDS),
             "r1_site": (abi.SITE, abi.SITE_FIELDS), "r1_map": (abi.MAP, abi.MAP_FIELDS),
-            "r1_undo": (abi.UNDO, abi.UNDO_FIELDS), "r1_segc": (abi.SEGC, abi.SEGC_FIELDS)}
+            "r1_undo": (abi.UNDO, abi.UNDO_FIELDS), "r1_segc": (abi.SEGC, abi.SEGC_FIELDS),
+            "r1_mmioc": (abi.MMIOC, abi.MMIOC_FIELDS)}
 
 
 def _strip_comments(text: str) -> str:
@@ -299,7 +300,8 @@ def test_window_helpers():
     # the trampolines' half of the vCPU page (0x800 on is the runtime's): no field overlaps
     assert abi.VCPU_SEGFAST + 4 * 6 <= abi.VCPU_TSCRATCH
     assert abi.VCPU_TSCRATCH + 4 * 8 <= abi.VCPU_CR
-    assert abi.VCPU_CR + 4 * 5 <= abi.VCPU_SEGC
+    assert abi.VCPU_CR + 4 * 5 <= abi.VCPU_MMIOC
+    assert abi.VCPU_MMIOC + abi.MMIOC_N * abi.MMIOC.size <= abi.VCPU_SEGC
     assert abi.VCPU_SEGC + abi.SEGC_N * abi.SEGC.size <= 0x800
     assert abi.SEGC_N & (abi.SEGC_N - 1) == 0
 

@@ -317,10 +317,12 @@ def test_unixwork_rows(run_py, tmp_path):
     for k in ("ring1", "first", "trap"):
         causes = row["stats"][k]["causes"]
         assert causes["syscall (vec 64)"] >= 1000, causes        # 500 × (uptime + getpid)
-        assert causes["MMIO fault"] + causes["MMIO hypercall"] >= 9000, causes   # LAPIC ID
-    # profiled, the LAPIC ID reads are hypercalls, not host faults (counts, never times)
-    assert row["stats"]["first"]["causes"]["MMIO fault"] >= 9000
-    assert row["stats"]["ring1"]["causes"]["MMIO fault"] < 200
+    for k in ("first", "trap"):                                  # the LAPIC ID reads, faulting
+        assert row["stats"][k]["causes"]["MMIO fault"] >= 9000, row["stats"][k]["causes"]
+    # profiled, they neither fault nor mostly even exit (the vCPU page's register cache);
+    # counts, never times
+    c = row["stats"]["ring1"]["causes"]
+    assert c["MMIO fault"] < 200 and c["MMIO hypercall"] < 2000, c
     assert row["stats"]["ring1"]["causes"]["hypercall"] > 0
     assert row["stats"]["trap"]["causes"]["int3 trap"] > 0
     notes = []

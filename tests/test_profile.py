@@ -95,8 +95,9 @@ def test_the_profiled_rewrite_exits_less_and_prints_the_same(unix_profile, tmp_p
     assert rc == 1 and transcript == GOLDEN.read_bytes(), err
     before, after = _stat(err0, "mmio-fault"), _stat(err, "mmio-fault")
     assert after < before / 4, (before, after)
-    # (the number of timer ticks, and so of APIC accesses, varies a little from run to run)
-    assert _stat(err, "mmio-site") > 0.9 * (before - after)
+    # what does not fault now leaves by hypercall, or not at all: reads of stable registers
+    # (the APIC's ID) come from the vCPU page's cache until a device write empties it
+    assert 0 < _stat(err, "mmio-site") < before / 2
 
 
 def test_boot_records_a_profile_and_the_next_boot_uses_it(tmp_path, samples_built):
@@ -120,7 +121,7 @@ def test_boot_records_a_profile_and_the_next_boot_uses_it(tmp_path, samples_buil
     assert "from its profile" not in runs[0]
     assert re.search(r"\d+ device accesses from its profile made hypercalls", runs[1]), runs[1]
     assert _stat(runs[1], "mmio-fault") < _stat(runs[0], "mmio-fault") / 4
-    assert _stat(runs[1], "mmio-site") > 0
+    assert 0 < _stat(runs[1], "mmio-site") < _stat(runs[0], "mmio-fault") / 2
     assert _stat(runs[2], "mmio-site") == 0                  # --no-profile: the plain image
     files = sorted(p.name for p in (tmp_path / "cache" / "boot").glob("*.profile.json"))
     # the kept profile (run 1's, merged at boot 2) and run 2's record, for the next boot

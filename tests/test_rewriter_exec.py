@@ -581,3 +581,34 @@ def test_mmio_sites_make_one_hypercall_per_access(where, tmp_path):
         for k in REGS:
             assert got[k] == want[k], k
         assert pat.u32(0x2000B0) == 0xC0FFEE and not pat.writes
+
+
+@pytest.mark.parametrize("case", ["hit", "other-address", "ds-not-flat", "empty"])
+def test_mmio_site_reads_a_stable_register_from_the_cache(case, tmp_path):
+    """`mov r32, [mem]` at an MMIO site answers from the vCPU page's read cache (abi.h,
+    R1_VCPU_MMIOC) when the runtime holds the register's value there and DS is flat at CPL 0
+    (SEGFAST[DS]): no hypercall, every other register and the flags as they were. Otherwise the
+    hypercall, as before."""
+    raw, entry, sites = _mmio_kernel()
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W, mmio=sites)
+    pat = MmioPatched(rw.patched.data, {0x20: 0x05000000, 0x30: 0x00050014})
+    pat.setv(abi.VCPU_SEGFAST + 4 * abi.SREG_DS, 0 if case == "ds-not-flat" else 1)
+    if case != "empty":
+        for off, val in ((0x20, 0x07000000), (0x30, 0x00060015)):
+            lin = DEV + off + (0x1000 if case == "other-address" else 0)
+            e = abi.vcpu(W, abi.VCPU_MMIOC) + abi.MMIOC.size * ((lin >> 4) % abi.MMIOC_N)
+            pat.uc.mem_write(e, abi.MMIOC.pack(lin | 1, val))
+    regs = {"eax": 1, "ebx": DEV, "ecx": 0xC0FFEE, "edx": 2, "esi": 3, "edi": 4, "ebp": 5}
+    eflags = 0x8D5 & ~0x400 | IF | 0x2            # every arithmetic flag set
+    pat.call(entry, regs, eflags)
+    got = pat.state()
+    assert pat.writes == [(0xB0, 0xC0FFEE)]          # the store always goes to the device
+    if case == "hit":
+        assert (got["eax"], got["edx"]) == (0x07000007, 0x00060015)   # the cached values
+        assert pat.events["hypercall"] == 1                            # the store's only
+    else:
+        assert (got["eax"], got["edx"]) == (0x05000007, 0x00050014)
+        assert pat.events["hypercall"] == 3
+    assert (got["ebx"], got["ecx"], got["esi"], got["edi"], got["ebp"]) == (DEV, 0xC0FFEE, 3, 4, 5)

@@ -216,6 +216,20 @@ static int lvt_index(uint32_t off)
     }
 }
 
+bool lapic_read_stable(uint32_t off)
+{
+    off &= 0xff0;
+    if (lvt_index(off) >= 0)
+        return true;
+    switch (off) {
+    case LAPIC_ID: case LAPIC_VER: case LAPIC_TPR: case LAPIC_LDR: case LAPIC_DFR:
+    case LAPIC_SVR: case LAPIC_ICR_LO: case LAPIC_ICR_HI: case LAPIC_TICR: case LAPIC_TDCR:
+        return true;
+    default:   // ISR/TMR/IRR/PPR/ESR follow interrupts, the current count time
+        return false;
+    }
+}
+
 uint32_t lapic_read(struct lapic *a, uint32_t off)
 {
     off &= 0xff0;

@@ -56,6 +56,14 @@
  * runtime before every entry into the guest (an inline translation reads them). */
 #define R1_VCPU_CR          0x80u  /* uint32_t[5]                                            */
 #define R1_VCPU_TSCRATCH    0x60u  /* uint32_t[8]: registers a fast path saves and restores  */
+/* Device registers read without a hypercall. A profile-made MMIO site of the form
+ * `mov r32, [mem]` (no prefix, no ESP/EBP base) first looks for its operand's linear address
+ * here while SEGFAST[DS] is nonzero (CPL 0, flat DS): the entry at index (lin >> 4) &
+ * (R1_MMIOC_N - 1) with key lin | 1 holds the register's value. The runtime fills an entry
+ * after a read its device calls stable (it changes only when written: an APIC's ID, version,
+ * LVTs, ...) and empties the cache on every device write, CR3 write, invlpg and flush. */
+#define R1_VCPU_MMIOC       0x100u /* struct r1_mmioc[R1_MMIOC_N]                          */
+#define R1_MMIOC_N          64u
 #define R1_VCPU_SEGC        0x400u /* struct r1_segc[R1_SEGC_N]                            */
 #define R1_SEGC_N           64u
 #define R1_SEGC_VALID       0x10000u
@@ -166,6 +174,12 @@ struct r1_segc {
     uint32_t lin;              /* guest linear address of its descriptor; 0: null selector */
     uint32_t desc_lo;          /* the descriptor as the runtime checked it (accessed bit set) */
     uint32_t desc_hi;
+};
+
+/* A device-register read cache entry (R1_VCPU_MMIOC). */
+struct r1_mmioc {
+    uint32_t key;              /* linear address | 1 (dword aligned); 0: empty */
+    uint32_t value;
 };
 
 /* An undo record: `len` original bytes at file offset `offset` follow, padded to 4 bytes.
