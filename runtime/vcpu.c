@@ -436,6 +436,7 @@ static void handle_trap(struct vcpu *v)
         if (v->step_for_shadow) {   // interrupt_check decides whether the shadow is over
             v->step_for_shadow = false;
             v->eflags &= ~FL_TF;
+            stats_count("single-step");
             return;
         }
         if (!(v->eflags & FL_TF)) {
