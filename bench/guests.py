@@ -170,45 +170,40 @@ def ring1_argv(image: Path, kernel: Path, args: str, timeout: int = 120) -> list
             "--timeout", str(timeout)]
 
 
-def profiled(plain: dict) -> dict:
-    """The bench kernel as `ring1 boot` runs it from its second boot on: one run of its nano
-    mmio loop (1 s) records a profile, and the rewrite with it makes that loop's device
-    accesses hypercalls (docs/exits.md). {"image", "report", "profile"}."""
+def _profile_and_rewrite(kernel: Path, plain: Path, run_extra: list[str], args: str,
+                         stdin: bytes | None, status: int, timeout: int) -> dict:
+    """One run of the plain image with --profile-out (ending with `status`), then
+    `ring1 rewrite kernel --profile` as `ring1 boot` does from a kernel's second boot on
+    (docs/exits.md). {"image", "report", "profile"} in build/bench/profiled/."""
     out_dir = WORK / "profiled"
     out_dir.mkdir(parents=True, exist_ok=True)
-    prof = out_dir / "bench.profile.json"
-    p = subprocess.run(ring1_argv(plain["image"], KERNEL, "nano=mmio", timeout=1) +
-                       ["--profile-out", str(prof)], capture_output=True, cwd=ROOT)
-    if p.returncode != 8 or not prof.is_file():   # 8: --timeout, the loop never ends
-        raise RuntimeError(f"profiling run of the bench kernel: status {p.returncode}\n"
+    stem = kernel.name[:-4] if kernel.name.endswith(".elf") else kernel.name
+    prof = out_dir / f"{stem}.profile.json"
+    p = subprocess.run(ring1_argv(plain, kernel, args, timeout=timeout) + run_extra +
+                       ["--profile-out", str(prof)], input=stdin, capture_output=True, cwd=ROOT)
+    if p.returncode != status or not prof.is_file():
+        raise RuntimeError(f"profiling run of {kernel.name}: status {p.returncode}\n"
                            f"{p.stderr.decode(errors='replace')[-2000:]}")
-    image = out_dir / "bench.r1.elf"
-    rep = out_dir / "bench.report.json"
-    run_checked(RING1 + ["rewrite", str(KERNEL), "-o", str(image), "--profile", str(prof),
-                         "--report", str(rep)], "ring1 rewrite --profile")
+    image, rep = out_dir / f"{stem}.r1.elf", out_dir / f"{stem}.report.json"
+    run_checked(RING1 + ["rewrite", str(kernel), "-o", str(image), "--profile", str(prof),
+                         "--report", str(rep)], f"ring1 rewrite --profile ({kernel.name})")
     return {"image": image, "report": json.loads(rep.read_text()), "profile": prof}
+
+
+def profiled(plain: dict) -> dict:
+    """The bench kernel, profiled on one second of its nano mmio loop (status 8: --timeout,
+    the loop never ends)."""
+    return _profile_and_rewrite(KERNEL, plain["image"], [], "nano=mmio", None, 8, 1)
 
 
 def profiled_unix(plain: dict) -> dict:
-    """The unix sample rewritten with the profile of one run of its golden session
-    (samples/unix/session.txt, on a fresh copy of its disk), as `ring1 boot` would from the
-    second boot on. {"image", "report", "profile"}."""
-    out_dir = WORK / "profiled"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prof = out_dir / "unix.profile.json"
-    disk = out_dir / "unix-fs.img"
+    """The unix sample, profiled on one run of its golden session (samples/unix/session.txt,
+    on a fresh copy of its disk; status 1: debug-exit 0 at halt)."""
+    disk = WORK / "profiled" / "unix-fs.img"
+    disk.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(UNIX_FS, disk)
-    p = subprocess.run(ring1_argv(plain["image"], UNIX_KERNEL, "", timeout=60) +
-                       ["--disk", f"index=1,file={disk}", "--profile-out", str(prof)],
-                       input=UNIX_SESSION.read_bytes(), capture_output=True, cwd=ROOT)
-    if p.returncode != 1 or not prof.is_file():   # 1: debug-exit 0 (halt)
-        raise RuntimeError(f"profiling run of the unix sample: status {p.returncode}\n"
-                           f"{p.stderr.decode(errors='replace')[-2000:]}")
-    image = out_dir / "unix.r1.elf"
-    rep = out_dir / "unix.report.json"
-    run_checked(RING1 + ["rewrite", str(UNIX_KERNEL), "-o", str(image), "--profile", str(prof),
-                         "--report", str(rep)], "ring1 rewrite --profile (unix)")
-    return {"image": image, "report": json.loads(rep.read_text()), "profile": prof}
+    return _profile_and_rewrite(UNIX_KERNEL, plain["image"], ["--disk", f"index=1,file={disk}"],
+                                "", UNIX_SESSION.read_bytes(), 1, 60)
 
 
 def contenders(r1: Path, trap: Path, kvm: bool, first: Path | None = None) -> dict[str, Contender]:

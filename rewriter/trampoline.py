@@ -134,28 +134,32 @@ class Builder:
 
     def mmio_fast_path(self, s) -> list[str] | None:
         """A profile-made MMIO site of the form `mov r32, [mem]` (no prefix; no ESP/EBP base,
-        whose segment is SS): the register's value from the vCPU page's read cache (abi.h,
-        R1_VCPU_MMIOC) when the runtime has one for the operand's address and DS is flat at
-        CPL 0; else the hypercall. The address comes from `lea edx, [mem]` (the instruction's
-        own ModRM, SIB and displacement). None for other forms."""
+        whose segment is SS) or `mov eax, [moffs32]`: the register's value from the vCPU
+        page's read cache (abi.h, R1_VCPU_MMIOC) when the runtime has one for the operand's
+        address and DS is flat at CPL 0; else the hypercall. The address comes from
+        `lea edx, [mem]` (the instruction's own ModRM, SIB and displacement) or `mov edx,
+        moffs32`. None for other forms."""
         code = s.code
-        if len(code) < 2 or code[0] != 0x8B:
-            return None
-        m = code[1]
-        mod, reg, rm = m >> 6, (m >> 3) & 7, m & 7
-        if mod == 3 or reg == 4:
-            return None
-        base = None
-        if rm == 4:                                   # SIB
-            if len(code) < 3:
+        if len(code) == 5 and code[0] == 0xA1:       # mov eax, [moffs32]
+            reg, lea = 0, b"\xBA" + code[1:]          # (mov edx, moffs32: the address)
+        elif len(code) >= 2 and code[0] == 0x8B:
+            m = code[1]
+            mod, reg, rm = m >> 6, (m >> 3) & 7, m & 7
+            if mod == 3 or reg == 4:
                 return None
-            b = code[2] & 7
-            base = None if (b == 5 and mod == 0) else b
-        elif not (rm == 5 and mod == 0):
-            base = rm
-        if base in (4, 5):
+            base = None
+            if rm == 4:                               # SIB
+                if len(code) < 3:
+                    return None
+                b = code[2] & 7
+                base = None if (b == 5 and mod == 0) else b
+            elif not (rm == 5 and mod == 0):
+                base = rm
+            if base in (4, 5):
+                return None
+            lea = bytes((0x8D, (m & 0xC7) | (2 << 3))) + code[2:]
+        else:
             return None
-        lea = bytes((0x8D, (m & 0xC7) | (2 << 3))) + code[2:]
         t = [self.v(abi.VCPU_TSCRATCH + 4 * i) for i in range(5)]
         cache = abi.vcpu(self.w, abi.VCPU_MMIOC)
         restore = [f"mov eax, {t[4]}", "add al, 0x7f", "sahf", f"mov eax, {t[0]}",

@@ -310,9 +310,9 @@ int mmio_emulate_site(struct vcpu *v, const struct insn *in)
     // A stable register read by `mov r32, [mem]` (the form the site's trampoline can answer
     // from the cache): remember it for the next time.
     const struct mmio_range *r = device ? find(pa) : NULL;
-    if (r && r->stable && in->op == 0x8b && in->opsize == 4 && v->exc.vector < 0 &&
-        r->stable(r->opaque, (pa - r->base) & ~3u))
-        cache_fill(o.lin, vcpu_reg(v, in->reg, 4));
+    bool form = (in->op == 0x8b || in->op == 0xa1) && in->opsize == 4;
+    if (r && r->stable && form && v->exc.vector < 0 && r->stable(r->opaque, (pa - r->base) & ~3u))
+        cache_fill(o.lin, vcpu_reg(v, in->op == 0xa1 ? R_EAX : in->reg, 4));
     return device;
 }
 

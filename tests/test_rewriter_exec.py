@@ -612,3 +612,26 @@ def test_mmio_site_reads_a_stable_register_from_the_cache(case, tmp_path):
         assert (got["eax"], got["edx"]) == (0x05000007, 0x00050014)
         assert pat.events["hypercall"] == 3
     assert (got["ebx"], got["ecx"], got["esi"], got["edi"], got["ebp"]) == (DEV, 0xC0FFEE, 3, 4, 5)
+
+
+def test_mmio_site_moffs_form_reads_from_the_cache(tmp_path):
+    """`mov eax, [moffs32]` (A1: a kernel reading a fixed device address) takes the same cache."""
+    p = Prog(TEXT)
+    p.label("entry").raw("a120" + "00e0fe").asm("add eax, 1", "nop", "nop", "nop", "ret")
+    text, labels = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text")], labels["entry"])
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W, mmio=[labels["entry"]])
+    for cached in (False, True):
+        pat = MmioPatched(rw.patched.data, {0x20: 0x05000000})
+        pat.setv(abi.VCPU_SEGFAST + 4 * abi.SREG_DS, 1)
+        if cached:
+            lin = DEV + 0x20
+            e = abi.vcpu(W, abi.VCPU_MMIOC) + abi.MMIOC.size * ((lin >> 4) % abi.MMIOC_N)
+            pat.uc.mem_write(e, abi.MMIOC.pack(lin | 1, 0x09000000))
+        pat.call(labels["entry"], {r: 0x1234 for r in REGS}, IF | 0x2)
+        got = pat.state()
+        assert got["eax"] == (0x09000001 if cached else 0x05000001)
+        assert pat.events["hypercall"] == (0 if cached else 1)
+        assert all(got[r] == 0x1234 for r in REGS if r != "eax")

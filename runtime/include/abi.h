@@ -57,11 +57,12 @@
 #define R1_VCPU_CR          0x80u  /* uint32_t[5]                                            */
 #define R1_VCPU_TSCRATCH    0x60u  /* uint32_t[8]: registers a fast path saves and restores  */
 /* Device registers read without a hypercall. A profile-made MMIO site of the form
- * `mov r32, [mem]` (no prefix, no ESP/EBP base) first looks for its operand's linear address
- * here while SEGFAST[DS] is nonzero (CPL 0, flat DS): the entry at index (lin >> 4) &
- * (R1_MMIOC_N - 1) with key lin | 1 holds the register's value. The runtime fills an entry
- * after a read its device calls stable (it changes only when written: an APIC's ID, version,
- * LVTs, ...) and empties the cache on every device write, CR3 write, invlpg and flush. */
+ * `mov r32, [mem]` (no prefix, no ESP/EBP base) or `mov eax, [moffs32]` first looks for its
+ * operand's linear address here while SEGFAST[DS] is nonzero (CPL 0, flat DS): the entry at
+ * index (lin >> 4) & (R1_MMIOC_N - 1) with key lin | 1 holds the register's value. The
+ * runtime fills an entry after a read its device calls stable (it changes only when written:
+ * an APIC's ID, version, LVTs, ...) and empties the cache on every device write, CR3 write,
+ * invlpg, flush, wrmsr and reset. */
 #define R1_VCPU_MMIOC       0x100u /* struct r1_mmioc[R1_MMIOC_N]                          */
 #define R1_MMIOC_N          64u
 #define R1_VCPU_SEGC        0x400u /* struct r1_segc[R1_SEGC_N]                            */
