@@ -527,10 +527,41 @@ static bool may_step(struct vcpu *v)
     return true;
 }
 
+// Trampoline glue the run loop runs itself rather than single-step it (a host trap each) on
+// the way to where an interrupt may be delivered: a `jmp rel32` (back to the original code,
+// out of a slow path) and the restore of the vCPU page's scratch into ECX. Neither does more
+// than set EIP or ECX, whatever it stands for.
+static void skip_glue(struct vcpu *v)
+{
+    if (!mem_window || v->seg[R1_SREG_CS].base != 0)
+        return;
+    for (int i = 0; i < 4; i++) {
+        uint32_t eip = v->eip;
+        if (!r1_in_tramp(eip + mem_window_alias_delta(v, eip)))
+            return;
+        uint8_t b[6];
+        if (vmem_fetch(v, eip, b, sizeof b) < sizeof b)
+            return;
+        uint32_t imm;
+        memcpy(&imm, b + (b[0] == 0xe9 ? 1 : 2), 4);
+        if (b[0] == 0xe9) {
+            v->eip = eip + 5 + imm;
+        } else if (b[0] == 0x8b && b[1] == 0x0d && imm == mem_window + R1_VCPU_SCRATCH) {
+            v->gpr[R_ECX] = v->page[R1_VCPU_SCRATCH / 4];
+            v->eip = eip + 6;
+        } else {
+            return;
+        }
+        stats_count("glue-run");
+    }
+}
+
 static void interrupt_check(struct vcpu *v)
 {
     bool intr = platform_intr();
     v->page[R1_VCPU_PENDING / 4] = intr;
+    if (intr && vcpu_vif(v) && (v->shadow || !r1_interruptible(v, v->eip)))
+        skip_glue(v);
     // The sti / mov ss shadow lasts until the instruction after it has executed: while the
     // guest is still at that instruction (or in trampoline glue standing for it), no
     // interrupt. Compared through t2o, so a shadow survives the trampoline's jump back.
