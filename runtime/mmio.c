@@ -17,6 +17,7 @@ struct mmio_range {
     mmio_write_fn wr;
     void *opaque;
     mmio_stable_fn stable;
+    mmio_stable_fn write_keeps;   // writes at this offset leave every stable register as is
 };
 
 #define MMIO_MAX 16
@@ -29,14 +30,16 @@ void mmio_register(uint32_t base, uint32_t len, const char *name, mmio_read_fn r
                    mmio_write_fn wr, void *opaque)
 {
     if (nranges < MMIO_MAX)
-        ranges[nranges++] = (struct mmio_range){base, len, name, rd, wr, opaque, NULL};
+        ranges[nranges++] = (struct mmio_range){base, len, name, rd, wr, opaque, NULL, NULL};
 }
 
-void mmio_set_stable(uint32_t base, mmio_stable_fn stable)
+void mmio_set_stable(uint32_t base, mmio_stable_fn stable, mmio_stable_fn write_keeps)
 {
     for (int i = 0; i < nranges; i++)
-        if (ranges[i].base == base)
+        if (ranges[i].base == base) {
             ranges[i].stable = stable;
+            ranges[i].write_keeps = write_keeps;
+        }
 }
 
 // ---- the read cache in the vCPU page (abi.h, R1_VCPU_MMIOC) ----------------------------------
@@ -99,8 +102,12 @@ uint32_t mmio_read(uint32_t pa, int size)
 
 void mmio_write(uint32_t pa, int size, uint32_t val)
 {
-    mmio_cache_flush();   // any device write may change what any register reads
     const struct mmio_range *r = find(pa);
+    // Only a device with stable registers has entries in the cache, and a write changes only
+    // the device written (its other effects -- interrupts -- reach registers that are not
+    // stable); a write it declares harmless (an EOI) keeps them too.
+    if (r && r->stable && !(r->write_keeps && r->write_keeps(r->opaque, (pa - r->base) & ~3u)))
+        mmio_cache_flush();
     if (r && r->wr) {
         r->wr(r->opaque, pa - r->base, size, val);
         return;

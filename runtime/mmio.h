@@ -17,11 +17,13 @@ typedef void (*mmio_write_fn)(void *opaque, uint32_t offset, int size, uint32_t 
 void mmio_register(uint32_t base, uint32_t len, const char *name, mmio_read_fn rd,
                    mmio_write_fn wr, void *opaque);
 // Which registers of the range at base read the same until written (offset dword-aligned):
-// their reads by profile-made sites are cached in the vCPU page (abi.h, R1_VCPU_MMIOC).
+// their reads by profile-made sites are cached in the vCPU page (abi.h, R1_VCPU_MMIOC); and
+// which writes leave all of those as they are (may be NULL: none). Any other write to the
+// device empties the cache.
 typedef bool (*mmio_stable_fn)(void *opaque, uint32_t offset);
-void mmio_set_stable(uint32_t base, mmio_stable_fn stable);
-// The cache: where it lives, and forgetting it (every device write does; so must every change
-// of the guest's linear-to-physical mapping: CR3 writes, invlpg, flushes).
+void mmio_set_stable(uint32_t base, mmio_stable_fn stable, mmio_stable_fn write_keeps);
+// The cache: where it lives, and forgetting it (so must every change of the guest's
+// linear-to-physical mapping: CR3 writes, invlpg, flushes; and wrmsr, reset).
 void mmio_cache_init(volatile uint32_t *vcpu_page);
 void mmio_cache_flush(void);
 // Physical accesses outside RAM. Nothing there: reads return zero and writes vanish, as in

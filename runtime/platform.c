@@ -251,6 +251,11 @@ static bool lapic_mmio_stable(void *o, uint32_t off)
     (void)o;
     return lapic_read_stable(off);
 }
+static bool lapic_mmio_write_keeps(void *o, uint32_t off)
+{
+    (void)o;
+    return lapic_write_keeps_stable(off);
+}
 static void lapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
 {
     if (size == 4)
@@ -474,7 +479,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     lapic_init(&plat.lapic);
     mmio_register(LAPIC_BASE_DEFAULT, LAPIC_SIZE, "lapic", lapic_mmio_read, lapic_mmio_write,
                   &plat.lapic);
-    mmio_set_stable(LAPIC_BASE_DEFAULT, lapic_mmio_stable);
+    mmio_set_stable(LAPIC_BASE_DEFAULT, lapic_mmio_stable, lapic_mmio_write_keeps);
     plat.ioapic.deliver = ioapic_deliver;
     ioapic_init(&plat.ioapic);
     mmio_register(IOAPIC_BASE_DEFAULT, IOAPIC_SIZE, "ioapic", ioapic_mmio_read,

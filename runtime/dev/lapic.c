@@ -230,6 +230,12 @@ bool lapic_read_stable(uint32_t off)
     }
 }
 
+bool lapic_write_keeps_stable(uint32_t off)
+{
+    off &= 0xff0;
+    return off == LAPIC_EOI || off == LAPIC_ESR;   // ISR/PPR and the error latch only
+}
+
 uint32_t lapic_read(struct lapic *a, uint32_t off)
 {
     off &= 0xff0;

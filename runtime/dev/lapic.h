@@ -104,6 +104,8 @@ uint32_t lapic_read(struct lapic *a, uint32_t offset);
 // Whether the register at offset reads the same until the guest writes the APIC (no interrupt,
 // timer or error changes it).
 bool lapic_read_stable(uint32_t offset);
+// Whether a write at offset leaves every such register as it is (EOI, ESR).
+bool lapic_write_keeps_stable(uint32_t offset);
 void lapic_write(struct lapic *a, uint32_t offset, uint32_t val);
 // An interrupt message for this processor (IOAPIC or IPI): fixed/lowest priority only.
 void lapic_accept(struct lapic *a, uint8_t vector, bool level);
