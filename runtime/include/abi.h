@@ -61,8 +61,8 @@
  * operand's linear address here while SEGFAST[DS] is nonzero (CPL 0, flat DS): the entry at
  * index (lin >> 4) & (R1_MMIOC_N - 1) with key lin | 1 holds the register's value. The
  * runtime fills an entry after a read its device calls stable (it changes only when written:
- * an APIC's ID, version, LVTs, ...) and empties the cache on every device write, CR3 write,
- * invlpg, flush, wrmsr and reset. */
+ * an APIC's ID, version, LVTs, ...) and empties the cache on a write to such a device (but
+ * for the writes it calls harmless: an EOI), CR3 writes, invlpg, flushes, wrmsr and reset. */
 #define R1_VCPU_MMIOC       0x100u /* struct r1_mmioc[R1_MMIOC_N]                          */
 #define R1_MMIOC_N          64u
 #define R1_VCPU_SEGC        0x400u /* struct r1_segc[R1_SEGC_N]                            */
