@@ -154,14 +154,12 @@ def run_py():
     return mod
 
 
-def test_unix_sample_boot_rows(run_py, tmp_path):
-    """bench/run.py's unix rows: disk copy, session on a pipe, the prompt and the end of the
-    session reached on every machine with the golden transcript, CPU time in the last row."""
-    r = subprocess.run(["make", "-s", "-C", str(guests.SAMPLES), "unix"], capture_output=True,
-                       text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime")], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+def _unix_env(tmp_path) -> dict:
+    """The runtime and the unix sample built, the sample rewritten with the default tactics
+    ("r1") and trap-only ("trap"), as bench/run.py's setup leaves them; skips without QEMU."""
+    for d, target in ((guests.SAMPLES, ["unix"]), (ROOT / "runtime", [])):
+        r = subprocess.run(["make", "-s", "-C", str(d), *target], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
     if not shutil.which("qemu-system-i386"):
         pytest.skip("qemu-system-i386 not installed")
     env = {"kvm_ok": False}
@@ -172,6 +170,13 @@ def test_unix_sample_boot_rows(run_py, tmp_path):
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         env[tag] = {"unix": {"image": image}}
+    return env
+
+
+def test_unix_sample_boot_rows(run_py, tmp_path):
+    """bench/run.py's unix rows: disk copy, session on a pipe, the prompt and the end of the
+    session reached on every machine with the golden transcript, CPU time in the last row."""
+    env = _unix_env(tmp_path)
     rows = run_py.boot_unix(env, 1)
     assert [row["short"] for row in rows] == ["prompt", "halt"]
     for row in rows:
@@ -292,19 +297,7 @@ def test_unixwork_rows(run_py, tmp_path):
     """bench/run.py's unix workload rows (quick mode: a -short session): every machine runs
     it to the result line with QEMU's golden transcript, the ratios and ring1's exit counts
     by cause are there, and the table renders."""
-    for d, target in ((guests.SAMPLES, ["unix"]), (ROOT / "runtime", [])):
-        r = subprocess.run(["make", "-s", "-C", str(d), *target], capture_output=True, text=True)
-        assert r.returncode == 0, r.stdout + r.stderr
-    if not shutil.which("qemu-system-i386"):
-        pytest.skip("qemu-system-i386 not installed")
-    env = {"kvm_ok": False}
-    for tag, extra in (("r1", []), ("trap", ["--tactics", "trap"])):
-        image = tmp_path / f"unix.{tag}.elf"
-        r = subprocess.run([str(ROOT / ".venv" / "bin" / "ring1"), "rewrite",
-                            str(guests.UNIX_KERNEL), "-o", str(image), *extra],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        env[tag] = {"unix": {"image": image}}
+    env = _unix_env(tmp_path)
     env["unix_profiled"] = guests.profiled_unix(env["r1"]["unix"])
     res = run_py.bench_unixwork(env, True, ["lockstress"])
     (row,) = res["rows"]
