@@ -277,18 +277,17 @@ def mmio_unsuitable(d, addr: int) -> str | None:
         return "already a sensitive-instruction site"
     if d.flow.get(addr) is not None:
         return "a control transfer"
-    if _CS_DETAIL is None:
-        import capstone
-        from capstone import x86_const
+    import capstone
+    from capstone.x86_const import X86_OP_MEM
+    if _CS_DETAIL is None:                     # detail only here: a few instructions a profile names
         _CS_DETAIL = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         _CS_DETAIL.detail = True
-        _CS_DETAIL.mem_type = x86_const.X86_OP_MEM
     insn = next(_CS_DETAIL.disasm(d.insn_bytes(addr), addr), None)
     if insn is None:
         return "does not decode"
     if insn.mnemonic.split()[-1] in _STRING_OPS:
         return "a string move"
-    if not any(op.type == _CS_DETAIL.mem_type for op in insn.operands) or insn.mnemonic == "lea":
+    if not any(op.type == X86_OP_MEM for op in insn.operands) or insn.mnemonic == "lea":
         return "has no memory operand"
     return None
 

@@ -183,7 +183,7 @@ void seg_fast_flush(struct vcpu *v)
 // A load seg_load checked and committed: remember it if a trampoline could repeat it alone.
 static void seg_fast_fill(struct vcpu *v, int sreg, uint16_t sel, uint32_t lin, uint64_t d)
 {
-    if (v->cpl != 0 || sreg == R1_SREG_SS || sreg == R1_SREG_CS || !host_flat(v, sreg))
+    if (v->cpl != 0 || !host_flat(v, sreg))   // (never SS or CS: host_flat says no)
         return;
     volatile struct r1_segc *e = &segc(v)[(sel >> 3) & (R1_SEGC_N - 1)];
     e->key = 0;
