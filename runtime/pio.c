@@ -80,7 +80,12 @@ uint32_t pio_in(uint16_t port, int size)
 {
     const struct pio_range *r = find(port);
     if (!r || !r->in) {
+        // All ones, as QEMU's unassigned ports answer; but QEMU refuses an unaligned word
+        // or dword access there (its unassigned I/O region does not take them), and a
+        // refused read is 0.
         count_unhandled(port, 0);
+        if (port & (size - 1))
+            return 0;
         return size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
     }
     if (r->byte_wide && size > 1) {

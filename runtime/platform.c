@@ -146,6 +146,10 @@ static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)si
 static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
 static uint32_t vga_in(void *o, uint16_t off, int size) { (void)size; return vga_read(o, (uint16_t)(VGA_PORT_FIRST + off)); }
 static void vga_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; vga_write(o, (uint16_t)(VGA_PORT_FIRST + off), (uint8_t)v); }
+static uint32_t fw_cfg_in(void *o, uint16_t off, int size) { return fw_cfg_io_read(o, off, size); }
+static void fw_cfg_out(void *o, uint16_t off, int size, uint32_t v) { fw_cfg_io_write(o, off, size, v); }
+static uint32_t fw_cfg_dma_in(void *o, uint16_t off, int size) { return fw_cfg_dma_read(o, off, size); }
+static void fw_cfg_dma_out(void *o, uint16_t off, int size, uint32_t v) { fw_cfg_dma_write(o, off, size, v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
 static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; post_port_write(o, (uint8_t)v); }
 
@@ -349,6 +353,68 @@ static void cmos_disks(void)
     cmos[0x39] = trans;
 }
 
+// fw_cfg's DMA: guest RAM only (a transfer that touches anything else is the device's error).
+static bool fw_cfg_mem_read(void *opaque, uint64_t addr, void *buf, uint32_t len)
+{
+    (void)opaque;
+    const void *p = addr + len <= 0x100000000ull ? mem_phys((uint32_t)addr, len) : NULL;
+    if (p)
+        memcpy(buf, p, len);
+    return p != NULL;
+}
+static bool fw_cfg_mem_write(void *opaque, uint64_t addr, const void *buf, uint32_t len)
+{
+    (void)opaque;
+    void *p = addr + len <= 0x100000000ull ? mem_phys((uint32_t)addr, len) : NULL;
+    if (p)
+        memcpy(p, buf, len);
+    return p != NULL;
+}
+
+// What QEMU 7.2's pc machine puts in fw_cfg for `-nodefaults -cpu qemu32 -m SIZE -kernel K`
+// with one CPU (hw/i386/fw_cfg.c, hw/i386/pc.c, hw/nvram/fw_cfg.c; read back by
+// tests/guest/fwcfg.c), less what only its firmware uses and ring1 has no firmware for (the
+// ACPI tables and their loader script, SMBIOS, the option ROMs and the multiboot loader's
+// items, the HPET's description: the test lists each).
+static void fw_cfg_pc(struct fw_cfg *s, uint32_t ram_size)
+{
+    static const uint8_t zeros[16];
+    fw_cfg_init(s);
+    s->mem_read = fw_cfg_mem_read;
+    s->mem_write = fw_cfg_mem_write;
+    bool ok = fw_cfg_add_bytes(s, FW_CFG_UUID, zeros, 16);   // no -uuid
+    ok &= fw_cfg_add_i16(s, FW_CFG_NOGRAPHIC, 0);
+    ok &= fw_cfg_add_i16(s, FW_CFG_BOOT_MENU, 0);
+    ok &= fw_cfg_add_i64(s, FW_CFG_RAM_SIZE, ram_size);
+    ok &= fw_cfg_add_i16(s, FW_CFG_NB_CPUS, 1);
+    ok &= fw_cfg_add_i16(s, FW_CFG_MAX_CPUS, 1);
+    // NUMA: the node count, each CPU's node, each node's memory: no nodes.
+    ok &= fw_cfg_add_bytes(s, FW_CFG_NUMA, zeros, 16);
+    ok &= fw_cfg_add_i32(s, FW_CFG_IRQ0_OVERRIDE, 1);
+    ok &= fw_cfg_add_bytes(s, FW_CFG_E820_TABLE, zeros, 4);   // no reserved ranges
+    // The files, by name. bootorder: the boot device QEMU's -kernel gives (its multiboot
+    // option ROM); boot-fail-wait: no -boot reboot-timeout (-1); system-states: S3 and S4
+    // disabled (QEMU's PIIX4 defaults); e820: all RAM below 4 GiB (ring1's --mem is at most
+    // 3 GiB, under the pc machine's 3.5 GiB low-memory split).
+    static const char bootorder[] = "/rom@genroms/multiboot_dma.bin";
+    static const uint8_t fail_wait[4] = {0xff, 0xff, 0xff, 0xff};
+    static const uint8_t states[6] = {0x80, 0x00, 0x00, 0x81, 0x82, 0x80};
+    uint8_t e820[20] = {0};
+    for (int i = 0; i < 4; i++)
+        e820[8 + i] = (uint8_t)(ram_size >> (8 * i));
+    e820[16] = 1;   // E820_RAM
+    ok &= fw_cfg_add_file(s, "bios-geometry", NULL, 0);
+    ok &= fw_cfg_add_file(s, "bootorder", bootorder, sizeof bootorder);
+    ok &= fw_cfg_add_file(s, "etc/boot-fail-wait", fail_wait, 4);
+    ok &= fw_cfg_add_file(s, "etc/e820", e820, 20);
+    ok &= fw_cfg_add_file(s, "etc/system-states", states, 6);
+    ok &= fw_cfg_add_file(s, "etc/tpm/log", NULL, 0);
+    if (!ok) {
+        fprintf(stderr, "ring1-run: internal error: fw_cfg items do not fit\n");
+        exit(STATUS_INTERNAL);
+    }
+}
+
 // Host input from stdin, non-blocking, announced by SIGIO when it is a terminal or a pipe.
 static void stdin_async(void)
 {
@@ -502,6 +568,11 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     plat.port92.a20 = a20_gate;
     port92_init(&plat.port92);
     pio_register(PORT92_PORT, 1, "port92", 1, port92_in, port92_out, &plat.port92);
+    fw_cfg_pc(&plat.fw_cfg, ram_size);
+    pio_register(FW_CFG_IO_BASE, FW_CFG_IO_SIZE, "fw_cfg", 0, fw_cfg_in, fw_cfg_out,
+                 &plat.fw_cfg);
+    pio_register(FW_CFG_DMA_BASE, FW_CFG_DMA_SIZE, "fw_cfg-dma", 0, fw_cfg_dma_in,
+                 fw_cfg_dma_out, &plat.fw_cfg);
     if (cfg->vga) {
         plat.has_vga = true;
         vga_init(&plat.vga);

@@ -10,6 +10,7 @@
 
 #include "dev/ata.h"
 #include "dev/debugexit.h"
+#include "dev/fw_cfg.h"
 #include "dev/i8237.h"
 #include "dev/i8254.h"
 #include "dev/i8042.h"
@@ -53,6 +54,7 @@ struct platform {
     struct port92 port92;
     struct lapic lapic;
     struct ioapic ioapic;
+    struct fw_cfg fw_cfg;  // QEMU's firmware configuration device (ports 0x510-0x51B)
     struct vga vga;        // --vga std (has_vga); without it the VGA ports are unassigned
     bool has_vga;
     int serial_out;        // fd the guest's COM1 output goes to

@@ -1299,3 +1299,62 @@ def test_pc_probe_matches_qemu(machine, tmp_path):
     assert not unexplained, "\n".join(unexplained)
     stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
     assert not stale, "listed differences that no longer differ: " + "; ".join(stale)
+
+
+# runtime/tests/guest/fwcfg.c: QEMU's firmware configuration device (ports 0x510-0x51B), as
+# keys like pcprobe's. Every key where ring1 answers otherwise than QEMU, with its reason;
+# each row must match at least one key, so that a fixed difference cannot stay listed.
+_FWCFG_ABSENT = r"(etc/acpi/rsdp|etc/acpi/tables|etc/table-loader|etc/smbios/smbios-anchor|" \
+    r"etc/smbios/smbios-tables|genroms/kvmvapic\.bin|genroms/multiboot_dma\.bin)"
+FWCFG_DIFFERENCES = [
+    (r"fwcfg\.(file|past|sum) " + _FWCFG_ABSENT + r"|fwcfg\.data\." + _FWCFG_ABSENT +
+     r" 0x[0-9a-f]+", "files only firmware reads, for what ring1 has no firmware to do: the "
+     "ACPI tables and SeaBIOS's loader script for them, the SMBIOS tables, the option ROMs "
+     "(QEMU's multiboot loader, which ring1 is itself, and the kvmvapic ROM); a kernel finds "
+     "the MP tables in memory, as on ring1"),
+    (r"fwcfg\.select \S+", "files are numbered from 0x20 in name order: without the files "
+     "above, the later ones have lower numbers (a guest looks them up by name)"),
+    (r"fwcfg\.files 0x0+|fwcfg\.item 0x19[0-9a-f]{4}", "the file directory: its count and "
+     "entries, without the files above"),
+    (r"fwcfg\.item 0x(7|8|a|b|10|11|12)[0-9a-f]{4}", "the multiboot loader's items "
+     "(kernel and boot information addresses, sizes, entry point and bytes), which QEMU's "
+     "multiboot option ROM copies into memory: ring1 loads the kernel itself"),
+    (r"fwcfg\.item 0x8004[0-9a-f]{4}", "FW_CFG_HPET, which firmware turns into an ACPI HPET "
+     "table: ring1 has no HPET"),
+]
+
+
+@pytest.mark.parametrize("mem", ["128M", "300M"])
+def test_fw_cfg_matches_qemu(mem, tmp_path):
+    """Every byte, word and dword read of the fw_cfg ports, the first 64 bytes of every
+    numbered item, the file directory and each file's bytes, and DMA transfers: QEMU's
+    answers on ring1 (patched probe), but for the listed differences (FWCFG_DIFFERENCES)."""
+    if not shutil.which(QEMU[0]):
+        pytest.skip("qemu-system-i386 not installed")
+    cmd = [a if a != "128M" else mem for a in QEMU]
+    r = subprocess.run(cmd + ["-kernel", guest("fwcfg")], capture_output=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    ref = _probe_keys(r.stdout.decode("latin-1"))
+    patched = rewrite(guest("fwcfg"), str(tmp_path / "fwcfg.r1.elf"))
+    rc, out, err = run(patched, "--mem", mem)
+    assert rc == 1, err
+    got = _probe_keys(out)
+    for keys in (ref, got):   # the probe covered what it claims
+        assert sum(k.startswith("fwcfg.inl ") for k in keys) == 14
+        assert sum(k.startswith("fwcfg.item ") for k in keys) == 40 * 64
+        assert keys["fwcfg.file etc/e820"] == "size 0x00000014 reserved 0x00000000"
+        assert keys["fwcfg.dma.read-sig"] == "0x00000000"
+    rows = [(re.compile(rx), reason) for rx, reason in FWCFG_DIFFERENCES]
+    used = [0] * len(rows)
+    unexplained = []
+    for k in list(ref) + [k for k in got if k not in ref]:
+        if ref.get(k) == got.get(k):
+            continue
+        i = next((i for i, (rx, _) in enumerate(rows) if rx.fullmatch(k)), None)
+        if i is None:
+            unexplained.append(f"{k}: qemu {ref.get(k)} ring1 {got.get(k)}")
+        else:
+            used[i] += 1
+    assert not unexplained, "\n".join(unexplained)
+    stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
+    assert not stale, "listed differences that no longer differ: " + "; ".join(stale)
