@@ -119,6 +119,7 @@ class Kind(enum.IntEnum):
     SYSRET = 58
     RSM = 59
     MMIO = 60      # not in the catalogue: a memory access a profile saw reach a device (abi.h)
+    VMX_SVM = 61   # VMX/SVM/SGX/SMX instructions: #UD on the model (after MMIO: added later)
 
 
 # struct layouts (little-endian, packed as in abi.h)

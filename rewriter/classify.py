@@ -47,9 +47,12 @@ Decisions:
 - 0F 01 D0 xgetbv is None (brief): it reads the host XCR0, which is also what xsave/xrstor use,
   so that is the truthful answer. Doubt: if the runtime virtualises XCR0 differently, make it a
   kind.
-- Not sensitive here (None): VMX/SVM/SGX instructions (0F 01 C0-C5, CF, D4, D7, D8-DF, 0F 78/79,
-  0F C7 /6 /7 m, 66 0F 38 80/81) #UD in host ring 3 and on a CPU whose (virtual) CPUID hides
-  VMX/SVM/SGX; xend/xtest; swapgs (#UD outside 64-bit mode); clzero.
+- VMX_SVM: the VMX/SVM/SGX/SMX instructions (0F 01 C0-C5, CF, D4, D7, D8-DF, 0F 78/79 without
+  a 66/F2/F3 prefix, 0F C7 /6 /7 m, 0F 38 80/81, 0F 37 getsec) are #UD on the model, which has
+  none of them (QEMU's qemu32, tests/guest/vmxud.c), but not in host ring 3 here: #GP for
+  vmcall and most SVM instructions, and vmmcall is answered by the host's hypervisor without a
+  fault (eax = -1). So they are patched, and the runtime raises #UD.
+- Not sensitive here (None): xend/xtest; swapgs (#UD outside 64-bit mode); clzero.
 - Possibly-missing kinds (sensitive, no Kind in abi; the runtime's virtual CPUID must hide the
   feature bit so a guest never executes them): RDPID F3 0F C7 /7 (silently returns host TSC_AUX,
   measured), XSAVES/XRSTORS 0F C7 /5 /3 and INVPCID 66 0F 38 82 (CPL 0 only: #GP, caught),
@@ -176,6 +179,11 @@ CATALOGUE: dict[Kind, Info] = {i.kind: i for i in (
        "host syscall"),
     _i(K.SYSRET, True, True, "sysret: return from syscall", "sysret", SEGV),
     _i(K.RSM, True, True, "rsm: resume from SMM (#UD outside SMM)", "rsm", ILL),
+    _i(K.VMX_SVM, False, False, "VMX/SVM/SGX/SMX instructions: #UD on the model (qemu32 has "
+       "none of them)", "vmcall vmlaunch vmresume vmxoff vmfunc vmptrld vmclear vmxon vmptrst "
+       "vmread vmwrite invept invvpid vmrun vmmcall vmload vmsave stgi clgi skinit invlpga "
+       "encls enclu enclv pconfig getsec",
+       "SIGSEGV (#GP) for most; vmmcall silent here (the host's hypervisor answers it: eax = -1)"),
 )}
 
 CANDIDATE_MNEMONICS: frozenset[str] = frozenset().union(*(i.mnemonics for i in CATALOGUE.values()))
@@ -223,6 +231,9 @@ _GRP6 = (K.SLDT, K.STR, K.LLDT, K.LTR, K.VERR, K.VERW, None, None)
 _GRP7_MEM = (K.SGDT, K.SIDT, K.LGDT, K.LIDT, K.SMSW, None, K.LMSW, K.INVLPG)
 _GRP7_REG = {0xC6: K.WRMSR, 0xC8: K.MONITOR, 0xC9: K.MWAIT, 0xCA: K.CLAC, 0xCB: K.STAC,
              0xD1: K.XSETBV, 0xF9: K.RDTSCP}
+# VMX/SGX (enclv vmcall vmlaunch vmresume vmxoff pconfig encls vmfunc enclu) and SVM (D8-DF).
+_GRP7_REG.update({m: K.VMX_SVM for m in (0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xCF, 0xD4, 0xD7,
+                                         *range(0xD8, 0xE0))})
 _GRP7_REG.update({m: K.SMSW for m in range(0xE0, 0xE8)})
 _GRP7_REG.update({m: K.LMSW for m in range(0xF0, 0xF8)})
 
@@ -242,6 +253,36 @@ for _op, _k in ((0x02, K.LAR), (0x03, K.LSL), (0x05, K.SYSCALL), (0x06, K.CLTS),
                 (0x34, K.SYSENTER), (0x35, K.SYSEXIT), (0xA0, K.PUSH_SREG), (0xA1, K.POP_SREG),
                 (0xA2, K.CPUID), (0xA8, K.PUSH_SREG), (0xA9, K.POP_SREG), (0xAA, K.RSM)):
     _T2_LIST[_op] = _const(_k)
+def _no_simd_prefix(kind):
+    """kind unless a 66/F2/F3 prefix makes the opcode another (SSE4a) instruction."""
+    def f(code, i):
+        j = 0
+        while code[j] in _PREFIXES:
+            if code[j] in (0x66, 0xF2, 0xF3):
+                return None
+            j += 1
+        return kind
+    f.__name__ = "_" + kind.name.lower() + "_no_simd_prefix"
+    return f
+
+
+def _grp9(code, i):
+    """0F C7: /6 /7 with a memory operand are vmptrld/vmclear/vmxon and vmptrst; the register
+    forms are rdrand/rdseed/rdpid, the other /r cmpxchg8b and xsave forms."""
+    m = code[i]
+    return K.VMX_SVM if m < 0xC0 and (m >> 3) & 7 >= 6 else None
+
+
+def _three_byte_38(code, i):
+    """0F 38 80 invept, 0F 38 81 invvpid (with 66; without it the CPU says #UD as well)."""
+    return K.VMX_SVM if code[i] in (0x80, 0x81) else None
+
+
+_T2_LIST[0x37] = _const(K.VMX_SVM)             # getsec
+_T2_LIST[0x78] = _no_simd_prefix(K.VMX_SVM)    # vmread (66/F2: extrq/insertq)
+_T2_LIST[0x79] = _no_simd_prefix(K.VMX_SVM)    # vmwrite
+_T2_LIST[0xC7] = _grp9
+_T2_LIST[0x38] = _three_byte_38
 _T2_LIST[0x00] = _by_reg(_GRP6)
 _T2_LIST[0x01] = _grp7
 for _op in (0xB2, 0xB4, 0xB5):
@@ -335,7 +376,8 @@ _SREG_FIXED = {0x06: 0, 0x07: 0, 0x0E: 1, 0x16: 2, 0x17: 2, 0x1E: 3, 0x1F: 3,
                0x0FA0: 4, 0x0FA1: 4, 0x0FA8: 5, 0x0FA9: 5}
 _SREG_FAR = {0xC4: 0, 0xC5: 3, 0x0FB2: 2, 0x0FB4: 4, 0x0FB5: 5}   # les lds lss lfs lgs
 _MODRM_OPS = frozenset((0x8C, 0x8E, 0xC4, 0xC5, 0xFF, 0x0F00, 0x0F01, 0x0F02, 0x0F03,
-                        0x0F20, 0x0F21, 0x0F22, 0x0F23, 0x0FB2, 0x0FB4, 0x0FB5))
+                        0x0F20, 0x0F21, 0x0F22, 0x0F23, 0x0F78, 0x0F79, 0x0FB2, 0x0FB4, 0x0FB5,
+                        0x0FC7))
 _ALWAYS_REG = frozenset((0x0F20, 0x0F21, 0x0F22, 0x0F23))
 
 

@@ -95,7 +95,7 @@ opcode:;
         shape = map2[b];
         if (b == 0x38 || b == 0x3a) {  // three-byte maps: all take ModRM
             NEED(1);
-            n++;
+            in->op3 = buf[n++];
             shape = (b == 0x3a) ? (M | B) : M;
         }
     } else {

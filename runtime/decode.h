@@ -17,6 +17,7 @@ struct insn {
     bool     lock;
     int8_t   seg;          // segment override (R1_SREG_*) or -1
     uint16_t op;           // 0x00-0xff, or 0x0f00 | second byte (0x0f38/0x0f3a: three-byte)
+    uint8_t  op3;          // the third opcode byte of 0x0f38/0x0f3a, else 0
     bool     modrm;        // has a ModRM byte
     uint8_t  mod, reg, rm; // its fields
     bool     sib;

@@ -884,6 +884,19 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
     case 0x0f35: return do_sysexit(v);
     case 0x0f05: case 0x0f07: case 0x0faa:  // syscall, sysret, rsm: not in qemu32
         return emu_fault(v, T_UD, 0);
+    // VMX, SVM, SGX, SMX: not in qemu32 (vmcall, vmmcall and the rest of 0F 01 C0-DF are the
+    // group 7 register forms above): #UD, as QEMU raises.
+    case 0x0f37:                // getsec
+    case 0x0f78: case 0x0f79:   // vmread, vmwrite (extrq/insertq with 66/F2: no SSE4a either)
+        return emu_fault(v, T_UD, 0);
+    case 0x0fc7:                // vmptrld, vmclear, vmxon (/6 m), vmptrst (/7 m)
+        if (in->reg >= 6 && insn_has_mem(in))
+            return emu_fault(v, T_UD, 0);
+        return UNHANDLED;
+    case 0x0f38:                // invept, invvpid
+        if (in->op3 == 0x80 || in->op3 == 0x81)
+            return emu_fault(v, T_UD, 0);
+        return UNHANDLED;
     default:
         return UNHANDLED;
     }
@@ -947,6 +960,11 @@ int insn_kind(const struct insn *in)
                                    : in->rm == 2 ? R1_KIND_CLAC : in->rm == 3 ? R1_KIND_STAC : 0;
             if (in->reg == 2 && in->rm == 1) return R1_KIND_XSETBV;
             if (in->reg == 7 && in->rm == 1) return R1_KIND_RDTSCP;
+            // enclv vmcall vmlaunch vmresume vmxoff pconfig (C0-C5), encls (CF), vmfunc (D4),
+            // enclu (D7), the SVM instructions (D8-DF).
+            if ((in->reg == 0 && in->rm <= 5) || (in->reg == 1 && in->rm == 7) ||
+                (in->reg == 2 && (in->rm == 4 || in->rm == 7)) || in->reg == 3)
+                return R1_KIND_VMX_SVM;
             return 0;
         } else {
             static const int k[8] = {R1_KIND_SGDT, R1_KIND_SIDT, R1_KIND_LGDT, R1_KIND_LIDT,
@@ -972,6 +990,9 @@ int insn_kind(const struct insn *in)
     case 0x0f05: return R1_KIND_SYSCALL;
     case 0x0f07: return R1_KIND_SYSRET;
     case 0x0faa: return R1_KIND_RSM;
+    case 0x0f37: case 0x0f78: case 0x0f79: return R1_KIND_VMX_SVM;
+    case 0x0fc7: return in->reg >= 6 && insn_has_mem(in) ? R1_KIND_VMX_SVM : 0;
+    case 0x0f38: return in->op3 == 0x80 || in->op3 == 0x81 ? R1_KIND_VMX_SVM : 0;
     default: return 0;
     }
 }

@@ -1358,3 +1358,22 @@ def test_fw_cfg_matches_qemu(mem, tmp_path):
     assert not unexplained, "\n".join(unexplained)
     stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
     assert not stale, "listed differences that no longer differ: " + "; ".join(stale)
+
+
+def test_vmx_svm_instructions_are_ud_as_on_qemu(tmp_path):
+    """vmcall, vmmcall and the other VMX, SVM, SGX and SMX instructions: #UD on qemu32, which
+    has none of them. The rewriter patches them (on the host they #GP, and vmmcall is answered
+    by the host's hypervisor without a fault) and the runtime raises #UD: QEMU's transcript."""
+    rc, want = qemu(guest("vmxud"))
+    assert rc == 1 and want.endswith("done\n"), want
+    assert want.count(" ud\n") == 24, want
+    patched = rewrite(guest("vmxud"), str(tmp_path / "vmxud.r1.elf"))
+    rc, out, err = run(patched, "--stats")
+    assert (rc, out) == (1, want), err
+    assert "kind VMX_SVM                24" in err, err
+    # Unpatched, each one faults on the host and the runtime makes it #UD -- but for vmmcall,
+    # which a host hypervisor may answer without a fault (then nothing can see it).
+    rc, out, err = run(guest("vmxud"))
+    assert rc == 1, err
+    got = [ln for ln in out.splitlines() if not ln.startswith("vmmcall ")]
+    assert got == [ln for ln in want.splitlines() if not ln.startswith("vmmcall ")], out

@@ -207,10 +207,12 @@ struct r1_undo {
     X(VERW, 46) X(MOV_FROM_SREG, 47) X(PUSH_SREG, 48) X(CPUID, 49) X(RDTSC, 50) \
     X(RDTSCP, 51) X(MONITOR, 52) X(MWAIT, 53) X(XSETBV, 54) X(CLAC, 55) X(STAC, 56) \
     X(SYSCALL, 57) X(SYSRET, 58) X(RSM, 59) \
-    X(MMIO, 60)
+    X(MMIO, 60) X(VMX_SVM, 61)
 /* R1_KIND_MMIO is no sensitive instruction: an ordinary memory access that a profile showed
  * reaching a device (rewrite --profile). Its trampoline makes a hypercall; the runtime performs
- * the access -- on the device, or on RAM when the address is RAM this time. */
+ * the access -- on the device, or on RAM when the address is RAM this time.
+ * R1_KIND_VMX_SVM: the VMX, SVM, SGX and SMX instructions, #UD on the model (qemu32 has none of
+ * them); on the host they fault otherwise or, vmmcall under KVM, answer silently. */
 
 enum r1_kind {
 #define R1_KIND_ENUM(name, n) R1_KIND_##name = n,
