@@ -10,7 +10,7 @@ APT_PKGS := qemu-system-x86 binutils gcc xz-utils
 APT_CHECK := qemu-system-i386 ld gcc xz objdump
 export RING1_ROOT := $(CURDIR)
 
-.PHONY: all setup system-deps venv samples runtime demo test test-slow kernels bench bench-quick clean distclean \
+.PHONY: all setup system-deps venv samples runtime demo test test-slow kernels bench bench-quick kut clean distclean \
         fuzz fuzz-deps
 
 all: setup
@@ -91,6 +91,12 @@ fuzz-deps: venv $(FUZZ_STAMP)
 $(FUZZ_STAMP): pyproject.toml $(STAMP)
 	$(VPY) -m pip install -q -e '.[test,fuzz]'
 	@touch $@
+
+# kvm-unit-tests' i386 tests under QEMU and ring1 (README, "kvm-unit-tests"); the suite is not a
+# package, so this is not part of `make test`.
+kut: setup
+	@test -n "$(KUT)" || { echo "usage: make kut KUT=path/to/kvm-unit-tests [KUT_ARGS=...]" >&2; exit 2; }
+	$(VPY) scripts/kut.py $(KUT) $(KUT_ARGS)
 
 kernels: venv
 	$(VPY) scripts/fetch-kernels.py all

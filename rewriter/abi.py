@@ -7,7 +7,7 @@ constant, offset and structure layout here. Change both together.
 import enum
 import struct
 
-ABI_VERSION = 3
+ABI_VERSION = 4   # 4: Kind.VMX_SVM (a v3 runtime cannot run those sites; boot caches key on it)
 
 WINDOW_DEFAULT = 0xFFC00000
 WINDOW_SIZE = 0x00400000

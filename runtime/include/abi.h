@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define R1_ABI_VERSION      3u
+#define R1_ABI_VERSION      4u   /* 4: R1_KIND_VMX_SVM */
 
 /* ---- the window --------------------------------------------------------------------------- */
 #define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
