@@ -66,6 +66,9 @@ static const char usage_text[] =
 "                         controller, sequencer, graphics and attribute controllers,\n"
 "                         misc output, input status, DAC; the text buffer at 0xB8000\n"
 "                         (default none)\n"
+"  --testdev              QEMU's pc-testdev, as kvm-unit-tests' runner adds it (-device\n"
+"                         pc-testdev): latch ports 0xE0 and 0xE8, 0xE4, interrupt lines\n"
+"                         at 0x2000, 64 KiB of buffer at 0xFF000000 (default: absent)\n"
 "\n"
 "Boot (multiboot v1, laid out as QEMU's -kernel/-append/-initrd do):\n"
 "  --cmdline STRING       the kernel's command line after its name (default empty)\n"
@@ -307,6 +310,8 @@ int main(int argc, char **argv)
             if (strcmp(g, "none") && strcmp(g, "std"))
                 usage_error("--vga %s: want none or std", g);
             pc.vga = !strcmp(g, "std");
+        } else if (!strcmp(a, "--testdev")) {
+            pc.testdev = true;
         } else if (!strcmp(a, "--cmdline") && value) {
             cmdline = argv[++i];
         } else if (!strcmp(a, "--timeout") && value) {

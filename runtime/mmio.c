@@ -222,10 +222,44 @@ static uint32_t alu(struct vcpu *v, int op, uint32_t a, uint32_t b, int size)
     return res;
 }
 
-// String moves with a device on either side (movs, stos, lods; rep or not): element by
-// element through vmem_read/vmem_write, which reach the device registry with the element's
-// size. Registers advance as the hardware's do, so a fault part-way leaves a restartable
-// state.
+// inc, dec, not, neg of r/m: one operand, the flags again the host CPU's (not: none).
+enum { UN_INC, UN_DEC, UN_NOT, UN_NEG };
+
+#define UNARY_CASE(insn, sfx, type)                                                         \
+    do {                                                                                    \
+        type x = (type)a;                                                                   \
+        __asm__("sub $128, %%rsp; push %2; popf; " insn sfx " %0; pushf; pop %1; "          \
+                "add $128, %%rsp"                                                           \
+                : "+r"(x), "=r"(fl) : "r"(flin) : "cc");                                    \
+        res = (uint32_t)x;                                                                  \
+    } while (0)
+
+#define UNARY_SIZES(insn)                                                                   \
+    do {                                                                                    \
+        if (size == 1) UNARY_CASE(insn, "b", uint8_t);                                      \
+        else if (size == 2) UNARY_CASE(insn, "w", uint16_t);                                \
+        else UNARY_CASE(insn, "l", uint32_t);                                               \
+    } while (0)
+
+static uint32_t unary(struct vcpu *v, int op, uint32_t a, int size)
+{
+    uint64_t fl, flin = (v->eflags & FL_ARITH) | FL_1;
+    uint32_t res = 0;
+    switch (op) {
+    case UN_INC: UNARY_SIZES("inc"); break;
+    case UN_DEC: UNARY_SIZES("dec"); break;
+    case UN_NOT: UNARY_SIZES("not"); break;
+    default:     UNARY_SIZES("neg"); break;
+    }
+    v->eflags = (v->eflags & ~FL_ARITH) | ((uint32_t)fl & FL_ARITH);
+    return res;
+}
+
+// String instructions with a device on either side (movs, stos, lods, cmps, scas; rep, repe,
+// repne or not): element by element through vmem_read/vmem_write, which reach the device
+// registry with the element's size. Registers advance as the hardware's do, so a fault
+// part-way leaves a restartable state; cmps and scas set the flags as cmp does (by the host
+// CPU) and end a repe/repne on the element whose ZF says so.
 static bool string_op(struct vcpu *v, const struct insn *in)
 {
     int size = (in->op & 1) ? in->opsize : 1;
@@ -233,31 +267,46 @@ static bool string_op(struct vcpu *v, const struct insn *in)
     uint32_t step = (v->eflags & FL_DF) ? (uint32_t)-size : (uint32_t)size;
     uint32_t count = in->rep ? (v->gpr[R_ECX] & amask) : 1;
     int src_seg = in->seg >= 0 ? in->seg : R1_SREG_DS;
-    bool reads = in->op != 0xaa && in->op != 0xab, writes = in->op != 0xac && in->op != 0xad;
+    bool cmps = in->op == 0xa6 || in->op == 0xa7, scas = in->op == 0xae || in->op == 0xaf;
+    bool lods = in->op == 0xac || in->op == 0xad;
+    bool reads = !scas && in->op != 0xaa && in->op != 0xab;   // from seg:ESI
+    bool writes = in->op == 0xa4 || in->op == 0xa5 || in->op == 0xaa || in->op == 0xab;
+    bool compares = cmps || scas;                             // with ES:EDI
+    bool ended = false;
     v->exc.vector = -1;
     // At most this many elements per exit: a rep with a huge count then resumes where it
     // stopped (ECX/ESI/EDI say where), and signals -- --timeout -- are seen in between.
     unsigned budget = 65536;
     while (count && budget--) {
-        uint32_t val = reads ? 0 : v->gpr[R_EAX];
+        uint32_t val = reads ? 0 : v->gpr[R_EAX], other = 0;
         if (reads && vmem_read(v, v->seg[src_seg].base + (v->gpr[R_ESI] & amask), &val,
                                (unsigned)size, 0) < 0)
+            goto fault;
+        if (compares && vmem_read(v, v->seg[R1_SREG_ES].base + (v->gpr[R_EDI] & amask),
+                                  &other, (unsigned)size, 0) < 0)
             goto fault;
         if (writes && vmem_write(v, v->seg[R1_SREG_ES].base + (v->gpr[R_EDI] & amask), &val,
                                  (unsigned)size, 0) < 0)
             goto fault;
-        if (!writes)
+        if (lods)
             vcpu_set_reg(v, R_EAX, size, val);
+        if (compares)
+            alu(v, ALU_CMP, cmps ? val : vcpu_reg(v, R_EAX, size), other, size);
         if (reads)
             v->gpr[R_ESI] = (v->gpr[R_ESI] & ~amask) | ((v->gpr[R_ESI] + step) & amask);
-        if (writes)
+        if (writes || compares)
             v->gpr[R_EDI] = (v->gpr[R_EDI] & ~amask) | ((v->gpr[R_EDI] + step) & amask);
         count--;
         if (in->rep)
             v->gpr[R_ECX] = (v->gpr[R_ECX] & ~amask) | (count & amask);
+        // repe (F3) goes on while ZF = 1, repne (F2) while ZF = 0.
+        if (compares && in->rep && !(v->eflags & FL_ZF) == (in->rep == 0xf3)) {
+            ended = true;
+            break;
+        }
     }
     stats_count("mmio-string");
-    if (!count)
+    if (!count || ended)
         v->eip += in->len;   // else the instruction runs again with the registers advanced
     return true;
 fault:
@@ -280,7 +329,7 @@ static bool operand_lin(const struct vcpu *v, const struct insn *in, uint32_t *l
 
 static bool is_string_op(const struct insn *in)
 {
-    return (in->op >= 0xa4 && in->op <= 0xa5) || (in->op >= 0xaa && in->op <= 0xad);
+    return (in->op >= 0xa4 && in->op <= 0xa7) || (in->op >= 0xaa && in->op <= 0xaf);
 }
 
 static bool emulate_access(struct vcpu *v, const struct insn *in, struct operand o);
@@ -404,12 +453,21 @@ static bool emulate_access(struct vcpu *v, const struct insn *in_, struct operan
         if (!rc)
             alu(v, ALU_TEST, val, vcpu_reg(v, in.reg, size), size);
         break;
-    case 0xf6: case 0xf7:                                   // test r/m, imm
+    case 0xf6: case 0xf7:                                   // test r/m, imm; not, neg
+        if (in.reg > 3)
+            return false;
+        rc = opnd_read(&o, &val, size);
+        if (!rc && in.reg <= 1)
+            alu(v, ALU_TEST, val, in.imm, size);
+        else if (!rc)
+            rc = opnd_write(&o, unary(v, in.reg == 2 ? UN_NOT : UN_NEG, val, size), size);
+        break;
+    case 0xfe: case 0xff:                                   // inc, dec r/m
         if (in.reg > 1)
             return false;
         rc = opnd_read(&o, &val, size);
         if (!rc)
-            alu(v, ALU_TEST, val, in.imm, size);
+            rc = opnd_write(&o, unary(v, in.reg ? UN_DEC : UN_INC, val, size), size);
         break;
     case 0x86: case 0x87:                                   // xchg r/m, r
         rc = opnd_read(&o, &val, size);

@@ -150,6 +150,12 @@ static uint32_t fw_cfg_in(void *o, uint16_t off, int size) { return fw_cfg_io_re
 static void fw_cfg_out(void *o, uint16_t off, int size, uint32_t v) { fw_cfg_io_write(o, off, size, v); }
 static uint32_t fw_cfg_dma_in(void *o, uint16_t off, int size) { return fw_cfg_dma_read(o, off, size); }
 static void fw_cfg_dma_out(void *o, uint16_t off, int size, uint32_t v) { fw_cfg_dma_write(o, off, size, v); }
+static uint32_t testdev_io_in(void *o, uint16_t off, int size) { return testdev_ioport_read(o, off, size); }
+static void testdev_io_out(void *o, uint16_t off, int size, uint32_t v) { testdev_ioport_write(o, off, size, v); }
+static void testdev_flush_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; (void)v; ((struct testdev *)o)->flushes++; }
+static void testdev_irq_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; testdev_irq_write(o, off, (uint8_t)v); }
+static uint32_t testdev_mmio_read(void *o, uint32_t off, int size) { return testdev_iomem_read(o, off, size); }
+static void testdev_mmio_write(void *o, uint32_t off, int size, uint32_t v) { testdev_iomem_write(o, off, size, v); }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
 static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; post_port_write(o, (uint8_t)v); }
 
@@ -298,6 +304,13 @@ static void rtc_arm(void *opaque, int64_t deadline_ns)
                                 : (struct timespec){0, 1};   // passed already: at once
     timer_settime(rtc_host_timer, TIMER_ABSTIME, &its, NULL);
     plat.rtc_timer_armed = deadline_ns > 0;
+}
+
+// pc-testdev's lines 16-23: IOAPIC pins only.
+static void ioapic_pin(void *opaque, int pin, int level)
+{
+    (void)opaque;
+    ioapic_set_irq(&plat.ioapic, (unsigned)pin, level);
 }
 
 static void debug_exit(void *opaque, int status)
@@ -573,6 +586,20 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
                  &plat.fw_cfg);
     pio_register(FW_CFG_DMA_BASE, FW_CFG_DMA_SIZE, "fw_cfg-dma", 0, fw_cfg_dma_in,
                  fw_cfg_dma_out, &plat.fw_cfg);
+    if (cfg->testdev) {
+        static struct testdev td;   // 64 KiB: not in struct platform unless asked for
+        plat.testdev = &td;
+        for (int i = 0; i < TESTDEV_IRQ_LINES; i++)
+            td.irq[i] = (struct irq_line){i < 16 ? isa_irq : ioapic_pin, NULL, i};
+        pio_register(TESTDEV_IOPORT, 4, "pc-testdev", 0, testdev_io_in, testdev_io_out, &td);
+        pio_register(TESTDEV_FLUSH, 4, "pc-testdev-flush", 0, NULL, testdev_flush_out, &td);
+        pio_register(TESTDEV_IOPORT_BYTE, 4, "pc-testdev-byte", 0, testdev_io_in,
+                     testdev_io_out, &td);
+        pio_register(TESTDEV_IRQ_BASE, TESTDEV_IRQ_LINES, "pc-testdev-irq", 1, NULL,
+                     testdev_irq_out, &td);
+        mmio_register(TESTDEV_IOMEM_BASE, TESTDEV_IOMEM_LEN, "pc-testdev-iomem",
+                      testdev_mmio_read, testdev_mmio_write, &td);
+    }
     if (cfg->vga) {
         plat.has_vga = true;
         vga_init(&plat.vga);

@@ -21,6 +21,7 @@
 #include "dev/mc146818.h"
 #include "dev/pci.h"
 #include "dev/port92.h"
+#include "dev/testdev.h"
 #include "dev/portb.h"
 #include "dev/uart16550.h"
 #include "dev/vga.h"
@@ -55,6 +56,7 @@ struct platform {
     struct lapic lapic;
     struct ioapic ioapic;
     struct fw_cfg fw_cfg;  // QEMU's firmware configuration device (ports 0x510-0x51B)
+    struct testdev *testdev;   // QEMU's pc-testdev (--testdev), or NULL
     struct vga vga;        // --vga std (has_vga); without it the VGA ports are unassigned
     bool has_vga;
     int serial_out;        // fd the guest's COM1 output goes to
@@ -81,6 +83,7 @@ struct platform_config {
     bool snapshot;               // --snapshot: disk files are never written
     uint64_t serial_limit;       // --serial-limit (0: none)
     bool vga;                    // --vga std: QEMU's std VGA in text mode 3 (dev/vga.c)
+    bool testdev;                // --testdev: QEMU's pc-testdev (dev/testdev.c)
 };
 
 void platform_init(struct vcpu *v, const struct platform_config *cfg);

@@ -11,11 +11,14 @@ runs each single-CPU test of x86/unittests.cfg that QEMU's TCG can run (not KVM-
 - under QEMU TCG, with the suite's own runner (`ACCEL=tcg x86/run x86/TEST.flat -smp 1
   [-append ARGS] [qemu_params]`: the command line run_tests.sh gives, `-nodefaults`, pc-testdev,
   pci-testdev, isa-debug-exit, the suite's environment file as -initrd);
-- under ring1: `ring1 boot x86/TEST.flat --mem M [--cmdline ARGS]`, booted plainly (no
-  environment file), with the memory QEMU has (its default 128M, or qemu_params' -m).
+- under ring1: `ring1 boot x86/TEST.flat --mem M --testdev [--cmdline ARGS]`, booted plainly
+  (no environment file), with the memory QEMU has (its default 128M, or qemu_params' -m) and
+  QEMU's pc-testdev (pci-testdev is not modelled).
 
-One table (test; QEMU's verdict and PASS/FAIL/SKIP check counts; ring1's; ring1's first
-failure line) and a summary line. The suite is not a package: this is not part of `make test`.
+A test whose qemu_params pick another CPU (-cpu max, ...) also runs under QEMU with those
+params less the -cpu: QEMU's default qemu32, the CPU ring1 models. One table (test; QEMU's
+verdict and PASS/FAIL/SKIP check counts, with the runner's CPU and with qemu32; ring1's;
+ring1's first failure line) and a summary line. The suite is not a package: this is not part of `make test`.
 """
 
 import argparse
@@ -103,12 +106,17 @@ def memory(params):
     return m.group(1) + (m.group(2) or "M")
 
 
-def run_qemu(kut, t, timeout):
+def qemu32_params(params):
+    """qemu_params without its -cpu: QEMU's default CPU for i386, qemu32, ring1's model."""
+    return re.sub(r"(^|\s)-cpu\s+\S+", " ", params).strip()
+
+
+def run_qemu(kut, t, timeout, params=None):
     args = shlex.split(t.get("test_args", ""))
     cmd = ["./x86/run", "x86/" + t["file"], "-smp", "1"]
     if args:
         cmd += ["-append", " ".join(args)]
-    cmd += shlex.split(t.get("qemu_params", ""))
+    cmd += shlex.split(t.get("qemu_params", "") if params is None else params)
     env = dict(os.environ, ACCEL="tcg", TIMEOUT=f"{timeout}s", TESTNAME=t["name"])
     start = time.monotonic()
     r = subprocess.run(cmd, cwd=kut, env=env, capture_output=True, timeout=timeout + 30)
@@ -119,18 +127,21 @@ def run_qemu(kut, t, timeout):
             "first_failure": first_failure(out, r.stderr.decode("latin-1"), verdict)}
 
 
-def run_ring1(kut, t, timeout, ring1):
+def run_ring1(kut, t, timeout, ring1, testdev):
     args = shlex.split(t.get("test_args", ""))
     cmd = [ring1, "boot", "x86/" + t["file"], "--mem", memory(t.get("qemu_params", "")),
            "--timeout", str(timeout)]
+    if testdev:
+        cmd.append("--testdev")   # the runner's -device pc-testdev
     if args:
         cmd += ["--cmdline", " ".join(args)]
     start = time.monotonic()
     r = subprocess.run(cmd, cwd=kut, capture_output=True, timeout=timeout + 60,
                        stdin=subprocess.DEVNULL)
     out, err = r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
-    # isa-debug-exit: (code << 1) | 1; the suite exits 0 (pass), 77 (all skipped), else fail.
-    verdict = "pass" if r.returncode == 1 else "skip" if r.returncode == 155 else "fail"
+    # isa-debug-exit: (code << 1) | 1. The suite writes 0 (pass), 38 when it skipped every
+    # check (the runner's 77), else a failure.
+    verdict = "pass" if r.returncode == 1 else "skip" if r.returncode == 77 else "fail"
     return {"verdict": verdict, "status": r.returncode, **counts(out),
             "seconds": round(time.monotonic() - start, 1), "command": " ".join(cmd),
             "first_failure": first_failure(out, err, verdict)}
@@ -144,9 +155,11 @@ def first_failure(out, err, verdict):
         return ""
     for text in (out, err):
         for line in text.splitlines():
-            if re.match(r"(Unhandled exception|ring1(-run)?: |.*\babort\b)", line):
+            if re.match(r"(Unhandled exception|ring1-run: |ring1: (?!rewriting)|.*\babort\b)",
+                        line):
                 return line.strip()
-    lines = [ln for ln in (out + "\n" + err).splitlines() if ln.strip()]
+    lines = [ln for ln in (out + "\n" + err).splitlines()
+             if ln.strip() and not ln.startswith("ring1: rewriting")]
     return lines[-1].strip() if lines else "(no output)"
 
 
@@ -163,6 +176,8 @@ def main():
                     help="seconds per run (default: the test's own, else 90)")
     ap.add_argument("--ring1", default=RING1, help="the ring1 command (default .venv/bin/ring1)")
     ap.add_argument("--json", help="write every result here")
+    ap.add_argument("--qemu-from", metavar="JSON",
+                    help="QEMU's results from an earlier --json, instead of running QEMU again")
     ap.add_argument("--no-build", action="store_true")
     a = ap.parse_args()
     kut = os.path.abspath(a.kut)
@@ -181,35 +196,58 @@ def main():
     print(f"kut: {len(tests)} tests ({len(left)} others in x86/unittests.cfg: not i386, "
           "several CPUs or KVM only)", flush=True)
 
+    # ring1-run's --testdev (QEMU's pc-testdev), if this ring1 has it.
+    # (REPO/.venv/bin/ring1 runs REPO/runtime/build/ring1-run.)
+    runtime = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(a.ring1)))), "runtime", "build", "ring1-run")
+    helptext = subprocess.run([runtime, "--help"], capture_output=True, text=True) \
+        if os.path.exists(runtime) else None
+    testdev = bool(helptext) and "--testdev" in helptext.stdout + helptext.stderr
+    earlier = {}
+    if a.qemu_from:
+        for x in json.load(open(a.qemu_from, encoding="utf-8")):
+            earlier[x["test"]] = (x["qemu"], x["qemu32"])
+
     def one(t):
         timeout = a.timeout or int(re.sub(r"\D", "", t.get("timeout", "")) or 90)
-        q = run_qemu(kut, t, timeout)
-        r = run_ring1(kut, t, timeout, a.ring1)
-        print(f"  {t['name']}: QEMU {cell(q)} ({q['seconds']} s), ring1 {cell(r)} "
-              f"({r['seconds']} s)", flush=True)
-        return t, q, r
+        params = t.get("qemu_params", "")
+        if t["name"] in earlier:
+            q, q32 = earlier[t["name"]]
+        else:
+            q = run_qemu(kut, t, timeout)
+            q32 = run_qemu(kut, t, timeout, qemu32_params(params)) if "-cpu" in params else q
+        r = run_ring1(kut, t, timeout, a.ring1, testdev)
+        print(f"  {t['name']}: QEMU {cell(q)} ({q['seconds']} s), qemu32 {cell(q32)}, ring1 "
+              f"{cell(r)} ({r['seconds']} s)", flush=True)
+        return t, q, q32, r
 
     with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as ex:
         results = list(ex.map(one, tests))
 
-    w = max([len(t["name"]) for t, _, _ in results] + [4])
+    w = max([len(t["name"]) for t, _, _, _ in results] + [4])
     print()
-    print(f"{'test':<{w}}  {'QEMU p/f/s':<15} {'ring1 p/f/s':<15} first ring1 failure")
-    for t, q, r in results:
-        fail = r["first_failure"]
-        print(f"{t['name']:<{w}}  {cell(q):<15} {cell(r):<15} {fail[:100]}")
+    print(f"{'test':<{w}}  {'QEMU p/f/s':<15} {'qemu32 p/f/s':<15} {'ring1 p/f/s':<15} "
+          "first ring1 failure")
+    for t, q, q32, r in results:
+        q32c = cell(q32) if q32 != q else "same"
+        print(f"{t['name']:<{w}}  {cell(q):<15} {q32c:<15} {cell(r):<15} "
+              f"{r['first_failure'][:100]}")
     n = len(results)
-    qp = sum(q["verdict"] == "pass" for _, q, _ in results)
-    rp = sum(r["verdict"] == "pass" for _, _, r in results)
-    same = sum(q["verdict"] == r["verdict"] for _, q, r in results)
-    both = sum(q["verdict"] == "pass" == r["verdict"] for _, q, r in results)
-    print(f"\nsummary: QEMU passes {qp}/{n} tests ({sum(q['pass'] for _, q, _ in results)} "
-          f"checks), ring1 {rp}/{n} ({sum(r['pass'] for _, _, r in results)} checks); "
-          f"ring1 passes {both} of QEMU's {qp}; same verdict on {same}/{n}")
+
+    def tally(i):
+        return (sum(x[i]["verdict"] == "pass" for x in results),
+                sum(x[i]["pass"] for x in results))
+
+    (qp, qc), (q32p, q32c), (rp, rc) = tally(1), tally(2), tally(3)
+    both = sum(q32["verdict"] == "pass" == r["verdict"] for _, _, q32, r in results)
+    same = sum(q32["verdict"] == r["verdict"] for _, _, q32, r in results)
+    print(f"\nsummary: QEMU passes {qp}/{n} tests ({qc} checks) with the runner's command line, "
+          f"{q32p}/{n} ({q32c}) with qemu32; ring1 {rp}/{n} ({rc}): {both} of qemu32's "
+          f"{q32p}, the same verdict as qemu32 on {same}/{n}")
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
-            json.dump([{"test": t["name"], "qemu": q, "ring1": r} for t, q, r in results], f,
-                      indent=1)
+            json.dump([{"test": t["name"], "qemu": q, "qemu32": q32, "ring1": r}
+                       for t, q, q32, r in results], f, indent=1)
 
 
 if __name__ == "__main__":

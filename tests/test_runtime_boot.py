@@ -1377,3 +1377,19 @@ def test_vmx_svm_instructions_are_ud_as_on_qemu(tmp_path):
     assert rc == 1, err
     got = [ln for ln in out.splitlines() if not ln.startswith("vmmcall ")]
     assert got == [ln for ln in want.splitlines() if not ln.startswith("vmmcall ")], out
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+def test_pc_testdev_matches_qemu(patched, tmp_path):
+    """--testdev is QEMU's -device pc-testdev (kvm-unit-tests' runner adds it): its latch ports
+    by every width (unaligned words refused), and its 64 KiB buffer at 0xFF000000 by the MMIO
+    forms emulator.flat uses (rep/repe/repne cmps and scas, inc, dec, not, neg): QEMU's lines."""
+    rc, want = qemu(guest("testdev"), extra=["-device", "pc-testdev"])
+    assert rc == 1 and "neg 0 flags=" in want, want
+    image = rewrite(guest("testdev"), str(tmp_path / "t.r1.elf")) if patched else guest("testdev")
+    rc, out, err = run(image, "--testdev")
+    assert (rc, out) == (1, want), err
+    # Without the option the ports are unassigned and the buffer is nothing, as on QEMU's
+    # reference machine.
+    rc, out, err = run(image)
+    assert rc == 1 and "inl 0xe0=0xffffffff" in out, out + err
