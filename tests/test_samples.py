@@ -121,6 +121,9 @@ KIND_PATTERNS = {
     "RDTSCP": r"rdtscp", "MONITOR": r"monitor", "MWAIT": r"mwait", "XSETBV": r"xsetbv",
     "CLAC": r"clac", "STAC": r"stac", "SYSCALL": r"syscall", "SYSRET": r"sysret",
     "RSM": r"rsm",
+    "VMX_SVM": r"(vmcall|vmmcall|vmlaunch|vmresume|vmxoff|vmrun|vmload|vmsave|stgi|clgi|"
+               r"skinit|invlpga|vmptrld|vmptrst|vmclear|vmxon|vmread|vmwrite|invept|invvpid|"
+               r"vmfunc|encls|enclu|getsec)",
 }
 
 

@@ -20,6 +20,8 @@ check_undefined:
     PROBE "xsetbv", xsetbv
     PROBE "clac", clac
     PROBE "stac", stac
+    PROBE "vmcall (no VMX)", vmcall
+    PROBE "vmmcall (no SVM)", vmmcall
     PROBE "mov cs<-ax", .byte 0x8e, 0xc8
     PROBE "ud2", ud2
     ret
