@@ -7,7 +7,7 @@ constant, offset and structure layout here. Change both together.
 import enum
 import struct
 
-ABI_VERSION = 4   # 4: Kind.VMX_SVM (a v3 runtime cannot run those sites; boot caches key on it)
+ABI_VERSION = 4   # 4: Kind.VMX_SVM, VCPU_CPL (boot caches key on the version)
 
 WINDOW_DEFAULT = 0xFFC00000
 WINDOW_SIZE = 0x00400000
@@ -23,6 +23,7 @@ VCPU_VFLAGS = 0x04
 VCPU_PENDING = 0x08
 VCPU_SAVED_ESP = 0x0C
 VCPU_SCRATCH = 0x10
+VCPU_CPL = 0x14
 VCPU_SEL = 0x20
 VCPU_SEGFAST = 0x40
 VCPU_TSCRATCH = 0x60

@@ -213,7 +213,7 @@ class Builder:
                 ([f"lea esp, [esp + {pop}]"] if pop else []) + ["jmp resume", "miss:"] + restore)
 
     # --- translations ----------------------------------------------------------------------
-    def inline(self, s) -> None:
+    def inline(self, s, slow: list, orig_next: int) -> None:
         k = s.kind
         if k == Kind.CLI:
             self.asm(f"mov {self.v(abi.VCPU_VIF)}, 0")
@@ -244,9 +244,19 @@ class Builder:
             size = "word" if operand_size(s.code) == 16 else "dword"
             self.asm(f"push {size} ptr [{sel:#x}]")
         elif k == Kind.MOV_FROM_CR:
+            # At CPL 0 the register's slot; otherwise (a patched kernel's own ring-3 code)
+            # the hypercall, in which the runtime raises #GP. ECX via the scratch slot, no
+            # flags touched: mov [scratch], ecx / mov ecx, [cpl] / jecxz ok / jmp slow /
+            # ok: mov ecx, [scratch] / mov r32, [crN].
             m = s.code[_modrm_index(s.code)]
             cr = abi.vcpu(self.w, abi.VCPU_CR + 4 * ((m >> 3) & 7))
-            self.asm(f"mov {_REG32[m & 7]}, dword ptr [{cr:#x}]")
+            scratch = self.v(abi.VCPU_SCRATCH)
+            self.asm(f"mov {scratch}, ecx", f"mov ecx, {self.v(abi.VCPU_CPL)}")
+            j = self.emit(b"\xE3\x00")
+            jslow = self.emit(b"\xE9\x00\x00\x00\x00")
+            self.lay.code[j - self.lay.base + 1] = self.lay.cursor - (j + 2)
+            self.asm(f"mov ecx, {scratch}", f"mov {_REG32[m & 7]}, dword ptr [{cr:#x}]")
+            slow.append((jslow, s.addr, orig_next, self.lay.cursor))
         else:
             raise Ring1Error(f"no inline translation for {k.name} at {s.addr:#x}")
 
@@ -317,7 +327,7 @@ class Builder:
             if s is None:
                 self.relocate(a, code, r, internal)
             elif s.tactic == Tactic.INLINE:
-                self.inline(s)
+                self.inline(s, slow, a + ln)
             else:
                 resume = self.hypercall(a)
                 self.lay.resume[a] = resume

@@ -446,7 +446,20 @@ def check_inline(r1, code: bytes, tramp_lo: int) -> list[str]:
                 probs.append(f"{s['addr']:#x}: inline {orig[2]} {orig[3]} reads no control "
                              f"register the vCPU page holds")
                 continue
+            # mov [scratch], ecx / mov ecx, [cpl] / jecxz / jmp slow / mov ecx, [scratch] /
+            # mov r32, [slot]: the CPL check, then the slot (the re-run proves the rest).
             slot = abi.vcpu(w, abi.VCPU_CR + 4 * int(ops[1][2]))
+            scratch = f"dword ptr [{_cs_num(abi.vcpu(w, abi.VCPU_SCRATCH))}]"
+            seq = [f"{x[2]} {x[3]}".strip() for x in
+                   _CS.disasm_lite(code[at:at + 40], piece[s["addr"]], 6)]
+            head = [f"mov {scratch}, ecx",
+                    f"mov ecx, dword ptr [{_cs_num(abi.vcpu(w, abi.VCPU_CPL))}]"]
+            if seq[:2] != head or len(seq) < 6 or not seq[2].startswith("jecxz") or \
+                    not seq[3].startswith("jmp") or seq[4] != f"mov ecx, {scratch}":
+                probs.append(f"{s['addr']:#x}: inline translation of `{orig[2]} {orig[3]}` "
+                             f"does not check CPL first: {seq[:5]}")
+                continue
+            got = seq[5]
             want = f"mov {ops[0]}, dword ptr [{_cs_num(slot)}]"
         elif k in (abi.Kind.MOV_FROM_SREG, abi.Kind.PUSH_SREG) and orig is not None:
             ops = [x.strip() for x in orig[3].split(",")]

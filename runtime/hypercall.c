@@ -249,6 +249,13 @@ void hypercall_handle(struct vcpu *v)
     }
     stats_count("hypercall");
     v->gpr[R_ESP] = v->page[R1_VCPU_SAVED_ESP / 4];
+    if (s->tactic == R1_TACTIC_INLINE && s->kind == R1_KIND_MOV_FROM_CR) {
+        // An inline `mov r32, crN` found CPL != 0 (abi.h, R1_VCPU_CPL): the instruction,
+        // emulated, raises #GP as the processor would.
+        uint32_t d = mem_window_alias_delta(v, resume);
+        emulate_site(v, s, s->addr - d, resume);
+        return;
+    }
     if (s->tactic == R1_TACTIC_INLINE) {
         // sti/popf translated inline found an interrupt pending (abi.h): the translation is
         // done; resume, and the run loop delivers the interrupt. For sti, the rewriter may

@@ -717,6 +717,7 @@ int vcpu_run(struct vcpu *v)
         v->seen_es = v->hsel_es;
         // What inline `mov r32, crN` translations read (abi.h): every change of a control
         // register is the runtime's, so this is always current.
+        v->page[R1_VCPU_CPL / 4] = v->cpl;   // likewise: CPL changes only in the runtime
         v->page[R1_VCPU_CR / 4 + 0] = v->cr0;
         v->page[R1_VCPU_CR / 4 + 2] = v->cr2;
         v->page[R1_VCPU_CR / 4 + 3] = v->cr3;

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define R1_ABI_VERSION      4u   /* 4: R1_KIND_VMX_SVM */
+#define R1_ABI_VERSION      4u   /* 4: R1_KIND_VMX_SVM, R1_VCPU_CPL */
 
 /* ---- the window --------------------------------------------------------------------------- */
 #define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
@@ -39,6 +39,8 @@
 #define R1_VCPU_PENDING     0x08u  /* nonzero: an interrupt waits for virtual IF=1          */
 #define R1_VCPU_SAVED_ESP   0x0cu  /* guest ESP, stored by a trampoline before a hypercall  */
 #define R1_VCPU_SCRATCH     0x10u  /* one register's worth of trampoline scratch           */
+#define R1_VCPU_CPL         0x14u  /* the guest's CPL, written before every entry: an inline */
+                                   /* `mov r32, crN` makes its hypercall when it is not 0    */
 #define R1_VCPU_SEL         0x20u  /* guest selectors, zero-extended: SEL + 4 * R1_SREG_x  */
 /* The segment-load fast path. A trampoline for `mov sreg, r16` or `pop sreg` (ES, DS, FS, GS)
  * may load the selector without a hypercall when SEGFAST + 4 * R1_SREG_x is nonzero (the

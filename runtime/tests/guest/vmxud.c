@@ -2,6 +2,8 @@
 // each one's fault, run under qemu-system-i386 and under ring1-run (tests/test_runtime_boot.py
 // compares the transcripts). Each instruction is in the image, where the rewriter sees it;
 // the ring-0 forms take EAX as the memory operand (a scratch buffer) where they have one.
+// Then, from ring 3, what the instructions a rewrite translates inline for ring 0 do there:
+// `mov r32, crN` (#GP).
 #include "glib.h"
 
 volatile uint32_t fault_vec, fault_err, fault_skip;
@@ -48,6 +50,89 @@ static void report(const char *name, uint32_t eax)
         report(name, a);                                                              \
     } while (0)
 
+// ---- ring 3 --------------------------------------------------------------------------------
+struct tss { uint32_t link, esp0, ss0, rest[23]; } __attribute__((packed));
+static struct tss tss;
+static uint64_t gdt[6];
+static uint8_t kstack[4096] __attribute__((aligned(16)));
+static uint8_t ustack[4096] __attribute__((aligned(16)));
+static volatile uint32_t user_vec[3], user_val[3];
+
+static uint64_t seg(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    return (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+           (uint64_t)access << 40 | (uint64_t)((limit >> 16) & 0xf) << 48 |
+           (uint64_t)flags << 52 | (uint64_t)(base >> 24) << 56;
+}
+
+// Ring 3 can print nothing (COM1 is a port): it records, then int $0x30 reports from ring 0.
+#define USER_TRY(i, insn)                                                                   \
+    do {                                                                                    \
+        uint32_t r = 0x5a5a5a5a;                                                            \
+        fault_vec = 0;                                                                      \
+        fault_skip = 3;                                                                     \
+        __asm__ volatile(insn : "+a"(r) :: "memory");                                       \
+        user_vec[i] = fault_vec;                                                            \
+        user_val[i] = r;                                                                    \
+    } while (0)
+
+static void user_main(void)
+{
+    USER_TRY(0, "mov %%cr0, %0");
+    USER_TRY(1, "mov %%cr3, %0");
+    USER_TRY(2, "mov %%cr4, %0");
+    __asm__ volatile("int $0x30");
+    for (;;)
+        ;
+}
+
+void report_entry(void);
+void user_report(void);
+__asm__(".globl report_entry\n"
+        "report_entry:\n"
+        "  movl $0x10, %eax\n"
+        "  movl %eax, %ds\n"
+        "  movl %eax, %es\n"
+        "  call user_report\n");
+
+void user_report(void)
+{
+    static const char *const names[3] = {"ring3 mov cr0", "ring3 mov cr3", "ring3 mov cr4"};
+    for (int i = 0; i < 3; i++) {
+        fault_vec = user_vec[i];
+        report(names[i], user_val[i] == 0x5a5a5a5a ? (uint32_t)(uintptr_t)scratch
+                                                    : user_val[i]);
+    }
+    puts("done\n");
+    gexit(0);
+}
+
+static void to_ring3(void)
+{
+    gdt[1] = seg(0, 0xfffff, 0x9a, 0xc);   // 0x08 kernel code
+    gdt[2] = seg(0, 0xfffff, 0x92, 0xc);   // 0x10 kernel data
+    gdt[3] = seg(0, 0xfffff, 0xfa, 0xc);   // 0x1b user code
+    gdt[4] = seg(0, 0xfffff, 0xf2, 0xc);   // 0x23 user data
+    gdt[5] = seg((uint32_t)&tss, sizeof tss - 1, 0x89, 0);   // 0x28 TSS
+    tss.ss0 = 0x10;
+    tss.esp0 = (uint32_t)(kstack + sizeof kstack);
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr = {sizeof gdt - 1,
+                                                                             (uint32_t)gdt};
+    __asm__ volatile("lgdt %0\n"
+                     "ljmp $0x08, $1f\n"
+                     "1: movl $0x10, %%eax\n"
+                     "movl %%eax, %%ds\n movl %%eax, %%es\n movl %%eax, %%ss\n"
+                     "movw $0x28, %%ax\n ltr %%ax" ::"m"(gdtr) : "eax", "memory");
+    idt_gate_dpl(0x30, report_entry, 3);
+    __asm__ volatile("pushl $0x23\n"          // ss
+                     "pushl %0\n"             // esp
+                     "pushl $0x002\n"         // eflags: IF=0
+                     "pushl $0x1b\n"          // cs
+                     "pushl %1\n"             // eip
+                     "movl $0x23, %%eax\n movl %%eax, %%ds\n movl %%eax, %%es\n"
+                     "iret" ::"r"((uint32_t)(ustack + sizeof ustack)), "r"(user_main) : "eax");
+}
+
 int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic; (void)info;
@@ -80,6 +165,6 @@ int gmain(uint32_t magic, uint32_t info)
     TRY("encls", 3, "0x0f,0x01,0xcf");
     TRY("enclu", 3, "0x0f,0x01,0xd7");
     TRY("getsec", 2, "0x0f,0x37");
-    puts("done\n");
-    return 0;
+    to_ring3();
+    return 1;
 }
