@@ -1324,19 +1324,22 @@ FWCFG_DIFFERENCES = [
 ]
 
 
-@pytest.mark.parametrize("mem", ["128M", "300M"])
-def test_fw_cfg_matches_qemu(mem, tmp_path):
+@pytest.mark.parametrize("mem,vga", [("128M", False), ("300M", False), ("128M", True)],
+                         ids=["128M", "300M", "128M-vga-std"])
+def test_fw_cfg_matches_qemu(mem, vga, tmp_path):
     """Every byte, word and dword read of the fw_cfg ports, the first 64 bytes of every
     numbered item, the file directory and each file's bytes, and DMA transfers: QEMU's
-    answers on ring1 (patched probe), but for the listed differences (FWCFG_DIFFERENCES)."""
+    answers on ring1 (patched probe), but for the listed differences (FWCFG_DIFFERENCES); on
+    the reference machine at two memory sizes, and with the std VGA (QEMU -vga std, ring1
+    --vga std)."""
     if not shutil.which(QEMU[0]):
         pytest.skip("qemu-system-i386 not installed")
-    cmd = [a if a != "128M" else mem for a in QEMU]
+    cmd = [a if a != "128M" else mem for a in QEMU] + (QEMU_STD_VGA if vga else [])
     r = subprocess.run(cmd + ["-kernel", guest("fwcfg")], capture_output=True, timeout=60)
     assert r.returncode == 1, r.stderr
     ref = _probe_keys(r.stdout.decode("latin-1"))
     patched = rewrite(guest("fwcfg"), str(tmp_path / "fwcfg.r1.elf"))
-    rc, out, err = run(patched, "--mem", mem)
+    rc, out, err = run(patched, "--mem", mem, *(["--vga", "std"] if vga else []))
     assert rc == 1, err
     got = _probe_keys(out)
     for keys in (ref, got):   # the probe covered what it claims
