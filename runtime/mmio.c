@@ -255,6 +255,39 @@ static uint32_t unary(struct vcpu *v, int op, uint32_t a, int size)
     return res;
 }
 
+// bt, bts, btr, btc of r/m with a bit number: the host CPU computes CF (and whatever it
+// does to the flags the SDM leaves undefined) on the dword or word read.
+enum { BIT_T, BIT_TS, BIT_TR, BIT_TC };
+
+#define BIT_CASE(insn, sfx, type)                                                           \
+    do {                                                                                    \
+        type x = (type)a;                                                                   \
+        __asm__("sub $128, %%rsp; push %3; popf; " insn sfx " %2, %0; pushf; pop %1; "      \
+                "add $128, %%rsp"                                                           \
+                : "+r"(x), "=r"(fl) : "r"((type)bit), "r"(flin) : "cc");                    \
+        res = (uint32_t)x;                                                                  \
+    } while (0)
+
+#define BIT_SIZES(insn)                                                                     \
+    do {                                                                                    \
+        if (size == 2) BIT_CASE(insn, "w", uint16_t);                                       \
+        else BIT_CASE(insn, "l", uint32_t);                                                 \
+    } while (0)
+
+static uint32_t bitop(struct vcpu *v, int op, uint32_t a, uint32_t bit, int size)
+{
+    uint64_t fl, flin = (v->eflags & FL_ARITH) | FL_1;
+    uint32_t res = 0;
+    switch (op) {
+    case BIT_T:  BIT_SIZES("bt"); break;
+    case BIT_TS: BIT_SIZES("bts"); break;
+    case BIT_TR: BIT_SIZES("btr"); break;
+    default:     BIT_SIZES("btc"); break;
+    }
+    v->eflags = (v->eflags & ~FL_ARITH) | ((uint32_t)fl & FL_ARITH);
+    return res;
+}
+
 // String instructions with a device on either side (movs, stos, lods, cmps, scas; rep, repe,
 // repne or not): element by element through vmem_read/vmem_write, which reach the device
 // registry with the element's size. Registers advance as the hardware's do, so a fault
@@ -462,6 +495,34 @@ static bool emulate_access(struct vcpu *v, const struct insn *in_, struct operan
         else if (!rc)
             rc = opnd_write(&o, unary(v, in.reg == 2 ? UN_NOT : UN_NEG, val, size), size);
         break;
+    case 0x0fa3: case 0x0fab: case 0x0fb3: case 0x0fbb:    // bt/bts/btr/btc r/m, r
+    case 0x0fba: {                                          // the same with imm8 (/4-/7)
+        int op;
+        uint32_t bit;
+        size = in.opsize;
+        if (in.op == 0x0fba) {
+            if (in.reg < 4)
+                return false;
+            op = in.reg - 4;
+            bit = in.imm & (uint32_t)(size * 8 - 1);
+        } else {
+            // A register bit number addresses the whole bit string: the operand moves by
+            // whole words or dwords (signed), the bit is what is left.
+            op = in.op == 0x0fa3 ? BIT_T : in.op == 0x0fab ? BIT_TS
+               : in.op == 0x0fb3 ? BIT_TR : BIT_TC;
+            int32_t off = size == 2 ? (int16_t)vcpu_reg(v, in.reg, 2)
+                                    : (int32_t)vcpu_reg(v, in.reg, 4);
+            o.lin += (uint32_t)((off >> (size == 2 ? 4 : 5)) * size);
+            bit = (uint32_t)off & (uint32_t)(size * 8 - 1);
+        }
+        rc = opnd_read(&o, &val, size);
+        if (rc)
+            break;
+        r = bitop(v, op, val, bit, size);
+        if (op != BIT_T)
+            rc = opnd_write(&o, r, size);
+        break;
+    }
     case 0xfe: case 0xff:                                   // inc, dec r/m
         if (in.reg > 1)
             return false;

@@ -93,5 +93,31 @@ int gmain(uint32_t magic, uint32_t info)
     *d = 0;
     __asm__ volatile("negb (%1); pushf; popl %0" : "=r"(fl) : "r"(d) : "memory", "cc");
     show("neg 0 flags", fl & FLAGS);
+    // bt, bts, btr, btc: CF (the other flags are undefined), the value, and a register bit
+    // number reaching past the operand (forward and back).
+    volatile uint32_t *b = (volatile uint32_t *)(m + 0x200);
+    b[0] = 0x80000001;
+    b[1] = 0;
+    b[2] = 0x00010000;
+    __asm__ volatile("btl $31, (%1); pushf; popl %0" : "=r"(fl) : "r"(b) : "memory", "cc");
+    show("bt $31 cf", fl & 1);
+    __asm__ volatile("btsl $4, (%1); pushf; popl %0" : "=r"(fl) : "r"(b) : "memory", "cc");
+    show("bts $4 cf", fl & 1);
+    __asm__ volatile("btrw $0, (%1); pushf; popl %0" : "=r"(fl) : "r"(b) : "memory", "cc");
+    show("btrw $0 cf", fl & 1);
+    __asm__ volatile("btcl $35, (%1); pushf; popl %0" : "=r"(fl) : "r"(b) : "memory", "cc");
+    show("btc $35 cf", fl & 1);
+    show("after imm forms", b[0]);
+    __asm__ volatile("btl %2, (%1); pushf; popl %0" : "=r"(fl) : "r"(b), "r"(80) : "memory", "cc");
+    show("bt reg 80 cf", fl & 1);
+    __asm__ volatile("btsl %2, (%1); pushf; popl %0" : "=r"(fl) : "r"(b + 2), "r"(-33)
+                     : "memory", "cc");
+    show("bts reg -33 cf", fl & 1);
+    show("word 1 after", b[1]);
+    __asm__ volatile("btcw %w2, (%1); pushf; popl %0" : "=r"(fl) : "r"(b), "r"(0x21)
+                     : "memory", "cc");
+    show("btcw reg 0x21 cf", fl & 1);
+    show("word 0 after", b[0]);
+    show("dword 2 after", b[2]);
     return 0;
 }
