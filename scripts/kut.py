@@ -153,10 +153,13 @@ def first_failure(out, err, verdict):
             return line
     if verdict != "fail":
         return ""
+    last = next((ln.strip() for ln in reversed(out.splitlines()) if ln.strip()), "")
     for text in (out, err):
         for line in text.splitlines():
-            if re.match(r"(Unhandled exception|ring1-run: |ring1: (?!rewriting)|.*\babort\b)",
-                        line):
+            if re.match(r"(Unhandled exception|ring1-run: |ring1: (?!rewriting)|"
+                        r".*\b(abort|assert failed)\b)", line):
+                if line.startswith("ring1-run: timeout") and last:
+                    return f"timeout; its last line: {last}"
                 return line.strip()
     lines = [ln for ln in (out + "\n" + err).splitlines()
              if ln.strip() and not ln.startswith("ring1: rewriting")]
