@@ -296,7 +296,7 @@ static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
     bool write = v->exit.err & PFERR_W;
-    switch (mem_shadow_fault(v, lin, write, &pferr, &pa)) {
+    switch (mem_shadow_fault(v, lin, write, v->exit.err & PFERR_I, &pferr, &pa)) {
     case 0:
         return;   // shadow filled: retry
     case 1:

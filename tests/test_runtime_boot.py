@@ -440,6 +440,27 @@ def test_fast_system_calls_written_at_run_time(tmp_path, patched):
         assert rc == STATUS_UNSUPPORTED and "could not read the guest's [ESP]" in err, err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_copies_of_patched_code_run_as_on_qemu(tmp_path, tactics):
+    """tests/guest/copycode.c copies routines of its own text -- `int $0x80` (patched into a
+    trampoline jump, or an int3 trap-only), pushf/popf/cli/in -- into a user page, onto the
+    user stack three times (twice through a supervisor alias of the frame), and into a kernel
+    page, and runs the copies in ring 3 and ring 0. The copies hold the rewrite's bytes; ring1
+    repairs each one (runtime/patched.h) before it runs, so every line is QEMU's. Without the
+    repair the first copy jumps into nowhere (--stats below proves the repairs happened)."""
+    src = guest("copycode")
+    image = rewrite(src, str(tmp_path / "copycode.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n") and want.count("from ring 3") == 9, want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    repaired = int(re.search(r"event code-copy-repaired\s+(\d+)", err).group(1))
+    written = int(re.search(r"event code-frame-written\s+(\d+)", err).group(1))
+    # Six copies, each of one or more patched ranges; the user frame written again twice.
+    assert repaired >= 6 and written >= 3, err
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)
