@@ -743,6 +743,13 @@ static void frame_written(uint32_t frame)
     stats_count("code-frame-written");
 }
 
+void mem_frame_stored(uint32_t pa, uint32_t len)
+{
+    for (uint64_t a = pa & ~(PGSIZE - 1); a < (uint64_t)pa + len; a += PGSIZE)
+        if (fx[a >> 12] == FX_CODE)
+            frame_written((uint32_t)(a >> 12));
+}
+
 int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint32_t *pferr,
                      uint32_t *pa_out)
 {
@@ -989,8 +996,7 @@ static int vmem_copy(struct vcpu *v, uint32_t lin, void *buf, unsigned len, int 
                     b[i] = (uint8_t)mmio_read(pa + i, 1);
             }
         } else if (acc & ACC_WRITE) {
-            if (fx[pa >> 12] == FX_CODE)   // the runtime's stores count as the guest's
-                frame_written(pa >> 12);
+            mem_frame_stored(pa, chunk);
             memcpy(h, b, chunk);
         } else {
             memcpy(b, h, chunk);

@@ -48,6 +48,9 @@ int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint
 // exempt the kernel image's own frames [pa, pa + len). Without it no frame is tracked.
 void mem_track_copies(void);
 void mem_frames_exempt(uint32_t pa, uint32_t len);
+// The runtime stores to guest RAM [pa, pa + len) for the guest (an emulated instruction, an
+// interrupt frame): as a guest write, it makes an executed frame data again. (RAM only.)
+void mem_frame_stored(uint32_t pa, uint32_t len);
 extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
                 mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
 
