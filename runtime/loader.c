@@ -160,8 +160,8 @@ static void index_patched(const struct image *img, const struct image_layout *la
                     continue;
                 uint32_t home = l->paddr + (u.offset - l->off);
                 if (pass == 0)
-                    patched_add(home, p + sizeof u, u.len, mem_phys(l->paddr, l->filesz),
-                                l->paddr, l->filesz);
+                    patched_add(home, l->vaddr + (u.offset - l->off), p + sizeof u, u.len,
+                                mem_phys(l->paddr, l->filesz), l->paddr, l->filesz);
                 else
                     mem_frames_exempt(home, u.len);
             }

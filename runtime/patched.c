@@ -18,7 +18,7 @@
 #define PAGE 4096u
 
 struct range {
-    uint32_t home, len;
+    uint32_t home, vaddr, len;
     uint32_t bytes;        // patched[len] then orig[len] at blob + bytes
 };
 
@@ -74,8 +74,8 @@ static void add_key(uint64_t fp, uint32_t range, uint32_t delta)
     pend[npend++] = (struct pending){fp, range, delta};
 }
 
-void patched_add(uint32_t home, const uint8_t *orig, uint32_t len, const uint8_t *seg,
-                 uint32_t seg_pa, uint32_t seg_len)
+void patched_add(uint32_t home, uint32_t vaddr, const uint8_t *orig, uint32_t len,
+                 const uint8_t *seg, uint32_t seg_pa, uint32_t seg_len)
 {
     uint32_t at = home - seg_pa;
     if (!len || at > seg_len || len > seg_len - at)
@@ -93,7 +93,7 @@ void patched_add(uint32_t home, const uint8_t *orig, uint32_t len, const uint8_t
     memcpy(blob + blob_len, seg + at, len);
     memcpy(blob + blob_len + len, orig, len);
     ranges = grow(ranges, &cap_ranges, nranges + 1, sizeof *ranges);
-    ranges[nranges++] = (struct range){home, len, (uint32_t)blob_len};
+    ranges[nranges++] = (struct range){home, vaddr, len, (uint32_t)blob_len};
     blob_len += 2 * (size_t)len;
     uint32_t r = nranges;   // index + 1
     if (len >= FP_LEN) {
@@ -172,4 +172,26 @@ unsigned patched_repair(uint8_t *f, uint32_t frame_pa)
         memcpy(f + hit[i].at, blob + r->bytes + r->len, r->len);
     }
     return nhit;
+}
+
+bool patched_explain(uint32_t at, bool (*read)(void *ctx, uint32_t lin, uint8_t *buf,
+                                               unsigned len),
+                     void *ctx, uint32_t *copy, uint32_t *site)
+{
+    uint8_t buf[256];
+    for (unsigned i = 0; i < nranges; i++) {
+        const struct range *r = &ranges[i];
+        const uint8_t *p = blob + r->bytes;
+        if (r->len < 5 || r->len > sizeof buf || p[0] != 0xe9)
+            continue;   // not a trampoline jump
+        uint32_t rel;
+        memcpy(&rel, p + 1, 4);
+        uint32_t target = r->vaddr + 5 + rel, c = r->vaddr + (at - target);
+        if (c == r->vaddr || !read(ctx, c, buf, r->len) || memcmp(buf, p, r->len))
+            continue;
+        *copy = c;
+        *site = r->vaddr;
+        return true;
+    }
+    return false;
 }

@@ -17,6 +17,7 @@
 #include "interrupt.h"
 #include "mem.h"
 #include "mmio.h"
+#include "patched.h"
 #include "platform.h"
 #include "segment.h"
 #include "signals.h"
@@ -292,6 +293,25 @@ static bool window_range_access(struct vcpu *v, uint32_t lin, bool write)
     return true;
 }
 
+static bool read_guest(void *ctx, uint32_t lin, uint8_t *buf, unsigned len)
+{
+    return vmem_fetch(ctx, lin, buf, len) == len;
+}
+
+// An instruction fetch from where nothing can run: the jump of a copy of patched code that
+// ring1 did not repair (docs/code-copies.md, "still missing")? Then say so and stop.
+static bool copy_jumped(struct vcpu *v)
+{
+    uint32_t copy, site, at = vcpu_lin_eip(v);
+    if (!(v->exit.err & PFERR_I) || !patched_explain(at, read_guest, v, &copy, &site))
+        return false;
+    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest ran a copy of patched code: the trampoline "
+              "jump of the patched range at %#x, copied to %#x, landed at %#x. ring1 repairs a "
+              "copy before it runs, but not one in a page of patched code, made while paging "
+              "is off, or cut by a page boundary (docs/code-copies.md)", site, copy, at);
+    return true;
+}
+
 static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
@@ -314,6 +334,8 @@ static void page_fault(struct vcpu *v)
     case -2:
         if (mem_in_window(lin) && window_range_access(v, lin, write))
             return;
+        if (copy_jumped(v))
+            return;
         vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
                   "%#x-%#x): rewrite the image with the window elsewhere (ring1 rewrite "
                   "--window BASE)", lin, mem_window, mem_window + R1_WINDOW_SIZE - 1);
@@ -324,6 +346,8 @@ static void page_fault(struct vcpu *v)
         uint32_t pc = vcpu_lin_eip(v);
         if ((v->exit.err & PFERR_I) || (lin >= pc && lin - pc < INSN_MAX &&
                                          !vmem_fetch(v, pc, (uint8_t[1]){0}, 1))) {
+            if (copy_jumped(v))
+                return;
             vcpu_stop(v, STATUS_UNSUPPORTED, "the guest jumped to %#x (physical %#x), which "
                       "is not RAM", v->eip, pa);
             return;

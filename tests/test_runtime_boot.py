@@ -461,6 +461,20 @@ def test_copies_of_patched_code_run_as_on_qemu(tmp_path, tactics):
     assert repaired >= 6 and written >= 3, err
 
 
+def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
+    """A difference from QEMU, listed: a copy made and run with paging off is not repaired
+    (docs/code-copies.md). Its jump lands inside the window's range; ring1 says it was a copy
+    of patched code, from where to where, instead of "the guest touched the window"."""
+    src = guest("copycode")
+    image = rewrite(src, str(tmp_path / "copycode.r1.elf"))
+    rc_q, want = qemu(src, "unpaged")
+    assert rc_q == 1 and "paging off\n  int 0x80 (0x00000000) from ring 0 at copy+12" in want
+    rc, out, err = run(image, "--cmdline", "unpaged")
+    assert rc == STATUS_UNSUPPORTED and out == want.splitlines(True)[0], err
+    assert re.search(r"the guest ran a copy of patched code: the trampoline jump of the patched "
+                     r"range at 0x[0-9a-f]+, copied to 0x30080[0-9a-f]", err), err
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)

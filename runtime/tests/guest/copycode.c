@@ -185,7 +185,10 @@ static uint64_t seg(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags
 int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic;
-    (void)info;
+    const char *cmd = (const char *)((uint32_t *)info)[4];
+    int unpaged = 0;
+    for (; *cmd; cmd++)
+        unpaged |= cmd[0] == ' ' && cmd[1] == 'u' && cmd[2] == 'n' && cmd[3] == 'p';
     gdt[1] = seg(0, 0xfffff, 0x9a, 0xc);   // 0x08 kernel code
     gdt[2] = seg(0, 0xfffff, 0x92, 0xc);   // 0x10 kernel data
     gdt[3] = seg(0, 0xfffff, 0xfa, 0xc);   // 0x1b user code
@@ -203,6 +206,15 @@ int gmain(uint32_t magic, uint32_t info)
     pic_init(0xff, 0xff);   // no interrupts: ring 3 runs with IF set
     idt_gate_dpl(0x80, int80_entry, 3);
     idt_gate(13, gp_entry);
+    if (unpaged) {
+        // Command line "unpaged": a copy made and run with paging off, which ring1 does not
+        // repair (docs/code-copies.md): it runs on QEMU, ring1 says what happened.
+        puts("int $0x80 routine copied and called with paging off\n");
+        copy(KBUF + 0x801, r_int80, r_int80_end);
+        copy_at = KBUF + 0x801;
+        test = 6;
+        __asm__ volatile("call *%0" ::"r"(KBUF + 0x801) : "memory");
+    }
     for (uint32_t i = 0; i < 1024; i++) {
         pt[0][i] = (i << 12) | 3;                   // 0-4 MiB: supervisor
         pt[1][i] = (USER + (i << 12)) | 7;          // 4-8 MiB: user
