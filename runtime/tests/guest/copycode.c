@@ -27,8 +27,8 @@ static volatile uint32_t copy_at, seen_vec, seen_err, seen_eip, seen_eax, seen_e
 void next_test(void);
 
 // The routines, in .text (the rewriter patches them). Each ends with a label *_end.
-void r_int80(void), r_int80_end(void), r_flags(void), r_flags_end(void), r_sigret(void),
-    r_sigret_end(void);
+void r_int80(void), r_int80_end(void), r_flags(void), r_flags_end(void), r_cpuid(void),
+    r_cpuid_end(void), r_sigret(void), r_sigret_end(void);
 __asm__(".text\n"
         ".globl r_int80, r_int80_end\n"
         "r_int80:\n"
@@ -52,6 +52,15 @@ __asm__(".text\n"
         "  movl $99, %eax\n"
         "  int $0x80\n"
         "r_flags_end:\n"
+        // cpuid in ring 3: the CPU model's signature (leaf 1), not the host's.
+        ".globl r_cpuid, r_cpuid_end\n"
+        "r_cpuid:\n"
+        "  movl $1, %eax\n"
+        "  cpuid\n"
+        "  movl %eax, %ebx\n"
+        "  movl $99, %eax\n"
+        "  int $0x80\n"
+        "r_cpuid_end:\n"
         ".globl r_sigret, r_sigret_end\n"
         "r_sigret:\n"
         "  movl $0x77, %ebx\n"
@@ -152,17 +161,21 @@ void next_test(void)
         copy(USER + 0x123, r_flags, r_flags_end);
         ring3(USER + 0x123, USER + 0x3ff000);
     case 2:
+        puts("cpuid routine copied to a user page, run in ring 3\n");
+        copy(USER + 0x2000, r_cpuid, r_cpuid_end);
+        ring3(USER + 0x2000, USER + 0x3ff000);
     case 3:
-    case 4: {
+    case 4:
+    case 5: {
         // A signal-return stub on the user stack, three times, the later ones written
         // through the supervisor alias of the user frames.
-        uint32_t sp = USER + 0x3ff000 - 0x40 * (test - 2) - 0x11;
+        uint32_t sp = USER + 0x3ff000 - 0x40 * (test - 3) - 0x11;
         puts("signal-return stub copied to the user stack");
-        puts(test > 3 ? " through an alias\n" : "\n");
-        copy(test > 3 ? sp - USER + ALIAS : sp, r_sigret, r_sigret_end);
+        puts(test > 4 ? " through an alias\n" : "\n");
+        copy(test > 4 ? sp - USER + ALIAS : sp, r_sigret, r_sigret_end);
         ring3(sp, sp);
     }
-    case 5:
+    case 6:
         puts("int $0x80 routine copied to a kernel page, called in ring 0\n");
         copy(KBUF + 0x801, r_int80, r_int80_end);
         copy_at = KBUF + 0x801;
@@ -212,7 +225,7 @@ int gmain(uint32_t magic, uint32_t info)
         puts("int $0x80 routine copied and called with paging off\n");
         copy(KBUF + 0x801, r_int80, r_int80_end);
         copy_at = KBUF + 0x801;
-        test = 6;
+        test = 7;
         __asm__ volatile("call *%0" ::"r"(KBUF + 0x801) : "memory");
     }
     for (uint32_t i = 0; i < 1024; i++) {
