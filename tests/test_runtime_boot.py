@@ -138,7 +138,9 @@ def test_boot_info_matches_qemu_unpatched():
     for i, line in enumerate(ref.splitlines()[:4]):   # magic, info, esp, cr0
         assert ours[i] == line
     want = [l for l in ref.splitlines() if l.startswith("cpuid")]
-    assert len(want) > 10 and [l for l in ours if l.startswith("cpuid")] == want, err
+    assert len(want) > 10
+    if _host_has_cpuid_faulting():
+        assert [l for l in ours if l.startswith("cpuid")] == want, err
 
 
 def test_uart_input_polled():
@@ -412,6 +414,13 @@ def test_int80_is_a_guest_event_not_a_host_syscall():
     assert rc == STATUS_UNSUPPORTED and "syscall or sysenter natively" in err
 
 
+def _host_has_cpuid_faulting():
+    """CPUID faulting (Intel; /proc/cpuinfo flag cpuid_fault): without it the guest's unpatched
+    cpuid instructions run natively and give the host's answers (a listed difference)."""
+    with open("/proc/cpuinfo") as f:
+        return " cpuid_fault" in f.read()
+
+
 def _host_is_amd():
     with open("/proc/cpuinfo") as f:
         return "AuthenticAMD" in f.read(4096)
@@ -459,12 +468,15 @@ def test_copies_of_patched_code_run_as_on_qemu(tmp_path, tactics):
     rc_q, want = qemu(src)
     assert rc_q == 1 and want.endswith("done\n") and want.count("from ring 3") == 10, want
     rc, out, err = run(image, "--stats")
+    if not _host_has_cpuid_faulting():   # the ring-3 cpuid's signature is the host's
+        want, out = (re.sub(r"(copy\+16: eax 0x00000063 ebx) 0x\w+", r"\1 -", t) for t in (want, out))
     assert (rc, out) == (1, want), err
     repaired = int(re.search(r"event code-copy-repaired\s+(\d+)", err).group(1))
     written = int(re.search(r"event code-frame-written\s+(\d+)", err).group(1))
     # Seven copies, each of one or more patched ranges; the user frame written again twice.
     assert repaired >= 7 and written >= 3, err
-    assert re.search(r"kind CPUID\s+1\b", err), err   # the copy's, trapped and emulated
+    if _host_has_cpuid_faulting():   # the copy's cpuid, trapped and emulated
+        assert re.search(r"kind CPUID\s+1\b", err), err
 
 
 def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
