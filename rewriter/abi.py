@@ -7,7 +7,7 @@ constant, offset and structure layout here. Change both together.
 import enum
 import struct
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 WINDOW_DEFAULT = 0xFFC00000
 WINDOW_SIZE = 0x00400000
@@ -40,7 +40,7 @@ EFLAGS_IF = 0x00000200
 EFLAGS_IOPL = 0x00003000
 EFLAGS_NT = 0x00004000
 EFLAGS_AC = 0x00040000
-EFLAGS_VIRT = EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_AC
+EFLAGS_VIRT = EFLAGS_IF | EFLAGS_IOPL | EFLAGS_AC   # NT: held by the host (abi.h)
 
 MAGIC = b"RING1IMG"
 NOTE_NAME = b"ring1"

@@ -92,7 +92,7 @@ void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask)
     fl = (cur & ~mask) | (fl & mask);
     v->page[R1_VCPU_VIF / 4] = fl & FL_IF;
     v->page[R1_VCPU_VFLAGS / 4] = fl & (R1_EFLAGS_VIRT & ~FL_IF);
-    // The host holds the rest; IF=1, IOPL=0, NT=0, AC=0 on the host side always.
+    // The host holds the rest, NT included; IF=1, IOPL=0, AC=0 on the host side always.
     v->eflags = (fl & ~(R1_EFLAGS_VIRT | FL_VM | FL_RF)) | FL_IF | FL_1;
 }
 
@@ -745,11 +745,9 @@ int vcpu_run(struct vcpu *v)
             wait_for_event(v);
             continue;
         }
-        // Host flags for the guest: IF=1, IOPL=0, AC=0 always; NT as the guest has it (a
-        // native iret with NT=1 then traps, and a native popf changing NT is seen at the next
-        // exit); TF if we single-step to end an interrupt shadow.
-        uint32_t entry_nt = v->page[R1_VCPU_VFLAGS / 4] & FL_NT;
-        v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1 | entry_nt;
+        // Host flags for the guest: IF=1, IOPL=0, AC=0 always; NT is the guest's own (abi.h:
+        // a native iret with NT=1 traps); TF if we single-step to end an interrupt shadow.
+        v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1;
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
         mem_window_alias_sync(v);
@@ -781,12 +779,7 @@ int vcpu_run(struct vcpu *v)
         v->nexits++;
         seg_fast_catch_up(v);
         check_host_segments(v);
-        // NT ran on the host (see above): if it changed there, a native popf changed it.
-        // (If not, the vCPU page is right: an inline popf translation may have set it.) A
-        // native popf setting AC is lost: AC cannot run on the host (it would arm #AC).
-        if ((v->eflags & FL_NT) != entry_nt)
-            v->page[R1_VCPU_VFLAGS / 4] = (v->page[R1_VCPU_VFLAGS / 4] & ~FL_NT) |
-                                          (v->eflags & FL_NT);
+        // (A native popf setting AC is lost: AC cannot run on the host, it would arm #AC.)
         if (reason != EXIT_ASYNC && v->step_for_shadow && !(v->exit.signo == SIGTRAP &&
                                                            v->exit.trapno == T_DB)) {
             // The stepped instruction exited by itself (it was sensitive): stop stepping;

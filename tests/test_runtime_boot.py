@@ -493,6 +493,23 @@ def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
                      r"range at 0x[0-9a-f]+, copied to 0x30080[0-9a-f]", err), err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_task_switches_match_qemu(tmp_path, tactics):
+    """tests/guest/taskswitch.c: far jmp to a TSS and back, far call through a GDT task gate
+    and the iret (NT) that returns, int through an IDT task gate, #GP with its error code
+    delivered to a task that fixes the faulting task's saved EIP. Back links, saved EIPs,
+    NT (pushf in a nested task: NT is held by the host), busy bits, CR0.TS: QEMU's."""
+    src = guest("taskswitch")
+    image = rewrite(src, str(tmp_path / "taskswitch.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n") and "(no)" not in want, want
+    assert "B: NT=1" in want and "C: #GP error 0x00001234" in want, want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    assert re.search(r"event task-switch\s+10\b", err), err
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)

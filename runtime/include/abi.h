@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define R1_ABI_VERSION      3u
+#define R1_ABI_VERSION      4u
 
 /* ---- the window --------------------------------------------------------------------------- */
 #define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
@@ -80,12 +80,14 @@
 #define R1_SREG_GS 5
 
 /* EFLAGS bits that are virtual: the host never holds them for the guest (host IF is always 1,
- * host IOPL/NT/AC always 0). pushf = host flags - IF + vif + vflags; popf splits them back. */
+ * host IOPL/AC always 0). pushf = host flags - IF + vif + vflags; popf splits them back. NT is
+ * not virtual: the host holds the guest's (a native iret with NT set faults in the host's
+ * IA-32e mode and is emulated as a task return; pushf and popf see and set it natively). */
 #define R1_EFLAGS_IF        0x00000200u
 #define R1_EFLAGS_IOPL      0x00003000u
 #define R1_EFLAGS_NT        0x00004000u
 #define R1_EFLAGS_AC        0x00040000u
-#define R1_EFLAGS_VIRT      (R1_EFLAGS_IF | R1_EFLAGS_IOPL | R1_EFLAGS_NT | R1_EFLAGS_AC)
+#define R1_EFLAGS_VIRT      (R1_EFLAGS_IF | R1_EFLAGS_IOPL | R1_EFLAGS_AC)
 
 /* ---- hypercall entry ------------------------------------------------------------------------
  * A trampoline reaches the runtime with
