@@ -208,7 +208,10 @@ int intr_iret(struct vcpu *v, int opsize, uint32_t next_eip)
             return emu_fault(v, T_TS, link & ~3u);
         if (!(access & DESC_P))
             return emu_fault(v, T_NP, link & ~3u);
-        return task_switch(v, link, d, TASK_IRET, next_eip, false, 0);
+        if (task_switch(v, link, d, TASK_IRET, next_eip, false, 0) < 0)
+            return -1;
+        v->nmi_blocked = false;   // an iret ends an NMI handler
+        return 0;
     }
     uint32_t esp = v->gpr[R_ESP], ssb = v->seg[R1_SREG_SS].base;
     uint32_t eip = 0, cs = 0, fl = 0;
@@ -258,5 +261,6 @@ int intr_iret(struct vcpu *v, int opsize, uint32_t next_eip)
     } else {
         v->gpr[R_ESP] = esp;
     }
+    v->nmi_blocked = false;   // an iret ends an NMI handler
     return 0;
 }

@@ -217,6 +217,12 @@ static void lapic_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
     plat.lapic_timer_armed = first_ns != 0;
 }
 
+static void lapic_nmi(void *opaque)
+{
+    (void)opaque;
+    vcpu_nmi(the_vcpu);
+}
+
 static void lapic_eoi_broadcast(void *opaque, uint8_t vector)
 {
     (void)opaque;
@@ -224,19 +230,23 @@ static void lapic_eoi_broadcast(void *opaque, uint8_t vector)
 }
 
 // An IOAPIC message: fixed and lowest-priority go to the local APIC if it is addressed.
-// ExtINT through the IOAPIC, NMI, SMI, INIT are not emulated: the run stops, diagnosed.
+// NMI too (to the processor); ExtINT through the IOAPIC, SMI, INIT are not emulated: the run
+// stops, diagnosed.
 static bool ioapic_deliver(void *opaque, uint8_t vector, bool level, uint8_t dest,
                            bool logical, uint32_t mode)
 {
     (void)opaque;
-    if (mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST) {
+    if (mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST || mode == LAPIC_DM_NMI) {
         if (!lapic_match(&plat.lapic, dest, logical))
             return false;
-        lapic_accept(&plat.lapic, vector, level);
+        if (mode == LAPIC_DM_NMI)
+            vcpu_nmi(the_vcpu);
+        else
+            lapic_accept(&plat.lapic, vector, level);
         return true;
     }
     vcpu_stop(the_vcpu, STATUS_UNSUPPORTED, "the IOAPIC sent an interrupt with delivery mode "
-              "%u (vector %#x): only fixed and lowest-priority delivery are emulated",
+              "%u (vector %#x): only fixed, lowest-priority and NMI delivery are emulated",
               mode >> 8, vector);
     return false;
 }
@@ -474,7 +484,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
 
     // Local APIC and IOAPIC, MMIO pages left unmapped (every access is decoded).
     lapic_host_timer = host_timer(CLOCK_MONOTONIC, SIG_LAPIC);
-    plat.lapic.ops = (struct lapic_ops){pit_now, lapic_arm, lapic_eoi_broadcast, NULL};
+    plat.lapic.ops = (struct lapic_ops){pit_now, lapic_arm, lapic_eoi_broadcast, lapic_nmi, NULL};
     plat.lapic.min_period_ns = PIT_TIMER_FLOOR_NS;
     lapic_init(&plat.lapic);
     mmio_register(LAPIC_BASE_DEFAULT, LAPIC_SIZE, "lapic", lapic_mmio_read, lapic_mmio_write,

@@ -183,6 +183,7 @@ void vcpu_reset(struct vcpu *v)
     seg_fast_flush(v);
     mmio_cache_flush();
     v->delivering = -1;
+    v->nmi_pending = v->nmi_blocked = false;
     v->exc.vector = -1;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
     // header marks every component as initial, with MXCSR at its reset value.
@@ -612,8 +613,20 @@ static void skip_glue(struct vcpu *v)
     }
 }
 
+void vcpu_nmi(struct vcpu *v)
+{
+    v->nmi_pending = true;
+    stats_count("nmi");
+}
+
 static void interrupt_check(struct vcpu *v)
 {
+    if (v->nmi_pending && !v->nmi_blocked && !v->shadow && r1_interruptible(v, v->eip)) {
+        v->nmi_pending = false;
+        v->nmi_blocked = true;
+        v->halted = false;
+        intr_deliver(v, T_NMI, EV_EXT, 0, v->eip);
+    }
     bool intr = platform_intr();
     v->page[R1_VCPU_PENDING / 4] = intr;
     if (intr && vcpu_vif(v) && (v->shadow || !r1_interruptible(v, v->eip)))
