@@ -129,6 +129,11 @@ int task_switch(struct vcpu *v, uint16_t sel, uint64_t d, enum task_source src,
     uint32_t base, limit;
     uint16_t attr;
     desc_decode(d, &base, &limit, &attr);
+    if (!(v->tr.sel & ~3u) || !v->tr.attr) {
+        vcpu_stop(v, STATUS_UNSUPPORTED, "task switch to %#x with no task register loaded "
+                  "(ltr): nowhere to save the current task", sel);
+        return -1;
+    }
     if (!(DESC_TYPE(a) & 8u) || !(DESC_TYPE(ATTR_ACCESS(v->tr.attr)) & 8u)) {
         vcpu_stop(v, STATUS_UNSUPPORTED, "task switch %s a 16-bit TSS (%#x): only 32-bit tasks "
                   "are emulated", DESC_TYPE(a) & 8u ? "from" : "to",
