@@ -398,7 +398,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
     clock_init();
-    loader_boot(v, &img, cmdline);
+    loader_boot(v, &img, cmdline, pc.vga);
     signals_init(v);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (timeout_ns)
