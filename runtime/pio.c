@@ -118,9 +118,11 @@ void pio_print_unhandled(FILE *f)
                 unhandled[i].writes);
         vga |= unhandled[i].port >= 0x3b0 && unhandled[i].port <= 0x3df;
     }
-    // A display adapter's ports on a machine without one (QEMU's -nodefaults).
+    // A display adapter's ports on a machine without one (--vga none, QEMU's -nodefaults
+    // alone).
     if (vga)
-        fprintf(f, "    (0x3b0-0x3df are a VGA's ports: --vga std adds one)\n");
+        fprintf(f, "    (0x3b0-0x3df are a VGA's ports: the default machine, --vga std, "
+                "has one)\n");
     if (unhandled_overflow)
         fprintf(f, "    ... and %llu more on other ports\n",
                 (unsigned long long)unhandled_overflow);
