@@ -394,7 +394,8 @@ def test_stats_point_vga_port_accesses_at_the_option():
     0xffff otherwise)."""
     rc, out, err = run(guest("vga"), "--stats", "--vga", "none")
     assert rc == 1, err
-    assert re.search(r"port 0x03d5 reads \d+ writes \d+\n", err), err
+    assert re.search(r"port 0x03d5 reads \d+ writes \d+, first by (IN|OUT) at 0x[0-9a-f]+\n",
+                     err), err
     assert "(0x3b0-0x3df are a VGA's ports: the default machine, --vga std, has one)" in err
     rc, out, err = run(guest("vga"), "--stats")
     assert rc == 1, err
@@ -402,6 +403,55 @@ def test_stats_point_vga_port_accesses_at_the_option():
     rc, out, err = run(guest("vga"), "--stats", "--vga", "std")
     assert rc == 1, err
     assert "0x03d5" not in err and "0x3b0-0x3df" not in err
+
+
+def _insn_at(elf, addr):
+    """objdump's text of the instruction at addr in elf (mnemonic and operands)."""
+    r = subprocess.run(["objdump", "-d", "--no-show-raw-insn", f"--start-address={addr:#x}",
+                        f"--stop-address={addr + 16:#x}", elf], capture_output=True, text=True,
+                       check=True)
+    m = re.search(rf"^\s*{addr:x}:\s*(.*)$", r.stdout, re.M)
+    assert m, f"no instruction at {addr:#x} in {elf}:\n{r.stdout}"
+    return " ".join(m.group(1).split())
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+@pytest.mark.parametrize("what", ["port", "physical"])
+def test_unassigned_accesses_are_named_with_their_instruction(what, patched, tmp_path):
+    """An access to nothing (issue 10 item 3: a port no device has, a physical address with
+    nothing there) answers as QEMU's (all ones, zero) and is never silent: --stats counts it
+    by port or address with the guest instruction of its first access (its original address,
+    also when the instruction was moved into a trampoline), --trace names each one with its
+    instruction. Ports: the vga guest without a VGA; memory: the mmio guest."""
+    name, opts = ("vga", ["--vga", "none"]) if what == "port" else ("mmio", [])
+    src = guest(name)
+    img = rewrite(src, str(tmp_path / f"{name}.r1.elf")) if patched else src
+    rc, out, stats = run(img, "--stats", *opts)
+    assert rc == 1, stats
+    rc, out, trace = run(img, "--trace", *opts)
+    assert rc == 1, trace
+    rows = re.findall(rf"^    {what} (0x[0-9a-f]+) reads (\d+) writes (\d+), first by "
+                      rf"(IN|OUT|INS|OUTS|memory access) at (0x[0-9a-f]+)$", stats, re.M)
+    assert len(rows) >= 4, stats
+    lines = re.findall(rf"^ring1-run: {what} (0x[0-9a-f]+): nothing there: (read|write) "
+                       rf"(0x[0-9a-f]+|0) \((\d) bytes?\) by (IN|OUT|INS|OUTS|memory access) at "
+                       rf"(0x[0-9a-f]+)$", trace, re.M)
+    # every access traced, as many as --stats counts, and reads answered as QEMU's are
+    for addr, reads, writes, kind, at in rows:
+        mine = [l for l in lines if int(l[0], 16) == int(addr, 16)]
+        assert sum(l[1] == "read" for l in mine) == int(reads), addr
+        assert sum(l[1] == "write" for l in mine) == int(writes), addr
+        assert mine[0][4:] == (kind, at), (addr, mine[0])
+    for addr, rw, value, size, kind, at in lines:
+        if rw == "read":
+            assert int(value, 16) == (0 if what == "physical" else (1 << 8 * int(size)) - 1)
+        # the instruction named is one that makes that access, at its original address
+        insn = _insn_at(src, int(at, 16))
+        if what == "port":
+            assert re.match(r"(rep )?(in|out|ins[bwl]?|outs[bwl]?)\b", insn), (at, insn)
+            assert kind == ("IN" if rw == "read" else "OUT") or kind in ("INS", "OUTS"), (at, kind)
+        else:
+            assert kind == "memory access" and ("0x2000" in insn or "(%" in insn), (at, insn)
 
 
 def test_vga_option_is_checked():
