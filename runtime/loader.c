@@ -37,7 +37,10 @@
 // Where QEMU 7.2's multiboot path puts things (its option ROM and hw/i386/multiboot.c).
 #define QEMU_MMAP_ADDR    0x9000u
 #define QEMU_MBI_ADDR     0x9500u
-#define QEMU_GDT_ADDR     0xc02b8u     // the option ROM's GDT that GDTR still points at
+// The option ROM's GDT that GDTR still points at: SeaBIOS puts the multiboot option ROM at
+// 0xC0000, or with a VGA after the VGA BIOS's ROM (QEMU 7.2's vgabios-stdvga.bin: 0xCA000).
+#define QEMU_GDT_ADDR     0xc02b8u
+#define QEMU_GDT_ADDR_VGA 0xca2b8u
 #define QEMU_BOOT_ESP     0x6f08u
 #define QEMU_BOOT_DEVICE  0x8000ffffu
 #define BIOS_RESERVED_TOP 0x20000u     // SeaBIOS keeps the top 128 KiB of RAM (ACPI etc.)
@@ -183,7 +186,7 @@ struct mb_mmap_entry {
     uint32_t type;   // 1 available, 2 reserved
 } __attribute__((packed));
 
-void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
+void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline, bool vga)
 {
     uint32_t ram = mem_ram_size;
     // The memory map SeaBIOS reports to QEMU's multiboot ROM (e820).
@@ -255,10 +258,11 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
     // 0x10, 16-bit code 0x18, 16-bit data 0x20.
     static const uint64_t gdt[5] = {0, 0x00cf9a000000ffffull, 0x00cf93000000ffffull,
                                     0x00009e000000ffffull, 0x000092000000ffffull};
-    uint8_t *g = mem_phys(QEMU_GDT_ADDR, sizeof gdt);
+    uint32_t gdt_addr = vga ? QEMU_GDT_ADDR_VGA : QEMU_GDT_ADDR;
+    uint8_t *g = mem_phys(gdt_addr, sizeof gdt);
     if (g)
         memcpy(g, gdt, sizeof gdt);
-    v->gdtr = (struct dtr){.base = QEMU_GDT_ADDR, .limit = sizeof gdt - 1};
+    v->gdtr = (struct dtr){.base = gdt_addr, .limit = sizeof gdt - 1};
 
     memset(v->gpr, 0, sizeof v->gpr);
     v->gpr[R_EAX] = MB_BOOT_MAGIC;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
+
 struct pio_range {
     uint16_t base, len;
     const char *name;
@@ -24,7 +26,12 @@ _Static_assert(PIO_MAX < 256, "port_range holds range indexes");
 
 // Unhandled accesses, per port.
 #define UNHANDLED_MAX 64
-static struct { uint16_t port; uint32_t reads, writes; } unhandled[UNHANDLED_MAX];
+static struct {
+    uint16_t port;
+    uint32_t reads, writes;
+    uint32_t eip;         // the guest instruction of the first access (original address)
+    const char *kind;     // ... its kind
+} unhandled[UNHANDLED_MAX];
 static int nunhandled;
 static uint64_t unhandled_overflow;
 
@@ -55,8 +62,10 @@ static const struct pio_range *find(uint16_t port)
     return i ? &ranges[i - 1] : NULL;
 }
 
-static void count_unhandled(uint16_t port, int write)
+static void count_unhandled(uint16_t port, int size, int write, uint32_t value)
 {
+    const char *kind;
+    uint32_t eip = stats_unassigned("port", port, size, write, value, &kind);
     for (int i = 0; i < nunhandled; i++) {
         if (unhandled[i].port == port) {
             if (write)
@@ -73,6 +82,8 @@ static void count_unhandled(uint16_t port, int write)
     unhandled[nunhandled].port = port;
     unhandled[nunhandled].reads = !write;
     unhandled[nunhandled].writes = !!write;
+    unhandled[nunhandled].eip = eip;
+    unhandled[nunhandled].kind = kind;
     nunhandled++;
 }
 
@@ -80,8 +91,9 @@ uint32_t pio_in(uint16_t port, int size)
 {
     const struct pio_range *r = find(port);
     if (!r || !r->in) {
-        count_unhandled(port, 0);
-        return size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+        uint32_t ones = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+        count_unhandled(port, size, 0, ones);
+        return ones;
     }
     if (r->byte_wide && size > 1) {
         uint32_t v = 0;
@@ -96,7 +108,7 @@ void pio_out(uint16_t port, int size, uint32_t val)
 {
     const struct pio_range *r = find(port);
     if (!r || !r->out) {
-        count_unhandled(port, 1);
+        count_unhandled(port, size, 1, val);
         return;
     }
     if (r->byte_wide && size > 1) {
@@ -114,13 +126,15 @@ void pio_print_unhandled(FILE *f)
     fprintf(f, "  unhandled port accesses (reads return all ones):\n");
     bool vga = false;
     for (int i = 0; i < nunhandled; i++) {
-        fprintf(f, "    port %#06x reads %u writes %u\n", unhandled[i].port, unhandled[i].reads,
-                unhandled[i].writes);
+        fprintf(f, "    port %#06x reads %u writes %u, first by %s at %#x\n", unhandled[i].port,
+                unhandled[i].reads, unhandled[i].writes, unhandled[i].kind, unhandled[i].eip);
         vga |= unhandled[i].port >= 0x3b0 && unhandled[i].port <= 0x3df;
     }
-    // A display adapter's ports on a machine without one (QEMU's -nodefaults).
+    // A display adapter's ports on a machine without one (--vga none, QEMU's -nodefaults
+    // alone).
     if (vga)
-        fprintf(f, "    (0x3b0-0x3df are a VGA's ports: --vga std adds one)\n");
+        fprintf(f, "    (0x3b0-0x3df are a VGA's ports: the default machine, --vga std, "
+                "has one)\n");
     if (unhandled_overflow)
         fprintf(f, "    ... and %llu more on other ports\n",
                 (unsigned long long)unhandled_overflow);

@@ -53,7 +53,7 @@ struct platform {
     struct port92 port92;
     struct lapic lapic;
     struct ioapic ioapic;
-    struct vga vga;        // --vga std (has_vga); without it the VGA ports are unassigned
+    struct vga vga;        // --vga std, the default (has_vga); --vga none: ports unassigned
     bool has_vga;
     int serial_out;        // fd the guest's COM1 output goes to
     int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
@@ -78,7 +78,7 @@ struct platform_config {
     enum disk_cache disk_cache[DISK_MAX];   // their cache= modes
     bool snapshot;               // --snapshot: disk files are never written
     uint64_t serial_limit;       // --serial-limit (0: none)
-    bool vga;                    // --vga std: QEMU's std VGA in text mode 3 (dev/vga.c)
+    bool vga;                    // --vga std (default): QEMU's std VGA in text mode 3 (dev/vga.c)
 };
 
 void platform_init(struct vcpu *v, const struct platform_config *cfg);

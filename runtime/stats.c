@@ -39,8 +39,28 @@ static const char *kind_name(unsigned kind)
     return kind < R1_KIND_MAX && kind_names[kind] ? kind_names[kind] : "?";
 }
 
+static int cur_kind;
+static uint32_t cur_eip;
+
+void stats_insn(int kind, uint32_t eip)
+{
+    cur_kind = kind;
+    cur_eip = eip;
+}
+
+uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
+                          const char **kind)
+{
+    *kind = cur_kind == R1_KIND_MMIO ? "memory access" : kind_name((unsigned)cur_kind);
+    if (vcpu_trace)
+        rlog("ring1-run: %s %#x: nothing there: %s %#x (%d byte%s) by %s at %#x\n", space, addr,
+             write ? "write" : "read", value, size, size == 1 ? "" : "s", *kind, cur_eip);
+    return cur_eip;
+}
+
 void stats_exit(int kind, uint32_t eip)
 {
+    stats_insn(kind, eip);
     if (kind > 0 && kind < R1_KIND_MAX)
         by_kind[kind]++;
     // A bounded probe: a guest with sensitive instructions at more addresses than the table

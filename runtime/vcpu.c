@@ -388,6 +388,7 @@ static void page_fault(struct vcpu *v)
             return;
         }
         uint32_t at = v->eip;
+        stats_insn(R1_KIND_MMIO, r1_t2o(v, at));
         if (!mmio_emulate(v, lin, pa))
             vcpu_stop(v, STATUS_UNSUPPORTED, "guest %s at %#x (physical %#x, not RAM) by an "
                       "instruction the MMIO emulation does not handle", write ? "write" : "read",
