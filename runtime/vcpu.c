@@ -17,6 +17,7 @@
 #include "interrupt.h"
 #include "mem.h"
 #include "mmio.h"
+#include "pio.h"
 #include "platform.h"
 #include "segment.h"
 #include "signals.h"
@@ -146,6 +147,7 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_PENDING / 4] = 0;
     seg_fast_flush(v);
     mmio_cache_flush();
+    pio_cache_flush();
     v->delivering = -1;
     v->exc.vector = -1;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
@@ -721,6 +723,7 @@ int vcpu_run(struct vcpu *v)
         v->page[R1_VCPU_CR / 4 + 2] = v->cr2;
         v->page[R1_VCPU_CR / 4 + 3] = v->cr3;
         v->page[R1_VCPU_CR / 4 + 4] = v->cr4;
+        pio_cache_sync(v->cpl);   // the port cache: current, and usable at CPL 0 only
         uint32_t reason = enter_guest(v);
         v->nexits++;
         seg_fast_catch_up(v);
