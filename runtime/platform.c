@@ -81,10 +81,13 @@ static uint32_t com1_in(void *o, uint16_t off, int size)
     return uart16550_read(o, off);
 }
 // The port cache (pio.h): reads with no side effect. Every one of COM1's registers but RBR,
-// and IIR/LSR/MSR while reading them clears nothing; LSR and RBR with the FIFO empty only
-// for COM1_POLL_HITS reads between two the device sees: com1_in looks for host input then
-// (stdin need not announce it: a pipe whose bytes did not fit in the FIFO) and counts the
-// empty polls that make an idle guest wait (com1_idle_poll).
+// and IIR/LSR/MSR while reading them clears nothing. But with the FIFO empty, com1_in looks
+// for host input at an LSR or RBR read: so those are answered without it only when stdin had
+// nothing at the last look (then SIGIO announces the next byte, and the run loop takes it
+// before the guest runs again) or is at its end, and then only COM1_POLL_HITS times between
+// two reads COM1 sees, which count the empty polls that make an idle guest wait
+// (com1_idle_poll). With bytes still in the pipe (more than the FIFO took), every read goes
+// to COM1, which takes them as it always did.
 #define COM1_POLL_HITS 256
 static uint32_t com1_peek(void *o, uint16_t off, int size, uint32_t *val)
 {
@@ -94,8 +97,11 @@ static uint32_t com1_peek(void *o, uint16_t off, int size, uint32_t *val)
     if (!uart16550_peek(u, off, &b))
         return 0;
     *val = b;
-    return (off == UART_LSR || off == UART_RBR) && u->rx_count == 0 ? COM1_POLL_HITS
-                                                                    : PIO_PEEK_ALWAYS;
+    if ((off != UART_LSR && off != UART_RBR) || u->rx_count)
+        return PIO_PEEK_ALWAYS;
+    if (plat.serial_in >= 0 && !plat.serial_drained)
+        return 0;
+    return COM1_POLL_HITS;
 }
 static void com1_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; uart16550_write(o, off, (uint8_t)v); }
 static uint32_t pic_in(void *o, uint16_t off, int size) { (void)size; return i8259_read(&plat.pic, o == &plat.pic.chip[1], off); }
@@ -612,6 +618,7 @@ void platform_poll_input(void)
         return;
     uint8_t buf[UART_FIFO_SIZE];
     ssize_t n = read(plat.serial_in, buf, room);
+    plat.serial_drained = n < 0 && errno == EAGAIN;
     if (n > 0) {
         uart16550_receive(&plat.com1, buf, (unsigned)n);
         plat.activity++;

@@ -899,20 +899,20 @@ def test_a_guest_polling_for_input_that_never_comes_sleeps():
 @pytest.mark.parametrize("how", ["at-once", "trickled"])
 def test_patched_lsr_polling_sees_input_as_it_arrives(how, tmp_path):
     """tests/guest/echo.c patched, polling LSR.DR in a loop its trampoline answers from the
-    port cache (abi.h, R1_VCPU_PORTC): input that arrives while it polls is seen -- a line
-    written at once (its FIFO is off: one byte fits, the rest waits in the pipe with no new
-    SIGIO; the cached empty LSR answers a bounded number of reads, then one reaches COM1,
-    which looks for host input) and bytes trickled in one by one (each announced by SIGIO,
-    the cached LSR rewritten before the guest runs again)."""
+    port cache (abi.h, R1_VCPU_PORTC) while stdin has nothing: input that arrives while it
+    polls is seen -- a line written at once (its FIFO is off: one byte fits, the rest waits
+    in the pipe with no new SIGIO, so LSR is not answered from the cache until a look finds
+    the pipe empty) and bytes trickled in one by one (each announced by SIGIO, the cached
+    LSR rewritten before the guest runs again)."""
     img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
     line = b"the quick brown fox jumps over the lazy dog 0123456789"
     p = subprocess.Popen([RUN, img, "--cmdline", "poll", "--stats", "--timeout", "30"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)                                      # the guest is polling by then
     if how == "at-once":
         p.stdin.write(line + b"\n")
         p.stdin.flush()
     else:
-        time.sleep(0.3)                                  # the guest is polling by then
         for b in line + b"\n":
             p.stdin.write(bytes([b]))
             p.stdin.flush()
