@@ -83,12 +83,21 @@ static void count_unhandled(uint16_t port, int write)
     nunhandled++;
 }
 
-static bool dirty;   // a device may have changed since the port cache was last refreshed
+// Ranges whose device may have changed since the port cache was last refreshed (bit i: ranges[i];
+// every bit: pio_cache_touch).
+static uint64_t dirty;
+_Static_assert(PIO_MAX <= 64, "dirty holds a bit per range");
+
+static void mark(const struct pio_range *r)
+{
+    if (r)
+        dirty |= 1ull << (r - ranges);
+}
 
 uint32_t pio_in(uint16_t port, int size)
 {
-    dirty = true;
     const struct pio_range *r = find(port);
+    mark(r);
     if (!r || !r->in) {
         count_unhandled(port, 0);
         return size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
@@ -104,8 +113,8 @@ uint32_t pio_in(uint16_t port, int size)
 
 void pio_out(uint16_t port, int size, uint32_t val)
 {
-    dirty = true;
     const struct pio_range *r = find(port);
+    mark(r);
     if (!r || !r->out) {
         count_unhandled(port, 1);
         return;
@@ -139,9 +148,12 @@ void pio_print_unhandled(FILE *f)
 
 // ---- the port cache in the vCPU page (abi.h, R1_VCPU_PORTC) ----------------------------------
 // Filled after an emulated access; every `in` entry is rewritten from its device (peek) before
-// the guest runs again after any exit that may have changed a device -- every device state
+// the guest runs again after any exit that may have changed that device -- every device state
 // change happens in the runtime, in pio_in/pio_out or where pio_cache_touch is called -- so
-// an entry never answers what the device would not. The guest can write the vCPU page: the
+// an entry never answers what the device would not. The contract for a device with a peek:
+// what it returns changes only through accesses to its own range (or where pio_cache_touch
+// is called: timers, host input). (A byte-wide access splits at range bounds: its entry is
+// refreshed when any of its ranges is dirty.) The guest can write the vCPU page: the
 // runtime reads nothing back from it but hits (for --stats), and entries it writes only
 // answer the guest's own reads.
 void pio_set_cacheable(uint16_t base, pio_peek_fn peek, pio_sink_fn sink)
@@ -157,6 +169,7 @@ static volatile uint32_t *page;
 static volatile struct r1_portc *pc;
 static uint16_t live_in, live_out;          // slots holding an `in` / an `out` entry
 static uint32_t keys[R1_PORTC_N];           // each live entry's key, as the runtime wrote it
+static uint64_t deps[R1_PORTC_N];           // the ranges each live `in` entry reads
 static uint32_t given[R1_PORTC_N];          // hits at the last (re)fill, for the count
 static uint64_t hits_counted;
 
@@ -165,17 +178,18 @@ static unsigned slot_of(uint16_t port)
     return (port ^ (port >> R1_PORTC_SHIFT)) & (R1_PORTC_N - 1);
 }
 
-// What pio_in would return, when it would do nothing else (0: it would).
-static uint32_t pio_peek(uint16_t port, int size, uint32_t *val)
+// What pio_in would return, when it would do nothing else (0: it would); *dep |= the ranges read.
+static uint32_t pio_peek(uint16_t port, int size, uint32_t *val, uint64_t *dep)
 {
     const struct pio_range *r = find(port);
     *val = 0;
     if (!r || !r->in || !r->peek)
         return 0;   // (an unhandled port is counted for --stats)
+    *dep |= 1ull << (r - ranges);
     if (r->byte_wide && size > 1) {
         uint32_t budget = PIO_PEEK_ALWAYS;
         for (int i = 0; i < size; i++) {
-            uint32_t b, n = pio_peek((uint16_t)(port + i), 1, &b);
+            uint32_t b, n = pio_peek((uint16_t)(port + i), 1, &b, dep);
             if (!n)
                 return 0;
             budget = n < budget ? n : budget;
@@ -239,7 +253,8 @@ void pio_cache_flush(void)
 // Entry i for an `in` of port/size: the device's value now, or empty.
 static void refill(unsigned i, uint16_t port, int size)
 {
-    uint32_t val, n = pio_peek(port, size, &val);
+    uint64_t dep = 0;
+    uint32_t val, n = pio_peek(port, size, &val, &dep);
     count_hits(i);
     if (!n) {
         drop(i);
@@ -254,6 +269,7 @@ static void refill(unsigned i, uint16_t port, int size)
     pc[i].reserved = 0;
     pc[i].hits = given[i] = n;
     pc[i].key = keys[i] = key;
+    deps[i] = dep;
     live_in |= (uint16_t)(1u << i);
     live_out &= (uint16_t)~(1u << i);
 }
@@ -280,7 +296,7 @@ void pio_cache_note(uint16_t port, int size, bool out)
 
 void pio_cache_touch(void)
 {
-    dirty = true;
+    dirty = ~0ull;
 }
 
 void pio_cache_sync(int cpl)
@@ -290,9 +306,10 @@ void pio_cache_sync(int cpl)
     page[R1_VCPU_PORTFAST / 4] = cpl == 0 && (live_in | live_out);
     if (!dirty)
         return;
-    dirty = false;
+    uint64_t d = dirty;
+    dirty = 0;
     for (unsigned i = 0; live_in >> i; i++)
-        if (live_in >> i & 1) {
+        if ((live_in >> i & 1) && (deps[i] & d)) {
             refill(i, (uint16_t)keys[i], (int)(keys[i] >> 16 & 0xff));
         }
 }
