@@ -139,6 +139,8 @@ void *mem_phys(uint32_t pa, uint32_t len)
     return pa < RAM_SIZE && len <= RAM_SIZE - pa ? ram + pa : NULL;
 }
 
+void mem_frame_stored(uint32_t pa, uint32_t len) { (void)pa; (void)len; }
+
 void stats_count(const char *name) { (void)name; }
 
 // ---- the target ---------------------------------------------------------------------------

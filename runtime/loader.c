@@ -19,6 +19,7 @@
 
 #include "image.h"
 #include "mem.h"
+#include "patched.h"
 #include "segment.h"
 #include "vcpu.h"
 #include "x86.h"
@@ -80,6 +81,8 @@ void loader_add_module(struct image *img, const char *arg)
     img->mods[img->nmods++] = (struct module){arg, data, (uint32_t)st.st_size};
 }
 
+static void index_patched(const struct image *img, const struct image_layout *lay);
+
 void loader_load(const char *path, struct image *img)
 {
     unsigned nmods = img->nmods;
@@ -134,6 +137,43 @@ void loader_load(const char *path, struct image *img)
     memcpy(img->deltas, lay.deltas, sizeof img->deltas);
     img->ndeltas = lay.ndeltas;
     munmap((void *)f, size);
+    if (lay.has_note)
+        index_patched(img, &lay);
+}
+
+// The patched ranges, where the kernel has them in RAM (the undo records that name loaded
+// file bytes; the ELF header's is none), for finding copies of them (patched.h). image_parse
+// has checked the header and every record. Then copy tracking for every frame but those the
+// ranges lie in (which must keep their patched bytes).
+static void index_patched(const struct image *img, const struct image_layout *lay)
+{
+    const uint8_t *hdr = img->ring1 + (img->note.image_vaddr - img->ring1_vaddr);
+    struct r1_header h;
+    memcpy(&h, hdr, sizeof h);
+    for (int pass = 0; pass < 2; pass++) {
+        for (const uint8_t *p = hdr + h.undo_off, *end = p + h.undo_size; p < end;) {
+            struct r1_undo u;
+            memcpy(&u, p, sizeof u);
+            for (unsigned i = 0; i < lay->nloads; i++) {
+                const struct image_load *l = &lay->loads[i];
+                if (u.offset < l->off || u.len > l->filesz || u.offset - l->off > l->filesz - u.len)
+                    continue;
+                uint32_t home = l->paddr + (u.offset - l->off);
+                if (pass == 0)
+                    patched_add(home, l->vaddr + (u.offset - l->off), p + sizeof u, u.len,
+                                mem_phys(l->paddr, l->filesz), l->paddr, l->filesz);
+                else
+                    mem_frames_exempt(home, u.len);
+            }
+            p += sizeof u + ((u.len + 3) & ~3u);
+        }
+        if (pass == 0) {
+            patched_index();
+            if (!patched_any())
+                return;
+            mem_track_copies();
+        }
+    }
 }
 
 // ---- boot information ------------------------------------------------------------------------

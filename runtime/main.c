@@ -419,6 +419,7 @@ int main(int argc, char **argv)
     }
     int fds[2];
     unsigned nfds = mem_fds(fds);
+    vcpu_cpuid_faulting();
     if (jail)
         jail_enter(true, mem_page0_mappable(), fds, nfds, pc.serial_limit);
 

@@ -114,6 +114,7 @@ void mmio_write(uint32_t pa, int size, uint32_t val)
     }
     uint8_t *ram = r ? NULL : mem_phys(pa, (uint32_t)size);
     if (ram) {
+        mem_frame_stored(pa, (uint32_t)size);
         for (int i = 0; i < size; i++)
             ram[i] = (uint8_t)(val >> (8 * i));
         return;

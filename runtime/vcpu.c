@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <asm/prctl.h>
 
 #include "clock.h"
 #include "entry.h"
@@ -17,6 +20,7 @@
 #include "interrupt.h"
 #include "mem.h"
 #include "mmio.h"
+#include "patched.h"
 #include "pio.h"
 #include "platform.h"
 #include "segment.h"
@@ -100,7 +104,7 @@ uint32_t host_pkru, host_pkru_valid;   // entry.S: the host's PKRU, restored at 
 // (EVEX: k0-k7, all of zmm0-7) whatever CPUID says, and would otherwise read what the runtime
 // and the C library left there. Not PKRU (host memory protection, not the guest's) and not AMX
 // (64-bit mode only; its tile data would not fit). Each component must fit in vcpu.fpu.
-static uint64_t xsave_guest_mask(void)
+static uint64_t xsave_guest_mask_read(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -114,6 +118,38 @@ static uint64_t xsave_guest_mask(void)
             mask &= ~(1ull << i);
     }
     return mask;
+}
+
+// What the runtime needs of the host's CPUID, read once before the guest first runs: after
+// that, cpuid faults in this process (vcpu_cpuid_faulting).
+static uint64_t host_xsave_mask;
+static bool host_amd, host_ospke;
+
+static void host_cpu_read(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    host_xsave_mask = xsave_guest_mask_read();
+    uint32_t r[4];
+    host_cpuid(0, 0, r);
+    host_amd = r[1] == 0x68747541u;   // "Auth"enticAMD
+    host_cpuid(7, 0, r);
+    host_ospke = r[2] & (1u << 4);
+}
+
+void vcpu_cpuid_faulting(void)
+{
+    host_cpu_read();
+    // The guest's cpuid instructions the rewriter patched are emulated already; the others --
+    // ring 3's, code written at run time, an unpatched image's -- would run natively and give
+    // the host's answers. With CPUID faulting (Intel, and Linux's ARCH_SET_CPUID) they raise
+    // #GP and are emulated with the CPU model like any trapped sensitive instruction.
+    if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) == 0)
+        stats_count("cpuid-faulting");
+    else
+        stats_count("cpuid-faulting-unavailable");
 }
 
 void vcpu_reset(struct vcpu *v)
@@ -155,14 +191,13 @@ void vcpu_reset(struct vcpu *v)
     memset(v->fpu, 0, sizeof v->fpu);
     v->fpu[24] = 0x80;          // MXCSR 0x1f80
     v->fpu[25] = 0x1f;
-    v->xsave_mask = xsave_guest_mask();
+    host_cpu_read();
+    v->xsave_mask = host_xsave_mask;
     __asm__ volatile("rdfsbase %0" : "=r"(v->fsbase));
     host_segments_init(v->fsbase);
     // Protection keys in use by the host (CPUID.7.0:ECX.OSPKE): the exit landing puts the
     // host's PKRU back (entry.S), whatever the guest wrote with wrpkru.
-    uint32_t r[4];
-    host_cpuid(7, 0, r);
-    if (r[2] & (1u << 4)) {
+    if (host_ospke) {
         uint32_t lo, hi;
         __asm__ volatile("rdpkru" : "=a"(lo), "=d"(hi) : "c"(0));
         host_pkru = lo;
@@ -294,11 +329,30 @@ static bool window_range_access(struct vcpu *v, uint32_t lin, bool write)
     return true;
 }
 
+static bool read_guest(void *ctx, uint32_t lin, uint8_t *buf, unsigned len)
+{
+    return vmem_fetch(ctx, lin, buf, len) == len;
+}
+
+// An instruction fetch from where nothing can run: the jump of a copy of patched code that
+// ring1 did not repair (docs/code-copies.md, "still missing")? Then say so and stop.
+static bool copy_jumped(struct vcpu *v)
+{
+    uint32_t copy, site, at = vcpu_lin_eip(v);
+    if (!(v->exit.err & PFERR_I) || !patched_explain(at, read_guest, v, &copy, &site))
+        return false;
+    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest ran a copy of patched code: the trampoline "
+              "jump of the patched range at %#x, copied to %#x, landed at %#x. ring1 repairs a "
+              "copy before it runs, but not one in a page of patched code, made while paging "
+              "is off, or cut by a page boundary (docs/code-copies.md)", site, copy, at);
+    return true;
+}
+
 static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
     bool write = v->exit.err & PFERR_W;
-    switch (mem_shadow_fault(v, lin, write, &pferr, &pa)) {
+    switch (mem_shadow_fault(v, lin, write, v->exit.err & PFERR_I, &pferr, &pa)) {
     case 0:
         return;   // shadow filled: retry
     case 1:
@@ -316,6 +370,8 @@ static void page_fault(struct vcpu *v)
     case -2:
         if (mem_in_window(lin) && window_range_access(v, lin, write))
             return;
+        if (copy_jumped(v))
+            return;
         vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
                   "%#x-%#x): rewrite the image with the window elsewhere (ring1 rewrite "
                   "--window BASE)", lin, mem_window, mem_window + R1_WINDOW_SIZE - 1);
@@ -326,6 +382,8 @@ static void page_fault(struct vcpu *v)
         uint32_t pc = vcpu_lin_eip(v);
         if ((v->exit.err & PFERR_I) || (lin >= pc && lin - pc < INSN_MAX &&
                                          !vmem_fetch(v, pc, (uint8_t[1]){0}, 1))) {
+            if (copy_jumped(v))
+                return;
             vcpu_stop(v, STATUS_UNSUPPORTED, "the guest jumped to %#x (physical %#x), which "
                       "is not RAM", v->eip, pa);
             return;
@@ -353,9 +411,7 @@ static void page_fault(struct vcpu *v)
 // raise #UD / #GP(0) with survive: diagnosed, not emulated. (README "Guest system calls".)
 static void fast_syscall_lost(struct vcpu *v, bool blocked)
 {
-    uint32_t r[4];
-    host_cpuid(0, 0, r);
-    bool amd = r[1] == 0x68747541u;   // "Auth"enticAMD
+    bool amd = host_amd;
     if (amd) {
         v->gpr[R_EBP] = v->gpr[R_ECX];
         v->gpr[R_ECX] = 0;

@@ -154,6 +154,9 @@ extern const uint8_t guest_exit_landing[];
 // vcpu.c: registers as the guest sees them.
 uint32_t vcpu_eflags(const struct vcpu *v);            // host flags + virtual IF/IOPL/NT/AC
 void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask);  // split back, bits in mask
+// Make every cpuid in this process fault from now on (the host's CPUID faulting), so that the
+// guest's unpatched ones are emulated; the runtime reads what it needs of the host's before.
+void vcpu_cpuid_faulting(void);
 void vcpu_reset(struct vcpu *v);
 int  vcpu_run(struct vcpu *v);
 void vcpu_stop(struct vcpu *v, int status, const char *why, ...)
