@@ -14,6 +14,9 @@ Translations (runtime/include/abi.h has the vCPU fields and the hypercall protoc
     mov sreg, r16    (es ds fs gs; and pop sreg) a fast path, then the hypercall on a miss: the
                      load alone when the runtime's segment-load cache says the descriptor is
                      the one it checked last time (abi.h, R1_VCPU_SEGFAST)
+    in, out          (imm8 and dx, every size) a fast path, then the hypercall on a miss: the
+                     access answered from the vCPU page's port cache (abi.h, R1_VCPU_PORTC)
+    MMIO site        (a profile's `mov r32, [mem]`) likewise from the MMIO read cache
     anything else    hypercall: save esp, switch to the hypercall stack, push index, call entry
 Relative branches are re-encoded with rel32 to their original targets -- or, for a target
 inside the same region (the planner moves such a target only with every branch to it), to
