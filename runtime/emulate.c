@@ -691,6 +691,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
             pio_out(port, size, vcpu_reg(v, R_EAX, size));
         else
             vcpu_set_reg(v, R_EAX, size, pio_in(port, size));
+        pio_cache_note(port, size, in->op & 2);   // for the trampolines (abi.h, R1_VCPU_PORTC)
         return 0;
     }
     case 0x6c: case 0x6d:  // ins

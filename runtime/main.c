@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "mem.h"
 #include "mmio.h"
+#include "pio.h"
 #include "disk.h"
 #include "entry.h"
 #include "platform.h"
@@ -392,8 +393,10 @@ int main(int argc, char **argv)
     } else {
         v->page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
-    if (img.has_note)
+    if (img.has_note) {
         mmio_cache_init(v->page);
+        pio_cache_init(v->page);
+    }
     vcpu_reset(v);
     mem_view_reset(v);
     // platform_init turns on SIGIO for stdin and creates the timers; until signals_init
@@ -427,8 +430,10 @@ int main(int argc, char **argv)
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
-    if (stats)
+    if (stats) {
+        pio_cache_account();
         stats_print(stderr, clock_host_ns(CLOCK_MONOTONIC) - t0);
+    }
     host_fpu_begin();
     if (profile_file) {
         stats_write_profile(profile_file, img.has_note ? img.note.input_sha256 : NULL,

@@ -57,6 +57,10 @@ struct platform {
     bool has_vga;
     int serial_out;        // fd the guest's COM1 output goes to
     int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
+    // serial_in had nothing to read at the last look (EAGAIN): the next byte will be
+    // announced by SIGIO. False after a read that returned bytes (more may wait: a pipe's
+    // rest that did not fit in the FIFO, a terminal's next line).
+    bool serial_drained;
     int kbd_in;            // fd typed on the PS/2 keyboard (--input keyboard), -1 if none / EOF
     bool kbd_in_ready;     // kbd_in may have bytes (cleared at EAGAIN, set again by SIGIO)
     uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard

@@ -79,16 +79,21 @@ void stats_exit(int kind, uint32_t eip)
 
 void stats_vector(int vector) { by_vector[vector & 0xff]++; }
 
-void stats_count(const char *name)
+void stats_add(const char *name, uint64_t n)
 {
     for (int i = 0; i < NAMED_MAX; i++) {
         if (!named[i].name)
             named[i].name = name;
         if (named[i].name == name || strcmp(named[i].name, name) == 0) {
-            named[i].n++;
+            named[i].n += n;
             return;
         }
     }
+}
+
+void stats_count(const char *name)
+{
+    stats_add(name, 1);
 }
 
 #define TOP_SITES 20

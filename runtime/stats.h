@@ -25,6 +25,7 @@ uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write,
 void stats_write_profile(FILE *f, const uint8_t *sha256, uint32_t window_base);
 void stats_vector(int vector);             // one event delivered through the IDT
 void stats_count(const char *name);        // a named event ("hypercall", "timer-tick", ...)
+void stats_add(const char *name, uint64_t n);   // n of them
 void stats_print(FILE *f, uint64_t elapsed_ns);
 
 #endif

@@ -21,6 +21,7 @@
 #include "mem.h"
 #include "mmio.h"
 #include "patched.h"
+#include "pio.h"
 #include "platform.h"
 #include "segment.h"
 #include "signals.h"
@@ -182,6 +183,7 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_PENDING / 4] = 0;
     seg_fast_flush(v);
     mmio_cache_flush();
+    pio_cache_flush();
     v->delivering = -1;
     v->nmi_pending = v->nmi_blocked = false;
     v->exc.vector = -1;
@@ -789,6 +791,7 @@ int vcpu_run(struct vcpu *v)
         v->page[R1_VCPU_CR / 4 + 2] = v->cr2;
         v->page[R1_VCPU_CR / 4 + 3] = v->cr3;
         v->page[R1_VCPU_CR / 4 + 4] = v->cr4;
+        pio_cache_sync(v->cpl);   // the port cache: current, and usable at CPL 0 only
         uint32_t reason = enter_guest(v);
         v->nexits++;
         seg_fast_catch_up(v);

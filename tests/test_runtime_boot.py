@@ -961,6 +961,25 @@ def test_segments_with_a_base_match_qemu(patched, tmp_path):
         assert _stat(err, "segment-load-fast") >= 3, err
 
 
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+def test_port_reads_match_qemu(patched, tmp_path):
+    """tests/guest/portio.c reads the registers a patched image's trampolines answer from the
+    vCPU page's port cache (abi.h, R1_VCPU_PORTC) -- the 8259A's masks, COM1's scratch, line
+    and modem control, IER, divisor latch, LSR and MSR in loopback, the POST port, PCI's
+    CONFIG_ADDRESS -- again and again between the guest's changes to them, next to reads that
+    must reach the device (an IRR, a poll command's acknowledge, LSR with an overrun, MSR with
+    delta bits): the same values as under QEMU, with most reads answered without an exit."""
+    _, ref = qemu(guest("portio"))
+    assert ref.endswith("done\n"), ref
+    img = rewrite(guest("portio"), str(tmp_path / "p.r1.elf")) if patched else guest("portio")
+    rc, out, err = run(img, "--stats")
+    assert rc == 1 and out == ref, err
+    if patched:
+        assert _stat(err, "port-cache-hit") > 2000, err
+        assert re.search(r"kind IN\s+(\d+)", err) and \
+            int(re.search(r"kind IN\s+(\d+)", err).group(1)) < 40, err
+
+
 def test_triple_fault_is_diagnosed():
     rc, out, err = run(guest("triple"))
     assert rc == STATUS_TRIPLE_FAULT
@@ -1006,6 +1025,46 @@ def test_a_guest_polling_for_input_that_never_comes_sleeps():
     assert r.returncode == STATUS_TIMEOUT, r.stderr
     assert _stat(r.stderr.decode("latin-1"), "com1-idle-poll-wait") > 100, r.stderr
     assert wall >= 4.9 and cpu < wall / 2, (cpu, wall)   # before: cpu ~ wall
+
+
+@pytest.mark.parametrize("how", ["at-once", "trickled"])
+def test_patched_lsr_polling_sees_input_as_it_arrives(how, tmp_path):
+    """tests/guest/echo.c patched, polling LSR.DR in a loop its trampoline answers from the
+    port cache (abi.h, R1_VCPU_PORTC) while stdin has nothing: input that arrives while it
+    polls is seen -- a line written at once (its FIFO is off: one byte fits, the rest waits
+    in the pipe with no new SIGIO, so LSR is not answered from the cache until a look finds
+    the pipe empty) and bytes trickled in one by one (each announced by SIGIO, the cached
+    LSR rewritten before the guest runs again)."""
+    img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
+    line = b"the quick brown fox jumps over the lazy dog 0123456789"
+    p = subprocess.Popen([RUN, img, "--cmdline", "poll", "--stats", "--timeout", "30"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)                                      # the guest is polling by then
+    if how == "at-once":
+        p.stdin.write(line + b"\n")
+        p.stdin.flush()
+    else:
+        for b in line + b"\n":
+            p.stdin.write(bytes([b]))
+            p.stdin.flush()
+            time.sleep(0.01)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err.decode()
+    assert out.decode() == f"poll: got '{line.decode()}'\n"
+    assert _stat(err.decode(), "port-cache-hit") > 0, err.decode()
+
+
+def test_a_patched_guest_polling_for_input_that_never_comes_sleeps(tmp_path):
+    """The same as test_a_guest_polling_for_input_that_never_comes_sleeps, patched: its LSR
+    reads are answered from the port cache, but with the FIFO empty only COM1_POLL_HITS of
+    them between two that reach COM1 -- which count the empty polls and then wait."""
+    img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
+    r, cpu, wall = _cpu_and_wall([RUN, img, "--cmdline", "poll", "--timeout", "5", "--stats"],
+                                 stdin=subprocess.DEVNULL, timeout=30)
+    err = r.stderr.decode("latin-1")
+    assert r.returncode == STATUS_TIMEOUT, err
+    assert _stat(err, "com1-idle-poll-wait") > 100 and _stat(err, "port-cache-hit") > 0, err
+    assert wall >= 4.9 and cpu < wall / 2, (cpu, wall)
 
 
 def test_a_guest_that_can_never_wake_ends_the_run():
