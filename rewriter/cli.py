@@ -36,6 +36,14 @@ examples:
 """
 
 
+RUN_DESCRIPTION = (
+    "The machine is a PC modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu "
+    "qemu32`: with QEMU's std VGA in text mode 3, as every PC and QEMU's default machine have "
+    "one; --vga none takes it away (QEMU's -nodefaults alone). Options after the image go to "
+    "the runtime (--mem, --serial, --vga, --disk, --cmdline, --timeout, --screen, --stats, "
+    "--trace, ...): `runtime/build/ring1-run --help` lists them.")
+
+
 def _err(msg: str) -> None:
     print(f"ring1: {msg}", file=sys.stderr)
 
@@ -404,6 +412,11 @@ def cmd_boot(args, rest) -> int:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BadInput(f"cannot create the boot cache {cache}: {e.strerror} (set RING1_CACHE)")
+    # The key holds what the rewritten bytes depend on (the input, the rewrite's options, the
+    # profile's sites), none of the runtime's options: the same image runs on every machine
+    # (--vga std or none, --mem, ...). The profile is kept across machines too: a device
+    # access it makes a hypercall is emulated as a fault would be, whatever is (or is not,
+    # mmio_ram) at its address on the machine of the run.
     tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{__version__}".encode()).hexdigest()[:8]
     stem = f"{src.name}.{digest}.{tag}"
     prof = None
@@ -523,12 +536,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "error, exit} for an image that cannot be read)")
 
     q = sub.add_parser("run", help="run a patched image under the ring1 runtime (options after "
-                       "the image go to the runtime: --mem, --serial, --cmdline, --timeout, "
-                       "--stats, --trace …)", add_help=True)
+                       "the image go to the runtime: --mem, --serial, --vga, --cmdline, "
+                       "--timeout, --stats, --trace …)", add_help=True,
+                       description=RUN_DESCRIPTION)
     q.add_argument("image")
     q = sub.add_parser("boot", help="rewrite (cached) and run in one step; each run records "
                        "its exits, and the next rewrite turns hot device accesses into "
-                       "hypercalls (--no-profile: neither)")
+                       "hypercalls (--no-profile: neither)",
+                       description="Rewrite IMAGE (cached in ~/.cache/ring1/boot, or "
+                       "$RING1_CACHE/boot) and run it. " + RUN_DESCRIPTION)
     q.add_argument("image")
     q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
     q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)

@@ -19,6 +19,7 @@
 
 #include "image.h"
 #include "mem.h"
+#include "patched.h"
 #include "segment.h"
 #include "vcpu.h"
 #include "x86.h"
@@ -36,7 +37,10 @@
 // Where QEMU 7.2's multiboot path puts things (its option ROM and hw/i386/multiboot.c).
 #define QEMU_MMAP_ADDR    0x9000u
 #define QEMU_MBI_ADDR     0x9500u
-#define QEMU_GDT_ADDR     0xc02b8u     // the option ROM's GDT that GDTR still points at
+// The option ROM's GDT that GDTR still points at: SeaBIOS puts the multiboot option ROM at
+// 0xC0000, or with a VGA after the VGA BIOS's ROM (QEMU 7.2's vgabios-stdvga.bin: 0xCA000).
+#define QEMU_GDT_ADDR     0xc02b8u
+#define QEMU_GDT_ADDR_VGA 0xca2b8u
 #define QEMU_BOOT_ESP     0x6f08u
 #define QEMU_BOOT_DEVICE  0x8000ffffu
 #define BIOS_RESERVED_TOP 0x20000u     // SeaBIOS keeps the top 128 KiB of RAM (ACPI etc.)
@@ -79,6 +83,8 @@ void loader_add_module(struct image *img, const char *arg)
     free(file);
     img->mods[img->nmods++] = (struct module){arg, data, (uint32_t)st.st_size};
 }
+
+static void index_patched(const struct image *img, const struct image_layout *lay);
 
 void loader_load(const char *path, struct image *img)
 {
@@ -134,6 +140,43 @@ void loader_load(const char *path, struct image *img)
     memcpy(img->deltas, lay.deltas, sizeof img->deltas);
     img->ndeltas = lay.ndeltas;
     munmap((void *)f, size);
+    if (lay.has_note)
+        index_patched(img, &lay);
+}
+
+// The patched ranges, where the kernel has them in RAM (the undo records that name loaded
+// file bytes; the ELF header's is none), for finding copies of them (patched.h). image_parse
+// has checked the header and every record. Then copy tracking for every frame but those the
+// ranges lie in (which must keep their patched bytes).
+static void index_patched(const struct image *img, const struct image_layout *lay)
+{
+    const uint8_t *hdr = img->ring1 + (img->note.image_vaddr - img->ring1_vaddr);
+    struct r1_header h;
+    memcpy(&h, hdr, sizeof h);
+    for (int pass = 0; pass < 2; pass++) {
+        for (const uint8_t *p = hdr + h.undo_off, *end = p + h.undo_size; p < end;) {
+            struct r1_undo u;
+            memcpy(&u, p, sizeof u);
+            for (unsigned i = 0; i < lay->nloads; i++) {
+                const struct image_load *l = &lay->loads[i];
+                if (u.offset < l->off || u.len > l->filesz || u.offset - l->off > l->filesz - u.len)
+                    continue;
+                uint32_t home = l->paddr + (u.offset - l->off);
+                if (pass == 0)
+                    patched_add(home, l->vaddr + (u.offset - l->off), p + sizeof u, u.len,
+                                mem_phys(l->paddr, l->filesz), l->paddr, l->filesz);
+                else
+                    mem_frames_exempt(home, u.len);
+            }
+            p += sizeof u + ((u.len + 3) & ~3u);
+        }
+        if (pass == 0) {
+            patched_index();
+            if (!patched_any())
+                return;
+            mem_track_copies();
+        }
+    }
 }
 
 // ---- boot information ------------------------------------------------------------------------
@@ -143,7 +186,7 @@ struct mb_mmap_entry {
     uint32_t type;   // 1 available, 2 reserved
 } __attribute__((packed));
 
-void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
+void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline, bool vga)
 {
     uint32_t ram = mem_ram_size;
     // The memory map SeaBIOS reports to QEMU's multiboot ROM (e820).
@@ -215,10 +258,11 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
     // 0x10, 16-bit code 0x18, 16-bit data 0x20.
     static const uint64_t gdt[5] = {0, 0x00cf9a000000ffffull, 0x00cf93000000ffffull,
                                     0x00009e000000ffffull, 0x000092000000ffffull};
-    uint8_t *g = mem_phys(QEMU_GDT_ADDR, sizeof gdt);
+    uint32_t gdt_addr = vga ? QEMU_GDT_ADDR_VGA : QEMU_GDT_ADDR;
+    uint8_t *g = mem_phys(gdt_addr, sizeof gdt);
     if (g)
         memcpy(g, gdt, sizeof gdt);
-    v->gdtr = (struct dtr){.base = QEMU_GDT_ADDR, .limit = sizeof gdt - 1};
+    v->gdtr = (struct dtr){.base = gdt_addr, .limit = sizeof gdt - 1};
 
     memset(v->gpr, 0, sizeof v->gpr);
     v->gpr[R_EAX] = MB_BOOT_MAGIC;
