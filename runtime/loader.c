@@ -1,4 +1,5 @@
-// Multiboot v1 loader (Multiboot Specification 0.6.96 §3.1-3.3) and the ring1 image note.
+// Multiboot v1 loader (Multiboot Specification 0.6.96 §3.1-3.3), the Linux 32-bit boot
+// protocol (the kernel's Documentation/arch/x86/boot.rst) and the ring1 image note.
 //
 // The kernel is loaded the way GRUB and QEMU's -kernel do it: ELF PT_LOAD segments at their
 // physical addresses (p_paddr), bss zeroed, entry point converted to physical; or, with header
@@ -6,6 +7,13 @@
 // QEMU 7.2's layout exactly (read from a guest, runtime/tests/guest/qemuinfo.c) so that a
 // kernel printing it prints the same thing on both machines. What to load, and where the boot
 // information goes, comes from image.c, which checks the whole file first.
+//
+// A Linux vmlinux (an ELF with a "Linux" note and no multiboot header) is loaded the same way
+// (PT_LOADs at p_paddr) and entered as a boot loader enters a bzImage's 32-bit entry after its
+// real-mode setup has run: %esi = the zero page, flat __BOOT_CS 0x10 / __BOOT_DS 0x18, paging
+// and interrupts off. The zero page holds the bzImage's setup header (--linux-setup) patched as
+// QEMU's x86_load_linux patches it, and what the setup code would have asked the BIOS: the
+// e820 map (the one SeaBIOS gives both boot paths here).
 #include "loader.h"
 
 #include <errno.h>
@@ -49,6 +57,59 @@ static void fail(const char *path, const char *why)
     exit(STATUS_LOAD_ERROR);
 }
 
+// A whole file, at most max bytes of it (the rest not read); exits on error.
+static uint8_t *read_file(const char *opt, const char *path, uint64_t max, uint32_t *size,
+                          bool cut)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (!cut && (uint64_t)st.st_size > max)) {
+        fprintf(stderr, "ring1-run: %s %s: %s\n", opt, path,
+                fd < 0 ? strerror(errno) : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                                  : "larger than guest RAM");
+        exit(STATUS_LOAD_ERROR);
+    }
+    size_t n = (uint64_t)st.st_size < max ? (size_t)st.st_size : (size_t)max;
+    uint8_t *data = malloc(n ? n : 1);
+    size_t got = 0;
+    while (data && got < n) {
+        ssize_t r = read(fd, data + got, n - got);
+        if (r <= 0) {
+            fprintf(stderr, "ring1-run: %s %s: read error\n", opt, path);
+            exit(STATUS_LOAD_ERROR);
+        }
+        got += (size_t)r;
+    }
+    if (!data) {
+        fprintf(stderr, "ring1-run: %s %s: out of memory\n", opt, path);
+        exit(STATUS_LOAD_ERROR);
+    }
+    close(fd);
+    *size = (uint32_t)n;
+    return data;
+}
+
+void loader_set_linux_setup(struct image *img, const char *path)
+{
+    uint32_t n;
+    uint8_t *f = read_file("--linux-setup", path, LINUX_READ, &n, true);
+    char err[IMAGE_ERR_LEN];
+    const char *why = image_linux_header(f, n, &img->linux_hdr, err, sizeof err);
+    if (why) {
+        fprintf(stderr, "ring1-run: --linux-setup %s: %s\n", path, why);
+        exit(STATUS_LOAD_ERROR);
+    }
+    free(f);
+    img->linux_setup = path;
+}
+
+void loader_set_initrd(struct image *img, const char *path)
+{
+    img->initrd = read_file("--initrd", path, mem_ram_size, &img->initrd_size, false);
+    img->initrd_path = path;
+}
+
 void loader_add_module(struct image *img, const char *arg)
 {
     if (img->nmods == LOADER_MAX_MODS) {
@@ -82,12 +143,16 @@ void loader_add_module(struct image *img, const char *arg)
 
 void loader_load(const char *path, struct image *img)
 {
-    unsigned nmods = img->nmods;
-    struct module mods[LOADER_MAX_MODS];
-    memcpy(mods, img->mods, sizeof mods);
+    static struct image keep;
+    keep = *img;
     memset(img, 0, sizeof *img);
-    img->nmods = nmods;
-    memcpy(img->mods, mods, sizeof mods);
+    img->nmods = keep.nmods;
+    memcpy(img->mods, keep.mods, sizeof keep.mods);
+    img->linux_setup = keep.linux_setup;
+    img->linux_hdr = keep.linux_hdr;
+    img->initrd_path = keep.initrd_path;
+    img->initrd = keep.initrd;
+    img->initrd_size = keep.initrd_size;
     img->path = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -111,6 +176,12 @@ void loader_load(const char *path, struct image *img)
     const char *why = image_parse(f, size, mem_ram_size, &lay, err, sizeof err);
     if (why)
         fail(path, why);
+    if (!lay.linux && img->linux_setup)
+        fail(path, "--linux-setup is for a Linux vmlinux, and this is a multiboot kernel");
+    if (!lay.linux && img->initrd_path)
+        fail(path, "--initrd is for a Linux kernel (a multiboot kernel takes --module)");
+    if (lay.linux && img->nmods)
+        fail(path, "--module is for a multiboot kernel (a Linux kernel takes --initrd)");
     for (unsigned i = 0; i < lay.nloads; i++) {
         const struct image_load *l = &lay.loads[i];
         uint8_t *dst = mem_phys(l->paddr, l->memsz);   // image_parse checked: inside RAM
@@ -122,6 +193,9 @@ void loader_load(const char *path, struct image *img)
     img->load_end = lay.load_end;
     img->has_note = lay.has_note;
     img->note = lay.note;
+    img->linux = lay.linux;
+    if (lay.linux && !img->linux_setup)
+        image_linux_default_header(lay.load_start, lay.load_end, &img->linux_hdr);
     if (lay.has_note) {
         uint8_t *buf = calloc(1, lay.ring1.memsz);
         if (!buf)
@@ -143,18 +217,43 @@ struct mb_mmap_entry {
     uint32_t type;   // 1 available, 2 reserved
 } __attribute__((packed));
 
+// The memory map SeaBIOS reports through int 15h e820 (to QEMU's multiboot ROM and to Linux's
+// real-mode setup alike): the PC's holes below 1 MiB, the top 128 KiB of RAM it keeps, the BIOS
+// ROM below 4 GiB. Returns the number of entries.
+struct e820_entry {
+    uint64_t base, len;
+    uint32_t type;   // 1 available, 2 reserved
+} __attribute__((packed));
+#define E820_N 6
+
+static unsigned pc_e820(uint32_t ram, struct e820_entry map[E820_N])
+{
+    const struct e820_entry m[E820_N] = {
+        {0x00000, 0x9fc00, 1},
+        {0x9fc00, 0x00400, 2},
+        {0xf0000, 0x10000, 2},
+        {0x100000, ram - BIOS_RESERVED_TOP - 0x100000, 1},
+        {ram - BIOS_RESERVED_TOP, BIOS_RESERVED_TOP, 2},
+        {0xfffc0000u, 0x40000, 2},
+    };
+    memcpy(map, m, sizeof m);
+    return E820_N;
+}
+
+static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline);
+
 void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
 {
+    if (img->linux) {
+        boot_linux(v, img, cmdline);
+        return;
+    }
     uint32_t ram = mem_ram_size;
-    // The memory map SeaBIOS reports to QEMU's multiboot ROM (e820).
-    const struct mb_mmap_entry map[] = {
-        {20, 0x00000, 0x9fc00, 1},
-        {20, 0x9fc00, 0x00400, 2},
-        {20, 0xf0000, 0x10000, 2},
-        {20, 0x100000, ram - BIOS_RESERVED_TOP - 0x100000, 1},
-        {20, ram - BIOS_RESERVED_TOP, BIOS_RESERVED_TOP, 2},
-        {20, 0xfffc0000u, 0x40000, 2},
-    };
+    struct e820_entry e820[E820_N];
+    unsigned n = pc_e820(ram, e820);
+    struct mb_mmap_entry map[E820_N];
+    for (unsigned i = 0; i < n; i++)
+        map[i] = (struct mb_mmap_entry){20, e820[i].base, e820[i].len, e820[i].type};
     uint8_t *mm = mem_phys(QEMU_MMAP_ADDR, sizeof map);
     memcpy(mm, map, sizeof map);
 
@@ -224,5 +323,71 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
     v->gpr[R_EAX] = MB_BOOT_MAGIC;
     v->gpr[R_EBX] = QEMU_MBI_ADDR;
     v->gpr[R_ESP] = QEMU_BOOT_ESP;
+    v->eip = img->entry;
+}
+
+// ---- the Linux boot protocol ------------------------------------------------------------------
+// Zero-page (struct boot_params) offsets.
+#define BP_E820_ENTRIES  0x1e8
+#define BP_E820_TABLE    0x2d0
+#define BP_TYPE_OF_LOADER 0x210
+#define BP_LOADFLAGS     0x211
+#define BP_RAMDISK_IMAGE 0x218
+#define BP_RAMDISK_SIZE  0x21c
+#define BP_HEAP_END_PTR  0x224
+#define BP_CMD_LINE_PTR  0x228
+#define LF_CAN_USE_HEAP  0x80
+
+static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline)
+{
+    const struct linux_header *h = &img->linux_hdr;
+    uint32_t ram = mem_ram_size;
+    size_t cmdlen = strlen(cmdline ? cmdline : "");
+    struct linux_layout L;
+    char err[IMAGE_ERR_LEN];
+    const char *why = image_linux_layout(h, img->load_start, img->load_end, ram, cmdlen,
+                                         img->initrd_path ? img->initrd_size : 0, &L, err,
+                                         sizeof err);
+    if (why && img->initrd_path && strstr(why, "initrd")) {
+        fprintf(stderr, "ring1-run: --initrd %s: %s\n", img->initrd_path, why);
+        exit(STATUS_LOAD_ERROR);
+    }
+    if (why)
+        fail(img->path, why);
+
+    // The zero page: zeroes, the setup header as the bzImage has it, then what QEMU's loader
+    // writes into the header and what the real-mode setup code would have asked the BIOS.
+    uint8_t *zp = mem_phys(L.zero_page, 4096);
+    memset(zp, 0, 4096);
+    memcpy(zp + LINUX_HDR_OFF, h->bytes, h->end - LINUX_HDR_OFF);
+    zp[BP_TYPE_OF_LOADER] = LINUX_LOADER_QEMU;
+    zp[BP_LOADFLAGS] |= LF_CAN_USE_HEAP;
+    uint16_t heap_end = (uint16_t)(L.cmdline - L.zero_page - 0x200);
+    memcpy(zp + BP_HEAP_END_PTR, &heap_end, 2);
+    memcpy(zp + BP_CMD_LINE_PTR, &L.cmdline, 4);
+    memcpy(zp + BP_RAMDISK_IMAGE, &L.initrd, 4);
+    memcpy(zp + BP_RAMDISK_SIZE, &L.initrd_size, 4);
+    struct e820_entry e820[E820_N];
+    unsigned n = pc_e820(ram, e820);
+    zp[BP_E820_ENTRIES] = (uint8_t)n;
+    memcpy(zp + BP_E820_TABLE, e820, sizeof e820);
+
+    memcpy(mem_phys(L.cmdline, (uint32_t)cmdlen + 1), cmdline ? cmdline : "", cmdlen + 1);
+    if (L.initrd_size)
+        memcpy(mem_phys(L.initrd, L.initrd_size), img->initrd, L.initrd_size);
+
+    // The 32-bit boot protocol: a GDT with flat __BOOT_CS (0x10) and __BOOT_DS (0x18), CS and
+    // the data segments loaded from it, paging and interrupts off, %esi the zero page, %ebp,
+    // %edi and %ebx zero.
+    static const uint64_t gdt[4] = {0, 0, 0x00cf9a000000ffffull, 0x00cf93000000ffffull};
+    memcpy(mem_phys(L.gdt, sizeof gdt), gdt, sizeof gdt);
+    v->gdtr = (struct dtr){.base = L.gdt, .limit = sizeof gdt - 1};
+    seg_set_flat(v, R1_SREG_CS, 0x10, true, 0);
+    static const int data[] = {R1_SREG_ES, R1_SREG_SS, R1_SREG_DS, R1_SREG_FS, R1_SREG_GS};
+    for (unsigned i = 0; i < 5; i++)
+        seg_set_flat(v, data[i], 0x18, false, 0);
+    memset(v->gpr, 0, sizeof v->gpr);
+    v->gpr[R_ESI] = L.zero_page;
+    v->gpr[R_ESP] = L.esp;
     v->eip = img->entry;
 }
