@@ -475,6 +475,9 @@ def cmd_boot(args, rest) -> int:
         stem += "." + hashlib.sha256(repr(mmio).encode()).hexdigest()[:8]
     out = cache / f"{stem}.r1.elf"
     if not out.is_file():
+        if not linux:
+            from . import image
+            image.load(str(src), raw)      # a bad image gets its one line before the announcement
         how = f", {len(mmio)} device accesses from its profile made hypercalls" if mmio else ""
         what = f"{src} (its vmlinux)" if linux else str(src)
         print(f"ring1: rewriting {what} (cached as {out}{how})", file=sys.stderr)

@@ -402,7 +402,7 @@ const char *image_parse(const uint8_t *f, size_t size, uint32_t ram_size,
         if (!e.ok || !linux_note(f, size, &e))
             return "no multiboot header in the first 8 KiB, and not a Linux vmlinux (an ELF "
                    "with a \"Linux\" note): only multiboot v1 kernels and Linux boot";
-        out->linux = true;
+        out->is_linux = true;
         why = elf_ring1(f, size, &e, ram_size, out, err, errlen);
         if (!why)
             why = load_elf(f, size, &e, ram_size, out, err, errlen);

@@ -39,7 +39,7 @@ struct image_layout {
     struct image_load ring1;   // the .ring1 segment (vaddr in the window; paddr unused)
     uint32_t deltas[IMAGE_MAX_DELTAS];   // distinct non-zero p_vaddr - p_paddr of the loads
     unsigned ndeltas;
-    bool linux;             // no multiboot header, an ELF with a "Linux" note: a vmlinux, booted
+    bool is_linux;             // no multiboot header, an ELF with a "Linux" note: a vmlinux, booted
                             // by the Linux 32-bit boot protocol (image_linux_*)
 };
 
@@ -91,7 +91,8 @@ const char *image_boot_layout(uint32_t load_start, uint32_t load_end, uint32_t r
 #define LINUX_GDT         0x11000u   // the GDT with __BOOT_CS 0x10, __BOOT_DS 0x18 (ring1's)
 #define LINUX_BOOT_ESP    0x1fff0u   // a stack below the command line (ring1's; startup_32
                                      // sets its own before it pushes anything)
-#define LINUX_ACPI_DATA   0x28000u   // QEMU's acpi_data_size (pc): initrd_max stays below it
+#define LINUX_ACPI_DATA   0x20000u   // what QEMU 7.2 keeps free above initrd_max (measured:
+                                     // a 12 KiB initrd ends at RAM - 128 KiB)
 #define LINUX_LOADER_QEMU 0xb0       // type_of_loader QEMU writes
 
 struct linux_header {

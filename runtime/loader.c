@@ -176,11 +176,11 @@ void loader_load(const char *path, struct image *img)
     const char *why = image_parse(f, size, mem_ram_size, &lay, err, sizeof err);
     if (why)
         fail(path, why);
-    if (!lay.linux && img->linux_setup)
+    if (!lay.is_linux && img->linux_setup)
         fail(path, "--linux-setup is for a Linux vmlinux, and this is a multiboot kernel");
-    if (!lay.linux && img->initrd_path)
+    if (!lay.is_linux && img->initrd_path)
         fail(path, "--initrd is for a Linux kernel (a multiboot kernel takes --module)");
-    if (lay.linux && img->nmods)
+    if (lay.is_linux && img->nmods)
         fail(path, "--module is for a multiboot kernel (a Linux kernel takes --initrd)");
     for (unsigned i = 0; i < lay.nloads; i++) {
         const struct image_load *l = &lay.loads[i];
@@ -193,8 +193,8 @@ void loader_load(const char *path, struct image *img)
     img->load_end = lay.load_end;
     img->has_note = lay.has_note;
     img->note = lay.note;
-    img->linux = lay.linux;
-    if (lay.linux && !img->linux_setup)
+    img->is_linux = lay.is_linux;
+    if (lay.is_linux && !img->linux_setup)
         image_linux_default_header(lay.load_start, lay.load_end, &img->linux_hdr);
     if (lay.has_note) {
         uint8_t *buf = calloc(1, lay.ring1.memsz);
@@ -244,7 +244,7 @@ static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdl
 
 void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
 {
-    if (img->linux) {
+    if (img->is_linux) {
         boot_linux(v, img, cmdline);
         return;
     }
@@ -379,7 +379,8 @@ static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdl
     // The 32-bit boot protocol: a GDT with flat __BOOT_CS (0x10) and __BOOT_DS (0x18), CS and
     // the data segments loaded from it, paging and interrupts off, %esi the zero page, %ebp,
     // %edi and %ebx zero.
-    static const uint64_t gdt[4] = {0, 0, 0x00cf9a000000ffffull, 0x00cf93000000ffffull};
+    // (Accessed bits set, as Linux's own setup code writes them and as loading them sets.)
+    static const uint64_t gdt[4] = {0, 0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull};
     memcpy(mem_phys(L.gdt, sizeof gdt), gdt, sizeof gdt);
     v->gdtr = (struct dtr){.base = L.gdt, .limit = sizeof gdt - 1};
     seg_set_flat(v, R1_SREG_CS, 0x10, true, 0);

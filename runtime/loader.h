@@ -34,7 +34,7 @@ struct image {
     unsigned ndeltas;
     struct module mods[LOADER_MAX_MODS];
     unsigned nmods;
-    bool linux;             // a vmlinux: booted by the Linux 32-bit boot protocol
+    bool is_linux;             // a vmlinux: booted by the Linux 32-bit boot protocol
     const char *linux_setup;   // --linux-setup FILE: the bzImage its setup header comes from
     struct linux_header linux_hdr;
     const char *initrd_path;   // --initrd FILE

@@ -80,7 +80,7 @@ static const char usage_text[] =
 "                         protocol 2.10's fields, initrd_addr_max 0x7fffffff,\n"
 "                         cmdline_size 2047)\n"
 "  --initrd FILE          Linux: the initial ramdisk, page-aligned at the top of RAM below\n"
-"                         initrd_addr_max and the BIOS's top 160 KiB, as QEMU's -initrd\n"
+"                         initrd_addr_max and the BIOS's top 128 KiB, as QEMU's -initrd\n"
 "                         (default: none)\n"
 "  --kernel-name NAME     the name the command line starts with (default IMAGE): a\n"
 "                         patched image then gets its original's command line\n"
