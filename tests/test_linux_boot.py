@@ -313,3 +313,16 @@ def test_runtime_refuses_an_elf_that_is_neither(tmp_path, parts):
     p = tmp_path / "notlinux"
     p.write_bytes(bytes(b))
     assert_rt_error("no multiboot header", p)
+
+
+def test_a_moved_call_returns_to_the_physical_alias(parts, tmp_path, cache):
+    """runtime/tests/guest/linux/alias.S: linked at 0xc0100000, run at 0x100000 with paging
+    off, `cpuid` right before a `call` (Linux's startup_32 before load_ucode_bsp): the
+    trampoline's call pushes the linked return address; the runtime continues at the alias."""
+    o, elf = tmp_path / "alias.o", tmp_path / "alias.elf"
+    _tool("as", "--32", "-o", o, GUEST / "alias.S")
+    _tool("ld", "-m", "elf_i386", "-T", GUEST / "alias.ld", "--build-id=none",
+          "--no-warn-rwx-segments", "-o", elf, o)
+    r = run_ring1("boot", elf, "--stats", "--timeout", "10", env=cache, timeout=300)
+    assert (r.returncode, r.stdout) == (GUEST_EXIT, "alias: back from the call\n"), str(r)
+    assert "event alias-return           1" in r.stderr, r.stderr
