@@ -670,7 +670,7 @@ static uint64_t rd64(const uint8_t *p)
 // The header's fields, from out->bytes (offsets are the zero page's).
 static void linux_fields(struct linux_header *h)
 {
-#define HB(o) (h->bytes + (o) - LINUX_HDR_OFF)
+#define HB(o) (h->bytes + ((o) - LINUX_HDR_OFF))
     h->setup_sects = *HB(0x1f1);
     h->version = rd16(HB(0x206));
     h->loadflags = *HB(0x211);
@@ -722,7 +722,7 @@ void image_linux_default_header(uint32_t load_start, uint32_t load_end,
                                 struct linux_header *out)
 {
     memset(out, 0, sizeof *out);
-#define B(o) (out->bytes + (o) - LINUX_HDR_OFF)   // by zero-page offset
+#define B(o) (out->bytes + ((o) - LINUX_HDR_OFF))   // by zero-page offset
     const uint16_t flag = 0xaa55, version = LINUX_VERSION_MIN;
     const uint32_t initrd_max = 0x7fffffff, cmdline_size = 2047;
     const uint32_t init_size = load_end - load_start;
