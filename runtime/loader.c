@@ -13,7 +13,8 @@
 // real-mode setup has run: %esi = the zero page, flat __BOOT_CS 0x10 / __BOOT_DS 0x18, paging
 // and interrupts off. The zero page holds the bzImage's setup header (--linux-setup) patched as
 // QEMU's x86_load_linux patches it, and what the setup code would have asked the BIOS: the
-// e820 map (the one SeaBIOS gives both boot paths here).
+// e820 map (the one SeaBIOS gives both boot paths here), the old memory sizes, the video
+// state (linux_bios_answers).
 #include "loader.h"
 
 #include <errno.h>
@@ -338,6 +339,48 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
 #define BP_CMD_LINE_PTR  0x228
 #define LF_CAN_USE_HEAP  0x80
 
+// What Linux's real-mode setup code (arch/x86/boot: main.c, memory.c, video*.c) stores in the
+// zero page from the BIOS's answers, which ring1 gives without running it: SeaBIOS's answers on
+// this PC, read from QEMU -nodefaults (the zero page Linux keeps, /sys/kernel/boot_params/data,
+// at -m 64 and -m 256; the setup code's own copy of the header and e820 aside).
+#define BP_EXT_MEM_K     0x002   // screen_info.ext_mem_k: int 15h, AH=88h
+#define BP_VIDEO_COLS    0x007
+#define BP_VIDEO_EGA_BX  0x00a
+#define BP_VIDEO_LINES   0x00e
+#define BP_VIDEO_POINTS  0x010
+#define BP_IST_INFO      0x060
+#define BP_EDID_INFO     0x140
+#define BP_ALT_MEM_K     0x1e0   // int 15h, AX=E801h
+
+static void linux_bios_answers(uint8_t *zp, uint32_t ram)
+{
+    // SeaBIOS's RAM size for the old memory calls: the top of RAM it leaves usable.
+    uint32_t rs = ram - BIOS_RESERVED_TOP;
+    uint16_t ext = rs > (64u << 20) ? 63 * 1024 : (uint16_t)((rs - 0x100000) / 1024);
+    memcpy(zp + BP_EXT_MEM_K, &ext, 2);
+    uint32_t alt = rs > (16u << 20) ? 15 * 1024 + ((rs - (16u << 20)) >> 16) * 64
+                                    : (rs - 0x100000) / 1024;
+    memcpy(zp + BP_ALT_MEM_K, &alt, 4);
+    // Video: no video BIOS answers int 10h (QEMU -nodefaults has no display; ring1's --vga std
+    // has no BIOS either), so every call returns the registers it was given: cursor 0,0, mode
+    // 0, the EGA check's BX still 0x10 (a CGA); the default mode sets 80x25 by itself, the font
+    // height comes from the BIOS data area. Linux then says "Console: colour *CGA 80x25", as
+    // under QEMU.
+    const uint8_t *bda = mem_phys(0x400, 0x100);
+    zp[BP_VIDEO_COLS] = 80;
+    uint16_t ega_bx = 0x10, points;
+    memcpy(zp + BP_VIDEO_EGA_BX, &ega_bx, 2);
+    zp[BP_VIDEO_LINES] = 25;
+    memcpy(&points, bda + 0x85, 2);
+    memcpy(zp + BP_VIDEO_POINTS, &points, 2);
+    // No VESA BIOS: the setup code's "no EDID" filler.
+    memset(zp + BP_EDID_INFO, 0x13, 128);
+    // SpeedStep IST (int 15h, AX=E980h): SeaBIOS does not implement it and answers AH=86h,
+    // leaving the other registers; the setup code stores them as they come back.
+    const uint32_t ist[4] = {0x8680, 0, 0, 0x47534943};
+    memcpy(zp + BP_IST_INFO, ist, sizeof ist);
+}
+
 static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline)
 {
     const struct linux_header *h = &img->linux_hdr;
@@ -371,6 +414,7 @@ static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdl
     unsigned n = pc_e820(ram, e820);
     zp[BP_E820_ENTRIES] = (uint8_t)n;
     memcpy(zp + BP_E820_TABLE, e820, sizeof e820);
+    linux_bios_answers(zp, ram);
 
     memcpy(mem_phys(L.cmdline, (uint32_t)cmdlen + 1), cmdline ? cmdline : "", cmdlen + 1);
     if (L.initrd_size)
