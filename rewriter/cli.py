@@ -476,8 +476,9 @@ def cmd_boot(args, rest) -> int:
     out = cache / f"{stem}.r1.elf"
     if not out.is_file():
         if not linux:
-            from . import image
-            image.load(str(src), raw)      # a bad image gets its one line before the announcement
+            # A bad or unrewritable image gets its one line before the announcement.
+            from . import emit, image
+            emit.check_rewritable(image.load(str(src), raw), window)
         how = f", {len(mmio)} device accesses from its profile made hypercalls" if mmio else ""
         what = f"{src} (its vmlinux)" if linux else str(src)
         print(f"ring1: rewriting {what} (cached as {out}{how})", file=sys.stderr)
