@@ -7,7 +7,8 @@ The guest is a tiny bzImage built here from runtime/tests/guest/linux/: a real-m
 (setup.S: e820 from the BIOS into its zero page, protected mode, __BOOT_CS/__BOOT_DS, %esi)
 that only QEMU runs, and a 32-bit part (payload.S) that prints the state a boot loader left
 on COM1 -- registers, segments, the GDT's boot descriptors, the setup header fields a loader
-fills in, the e820 map, the command line, the initrd. It goes in twice: flat at 1 MiB (what
+fills in, what the setup code stores from the BIOS (e820 map, memory sizes, video state,
+EDID filler, IST), the command line, the initrd. It goes in twice: flat at 1 MiB (what
 QEMU's -kernel jumps to through the setup code) and as a gzip-compressed ELF payload, the
 "vmlinux" that ring1 takes out, rewrites and enters directly. The transcripts must be equal
 to QEMU's (`qemu-system-i386 -kernel -append -initrd`, the golden, run live).
@@ -133,10 +134,13 @@ def test_boot_bzimage_matches_qemu(bz, cache, with_initrd):
         assert (r.returncode, r.stdout) == (GUEST_EXIT, qout), str(r)
 
 
-def test_boot_more_memory_moves_the_initrd_as_qemu(bz, cache):
-    qrc, qout = qemu(bz, "-m", "300M", "-initrd", bz.parent / "initrd")
+@pytest.mark.parametrize("mem", ["12M", "300M"])
+def test_boot_other_memory_sizes_as_qemu(bz, cache, mem):
+    """The initrd's place, the e820 map and the BIOS's memory sizes (int 15h 88h below and
+    above 64 MiB, E801h below and above 16 MiB) follow --mem as they follow QEMU's -m."""
+    qrc, qout = qemu(bz, "-m", mem, "-initrd", bz.parent / "initrd")
     assert qrc == GUEST_EXIT, qout
-    r = run_ring1("boot", bz, "--mem", "300M", "--initrd", bz.parent / "initrd", "--timeout",
+    r = run_ring1("boot", bz, "--mem", mem, "--initrd", bz.parent / "initrd", "--timeout",
                   "20", env=cache, timeout=300)
     assert (r.returncode, r.stdout) == (GUEST_EXIT, qout), str(r)
 

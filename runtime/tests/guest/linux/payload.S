@@ -121,6 +121,48 @@ _start:
         call field
         call nl
 
+        mov $s_extmem, %eax             # the BIOS's answers, as the setup code stores them
+        movzwl 0x2(%esi), %edx
+        call field
+        mov $s_altmem, %eax
+        mov 0x1e0(%esi), %edx
+        call field
+        mov $s_ist, %eax
+        mov 0x60(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x64(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x68(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x6c(%esi), %edx
+        call field
+        call nl
+        mov $s_video, %eax
+        mov 0x0(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x4(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x8(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0xc(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x10(%esi), %edx
+        call field
+        mov $s_edid, %eax
+        mov 0x140(%esi), %edx
+        call field
+        mov $s_sp1, %eax
+        mov 0x1bc(%esi), %edx
+        call field
+        call nl
+
         mov $s_e820, %eax
         movzbl 0x1e8(%esi), %edx
         call field
@@ -263,8 +305,14 @@ s_rdsize: .asciz " ramdisk_size="
 s_rdmax: .asciz " initrd_addr_max="
 s_clsize: .asciz " cmdline_size="
 s_e820: .asciz "e820_entries="
+s_extmem: .asciz "ext_mem_k="
+s_altmem: .asciz " alt_mem_k="
+s_ist:  .asciz " ist_info="
+s_video: .asciz "screen_info="
+s_edid: .asciz " edid_info="
 s_sp:   .asciz "  "
 s_none: .asciz ""
+s_sp1:  .asciz " "
 s_plus: .asciz " +"
 s_type: .asciz " type "
 s_cmdline: .asciz "cmdline=["

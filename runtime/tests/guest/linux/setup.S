@@ -1,8 +1,9 @@
 # The real-mode setup of a tiny bzImage (tests/test_linux_boot.py fills in the setup header
 # and appends payload.S's 32-bit part and its compressed ELF). Under QEMU -kernel it does what
-# Linux's own setup does for the 32-bit entry, the least of it: the e820 map from the BIOS
-# (int 15h, ax=e820h) into the zero page -- which is this setup's own copy at real_addr
-# (0x10000), header included, as QEMU loaded and patched it -- then protected mode with a
+# Linux's own setup does for the 32-bit entry: the e820 map and the other BIOS answers Linux's
+# setup stores (memory sizes, video, EDID filler, IST) into the zero page -- which is this
+# setup's own copy at real_addr (0x10000), header included, as QEMU loaded and patched it --
+# then protected mode with a
 # GDT holding flat __BOOT_CS (0x10) and __BOOT_DS (0x18), and a jump to code32_start with
 # %esi = the zero page and %ebx, %edi, %ebp zero. ring1 never runs this code: it is the boot
 # loader, and enters the 32-bit part itself.
@@ -45,6 +46,70 @@ main:   cli
         jnz 1b
 2:      mov %si, %ax
         movb %al, 0x1e8                 # e820_entries
+        # What else Linux's setup code asks the BIOS and stores (arch/x86/boot: memory.c,
+        # video.c, video-vga.c, main.c), the same calls, the same fields:
+        xor %eax, %eax                  # int 15h AH=88h: screen_info.ext_mem_k
+        mov $0x88, %ah
+        int $0x15
+        jc 3f
+        mov %ax, 0x2
+3:      mov $0xe801, %ax                # int 15h AX=E801h: alt_mem_k = (BX << 6) + AX,
+        xor %bx, %bx                    # from CX/DX when the BIOS sets those
+        xor %cx, %cx
+        xor %dx, %dx
+        int $0x15
+        jc 5f
+        test %cx, %cx
+        jnz 4f
+        test %dx, %dx
+        jz 6f
+4:      mov %cx, %ax
+        mov %dx, %bx
+6:      movzwl %bx, %ebx
+        shl $6, %ebx
+        movzwl %ax, %eax
+        add %ebx, %eax
+        mov %eax, 0x1e0
+5:      xor %eax, %eax                  # int 10h AH=03h: the cursor
+        xor %ebx, %ebx
+        xor %ecx, %ecx
+        xor %edx, %edx
+        mov $0x03, %ah
+        int $0x10
+        mov %dl, 0x0                    # orig_x
+        mov %dh, 0x1                    # orig_y
+        xor %eax, %eax                  # int 10h AH=0Fh: the video mode and page
+        xor %ebx, %ebx
+        mov $0x0f, %ah
+        int $0x10
+        and $0x7f, %al
+        mov %al, 0x6                    # orig_video_mode
+        mov %bh, 0x4                    # orig_video_page
+        mov $0x1200, %ax                # int 10h AX=1200h BL=10h: EGA/VGA present?
+        mov $0x10, %bx
+        int $0x10
+        mov %bx, 0xa                    # orig_video_ega_bx
+        movb $25, 0xe                   # 80x25 (BL unchanged: a CGA, the default mode)
+        movb $80, 0x7
+        push %ds
+        xor %ax, %ax
+        mov %ax, %ds
+        mov 0x485, %ax                  # font points from the BIOS data area
+        pop %ds
+        mov %ax, 0x10
+        mov $0x140, %di                 # edid_info: the "no EDID" filler (no VESA BIOS)
+        mov $128, %cx
+        mov $0x13, %al
+        rep stosb
+        mov $0xe980, %eax               # int 15h AX=E980h: SpeedStep IST, stored as it
+        mov $0x47534943, %edx           # comes back
+        xor %ebx, %ebx
+        xor %ecx, %ecx
+        int $0x15
+        mov %eax, 0x60
+        mov %ebx, 0x64
+        mov %ecx, 0x68
+        mov %edx, 0x6c
         lgdtl gdt_desc
         mov %cr0, %eax
         or $1, %eax
