@@ -25,28 +25,31 @@ import json
 import os
 import re
 import select
-import shlex
 import signal
 import statistics
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import qemuref  # noqa: E402  (tests/qemuref.py: the reference QEMU command line)
+
 SAMPLES = ROOT / "samples"
 BENCH_BUILD = SAMPLES / "build" / "bench"
 KERNEL = BENCH_BUILD / "bench.elf"
 NATIVE = BENCH_BUILD / "bench-native"
 RUNTIME = ROOT / "runtime" / "build" / "ring1-run"
-QEMU_SH = SAMPLES / "qemu.sh"
+QEMU_SH = qemuref.QEMU_SH
 WORK = ROOT / "build" / "bench"          # rewritten images (never committed: /build/)
 RING1 = [str(ROOT / ".venv" / "bin" / "ring1")]
 
 WORKLOADS = ["coremark", "sha256", "matmul", "memops", "pagetouch", "demandpage"]
-NANO_OPS = ["syscall", "syscall_bare", "in", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
+NANO_OPS = ["syscall", "syscall_bare", "in", "inimr", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
             "divzero", "ptemod", "mmio", "callret"]
 SAMPLE_KERNELS = ["sensitive", "timer", "exceptions", "paging", "tasks"]
 # The unix sample: its file system on IDE drive 1 (a fresh copy per run: both machines write to
@@ -132,25 +135,10 @@ def rewrite_batch(kernels: list[Path], tactics: str | None) -> dict[str, dict]:
 
 def qemu_argv(kernel: Path, append: str | None = None, accel: str | None = None,
               extra: list[str] = ()) -> list[str]:
-    """samples/qemu.sh's command line (the one QEMU line of the samples) for kernel, with
-    -append, -accel and extra (e.g. a -drive) added where the script passes extra options
-    ("$@"), else at the end."""
-    text = QEMU_SH.read_text()
-    m = re.search(r"^exec (qemu-system-i386.*?)(?<!\\)$", text, re.M | re.S)
-    if not m:
-        raise RuntimeError(f"cannot find the exec line of {QEMU_SH}")
-    extra = ((["-append", append] if append else []) + (["-accel", accel] if accel else []) +
-             list(extra))
-    argv: list[str] = []
-    for a in shlex.split(m.group(1).replace("\\\n", " ")):
-        if a in ("$1", "$kernel", "${kernel}"):
-            argv.append(str(kernel))
-        elif a == "$@":
-            argv += extra
-            extra = []
-        else:
-            argv.append(a)
-    return argv + extra
+    """samples/qemu.sh's command line (the one reference QEMU line, as tests/qemuref.py reads
+    it) for kernel, with -append, -accel and extra (e.g. a -drive) added where the script
+    passes extra options ("$@"), else at the end."""
+    return qemuref.argv(kernel, append, accel, extra)
 
 
 @dataclass

@@ -33,7 +33,7 @@ hit them alike; ratios are medians of per-round ratios.
 
 Duration on this 2-core machine: `make bench` about 5 minutes plus the unixwork section's
 (3 rounds of 5 workloads on 3 machines, 2 more --stats runs each: about 5 minutes more at
-today's ring1 speed), `make bench-quick` about one and a half (three workloads, five nano
+today's ring1 speed), `make bench-quick` about one and a half (three workloads, eight nano
 operations, the unix workloads' short sessions once, two samples, and the unix sample, GNU
 Mach and grub-invaders once, no GNU Mach -dbg; gnumach rewrite only). Rows of one section:
 `--only unixwork --unix-workloads lockstress,charout`.
@@ -76,7 +76,8 @@ WHAT = {
 NANO_WHAT = {
     "syscall": "ring 3 → `int $0x80` → common trap path (save, C dispatch, restore) → `iret`",
     "syscall_bare": "ring 3 → `int $0x82` → a lone `iret` (the rewriter can only int3 it)",
-    "in": "`inb` COM1 LSR (0x3fd)",
+    "in": "`inb %dx` COM1 LSR (0x3fd)",
+    "inimr": "`inb $0x21`: the PIC's mask register (no side effect)",
     "out": "`outb` port 0x80",
     "cli": "`cli`",
     "sti": "`sti` (IF already 1)",
@@ -200,7 +201,8 @@ def bench_nano(env: dict, quick: bool) -> dict:
     cs = env["contenders"]
     order = [k for k in ("ring1", "trap", "qemu", "kvm") if k in cs]
     if quick:
-        ops, target, max_time, rounds = ["syscall", "out", "cli", "pushf", "pgfault", "mmio"], \
+        ops, target, max_time, rounds = ["syscall", "in", "inimr", "out", "cli", "pushf",
+                                         "pgfault", "mmio"], \
             0.08, 3.0, 1
     else:
         ops, target, max_time, rounds = guests.NANO_OPS, 0.2, 8.0, 3

@@ -139,7 +139,16 @@ void *mem_phys(uint32_t pa, uint32_t len)
     return pa < RAM_SIZE && len <= RAM_SIZE - pa ? ram + pa : NULL;
 }
 
+void mem_frame_stored(uint32_t pa, uint32_t len) { (void)pa; (void)len; }
+
 void stats_count(const char *name) { (void)name; }
+uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
+                          const char **kind)
+{
+    (void)space; (void)addr; (void)size; (void)write; (void)value;
+    *kind = "memory access";
+    return 0;
+}
 
 // ---- the target ---------------------------------------------------------------------------
 static uint32_t u32(const uint8_t **p, size_t *n)

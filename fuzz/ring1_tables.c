@@ -95,6 +95,7 @@ void vcpu_stop(struct vcpu *v, int status, const char *why, ...)
 
 void stats_count(const char *name) { (void)name; }
 void stats_exit(int kind, uint32_t eip) { (void)kind; (void)eip; }
+void stats_insn(int kind, uint32_t eip) { (void)kind; (void)eip; }
 
 // ---- the target ---------------------------------------------------------------------------
 int LLVMFuzzerInitialize(int *argc, char ***argv)

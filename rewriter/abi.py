@@ -7,7 +7,7 @@ constant, offset and structure layout here. Change both together.
 import enum
 import struct
 
-ABI_VERSION = 3
+ABI_VERSION = 5
 
 WINDOW_DEFAULT = 0xFFC00000
 WINDOW_SIZE = 0x00400000
@@ -29,6 +29,12 @@ VCPU_TSCRATCH = 0x60
 VCPU_CR = 0x80
 VCPU_MMIOC = 0x100
 MMIOC_N = 64
+VCPU_PORTFAST = 0xA0
+VCPU_PORTC = 0x300
+PORTC_N = 16
+PORTC_SHIFT = 4
+PORTC_VALID = 0x1000000
+PORTC_OUT = 0x2000000
 VCPU_SEGC = 0x400
 SEGC_N = 64
 SEGC_VALID = 0x10000
@@ -40,7 +46,7 @@ EFLAGS_IF = 0x00000200
 EFLAGS_IOPL = 0x00003000
 EFLAGS_NT = 0x00004000
 EFLAGS_AC = 0x00040000
-EFLAGS_VIRT = EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_AC
+EFLAGS_VIRT = EFLAGS_IF | EFLAGS_IOPL | EFLAGS_AC   # NT: held by the host (abi.h)
 
 MAGIC = b"RING1IMG"
 NOTE_NAME = b"ring1"
@@ -130,6 +136,7 @@ MAP = struct.Struct("<II")                       # struct r1_map
 UNDO = struct.Struct("<II")                      # struct r1_undo
 SEGC = struct.Struct("<IIII")                    # struct r1_segc (vCPU page, R1_VCPU_SEGC)
 MMIOC = struct.Struct("<II")                     # struct r1_mmioc (vCPU page, R1_VCPU_MMIOC)
+PORTC = struct.Struct("<IIII")                   # struct r1_portc (vCPU page, R1_VCPU_PORTC)
 
 HEADER_FIELDS = ("magic", "abi_version", "window_base", "header_size", "flags", "nsites",
                  "sites_off", "nmap_o2t", "map_o2t_off", "nmap_t2o", "map_t2o_off", "tramp_off",
@@ -142,6 +149,7 @@ MAP_FIELDS = ("orig", "tramp")
 UNDO_FIELDS = ("offset", "len")
 SEGC_FIELDS = ("key", "lin", "desc_lo", "desc_hi")
 MMIOC_FIELDS = ("key", "value")
+PORTC_FIELDS = ("key", "value", "hits", "reserved")
 
 
 def tactic_bits(tactics) -> int:
@@ -160,6 +168,15 @@ def tactics_of(bits: int) -> tuple[Tactic, ...]:
 def vcpu(window_base: int, field: int) -> int:
     """Absolute guest address of a vCPU page field."""
     return window_base + VCPU_OFF + field
+
+
+def portc_slot(port: int) -> int:
+    """Index of a port's entry in the vCPU page's port cache (abi.h, R1_VCPU_PORTC)."""
+    return (port ^ (port >> PORTC_SHIFT)) & (PORTC_N - 1)
+
+
+def portc_key(port: int, size: int, out: bool) -> int:
+    return port | size << 16 | PORTC_VALID | (PORTC_OUT if out else 0)
 
 
 def hcstack_top(window_base: int) -> int:

@@ -37,6 +37,14 @@ examples:
 """
 
 
+RUN_DESCRIPTION = (
+    "The machine is a PC modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu "
+    "qemu32`: with QEMU's std VGA in text mode 3, as every PC and QEMU's default machine have "
+    "one; --vga none takes it away (QEMU's -nodefaults alone). Options after the image go to "
+    "the runtime (--mem, --serial, --vga, --disk, --cmdline, --timeout, --screen, --stats, "
+    "--trace, ...): `runtime/build/ring1-run --help` lists them.")
+
+
 def _err(msg: str) -> None:
     print(f"ring1: {msg}", file=sys.stderr)
 
@@ -463,6 +471,11 @@ def cmd_boot(args, rest) -> int:
     linux = _linux_vmlinux(args.image, raw, digest)
     rewrite_src, linux_args = (linux[0], linux[1]) if linux else (src, [])
     rest = linux_args + rest
+    # The key holds what the rewritten bytes depend on (the input, the rewrite's options, the
+    # profile's sites), none of the runtime's options: the same image runs on every machine
+    # (--vga std or none, --mem, ...). The profile is kept across machines too: a device
+    # access it makes a hypercall is emulated as a fault would be, whatever is (or is not,
+    # mmio_ram) at its address on the machine of the run.
     tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{__version__}".encode()).hexdigest()[:8]
     stem = f"{src.name}.{digest}.{tag}"
     prof = None
@@ -587,16 +600,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "error, exit} for an image that cannot be read)")
 
     q = sub.add_parser("run", help="run a patched image under the ring1 runtime (options after "
-                       "the image go to the runtime: --mem, --serial, --cmdline, --initrd, "
-                       "--timeout, --stats, --trace …; QEMU's -append and -initrd too). A Linux "
-                       "bzImage runs its vmlinux unpatched (ring1 boot rewrites it)",
-                       add_help=True)
+                       "the image go to the runtime: --mem, --serial, --vga, --cmdline, "
+                       "--initrd, --timeout, --stats, --trace …; QEMU's -append and -initrd "
+                       "too). A Linux bzImage runs its vmlinux unpatched (ring1 boot rewrites "
+                       "it)", add_help=True, description=RUN_DESCRIPTION)
     q.add_argument("image")
     q = sub.add_parser("boot", help="rewrite (cached) and run in one step; each run records "
                        "its exits, and the next rewrite turns hot device accesses into "
                        "hypercalls (--no-profile: neither). IMAGE is a multiboot kernel, a Linux "
                        "vmlinux or a Linux bzImage (boot protocol 2.10+: its vmlinux is taken "
-                       "out, rewritten and booted by the Linux boot protocol)")
+                       "out, rewritten and booted by the Linux boot protocol)",
+                       description="Rewrite IMAGE (cached in ~/.cache/ring1/boot, or "
+                       "$RING1_CACHE/boot) and run it. " + RUN_DESCRIPTION)
     q.add_argument("image")
     q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
     q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)

@@ -14,6 +14,9 @@ Translations (runtime/include/abi.h has the vCPU fields and the hypercall protoc
     mov sreg, r16    (es ds fs gs; and pop sreg) a fast path, then the hypercall on a miss: the
                      load alone when the runtime's segment-load cache says the descriptor is
                      the one it checked last time (abi.h, R1_VCPU_SEGFAST)
+    in, out          (imm8 and dx, every size) a fast path, then the hypercall on a miss: the
+                     access answered from the vCPU page's port cache (abi.h, R1_VCPU_PORTC)
+    MMIO site        (a profile's `mov r32, [mem]`) likewise from the MMIO read cache
     anything else    hypercall: save esp, switch to the hypercall stack, push index, call entry
 Relative branches are re-encoded with rel32 to their original targets -- or, for a target
 inside the same region (the planner moves such a target only with every branch to it), to
@@ -124,7 +127,12 @@ class Builder:
     def hypercall(self, site_addr: int) -> int:
         """Emit the hypercall sequence; returns the resume address."""
         site = self.sites[site_addr]
-        fast = self.sreg_fast_path(site) if site.kind != Kind.MMIO else self.mmio_fast_path(site)
+        if site.kind == Kind.MMIO:
+            fast = self.mmio_fast_path(site)
+        elif site.kind in (Kind.IN, Kind.OUT):
+            fast = self.port_fast_path(site)
+        else:
+            fast = self.sreg_fast_path(site)
         if fast is None:
             self.asm(*self.hypercall_lines(site_addr))
         else:
@@ -173,6 +181,61 @@ class Builder:
                  "lea eax, [edx + 1]", "cmp eax, dword ptr [ecx]", "jne miss",
                  "mov eax, dword ptr [ecx + 4]", f"mov {t[3]}, eax"] + restore +
                 [f"mov {_REG32[reg]}, {t[3]}", "jmp resume", "miss:"] + restore)
+
+    def port_fast_path(self, s) -> list[str] | None:
+        """`in al/ax/eax, imm8|dx` and `out imm8|dx, al/ax/eax` (no prefix but 0x66): the
+        access answered from the vCPU page's port cache (abi.h, R1_VCPU_PORTC) when PORTFAST
+        is set and the port's entry has the access's key and hits left (decremented): `in`
+        takes the entry's value, `out` does nothing. Else the hypercall. With an imm8 port
+        the entry's address is a constant and ECX (through jecxz and lea) is all it takes,
+        flags untouched; with DX the index is computed, flags saved with lahf/seto."""
+        code = bytes(s.code)
+        size = 4
+        if code[:1] == b"\x66":
+            code, size = code[1:], 2
+        if len(code) not in (1, 2) or code[0] not in (0xE4, 0xE5, 0xE6, 0xE7, 0xEC, 0xED,
+                                                       0xEE, 0xEF):
+            return None
+        op = code[0]
+        if not op & 1:
+            size = 1
+        out = bool(op & 2)
+        if (op & 8) != (0 if len(code) == 2 else 8):
+            return None
+        acc = {1: "al", 2: "ax", 4: "eax"}[size]
+        ptr = {1: "byte", 2: "word", 4: "dword"}[size]
+        fast = self.v(abi.VCPU_PORTFAST)
+        portc = abi.vcpu(self.w, abi.VCPU_PORTC)
+        if len(code) == 2:                            # imm8: the entry is known
+            port = code[1]
+            e = portc + abi.PORTC.size * abi.portc_slot(port)
+            key = abi.portc_key(port, size, out)
+            sc = self.v(abi.VCPU_SCRATCH)
+            lines = [f"mov {sc}, ecx", f"mov ecx, {fast}", "jecxz miss",
+                     f"mov ecx, dword ptr [{e:#x}]", f"lea ecx, [ecx - {key:#x}]",
+                     "jecxz match", "jmp miss",
+                     "match:", f"mov ecx, dword ptr [{e + 8:#x}]", "jecxz miss",
+                     "lea ecx, [ecx - 1]", f"mov dword ptr [{e + 8:#x}], ecx", f"mov ecx, {sc}"]
+            if not out:
+                lines.append(f"mov {acc}, {ptr} ptr [{e + 4:#x}]")
+            return lines + ["jmp resume", "miss:", f"mov ecx, {sc}"]
+        t = [self.v(abi.VCPU_TSCRATCH + 4 * i) for i in range(5)]
+        keybits = size << 16 | abi.PORTC_VALID | (abi.PORTC_OUT if out else 0)
+        restore = [f"mov eax, {t[4]}", "add al, 0x7f", "sahf", f"mov eax, {t[0]}",
+                   f"mov ecx, {t[1]}"]
+        lines = [f"mov {t[0]}, eax", f"mov {t[1]}, ecx", "lahf", "seto al", f"mov {t[4]}, eax",
+                 f"cmp {fast}, 0", "je miss",
+                 "movzx ecx, dx", "mov eax, ecx", f"shr eax, {abi.PORTC_SHIFT}", "xor eax, ecx",
+                 f"and eax, {abi.PORTC_N - 1}", f"shl eax, {(abi.PORTC.size).bit_length() - 1}",
+                 f"or ecx, {keybits:#x}", f"cmp ecx, dword ptr [eax + {portc:#x}]", "jne miss",
+                 f"cmp dword ptr [eax + {portc + 8:#x}], 0", "je miss",
+                 f"dec dword ptr [eax + {portc + 8:#x}]"]
+        if not out:
+            lines += [f"mov eax, dword ptr [eax + {portc + 4:#x}]", f"mov {t[3]}, eax"]
+        lines += restore
+        if not out:
+            lines.append(f"mov {acc}, {ptr} ptr [{abi.vcpu(self.w, abi.VCPU_TSCRATCH + 12):#x}]")
+        return lines + ["jmp resume", "miss:"] + restore
 
     def sreg_fast_path(self, s) -> list[str] | None:
         """`mov es/ds/fs/gs, r16` and `pop es/ds/fs/gs` (abi.h, R1_VCPU_SEGFAST): the load

@@ -12,6 +12,7 @@
 #include "mmio.h"
 #include "pio.h"
 #include "segment.h"
+#include "task.h"
 #include "vcpu.h"
 #include "x86.h"
 
@@ -125,8 +126,9 @@ static int io_check(struct vcpu *v, uint16_t port, int size)
 
 // ---- control transfers -------------------------------------------------------------------
 // A far jmp/call target: a code segment at the current privilege, or a 32-bit call gate
-// (task gates and TSS targets, i.e. task switches, stop the vCPU with a diagnosis).
+// (a TSS or a task gate: a task switch, task.c).
 struct far_dest {
+    bool     task;        // a task switch happened instead (task.c): nothing else to do
     uint16_t cs;          // code selector to load
     uint64_t d;           // its descriptor
     uint32_t eip;
@@ -134,7 +136,7 @@ struct far_dest {
     unsigned params;      // call gate: dwords to copy to the new stack
 };
 
-static int far_target(struct vcpu *v, uint16_t sel, uint32_t off, bool call,
+static int far_target(struct vcpu *v, uint16_t sel, uint32_t off, bool call, uint32_t next,
                       struct far_dest *fd)
 {
     uint64_t d;
@@ -144,6 +146,7 @@ static int far_target(struct vcpu *v, uint16_t sel, uint32_t off, bool call,
         return -1;
     uint32_t access = (uint32_t)(d >> 40) & 0xff;
     fd->params = 0;
+    fd->task = false;
     if (access & DESC_S) {
         if (!(access & DESC_DC) && (sel & 3) > (unsigned)v->cpl)
             return emu_fault(v, T_GP, sel & ~3u);
@@ -155,12 +158,21 @@ static int far_target(struct vcpu *v, uint16_t sel, uint32_t off, bool call,
         fd->cpl = v->cpl;
         return 0;
     }
-    if (DESC_TYPE(access) != DESC_T_CALL) {
-        vcpu_stop(v, STATUS_UNSUPPORTED, "far %s through system descriptor %#x (type %u): task "
-                  "switches and 16-bit gates are not emulated", call ? "call" : "jmp", sel,
-                  DESC_TYPE(access));
+    unsigned type = DESC_TYPE(access);
+    if (type == DESC_T_TSS || type == DESC_T_TSS16 || type == DESC_T_TASKGATE) {
+        // A task switch (SDM vol. 2, JMP/CALL "TASK-GATE" and "TASK-STATE-SEGMENT").
+        if (DESC_DPL(access) < (unsigned)v->cpl || DESC_DPL(access) < (sel & 3u))
+            return emu_fault(v, T_GP, sel & ~3u);
+        fd->task = true;
+        return task_switch(v, sel, d, call ? TASK_CALL : TASK_JMP, next, false, 0);
+    }
+    if (type == DESC_T_CALL16) {
+        vcpu_stop(v, STATUS_UNSUPPORTED, "far %s through 16-bit call gate %#x: not emulated",
+                  call ? "call" : "jmp", sel);
         return -1;
     }
+    if (type != DESC_T_CALL)
+        return emu_fault(v, T_GP, sel & ~3u);
     // Call gate (SDM vol. 2, CALL: "CALL-GATE"): gate DPL >= CPL and >= RPL, present.
     unsigned gdpl = DESC_DPL(access);
     if (gdpl < (unsigned)v->cpl || gdpl < (sel & 3u))
@@ -189,11 +201,13 @@ static int far_target(struct vcpu *v, uint16_t sel, uint32_t off, bool call,
     return 0;
 }
 
-static int far_jmp(struct vcpu *v, uint16_t sel, uint32_t off)
+static int far_jmp(struct vcpu *v, uint16_t sel, uint32_t off, uint32_t next)
 {
     struct far_dest fd;
-    if (far_target(v, sel, off, false, &fd) < 0)
+    if (far_target(v, sel, off, false, next, &fd) < 0)
         return -1;
+    if (fd.task)
+        return 0;
     seg_commit_cs(v, fd.cs, fd.d, fd.cpl);
     v->eip = r1_o2t(v, fd.eip);
     return 0;
@@ -202,8 +216,10 @@ static int far_jmp(struct vcpu *v, uint16_t sel, uint32_t off)
 static int far_call(struct vcpu *v, uint16_t sel, uint32_t off, int opsize, uint32_t ret)
 {
     struct far_dest fd;
-    if (far_target(v, sel, off, true, &fd) < 0)
+    if (far_target(v, sel, off, true, ret, &fd) < 0)
         return -1;
+    if (fd.task)
+        return 0;
     uint32_t old_esp = v->gpr[R_ESP];
     uint16_t old_cs = v->seg[R1_SREG_CS].sel;
     if (fd.cpl == v->cpl) {
@@ -675,6 +691,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
             pio_out(port, size, vcpu_reg(v, R_EAX, size));
         else
             vcpu_set_reg(v, R_EAX, size, pio_in(port, size));
+        pio_cache_note(port, size, in->op & 2);   // for the trampolines (abi.h, R1_VCPU_PORTC)
         return 0;
     }
     case 0x6c: case 0x6d:  // ins
@@ -688,7 +705,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
         return do_popf(v, in->opsize);
 
     case 0xcf:  // iret
-        return intr_iret(v, in->opsize);
+        return intr_iret(v, in->opsize, next_orig);
     case 0xcd:  // int n
         v->eip = next_orig - in->len;   // a fault while delivering points at the int
         intr_deliver(v, (int)(in->imm & 0xff), EV_SOFT, 0, next_orig);
@@ -709,7 +726,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
         return 0;
 
     case 0xea:  // ljmp ptr16:32
-        return far_jmp(v, in->imm2, in->imm);
+        return far_jmp(v, in->imm2, in->imm, next_orig);
     case 0x9a:  // lcall ptr16:32
         return far_call(v, in->imm2, in->imm, in->opsize, next_orig);
     case 0xcb:  // lret
@@ -723,7 +740,7 @@ static int emulate_one(struct vcpu *v, const struct insn *in, uint32_t next_orig
             return UNHANDLED;
         if (read_farptr(v, in, &off, &sel) < 0)
             return -1;
-        return in->reg == 3 ? far_call(v, sel, off, in->opsize, next_orig) : far_jmp(v, sel, off);
+        return in->reg == 3 ? far_call(v, sel, off, in->opsize, next_orig) : far_jmp(v, sel, off, next_orig);
     }
 
     case 0x8e:  // mov Sreg, r/m16

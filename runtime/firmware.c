@@ -171,7 +171,7 @@ static void mptable(void)
     memcpy(mem_phys(MP_FLOAT_ADDR, 16), fp, 16);
 }
 
-// What the VGA BIOS adds to the BDA after setting mode 3 (--vga std): the video mode, its
+// What the VGA BIOS adds to the BDA after setting mode 3 (--vga std, the default): the video mode, its
 // geometry, the cursor where SeaBIOS's two lines of text left it (row 2, column 0), the CRT
 // controller's port. Not its pointers into the VGA ROM (the save pointer table at 0x4A8, its
 // own state at 0x4B9, the IVT's INT 10h/1Fh/43h): there is no ROM at 0xC0000. And the text

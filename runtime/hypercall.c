@@ -228,6 +228,7 @@ static void emulate_site(struct vcpu *v, const struct r1_site *s, uint32_t at, u
         return;
     if (s->kind == R1_KIND_MMIO) {
         // A memory access a profile saw reach a device (abi.h): this time, a device or RAM.
+        stats_insn(R1_KIND_MMIO, s->addr);
         int device = mmio_emulate_site(v, &in);
         if (device < 0) {
             vcpu_stop(v, STATUS_UNSUPPORTED, "site at %#x (kind MMIO): not an access the MMIO "

@@ -14,6 +14,7 @@
 #include "mem.h"
 #include "segment.h"
 #include "stats.h"
+#include "task.h"
 #include "vcpu.h"
 #include "x86.h"
 
@@ -35,18 +36,21 @@ static int deliver_once(struct vcpu *v, int vector, enum event_kind kind, bool h
         return -1;
     uint32_t access = (uint32_t)(g >> 40) & 0xff;
     unsigned type = DESC_TYPE(access), dpl = DESC_DPL(access);
-    if (type == DESC_T_TASKGATE) {
-        vcpu_stop(v, STATUS_UNSUPPORTED, "vector %d goes through a task gate: task switches are not emulated",
-                  vector);
-        return 0;
-    }
     if (type != DESC_T_INTGATE && type != DESC_T_TRAPGATE && type != DESC_T_INT16 &&
-        type != DESC_T_TRAP16)
+        type != DESC_T_TRAP16 && type != DESC_T_TASKGATE)
         return emu_fault(v, T_GP, gate_err);
     if ((kind == EV_SOFT || kind == EV_SOFT_EXC) && (unsigned)v->cpl > dpl)
         return emu_fault(v, T_GP, gate_err);
     if (!(access & DESC_P))
         return emu_fault(v, T_NP, gate_err);
+    if (type == DESC_T_TASKGATE) {   // the handler is a task (task.c)
+        if (task_switch(v, (uint16_t)(vector * 8), g, TASK_CALL, ret_eip, has_err, err) < 0)
+            return -1;
+        v->halted = false;
+        remember(v, vector);
+        stats_vector(vector);
+        return 0;
+    }
     bool gate32 = type == DESC_T_INTGATE || type == DESC_T_TRAPGATE;
     if (!gate32) {
         vcpu_stop(v, STATUS_UNSUPPORTED, "vector %d uses a 16-bit gate: not emulated", vector);
@@ -185,12 +189,11 @@ void intr_raise_recorded(struct vcpu *v)
     intr_deliver(v, vec, EV_EXC, v->exc.err, v->eip);
 }
 
-int intr_iret(struct vcpu *v, int opsize)
+int intr_iret(struct vcpu *v, int opsize, uint32_t next_eip)
 {
     uint32_t vfl = vcpu_eflags(v);
     if (vfl & FL_NT) {
-        // Task return through the TSS back link (vol. 2, IRET "TASK-RETURN"). The checks are
-        // emulated; the task switch itself is not.
+        // Task return through the TSS back link (vol. 2, IRET "TASK-RETURN").
         uint16_t link = 0;
         if (vmem_read(v, v->tr.base, &link, 2, ACC_SYS) < 0)
             return -1;
@@ -205,8 +208,9 @@ int intr_iret(struct vcpu *v, int opsize)
             return emu_fault(v, T_TS, link & ~3u);
         if (!(access & DESC_P))
             return emu_fault(v, T_NP, link & ~3u);
-        vcpu_stop(v, STATUS_UNSUPPORTED, "iret with EFLAGS.NT=1 to task %#x: task switches are "
-                  "not emulated", link);
+        if (task_switch(v, link, d, TASK_IRET, next_eip, false, 0) < 0)
+            return -1;
+        v->nmi_blocked = false;   // an iret ends an NMI handler
         return 0;
     }
     uint32_t esp = v->gpr[R_ESP], ssb = v->seg[R1_SREG_SS].base;
@@ -257,5 +261,6 @@ int intr_iret(struct vcpu *v, int opsize)
     } else {
         v->gpr[R_ESP] = esp;
     }
+    v->nmi_blocked = false;   // an iret ends an NMI handler
     return 0;
 }

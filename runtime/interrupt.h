@@ -23,7 +23,8 @@ void intr_deliver(struct vcpu *v, int vector, enum event_kind kind, uint32_t err
                   uint32_t ret_eip);
 // Deliver the exception the emulator recorded (v->exc) for the instruction at v->eip.
 void intr_raise_recorded(struct vcpu *v);
-// iret (opsize 2 or 4) in the guest. -1 on a fault (recorded).
-int  intr_iret(struct vcpu *v, int opsize);
+// iret (opsize 2 or 4) in the guest; next_eip is the instruction after it (an original address:
+// what a task return saves). -1 on a fault (recorded).
+int  intr_iret(struct vcpu *v, int opsize, uint32_t next_eip);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include "image.h"
 #include "mem.h"
+#include "patched.h"
 #include "segment.h"
 #include "vcpu.h"
 #include "x86.h"
@@ -45,7 +46,10 @@
 // Where QEMU 7.2's multiboot path puts things (its option ROM and hw/i386/multiboot.c).
 #define QEMU_MMAP_ADDR    0x9000u
 #define QEMU_MBI_ADDR     0x9500u
-#define QEMU_GDT_ADDR     0xc02b8u     // the option ROM's GDT that GDTR still points at
+// The option ROM's GDT that GDTR still points at: SeaBIOS puts the multiboot option ROM at
+// 0xC0000, or with a VGA after the VGA BIOS's ROM (QEMU 7.2's vgabios-stdvga.bin: 0xCA000).
+#define QEMU_GDT_ADDR     0xc02b8u
+#define QEMU_GDT_ADDR_VGA 0xca2b8u
 #define QEMU_BOOT_ESP     0x6f08u
 #define QEMU_BOOT_DEVICE  0x8000ffffu
 #define BIOS_RESERVED_TOP 0x20000u     // SeaBIOS keeps the top 128 KiB of RAM (ACPI etc.)
@@ -142,6 +146,8 @@ void loader_add_module(struct image *img, const char *arg)
     img->mods[img->nmods++] = (struct module){arg, data, (uint32_t)st.st_size};
 }
 
+static void index_patched(const struct image *img, const struct image_layout *lay);
+
 void loader_load(const char *path, struct image *img)
 {
     static struct image keep;
@@ -209,6 +215,43 @@ void loader_load(const char *path, struct image *img)
     memcpy(img->deltas, lay.deltas, sizeof img->deltas);
     img->ndeltas = lay.ndeltas;
     munmap((void *)f, size);
+    if (lay.has_note)
+        index_patched(img, &lay);
+}
+
+// The patched ranges, where the kernel has them in RAM (the undo records that name loaded
+// file bytes; the ELF header's is none), for finding copies of them (patched.h). image_parse
+// has checked the header and every record. Then copy tracking for every frame but those the
+// ranges lie in (which must keep their patched bytes).
+static void index_patched(const struct image *img, const struct image_layout *lay)
+{
+    const uint8_t *hdr = img->ring1 + (img->note.image_vaddr - img->ring1_vaddr);
+    struct r1_header h;
+    memcpy(&h, hdr, sizeof h);
+    for (int pass = 0; pass < 2; pass++) {
+        for (const uint8_t *p = hdr + h.undo_off, *end = p + h.undo_size; p < end;) {
+            struct r1_undo u;
+            memcpy(&u, p, sizeof u);
+            for (unsigned i = 0; i < lay->nloads; i++) {
+                const struct image_load *l = &lay->loads[i];
+                if (u.offset < l->off || u.len > l->filesz || u.offset - l->off > l->filesz - u.len)
+                    continue;
+                uint32_t home = l->paddr + (u.offset - l->off);
+                if (pass == 0)
+                    patched_add(home, l->vaddr + (u.offset - l->off), p + sizeof u, u.len,
+                                mem_phys(l->paddr, l->filesz), l->paddr, l->filesz);
+                else
+                    mem_frames_exempt(home, u.len);
+            }
+            p += sizeof u + ((u.len + 3) & ~3u);
+        }
+        if (pass == 0) {
+            patched_index();
+            if (!patched_any())
+                return;
+            mem_track_copies();
+        }
+    }
 }
 
 // ---- boot information ------------------------------------------------------------------------
@@ -241,12 +284,12 @@ static unsigned pc_e820(uint32_t ram, struct e820_entry map[E820_N])
     return E820_N;
 }
 
-static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline);
+static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline, bool vga);
 
-void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
+void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline, bool vga)
 {
     if (img->is_linux) {
-        boot_linux(v, img, cmdline);
+        boot_linux(v, img, cmdline, vga);
         return;
     }
     uint32_t ram = mem_ram_size;
@@ -315,10 +358,11 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
     // 0x10, 16-bit code 0x18, 16-bit data 0x20.
     static const uint64_t gdt[5] = {0, 0x00cf9a000000ffffull, 0x00cf93000000ffffull,
                                     0x00009e000000ffffull, 0x000092000000ffffull};
-    uint8_t *g = mem_phys(QEMU_GDT_ADDR, sizeof gdt);
+    uint32_t gdt_addr = vga ? QEMU_GDT_ADDR_VGA : QEMU_GDT_ADDR;
+    uint8_t *g = mem_phys(gdt_addr, sizeof gdt);
     if (g)
         memcpy(g, gdt, sizeof gdt);
-    v->gdtr = (struct dtr){.base = QEMU_GDT_ADDR, .limit = sizeof gdt - 1};
+    v->gdtr = (struct dtr){.base = gdt_addr, .limit = sizeof gdt - 1};
 
     memset(v->gpr, 0, sizeof v->gpr);
     v->gpr[R_EAX] = MB_BOOT_MAGIC;
@@ -341,18 +385,35 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline)
 
 // What Linux's real-mode setup code (arch/x86/boot: main.c, memory.c, video*.c) stores in the
 // zero page from the BIOS's answers, which ring1 gives without running it: SeaBIOS's answers on
-// this PC, read from QEMU -nodefaults (the zero page Linux keeps, /sys/kernel/boot_params/data,
-// at -m 64 and -m 256; the setup code's own copy of the header and e820 aside).
+// this PC, read from QEMU -nodefaults with and without -vga std (the zero page Linux keeps,
+// /sys/kernel/boot_params/data, at -m 64 and -m 256).
+#define BP_VIDEO_X       0x000   // screen_info.orig_x, orig_y: int 10h, AH=03h
+#define BP_VIDEO_Y       0x001
 #define BP_EXT_MEM_K     0x002   // screen_info.ext_mem_k: int 15h, AH=88h
+#define BP_VIDEO_PAGE    0x004
+#define BP_VIDEO_MODE    0x006
 #define BP_VIDEO_COLS    0x007
 #define BP_VIDEO_EGA_BX  0x00a
 #define BP_VIDEO_LINES   0x00e
+#define BP_VIDEO_ISVGA   0x00f
 #define BP_VIDEO_POINTS  0x010
 #define BP_IST_INFO      0x060
 #define BP_EDID_INFO     0x140
 #define BP_ALT_MEM_K     0x1e0   // int 15h, AX=E801h
 
-static void linux_bios_answers(uint8_t *zp, uint32_t ram)
+// The EDID QEMU 7.2's std VGA BIOS reports (VBE function 4F15h), which Linux's setup stores.
+static const uint8_t qemu_stdvga_edid[128] = {
+    0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x49, 0x14, 0x34, 0x12, 0x00, 0x00, 0x00, 0x00,
+    0x2a, 0x18, 0x01, 0x04, 0xa5, 0x20, 0x14, 0x78, 0x06, 0xee, 0x91, 0xa3, 0x54, 0x4c, 0x99, 0x26,
+    0x0f, 0x50, 0x54, 0x21, 0x08, 0x00, 0xe1, 0xc0, 0xd1, 0xc0, 0xd1, 0x00, 0xa9, 0x40, 0xb3, 0x00,
+    0x95, 0x00, 0x81, 0x80, 0x81, 0x40, 0xea, 0x29, 0x00, 0xc0, 0x51, 0x20, 0x1c, 0x30, 0x40, 0x26,
+    0x44, 0x40, 0x45, 0xcb, 0x10, 0x00, 0x00, 0x18, 0x00, 0x00, 0x00, 0xf7, 0x00, 0x0a, 0x00, 0x40,
+    0x82, 0x00, 0x28, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfd, 0x00, 0x32,
+    0x7d, 0x1e, 0xa0, 0xff, 0x01, 0x0a, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x00, 0x00, 0x00, 0xfc,
+    0x00, 0x51, 0x45, 0x4d, 0x55, 0x20, 0x4d, 0x6f, 0x6e, 0x69, 0x74, 0x6f, 0x72, 0x0a, 0x01, 0x3a,
+};
+
+static void linux_bios_answers(uint8_t *zp, uint32_t ram, bool vga)
 {
     // SeaBIOS's RAM size for the old memory calls: the top of RAM it leaves usable.
     uint32_t rs = ram - BIOS_RESERVED_TOP;
@@ -361,27 +422,41 @@ static void linux_bios_answers(uint8_t *zp, uint32_t ram)
     uint32_t alt = rs > (16u << 20) ? 15 * 1024 + ((rs - (16u << 20)) >> 16) * 64
                                     : (rs - 0x100000) / 1024;
     memcpy(zp + BP_ALT_MEM_K, &alt, 4);
-    // Video: no video BIOS answers int 10h (QEMU -nodefaults has no display; ring1's --vga std
-    // has no BIOS either), so every call returns the registers it was given: cursor 0,0, mode
-    // 0, the EGA check's BX still 0x10 (a CGA); the default mode sets 80x25 by itself, the font
-    // height comes from the BIOS data area. Linux then says "Console: colour *CGA 80x25", as
-    // under QEMU.
     const uint8_t *bda = mem_phys(0x400, 0x100);
-    zp[BP_VIDEO_COLS] = 80;
-    uint16_t ega_bx = 0x10, points;
-    memcpy(zp + BP_VIDEO_EGA_BX, &ega_bx, 2);
+    uint16_t ega_bx, points;
+    if (vga) {
+        // The std VGA's BIOS in text mode 3 answers int 10h from the BIOS data area: the
+        // cursor (AH=03h) and the mode and page (AH=0Fh) where SeaBIOS left them; the EGA/VGA
+        // checks find a VGA (BX 3, then AL 1Ah); the font height; the EDID through VBE. Linux
+        // says "Console: colour VGA+ 80x25", as under QEMU -vga std.
+        zp[BP_VIDEO_X] = bda[0x50];
+        zp[BP_VIDEO_Y] = bda[0x51];
+        zp[BP_VIDEO_MODE] = bda[0x49] & 0x7f;
+        zp[BP_VIDEO_PAGE] = bda[0x62];
+        ega_bx = 3;
+        zp[BP_VIDEO_ISVGA] = 1;
+        memcpy(&points, bda + 0x85, 2);
+        memcpy(zp + BP_EDID_INFO, qemu_stdvga_edid, sizeof qemu_stdvga_edid);
+    } else {
+        // No video BIOS answers int 10h (QEMU -nodefaults, ring1 --vga none), so every call
+        // returns the registers it was given: cursor 0,0, mode 0, the EGA check's BX still
+        // 0x10 (a CGA); the font height from the BIOS data area; the setup code's "no EDID"
+        // filler. Linux then says "Console: colour *CGA 80x25", as under QEMU -nodefaults.
+        ega_bx = 0x10;
+        memcpy(&points, bda + 0x85, 2);
+        memset(zp + BP_EDID_INFO, 0x13, 128);
+    }
+    zp[BP_VIDEO_COLS] = 80;       // the default mode sets 80x25 by itself
     zp[BP_VIDEO_LINES] = 25;
-    memcpy(&points, bda + 0x85, 2);
+    memcpy(zp + BP_VIDEO_EGA_BX, &ega_bx, 2);
     memcpy(zp + BP_VIDEO_POINTS, &points, 2);
-    // No VESA BIOS: the setup code's "no EDID" filler.
-    memset(zp + BP_EDID_INFO, 0x13, 128);
     // SpeedStep IST (int 15h, AX=E980h): SeaBIOS does not implement it and answers AH=86h,
     // leaving the other registers; the setup code stores them as they come back.
     const uint32_t ist[4] = {0x8680, 0, 0, 0x47534943};
     memcpy(zp + BP_IST_INFO, ist, sizeof ist);
 }
 
-static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline)
+static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdline, bool vga)
 {
     const struct linux_header *h = &img->linux_hdr;
     uint32_t ram = mem_ram_size;
@@ -414,7 +489,7 @@ static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdl
     unsigned n = pc_e820(ram, e820);
     zp[BP_E820_ENTRIES] = (uint8_t)n;
     memcpy(zp + BP_E820_TABLE, e820, sizeof e820);
-    linux_bios_answers(zp, ram);
+    linux_bios_answers(zp, ram, vga);
 
     memcpy(mem_phys(L.cmdline, (uint32_t)cmdlen + 1), cmdline ? cmdline : "", cmdlen + 1);
     if (L.initrd_size)

@@ -54,9 +54,10 @@ void loader_add_module(struct image *img, const char *arg);
 // on anything wrong, exits with STATUS_LOAD_ERROR and one line saying what.
 void loader_load(const char *path, struct image *img);
 // Build the multiboot information (memory map, command line, loader name) in guest RAM the
-// way QEMU 7.2 lays it out, and set EAX/EBX/EIP/ESP for the jump to the kernel. For a Linux
-// vmlinux: the zero page, command line and initrd as QEMU's -kernel/-append/-initrd put them,
-// the boot protocol's GDT, segments and ESI.
-void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline);
+// way QEMU 7.2 lays it out, and set EAX/EBX/EIP/ESP for the jump to the kernel. vga: the
+// machine has a VGA, whose BIOS ROM comes first at 0xC0000 (and moves QEMU's option ROM).
+// For a Linux vmlinux: the zero page, command line and initrd as QEMU's -kernel/-append/-initrd
+// put them, the boot protocol's GDT, segments and ESI.
+void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline, bool vga);
 
 #endif

@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "mem.h"
 #include "mmio.h"
+#include "pio.h"
 #include "disk.h"
 #include "entry.h"
 #include "platform.h"
@@ -28,8 +29,8 @@ static const char usage_text[] =
 "\n"
 "Run a 32-bit multiboot kernel or Linux vmlinux -- patched by `ring1 rewrite`, or\n"
 "unpatched (then every privileged instruction traps) -- natively on a virtual i386 PC\n"
-"modelled on QEMU's\n"
-"`qemu-system-i386 -nodefaults -cpu qemu32`. COM1 is the console.\n"
+"modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu qemu32`. COM1 is the\n"
+"console.\n"
 "\n"
 "Machine:\n"
 "  --mem SIZE             guest RAM, 2M..3G; K/M/G suffix, a bare number is MiB\n"
@@ -62,12 +63,13 @@ static const char usage_text[] =
 "  --disk [index=N,]file=FILE[,cache=MODE]\n"
 "                         the same (at index N), as QEMU's -drive index=N,file=FILE\n"
 "  --snapshot             leave the disk files untouched: writes stay in memory\n"
-"  --vga none|std         none: no display adapter, as QEMU's -nodefaults (0xB8000 is\n"
-"                         RAM, the VGA ports read 0xff). std: QEMU's std VGA as its\n"
-"                         BIOS leaves it in text mode 3 (-nodefaults -vga std): CRT\n"
-"                         controller, sequencer, graphics and attribute controllers,\n"
-"                         misc output, input status, DAC; the text buffer at 0xB8000\n"
-"                         (default none)\n"
+"  --vga std|none         std: QEMU's std VGA as its BIOS leaves it in text mode 3,\n"
+"                         as every PC and QEMU's default machine have one (QEMU:\n"
+"                         -nodefaults -vga std): CRT controller, sequencer, graphics\n"
+"                         and attribute controllers, misc output, input status, DAC;\n"
+"                         the text buffer at 0xB8000. none: no display adapter, as\n"
+"                         QEMU's -nodefaults alone (0xB8000 is RAM, the VGA ports\n"
+"                         read 0xff) (default std)\n"
 "\n"
 "Boot, laid out as QEMU's -kernel/-append/-initrd do. A multiboot v1 kernel gets the\n"
 "multiboot information; a Linux vmlinux (an ELF with a \"Linux\" note and no multiboot\n"
@@ -108,11 +110,15 @@ static const char usage_text[] =
 "                         26th line says where the cursor is: `cursor row R col C`\n"
 "                         (0-based, from the top left), `cursor off` or `cursor off\n"
 "                         the screen at 0xNNNN`, then `, start address 0xNNNN`\n"
-"  --stats                at exit, counts of exits, sites and device accesses on stderr\n"
+"  --stats                at exit, counts of exits, sites and device accesses on stderr,\n"
+"                         and of accesses to nothing (ports no device has, read as all\n"
+"                         ones; physical addresses with nothing there, read as zero),\n"
+"                         each with the guest instruction of its first access\n"
 "  --profile-out FILE     at exit, write every guest address's exits by kind to FILE\n"
 "                         (JSON): `ring1 rewrite --profile FILE` makes the hot device\n"
 "                         accesses among them hypercalls instead of host faults\n"
-"  --trace                one line per exit on stderr (slow)\n"
+"  --trace                one line per exit on stderr (slow), and one per access to\n"
+"                         nothing, naming the port or address and the instruction\n"
 "  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
 "                         default, before the guest's first instruction, ring1-run\n"
 "                         gives up what a guest that took it over could use: it\n"
@@ -278,7 +284,7 @@ int main(int argc, char **argv)
                *profile_out = NULL, *linux_setup = NULL, *initrd = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
-                                 .serial_limit = 1ull << 30};
+                                 .serial_limit = 1ull << 30, .vga = true};
     static struct image img;
     uint64_t timeout_ns = 0;
     const char *modules[LOADER_MAX_MODS];
@@ -412,8 +418,10 @@ int main(int argc, char **argv)
     } else {
         v->page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
-    if (img.has_note)
+    if (img.has_note) {
         mmio_cache_init(v->page);
+        pio_cache_init(v->page);
+    }
     vcpu_reset(v);
     mem_view_reset(v);
     // platform_init turns on SIGIO for stdin and creates the timers; until signals_init
@@ -423,7 +431,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
     clock_init();
-    loader_boot(v, &img, cmdline);
+    loader_boot(v, &img, cmdline, pc.vga);
     signals_init(v);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (timeout_ns)
@@ -441,13 +449,16 @@ int main(int argc, char **argv)
     }
     int fds[2];
     unsigned nfds = mem_fds(fds);
+    vcpu_cpuid_faulting();
     if (jail)
         jail_enter(true, mem_page0_mappable(), fds, nfds, pc.serial_limit);
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
-    if (stats)
+    if (stats) {
+        pio_cache_account();
         stats_print(stderr, clock_host_ns(CLOCK_MONOTONIC) - t0);
+    }
     host_fpu_begin();
     if (profile_file) {
         stats_write_profile(profile_file, img.has_note ? img.note.input_sha256 : NULL,

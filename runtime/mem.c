@@ -19,6 +19,7 @@
 #include "abi.h"
 #include "emulate.h"
 #include "mmio.h"
+#include "patched.h"
 #include "stats.h"
 #include "vcpu.h"
 #include "x86.h"
@@ -61,9 +62,32 @@ static int alias_at(uint64_t lin);
 #define SP_SYS    0x4u   // with more rights than CPL 3 has: must not stay reachable from ring 3
 #define SP_DROP   0x8u   // marked for dropping (drop_marked)
 #define SP_DOWN   0x10u  // marked for read-only (downgrade_marked)
+#define SP_X      0x20u  // mapped executable (see "Copies of patched code")
 static uint32_t sp_ent[1u << 20], sp_pos[1u << 20];
 static uint32_t sp_list[SHADOW_MAX];
 static unsigned nshadow;
+
+// Copies of patched code (patched.h, docs/code-copies.md). With copy tracking on (an image
+// with patched ranges), every RAM frame but the kernel image's own is in one of two states:
+// FX_DATA, not executed since it was last written, whose shadow pages are mapped without
+// PROT_EXEC; or FX_CODE, looked through for copies of patched ranges (and repaired) when it was
+// first executed, whose shadow pages are mapped without PROT_WRITE. An instruction fetch from
+// a FX_DATA frame, or a write to a FX_CODE one, faults and switches it (frame_executed,
+// frame_written), through the reverse map below. FX_FREE frames follow neither rule: the
+// kernel image's (patched in place, and often holding data the kernel writes beside its code),
+// frames that switched more than FX_FLIPS_MAX times (code and hot data in one page: scanning
+// at each switch would cost more than the guest's own work; counted in --stats), and every
+// frame when tracking is off.
+#define FX_DATA 0
+#define FX_CODE 1
+#define FX_FREE 2
+#define FX_FLIPS_MAX 64
+static uint8_t *fx, *fx_flips;
+static bool fx_track;
+// The reverse map: the shadow pages mapping each frame, as a doubly linked list through page
+// numbers + 1 (0 ends it). sp_set keeps it.
+static uint32_t *rm_head;
+static uint32_t rm_next[1u << 20], rm_prev[1u << 20];
 
 static void die(const char *what)
 {
@@ -99,6 +123,25 @@ void mem_init(uint32_t ram_size)
         exit(2);
     }
     mem_ram_size = ram_size;
+    uint32_t frames = ram_size >> 12;
+    fx = malloc(frames);
+    fx_flips = calloc(frames, 1);
+    rm_head = calloc(frames, sizeof *rm_head);
+    if (!fx || !fx_flips || !rm_head)
+        die("allocate the frame tables");
+    memset(fx, FX_FREE, frames);
+}
+
+void mem_track_copies(void)
+{
+    fx_track = true;
+    memset(fx, FX_DATA, mem_ram_size >> 12);
+}
+
+void mem_frames_exempt(uint32_t pa, uint32_t len)
+{
+    for (uint64_t a = pa & ~(PGSIZE - 1); a < (uint64_t)pa + len && a < mem_ram_size; a += PGSIZE)
+        fx[a >> 12] = FX_FREE;
 }
 
 void *mem_phys(uint32_t paddr, uint32_t len)
@@ -205,7 +248,8 @@ static unsigned nruns;
 static unsigned run_start(uint32_t pn)
 {
     uint32_t e = sp_ent[pn], p = pn ? sp_ent[pn - 1] : 0;
-    return e && (!p || (p & ~(PGSIZE - 1)) + PGSIZE != (e & ~(PGSIZE - 1)) || ((p ^ e) & SP_W));
+    return e && (!p || (p & ~(PGSIZE - 1)) + PGSIZE != (e & ~(PGSIZE - 1)) ||
+                 ((p ^ e) & (SP_W | SP_X)));
 }
 
 static unsigned runs_at(uint32_t pn)
@@ -213,8 +257,34 @@ static unsigned runs_at(uint32_t pn)
     return run_start(pn) + (pn + 1 < (1u << 20) ? run_start(pn + 1) : 0);
 }
 
+static void rm_unlink(uint32_t pn, uint32_t frame)
+{
+    uint32_t n = rm_next[pn], p = rm_prev[pn];
+    if (p)
+        rm_next[p - 1] = n;
+    else
+        rm_head[frame] = n;
+    if (n)
+        rm_prev[n - 1] = p;
+}
+
+static void rm_link(uint32_t pn, uint32_t frame)
+{
+    uint32_t h = rm_head[frame];
+    rm_prev[pn] = 0;
+    rm_next[pn] = h;
+    if (h)
+        rm_prev[h - 1] = pn + 1;
+    rm_head[frame] = pn + 1;
+}
+
 static void sp_set(uint32_t pn, uint32_t e)
 {
+    uint32_t old = sp_ent[pn];
+    if (old && (!e || ((old ^ e) & PTE_ADDR)))
+        rm_unlink(pn, old >> 12);
+    if (e && (!old || ((old ^ e) & PTE_ADDR)))
+        rm_link(pn, e >> 12);
     sys_below = sys_below - sys_low(pn, sp_ent[pn]) + sys_low(pn, e);
     if (e && !(e & SP_SYS) && pn >= user_hi)
         user_hi = pn + 1;
@@ -244,22 +314,26 @@ static void sp_forget(uint32_t pn)
 
 static void sp_forget_all(void)
 {
-    for (unsigned i = 0; i < nshadow; i++)
+    for (unsigned i = 0; i < nshadow; i++) {
+        rm_head[sp_ent[sp_list[i]] >> 12] = 0;
         sp_ent[sp_list[i]] = 0;
+    }
     nshadow = 0;
     nruns = 0;
     user_hi = sys_below = 0;
     memset(pd_count, 0, sizeof pd_count);
 }
 
-// The run of neighbouring pages around pn that carry mark: [*lo, *hi).
+// The run of neighbouring pages around pn that carry mark, and are executable or not as pn
+// is: [*lo, *hi).
 static void marked_run(uint32_t pn, uint32_t mark, uint32_t *lo, uint32_t *hi)
 {
+    uint32_t x = sp_ent[pn] & SP_X;
     *lo = pn;
     *hi = pn + 1;
-    while (*lo > 0 && (sp_ent[*lo - 1] & mark))
+    while (*lo > 0 && (sp_ent[*lo - 1] & mark) && (sp_ent[*lo - 1] & SP_X) == x)
         (*lo)--;
-    while (*hi < (1u << 20) && (sp_ent[*hi] & mark))
+    while (*hi < (1u << 20) && (sp_ent[*hi] & mark) && (sp_ent[*hi] & SP_X) == x)
         (*hi)++;
 }
 
@@ -317,7 +391,7 @@ static void downgrade_marked(void)
             continue;
         marked_run(pn, SP_DOWN, &lo, &hi);
         if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(hi - lo) << 12,
-                     PROT_READ | PROT_EXEC) < 0)
+                     PROT_READ | (sp_ent[pn] & SP_X ? PROT_EXEC : 0)) < 0)
             die("write-protect shadow pages");
         for (uint32_t p = lo; p < hi; p++)
             sp_set(p, sp_ent[p] & ~(SP_DOWN | SP_W));
@@ -333,6 +407,12 @@ void mem_view_reset(struct vcpu *v)
     mem_stat_flushes++;
     if (v->cr0 & CR0_PG)
         return;  // shadow paging: filled on demand
+    // Paging off: all RAM is mapped writable and executable at once, and copy tracking rests
+    // until paging is on again; whatever is written meanwhile is looked at when next executed.
+    if (fx_track)
+        for (uint32_t f = 0; f < mem_ram_size >> 12; f++)
+            if (fx[f] == FX_CODE)
+                fx[f] = FX_DATA;
     // Paging off: linear = physical. One mapping of all RAM below the window; with A20 off,
     // one per MiB, each odd MiB showing the even one below it.
     uint64_t lo = page0_ok ? 0 : PGSIZE, hi = mem_ram_size;
@@ -619,7 +699,59 @@ static bool map_linear(uint32_t pn, uint32_t pa, int prot)
     return true;
 }
 
-int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa_out)
+// ---- copies of patched code -----------------------------------------------------------------
+static int sp_prot(uint32_t e)
+{
+    return PROT_READ | (e & SP_W ? PROT_WRITE : 0) | (e & SP_X ? PROT_EXEC : 0);
+}
+
+// Take right (SP_W or SP_X) from every shadow page that maps frame.
+static void frame_revoke(uint32_t frame, uint32_t right)
+{
+    for (uint32_t i = rm_head[frame]; i;) {
+        uint32_t pn = i - 1, e = sp_ent[pn];
+        i = rm_next[pn];
+        if (!(e & right))
+            continue;
+        if (mprotect((void *)((uintptr_t)pn << 12), PGSIZE, sp_prot(e & ~right)) < 0)
+            die("change a shadow page's rights");
+        sp_set(pn, e & ~right);
+    }
+}
+
+// The guest executes frame (FX_DATA): nothing may write it while it is code; then put back
+// the original bytes of any copy of patched code in it.
+static void frame_executed(uint32_t frame)
+{
+    frame_revoke(frame, SP_W);
+    fx[frame] = FX_CODE;
+    stats_count("code-frame-scan");
+    for (unsigned n = patched_repair(mem_ram + ((size_t)frame << 12), frame << 12); n; n--)
+        stats_count("code-copy-repaired");
+}
+
+// The guest writes frame (FX_CODE): nothing may execute it until it is looked at again.
+static void frame_written(uint32_t frame)
+{
+    frame_revoke(frame, SP_X);
+    if (++fx_flips[frame] > FX_FLIPS_MAX) {
+        fx[frame] = FX_FREE;
+        stats_count("code-frame-untracked");
+    } else {
+        fx[frame] = FX_DATA;
+    }
+    stats_count("code-frame-written");
+}
+
+void mem_frame_stored(uint32_t pa, uint32_t len)
+{
+    for (uint64_t a = pa & ~(PGSIZE - 1); a < (uint64_t)pa + len; a += PGSIZE)
+        if (fx[a >> 12] == FX_CODE)
+            frame_written((uint32_t)(a >> 12));
+}
+
+int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint32_t *pferr,
+                     uint32_t *pa_out)
 {
     *pa_out = lin;
     if (mem_in_window(lin))
@@ -657,7 +789,13 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, 
         return -1;
     if (nruns >= RUNS_MAX)   // stay far from vm.max_map_count
         evict();
-    int prot = PROT_READ | PROT_EXEC | (wr ? PROT_WRITE : 0);
+    uint32_t frame = pa >> 12;
+    if (write && fx[frame] == FX_CODE)
+        frame_written(frame);
+    if (fetch && fx[frame] == FX_DATA)
+        frame_executed(frame);
+    uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
+    int prot = sp_prot(rights);
     if (!map_linear(page >> 12, pa, prot)) {
         // MAP_POPULATE: the host's page-table entry now, not on a second (host) fault.
         if (mmap((void *)(uintptr_t)page, PGSIZE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
@@ -666,7 +804,7 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, 
         set_backed(page >> 12, false);
     }
     // A write upgrade replaces the entry.
-    sp_add(page >> 12, pa | (wr ? SP_W : 0) | (sys ? SP_SYS : 0));
+    sp_add(page >> 12, pa | rights | (sys ? SP_SYS : 0));
     mem_stat_shadow_faults++;
     if (nshadow > mem_stat_pages)
         mem_stat_pages = nshadow;
@@ -858,6 +996,7 @@ static int vmem_copy(struct vcpu *v, uint32_t lin, void *buf, unsigned len, int 
                     b[i] = (uint8_t)mmio_read(pa + i, 1);
             }
         } else if (acc & ACC_WRITE) {
+            mem_frame_stored(pa, chunk);
             memcpy(h, b, chunk);
         } else {
             memcpy(b, h, chunk);

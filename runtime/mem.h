@@ -40,8 +40,17 @@ void mem_view_unlimit(struct vcpu *v);
 // A host page fault at guest linear address lin. Returns 0 if the shadow was filled (retry
 // the instruction), 1 if the guest gets a #PF (*pferr set), -1 if the physical address *pa
 // is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window, -3 if lin is in the
-// window's physical alias while it is live and the guest's page tables map it too.
-int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, uint32_t *pferr, uint32_t *pa);
+// window's physical alias while it is live and the guest's page tables map it too. fetch: the
+// access was an instruction fetch (copies of patched code: mem.c).
+int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint32_t *pferr,
+                      uint32_t *pa);
+// Copies of patched code (patched.h): turn tracking on (every frame not yet executed), then
+// exempt the kernel image's own frames [pa, pa + len). Without it no frame is tracked.
+void mem_track_copies(void);
+void mem_frames_exempt(uint32_t pa, uint32_t len);
+// The runtime stores to guest RAM [pa, pa + len) for the guest (an emulated instruction, an
+// interrupt frame): as a guest write, it makes an executed frame data again. (RAM only.)
+void mem_frame_stored(uint32_t pa, uint32_t len);
 extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
                 mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
 

@@ -23,8 +23,18 @@ struct mmio_range {
 #define MMIO_MAX 16
 static struct mmio_range ranges[MMIO_MAX];
 static int nranges;
-static uint64_t unassigned_reads, unassigned_writes;
-static uint32_t unassigned_first;
+// Accesses to physical addresses with nothing there, per address (then one overflow count),
+// each with the guest instruction of its first access.
+#define UNASSIGNED_MAX 64
+struct unassigned {
+    uint32_t pa;
+    uint64_t reads, writes;
+    uint32_t eip;         // the guest instruction of the first access (original address)
+    const char *kind;     // ... its kind
+};
+static struct unassigned unassigned[UNASSIGNED_MAX];
+static int nunassigned;
+static uint64_t unassigned_reads, unassigned_writes, unassigned_overflow;
 
 void mmio_register(uint32_t base, uint32_t len, const char *name, mmio_read_fn rd,
                    mmio_write_fn wr, void *opaque)
@@ -77,10 +87,28 @@ static const struct mmio_range *find(uint32_t pa)
     return NULL;
 }
 
-static void note_unassigned(uint32_t pa)
+static void note_unassigned(uint32_t pa, int size, int write, uint32_t value)
 {
-    if (!unassigned_reads && !unassigned_writes)
-        unassigned_first = pa;
+    const char *kind;
+    uint32_t eip = stats_unassigned("physical", pa, size, write, value, &kind);
+    if (write)
+        unassigned_writes++;
+    else
+        unassigned_reads++;
+    for (int i = 0; i < nunassigned; i++) {
+        if (unassigned[i].pa == pa) {
+            if (write)
+                unassigned[i].writes++;
+            else
+                unassigned[i].reads++;
+            return;
+        }
+    }
+    if (nunassigned == UNASSIGNED_MAX) {
+        unassigned_overflow++;
+        return;
+    }
+    unassigned[nunassigned++] = (struct unassigned){pa, !write, !!write, eip, kind};
 }
 
 uint32_t mmio_read(uint32_t pa, int size)
@@ -95,8 +123,7 @@ uint32_t mmio_read(uint32_t pa, int size)
             v |= (uint32_t)ram[i] << (8 * i);
         return v;
     }
-    note_unassigned(pa);
-    unassigned_reads++;
+    note_unassigned(pa, size, 0, 0);
     return 0;   // QEMU's unassigned memory reads as zero (unassigned ports read as ones)
 }
 
@@ -114,20 +141,28 @@ void mmio_write(uint32_t pa, int size, uint32_t val)
     }
     uint8_t *ram = r ? NULL : mem_phys(pa, (uint32_t)size);
     if (ram) {
+        mem_frame_stored(pa, (uint32_t)size);
         for (int i = 0; i < size; i++)
             ram[i] = (uint8_t)(val >> (8 * i));
         return;
     }
-    note_unassigned(pa);
-    unassigned_writes++;
+    note_unassigned(pa, size, 1, val);
 }
 
 void mmio_print_unhandled(FILE *f)
 {
-    if (unassigned_reads || unassigned_writes)
-        fprintf(f, "  accesses to physical addresses with nothing there (first %#x): %llu reads "
-                "(zero), %llu writes (dropped)\n", unassigned_first,
-                (unsigned long long)unassigned_reads, (unsigned long long)unassigned_writes);
+    if (!unassigned_reads && !unassigned_writes)
+        return;
+    fprintf(f, "  accesses to physical addresses with nothing there: %llu reads (zero), %llu "
+            "writes (dropped)\n", (unsigned long long)unassigned_reads,
+            (unsigned long long)unassigned_writes);
+    for (int i = 0; i < nunassigned; i++)
+        fprintf(f, "    physical %#010x reads %llu writes %llu, first by %s at %#x\n",
+                unassigned[i].pa, (unsigned long long)unassigned[i].reads,
+                (unsigned long long)unassigned[i].writes, unassigned[i].kind, unassigned[i].eip);
+    if (unassigned_overflow)
+        fprintf(f, "    ... and %llu more at other addresses\n",
+                (unsigned long long)unassigned_overflow);
 }
 
 // ---- the instruction -----------------------------------------------------------------------

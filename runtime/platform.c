@@ -80,9 +80,41 @@ static uint32_t com1_in(void *o, uint16_t off, int size)
     }
     return uart16550_read(o, off);
 }
+// The port cache (pio.h): reads with no side effect. Every one of COM1's registers but RBR,
+// and IIR/LSR/MSR while reading them clears nothing. But with the FIFO empty, com1_in looks
+// for host input at an LSR or RBR read: so those are answered without it only when stdin had
+// nothing at the last look (then SIGIO announces the next byte, and the run loop takes it
+// before the guest runs again) or is at its end, and then only COM1_POLL_HITS times between
+// two reads COM1 sees, which count the empty polls that make an idle guest wait
+// (com1_idle_poll). With bytes still in the pipe (more than the FIFO took), every read goes
+// to COM1, which takes them as it always did.
+#define COM1_POLL_HITS 256
+static uint32_t com1_peek(void *o, uint16_t off, int size, uint32_t *val)
+{
+    (void)size;
+    uint8_t b;
+    const struct uart16550 *u = o;
+    if (!uart16550_peek(u, off, &b))
+        return 0;
+    *val = b;
+    if ((off != UART_LSR && off != UART_RBR) || u->rx_count)
+        return PIO_PEEK_ALWAYS;
+    if (plat.serial_in >= 0 && !plat.serial_drained)
+        return 0;
+    return COM1_POLL_HITS;
+}
 static void com1_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; uart16550_write(o, off, (uint8_t)v); }
 static uint32_t pic_in(void *o, uint16_t off, int size) { (void)size; return i8259_read(&plat.pic, o == &plat.pic.chip[1], off); }
 static void pic_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8259_write(&plat.pic, o == &plat.pic.chip[1], off, (uint8_t)v); }
+static uint32_t pic_peek(void *o, uint16_t off, int size, uint32_t *val)
+{
+    (void)size;
+    uint8_t b;
+    if (off != PIC_DATA || !i8259_peek_imr(&plat.pic, o == &plat.pic.chip[1], &b))
+        return 0;
+    *val = b;
+    return PIO_PEEK_ALWAYS;
+}
 static uint32_t elcr_in(void *o, uint16_t off, int size) { (void)size; return i8259_elcr_read(o, off); }
 static void elcr_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; i8259_elcr_write(o, off, (uint8_t)v); }
 static uint32_t pit_in(void *o, uint16_t off, int size) { (void)size; return i8254_read(o, off); }
@@ -107,6 +139,13 @@ static uint32_t rtc_in(void *o, uint16_t off, int size) { (void)size; host_fpu_b
 static void rtc_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; host_fpu_begin(); mc146818_write(o, off, (uint8_t)v); }
 static uint32_t pci_in(void *o, uint16_t off, int size) { return pci_host_read(o, off, size); }
 static void pci_out(void *o, uint16_t off, int size, uint32_t v) { pci_host_write(o, off, size, v); }
+// CONFIG_ADDRESS, and config data: the addressed function's config bytes (or all ones),
+// which only writes through these ports change -- reads change nothing (dev/pci.c).
+static uint32_t pci_peek(void *o, uint16_t off, int size, uint32_t *val)
+{
+    *val = pci_host_read(o, off, size);
+    return PIO_PEEK_ALWAYS;
+}
 static uint32_t rcr_in(void *o, uint16_t off, int size) { (void)off; (void)size; return pci_rcr_read(o); }
 static void machine_reset(void *opaque);
 static void rcr_out(void *o, uint16_t off, int size, uint32_t v)
@@ -146,6 +185,23 @@ static uint32_t port92_in(void *o, uint16_t off, int size) { (void)off; (void)si
 static void port92_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; port92_write(o, (uint8_t)v); }
 static uint32_t vga_in(void *o, uint16_t off, int size) { (void)size; return vga_read(o, (uint16_t)(VGA_PORT_FIRST + off)); }
 static void vga_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; vga_write(o, (uint16_t)(VGA_PORT_FIRST + off), (uint8_t)v); }
+static uint32_t vga_peek_port(void *o, uint16_t off, int size, uint32_t *val)
+{
+    (void)size;
+    uint8_t b;
+    if (!vga_peek(o, (uint16_t)(VGA_PORT_FIRST + off), &b))
+        return 0;
+    *val = b;
+    return PIO_PEEK_ALWAYS;
+}
+// The POST port: reads all ones, and what is written goes nowhere the guest can see.
+static uint32_t post_peek(void *o, uint16_t off, int size, uint32_t *val)
+{
+    (void)off; (void)size;
+    *val = post_port_read(o);
+    return PIO_PEEK_ALWAYS;
+}
+static bool post_sink(void *o, uint16_t off, int size) { (void)o; (void)off; (void)size; return true; }
 static uint32_t post_in(void *o, uint16_t off, int size) { (void)off; (void)size; return post_port_read(o); }
 static void post_out(void *o, uint16_t off, int size, uint32_t v) { (void)off; (void)size; post_port_write(o, (uint8_t)v); }
 
@@ -217,6 +273,12 @@ static void lapic_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
     plat.lapic_timer_armed = first_ns != 0;
 }
 
+static void lapic_nmi(void *opaque)
+{
+    (void)opaque;
+    vcpu_nmi(the_vcpu);
+}
+
 static void lapic_eoi_broadcast(void *opaque, uint8_t vector)
 {
     (void)opaque;
@@ -224,19 +286,23 @@ static void lapic_eoi_broadcast(void *opaque, uint8_t vector)
 }
 
 // An IOAPIC message: fixed and lowest-priority go to the local APIC if it is addressed.
-// ExtINT through the IOAPIC, NMI, SMI, INIT are not emulated: the run stops, diagnosed.
+// NMI too (to the processor); ExtINT through the IOAPIC, SMI, INIT are not emulated: the run
+// stops, diagnosed.
 static bool ioapic_deliver(void *opaque, uint8_t vector, bool level, uint8_t dest,
                            bool logical, uint32_t mode)
 {
     (void)opaque;
-    if (mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST) {
+    if (mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST || mode == LAPIC_DM_NMI) {
         if (!lapic_match(&plat.lapic, dest, logical))
             return false;
-        lapic_accept(&plat.lapic, vector, level);
+        if (mode == LAPIC_DM_NMI)
+            vcpu_nmi(the_vcpu);
+        else
+            lapic_accept(&plat.lapic, vector, level);
         return true;
     }
     vcpu_stop(the_vcpu, STATUS_UNSUPPORTED, "the IOAPIC sent an interrupt with delivery mode "
-              "%u (vector %#x): only fixed and lowest-priority delivery are emulated",
+              "%u (vector %#x): only fixed, lowest-priority and NMI delivery are emulated",
               mode >> 8, vector);
     return false;
 }
@@ -415,8 +481,11 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     plat.dbg = (struct debugexit){debug_exit, NULL};
 
     pio_register(COM1_BASE, 8, "com1", 1, com1_in, com1_out, &plat.com1);
+    pio_set_cacheable(COM1_BASE, com1_peek, NULL);
     pio_register(PIC1_BASE, 2, "pic1", 1, pic_in, pic_out, &plat.pic.chip[0]);
     pio_register(PIC2_BASE, 2, "pic2", 1, pic_in, pic_out, &plat.pic.chip[1]);
+    pio_set_cacheable(PIC1_BASE, pic_peek, NULL);
+    pio_set_cacheable(PIC2_BASE, pic_peek, NULL);
     pio_register(PIC_ELCR_PORT, 2, "elcr", 1, elcr_in, elcr_out, &plat.pic);
     pio_register(PIT_BASE, 4, "pit", 1, pit_in, pit_out, &plat.pit);
     i8237_init(&plat.dma[0], 0);
@@ -429,10 +498,12 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
                      &dma_pages[i]);
     pio_register(DEBUGEXIT_PORT, DEBUGEXIT_SIZE, "debug-exit", 0, dbg_in, dbg_out, &plat.dbg);
     pio_register(POST_PORT, 1, "post", 1, post_in, post_out, &plat.post);
+    pio_set_cacheable(POST_PORT, post_peek, post_sink);
     pci_host_init(&plat.pci, ram_size);
     // Before the PCI range: the decoder takes the first range that has the port.
     pio_register(PIIX3_RCR_PORT, 1, "piix3-rcr", 1, rcr_in, rcr_out, &plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
+    pio_set_cacheable(PCI_CONFIG_ADDRESS, pci_peek, NULL);
     rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;
     plat.rtc.arm = rtc_arm;
@@ -474,7 +545,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
 
     // Local APIC and IOAPIC, MMIO pages left unmapped (every access is decoded).
     lapic_host_timer = host_timer(CLOCK_MONOTONIC, SIG_LAPIC);
-    plat.lapic.ops = (struct lapic_ops){pit_now, lapic_arm, lapic_eoi_broadcast, NULL};
+    plat.lapic.ops = (struct lapic_ops){pit_now, lapic_arm, lapic_eoi_broadcast, lapic_nmi, NULL};
     plat.lapic.min_period_ns = PIT_TIMER_FLOOR_NS;
     lapic_init(&plat.lapic);
     mmio_register(LAPIC_BASE_DEFAULT, LAPIC_SIZE, "lapic", lapic_mmio_read, lapic_mmio_write,
@@ -508,6 +579,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
         firmware_vga_text();
         pci_add_std_vga(&plat.pci);
         pio_register(VGA_PORT_FIRST, VGA_PORT_COUNT, "vga", 1, vga_in, vga_out, &plat.vga);
+        pio_set_cacheable(VGA_PORT_FIRST, vga_peek_port, NULL);
     }
 
     // Bytes already waiting on stdin are keys pressed before the guest started: typed now.
@@ -556,6 +628,7 @@ void platform_poll_input(void)
         return;
     uint8_t buf[UART_FIFO_SIZE];
     ssize_t n = read(plat.serial_in, buf, room);
+    plat.serial_drained = n < 0 && errno == EAGAIN;
     if (n > 0) {
         uart16550_receive(&plat.com1, buf, (unsigned)n);
         plat.activity++;
@@ -566,6 +639,7 @@ void platform_poll_input(void)
 void platform_async(struct vcpu *v, uint32_t bits)
 {
     (void)v;
+    pio_cache_touch();   // timers and host input change devices outside pio_in/pio_out
     if (bits & ASYNC_TIMER) {
         stats_count("timer-tick");
         i8254_timer(&plat.pit);

@@ -53,10 +53,14 @@ struct platform {
     struct port92 port92;
     struct lapic lapic;
     struct ioapic ioapic;
-    struct vga vga;        // --vga std (has_vga); without it the VGA ports are unassigned
+    struct vga vga;        // --vga std, the default (has_vga); --vga none: ports unassigned
     bool has_vga;
     int serial_out;        // fd the guest's COM1 output goes to
     int serial_in;         // fd COM1 input comes from, -1 if none (or at EOF)
+    // serial_in had nothing to read at the last look (EAGAIN): the next byte will be
+    // announced by SIGIO. False after a read that returned bytes (more may wait: a pipe's
+    // rest that did not fit in the FIFO, a terminal's next line).
+    bool serial_drained;
     int kbd_in;            // fd typed on the PS/2 keyboard (--input keyboard), -1 if none / EOF
     bool kbd_in_ready;     // kbd_in may have bytes (cleared at EAGAIN, set again by SIGIO)
     uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard
@@ -78,7 +82,7 @@ struct platform_config {
     enum disk_cache disk_cache[DISK_MAX];   // their cache= modes
     bool snapshot;               // --snapshot: disk files are never written
     uint64_t serial_limit;       // --serial-limit (0: none)
-    bool vga;                    // --vga std: QEMU's std VGA in text mode 3 (dev/vga.c)
+    bool vga;                    // --vga std (default): QEMU's std VGA in text mode 3 (dev/vga.c)
 };
 
 void platform_init(struct vcpu *v, const struct platform_config *cfg);

@@ -57,6 +57,14 @@ static int desc_addr(struct vcpu *v, uint16_t sel, uint32_t *lin)
     return desc_addr_quiet(v, sel, lin) ? 0 : emu_fault(v, T_GP, sel & ~3u);
 }
 
+int desc_lookup(struct vcpu *v, uint16_t sel, uint64_t *d)
+{
+    uint32_t lin = 0;
+    if (!desc_addr_quiet(v, sel, &lin))
+        return 1;
+    return vmem_read(v, lin, d, 8, ACC_SYS);
+}
+
 int desc_read(struct vcpu *v, uint16_t sel, uint64_t *d)
 {
     uint32_t lin = 0;

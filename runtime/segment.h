@@ -18,6 +18,9 @@ void desc_decode(uint64_t d, uint32_t *base, uint32_t *limit, uint16_t *attr);
 // selector is outside its table; the caller checks type, privilege and presence.
 int  desc_read(struct vcpu *v, uint16_t sel, uint64_t *d);
 int  desc_write(struct vcpu *v, uint16_t sel, uint64_t d);
+// The same without the #GP: 1 if the selector is outside its table (the caller chooses the
+// fault, as a task switch does), -1 on a fault reading the table, 0 with *d.
+int  desc_lookup(struct vcpu *v, uint16_t sel, uint64_t *d);
 
 // Load ES/SS/DS/FS/GS with the checks of mov/pop/lds (SDM vol. 2, MOV). -1 on a fault.
 int  seg_load(struct vcpu *v, int sreg, uint16_t sel);

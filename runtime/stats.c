@@ -39,8 +39,28 @@ static const char *kind_name(unsigned kind)
     return kind < R1_KIND_MAX && kind_names[kind] ? kind_names[kind] : "?";
 }
 
+static int cur_kind;
+static uint32_t cur_eip;
+
+void stats_insn(int kind, uint32_t eip)
+{
+    cur_kind = kind;
+    cur_eip = eip;
+}
+
+uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
+                          const char **kind)
+{
+    *kind = cur_kind == R1_KIND_MMIO ? "memory access" : kind_name((unsigned)cur_kind);
+    if (vcpu_trace)
+        rlog("ring1-run: %s %#x: nothing there: %s %#x (%d byte%s) by %s at %#x\n", space, addr,
+             write ? "write" : "read", value, size, size == 1 ? "" : "s", *kind, cur_eip);
+    return cur_eip;
+}
+
 void stats_exit(int kind, uint32_t eip)
 {
+    stats_insn(kind, eip);
     if (kind > 0 && kind < R1_KIND_MAX)
         by_kind[kind]++;
     // A bounded probe: a guest with sensitive instructions at more addresses than the table
@@ -59,16 +79,21 @@ void stats_exit(int kind, uint32_t eip)
 
 void stats_vector(int vector) { by_vector[vector & 0xff]++; }
 
-void stats_count(const char *name)
+void stats_add(const char *name, uint64_t n)
 {
     for (int i = 0; i < NAMED_MAX; i++) {
         if (!named[i].name)
             named[i].name = name;
         if (named[i].name == name || strcmp(named[i].name, name) == 0) {
-            named[i].n++;
+            named[i].n += n;
             return;
         }
     }
+}
+
+void stats_count(const char *name)
+{
+    stats_add(name, 1);
 }
 
 #define TOP_SITES 20

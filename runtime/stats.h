@@ -8,6 +8,15 @@
 #include "abi.h"
 
 void stats_exit(int kind, uint32_t eip);   // one emulated sensitive instruction, or MMIO access
+// The guest instruction being emulated now (kind, original address), so that an access it
+// makes to nothing (an unassigned port or physical address) can be named. stats_exit sets it
+// too; the MMIO paths, which count after emulating, set it first.
+void stats_insn(int kind, uint32_t eip);
+// An access to nothing (pio.c, mmio.c): under --trace, one line naming the port or physical
+// address, what was read or written, and the instruction (stats_insn) that made it. Returns
+// the instruction's address, and its kind name in *kind, for the caller's --stats table.
+uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
+                          const char **kind);
 // A pseudo-kind beside abi.h's: a profile-made MMIO site (R1_KIND_MMIO) whose access was RAM.
 #define STATS_KIND_MMIO_RAM R1_KIND_MAX
 // The profile (--profile-out): every address's exits by kind, as JSON (ring1 rewrite --profile
@@ -16,6 +25,7 @@ void stats_exit(int kind, uint32_t eip);   // one emulated sensitive instruction
 void stats_write_profile(FILE *f, const uint8_t *sha256, uint32_t window_base);
 void stats_vector(int vector);             // one event delivered through the IDT
 void stats_count(const char *name);        // a named event ("hypercall", "timer-tick", ...)
+void stats_add(const char *name, uint64_t n);   // n of them
 void stats_print(FILE *f, uint64_t elapsed_ns);
 
 #endif

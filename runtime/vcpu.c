@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <asm/prctl.h>
 
 #include "clock.h"
 #include "entry.h"
@@ -17,6 +20,8 @@
 #include "interrupt.h"
 #include "mem.h"
 #include "mmio.h"
+#include "patched.h"
+#include "pio.h"
 #include "platform.h"
 #include "segment.h"
 #include "signals.h"
@@ -88,7 +93,7 @@ void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask)
     fl = (cur & ~mask) | (fl & mask);
     v->page[R1_VCPU_VIF / 4] = fl & FL_IF;
     v->page[R1_VCPU_VFLAGS / 4] = fl & (R1_EFLAGS_VIRT & ~FL_IF);
-    // The host holds the rest; IF=1, IOPL=0, NT=0, AC=0 on the host side always.
+    // The host holds the rest, NT included; IF=1, IOPL=0, AC=0 on the host side always.
     v->eflags = (fl & ~(R1_EFLAGS_VIRT | FL_VM | FL_RF)) | FL_IF | FL_1;
 }
 
@@ -99,7 +104,7 @@ uint32_t host_pkru, host_pkru_valid;   // entry.S: the host's PKRU, restored at 
 // (EVEX: k0-k7, all of zmm0-7) whatever CPUID says, and would otherwise read what the runtime
 // and the C library left there. Not PKRU (host memory protection, not the guest's) and not AMX
 // (64-bit mode only; its tile data would not fit). Each component must fit in vcpu.fpu.
-static uint64_t xsave_guest_mask(void)
+static uint64_t xsave_guest_mask_read(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -113,6 +118,38 @@ static uint64_t xsave_guest_mask(void)
             mask &= ~(1ull << i);
     }
     return mask;
+}
+
+// What the runtime needs of the host's CPUID, read once before the guest first runs: after
+// that, cpuid faults in this process (vcpu_cpuid_faulting).
+static uint64_t host_xsave_mask;
+static bool host_amd, host_ospke;
+
+static void host_cpu_read(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    host_xsave_mask = xsave_guest_mask_read();
+    uint32_t r[4];
+    host_cpuid(0, 0, r);
+    host_amd = r[1] == 0x68747541u;   // "Auth"enticAMD
+    host_cpuid(7, 0, r);
+    host_ospke = r[2] & (1u << 4);
+}
+
+void vcpu_cpuid_faulting(void)
+{
+    host_cpu_read();
+    // The guest's cpuid instructions the rewriter patched are emulated already; the others --
+    // ring 3's, code written at run time, an unpatched image's -- would run natively and give
+    // the host's answers. With CPUID faulting (Intel, and Linux's ARCH_SET_CPUID) they raise
+    // #GP and are emulated with the CPU model like any trapped sensitive instruction.
+    if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) == 0)
+        stats_count("cpuid-faulting");
+    else
+        stats_count("cpuid-faulting-unavailable");
 }
 
 void vcpu_reset(struct vcpu *v)
@@ -146,21 +183,22 @@ void vcpu_reset(struct vcpu *v)
     v->page[R1_VCPU_PENDING / 4] = 0;
     seg_fast_flush(v);
     mmio_cache_flush();
+    pio_cache_flush();
     v->delivering = -1;
+    v->nmi_pending = v->nmi_blocked = false;
     v->exc.vector = -1;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
     // header marks every component as initial, with MXCSR at its reset value.
     memset(v->fpu, 0, sizeof v->fpu);
     v->fpu[24] = 0x80;          // MXCSR 0x1f80
     v->fpu[25] = 0x1f;
-    v->xsave_mask = xsave_guest_mask();
+    host_cpu_read();
+    v->xsave_mask = host_xsave_mask;
     __asm__ volatile("rdfsbase %0" : "=r"(v->fsbase));
     host_segments_init(v->fsbase);
     // Protection keys in use by the host (CPUID.7.0:ECX.OSPKE): the exit landing puts the
     // host's PKRU back (entry.S), whatever the guest wrote with wrpkru.
-    uint32_t r[4];
-    host_cpuid(7, 0, r);
-    if (r[2] & (1u << 4)) {
+    if (host_ospke) {
         uint32_t lo, hi;
         __asm__ volatile("rdpkru" : "=a"(lo), "=d"(hi) : "c"(0));
         host_pkru = lo;
@@ -292,11 +330,30 @@ static bool window_range_access(struct vcpu *v, uint32_t lin, bool write)
     return true;
 }
 
+static bool read_guest(void *ctx, uint32_t lin, uint8_t *buf, unsigned len)
+{
+    return vmem_fetch(ctx, lin, buf, len) == len;
+}
+
+// An instruction fetch from where nothing can run: the jump of a copy of patched code that
+// ring1 did not repair (docs/code-copies.md, "still missing")? Then say so and stop.
+static bool copy_jumped(struct vcpu *v)
+{
+    uint32_t copy, site, at = vcpu_lin_eip(v);
+    if (!(v->exit.err & PFERR_I) || !patched_explain(at, read_guest, v, &copy, &site))
+        return false;
+    vcpu_stop(v, STATUS_UNSUPPORTED, "the guest ran a copy of patched code: the trampoline "
+              "jump of the patched range at %#x, copied to %#x, landed at %#x. ring1 repairs a "
+              "copy before it runs, but not one in a page of patched code, made while paging "
+              "is off, or cut by a page boundary (docs/code-copies.md)", site, copy, at);
+    return true;
+}
+
 static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
     bool write = v->exit.err & PFERR_W;
-    switch (mem_shadow_fault(v, lin, write, &pferr, &pa)) {
+    switch (mem_shadow_fault(v, lin, write, v->exit.err & PFERR_I, &pferr, &pa)) {
     case 0:
         return;   // shadow filled: retry
     case 1:
@@ -313,6 +370,8 @@ static void page_fault(struct vcpu *v)
         return;
     case -2:
         if (mem_in_window(lin) && window_range_access(v, lin, write))
+            return;
+        if (copy_jumped(v))
             return;
         vcpu_stop(v, STATUS_WINDOW, "the guest touched the hypervisor window at %#x (window "
                   "%#x-%#x): rewrite the image with the window elsewhere (ring1 rewrite "
@@ -331,11 +390,14 @@ static void page_fault(struct vcpu *v)
                 v->eip = to;
                 return;
             }
+            if (copy_jumped(v))
+                return;
             vcpu_stop(v, STATUS_UNSUPPORTED, "the guest jumped to %#x (physical %#x), which "
                       "is not RAM", v->eip, pa);
             return;
         }
         uint32_t at = v->eip;
+        stats_insn(R1_KIND_MMIO, r1_t2o(v, at));
         if (!mmio_emulate(v, lin, pa))
             vcpu_stop(v, STATUS_UNSUPPORTED, "guest %s at %#x (physical %#x, not RAM) by an "
                       "instruction the MMIO emulation does not handle", write ? "write" : "read",
@@ -358,9 +420,7 @@ static void page_fault(struct vcpu *v)
 // raise #UD / #GP(0) with survive: diagnosed, not emulated. (README "Guest system calls".)
 static void fast_syscall_lost(struct vcpu *v, bool blocked)
 {
-    uint32_t r[4];
-    host_cpuid(0, 0, r);
-    bool amd = r[1] == 0x68747541u;   // "Auth"enticAMD
+    bool amd = host_amd;
     if (amd) {
         v->gpr[R_EBP] = v->gpr[R_ECX];
         v->gpr[R_ECX] = 0;
@@ -563,8 +623,20 @@ static void skip_glue(struct vcpu *v)
     }
 }
 
+void vcpu_nmi(struct vcpu *v)
+{
+    v->nmi_pending = true;
+    stats_count("nmi");
+}
+
 static void interrupt_check(struct vcpu *v)
 {
+    if (v->nmi_pending && !v->nmi_blocked && !v->shadow && r1_interruptible(v, v->eip)) {
+        v->nmi_pending = false;
+        v->nmi_blocked = true;
+        v->halted = false;
+        intr_deliver(v, T_NMI, EV_EXT, 0, v->eip);
+    }
     bool intr = platform_intr();
     v->page[R1_VCPU_PENDING / 4] = intr;
     if (intr && vcpu_vif(v) && (v->shadow || !r1_interruptible(v, v->eip)))
@@ -696,11 +768,9 @@ int vcpu_run(struct vcpu *v)
             wait_for_event(v);
             continue;
         }
-        // Host flags for the guest: IF=1, IOPL=0, AC=0 always; NT as the guest has it (a
-        // native iret with NT=1 then traps, and a native popf changing NT is seen at the next
-        // exit); TF if we single-step to end an interrupt shadow.
-        uint32_t entry_nt = v->page[R1_VCPU_VFLAGS / 4] & FL_NT;
-        v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1 | entry_nt;
+        // Host flags for the guest: IF=1, IOPL=0, AC=0 always; NT is the guest's own (abi.h:
+        // a native iret with NT=1 traps); TF if we single-step to end an interrupt shadow.
+        v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1;
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
         mem_window_alias_sync(v);
@@ -728,16 +798,12 @@ int vcpu_run(struct vcpu *v)
         v->page[R1_VCPU_CR / 4 + 2] = v->cr2;
         v->page[R1_VCPU_CR / 4 + 3] = v->cr3;
         v->page[R1_VCPU_CR / 4 + 4] = v->cr4;
+        pio_cache_sync(v->cpl);   // the port cache: current, and usable at CPL 0 only
         uint32_t reason = enter_guest(v);
         v->nexits++;
         seg_fast_catch_up(v);
         check_host_segments(v);
-        // NT ran on the host (see above): if it changed there, a native popf changed it.
-        // (If not, the vCPU page is right: an inline popf translation may have set it.) A
-        // native popf setting AC is lost: AC cannot run on the host (it would arm #AC).
-        if ((v->eflags & FL_NT) != entry_nt)
-            v->page[R1_VCPU_VFLAGS / 4] = (v->page[R1_VCPU_VFLAGS / 4] & ~FL_NT) |
-                                          (v->eflags & FL_NT);
+        // (A native popf setting AC is lost: AC cannot run on the host, it would arm #AC.)
         if (reason != EXIT_ASYNC && v->step_for_shadow && !(v->exit.signo == SIGTRAP &&
                                                            v->exit.trapno == T_DB)) {
             // The stepped instruction exited by itself (it was sensitive): stop stepping;

@@ -99,6 +99,8 @@ struct vcpu {
     bool     step_for_shadow;  // host TF set by us to end the shadow
     int      delivering;   // vector being delivered (-1 none): double/triple fault rules
     bool     halted;
+    bool     nmi_pending;  // an NMI waits (vcpu_nmi)
+    bool     nmi_blocked;  // in an NMI handler: no NMI until the next iret (SDM 3A §6.7.1)
     uint32_t spin_lo, spin_hi;  // a wait loop the guest was found in (clock.c), or 0, 0
     bool     spin_probe;        // the clock_probe timer is armed
     bool     step_in_tramp;     // the guest's TF stepped into the window (vcpu.c, #DB)
@@ -154,6 +156,12 @@ extern const uint8_t guest_exit_landing[];
 // vcpu.c: registers as the guest sees them.
 uint32_t vcpu_eflags(const struct vcpu *v);            // host flags + virtual IF/IOPL/NT/AC
 void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask);  // split back, bits in mask
+// Make every cpuid in this process fault from now on (the host's CPUID faulting), so that the
+// guest's unpatched ones are emulated; the runtime reads what it needs of the host's before.
+void vcpu_cpuid_faulting(void);
+// An NMI for the processor: delivered at the next instruction boundary where no NMI handler
+// runs (an iret ends one).
+void vcpu_nmi(struct vcpu *v);
 void vcpu_reset(struct vcpu *v);
 int  vcpu_run(struct vcpu *v);
 void vcpu_stop(struct vcpu *v, int status, const char *why, ...)

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not ins
 
 # object-like macros of abi.h that are not ABI constants
 NOT_CONSTANTS = {"R1_STATIC_ASSERT"}
-STRUCTS = ("r1_note", "r1_options", "r1_header", "r1_site", "r1_map", "r1_undo", "r1_segc", "r1_mmioc")
+STRUCTS = ("r1_note", "r1_options", "r1_header", "r1_site", "r1_map", "r1_undo", "r1_segc", "r1_mmioc",
+           "r1_portc")
 
 
 def py_layouts() -> dict:
@@ -42,7 +43,8 @@ def py_layouts() -> dict:
             "r1_header": (abi.HEADER, abi.HEADER_FIELDS),
             "r1_site": (abi.SITE, abi.SITE_FIELDS), "r1_map": (abi.MAP, abi.MAP_FIELDS),
             "r1_undo": (abi.UNDO, abi.UNDO_FIELDS), "r1_segc": (abi.SEGC, abi.SEGC_FIELDS),
-            "r1_mmioc": (abi.MMIOC, abi.MMIOC_FIELDS)}
+            "r1_mmioc": (abi.MMIOC, abi.MMIOC_FIELDS),
+            "r1_portc": (abi.PORTC, abi.PORTC_FIELDS)}
 
 
 def _strip_comments(text: str) -> str:

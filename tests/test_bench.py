@@ -104,6 +104,8 @@ def test_qemu_command_line_is_the_samples_one():
     text = guests.QEMU_SH.read_text()
     for opt in ("-nodefaults", "qemu32", "128M", "isa-debug-exit,iobase=0xf4,iosize=0x04"):
         assert opt in text and opt in argv, opt
+    # the reference machine, ring1-run's default: QEMU's std VGA (tests/qemuref.py)
+    assert argv[argv.index("-vga") + 1] == "std" and "-vga std" in text
     assert argv[argv.index("-kernel") + 1] == str(guests.KERNEL)
     assert argv[argv.index("-append") + 1] == "run=sha256"
     assert argv[argv.index("-accel") + 1] == "kvm"

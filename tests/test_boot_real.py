@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+import qemuref
 from conftest import kernel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +48,8 @@ RING1 = ROOT / ".venv" / "bin" / "ring1"
 STATUS_RESET = 18
 STATUS_BREAK = 20
 
-# samples/qemu.sh's machine (without the debug-exit device, which Mach does not use).
-QEMU = ["qemu-system-i386", "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
-        "-monitor", "none", "-cpu", "qemu32", "-m", "128M"]
+# The reference machine, samples/qemu.sh's (tests/qemuref.py): ring1-run's default.
+QEMU = qemuref.BASE
 
 PANIC = "panic ../kern/bootstrap.c:181: bootstrap_create: No bootstrap code loaded with the kernel!"
 

@@ -635,3 +635,66 @@ def test_mmio_site_moffs_form_reads_from_the_cache(tmp_path):
         assert got["eax"] == (0x09000001 if cached else 0x05000001)
         assert pat.events["hypercall"] == (0 if cached else 1)
         assert all(got[r] == 0x1234 for r in REGS if r != "eax")
+
+
+# Port I/O answered in the trampoline (abi.h, R1_VCPU_PORTC): `in` from the vCPU page's port
+# cache, `out` to a port whose writes have no effect dropped, when PORTFAST is set and the
+# port's entry has the access's key and hits left.
+PORT_FORMS = [("in al, 0x21", 0x21, 1, False), ("in ax, 0x60", 0x60, 2, False),
+              ("in eax, 0xf8", 0xF8, 4, False), ("in al, dx", 0x3FD, 1, False),
+              ("in ax, dx", 0x1F0, 2, False), ("in eax, dx", 0xCF8, 4, False),
+              ("out 0x80, al", 0x80, 1, True), ("out 0xe0, eax", 0xE0, 4, True),
+              ("out dx, al", 0x80, 1, True), ("out dx, ax", 0x3D4, 2, True),
+              ("out dx, eax", 0xCF8, 4, True)]
+
+
+@pytest.mark.parametrize("form,port,size,out", PORT_FORMS, ids=[f[0] for f in PORT_FORMS])
+@pytest.mark.parametrize("case", ["hit", "off", "empty", "no-hits", "other-size",
+                                  "other-port", "in-for-out"])
+def test_port_io_fast_path(form, port, size, out, case, tmp_path):
+    p = Prog(TEXT)
+    p.label("entry").asm(form, "nop", "nop", "nop", "nop", "nop", "ret")
+    text, labels = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text")], labels["entry"])
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    [site] = rw.plan.sites
+    assert site.tactic == Tactic.TRAMPOLINE and site.kind == (Kind.OUT if out else Kind.IN)
+    pat = Patched(rw.patched.data, 0)
+    cached = 0xA5C3E1F7
+    key_port = port ^ 0x11 if case == "other-port" else port    # same slot, another port
+    assert abi.portc_slot(key_port) == abi.portc_slot(port)
+    key_size = {1: 2, 2: 4, 4: 1}[size] if case == "other-size" else size
+    key_out = (not out) if case == "in-for-out" else out
+    e = abi.vcpu(W, abi.VCPU_PORTC) + abi.PORTC.size * abi.portc_slot(port)
+    rng = random.Random(hash((form, case)) & 0xFFFF)
+    for trial in range(4):
+        hits = 0 if case == "no-hits" else rng.choice((1, 2, 256, 0xFFFFFFFF))
+        key = 0 if case == "empty" else abi.portc_key(key_port, key_size, key_out)
+        pat.uc.mem_write(e, abi.PORTC.pack(key, cached, hits, 0))
+        pat.setv(abi.VCPU_PORTFAST, 0 if case == "off" else 1)
+        regs = {r: rng.getrandbits(32) for r in REGS}
+        if "dx" in form:
+            regs["edx"] = (regs["edx"] & 0xFFFF0000) | port
+        eflags = (rng.getrandbits(32) & (ARITH & ~0x400)) | IF | 0x2
+        pat.events["hypercall"] = 0
+        pat.call(labels["entry"], regs, eflags)
+        got = pat.state()
+        where = f"{form}, {case}, trial {trial}"
+        hit = case == "hit"
+        mask = (1 << (8 * size)) - 1
+        want = dict(regs)
+        if not out:
+            val = cached if hit else Emu.port_value(port, size)
+            want["eax"] = (regs["eax"] & ~mask) | (val & mask)
+        for r in REGS:
+            assert got[r] == want[r], f"{where}: {r} {got[r]:#x} != {want[r]:#x}"
+        assert got["arith"] == eflags & ARITH, f"{where}: flags"
+        assert got["esp"] == STACK_TOP - 0x100 + 4, f"{where}: esp"
+        assert pat.events["hypercall"] == (0 if hit else 1), f"{where}: hypercalls"
+        assert got["io"] == ([] if hit else
+                             [("out", port, size, regs["eax"] & mask) if out
+                              else ("in", port, size)]), where
+        left = abi.PORTC.unpack(bytes(pat.uc.mem_read(e, abi.PORTC.size)))[2]
+        assert left == (hits - 1 if hit else hits), f"{where}: hits left"

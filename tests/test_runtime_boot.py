@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+import qemuref
 from rewriter import abi
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,12 +41,11 @@ STATUS_TIMEOUT = 8
 STATUS_UNSUPPORTED = 10
 STATUS_WINDOW = 12
 
-QEMU = ["qemu-system-i386", "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
-        "-monitor", "none", "-cpu", "qemu32", "-m", "128M",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-# The reference for ring1-run --vga std: the same machine with QEMU's std VGA added, nothing
-# else (QEMU's full default PC also adds a NIC, a CD-ROM, a floppy drive, a parallel port).
-QEMU_STD_VGA = ["-vga", "std"]
+# The reference machine, samples/qemu.sh's (-nodefaults -vga std): ring1-run's default.
+QEMU = qemuref.BASE
+# After QEMU, the machine without a display adapter (QEMU's -nodefaults alone): the reference
+# for ring1-run --vga none.
+QEMU_NO_VGA = qemuref.NO_VGA
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -116,25 +116,36 @@ def test_serial_output_is_bounded(tmp_path):
     assert rc == STATUS_LOAD_ERROR and "--serial-limit 1x: want a size" in err, err
 
 
-def test_boot_state_matches_qemu_when_patched(tmp_path):
-    """Multiboot info, memory map, GDT/IDT, CPUID, MSRs: identical to QEMU's (qemu32)."""
+@pytest.mark.parametrize("vga", ["std", "none"])
+def test_boot_state_matches_qemu_when_patched(vga, tmp_path):
+    """Multiboot info, memory map, GDT/IDT, CPUID, MSRs: identical to QEMU's (qemu32), with
+    its VGA (the default) and without (--vga none): the GDT the multiboot option ROM leaves
+    GDTR pointing at is in the ROM, which SeaBIOS puts after the VGA BIOS's when there is one."""
     src = guest("qemuinfo")
-    rc_q, ref = qemu(src)
+    qemu_extra, ring1_opts = qemuref.MACHINES[vga]
+    rc_q, ref = qemu(src, extra=qemu_extra)
+    assert ("gdtr.base=0x000ca2b8\n" if vga == "std" else "gdtr.base=0x000c02b8\n") in ref
     patched = rewrite(src, str(tmp_path / "qemuinfo.r1.elf"))
-    rc, out, err = run(patched, "--kernel-name", src)
+    rc, out, err = run(patched, "--kernel-name", src, *ring1_opts)
     assert rc == rc_q == 1, err
     assert out == ref
 
 
 def test_boot_info_matches_qemu_unpatched():
     """Unpatched, everything up to the first non-privileged sensitive read matches (the
-    multiboot handoff, CR0 through mov-from-CR0, which traps)."""
+    multiboot handoff, CR0 through mov-from-CR0, which traps), and so does every CPUID leaf:
+    cpuid faults on the host (CPUID faulting) and is emulated with the CPU model. (The
+    segment registers, pushf, sgdt and sidt in between are silent: the host's answers.)"""
     src = guest("qemuinfo")
     _, ref = qemu(src)
     rc, out, err = run(src)
     ours = out.splitlines()
     for i, line in enumerate(ref.splitlines()[:4]):   # magic, info, esp, cr0
         assert ours[i] == line
+    want = [l for l in ref.splitlines() if l.startswith("cpuid")]
+    assert len(want) > 10
+    if _host_has_cpuid_faulting():
+        assert [l for l in ours if l.startswith("cpuid")] == want, err
 
 
 def test_uart_input_polled():
@@ -330,12 +341,13 @@ def test_vga_registers_match_qemu(vga, patched, tmp_path):
     flip-flop points), every port of 0x3B0-0x3DF, then writes read back (cursor, start
     address, word writes, CR0-CR7 protection, the bits each register keeps, the DAC's
     auto-increment, the mono alias at 0x3B4/0x3B5/0x3BA): the same lines as QEMU with its
-    std VGA (--vga std) or without one (-nodefaults, --vga none: every port reads 0xff).
+    std VGA (the reference, --vga std, the default) or without one (-vga none, --vga none:
+    every port reads 0xff).
     Input status 1's retrace bits change over time: the guest prints whether bits 0 and 3
     change over 1000 reads and the other bits masked, never their values."""
     key = "vga-" + vga
     if key not in _qemu_refs:
-        _qemu_refs[key] = qemu(guest("vga"), extra=QEMU_STD_VGA if vga == "std" else ())
+        _qemu_refs[key] = qemu(guest("vga"), extra=QEMU_NO_VGA if vga == "none" else ())
     rc_q, ref = _qemu_refs[key]
     assert ("misc=0x00000067\n" if vga == "std" else "misc=0x000000ff\n") in ref
     if vga == "std":
@@ -350,13 +362,13 @@ def test_vga_registers_match_qemu(vga, patched, tmp_path):
 
 
 def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
-    """--screen with --vga std: rows from the CRTC start address (the guest put "line N" at
-    every 80-cell row of the 32 KiB window and started the screen at row 1), a 26th line with
-    the cursor's row and column on the screen and the start address. Without a VGA: the
-    buffer from 0xB8000 and no cursor line. A guest that writes nothing sees what the BIOS
-    left (the vga guest checks those cells against QEMU's)."""
+    """--screen with a VGA (the default, --vga std): rows from the CRTC start address (the
+    guest put "line N" at every 80-cell row of the 32 KiB window and started the screen at
+    row 1), a 26th line with the cursor's row and column on the screen and the start address.
+    Without a VGA (--vga none): the buffer from 0xB8000 and no cursor line. A guest that writes
+    nothing sees what the BIOS left (the vga guest checks those cells against QEMU's)."""
     screen = tmp_path / "screen.txt"
-    rc, out, err = run(guest("vga"), "--vga", "std", f"--screen={screen}")
+    rc, out, err = run(guest("vga"), f"--screen={screen}")
     assert rc == 1, err
     lines = screen.read_text(encoding="utf-8").split("\n")
     assert lines == [f"line {r}" for r in range(1, 26)] + [
@@ -364,12 +376,12 @@ def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
     rc, out, err = run(guest("vga"), "--vga", "std", "--screen")
     assert rc == 1 and "the VGA text screen at exit:\n  |line 1\n" in err
     assert err.endswith("  |line 25\n  cursor row 2 col 5, start address 0x0050\n"), err
-    rc, out, err = run(guest("vga"), f"--screen={screen}")
+    rc, out, err = run(guest("vga"), "--vga", "none", f"--screen={screen}")
     assert rc == 1, err
     lines = screen.read_text(encoding="utf-8").split("\n")
     assert lines == [f"line {r}" for r in range(25)] + [""]
     # Nothing written: the text window as the BIOS left it, the cursor under its two lines.
-    rc, out, err = run(guest("hello"), "--vga", "std", f"--screen={screen}")
+    rc, out, err = run(guest("hello"), f"--screen={screen}")
     assert rc == 1, err
     lines = screen.read_text(encoding="utf-8").split("\n")
     assert lines == ["SeaBIOS (version 1.16.2-debian-1.16.2-1)", "Booting from ROM..."] + \
@@ -383,15 +395,69 @@ def test_vga_screen_starts_at_the_start_address_and_shows_the_cursor(tmp_path):
 
 
 def test_stats_point_vga_port_accesses_at_the_option():
-    """Without a VGA, a guest's CRTC accesses read 0xff; --stats lists them with the option
-    that adds one (a kernel that keeps its cursor in the CRTC dies on 0xffff otherwise)."""
+    """Without a VGA (--vga none), a guest's CRTC accesses read 0xff; --stats lists them and
+    says the default machine has one (a kernel that keeps its cursor in the CRTC dies on
+    0xffff otherwise)."""
+    rc, out, err = run(guest("vga"), "--stats", "--vga", "none")
+    assert rc == 1, err
+    assert re.search(r"port 0x03d5 reads \d+ writes \d+, first by (IN|OUT) at 0x[0-9a-f]+\n",
+                     err), err
+    assert "(0x3b0-0x3df are a VGA's ports: the default machine, --vga std, has one)" in err
     rc, out, err = run(guest("vga"), "--stats")
     assert rc == 1, err
-    assert re.search(r"port 0x03d5 reads \d+ writes \d+\n", err), err
-    assert "(0x3b0-0x3df are a VGA's ports: --vga std adds one)" in err
+    assert "0x03d5" not in err and "0x3b0-0x3df" not in err
     rc, out, err = run(guest("vga"), "--stats", "--vga", "std")
     assert rc == 1, err
     assert "0x03d5" not in err and "0x3b0-0x3df" not in err
+
+
+def _insn_at(elf, addr):
+    """objdump's text of the instruction at addr in elf (mnemonic and operands)."""
+    r = subprocess.run(["objdump", "-d", "--no-show-raw-insn", f"--start-address={addr:#x}",
+                        f"--stop-address={addr + 16:#x}", elf], capture_output=True, text=True,
+                       check=True)
+    m = re.search(rf"^\s*{addr:x}:\s*(.*)$", r.stdout, re.M)
+    assert m, f"no instruction at {addr:#x} in {elf}:\n{r.stdout}"
+    return " ".join(m.group(1).split())
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+@pytest.mark.parametrize("what", ["port", "physical"])
+def test_unassigned_accesses_are_named_with_their_instruction(what, patched, tmp_path):
+    """An access to nothing (issue 10 item 3: a port no device has, a physical address with
+    nothing there) answers as QEMU's (all ones, zero) and is never silent: --stats counts it
+    by port or address with the guest instruction of its first access (its original address,
+    also when the instruction was moved into a trampoline), --trace names each one with its
+    instruction. Ports: the vga guest without a VGA; memory: the mmio guest."""
+    name, opts = ("vga", ["--vga", "none"]) if what == "port" else ("mmio", [])
+    src = guest(name)
+    img = rewrite(src, str(tmp_path / f"{name}.r1.elf")) if patched else src
+    rc, out, stats = run(img, "--stats", *opts)
+    assert rc == 1, stats
+    rc, out, trace = run(img, "--trace", *opts)
+    assert rc == 1, trace
+    rows = re.findall(rf"^    {what} (0x[0-9a-f]+) reads (\d+) writes (\d+), first by "
+                      rf"(IN|OUT|INS|OUTS|memory access) at (0x[0-9a-f]+)$", stats, re.M)
+    assert len(rows) >= 4, stats
+    lines = re.findall(rf"^ring1-run: {what} (0x[0-9a-f]+): nothing there: (read|write) "
+                       rf"(0x[0-9a-f]+|0) \((\d) bytes?\) by (IN|OUT|INS|OUTS|memory access) at "
+                       rf"(0x[0-9a-f]+)$", trace, re.M)
+    # every access traced, as many as --stats counts, and reads answered as QEMU's are
+    for addr, reads, writes, kind, at in rows:
+        mine = [l for l in lines if int(l[0], 16) == int(addr, 16)]
+        assert sum(l[1] == "read" for l in mine) == int(reads), addr
+        assert sum(l[1] == "write" for l in mine) == int(writes), addr
+        assert mine[0][4:] == (kind, at), (addr, mine[0])
+    for addr, rw, value, size, kind, at in lines:
+        if rw == "read":
+            assert int(value, 16) == (0 if what == "physical" else (1 << 8 * int(size)) - 1)
+        # the instruction named is one that makes that access, at its original address
+        insn = _insn_at(src, int(at, 16))
+        if what == "port":
+            assert re.match(r"(rep )?(in|out|ins[bwl]?|outs[bwl]?)\b", insn), (at, insn)
+            assert kind == ("IN" if rw == "read" else "OUT") or kind in ("INS", "OUTS"), (at, kind)
+        else:
+            assert kind == "memory access" and ("0x2000" in insn or "(%" in insn), (at, insn)
 
 
 def test_vga_option_is_checked():
@@ -406,6 +472,13 @@ def test_int80_is_a_guest_event_not_a_host_syscall():
     rc, out, err = run(guest("int80"))
     assert out.startswith("int80: guest handler ran\n")
     assert rc == STATUS_UNSUPPORTED and "syscall or sysenter natively" in err
+
+
+def _host_has_cpuid_faulting():
+    """CPUID faulting (Intel; /proc/cpuinfo flag cpuid_fault): without it the guest's unpatched
+    cpuid instructions run natively and give the host's answers (a listed difference)."""
+    with open("/proc/cpuinfo") as f:
+        return " cpuid_fault" in f.read()
 
 
 def _host_is_amd():
@@ -438,6 +511,63 @@ def test_fast_system_calls_written_at_run_time(tmp_path, patched):
         # patched, it is emulated.)
         rc, out, err = run(image, "--cmdline", "badstack")
         assert rc == STATUS_UNSUPPORTED and "could not read the guest's [ESP]" in err, err
+
+
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_copies_of_patched_code_run_as_on_qemu(tmp_path, tactics):
+    """tests/guest/copycode.c copies routines of its own text -- `int $0x80` (patched into a
+    trampoline jump, or an int3 trap-only), pushf/popf/cli/in, cpuid -- into a user page, onto the
+    user stack three times (twice through a supervisor alias of the frame), and into a kernel
+    page, and runs the copies in ring 3 and ring 0. The copies hold the rewrite's bytes; ring1
+    repairs each one (runtime/patched.h) before it runs, so every line is QEMU's (the ring-3
+    cpuid faults on the host -- CPUID faulting -- and answers as the CPU model). Without the
+    repair the first copy jumps into nowhere (--stats below proves the repairs happened)."""
+    src = guest("copycode")
+    image = rewrite(src, str(tmp_path / "copycode.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n") and want.count("from ring 3") == 10, want
+    rc, out, err = run(image, "--stats")
+    if not _host_has_cpuid_faulting():   # the ring-3 cpuid's signature is the host's
+        want, out = (re.sub(r"(copy\+16: eax 0x00000063 ebx) 0x\w+", r"\1 -", t) for t in (want, out))
+    assert (rc, out) == (1, want), err
+    repaired = int(re.search(r"event code-copy-repaired\s+(\d+)", err).group(1))
+    written = int(re.search(r"event code-frame-written\s+(\d+)", err).group(1))
+    # Seven copies, each of one or more patched ranges; the user frame written again twice.
+    assert repaired >= 7 and written >= 3, err
+    if _host_has_cpuid_faulting():   # the copy's cpuid, trapped and emulated
+        assert re.search(r"kind CPUID\s+1\b", err), err
+
+
+def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
+    """A difference from QEMU, listed: a copy made and run with paging off is not repaired
+    (docs/code-copies.md). Its jump lands inside the window's range; ring1 says it was a copy
+    of patched code, from where to where, instead of "the guest touched the window"."""
+    src = guest("copycode")
+    image = rewrite(src, str(tmp_path / "copycode.r1.elf"))
+    rc_q, want = qemu(src, "unpaged")
+    assert rc_q == 1 and "paging off\n  int 0x80 (0x00000000) from ring 0 at copy+12" in want
+    rc, out, err = run(image, "--cmdline", "unpaged")
+    assert rc == STATUS_UNSUPPORTED and out == want.splitlines(True)[0], err
+    assert re.search(r"the guest ran a copy of patched code: the trampoline jump of the patched "
+                     r"range at 0x[0-9a-f]+, copied to 0x30080[0-9a-f]", err), err
+
+
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_task_switches_match_qemu(tmp_path, tactics):
+    """tests/guest/taskswitch.c: far jmp to a TSS and back, far call through a GDT task gate
+    and the iret (NT) that returns, int through an IDT task gate, #GP with its error code
+    delivered to a task that fixes the faulting task's saved EIP. Back links, saved EIPs,
+    NT (pushf in a nested task: NT is held by the host), busy bits, CR0.TS: QEMU's."""
+    src = guest("taskswitch")
+    image = rewrite(src, str(tmp_path / "taskswitch.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n") and "(no)" not in want, want
+    assert "B: NT=1" in want and "C: #GP error 0x00001234" in want, want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    assert re.search(r"event task-switch\s+10\b", err), err
 
 
 def test_int80_and_syscall_patched(tmp_path):
@@ -490,7 +620,7 @@ def test_local_apic_and_ioapic_match_qemu(mode, tmp_path):
         assert _stat(err, "mmio-site") > 0 and _stat(err, "mmio-cache-fill") > 0, err
 
 
-# With --vga std, what ring1 leaves out of QEMU's std VGA: the pointers into its BIOS's ROM at
+# With a VGA (--vga std, the default), what ring1 leaves out of QEMU's std VGA: the pointers into its BIOS's ROM at
 # 0xC0000 (no ROM there): the IVT's INT 10h, 1Fh and 43h, the BDA's video save pointer table
 # (0x4A8) and the VGA BIOS's own state (0x4B9-0x4BD).
 VGA_ROM_BYTES = {"ivt 0x00000040:": range(0, 4), "ivt 0x00000070:": range(12, 16),
@@ -511,14 +641,15 @@ def test_firmware_tables_match_qemu(vga, tmp_path):
     """BIOS data area, EBDA, interrupt vector table, MP floating pointer and configuration
     table, LAPIC/IOAPIC/keyboard controller/port 0x92 reset state, PCI headers, CMOS: byte for
     byte QEMU's (after SeaBIOS), but for the time of day and the PCI functions ring1 does not
-    have (PIIX3 IDE 00:01.1, PIIX4 power management 00:01.3). With --vga std (QEMU: -vga std)
-    the VGA's PCI function 00:02.0 and the BDA's video fields too, as the VGA BIOS leaves them
-    in mode 3 (VGA_ROM_BYTES: what is not there)."""
+    have (PIIX3 IDE 00:01.1, PIIX4 power management 00:01.3). With a VGA (--vga std, the
+    default; QEMU: the reference's -vga std) the VGA's PCI function 00:02.0 and the BDA's video
+    fields too, as the VGA BIOS leaves them in mode 3 (VGA_ROM_BYTES: what is not there);
+    --vga none against QEMU's -vga none."""
     img = tmp_path / "d.img"
     img.write_bytes(bytes(8 << 20))
     extra = ["-drive", f"file={img},index=1,media=disk,format=raw"]
-    if vga == "std":
-        extra += QEMU_STD_VGA
+    if vga == "none":
+        extra += QEMU_NO_VGA
     if not shutil.which(QEMU[0]):
         pytest.skip("qemu-system-i386 not installed")
     r = subprocess.run(QEMU + ["-kernel", guest("pcinfo")] + extra, capture_output=True,
@@ -830,6 +961,25 @@ def test_segments_with_a_base_match_qemu(patched, tmp_path):
         assert _stat(err, "segment-load-fast") >= 3, err
 
 
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+def test_port_reads_match_qemu(patched, tmp_path):
+    """tests/guest/portio.c reads the registers a patched image's trampolines answer from the
+    vCPU page's port cache (abi.h, R1_VCPU_PORTC) -- the 8259A's masks, COM1's scratch, line
+    and modem control, IER, divisor latch, LSR and MSR in loopback, the POST port, PCI's
+    CONFIG_ADDRESS -- again and again between the guest's changes to them, next to reads that
+    must reach the device (an IRR, a poll command's acknowledge, LSR with an overrun, MSR with
+    delta bits): the same values as under QEMU, with most reads answered without an exit."""
+    _, ref = qemu(guest("portio"))
+    assert ref.endswith("done\n"), ref
+    img = rewrite(guest("portio"), str(tmp_path / "p.r1.elf")) if patched else guest("portio")
+    rc, out, err = run(img, "--stats")
+    assert rc == 1 and out == ref, err
+    if patched:
+        assert _stat(err, "port-cache-hit") > 2000, err
+        assert re.search(r"kind IN\s+(\d+)", err) and \
+            int(re.search(r"kind IN\s+(\d+)", err).group(1)) < 40, err
+
+
 def test_triple_fault_is_diagnosed():
     rc, out, err = run(guest("triple"))
     assert rc == STATUS_TRIPLE_FAULT
@@ -875,6 +1025,46 @@ def test_a_guest_polling_for_input_that_never_comes_sleeps():
     assert r.returncode == STATUS_TIMEOUT, r.stderr
     assert _stat(r.stderr.decode("latin-1"), "com1-idle-poll-wait") > 100, r.stderr
     assert wall >= 4.9 and cpu < wall / 2, (cpu, wall)   # before: cpu ~ wall
+
+
+@pytest.mark.parametrize("how", ["at-once", "trickled"])
+def test_patched_lsr_polling_sees_input_as_it_arrives(how, tmp_path):
+    """tests/guest/echo.c patched, polling LSR.DR in a loop its trampoline answers from the
+    port cache (abi.h, R1_VCPU_PORTC) while stdin has nothing: input that arrives while it
+    polls is seen -- a line written at once (its FIFO is off: one byte fits, the rest waits
+    in the pipe with no new SIGIO, so LSR is not answered from the cache until a look finds
+    the pipe empty) and bytes trickled in one by one (each announced by SIGIO, the cached
+    LSR rewritten before the guest runs again)."""
+    img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
+    line = b"the quick brown fox jumps over the lazy dog 0123456789"
+    p = subprocess.Popen([RUN, img, "--cmdline", "poll", "--stats", "--timeout", "30"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)                                      # the guest is polling by then
+    if how == "at-once":
+        p.stdin.write(line + b"\n")
+        p.stdin.flush()
+    else:
+        for b in line + b"\n":
+            p.stdin.write(bytes([b]))
+            p.stdin.flush()
+            time.sleep(0.01)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err.decode()
+    assert out.decode() == f"poll: got '{line.decode()}'\n"
+    assert _stat(err.decode(), "port-cache-hit") > 0, err.decode()
+
+
+def test_a_patched_guest_polling_for_input_that_never_comes_sleeps(tmp_path):
+    """The same as test_a_guest_polling_for_input_that_never_comes_sleeps, patched: its LSR
+    reads are answered from the port cache, but with the FIFO empty only COM1_POLL_HITS of
+    them between two that reach COM1 -- which count the empty polls and then wait."""
+    img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
+    r, cpu, wall = _cpu_and_wall([RUN, img, "--cmdline", "poll", "--timeout", "5", "--stats"],
+                                 stdin=subprocess.DEVNULL, timeout=30)
+    err = r.stderr.decode("latin-1")
+    assert r.returncode == STATUS_TIMEOUT, err
+    assert _stat(err, "com1-idle-poll-wait") > 100 and _stat(err, "port-cache-hit") > 0, err
+    assert wall >= 4.9 and cpu < wall / 2, (cpu, wall)
 
 
 def test_a_guest_that_can_never_wake_ends_the_run():
@@ -1025,14 +1215,15 @@ def test_sample_patched_matches_golden(name, samples_built, tmp_path):
 
 
 @pytest.mark.parametrize("name", _samples())
-def test_sample_with_std_vga_matches_golden(name, samples_built, tmp_path):
-    """The goldens come from QEMU without a VGA (-nodefaults). A VGA changes no sample's
-    transcript (the unix sample's console writes the CRTC's cursor registers, which then
-    exist): patched, with --vga std, the same golden. tests/test_samples.py and
-    tests/test_unix_sample.py check QEMU with -vga std against the same goldens."""
+def test_sample_without_vga_matches_golden(name, samples_built, tmp_path):
+    """The goldens come from the reference machine, with a VGA (-nodefaults -vga std). Taking
+    it away changes no sample's transcript (the unix sample's console writes the CRTC's
+    cursor registers, which then read 0xff, and never reads them): patched, with --vga none,
+    the same golden. tests/test_samples.py and tests/test_unix_sample.py check QEMU with
+    -vga none against the same goldens."""
     src = os.path.join("build", name + ".elf")
     patched = rewrite(os.path.join(SAMPLES, src), str(tmp_path / (name + ".r1.elf")))
-    rc, out, err = _run_sample(patched, name, tmp_path, "--vga", "std")
+    rc, out, err = _run_sample(patched, name, tmp_path, "--vga", "none")
     _check_against_golden(name, out, rc, err)
 
 
@@ -1151,14 +1342,15 @@ def test_clock_option_is_checked():
 # runtime/tests/guest/pcprobe.c: every register of the PC a kernel can read, as keys (one
 # per byte of the "what 0xKEY: b b ..." lines, one per "what=value" line). The three
 # machines it runs on, QEMU's command line and ring1-run's options for each:
-#   ref  the reference machine (QEMU -nodefaults): ring1-run's default
-#   std  the reference machine with QEMU's std VGA: ring1-run --vga std
-#   pc   QEMU's default pc machine (what `qemu-system-i386 -nographic` gives: std VGA, e1000
-#        NIC, IDE CD-ROM, parallel port): ring1-run --vga std
+#   ref   the reference machine (QEMU -nodefaults -vga std): ring1-run's default (--vga std)
+#   none  the reference machine without its VGA (QEMU -vga none after it): ring1-run --vga none
+#   pc    QEMU's default pc machine (the reference without -nodefaults, as `qemu-system-i386
+#         -nographic` gives it: std VGA, e1000 NIC, IDE CD-ROM, parallel port): ring1-run's
+#         default
 PROBE_MACHINES = {
     "ref": ([], []),
-    "std": (QEMU_STD_VGA, ["--vga", "std"]),
-    "pc": (None, ["--vga", "std"]),
+    "none": (QEMU_NO_VGA, ["--vga", "none"]),
+    "pc": (None, []),
 }
 
 # The ports pcprobe never reads (a read changes the device, or answers with the time): the
@@ -1186,22 +1378,22 @@ PROBE_UNREAD = {
 # must match at least one key on each machine it names, so that a fixed difference cannot
 # stay listed.
 PROBE_DIFFERENCES = [
-    (r"pci(\.barsize)? 0x0*9[0-9a-f]{2}", "ref std pc", "PIIX3 IDE 00:01.1 is not "
+    (r"pci(\.barsize)? 0x0*9[0-9a-f]{2}", "ref none pc", "PIIX3 IDE 00:01.1 is not "
      "modelled: its bus-master DMA (BAR4) is not emulated, so ring1 offers no function a "
      "driver would use for it"),
-    (r"pci(\.barsize)? 0x0*b[0-9a-f]{2}", "ref std pc", "PIIX4 power management 00:01.3 "
+    (r"pci(\.barsize)? 0x0*b[0-9a-f]{2}", "ref none pc", "PIIX4 power management 00:01.3 "
      "is not modelled (no ACPI PM timer, SMBus or SMI)"),
-    (r"io 0xb[23]", "ref std pc", "APM control/status of PIIX4 PM (00:01.3, not modelled): "
+    (r"io 0xb[23]", "ref none pc", "APM control/status of PIIX4 PM (00:01.3, not modelled): "
      "what SeaBIOS last wrote there; unassigned (0xff) on ring1"),
-    (r"msr(\.wr)? 0x00000034", "ref std pc", "MSR_SMI_COUNT: the SMIs SeaBIOS raised (1 "
+    (r"msr(\.wr)? 0x00000034", "ref none pc", "MSR_SMI_COUNT: the SMIs SeaBIOS raised (1 "
      "to 11 by machine); ring1 has no SMM"),
-    (r"io 0x20", "ref std pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
+    (r"io 0x20", "ref none pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
      "and IRQ 0 once the counter 0 SeaBIOS left running ticks (ring1's is idle until a kernel "
      "programs it): ring1 starts with nothing pending"),
-    (r"acpi\.rsdp 0x0+|hpet 0x0000000[04]", "ref std pc", "ACPI tables (SeaBIOS's, from "
+    (r"acpi\.rsdp 0x0+|hpet 0x0000000[04]", "ref none pc", "ACPI tables (SeaBIOS's, from "
      "QEMU's fw_cfg) and the HPET are not modelled: a kernel finds the MP tables and the 8254 "
      "(the HPET reads 0, as unassigned memory does)"),
-    (r"msr 0x00000010", "ref std pc", "rdmsr of the TSC: QEMU 7.2's TCG has no case for it "
+    (r"msr 0x00000010", "ref none pc", "rdmsr of the TSC: QEMU 7.2's TCG has no case for it "
      "and reads 0; ring1 reads the counter, as hardware does"),
     # QEMU's default pc machine has devices ring1's machine leaves out.
     (r"pci(\.barsize)? 0x0*18[0-9a-f]{2}", "pc", "e1000 NIC 00:03.0 (QEMU's default NIC): "
@@ -1282,7 +1474,7 @@ def test_pc_probe_matches_qemu(machine, tmp_path):
         assert keys["cpuid 0x00000000.0"].startswith("0x00000004 ")   # qemu32's leaves
         assert sum(k.startswith("msr ") for k in keys) > 100
         assert sum(k.startswith("vga.dac ") for k in keys) == 768
-    assert sum(k.startswith("pci ") for k in ref) == 256 * (4 + (machine != "ref") +
+    assert sum(k.startswith("pci ") for k in ref) == 256 * (4 + (machine != "none") +
                                                             (machine == "pc"))
     rows = [(re.compile(rx), reason) for rx, where, reason in PROBE_DIFFERENCES
             if machine in where.split()]

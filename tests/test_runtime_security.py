@@ -23,6 +23,8 @@ import time
 
 import pytest
 
+import qemuref
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = os.path.join(ROOT, "runtime")
 RUN = os.path.join(RUNTIME, "build", "ring1-run")
@@ -36,9 +38,8 @@ WINDOW = 0xFFC00000            # ring1 rewrite's default --window
 R1_ENTRY_OFF = 0x3000          # runtime/include/abi.h
 HC_STUB_OFF = 16               # runtime/entry.h
 
-QEMU = ["qemu-system-i386", "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
-        "-monitor", "none", "-cpu", "qemu32", "-m", "128M",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+# The reference machine, samples/qemu.sh's (tests/qemuref.py): ring1-run's default.
+QEMU = qemuref.BASE
 
 
 @pytest.fixture(scope="module", autouse=True)

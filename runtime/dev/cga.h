@@ -1,9 +1,9 @@
 // CGA 80x25 colour text mode (IBM Color/Graphics Monitor Adapter technical reference:
-// character/attribute pairs at 0xB8000, 160 bytes a row). As on QEMU's PC with -nodefaults
-// there is no display adapter by default: the text buffer is ordinary RAM and the 6845 CRTC
-// ports (0x3D4/0x3D5) are unassigned, so kernels see exactly what they see under QEMU
-// (--vga std adds the VGA's registers, dev/vga.c). This file only renders the buffer as
-// text, for --screen.
+// character/attribute pairs at 0xB8000, 160 bytes a row). The text buffer is ordinary RAM
+// on both machines: with the default VGA (--vga std) its registers are dev/vga.c's; with
+// --vga none, as on QEMU's PC with -nodefaults alone, there is no display adapter and the
+// 6845 CRTC ports (0x3D4/0x3D5) are unassigned, so kernels see exactly what they see under
+// QEMU. This file only renders the buffer as text, for --screen.
 #ifndef RING1_CGA_H
 #define RING1_CGA_H
 

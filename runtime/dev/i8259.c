@@ -166,6 +166,13 @@ uint8_t i8259_read(struct i8259_pair *p, int chip, unsigned port)
     return c->read_isr ? c->isr : c->irr;
 }
 
+bool i8259_peek_imr(const struct i8259_pair *p, int chip, uint8_t *v)
+{
+    const struct i8259 *c = &p->chip[chip & 1];
+    *v = c->imr;
+    return !c->poll;
+}
+
 // Non-specific EOI: clear the highest-priority in-service bit; returns its IR or -1.
 static int eoi_highest(struct i8259 *c)
 {

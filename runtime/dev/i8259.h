@@ -56,6 +56,9 @@ void i8259_set_irq(struct i8259_pair *p, int irq, int level);
 uint8_t i8259_intack(struct i8259_pair *p);
 // Register access; chip 0 = master, 1 = slave; port = PIC_CMD or PIC_DATA.
 uint8_t i8259_read(struct i8259_pair *p, int chip, unsigned port);
+// The IMR, as a read of the data port returns it, unless a poll command makes that read an
+// acknowledge (false). IRR and ISR (the command port) change as interrupts come and go.
+bool i8259_peek_imr(const struct i8259_pair *p, int chip, uint8_t *v);
 void i8259_write(struct i8259_pair *p, int chip, unsigned port, uint8_t val);
 // The PIIX3's edge/level control registers (ELCR1/ELCR2, ports 0x4d0/0x4d1): a set bit makes
 // the input level triggered; IRQ 0-2, 8 and 13 stay edge triggered.

@@ -172,8 +172,9 @@ static void eoi(struct lapic *a)
         a->ops.eoi(a->ops.opaque, (uint8_t)v);
 }
 
-// ICR write: only this processor exists; what is addressed to it is delivered, the rest
-// (INIT, startup, IPIs to other APIC IDs) goes nowhere and is counted.
+// ICR write: only this processor exists; what is addressed to it is delivered (fixed and
+// lowest-priority vectors, NMI), the rest (INIT, startup, SMI, IPIs to other APIC IDs) goes
+// nowhere and is counted.
 static void send_ipi(struct lapic *a)
 {
     uint32_t lo = a->icr_lo, mode = lo & LAPIC_LVT_DM;
@@ -189,6 +190,10 @@ static void send_ipi(struct lapic *a)
     default:
         self = lapic_match(a, (uint8_t)(a->icr_hi >> 24), lo & LAPIC_ICR_LOGICAL);
         break;
+    }
+    if (self && mode == LAPIC_DM_NMI && a->ops.nmi) {
+        a->ops.nmi(a->ops.opaque);
+        return;
     }
     if (!self || (mode != LAPIC_DM_FIXED && mode != LAPIC_DM_LOWEST)) {
         a->ipis_lost++;

@@ -80,6 +80,7 @@ struct lapic_ops {
     uint64_t (*now)(void *opaque);                                  // host ns, monotonic
     void (*arm)(void *opaque, uint64_t first_ns, uint64_t period_ns);   // 0 = disarm
     void (*eoi)(void *opaque, uint8_t vector);   // EOI of a level-triggered vector (IOAPIC)
+    void (*nmi)(void *opaque);   // an NMI for this processor (an NMI IPI to itself)
     void *opaque;
 };
 

@@ -3,8 +3,8 @@
 // 82441FX) and the PIIX3 PCI-to-ISA bridge (00:01.0, Intel 82371SB function 0) answer with
 // their configuration headers; every other address is a master abort (all ones). The
 // PIIX3's IDE (00:01.1) and QEMU's PIIX4 power management function (00:01.3) are absent:
-// the ATA channels are the legacy ISA ones, without bus-master DMA. With --vga std, QEMU's
-// std VGA answers at 00:02.0 (pci_add_std_vga).
+// the ATA channels are the legacy ISA ones, without bus-master DMA. With --vga std (the
+// default), QEMU's std VGA answers at 00:02.0 (pci_add_std_vga).
 #ifndef RING1_PCI_H
 #define RING1_PCI_H
 

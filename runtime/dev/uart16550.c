@@ -141,6 +141,36 @@ uint8_t uart16550_read(struct uart16550 *u, unsigned reg)
     return v;
 }
 
+bool uart16550_peek(const struct uart16550 *u, unsigned reg, uint8_t *v)
+{
+    switch (reg & 7) {
+    case UART_RBR:
+        *v = u->dll;
+        return u->lcr & UART_LCR_DLAB;
+    case UART_IER:
+        *v = (u->lcr & UART_LCR_DLAB) ? u->dlm : u->ier;
+        return true;
+    case UART_IIR:
+        *v = u->iir;
+        return (u->iir & 0x0f) != UART_IIR_THRI;
+    case UART_LCR:
+        *v = u->lcr;
+        return true;
+    case UART_MCR:
+        *v = u->mcr;
+        return true;
+    case UART_LSR:
+        *v = u->lsr;
+        return !(u->lsr & (UART_LSR_INT | UART_LSR_ERR));
+    case UART_MSR:
+        *v = (u->mcr & UART_MCR_LOOP) ? loopback_msr(u) : u->msr;
+        return !(u->msr & UART_MSR_DELTA);
+    default:   // UART_SCR
+        *v = u->scr;
+        return true;
+    }
+}
+
 void uart16550_write(struct uart16550 *u, unsigned reg, uint8_t val)
 {
     switch (reg & 7) {

@@ -84,6 +84,10 @@ struct uart16550 {
 
 void uart16550_init(struct uart16550 *u);
 uint8_t uart16550_read(struct uart16550 *u, unsigned reg);
+// What uart16550_read(reg) returns now, if that read would change nothing: false for RBR
+// with DLAB clear (it pops the FIFO), IIR reporting THRE (the read clears it), LSR with an
+// error bit and MSR with a delta bit (the read clears them).
+bool uart16550_peek(const struct uart16550 *u, unsigned reg, uint8_t *v);
 void uart16550_write(struct uart16550 *u, unsigned reg, uint8_t val);
 // Host input: free space in the receiver, and delivery of bytes into it.
 unsigned uart16550_rx_room(const struct uart16550 *u);

@@ -63,6 +63,26 @@ static bool decoded(const struct vga *v, uint16_t port)
     return port == base + 4 || port == base + 5 || port == base + 0xa;
 }
 
+bool vga_peek(const struct vga *v, uint16_t port, uint8_t *val)
+{
+    if (!decoded(v, port)) {
+        *val = 0xff;
+        return true;
+    }
+    switch (port) {
+    case VGA_CRTC_INDEX_MONO:
+    case VGA_CRTC_INDEX:
+        *val = v->crtc_index;
+        return true;
+    case VGA_CRTC_DATA_MONO:
+    case VGA_CRTC_DATA:
+        *val = v->crtc[v->crtc_index];
+        return true;
+    default:
+        return false;
+    }
+}
+
 uint8_t vga_read(struct vga *v, uint16_t port)
 {
     if (!decoded(v, port))

@@ -78,6 +78,10 @@ struct vga {
 void vga_init(struct vga *v);
 // A byte access to port 0x3B0-0x3DF (absolute); ports the VGA does not decode read 0xFF.
 uint8_t vga_read(struct vga *v, uint16_t port);
+// What vga_read(port) returns now, for the ports whose reads change nothing and whose value
+// changes only when the guest writes the VGA: the CRT controller's index and data registers,
+// and ports the VGA does not decode (0xff). False for the rest.
+bool vga_peek(const struct vga *v, uint16_t port, uint8_t *val);
 void vga_write(struct vga *v, uint16_t port, uint8_t val);
 
 // For --screen: the CRTC's start address and cursor location (character cells from the

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define R1_ABI_VERSION      3u
+#define R1_ABI_VERSION      5u
 
 /* ---- the window --------------------------------------------------------------------------- */
 #define R1_WINDOW_DEFAULT   0xffc00000u  /* default window base: top 4 MiB */
@@ -65,6 +65,24 @@
  * for the writes it calls harmless: an EOI), CR3 writes, invlpg, flushes, wrmsr and reset. */
 #define R1_VCPU_MMIOC       0x100u /* struct r1_mmioc[R1_MMIOC_N]                          */
 #define R1_MMIOC_N          64u
+/* Port I/O without a hypercall. The trampoline of `in` and `out` (imm8 and DX forms, every
+ * size) first looks in the port cache while PORTFAST is nonzero (the runtime sets it at each
+ * entry: CPL 0, where every port is accessible): the entry at index
+ * (port ^ (port >> R1_PORTC_SHIFT)) & (R1_PORTC_N - 1) with key
+ * port | size << 16 | R1_PORTC_VALID (| R1_PORTC_OUT for `out`) and hits nonzero answers the
+ * access -- `in` takes value's low `size` bytes into AL/AX/EAX, `out` does nothing -- and
+ * hits is decremented; else the usual hypercall. The runtime fills an entry after a hypercall
+ * for a port whose device can read it without a side effect (`in`) or ignores writes to it
+ * (`out`), and rewrites every entry (value, hits; or empties it) before the guest runs again
+ * after an exit that may have changed a device: a read answered here always returns what the
+ * device would. hits bounds the reads answered without the device seeing one (a UART polled
+ * for input with its FIFO empty, which looks for host input). */
+#define R1_VCPU_PORTFAST    0xa0u  /* uint32_t                                              */
+#define R1_VCPU_PORTC       0x300u /* struct r1_portc[R1_PORTC_N]                          */
+#define R1_PORTC_N          16u
+#define R1_PORTC_SHIFT      4u
+#define R1_PORTC_VALID      0x1000000u
+#define R1_PORTC_OUT        0x2000000u
 #define R1_VCPU_SEGC        0x400u /* struct r1_segc[R1_SEGC_N]                            */
 #define R1_SEGC_N           64u
 #define R1_SEGC_VALID       0x10000u
@@ -80,12 +98,14 @@
 #define R1_SREG_GS 5
 
 /* EFLAGS bits that are virtual: the host never holds them for the guest (host IF is always 1,
- * host IOPL/NT/AC always 0). pushf = host flags - IF + vif + vflags; popf splits them back. */
+ * host IOPL/AC always 0). pushf = host flags - IF + vif + vflags; popf splits them back. NT is
+ * not virtual: the host holds the guest's (a native iret with NT set faults in the host's
+ * IA-32e mode and is emulated as a task return; pushf and popf see and set it natively). */
 #define R1_EFLAGS_IF        0x00000200u
 #define R1_EFLAGS_IOPL      0x00003000u
 #define R1_EFLAGS_NT        0x00004000u
 #define R1_EFLAGS_AC        0x00040000u
-#define R1_EFLAGS_VIRT      (R1_EFLAGS_IF | R1_EFLAGS_IOPL | R1_EFLAGS_NT | R1_EFLAGS_AC)
+#define R1_EFLAGS_VIRT      (R1_EFLAGS_IF | R1_EFLAGS_IOPL | R1_EFLAGS_AC)
 
 /* ---- hypercall entry ------------------------------------------------------------------------
  * A trampoline reaches the runtime with
@@ -183,6 +203,14 @@ struct r1_mmioc {
     uint32_t value;
 };
 
+/* A port cache entry (R1_VCPU_PORTC). */
+struct r1_portc {
+    uint32_t key;              /* port | size << 16 | R1_PORTC_VALID [| R1_PORTC_OUT]; 0: empty */
+    uint32_t value;            /* what an `in` of that port and size reads */
+    uint32_t hits;             /* accesses the entry may still answer */
+    uint32_t reserved;         /* 0 */
+};
+
 /* An undo record: `len` original bytes at file offset `offset` follow, padded to 4 bytes.
  * Record offsets are file offsets (the ELF header is one of them), not guest addresses. */
 struct r1_undo {
@@ -257,5 +285,6 @@ R1_STATIC_ASSERT(sizeof(struct r1_header) == 104, "r1_header layout");
 R1_STATIC_ASSERT(sizeof(struct r1_undo) == 8, "r1_undo layout");
 R1_STATIC_ASSERT(sizeof(struct r1_site) == 32, "r1_site layout");
 R1_STATIC_ASSERT(sizeof(struct r1_map) == 8, "r1_map layout");
+R1_STATIC_ASSERT(sizeof(struct r1_portc) * R1_PORTC_N <= R1_VCPU_SEGC - R1_VCPU_PORTC, "r1_portc room");
 
 #endif /* RING1_ABI_H */

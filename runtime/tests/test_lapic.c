@@ -25,7 +25,7 @@ static void setup(void)
     now = 1000000;
     armed_first = armed_period = 0;
     arms = eois = 0;
-    a.ops = (struct lapic_ops){fake_now, fake_arm, fake_eoi, NULL};
+    a.ops = (struct lapic_ops){fake_now, fake_arm, fake_eoi, NULL, NULL};
     lapic_init(&a);
 }
 

@@ -110,7 +110,7 @@ void plat_write(const char *s, size_t n)
 }
 
 void nano_cli(uint32_t), nano_sti(uint32_t), nano_pushf(uint32_t), nano_popf(uint32_t);
-void nano_in(uint32_t), nano_out(uint32_t), nano_cr3(uint32_t), nano_pgfault(uint32_t);
+void nano_in(uint32_t), nano_inimr(uint32_t), nano_out(uint32_t), nano_cr3(uint32_t), nano_pgfault(uint32_t);
 void nano_divzero(uint32_t), nano_ptemod(uint32_t), nano_mmio(uint32_t), nano_sys_entry(void);
 void nano_user_syscall(void), nano_user_syscall_bare(void);
 
@@ -135,7 +135,7 @@ static const struct {
     const char *name;
     void (*fn)(uint32_t);
 } nano_ops[] = {
-    {"syscall", nano_syscall}, {"syscall_bare", nano_syscall_bare}, {"in", nano_in}, {"out", nano_out}, {"cli", nano_cli},
+    {"syscall", nano_syscall}, {"syscall_bare", nano_syscall_bare}, {"in", nano_in}, {"inimr", nano_inimr}, {"out", nano_out}, {"cli", nano_cli},
     {"sti", nano_sti}, {"pushf", nano_pushf}, {"popf", nano_popf}, {"cr3", nano_cr3},
     {"pgfault", nano_pgfault}, {"divzero", nano_divzero}, {"ptemod", nano_ptemod},
     {"mmio", nano_mmio},
@@ -143,7 +143,7 @@ static const struct {
 #define NNANO (sizeof nano_ops / sizeof nano_ops[0])
 
 const char *const plat_nano_ops[NNANO + 1] = {
-    "syscall", "syscall_bare", "in", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
+    "syscall", "syscall_bare", "in", "inimr", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
     "divzero", "ptemod", "mmio", 0,
 };
 

@@ -74,6 +74,17 @@ nano_in:
     END_LOOP
     ret
 
+# in from the master PIC's interrupt mask register (0x21): a read with no side effect whose
+# value changes only when the guest writes it
+.globl nano_inimr
+nano_inimr:
+    LOOP
+    .rept 16
+    inb $0x21, %al
+    .endr
+    END_LOOP
+    ret
+
 # out to port 0x80 (the POST port; Linux's outb_p delay)
 .globl nano_out
 nano_out:

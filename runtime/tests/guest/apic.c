@@ -1,8 +1,9 @@
 // Local APIC and IOAPIC through MMIO, compared line by line with QEMU: register reads and
 // read-modify-writes by every instruction form the MMIO emulation decodes (mov, movzx,
 // and/or/xor/add, rep movs/stos, lods), a self IPI, the timer one-shot and periodic with the
-// divide register, the PIT routed through the IOAPIC, and the 8259A's virtual wire through
-// LINT0 (open, then masked). Only counts and register values are printed, never times.
+// divide register, the PIT routed through the IOAPIC, the 8259A's virtual wire through
+// LINT0 (open, then masked), and an NMI to itself that sends another (held until iret).
+// Only counts and register values are printed, never times.
 #include "glib.h"
 
 #define LAPIC 0xfee00000u
@@ -19,11 +20,19 @@ void irq_common(uint32_t vec);
     void stub_##v(void); \
     __asm__(".globl stub_" #v "\nstub_" #v ":\n pushal\n pushl $" #v "\n call irq_common\n" \
             " addl $4, %esp\n popal\n iret\n");
-STUB(0x30) STUB(0x40) STUB(0x41) STUB(0x50) STUB(0x20) STUB(0xff)
+STUB(0x30) STUB(0x40) STUB(0x41) STUB(0x50) STUB(0x20) STUB(0xff) STUB(0x02)
+static volatile uint32_t nmi_inside;
 
 void irq_common(uint32_t vec)
 {
     hits[vec]++;
+    if (vec == 2) {                        // NMI: the first sends another, held until iret
+        if (hits[2] == 1) {
+            REG(0x300) = 0x44400;          // self, NMI
+            nmi_inside = hits[2];
+        }
+        return;
+    }
     if (vec == 0x20) {
         outb(0x20, 0x20);                  // the 8259A's EOI
         return;
@@ -179,5 +188,15 @@ int gmain(uint32_t magic, uint32_t info)
     REG(0x350) = 0x8700;
     outb(0x21, 0xff);
     showd("spurious", hits[0xff]);
+
+    // NMI to itself by the ICR, with IF clear; the handler sends a second one, which waits
+    // for the handler's iret.
+    set_gate(2, stub_0x02);
+    __asm__ volatile("cli");
+    REG(0x300) = 0x44400;
+    for (volatile uint32_t i = 0; i < 1000; i++)   // QEMU delivers it at its next block
+        ;
+    showd("nmis with IF clear", hits[2]);
+    showd("nmis seen inside the first handler", nmi_inside);
     return 0;
 }

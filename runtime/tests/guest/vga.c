@@ -1,10 +1,10 @@
 // Reference probe of the VGA in text mode 3, run under qemu-system-i386 with its std VGA
-// (after SeaBIOS and the VGA BIOS set the mode) and under ring1-run --vga std: every
+// (after SeaBIOS and the VGA BIOS set the mode) and under ring1-run (--vga std, the default): every
 // register of the CRT controller, sequencer, graphics and attribute controllers, misc output,
 // input status, feature control and a few DAC entries, then what writes do (cursor, start
 // address, write protection, index masks, the mono alias, the attribute flip-flop, the DAC's
-// auto-increment), and its PCI function 00:02.0, as text on COM1. Under -nodefaults (no
-// VGA) every port reads 0xff and 00:02.0 is absent.
+// auto-increment), and its PCI function 00:02.0, as text on COM1. Without a VGA (QEMU's
+// -vga none, ring1-run --vga none) every port reads 0xff and 00:02.0 is absent.
 //
 // Input status 1 (0x3da) has retrace bits that change over time: its value is never printed,
 // only whether bits 0 and 3 change over a run of reads ("is1.changes"), and with bits 0 and 3

@@ -1,7 +1,7 @@
 # The real-mode setup of a tiny bzImage (tests/test_linux_boot.py fills in the setup header
 # and appends payload.S's 32-bit part and its compressed ELF). Under QEMU -kernel it does what
 # Linux's own setup does for the 32-bit entry: the e820 map and the other BIOS answers Linux's
-# setup stores (memory sizes, video, EDID filler, IST) into the zero page -- which is this
+# setup stores (memory sizes, video, EDID, IST) into the zero page -- which is this
 # setup's own copy at real_addr (0x10000), header included, as QEMU loaded and patched it --
 # then protected mode with a
 # GDT holding flat __BOOT_CS (0x10) and __BOOT_DS (0x18), and a jump to code32_start with
@@ -89,7 +89,14 @@ main:   cli
         mov $0x10, %bx
         int $0x10
         mov %bx, 0xa                    # orig_video_ega_bx
-        movb $25, 0xe                   # 80x25 (BL unchanged: a CGA, the default mode)
+        cmp $0x10, %bl                  # BL unchanged: a CGA
+        je 7f
+        mov $0x1a00, %ax                # else AX=1A00h: a VGA answers AL=1Ah
+        int $0x10
+        cmp $0x1a, %al
+        jne 7f
+        movb $1, 0xf                    # orig_video_isVGA
+7:      movb $25, 0xe                   # the default mode sets 80x25
         movb $80, 0x7
         push %ds
         xor %ax, %ax
@@ -101,7 +108,32 @@ main:   cli
         mov $128, %cx
         mov $0x13, %al
         rep stosb
-        mov $0xe980, %eax               # int 15h AX=E980h: SpeedStep IST, stored as it
+        mov $0x2000, %di                # VBE 2.0+ (AX=4F00h, "VBE2" asked): the EDID through
+        movl $0x32454256, (%di)         # VBE DDC (AX=4F15h BL=0, then BL=1 into edid_info)
+        mov $0x4f00, %ax
+        int $0x10
+        cmp $0x004f, %ax
+        jne 8f
+        cmpw $0x0200, 0x2004
+        jb 8f
+        push %es
+        xor %dx, %dx
+        mov %dx, %es
+        xor %di, %di
+        xor %bx, %bx
+        xor %cx, %cx
+        mov $0x4f15, %ax
+        int $0x10
+        pop %es
+        cmp $0x004f, %ax
+        jne 8f
+        mov $0x4f15, %ax
+        mov $1, %bx
+        xor %cx, %cx
+        xor %dx, %dx
+        mov $0x140, %di
+        int $0x10
+8:      mov $0xe980, %eax               # int 15h AX=E980h: SpeedStep IST, stored as it
         mov $0x47534943, %edx           # comes back
         xor %ebx, %ebx
         xor %ecx, %ecx
