@@ -262,5 +262,6 @@ int intr_iret(struct vcpu *v, int opsize, uint32_t next_eip)
         v->gpr[R_ESP] = esp;
     }
     v->nmi_blocked = false;   // an iret ends an NMI handler
+    vcpu_pf_return(v);
     return 0;
 }

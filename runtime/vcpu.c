@@ -186,6 +186,7 @@ void vcpu_reset(struct vcpu *v)
     pio_cache_flush();
     v->delivering = -1;
     v->nmi_pending = v->nmi_blocked = false;
+    v->pf.on = false;
     v->exc.vector = -1;
     // The guest's FPU/SSE/AVX state starts in the processor's init state: an XSAVE area whose
     // header marks every component as initial, with MXCSR at its reset value.
@@ -359,6 +360,13 @@ static void page_fault(struct vcpu *v)
     case 1:
         v->cr2 = lin;
         stats_count("guest-page-fault");
+        v->pf.on = true;
+        v->pf.write = write;
+        v->pf.fetch = v->exit.err & PFERR_I;
+        v->pf.cpl = v->cpl;
+        v->pf.eip = r1_t2o(v, v->eip);
+        v->pf.lin = lin;
+        v->pf.cr3 = v->cr3;
         intr_deliver(v, T_PF, EV_EXC, pferr, v->eip);
         return;
     case -3:
@@ -621,6 +629,18 @@ static void skip_glue(struct vcpu *v)
         }
         stats_count("glue-run");
     }
+}
+
+void vcpu_pf_return(struct vcpu *v)
+{
+    if (!v->pf.on)
+        return;
+    v->pf.on = false;
+    if (r1_t2o(v, v->eip) != v->pf.eip || v->cr3 != v->pf.cr3 || v->cpl != v->pf.cpl)
+        return;
+    uint32_t pferr, pa;
+    if (mem_shadow_fault(v, v->pf.lin, v->pf.write, v->pf.fetch, &pferr, &pa) == 0)
+        stats_count("page-mapped-at-iret");   // (else the access faults again by itself)
 }
 
 void vcpu_nmi(struct vcpu *v)

@@ -99,6 +99,9 @@ struct vcpu {
     bool     step_for_shadow;  // host TF set by us to end the shadow
     int      delivering;   // vector being delivered (-1 none): double/triple fault rules
     bool     halted;
+    // The last #PF reflected to the guest, for mapping its page at once when the handler's
+    // iret returns to the faulting instruction (vcpu_pf_return).
+    struct { bool on, write, fetch; int cpl; uint32_t eip, lin, cr3; } pf;
     bool     nmi_pending;  // an NMI waits (vcpu_nmi)
     bool     nmi_blocked;  // in an NMI handler: no NMI until the next iret (SDM 3A §6.7.1)
     uint32_t spin_lo, spin_hi;  // a wait loop the guest was found in (clock.c), or 0, 0
@@ -161,6 +164,10 @@ void vcpu_set_eflags(struct vcpu *v, uint32_t fl, uint32_t mask);  // split back
 void vcpu_cpuid_faulting(void);
 // An NMI for the processor: delivered at the next instruction boundary where no NMI handler
 // runs (an iret ends one).
+// An iret has just returned to v->eip: if that is the instruction whose page fault the guest
+// handled last, in the same address space and privilege, fill its shadow page now (the
+// access repeats at once, so this sets A and D as it would) instead of faulting again.
+void vcpu_pf_return(struct vcpu *v);
 void vcpu_nmi(struct vcpu *v);
 void vcpu_reset(struct vcpu *v);
 int  vcpu_run(struct vcpu *v);

@@ -570,6 +570,25 @@ def test_task_switches_match_qemu(tmp_path, tactics):
     assert re.search(r"event task-switch\s+10\b", err), err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_demand_paging_maps_at_the_handlers_iret(tmp_path, tactics):
+    """tests/guest/demand.c demand-pages reads, writes and instruction fetches: the #PF
+    handler makes the page present (clearing it through another mapping) and returns to the
+    faulting instruction. Same lines as QEMU (CR2, error codes, accessed/dirty bits); under
+    ring1 every handler's iret maps the page it made present, so the repeated access runs
+    without a second host fault."""
+    src = guest("demand")
+    image = rewrite(src, str(tmp_path / "demand.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and "fetch pass: faults 192, bad 0" in want, want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "page-mapped-at-iret") == 192, err
+    filled = int(re.search(r"shadow pages: (\d+) faults filled", err).group(1))
+    assert filled < 192 + 100, err   # one fill per demand fault, not two
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)

@@ -11,10 +11,12 @@ static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1"
 
 static void kv(const char *k, uint32_t v) { puts(k); puts("="); puthex(v); puts("\n"); }
 
+// Until BSY clears. QEMU completes a FLUSH CACHE on another thread: on a loaded host that can
+// take longer than 100,000 reads (a flake once); ring1's drive is never busy when read.
 static uint8_t wait_idle(int c)
 {
     uint8_t s = 0;
-    for (int i = 0; i < 100000; i++)
+    for (int i = 0; i < 20000000; i++)
         if (!((s = inb(base[c] + 7)) & 0x80))
             break;
     return s;
