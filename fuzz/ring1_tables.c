@@ -48,6 +48,13 @@ bool mem_window_alias_live(const struct vcpu *v, uint32_t delta)
     return alias_live;
 }
 
+// Guest RAM: the low 16 MiB (r1_alias_return only asks whether an address is RAM).
+void *mem_phys(uint32_t paddr, uint32_t len)
+{
+    static uint8_t page[1];
+    return (uint64_t)paddr + len <= (16u << 20) ? page : NULL;
+}
+
 enum emu_result emulate(struct vcpu *v, const struct insn *in, uint32_t addr, uint32_t next,
                         uint32_t next_run)
 {
@@ -114,6 +121,7 @@ static void probe(const struct vcpu *v, uint32_t addr)
     (void)r1_interruptible(v, addr);
     (void)r1_in_tramp(addr);
     (void)r1_site_at(addr);
+    (void)r1_alias_return(v, addr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

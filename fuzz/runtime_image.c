@@ -2,7 +2,8 @@
 //
 // libFuzzer harness for the runtime's image parser: any bytes as a kernel image file, for a
 // few RAM sizes; an accepted image's boot layout with a module and a command line derived from
-// the input too. image.c must return a message or a layout that lies inside the input and RAM,
+// the input too; the same bytes as a bzImage's setup header (--linux-setup) with the Linux
+// layout (command line, initrd). image.c must return a message or a layout that lies inside the input and RAM,
 // never crash, and never put anything but numbers into a message.
 // An input that starts with R1_MAGIC is also checked as a bare .ring1 segment (at the default
 // window's image address, with a note that agrees with its header), so that mutations reach
@@ -40,6 +41,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     char err[IMAGE_ERR_LEN];
+    // The input as a bzImage's first bytes (--linux-setup): the setup header, then where a
+    // kernel at 1 MiB, a command line and an initrd sized from the input would go.
+    {
+        static struct linux_header lh;
+        struct linux_layout L;
+        const char *w = image_linux_header(f, size, &lh, err, sizeof err);
+        if (!w) {
+            uint32_t end = 0x100000u + (uint32_t)(size & 0xffffff);
+            w = image_linux_layout(&lh, 0x100000, end, ram, size / 3, (uint64_t)size * 997, &L,
+                                   err, sizeof err);
+            if (!w && L.initrd_size && (!range_ok(L.initrd, L.initrd_size, ram) ||
+                                        L.initrd < end || (L.initrd & 0xfff)))
+                abort();
+        }
+        if (w && (!memchr(w, '\0', IMAGE_ERR_LEN) || strchr(w, '\n')))
+            abort();
+    }
     const char *why = image_parse(f, size, ram, &lay, err, sizeof err);
     if (why) {
         if (!memchr(why, '\0', IMAGE_ERR_LEN) || strchr(why, '\n'))
@@ -52,6 +70,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (lay.has_note)
             check_inside(&lay.ring1, size);
+        if (lay.is_linux) {
+            static struct linux_header lh;
+            struct linux_layout L;
+            image_linux_default_header(lay.load_start, lay.load_end, &lh);
+            if (!image_linux_layout(&lh, lay.load_start, lay.load_end, ram, size, size, &L, err,
+                                    sizeof err) &&
+                L.initrd_size && !range_ok(L.initrd, L.initrd_size, ram))
+                abort();
+        }
         uint64_t cl = size, ml = size / 2, ms = size * 1000;
         struct boot_layout bl;
         why = image_boot_layout(lay.load_start, lay.load_end, ram, cl, 1, &ml, &ms, &bl, err,

@@ -32,6 +32,7 @@ examples:
   ring1 verify kernel.r1.elf
   ring1 run kernel.r1.elf --serial stdio
   ring1 boot kernel.elf              # rewrite (cached) + run
+  ring1 boot vmlinuz --mem 256M --cmdline "console=ttyS0" --initrd initrd.cpio   # Linux
   ring1 fetch gnumach                # download a real kernel from Debian's archive
 """
 
@@ -393,25 +394,83 @@ def _exec_runtime(image: str, rest: list[str]) -> int:
     return EXIT_INTERNAL  # not reached
 
 
-def cmd_run(args, rest) -> int:
-    return _exec_runtime(args.image, rest)
+# QEMU's spellings of the boot options, accepted after the image: -append, -initrd.
+_QEMU_SPELLINGS = {"-append": "--cmdline", "-initrd": "--initrd"}
 
 
-def cmd_boot(args, rest) -> int:
-    window = pipeline.parse_window(args.window)
-    tactics = pipeline.parse_tactics(args.tactics)
-    _check_runtime()                     # before a rewrite that could take a while
-    src = Path(args.image)
-    try:
-        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:24]
-    except OSError as e:
-        raise BadInput(f"{args.image}: cannot read: {e.strerror}")
+def _runtime_args(rest: list[str]) -> list[str]:
+    return [_QEMU_SPELLINGS.get(a, a) for a in rest]
+
+
+def _boot_cache() -> Path:
     cache = Path(os.environ.get("RING1_CACHE") or
                  Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ring1") / "boot"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BadInput(f"cannot create the boot cache {cache}: {e.strerror} (set RING1_CACHE)")
+    return cache
+
+
+def _read_kernel(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a kernel image")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file")
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read: {e.strerror}")
+
+
+def _linux_vmlinux(path: str, raw: bytes, digest: str) -> tuple[Path, list[str]] | None:
+    """For a Linux bzImage: its setup header checked (before any rewriting), its vmlinux taken
+    out of the payload into the boot cache; returns (the vmlinux, the runtime's
+    --linux-setup option). None for anything else (ELF, multiboot: the image as it is)."""
+    from . import bzimage
+    if not bzimage.is_bzimage(raw):
+        return None
+    try:
+        bzimage.setup_header(raw)
+    except bzimage.BzImageError as e:
+        raise BadInput(f"{path}: {e}")
+    vmlinux = _boot_cache() / f"{Path(path).name}.{digest}.vmlinux"
+    if not vmlinux.is_file():
+        try:
+            data = bzimage.extract_vmlinux(raw)
+        except bzimage.BzImageError as e:
+            raise BadInput(f"{path}: {e}")
+        if data[4] != 1 or int.from_bytes(data[18:20], "little") != 3:
+            raise BadInput(f"{path}: its vmlinux is not an i386 ELF32 (a 64-bit kernel?): "
+                           f"ring1 runs 32-bit x86 kernels only")
+        _atomic_write(str(vmlinux), data)
+    return vmlinux, ["--linux-setup", str(Path(path).resolve())]
+
+
+def cmd_run(args, rest) -> int:
+    rest = _runtime_args(rest)
+    raw = _read_kernel(args.image)
+    digest = hashlib.sha256(raw).hexdigest()[:24]
+    linux = _linux_vmlinux(args.image, raw, digest)
+    if linux:
+        _check_runtime()
+        # The vmlinux unpatched: every privileged instruction traps; `ring1 boot` rewrites it.
+        return _exec_runtime(str(linux[0]), linux[1] + rest)
+    return _exec_runtime(args.image, rest)
+
+
+def cmd_boot(args, rest) -> int:
+    window = pipeline.parse_window(args.window)
+    tactics = pipeline.parse_tactics(args.tactics)
+    rest = _runtime_args(rest)
+    _check_runtime()                     # before a rewrite that could take a while
+    src = Path(args.image)
+    raw = _read_kernel(args.image)
+    digest = hashlib.sha256(raw).hexdigest()[:24]
+    cache = _boot_cache()
+    linux = _linux_vmlinux(args.image, raw, digest)
+    rewrite_src, linux_args = (linux[0], linux[1]) if linux else (src, [])
+    rest = linux_args + rest
     # The key holds what the rewritten bytes depend on (the input, the rewrite's options, the
     # profile's sites), none of the runtime's options: the same image runs on every machine
     # (--vga std or none, --mem, ...). The profile is kept across machines too: a device
@@ -429,9 +488,14 @@ def cmd_boot(args, rest) -> int:
         stem += "." + hashlib.sha256(repr(mmio).encode()).hexdigest()[:8]
     out = cache / f"{stem}.r1.elf"
     if not out.is_file():
+        if not linux:
+            # A bad or unrewritable image gets its one line before the announcement.
+            from . import emit, image
+            emit.check_rewritable(image.load(str(src), raw), window)
         how = f", {len(mmio)} device accesses from its profile made hypercalls" if mmio else ""
-        print(f"ring1: rewriting {src} (cached as {out}{how})", file=sys.stderr)
-        r = _rewrite_job((str(src), str(out), None, window, tactics, prof))
+        what = f"{src} (its vmlinux)" if linux else str(src)
+        print(f"ring1: rewriting {what} (cached as {out}{how})", file=sys.stderr)
+        r = _rewrite_job((str(rewrite_src), str(out), None, window, tactics, prof))
         if r["status"] != "ok":
             _err(r["error"])
             return r["exit"]
@@ -537,12 +601,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("run", help="run a patched image under the ring1 runtime (options after "
                        "the image go to the runtime: --mem, --serial, --vga, --cmdline, "
-                       "--timeout, --stats, --trace …)", add_help=True,
-                       description=RUN_DESCRIPTION)
+                       "--initrd, --timeout, --stats, --trace …; QEMU's -append and -initrd "
+                       "too). A Linux bzImage runs its vmlinux unpatched (ring1 boot rewrites "
+                       "it)", add_help=True, description=RUN_DESCRIPTION)
     q.add_argument("image")
     q = sub.add_parser("boot", help="rewrite (cached) and run in one step; each run records "
                        "its exits, and the next rewrite turns hot device accesses into "
-                       "hypercalls (--no-profile: neither)",
+                       "hypercalls (--no-profile: neither). IMAGE is a multiboot kernel, a Linux "
+                       "vmlinux or a Linux bzImage (boot protocol 2.10+: its vmlinux is taken "
+                       "out, rewritten and booted by the Linux boot protocol)",
                        description="Rewrite IMAGE (cached in ~/.cache/ring1/boot, or "
                        "$RING1_CACHE/boot) and run it. " + RUN_DESCRIPTION)
     q.add_argument("image")

@@ -239,7 +239,12 @@ def load(path: str | Path, raw: bytes | None = None) -> Image:
         raise BadInput(f"{path}: empty file")
     if mb is not None:
         raise BadInput(f"{path}: multiboot header without load addresses (flag 16) and not ELF")
-    raise BadInput(f"{path}: not an ELF file or a multiboot kernel")
+    from .bzimage import is_bzimage
+    if is_bzimage(raw):
+        raise BadInput(f"{path}: a Linux bzImage: `ring1 boot` and `ring1 run` take it as it "
+                       f"is; rewrite or inspect the ELF vmlinux inside it (`ring1 boot` keeps "
+                       f"it in its cache)")
+    raise BadInput(f"{path}: not an ELF file, a multiboot kernel or a Linux bzImage")
 
 
 def _check_elf_structure(path: str, raw: bytes) -> tuple[int, int]:

@@ -183,6 +183,21 @@ uint32_t r1_o2t(const struct vcpu *v, uint32_t addr)
     return t;
 }
 
+uint32_t r1_alias_return(const struct vcpu *v, uint32_t eip)
+{
+    if (!hdr || !no2t || eip < 5)
+        return 0;
+    bool hit;
+    o2t_exact(eip - 5, &hit);   // the moved call rel32 (5 bytes) that returns here
+    if (!hit)
+        return 0;
+    for (unsigned k = 0; k < nalias; k++)
+        if (eip >= alias_delta[k] && mem_window_alias_live(v, alias_delta[k]) &&
+            mem_phys(eip - alias_delta[k], 1))
+            return eip - alias_delta[k];
+    return 0;
+}
+
 // An interrupt may be taken at the start of a piece or at a resume point (exact t2o
 // entries), never in the middle of a piece: restarting a half-done translation is not
 // restarting the original instruction.

@@ -35,5 +35,10 @@ bool r1_trap_site(struct vcpu *v, uint32_t int3_addr);
 // p_vaddr != p_paddr runs its early code at the physical addresses, before paging (abi.h):
 // an int3 found at addr is also looked up at addr + delta for each such p_vaddr - p_paddr.
 void r1_set_alias_deltas(const uint32_t *deltas, unsigned n);
+// A return to the linked address `eip` of a moved `call` (trampoline.py pushes the original
+// return address, which is the linked one) made while the code ran at its physical alias
+// (paging off: Linux's startup_32 calls load_ucode_bsp): the address to continue at, eip -
+// delta, or 0 if eip is not such a return.
+uint32_t r1_alias_return(const struct vcpu *v, uint32_t eip);
 
 #endif

@@ -347,6 +347,33 @@ static const char *load_aout(const uint8_t *f, size_t size, size_t mh_off, uint3
 }
 
 // ---- the whole image ------------------------------------------------------------------------
+static const char *window_aliases(const struct image_layout *out, uint32_t ram_size, char *err,
+                                  size_t errlen);
+
+// A note named "Linux" (the kernel's LINUX_ELFNOTE entries) in a PT_NOTE segment.
+static bool linux_note(const uint8_t *f, size_t size, const struct elf *e)
+{
+    for (unsigned i = 0; i < e->eh.e_phnum; i++) {
+        Elf32_Phdr p;
+        phdr(f, e, i, &p);
+        if (p.p_type != PT_NOTE || !range_ok(p.p_offset, p.p_filesz, size))
+            continue;
+        const uint8_t *n = f + p.p_offset;
+        for (uint64_t off = 0; p.p_filesz - off >= sizeof(Elf32_Nhdr);) {
+            Elf32_Nhdr h;
+            memcpy(&h, n + off, sizeof h);
+            uint64_t name = off + sizeof h;
+            uint64_t next = name + align4(h.n_namesz) + align4(h.n_descsz);
+            if (next > p.p_filesz)
+                break;
+            if (h.n_namesz == sizeof "Linux" && !memcmp(n + name, "Linux", sizeof "Linux"))
+                return true;
+            off = next;
+        }
+    }
+    return false;
+}
+
 const char *image_parse(const uint8_t *f, size_t size, uint32_t ram_size,
                         struct image_layout *out, char *err, size_t errlen)
 {
@@ -365,8 +392,22 @@ const char *image_parse(const uint8_t *f, size_t size, uint32_t ram_size,
             break;
         }
     }
-    if (mh_off == SIZE_MAX)
-        return "no multiboot header in the first 8 KiB (only multiboot v1 kernels boot)";
+    if (mh_off == SIZE_MAX) {
+        // No multiboot header: a Linux vmlinux (an ELF with a "Linux" note) boots by the Linux
+        // boot protocol; nothing else boots.
+        struct elf e;
+        const char *why = elf_headers(f, size, &e, err, errlen);
+        if (why)
+            return why;
+        if (!e.ok || !linux_note(f, size, &e))
+            return "no multiboot header in the first 8 KiB, and not a Linux vmlinux (an ELF "
+                   "with a \"Linux\" note): only multiboot v1 kernels and Linux boot";
+        out->is_linux = true;
+        why = elf_ring1(f, size, &e, ram_size, out, err, errlen);
+        if (!why)
+            why = load_elf(f, size, &e, ram_size, out, err, errlen);
+        return why ? why : window_aliases(out, ram_size, err, errlen);
+    }
     uint32_t flags = rd32(f + mh_off + 4);
     if ((flags & 0xffff) & ~MB_REQUIRED_KNOWN)
         return fmt(err, errlen, "multiboot header requires features this loader does not know "
@@ -391,11 +432,18 @@ const char *image_parse(const uint8_t *f, size_t size, uint32_t ram_size,
         if (!why)
             why = load_elf(f, size, &e, ram_size, out, err, errlen);
     }
-    if (why || !out->has_note)
+    if (why)
         return why;
+    return window_aliases(out, ram_size, err, errlen);
+}
 
-    // The window's physical aliases (abi.h, "Kernels linked above where they are loaded")
-    // must miss RAM and the window itself.
+// The window's physical aliases (abi.h, "Kernels linked above where they are loaded") must
+// miss RAM and the window itself.
+static const char *window_aliases(const struct image_layout *out, uint32_t ram_size, char *err,
+                                  size_t errlen)
+{
+    if (!out->has_note)
+        return NULL;
     for (unsigned i = 0; i < out->ndeltas; i++) {
         uint32_t a = out->note.window_base - out->deltas[i];
         if (a & (R1_WINDOW_SIZE - 1))
@@ -597,5 +645,155 @@ const char *image_boot_layout(uint32_t load_start, uint32_t load_end, uint32_t r
         out->mod_addr[i] = (uint32_t)next;
         next = align_page(next + mod_size[i]);
     }
+    return NULL;
+}
+
+// ---- the Linux boot protocol ----------------------------------------------------------------
+#define LF_LOADED_HIGH          0x01    // loadflags: protected-mode code at 0x100000 (bzImage)
+#define XLF_KERNEL_64           0x0001  // xloadflags: a 64-bit kernel (startup_64)
+#define XLF_CAN_BE_LOADED_ABOVE_4G 0x0002
+
+static uint16_t rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// The header's fields, from out->bytes (offsets are the zero page's).
+static void linux_fields(struct linux_header *h)
+{
+#define HB(o) (h->bytes + ((o) - LINUX_HDR_OFF))
+    h->setup_sects = *HB(0x1f1);
+    h->version = rd16(HB(0x206));
+    h->loadflags = *HB(0x211);
+    h->initrd_addr_max = rd32(HB(0x22c));
+    h->kernel_alignment = rd32(HB(0x230));
+    h->xloadflags = h->version >= 0x020c ? rd16(HB(0x236)) : 0;
+    h->cmdline_size = rd32(HB(0x238));
+    h->pref_address = rd64(HB(0x258));
+    h->init_size = rd32(HB(0x260));
+#undef HB
+}
+
+const char *image_linux_header(const uint8_t *f, size_t size, struct linux_header *out,
+                               char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (size < 0x206 || memcmp(f + 0x202, "HdrS", 4) != 0)
+        return "not a bzImage: no Linux setup header (\"HdrS\" at 0x202)";
+    if (rd16(f + 0x1fe) != 0xaa55)
+        return "not a bzImage: no boot sector signature 0xaa55 at 0x1fe";
+    if (size < 0x208)
+        return "not a bzImage: the setup header is cut off";
+    uint16_t version = rd16(f + 0x206);
+    if (version < LINUX_VERSION_MIN)
+        return fmt(err, errlen, "Linux boot protocol %u.%02u is older than 2.10 (Linux 2.6.31), "
+                   "the oldest ring1 loads", version >> 8, version & 0xff);
+    // The header runs from 0x1f1 to the end of the jump at 0x200 (its target).
+    uint32_t end = 0x202u + f[0x201];
+    if (f[0x200] != 0xeb || end < LINUX_HDR_MIN_END || end > LINUX_HDR_END_MAX)
+        return fmt(err, errlen, "setup header: the jump at 0x200 (%02x %02x) does not end the "
+                   "header between %#x and %#x", f[0x200], f[0x201], LINUX_HDR_MIN_END,
+                   LINUX_HDR_END_MAX);
+    if (end > size)
+        return fmt(err, errlen, "setup header: it ends at %#x, past the end of the file (%zu "
+                   "bytes)", end, size);
+    memcpy(out->bytes, f + LINUX_HDR_OFF, end - LINUX_HDR_OFF);
+    out->end = end;
+    out->from_file = true;
+    linux_fields(out);
+    if (out->xloadflags & XLF_KERNEL_64)
+        return "a 64-bit (x86-64) kernel: ring1 runs 32-bit x86 kernels only";
+    if (!(out->loadflags & LF_LOADED_HIGH))
+        return "not a bzImage: loadflags LOADED_HIGH is clear (a zImage, loaded at 0x10000: "
+               "ring1 loads bzImages only)";
+    return NULL;
+}
+
+void image_linux_default_header(uint32_t load_start, uint32_t load_end,
+                                struct linux_header *out)
+{
+    memset(out, 0, sizeof *out);
+#define B(o) (out->bytes + ((o) - LINUX_HDR_OFF))   // by zero-page offset
+    const uint16_t flag = 0xaa55, version = LINUX_VERSION_MIN;
+    const uint32_t initrd_max = 0x7fffffff, cmdline_size = 2047;
+    const uint32_t init_size = load_end - load_start;
+    const uint64_t pref = load_start;
+    memcpy(B(0x1fe), &flag, 2);
+    *B(0x200) = 0xeb;
+    *B(0x201) = LINUX_HDR_MIN_END - 0x202;
+    memcpy(B(0x202), "HdrS", 4);
+    memcpy(B(0x206), &version, 2);
+    *B(0x211) = LF_LOADED_HIGH;
+    memcpy(B(0x22c), &initrd_max, 4);
+    memcpy(B(0x238), &cmdline_size, 4);
+    memcpy(B(0x258), &pref, 8);
+    memcpy(B(0x260), &init_size, 4);
+#undef B
+    out->end = LINUX_HDR_MIN_END;
+    linux_fields(out);
+}
+
+const char *image_linux_layout(const struct linux_header *h, uint32_t load_start,
+                               uint32_t load_end, uint32_t ram_size, uint64_t cmdline_len,
+                               uint64_t initrd_size, struct linux_layout *out, char *err,
+                               size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->zero_page = LINUX_ZERO_PAGE;
+    out->cmdline = LINUX_CMDLINE;
+    out->gdt = LINUX_GDT;
+    out->esp = LINUX_BOOT_ESP;
+    if (load_end < load_start || load_end > ram_size || ram_size < (2u << 20))
+        return "the kernel's loaded range is outside guest RAM";
+    if (load_start < 0x100000)
+        return fmt(err, errlen, "the kernel loads at %#x, below 1 MiB, where the zero page and "
+                   "the command line go", load_start);
+    if (h->from_file && h->pref_address != load_start)
+        return fmt(err, errlen, "the vmlinux loads at %#x but the bzImage's setup header wants "
+                   "it at %#llx (pref_address): not this bzImage's kernel, or one that must be "
+                   "relocated, which only its decompressor does", load_start,
+                   (unsigned long long)h->pref_address);
+    // The kernel's own early allocations (page tables, brk) run up to init_size.
+    uint64_t need = h->init_size > load_end - load_start ? h->init_size : load_end - load_start;
+    uint64_t usable = ram_size > 0x20000u ? ram_size - 0x20000u : 0;   // SeaBIOS keeps the top
+    if (!range_ok(load_start, need, usable))
+        return fmt(err, errlen, "the kernel needs physical %#x-%#llx (its init_size) but guest "
+                   "RAM (%u MiB) ends sooner; try a larger --mem", load_start,
+                   (unsigned long long)load_start + need, ram_size >> 20);
+    if (cmdline_len > h->cmdline_size)
+        return fmt(err, errlen, "the command line is %llu bytes; this kernel takes at most %u "
+                   "(cmdline_size)", (unsigned long long)cmdline_len, h->cmdline_size);
+    if (cmdline_len >= 0x10000)
+        return "the command line is longer than 64 KiB";
+    if (!initrd_size)
+        return NULL;
+    // QEMU's x86_load_linux: the top of RAM below initrd_addr_max and the ACPI data, aligned
+    // down to a page.
+    uint64_t max = h->initrd_addr_max;
+    if (h->xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G)
+        max = UINT32_MAX;
+    if (max >= (uint64_t)ram_size - LINUX_ACPI_DATA)
+        max = (uint64_t)ram_size - LINUX_ACPI_DATA - 1;
+    if (initrd_size >= max)
+        return fmt(err, errlen, "the initrd (%llu bytes) is larger than the %llu bytes below "
+                   "%#llx; try a larger --mem", (unsigned long long)initrd_size,
+                   (unsigned long long)max, (unsigned long long)max + 1);
+    uint64_t addr = (max - initrd_size) & ~(uint64_t)(PAGE - 1);
+    if (addr < load_start + need)
+        return fmt(err, errlen, "the initrd (%llu bytes) does not fit in guest RAM between the "
+                   "kernel (up to %#llx) and %#llx; try a larger --mem",
+                   (unsigned long long)initrd_size, (unsigned long long)load_start + need,
+                   (unsigned long long)max + 1);
+    out->initrd = (uint32_t)addr;
+    out->initrd_size = (uint32_t)initrd_size;
     return NULL;
 }

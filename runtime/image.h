@@ -39,6 +39,8 @@ struct image_layout {
     struct image_load ring1;   // the .ring1 segment (vaddr in the window; paddr unused)
     uint32_t deltas[IMAGE_MAX_DELTAS];   // distinct non-zero p_vaddr - p_paddr of the loads
     unsigned ndeltas;
+    bool is_linux;             // no multiboot header, an ELF with a "Linux" note: a vmlinux, booted
+                            // by the Linux 32-bit boot protocol (image_linux_*)
 };
 
 // True if [off, off + len) lies within [0, size): no wrap-around, whatever the inputs.
@@ -74,5 +76,60 @@ const char *image_boot_layout(uint32_t load_start, uint32_t load_end, uint32_t r
                               uint64_t cmdline_len, unsigned nmods, const uint64_t *mod_cmdline_len,
                               const uint64_t *mod_size, struct boot_layout *out, char *err,
                               size_t errlen);
+
+// ---- the Linux boot protocol (the kernel's Documentation/arch/x86/boot.rst) -------------------
+// A vmlinux is entered at its 32-bit entry point with %esi pointing at a zero page (struct
+// boot_params) that holds the bzImage's setup header, patched as a boot loader does, as QEMU's
+// x86_load_linux does it for -kernel/-append/-initrd.
+#define LINUX_HDR_OFF     0x1f1   // struct setup_header, in the bzImage and in the zero page
+#define LINUX_HDR_END_MAX 0x290   // boot_params' edd_mbr_sig_buffer: the header ends before
+#define LINUX_HDR_MIN_END 0x264   // protocol 2.10 has fields up to init_size (0x260-0x263)
+#define LINUX_READ        8192    // bytes of a bzImage the loader reads (QEMU reads as many)
+#define LINUX_VERSION_MIN 0x020a  // 2.10 (Linux 2.6.31): pref_address, init_size
+#define LINUX_ZERO_PAGE   0x10000u   // QEMU's real_addr for a protocol >= 2.02 kernel
+#define LINUX_CMDLINE     0x20000u   // QEMU's cmdline_addr
+#define LINUX_GDT         0x11000u   // the GDT with __BOOT_CS 0x10, __BOOT_DS 0x18 (ring1's)
+#define LINUX_BOOT_ESP    0x1fff0u   // a stack below the command line (ring1's; startup_32
+                                     // sets its own before it pushes anything)
+#define LINUX_ACPI_DATA   0x20000u   // what QEMU 7.2 keeps free above initrd_max (measured:
+                                     // a 12 KiB initrd ends at RAM - 128 KiB)
+#define LINUX_LOADER_QEMU 0xb0       // type_of_loader QEMU writes
+
+struct linux_header {
+    uint8_t bytes[LINUX_HDR_END_MAX - LINUX_HDR_OFF];   // the header, zero after its end
+    uint32_t end;               // offset in the zero page just past it (0x202 + jump byte)
+    uint16_t version;
+    uint8_t setup_sects, loadflags;
+    uint16_t xloadflags;        // 0 before protocol 2.12
+    uint32_t initrd_addr_max, kernel_alignment, cmdline_size, init_size;
+    uint64_t pref_address;
+    bool from_file;             // read from a bzImage (else made for a bare vmlinux)
+};
+
+// Check a bzImage's first bytes f[0, size) (size may be cut at LINUX_READ) and copy its setup
+// header out: boot sector signature, "HdrS", protocol >= 2.10, the header inside the bytes and
+// the zero page, a bzImage (loadflags LOADED_HIGH), not a 64-bit kernel (XLF_KERNEL_64).
+const char *image_linux_header(const uint8_t *f, size_t size, struct linux_header *out,
+                               char *err, size_t errlen);
+
+// The header a bare vmlinux gets (no bzImage to copy one from): protocol 2.10's fields as an
+// i386 bzImage's header.S gives them, pref_address/init_size from the loaded range.
+void image_linux_default_header(uint32_t load_start, uint32_t load_end,
+                                struct linux_header *out);
+
+struct linux_layout {
+    uint32_t zero_page, cmdline, gdt, esp;
+    uint32_t initrd, initrd_size;   // 0, 0 without an initrd
+};
+
+// Where things go for a kernel loaded at [load_start, load_end) with header h on a machine of
+// ram_size bytes: the command line (cmdline_len bytes without its NUL) must fit the kernel's
+// cmdline_size; the kernel must load at its pref_address with init_size bytes of RAM; the
+// initrd goes as QEMU puts it: page-aligned at the top of RAM below initrd_addr_max and below
+// the top LINUX_ACPI_DATA bytes, above the kernel's init_size.
+const char *image_linux_layout(const struct linux_header *h, uint32_t load_start,
+                               uint32_t load_end, uint32_t ram_size, uint64_t cmdline_len,
+                               uint64_t initrd_size, struct linux_layout *out, char *err,
+                               size_t errlen);
 
 #endif

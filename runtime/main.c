@@ -1,4 +1,5 @@
-// ring1-run: load a (patched or unpatched) 32-bit multiboot kernel and run it natively.
+// ring1-run: load a (patched or unpatched) 32-bit multiboot kernel or Linux vmlinux and run it
+// natively.
 // `ring1-run --help` lists every option with its default, and the exit statuses (usage_text
 // below is the one description; the README points at it).
 #include <errno.h>
@@ -26,9 +27,10 @@
 static const char usage_text[] =
 "usage: ring1-run IMAGE [OPTION...]\n"
 "\n"
-"Run a 32-bit multiboot kernel -- patched by `ring1 rewrite`, or unpatched (then every\n"
-"privileged instruction traps) -- natively on a virtual i386 PC modelled on QEMU's\n"
-"`qemu-system-i386 -nodefaults -vga std -cpu qemu32`. COM1 is the console.\n"
+"Run a 32-bit multiboot kernel or Linux vmlinux -- patched by `ring1 rewrite`, or\n"
+"unpatched (then every privileged instruction traps) -- natively on a virtual i386 PC\n"
+"modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu qemu32`. COM1 is the\n"
+"console.\n"
 "\n"
 "Machine:\n"
 "  --mem SIZE             guest RAM, 2M..3G; K/M/G suffix, a bare number is MiB\n"
@@ -72,11 +74,22 @@ static const char usage_text[] =
 "                         pc-testdev): latch ports 0xE0 and 0xE8, 0xE4, interrupt lines\n"
 "                         at 0x2000, 64 KiB of buffer at 0xFF000000 (default: absent)\n"
 "\n"
-"Boot (multiboot v1, laid out as QEMU's -kernel/-append/-initrd do):\n"
-"  --cmdline STRING       the kernel's command line after its name (default empty)\n"
+"Boot, laid out as QEMU's -kernel/-append/-initrd do. A multiboot v1 kernel gets the\n"
+"multiboot information; a Linux vmlinux (an ELF with a \"Linux\" note and no multiboot\n"
+"header) is entered at its 32-bit entry point by the Linux boot protocol (zero page in\n"
+"%esi, flat CS 0x10 and data 0x18, paging and interrupts off):\n"
+"  --cmdline STRING       the kernel's command line (multiboot: after its name)\n"
+"                         (default empty)\n"
+"  --linux-setup FILE     Linux: the bzImage the vmlinux IMAGE came out of; its setup\n"
+"                         header (protocol 2.10 or later) goes into the zero page (default:\n"
+"                         protocol 2.10's fields, initrd_addr_max 0x7fffffff,\n"
+"                         cmdline_size 2047)\n"
+"  --initrd FILE          Linux: the initial ramdisk, page-aligned at the top of RAM below\n"
+"                         initrd_addr_max and the BIOS's top 128 KiB, as QEMU's -initrd\n"
+"                         (default: none)\n"
 "  --kernel-name NAME     the name the command line starts with (default IMAGE): a\n"
 "                         patched image then gets its original's command line\n"
-"  --module 'FILE ARGS'   a multiboot module; the whole string is its command line;\n"
+"  --module 'FILE ARGS'   multiboot: a module; the whole string is its command line;\n"
 "                         repeatable, loaded in order (default: none)\n"
 "\n"
 "Run:\n"
@@ -271,7 +284,7 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL,
-               *profile_out = NULL;
+               *profile_out = NULL, *linux_setup = NULL, *initrd = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30, .vga = true};
@@ -328,6 +341,14 @@ int main(int argc, char **argv)
             if (nmodules == LOADER_MAX_MODS)
                 usage_error("--module %s: too many modules", argv[i + 1]);
             modules[nmodules++] = argv[++i];
+        } else if (!strcmp(a, "--linux-setup") && value) {
+            if (linux_setup)
+                usage_error("--linux-setup %s: given twice", argv[i + 1]);
+            linux_setup = argv[++i];
+        } else if (!strcmp(a, "--initrd") && value) {
+            if (initrd)
+                usage_error("--initrd %s: given twice", argv[i + 1]);
+            initrd = argv[++i];
         } else if (!strcmp(a, "--disk") && value) {
             parse_disk(argv[++i], pc.disks, pc.disk_cache);
         } else if (!strcmp(a, "--break") && value) {
@@ -360,7 +381,7 @@ int main(int argc, char **argv)
         } else if (a[0] == '-' && a[1]) {
             static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--vga", "--cmdline",
                                                  "--timeout", "--kernel-name", "--module",
-                                                 "--disk", "--break", "--profile-out"};
+                                                 "--linux-setup", "--initrd", "--disk", "--break", "--profile-out"};
             bool wants = false;
             for (unsigned k = 0; k < sizeof valued / sizeof valued[0]; k++)
                 wants |= !strcmp(a, valued[k]);
@@ -378,6 +399,10 @@ int main(int argc, char **argv)
     mem_init(pc.ram_size);
     for (unsigned i = 0; i < nmodules; i++)
         loader_add_module(&img, modules[i]);
+    if (linux_setup)
+        loader_set_linux_setup(&img, linux_setup);
+    if (initrd)
+        loader_set_initrd(&img, initrd);
     loader_load(image, &img);
     if (kernel_name)
         img.path = kernel_name;

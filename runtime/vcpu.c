@@ -391,6 +391,13 @@ static void page_fault(struct vcpu *v)
         uint32_t pc = vcpu_lin_eip(v);
         if ((v->exit.err & PFERR_I) || (lin >= pc && lin - pc < INSN_MAX &&
                                          !vmem_fetch(v, pc, (uint8_t[1]){0}, 1))) {
+            uint32_t to = lin == pc ? r1_alias_return(v, v->eip) : 0;
+            if (to) {
+                // A moved call's linked return address, reached at its physical alias.
+                stats_count("alias-return");
+                v->eip = to;
+                return;
+            }
             if (copy_jumped(v))
                 return;
             vcpu_stop(v, STATUS_UNSUPPORTED, "the guest jumped to %#x (physical %#x), which "

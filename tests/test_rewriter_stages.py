@@ -277,7 +277,7 @@ def _bad_inputs():
     aout = make_aout_kludge(load, b"\xfa\xf4", load + 32)
     return [
         ("empty", b"", "empty file"),
-        ("text", b"hello, world\n" * 20, "not an ELF file or a multiboot kernel"),
+        ("text", b"hello, world\n" * 20, "not an ELF file, a multiboot kernel or a Linux bzImage"),
         ("short-header", good[:40], "truncated ELF header"),
         ("bad-class", _elf_patch(good, "B", 4, 7), "bad ELF class"),
         ("big-endian", _elf_patch(good, "B", 5, 2), "big-endian"),
