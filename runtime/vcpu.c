@@ -278,30 +278,37 @@ static bool emulate_here(struct vcpu *v)
     return emulate(v, &in, addr, addr + in.len, addr + in.len) == EMU_OK;
 }
 
-// The guest used a selector the host GDT accepts without trapping (e.g. 0x23 in DS): the
-// host segment register now holds it. Record it as the guest's and give the host its own.
+// The guest loaded a segment register natively with a selector the host's GDT or LDT accepts
+// without trapping (0x23, 0x2b, 0x33, 0x7b: Linux's user data and TLS selectors among them),
+// so the host register holds the host's segment, not the one the guest's tables describe.
+// At the next exit the load is made again as the processor would have made it -- from the
+// guest's descriptor, base and limit included (a C library's %gs: thread pointer) -- and the
+// instruction that exited runs again if it faulted: the fault may have been the host's
+// segment's (the wrong base). A load the guest's tables refuse would have faulted at the load
+// itself, which is past: the selector is kept as before.
+static void native_load(struct vcpu *v, int sreg, uint16_t sel, const char *event)
+{
+    v->exc.vector = -1;
+    if (seg_load(v, sreg, sel) < 0) {
+        v->exc.vector = -1;
+        v->seg[sreg].sel = sel;
+    }
+    v->page[R1_VCPU_SEL / 4 + sreg] = sel;
+    v->native_load = true;
+    stats_count(event);
+}
+
 static void check_host_segments(struct vcpu *v)
 {
-    if (v->seen_ds != v->hsel_ds) {
-        v->seg[R1_SREG_DS].sel = (uint16_t)v->seen_ds;
-        v->page[R1_VCPU_SEL / 4 + R1_SREG_DS] = v->seen_ds;
-        stats_count("native-ds-load");
-    }
-    if (v->seen_es != v->hsel_es) {
-        v->seg[R1_SREG_ES].sel = (uint16_t)v->seen_es;
-        v->page[R1_VCPU_SEL / 4 + R1_SREG_ES] = v->seen_es;
-        stats_count("native-es-load");
-    }
-    if (v->seen_fs) {   // the selector, with bit 16 set (entry.S)
-        v->seg[R1_SREG_FS].sel = (uint16_t)v->seen_fs;
-        v->page[R1_VCPU_SEL / 4 + R1_SREG_FS] = (uint16_t)v->seen_fs;
-        stats_count("native-fs-load");
-    }
-    if (v->seen_gs) {
-        v->seg[R1_SREG_GS].sel = (uint16_t)v->seen_gs;
-        v->page[R1_VCPU_SEL / 4 + R1_SREG_GS] = (uint16_t)v->seen_gs;
-        stats_count("native-gs-load");
-    }
+    v->native_load = false;
+    if (v->seen_ds != v->hsel_ds)
+        native_load(v, R1_SREG_DS, (uint16_t)v->seen_ds, "native-ds-load");
+    if (v->seen_es != v->hsel_es)
+        native_load(v, R1_SREG_ES, (uint16_t)v->seen_es, "native-es-load");
+    if (v->seen_fs)   // the selector, with bit 16 set (entry.S)
+        native_load(v, R1_SREG_FS, (uint16_t)v->seen_fs, "native-fs-load");
+    if (v->seen_gs)
+        native_load(v, R1_SREG_GS, (uint16_t)v->seen_gs, "native-gs-load");
     v->seen_fs = v->seen_gs = 0;
 }
 
@@ -460,6 +467,10 @@ static void handle_trap(struct vcpu *v)
     switch (x->signo) {
     case SIGSEGV:
     case SIGBUS:
+        if (v->native_load) {   // the fault may be the host segment's: again, with the guest's
+            stats_count("native-load-retry");
+            return;
+        }
         switch (x->trapno) {
         case T_PF:
             page_fault(v);

@@ -102,6 +102,7 @@ struct vcpu {
     // The last #PF reflected to the guest, for mapping its page at once when the handler's
     // iret returns to the faulting instruction (vcpu_pf_return).
     struct { bool on, write, fetch; int cpl; uint32_t eip, lin, cr3; } pf;
+    bool     native_load;  // check_host_segments made a native segment load again this exit
     bool     nmi_pending;  // an NMI waits (vcpu_nmi)
     bool     nmi_blocked;  // in an NMI handler: no NMI until the next iret (SDM 3A §6.7.1)
     uint32_t spin_lo, spin_hi;  // a wait loop the guest was found in (clock.c), or 0, 0

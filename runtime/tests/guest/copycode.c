@@ -21,14 +21,15 @@ static uint32_t pt[3][1024] __attribute__((aligned(4096)));
 static uint8_t kstack[4096] __attribute__((aligned(16)));
 struct tss { uint32_t link, esp0, ss0, rest[23]; } __attribute__((packed));
 static struct tss tss;
-static uint64_t gdt[6];
+static uint64_t gdt[7];
+#define TLS_AT (USER + 0x5000)   // the base of GDT entry 6 (0x33): a user page
 
 static volatile uint32_t copy_at, seen_vec, seen_err, seen_eip, seen_eax, seen_ebx, seen_cs;
 void next_test(void);
 
 // The routines, in .text (the rewriter patches them). Each ends with a label *_end.
 void r_int80(void), r_int80_end(void), r_flags(void), r_flags_end(void), r_cpuid(void),
-    r_cpuid_end(void), r_sigret(void), r_sigret_end(void);
+    r_cpuid_end(void), r_tls(void), r_tls_end(void), r_sigret(void), r_sigret_end(void);
 __asm__(".text\n"
         ".globl r_int80, r_int80_end\n"
         "r_int80:\n"
@@ -61,6 +62,16 @@ __asm__(".text\n"
         "  movl $99, %eax\n"
         "  int $0x80\n"
         "r_cpuid_end:\n"
+        // A thread pointer: GS loaded with 0x33 -- a selector the host's GDT accepts too (its
+        // 64-bit code segment) -- then read through it.
+        ".globl r_tls, r_tls_end\n"
+        "r_tls:\n"
+        "  movw $0x33, %ax\n"
+        "  movw %ax, %gs\n"
+        "  movl %gs:4, %ebx\n"
+        "  movl $99, %eax\n"
+        "  int $0x80\n"
+        "r_tls_end:\n"
         ".globl r_sigret, r_sigret_end\n"
         "r_sigret:\n"
         "  movl $0x77, %ebx\n"
@@ -165,17 +176,22 @@ void next_test(void)
         copy(USER + 0x2000, r_cpuid, r_cpuid_end);
         ring3(USER + 0x2000, USER + 0x3ff000);
     case 3:
+        puts("%gs loaded with 0x33 in ring 3 (the thread pointer), read through\n");
+        ((volatile uint32_t *)TLS_AT)[1] = 0x7e57;
+        copy(USER + 0x3000, r_tls, r_tls_end);
+        ring3(USER + 0x3000, USER + 0x3ff000);
     case 4:
-    case 5: {
+    case 5:
+    case 6: {
         // A signal-return stub on the user stack, three times, the later ones written
         // through the supervisor alias of the user frames.
-        uint32_t sp = USER + 0x3ff000 - 0x40 * (test - 3) - 0x11;
+        uint32_t sp = USER + 0x3ff000 - 0x40 * (test - 4) - 0x11;
         puts("signal-return stub copied to the user stack");
-        puts(test > 4 ? " through an alias\n" : "\n");
-        copy(test > 4 ? sp - USER + ALIAS : sp, r_sigret, r_sigret_end);
+        puts(test > 5 ? " through an alias\n" : "\n");
+        copy(test > 5 ? sp - USER + ALIAS : sp, r_sigret, r_sigret_end);
         ring3(sp, sp);
     }
-    case 6:
+    case 7:
         puts("int $0x80 routine copied to a kernel page, called in ring 0\n");
         copy(KBUF + 0x801, r_int80, r_int80_end);
         copy_at = KBUF + 0x801;
@@ -207,6 +223,7 @@ int gmain(uint32_t magic, uint32_t info)
     gdt[3] = seg(0, 0xfffff, 0xfa, 0xc);   // 0x1b user code
     gdt[4] = seg(0, 0xfffff, 0xf2, 0xc);   // 0x23 user data
     gdt[5] = seg((uint32_t)&tss, sizeof tss - 1, 0x89, 0);   // 0x28 TSS
+    gdt[6] = seg(TLS_AT, 0xfff, 0xf2, 0x4);                    // 0x33 user data: TLS
     tss.ss0 = 0x10;
     tss.esp0 = (uint32_t)(kstack + sizeof kstack);
     tss.rest[22] = (uint32_t)sizeof tss << 16;   // I/O map base past the limit: no bitmap
@@ -225,7 +242,7 @@ int gmain(uint32_t magic, uint32_t info)
         puts("int $0x80 routine copied and called with paging off\n");
         copy(KBUF + 0x801, r_int80, r_int80_end);
         copy_at = KBUF + 0x801;
-        test = 7;
+        test = 8;
         __asm__ volatile("call *%0" ::"r"(KBUF + 0x801) : "memory");
     }
     for (uint32_t i = 0; i < 1024; i++) {
