@@ -228,7 +228,16 @@ static void index_patched(const struct image *img, const struct image_layout *la
     const uint8_t *hdr = img->ring1 + (img->note.image_vaddr - img->ring1_vaddr);
     struct r1_header h;
     memcpy(&h, hdr, sizeof h);
-    for (int pass = 0; pass < 2; pass++) {
+    // Each load's bytes as the input had them (every undo record applied), for the context of
+    // the int3 sites' fingerprints (patched.c).
+    uint8_t *orig[IMAGE_MAX_LOADS] = {0};
+    for (unsigned i = 0; i < lay->nloads; i++) {
+        if (!(orig[i] = malloc(lay->loads[i].filesz ? lay->loads[i].filesz : 1)))
+            fail(img->path, "out of memory for the patched ranges");
+        memcpy(orig[i], mem_phys(lay->loads[i].paddr, lay->loads[i].filesz),
+               lay->loads[i].filesz);
+    }
+    for (int pass = 0; pass < 3; pass++) {
         for (const uint8_t *p = hdr + h.undo_off, *end = p + h.undo_size; p < end;) {
             struct r1_undo u;
             memcpy(&u, p, sizeof u);
@@ -236,16 +245,20 @@ static void index_patched(const struct image *img, const struct image_layout *la
                 const struct image_load *l = &lay->loads[i];
                 if (u.offset < l->off || u.len > l->filesz || u.offset - l->off > l->filesz - u.len)
                     continue;
-                uint32_t home = l->paddr + (u.offset - l->off);
+                uint32_t at = u.offset - l->off;
                 if (pass == 0)
-                    patched_add(home, l->vaddr + (u.offset - l->off), p + sizeof u, u.len,
-                                mem_phys(l->paddr, l->filesz), l->paddr, l->filesz);
+                    memcpy(orig[i] + at, p + sizeof u, u.len);
+                else if (pass == 1)
+                    patched_add(l->paddr + at, l->vaddr + at, p + sizeof u, u.len,
+                                mem_phys(l->paddr, l->filesz), orig[i], l->paddr, l->filesz);
                 else
-                    mem_frames_exempt(home, u.len);
+                    mem_frames_exempt(l->paddr + at, u.len);
             }
             p += sizeof u + ((u.len + 3) & ~3u);
         }
-        if (pass == 0) {
+        if (pass == 1) {
+            for (unsigned i = 0; i < lay->nloads; i++)
+                free(orig[i]);
             patched_index();
             if (!patched_any())
                 return;

@@ -20,6 +20,9 @@
 struct range {
     uint32_t home, vaddr, len;
     uint32_t bytes;        // patched[len] then orig[len] at blob + bytes
+    uint64_t fp_before, fp_after;   // the fingerprints (below); a short range's may be absent
+    uint64_t fo_before, fo_after;   // an int3 site's with the code around it original (its
+    bool has_before, has_after;     // neighbours' copies already repaired), int3 kept
 };
 
 struct key {
@@ -75,7 +78,7 @@ static void add_key(uint64_t fp, uint32_t range, uint32_t delta)
 }
 
 void patched_add(uint32_t home, uint32_t vaddr, const uint8_t *orig, uint32_t len,
-                 const uint8_t *seg, uint32_t seg_pa, uint32_t seg_len)
+                 const uint8_t *seg, const uint8_t *seg_orig, uint32_t seg_pa, uint32_t seg_len)
 {
     uint32_t at = home - seg_pa;
     if (!len || at > seg_len || len > seg_len - at)
@@ -92,18 +95,41 @@ void patched_add(uint32_t home, uint32_t vaddr, const uint8_t *orig, uint32_t le
     }
     memcpy(blob + blob_len, seg + at, len);
     memcpy(blob + blob_len + len, orig, len);
-    ranges = grow(ranges, &cap_ranges, nranges + 1, sizeof *ranges);
-    ranges[nranges++] = (struct range){home, vaddr, len, (uint32_t)blob_len};
+    struct range rg = {home, vaddr, len, (uint32_t)blob_len, 0, 0, 0, 0, false, false};
     blob_len += 2 * (size_t)len;
-    uint32_t r = nranges;   // index + 1
+    uint8_t o[FP_LEN];
     if (len >= FP_LEN) {
-        add_key(load64(seg + at), r, 0);
-        return;
+        rg.fp_after = load64(seg + at);
+        rg.has_after = true;
+    } else {
+        if (at + len >= FP_LEN) {                       // context before
+            rg.fp_before = load64(seg + at + len - FP_LEN);
+            memcpy(o, seg_orig + at + len - FP_LEN, FP_LEN);
+            o[FP_LEN - len] = seg[at];
+            rg.fo_before = load64(o);
+            rg.has_before = true;
+        }
+        if ((uint64_t)at + FP_LEN <= seg_len) {         // context after
+            rg.fp_after = load64(seg + at);
+            memcpy(o, seg_orig + at, FP_LEN);
+            o[0] = seg[at];
+            rg.fo_after = load64(o);
+            rg.has_after = true;
+        }
     }
-    if (at + len >= FP_LEN)                       // context before
-        add_key(load64(seg + at + len - FP_LEN), r, FP_LEN - len);
-    if ((uint64_t)at + FP_LEN <= seg_len)         // context after
-        add_key(load64(seg + at), r, 0);
+    ranges = grow(ranges, &cap_ranges, nranges + 1, sizeof *ranges);
+    ranges[nranges++] = rg;
+    // Only a trampoline jump's fingerprints go into the index for looking through whole
+    // frames: its `jmp rel32` names its own trampoline, so they occur nowhere but in a copy.
+    // An int3 trap site's are `int3` and the code around it -- and kernels pad between
+    // functions with int3 (Linux does): eight of them in a row would match a site at a
+    // function's start. Those are matched when a copy's int3 runs (patched_trap_copy).
+    if (seg[at] != 0xe9)
+        return;
+    if (rg.has_before)
+        add_key(rg.fp_before, nranges, FP_LEN - len);
+    if (rg.has_after)
+        add_key(rg.fp_after, nranges, 0);
 }
 
 void patched_index(void)
@@ -191,6 +217,34 @@ bool patched_explain(uint32_t at, bool (*read)(void *ctx, uint32_t lin, uint8_t 
             continue;
         *copy = c;
         *site = r->vaddr;
+        return true;
+    }
+    return false;
+}
+
+bool patched_trap_copy(const uint8_t *w, uint32_t lo, uint32_t hi, uint32_t cc,
+                       const uint8_t **orig, uint32_t *len)
+{
+    for (unsigned i = 0; i < nranges; i++) {
+        const struct range *r = &ranges[i];
+        const uint8_t *p = blob + r->bytes;
+        if (p[0] != 0xcc || cc + r->len > hi)
+            continue;
+        uint64_t before = cc + r->len >= lo + FP_LEN ? load64(w + cc + r->len - FP_LEN) : 0,
+                 after = cc + FP_LEN <= hi ? load64(w + cc) : 0;
+        // The context before is 7 bytes for a 1-byte record (the int3 of an `int $0x80`,
+        // whose 0x80 the trap tactic left in place): the byte after the int3 must be the
+        // site's too, or `mov $1, %eax; cpuid` would pass for `mov $1, %eax; int $0x80`.
+        bool next = !r->has_after || (cc + 1 < hi && (w[cc + 1] == (uint8_t)(r->fp_after >> 8) ||
+                                                      w[cc + 1] == (uint8_t)(r->fo_after >> 8)));
+        bool a = r->has_before && cc + r->len >= lo + FP_LEN && next &&
+                 (before == r->fp_before || before == r->fo_before);
+        bool b = r->has_after && cc + FP_LEN <= hi &&
+                 (after == r->fp_after || after == r->fo_after);
+        if (!a && !b)
+            continue;
+        *orig = p + r->len;
+        *len = r->len;
         return true;
     }
     return false;

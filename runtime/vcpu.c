@@ -454,6 +454,33 @@ static void fast_syscall_lost(struct vcpu *v, bool blocked)
                   : "esp and ebp are not the guest's");
 }
 
+// An int3 that is no trap site, just run: if it is a copy of one (with enough of the code
+// around the site to say so, patched.h), put the site's original bytes back there, whatever
+// the guest's page protections, and run them.
+static bool trap_copy(struct vcpu *v)
+{
+    uint8_t w[32];
+    uint32_t cc = vcpu_lin_eip(v) - 1, lo = 0, hi = vmem_fetch(v, cc - 16, w, sizeof w);
+    if (hi <= 16) {   // the page before is not there: from the int3 on
+        lo = 16;
+        hi = 16 + vmem_fetch(v, cc, w + 16, 16);
+    }
+    const uint8_t *orig;
+    uint32_t len;
+    if (hi <= 16 || !patched_trap_copy(w, lo, hi, 16, &orig, &len))
+        return false;
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t pa, pferr;
+        if (vmem_translate(v, cc + i, ACC_SYS, &pa, &pferr) < 0 || !mem_phys(pa, 1))
+            return false;   // (the bytes were just read: not reached)
+        mem_frame_stored(pa, 1);
+        *(uint8_t *)mem_phys(pa, 1) = orig[i];
+    }
+    v->eip--;
+    stats_count("code-copy-repaired");
+    return true;
+}
+
 static void handle_trap(struct vcpu *v)
 {
     const struct exit_info *x = &v->exit;
@@ -511,7 +538,7 @@ static void handle_trap(struct vcpu *v)
             uint8_t b = 0;
             uint32_t next = v->eip;
             vmem_fetch(v, vcpu_lin_eip(v) - 1, &b, 1);
-            if (b == 0xcc && r1_trap_site(v, next - 1))
+            if (b == 0xcc && (r1_trap_site(v, next - 1) || trap_copy(v)))
                 return;
             v->eip = next - (b == 0xcc ? 1 : 2);
             stats_exit(R1_KIND_INT, v->eip);
