@@ -101,6 +101,9 @@ KERNELS: dict[str, KernelSpec] = {s.name: s for s in [
     KernelSpec("invaders", "grub-invaders, a multiboot game (VGA text)", "i386",
                package="grub-invaders", member="boot/invaders.exec",
                kind="raw", multiboot=True),
+    KernelSpec("busybox", "Debian's busybox-static (i386): a Linux user space for an initramfs",
+               "i386", package="busybox-static", member="bin/busybox", kind="raw",
+               elf=(1, EM_386)),
 ]}
 
 
