@@ -1,14 +1,16 @@
 // The rewrite's patched ranges and the repair of copies of them (patched.h).
 //
 // Finding copies: every range gets a fingerprint, 8 bytes of the patched image that a copy of
-// it must contain: its first 8 bytes when it is that long (a trampoline jump: `jmp rel32` to
-// its own trampoline, so no two ranges share one), else the 8 bytes that end where it ends
-// (context before it) and the 8 that start where it starts (context after it) -- a short range
-// (an `int3` trap site, a 5-byte jump) copied with at least 8 - len bytes of what surrounds it
-// in the kernel is found. A frame is scanned at every byte offset: a bit filter answers most
+// it must contain: its first 8 bytes when it is that long, else the 8 bytes that end where it
+// ends (context before it) and the 8 that start where it starts (context after it), so that a
+// short range copied with at least 8 - len bytes of what surrounds it is found. A trampoline
+// jump's fingerprints (its `jmp rel32` names its own trampoline: nothing else has those
+// bytes) are looked for in a whole frame when it is first executed: a bit filter answers most
 // offsets, a hash table the rest, and a candidate counts only if its whole fingerprint and
-// range match. Matches are collected first and repaired after, so that repairing one range
-// cannot hide a neighbour's context.
+// range match; matches are collected first and repaired after, so that repairing one range
+// cannot hide a neighbour's context. An int3 trap site's fingerprint is mostly code and int3,
+// which padding between functions also is: it is compared only where an int3 runs that is no
+// trap site (patched_trap_copy).
 #include "patched.h"
 
 #include <stdlib.h>

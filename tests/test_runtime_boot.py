@@ -1455,6 +1455,25 @@ def _probe_keys(text):
     return keys
 
 
+def _assert_keys_differ_only_as_listed(ref, got, rows):
+    """Every key where ring1's answer (got) is not QEMU's (ref) matches a listed difference
+    (rows: (compiled regex, reason)), and every listed difference matches a key: a fixed one
+    cannot stay listed."""
+    used = [0] * len(rows)
+    unexplained = []
+    for k in list(ref) + [k for k in got if k not in ref]:
+        if ref.get(k) == got.get(k):
+            continue
+        i = next((i for i, (rx, _) in enumerate(rows) if rx.fullmatch(k)), None)
+        if i is None:
+            unexplained.append(f"{k}: qemu {ref.get(k)} ring1 {got.get(k)}")
+        else:
+            used[i] += 1
+    assert not unexplained, "\n".join(unexplained)
+    stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
+    assert not stale, "listed differences that no longer differ: " + "; ".join(stale)
+
+
 @pytest.mark.parametrize("machine", list(PROBE_MACHINES))
 def test_pc_probe_matches_qemu(machine, tmp_path):
     """Every port (0x000-0x4FF, 0xCF0-0xCFF), CMOS byte, PCI configuration byte and BAR
@@ -1500,19 +1519,7 @@ def test_pc_probe_matches_qemu(machine, tmp_path):
                                                             (machine == "pc"))
     rows = [(re.compile(rx), reason) for rx, where, reason in PROBE_DIFFERENCES
             if machine in where.split()]
-    used = [0] * len(rows)
-    unexplained = []
-    for k in list(ref) + [k for k in got if k not in ref]:
-        if ref.get(k) == got.get(k):
-            continue
-        i = next((i for i, (rx, _) in enumerate(rows) if rx.fullmatch(k)), None)
-        if i is None:
-            unexplained.append(f"{k}: qemu {ref.get(k)} ring1 {got.get(k)}")
-        else:
-            used[i] += 1
-    assert not unexplained, "\n".join(unexplained)
-    stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
-    assert not stale, "listed differences that no longer differ: " + "; ".join(stale)
+    _assert_keys_differ_only_as_listed(ref, got, rows)
 
 
 # runtime/tests/guest/fwcfg.c: QEMU's firmware configuration device (ports 0x510-0x51B), as
@@ -1563,19 +1570,7 @@ def test_fw_cfg_matches_qemu(mem, machine, tmp_path):
         assert keys["fwcfg.file etc/e820"] == "size 0x00000014 reserved 0x00000000"
         assert keys["fwcfg.dma.read-sig"] == "0x00000000"
     rows = [(re.compile(rx), reason) for rx, reason in FWCFG_DIFFERENCES]
-    used = [0] * len(rows)
-    unexplained = []
-    for k in list(ref) + [k for k in got if k not in ref]:
-        if ref.get(k) == got.get(k):
-            continue
-        i = next((i for i, (rx, _) in enumerate(rows) if rx.fullmatch(k)), None)
-        if i is None:
-            unexplained.append(f"{k}: qemu {ref.get(k)} ring1 {got.get(k)}")
-        else:
-            used[i] += 1
-    assert not unexplained, "\n".join(unexplained)
-    stale = [rows[i][1] for i in range(len(rows)) if not used[i]]
-    assert not stale, "listed differences that no longer differ: " + "; ".join(stale)
+    _assert_keys_differ_only_as_listed(ref, got, rows)
 
 
 def test_vmx_svm_instructions_are_ud_as_on_qemu(tmp_path):
