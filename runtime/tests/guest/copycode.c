@@ -204,13 +204,6 @@ void next_test(void)
     gexit(1);
 }
 
-static uint64_t seg(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-    return (limit & 0xffffull) | ((uint64_t)(base & 0xffffff) << 16) |
-           ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
-           ((uint64_t)flags << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
 int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic;
@@ -218,21 +211,10 @@ int gmain(uint32_t magic, uint32_t info)
     int unpaged = 0;
     for (; *cmd; cmd++)
         unpaged |= cmd[0] == ' ' && cmd[1] == 'u' && cmd[2] == 'n' && cmd[3] == 'p';
-    gdt[1] = seg(0, 0xfffff, 0x9a, 0xc);   // 0x08 kernel code
-    gdt[2] = seg(0, 0xfffff, 0x92, 0xc);   // 0x10 kernel data
-    gdt[3] = seg(0, 0xfffff, 0xfa, 0xc);   // 0x1b user code
-    gdt[4] = seg(0, 0xfffff, 0xf2, 0xc);   // 0x23 user data
-    gdt[5] = seg((uint32_t)&tss, sizeof tss - 1, 0x89, 0);   // 0x28 TSS
-    gdt[6] = seg(TLS_AT, 0xfff, 0xf2, 0x4);                    // 0x33 user data: TLS
-    tss.ss0 = 0x10;
-    tss.esp0 = (uint32_t)(kstack + sizeof kstack);
+    gdt[6] = gdt_desc(TLS_AT, 0xfff, 0xf2, 0x4);   // 0x33 user data: TLS
     tss.rest[22] = (uint32_t)sizeof tss << 16;   // I/O map base past the limit: no bitmap
-    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr = {sizeof gdt - 1,
-                                                                             (uint32_t)gdt};
-    __asm__ volatile("lgdt %0\n"
-                     "ljmp $0x08, $1f\n"
-                     "1: movw $0x10, %%ax\n movw %%ax, %%ds\n movw %%ax, %%es\n movw %%ax, %%ss\n"
-                     "movw $0x28, %%ax\n ltr %%ax" ::"m"(gdtr) : "eax", "memory");
+    gdt_load_ring3(gdt, sizeof gdt / sizeof gdt[0], &tss, sizeof tss,
+                   (uint32_t)(kstack + sizeof kstack));
     pic_init(0xff, 0xff);   // no interrupts: ring 3 runs with IF set
     idt_gate_dpl(0x80, int80_entry, 3);
     idt_gate(13, gp_entry);

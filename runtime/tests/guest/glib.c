@@ -58,6 +58,32 @@ void idt_gate_dpl(unsigned vec, void (*handler)(void), unsigned dpl)
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
+uint64_t gdt_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    return (limit & 0xffffull) | ((uint64_t)(base & 0xffffff) << 16) |
+           ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
+           ((uint64_t)flags << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
+void gdt_load_ring3(uint64_t *gdt, unsigned n, void *tss, uint32_t tss_size, uint32_t esp0)
+{
+    gdt[0] = 0;
+    gdt[1] = gdt_desc(0, 0xfffff, 0x9a, 0xc);   // 0x08 kernel code
+    gdt[2] = gdt_desc(0, 0xfffff, 0x92, 0xc);   // 0x10 kernel data
+    gdt[3] = gdt_desc(0, 0xfffff, 0xfa, 0xc);   // 0x1b user code
+    gdt[4] = gdt_desc(0, 0xfffff, 0xf2, 0xc);   // 0x23 user data
+    gdt[5] = gdt_desc((uint32_t)tss, tss_size - 1, 0x89, 0);   // 0x28 TSS
+    ((uint32_t *)tss)[1] = esp0;
+    ((uint32_t *)tss)[2] = 0x10;
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr = {
+        (uint16_t)(8 * n - 1), (uint32_t)gdt};
+    __asm__ volatile("lgdt %0\n"
+                     "ljmp $0x08, $1f\n"
+                     "1: movl $0x10, %%eax\n"
+                     "movl %%eax, %%ds\n movl %%eax, %%es\n movl %%eax, %%ss\n"
+                     "movw $0x28, %%ax\n ltr %%ax" ::"m"(gdtr) : "eax", "memory");
+}
+
 void pic_init(uint8_t mask_master, uint8_t mask_slave)
 {
     outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);

@@ -20,6 +20,13 @@ void gexit(uint32_t code) __attribute__((noreturn));
 void idt_gate(unsigned vec, void (*handler)(void));
 // The same with the gate's DPL (3: reachable by `int` from ring 3).
 void idt_gate_dpl(unsigned vec, void (*handler)(void), unsigned dpl);
+// A segment descriptor: base, limit (20 bits), access byte, flags nibble (G, D/B, L, AVL).
+uint64_t gdt_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
+// The GDT a guest with a ring 3 needs, loaded (lgdt, CS/DS/ES/SS reloaded, ltr): 0x08 kernel
+// code, 0x10 kernel data, 0x1b user code, 0x23 user data (all flat), 0x28 the TSS at tss
+// (tss_size bytes; its SS0 is set to 0x10 and ESP0 to esp0). gdt has n >= 6 entries; entries
+// from 6 on are the caller's, filled before the call.
+void gdt_load_ring3(uint64_t *gdt, unsigned n, void *tss, uint32_t tss_size, uint32_t esp0);
 // The 8259A pair at vectors 0x20 and 0x28 (ICW1-ICW4 as a PC BIOS programs them), then the
 // interrupt masks of master and slave.
 void pic_init(uint8_t mask_master, uint8_t mask_slave);

@@ -26,13 +26,6 @@ static uint64_t gdt[8];
 
 extern char after_jmp[], after_call[], after_int[], gp_insn[], b_after_iret[], a_after_jmp[];
 
-static uint64_t seg(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-    return (limit & 0xffffull) | ((uint64_t)(base & 0xffffff) << 16) |
-           ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
-           ((uint64_t)flags << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
 static uint64_t task_gate(uint16_t tss_sel)
 {
     return (uint64_t)tss_sel << 16 | (uint64_t)0x85 << 40;   // present, DPL 0, type 5
@@ -156,13 +149,13 @@ int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic;
     (void)info;
-    gdt[1] = seg(0, 0xfffff, 0x9a, 0xc);
-    gdt[2] = seg(0, 0xfffff, 0x92, 0xc);
-    gdt[3] = seg((uint32_t)&tss_main, sizeof(struct tss) - 1, 0x89, 0);
-    gdt[4] = seg((uint32_t)&tss_a, sizeof(struct tss) - 1, 0x89, 0);
-    gdt[5] = seg((uint32_t)&tss_b, sizeof(struct tss) - 1, 0x89, 0);
+    gdt[1] = gdt_desc(0, 0xfffff, 0x9a, 0xc);
+    gdt[2] = gdt_desc(0, 0xfffff, 0x92, 0xc);
+    gdt[3] = gdt_desc((uint32_t)&tss_main, sizeof(struct tss) - 1, 0x89, 0);
+    gdt[4] = gdt_desc((uint32_t)&tss_a, sizeof(struct tss) - 1, 0x89, 0);
+    gdt[5] = gdt_desc((uint32_t)&tss_b, sizeof(struct tss) - 1, 0x89, 0);
     gdt[6] = task_gate(SEL_B);
-    gdt[7] = seg((uint32_t)&tss_c, sizeof(struct tss) - 1, 0x89, 0);
+    gdt[7] = gdt_desc((uint32_t)&tss_c, sizeof(struct tss) - 1, 0x89, 0);
     task_init(&tss_a, task_a, stack_a, sizeof stack_a);
     tss_a.eax = 0xa5a5;
     task_init(&tss_b, task_b, stack_b, sizeof stack_b);

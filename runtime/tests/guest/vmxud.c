@@ -58,13 +58,6 @@ static uint8_t kstack[4096] __attribute__((aligned(16)));
 static uint8_t ustack[4096] __attribute__((aligned(16)));
 static volatile uint32_t user_vec[3], user_val[3];
 
-static uint64_t seg(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-    return (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
-           (uint64_t)access << 40 | (uint64_t)((limit >> 16) & 0xf) << 48 |
-           (uint64_t)flags << 52 | (uint64_t)(base >> 24) << 56;
-}
-
 // Ring 3 can print nothing (COM1 is a port): it records, then int $0x30 reports from ring 0.
 #define USER_TRY(i, insn)                                                                   \
     do {                                                                                    \
@@ -109,20 +102,8 @@ void user_report(void)
 
 static void to_ring3(void)
 {
-    gdt[1] = seg(0, 0xfffff, 0x9a, 0xc);   // 0x08 kernel code
-    gdt[2] = seg(0, 0xfffff, 0x92, 0xc);   // 0x10 kernel data
-    gdt[3] = seg(0, 0xfffff, 0xfa, 0xc);   // 0x1b user code
-    gdt[4] = seg(0, 0xfffff, 0xf2, 0xc);   // 0x23 user data
-    gdt[5] = seg((uint32_t)&tss, sizeof tss - 1, 0x89, 0);   // 0x28 TSS
-    tss.ss0 = 0x10;
-    tss.esp0 = (uint32_t)(kstack + sizeof kstack);
-    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr = {sizeof gdt - 1,
-                                                                             (uint32_t)gdt};
-    __asm__ volatile("lgdt %0\n"
-                     "ljmp $0x08, $1f\n"
-                     "1: movl $0x10, %%eax\n"
-                     "movl %%eax, %%ds\n movl %%eax, %%es\n movl %%eax, %%ss\n"
-                     "movw $0x28, %%ax\n ltr %%ax" ::"m"(gdtr) : "eax", "memory");
+    gdt_load_ring3(gdt, sizeof gdt / sizeof gdt[0], &tss, sizeof tss,
+                   (uint32_t)(kstack + sizeof kstack));
     idt_gate_dpl(0x30, report_entry, 3);
     __asm__ volatile("pushl $0x23\n"          // ss
                      "pushl %0\n"             // esp
