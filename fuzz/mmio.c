@@ -141,6 +141,16 @@ void *mem_phys(uint32_t pa, uint32_t len)
 
 void mem_frame_stored(uint32_t pa, uint32_t len) { (void)pa; (void)len; }
 
+// push r/m (the ring-3 wrapping accesses' form): onto SS:ESP, flat, as emulate.c does.
+int emu_push(struct vcpu *v, uint32_t val, int size)
+{
+    uint32_t esp = v->gpr[R_ESP] - (uint32_t)size;
+    if (vmem_write(v, v->seg[R1_SREG_SS].base + esp, &val, (unsigned)size, 0) < 0)
+        return -1;
+    v->gpr[R_ESP] = esp;
+    return 0;
+}
+
 void stats_count(const char *name) { (void)name; }
 uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
                           const char **kind)

@@ -403,6 +403,8 @@ void mem_view_reset(struct vcpu *v)
 {
     mmio_cache_flush();   // the device-register read cache is keyed by linear address
     reserve_all();
+    if (nshadow)
+        stats_add("shadow-drop-flush", nshadow);
     sp_forget_all();
     mem_stat_flushes++;
     if (v->cr0 & CR0_PG)
@@ -453,6 +455,7 @@ void mem_view_invlpg(struct vcpu *v, uint32_t lin)
         return;
     uint32_t pn = lin >> 12;
     if (sp_ent[pn]) {
+        stats_count("shadow-drop-invlpg");
         unmap_pages(pn, pn + 1);
         sp_forget(pn);
     }
@@ -609,8 +612,10 @@ void mem_view_cr3(struct vcpu *v)
             *pde |= PTE_A;
     }
     mem_stat_cr3_kept += kept;
-    if (drop)
+    if (drop) {
         drop_marked();
+        stats_add("shadow-drop-cr3", drop);
+    }
     if (down)
         downgrade_marked();
 }
@@ -627,12 +632,14 @@ void mem_view_cr3(struct vcpu *v)
 // Drop the pages mapped with ring-0 rights below page number lim.
 static void drop_sys_below(uint32_t lim)
 {
+    unsigned before = nshadow;
     for (unsigned i = 0; i < nshadow; i++) {
         uint32_t pn = sp_list[i];
         if ((sp_ent[pn] & SP_SYS) && pn < lim)
             sp_ent[pn] |= SP_DROP;
     }
     drop_marked();
+    stats_add("shadow-drop-ring3", before - nshadow);
 }
 
 void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
@@ -661,6 +668,30 @@ void mem_view_unlimit(struct vcpu *v)
 {
     v->user_limit = GUEST_SPACE;
     drop_sys_below(1u << 20);
+}
+
+void mem_view_raise_limit(struct vcpu *v, uint32_t need)
+{
+    // Over need, and at least one 4 MiB granule more; four times the limit when need is not
+    // known. A process growing its heap crosses its limit every 4 MiB, and giving the limit
+    // up there dropped every ring-0 page (the kernel, mapped again page by page: 116,000
+    // shadow fills in the unix sample's memstress of 200 MiB). Here only those below the
+    // new limit go -- as a rule none: kernels keep their own pages above their processes'.
+    uint64_t lim = v->user_limit >> 12;
+    uint64_t want = need ? (((uint64_t)need >> 12) + 1024) & ~1023ull : lim * 4;
+    if (want < lim + 1024)
+        want = lim + 1024;
+    if (want >= (1u << 20) || (mem_window && want > mem_window >> 12)) {
+        mem_view_unlimit(v);
+        return;
+    }
+    v->user_limit = want << 12;
+    limit_pn = (uint32_t)want;
+    sys_below = 0;
+    for (unsigned i = 0; i < nshadow; i++)
+        sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);
+    if (sys_below)
+        drop_sys_below(limit_pn);
 }
 
 // Map page pn onto frame pa with prot through its chunk's mapping (see "Linear chunks"),
@@ -804,6 +835,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
         set_backed(page >> 12, false);
     }
     // A write upgrade replaces the entry.
+    if (sp_ent[page >> 12])
+        stats_count("shadow-write-upgrade");
     sp_add(page >> 12, pa | rights | (sys ? SP_SYS : 0));
     mem_stat_shadow_faults++;
     if (nshadow > mem_stat_pages)

@@ -37,6 +37,10 @@ void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl);
 // Ring 3 faulted at its segment limit: run it unlimited (dropping every page mapped with
 // ring-0 rights) until it next enters ring 3; the caller resyncs the host segments.
 void mem_view_unlimit(struct vcpu *v);
+// Ring 3 faulted at its segment limit, or runs code above it: raise the limit (by steps, and
+// above linear address need), dropping the ring-0 pages below the new one; past the window,
+// mem_view_unlimit. The caller resyncs the host segments.
+void mem_view_raise_limit(struct vcpu *v, uint32_t need);
 // A host page fault at guest linear address lin. Returns 0 if the shadow was filled (retry
 // the instruction), 1 if the guest gets a #PF (*pferr set), -1 if the physical address *pa
 // is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window, -3 if lin is in the

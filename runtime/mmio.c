@@ -412,9 +412,16 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa)
     if (is_string_op(&in))
         return string_op(v, &in);
     struct operand o = {v, 0, lin & ~(PGSIZE - 1), pa & ~(PGSIZE - 1)};
-    if (!operand_lin(v, &in, &o.lin))
+    if (!operand_lin(v, &in, &o.lin) || !emulate_access(v, &in, o))
         return false;
-    return emulate_access(v, &in, o);
+    stats_count("mmio");
+    return true;
+}
+
+bool mmio_emulate_ram(struct vcpu *v, const struct insn *in)
+{
+    struct operand o = {v, 0, 1, 0};   // fault_page 1: no page is it
+    return !is_string_op(in) && operand_lin(v, in, &o.lin) && emulate_access(v, in, o);
 }
 
 int mmio_emulate_site(struct vcpu *v, const struct insn *in)
@@ -431,6 +438,7 @@ int mmio_emulate_site(struct vcpu *v, const struct insn *in)
     }
     if (!emulate_access(v, in, o))
         return -1;
+    stats_count("mmio");
     // A stable register read by `mov r32, [mem]` (the form the site's trampoline can answer
     // from the cache): remember it for the next time.
     const struct mmio_range *r = device ? find(pa) : NULL;
@@ -558,7 +566,13 @@ static bool emulate_access(struct vcpu *v, const struct insn *in_, struct operan
             rc = opnd_write(&o, r, size);
         break;
     }
-    case 0xfe: case 0xff:                                   // inc, dec r/m
+    case 0xfe: case 0xff:                                   // inc, dec r/m; push r/m
+        if (in.op == 0xff && in.reg == 6) {
+            rc = opnd_read(&o, &val, in.opsize);
+            if (!rc)
+                rc = emu_push(v, val, in.opsize);
+            break;
+        }
         if (in.reg > 1)
             return false;
         rc = opnd_read(&o, &val, size);
@@ -575,7 +589,6 @@ static bool emulate_access(struct vcpu *v, const struct insn *in_, struct operan
     default:
         return false;
     }
-    stats_count("mmio");
     if (rc < 0) {
         intr_raise_recorded(v);   // a fault on the RAM part of a straddling operand
         return true;

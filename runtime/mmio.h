@@ -43,5 +43,9 @@ bool mmio_emulate(struct vcpu *v, uint32_t lin, uint32_t pa);
 // string moves included). A fault on the operand is raised in the guest (v->exc) either way;
 // v->eip advances past the instruction otherwise.
 int mmio_emulate_site(struct vcpu *v, const struct insn *in);
+// The same emulation for an instruction at v->eip whose memory operand is ordinary guest
+// memory, accessed with the guest's paging rights (the host refused the access for a reason of
+// its own: vcpu.c, user_limit_fault). False if it is none of the forms above or a string move.
+bool mmio_emulate_ram(struct vcpu *v, const struct insn *in);
 
 #endif

@@ -100,6 +100,12 @@ static bool ldt_broken;
 // Describe a segment to the host as LDT slot `slot` of this process (modify_ldt); returns
 // its selector, or the flat default if the kernel refuses. A slot keeps what it was last
 // given, so that ring 3's limited segments cost no system call on each entry.
+// Set when host_ldt rewrites a slot: a segment register holding its selector keeps the old
+// descriptor until it is loaded again. CS and SS are, by every entry's iretq; DS and ES by
+// the host kernel's modify_ldt itself (refresh_ldt_segments); FS and GS are not: seg_sync_host
+// loads them again (a limit raised for ring 3, mem.c, used to stay the old one in %gs).
+static bool ldt_rewritten;
+
 static uint16_t host_ldt(int slot, uint32_t base, uint32_t limit, uint16_t attr, bool code,
                          uint16_t flat)
 {
@@ -128,6 +134,7 @@ static uint16_t host_ldt(int slot, uint32_t base, uint32_t limit, uint16_t attr,
         return flat;
     }
     stats_count("modify-ldt");
+    ldt_rewritten = true;
     slots[slot] = ud;
     filled[slot] = true;
     return sel;
@@ -278,7 +285,10 @@ static void seg_sync_host(struct vcpu *v, int sreg)
         // whole pages, so round down to one).
         uint64_t room = v->user_limit > s->base ? ((v->user_limit - s->base) & ~0xfffull) : 0;
         if (room == 0) {
-            mem_view_unlimit(v);   // the segment starts above everything ring 3 may reach
+            // The segment starts above everything ring 3 has reached (a thread pointer in
+            // memory not touched yet): raise the limit over its base.
+            stats_count("user-limit-raised");
+            mem_view_raise_limit(v, s->base + PGSIZE - 1);
             seg_resync_host(v);
             return;
         }
@@ -294,11 +304,12 @@ static void seg_sync_host(struct vcpu *v, int sreg)
     switch (sreg) {
     case R1_SREG_FS:
     case R1_SREG_GS: {
+        ldt_rewritten = false;
         uint16_t h = !limited ? HOST_USER_DS
                      : null ? 0 : host_ldt(sreg, s->base, limit, attr, false, HOST_USER_DS);
         if (sreg == R1_SREG_FS) {
             v->guest_fsbase = null ? 0 : s->base;
-            if (h != v->hsel_fs) {
+            if (h != v->hsel_fs || ldt_rewritten) {
                 // Kept in step at once: the exit landing takes an FS that differs from
                 // hsel_fs for one the guest loaded itself (sig_entry ignores 64-bit code,
                 // where a signal may fall between these two lines).
@@ -307,7 +318,7 @@ static void seg_sync_host(struct vcpu *v, int sreg)
             }
         } else {
             v->guest_gsbase = null ? 0 : s->base;
-            if (h != v->hsel_gs) {
+            if (h != v->hsel_gs || ldt_rewritten) {
                 v->hsel_gs = h;
                 __asm__ volatile("movl %k0, %%gs" ::"r"(h));
             }

@@ -481,6 +481,64 @@ static bool trap_copy(struct vcpu *v)
     return true;
 }
 
+// Ring 3 faulted with #GP(0) or #SS(0) while it runs under a user limit (mem.c): was it that
+// limit? The instruction tells. Its explicit memory operand past the limit the host enforces on
+// its segment (segment.c cuts each at the user limit) but within the guest's own limit: if the
+// operand's linear address lies at or above the user limit, ring 3 reaches further than
+// before -- raise the limit over it and run the instruction again. If it lies below, the offset
+// wrapped around 4 GiB, as a C library's accesses below the thread pointer in %gs do (errno at
+// %gs:-0x40: every i386 program with thread-local storage), and no limit short of none admits
+// it: emulate the instruction, its access made with the guest's paging rights. (Giving the
+// limit up instead dropped every ring-0 page at each such access and at each return to ring 3
+// after it: Linux's kernel mapped again page by page, 1.67 million shadow fills in a busybox
+// session.) Operands the decoder does not place (the stack's, string moves'): the limit goes
+// up a step, and a fault that was not the limit's comes back until there is none. False: not
+// the limit's fault (a sensitive instruction, an operand within the host's limit or past the
+// guest's): the caller goes on as with any #GP.
+static bool user_limit_fault(struct vcpu *v)
+{
+    uint32_t eip = vcpu_lin_eip(v);
+    if ((uint64_t)eip + INSN_MAX > v->user_limit) {   // the instruction itself lies past it
+        stats_count("user-limit-raised");
+        mem_view_raise_limit(v, eip + INSN_MAX);
+        seg_resync_host(v);
+        return true;
+    }
+    uint8_t buf[INSN_MAX];
+    unsigned n = vmem_fetch(v, eip, buf, sizeof buf);
+    struct insn in;
+    if (decode(buf, n, &in) < 0 || insn_kind(&in))
+        return false;
+    bool moffs = in.op >= 0xa0 && in.op <= 0xa3;
+    if (!insn_has_mem(&in) && !moffs) {
+        stats_count("user-limit-raised");
+        mem_view_raise_limit(v, 0);
+        seg_resync_host(v);
+        return true;
+    }
+    const struct seg *s = &v->seg[moffs ? (in.seg >= 0 ? in.seg : R1_SREG_DS) : insn_seg(&in)];
+    uint32_t ea = moffs ? in.imm : insn_ea(&in, v->gpr);
+    uint64_t room = v->user_limit > s->base ? ((v->user_limit - s->base) & ~0xfffull) : 0;
+    // (Up to 16 bytes accessed: an operand that starts within the host's limit may end past it.)
+    if ((uint64_t)ea + 16 <= room || ea > s->limit)
+        return false;
+    uint64_t lin = (uint32_t)(s->base + ea);
+    if (lin + 16 > v->user_limit) {
+        stats_count("user-limit-raised");
+        mem_view_raise_limit(v, (uint32_t)(lin + 15 > 0xffffffffu ? 0xffffffffu : lin + 15));
+        seg_resync_host(v);
+        return true;
+    }
+    if (mmio_emulate_ram(v, &in)) {
+        stats_count("user-limit-emulated");
+        return true;
+    }
+    stats_count("user-limit-off");   // an instruction the emulation does not handle
+    mem_view_unlimit(v);
+    seg_resync_host(v);
+    return true;
+}
+
 static void handle_trap(struct vcpu *v)
 {
     const struct exit_info *x = &v->exit;
@@ -513,14 +571,8 @@ static void handle_trap(struct vcpu *v)
             return;
         default:     // #GP, #NP, #SS, #TS: a privileged instruction, or the guest's own fault
             if (v->cpl == 3 && v->user_limit < GUEST_SPACE && x->err == 0 &&
-                (x->trapno == T_GP || x->trapno == T_SS)) {
-                // Perhaps ring 3 reached past the limit it runs under (mem.c): run the
-                // instruction again without it. A fault that was not that comes back.
-                stats_count("user-limit-off");
-                mem_view_unlimit(v);
-                seg_resync_host(v);
+                (x->trapno == T_GP || x->trapno == T_SS) && user_limit_fault(v))
                 return;
-            }
             if (emulate_here(v))
                 return;
             intr_deliver(v, T_GP, EV_EXC, 0, v->eip);
@@ -840,8 +892,8 @@ int vcpu_run(struct vcpu *v)
         if (v->cpl == 3 && v->user_limit < GUEST_SPACE && vcpu_lin_eip(v) >= v->user_limit) {
             // Ring 3 runs code above its limit (mem.c): a patched kernel's own ring-3 code
             // going through a trampoline in the window, say. Not from here on.
-            stats_count("user-limit-off");
-            mem_view_unlimit(v);
+            stats_count("user-limit-raised");
+            mem_view_raise_limit(v, vcpu_lin_eip(v));
             seg_resync_host(v);
         }
         v->exit.signo = 0;

@@ -592,6 +592,29 @@ def test_demand_paging_maps_at_the_handlers_iret(tmp_path, tactics):
     assert filled < 192 + 100, err   # one fill per demand fault, not two
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_ring3_reaches_past_its_limit_as_on_qemu(tmp_path, tactics):
+    """tests/guest/ulimit.c: ring 3 writes and reads below its thread pointer in %gs (offsets
+    that wrap around 4 GiB, in seven instruction forms), touches pages ever higher up to just
+    below the kernel's, runs cpuid, and reads a kernel page directly and through %gs (#PF).
+    Same lines as QEMU; and the kernel's 64 pages, which it reads after every report, are
+    dropped from ring 3's reach only for the two reads that must fault -- not at every access
+    past ring 3's segment limit (mem.c, "user limit"; each such drop is the kernel's pages
+    mapped again one by one)."""
+    src = guest("ulimit")
+    image = rewrite(src, str(tmp_path / "ulimit.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n"), want
+    assert "report 3: 0x11111116" in want and want.count("#PF error 0x00000005 cr2 0xc0000000") == 2
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "user-limit-emulated") == 7, err      # the seven wrapping accesses
+    assert _stat(err, "user-limit-raised") >= 3, err        # 8 MiB, 24, 200, 3 GiB, the kernel's
+    assert _stat(err, "user-limit-off") == 0, err
+    assert _stat(err, "shadow-drop-ring3") <= 2 * 64, err
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)
@@ -1169,6 +1192,13 @@ UNPATCHED_STOP = {
 UNPATCHED_PANIC = {
     "unix": (r"^fs: ", 3, "panic: mycpu called with interrupts enabled",
              "pushcli/mycpu read IF with a native pushfl: the host's IF is always 1"),
+    "paging": (r"^ring 3 write sup_page", 33,
+               "exception 13 (#GP) err=0x00000000 eip=0x00101ac2 cs=0x001b eflags=0x00000002",
+               "the trap path's native push %ds saves the host's selector for ring 3's DS (an "
+               "LDT slot of ring1's), which its pop %ds loads natively without an exit: the "
+               "iret back to ring 3 finds the kernel's DS still cached and nulls it, as a PC "
+               "would, and the next access through DS is #GP(0) as on a PC. (Until 2026-12 "
+               "ring1 ran such accesses with no limit and a flat DS: wrong, and equal by chance)"),
 }
 
 
