@@ -22,6 +22,9 @@ Sections (default: all, in this order):
             their debug-exit; the unix sample (disk + scripted session) to its first shell
             prompt and the end of the session; GNU Mach to its panic and the -dbg build to its
             `db>` prompt, with CPU time next to wall time; grub-invaders to its first CGA frame
+  linux     Debian's i386 Linux with busybox as /init: boot to the shell, then fork+exec, tmpfs
+            files, a shell loop, a walk of sysfs, a pipe (bench/linuxwork.py) under QEMU TCG,
+            ring1's first boot and ring1 with its profile, and ring1's exits by cause
   rewriter  wall time and peak RSS of `ring1 inspect` / `ring1 rewrite` on real kernels, next to
             the floor (capstone's disasm_lite alone over the same executable bytes), and batch
             throughput with -j 1 and -j 2
@@ -59,8 +62,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 RING1 = [sys.executable, "-m", "rewriter.cli"]
 
 import guests  # noqa: E402  (bench/guests.py)
+import linuxwork  # noqa: E402  (bench/linuxwork.py)
 
-SECTIONS = ["workloads", "nano", "unixwork", "boot", "rewriter"]
+SECTIONS = ["workloads", "nano", "unixwork", "boot", "linux", "rewriter"]
 CLOCK_HOST = ["--clock", "host"]    # ring1 without skipping the guest's waits (runtime/clock.c)
 LABEL = {"native": "native", "ring1": "ring1", "trap": "ring1 trap-only", "qemu": "QEMU TCG",
          "kvm": "QEMU KVM", "host": "ring1 --clock host", "first": "ring1 first run"}
@@ -776,6 +780,8 @@ def to_markdown(res: dict) -> str:
     uw = res.get("unixwork")
     if uw:
         out += unixwork_markdown(uw, notes)
+    if res.get("linux"):
+        out += linuxwork.linux_markdown(res["linux"], fmt_ratio, notes)
     boot = res.get("boot")
     if boot:
         cols = [c for c in ("qemu", "ring1", "trap", "host", "kvm")
@@ -1104,6 +1110,12 @@ def main(argv=None) -> int:
                 t = time.perf_counter()
                 res[name] = fn(env, args.quick)
                 res[name]["section_s"] = round(time.perf_counter() - t, 1)
+    if "linux" in sections:
+        say("linux:")
+        t = time.perf_counter()
+        guests.build()
+        res["linux"] = linuxwork.bench_linux(args.quick, say, parse_stats, exit_causes)
+        res["linux"]["section_s"] = round(time.perf_counter() - t, 1)
     if "rewriter" in sections:
         say("rewriter:")
         t = time.perf_counter()

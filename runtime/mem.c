@@ -642,8 +642,20 @@ static void drop_sys_below(uint32_t lim)
     stats_add("shadow-drop-ring3", before - nshadow);
 }
 
+// Giving ring 3's limit up for wrapping accesses (mem_view_wrapped): how many this stay in
+// ring 3 has emulated; the ring-0 pages mapped again since the last time it was given up for
+// them (counted until ring 3 is entered again, measuring, then averaged into refill_avg).
+static unsigned wraps, refills, refill_avg = 128;
+static bool measuring;
+
 void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
 {
+    if (new_cpl == 3 && old_cpl != 3) {
+        wraps = 0;
+        if (measuring)
+            refill_avg = (3 * refill_avg + refills) / 4;
+        measuring = false;
+    }
     if (!(v->cr0 & CR0_PG)) {
         v->user_limit = GUEST_SPACE;   // no pages, nothing to protect
         return;
@@ -668,6 +680,26 @@ void mem_view_unlimit(struct vcpu *v)
 {
     v->user_limit = GUEST_SPACE;
     drop_sys_below(1u << 20);
+}
+
+bool mem_view_wrapped(struct vcpu *v)
+{
+    // Rent or buy: an emulation costs a host signal (~3 us); giving the limit up costs the
+    // kernel's pages it then touches, mapped again one host fault each (~5 us) -- once per
+    // stay, since back in ring 3 the limit holds again and what the kernel mapped meanwhile
+    // lies above it. How many that is, is measured each time (refill_avg). Emulating up to
+    // about that cost and then giving up is never more than about twice the better of the
+    // two: a process touching its thread's errno and allocator a few times between system
+    // calls is emulated; a shell's loop doing it thousands of times between timer ticks runs
+    // unlimited (553,000 emulations in a busybox `while` loop of 5,000 iterations before).
+    unsigned most = refill_avg * 5 / 3;
+    if (++wraps <= (most < 16 ? 16 : most))
+        return true;
+    stats_count("user-limit-off");
+    mem_view_unlimit(v);
+    refills = 0;
+    measuring = true;
+    return false;
 }
 
 void mem_view_raise_limit(struct vcpu *v, uint32_t need)
@@ -834,6 +866,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
             die("map shadow page");
         set_backed(page >> 12, false);
     }
+    if (measuring && sys)
+        refills++;
     // A write upgrade replaces the entry.
     if (sp_ent[page >> 12])
         stats_count("shadow-write-upgrade");

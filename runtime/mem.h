@@ -41,6 +41,10 @@ void mem_view_unlimit(struct vcpu *v);
 // above linear address need), dropping the ring-0 pages below the new one; past the window,
 // mem_view_unlimit. The caller resyncs the host segments.
 void mem_view_raise_limit(struct vcpu *v, uint32_t need);
+// Ring 3 made an access past its limit through an offset that wrapped around 4 GiB (below a
+// thread pointer's base): true, the caller emulates it; false, too many in this stay in
+// ring 3 -- the limit is given up (mem_view_unlimit) and the caller runs the instruction again.
+bool mem_view_wrapped(struct vcpu *v);
 // A host page fault at guest linear address lin. Returns 0 if the shadow was filled (retry
 // the instruction), 1 if the guest gets a #PF (*pferr set), -1 if the physical address *pa
 // is not RAM (MMIO or nothing), -2 if lin is in the hypervisor window, -3 if lin is in the

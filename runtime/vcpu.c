@@ -529,12 +529,14 @@ static bool user_limit_fault(struct vcpu *v)
         seg_resync_host(v);
         return true;
     }
-    if (mmio_emulate_ram(v, &in)) {
-        stats_count("user-limit-emulated");
-        return true;
+    if (mem_view_wrapped(v)) {
+        if (mmio_emulate_ram(v, &in)) {
+            stats_count("user-limit-emulated");
+            return true;
+        }
+        stats_count("user-limit-off");   // an instruction the emulation does not handle
+        mem_view_unlimit(v);
     }
-    stats_count("user-limit-off");   // an instruction the emulation does not handle
-    mem_view_unlimit(v);
     seg_resync_host(v);
     return true;
 }

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import qemuref
+from initramfs import busybox_initrd, newc_cpio
 from conftest import RING1, ROOT, assert_one_line_error, run_ring1
 
 GUEST = Path(ROOT) / "runtime" / "tests" / "guest" / "linux"
@@ -337,18 +338,6 @@ def test_a_moved_call_returns_to_the_physical_alias(parts, tmp_path, cache):
 
 # ---- Debian's 686 kernel (slow) -------------------------------------------------------------
 
-def newc_cpio(files: list[tuple[str, int, bytes]]) -> bytes:
-    """An initramfs: the cpio "newc" format the kernel unpacks (name, mode, data)."""
-    out = bytearray()
-    for ino, (name, mode, data) in enumerate(files + [("TRAILER!!!", 0, b"")], 1):
-        nb = name.encode() + b"\0"
-        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0]
-        out += b"070701" + "".join(f"{x:08x}" for x in fields).encode() + nb
-        out += b"\0" * ((-len(out)) % 4) + data
-        out += b"\0" * ((-len(out)) % 4)
-    return bytes(out)
-
-
 LINUX_CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1"
 
 # Lines where ring1's machine differs from QEMU's, on purpose or not yet done (docs/linux.md
@@ -455,8 +444,7 @@ def test_linux686_runs_a_busybox_session_as_under_qemu(tmp_path):
     bz = fetch.cached("linux686", "bzimage")
     bb = fetch.cached("busybox").read_bytes()
     initrd = tmp_path / "initrd.cpio"
-    initrd.write_bytes(newc_cpio([("bin", 0o40755, b""), ("bin/busybox", 0o100755, bb),
-                                  ("init", 0o100755, BUSYBOX_INIT)]))
+    initrd.write_bytes(busybox_initrd(bb, BUSYBOX_INIT))
     qrc, qout = qemu(bz, "-m", "256M", "-initrd", initrd, "-append", LINUX_CMDLINE)
     r = run_ring1("boot", bz, "--mem", "256M", "-initrd", initrd, "-append", LINUX_CMDLINE,
                   "--timeout", "120", "--stats", env={"RING1_CACHE": str(tmp_path / "cache")},

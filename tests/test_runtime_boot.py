@@ -596,11 +596,11 @@ def test_demand_paging_maps_at_the_handlers_iret(tmp_path, tactics):
 def test_ring3_reaches_past_its_limit_as_on_qemu(tmp_path, tactics):
     """tests/guest/ulimit.c: ring 3 writes and reads below its thread pointer in %gs (offsets
     that wrap around 4 GiB, in seven instruction forms), touches pages ever higher up to just
-    below the kernel's, runs cpuid, and reads a kernel page directly and through %gs (#PF).
-    Same lines as QEMU; and the kernel's 64 pages, which it reads after every report, are
-    dropped from ring 3's reach only for the two reads that must fault -- not at every access
-    past ring 3's segment limit (mem.c, "user limit"; each such drop is the kernel's pages
-    mapped again one by one)."""
+    below the kernel's, runs cpuid, reads a kernel page directly and through %gs (#PF), and
+    makes 300 wrapping accesses in a row. Same lines as QEMU; and the kernel's 64 pages,
+    which it reads after every report, are dropped from ring 3's reach only for the two reads
+    that must fault and once for the 300 -- not at every access past ring 3's segment limit
+    (mem.c, "user limit"; each such drop is the kernel's pages mapped again one by one)."""
     src = guest("ulimit")
     image = rewrite(src, str(tmp_path / "ulimit.r1.elf"),
                     *(["--tactics", tactics] if tactics else []))
@@ -609,10 +609,14 @@ def test_ring3_reaches_past_its_limit_as_on_qemu(tmp_path, tactics):
     assert "report 3: 0x11111116" in want and want.count("#PF error 0x00000005 cr2 0xc0000000") == 2
     rc, out, err = run(image, "--stats")
     assert (rc, out) == (1, want), err
-    assert _stat(err, "user-limit-emulated") == 7, err      # the seven wrapping accesses
+    assert "report 9: 0x11111242" in want, want
+    # the seven wrapping accesses, one per stay in ring 3, and some of the 300 in one stay
+    # before ring1 gives the limit up for the rest of it (mem.c, mem_view_wrapped: after about
+    # what giving it up costs, at least 16)
+    assert 7 + 16 <= _stat(err, "user-limit-emulated") < 7 + 300, err
+    assert _stat(err, "user-limit-off") == 1, err
     assert _stat(err, "user-limit-raised") >= 3, err        # 8 MiB, 24, 200, 3 GiB, the kernel's
-    assert _stat(err, "user-limit-off") == 0, err
-    assert _stat(err, "shadow-drop-ring3") <= 2 * 64, err
+    assert _stat(err, "shadow-drop-ring3") <= 3 * 64, err
 
 
 def test_int80_and_syscall_patched(tmp_path):

@@ -1,8 +1,8 @@
 // Ring 3 reaching where a C library's process reaches: accesses below its thread pointer in %gs
 // (an offset that wraps around 4 GiB: errno at %gs:-0x40 and the like, in every form a
 // compiler emits -- store, load, ALU, push, moffs), pages ever higher (a heap growing, then a
-// stack near the kernel), cpuid, and two reads of a kernel page (directly and through %gs)
-// that must fault. Under ring1, ring 3 runs on segments limited below the kernel's pages
+// stack near the kernel), cpuid, two reads of a kernel page (directly and through %gs)
+// that must fault, and 300 wrapping accesses in a row. Under ring1, ring 3 runs on segments limited below the kernel's pages
 // (mem.c, "user limit"); none of this may cost the kernel's own mappings: the kernel reads its
 // 64 pages after every report, and the test counts how many times ring1 dropped them.
 // User code lives in a data section, so the rewriter leaves it as it is, like a user program.
@@ -83,6 +83,13 @@ __asm__(".section .data.ucode, \"aw\"\n"
         "3:\n"
         "  movl $8, %eax\n"
         "  int $0x80\n"                           // 8: EBX unchanged
+        "  movl $300, %ecx\n"                     // many in one stay: ring1 gives the
+        "4:\n"                                    // limit up after a while
+        "  addl $1, %gs:0xffffffc0\n"
+        "  loop 4b\n"
+        "  movl %gs:0xffffffc0, %ebx\n"
+        "  movl $9, %eax\n"
+        "  int $0x80\n"                           // 9: 300 more
         "  movl $99, %eax\n"
         "  int $0x80\n"
         "1:\n"
