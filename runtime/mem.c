@@ -63,6 +63,7 @@ static int alias_at(uint64_t lin);
 #define SP_DROP   0x8u   // marked for dropping (drop_marked)
 #define SP_DOWN   0x10u  // marked for read-only (downgrade_marked)
 #define SP_X      0x20u  // mapped executable (see "Copies of patched code")
+#define SP_G      0x40u  // from a global translation (CR4.PGE): a CR3 write keeps it (below)
 static uint32_t sp_ent[1u << 20], sp_pos[1u << 20];
 static uint32_t sp_list[SHADOW_MAX];
 static unsigned nshadow;
@@ -232,6 +233,7 @@ static void reserve_all(void)
 // with ring-0 rights below limit_pn, the limit last used (in pages).
 static uint32_t user_hi, limit_pn, sys_below;
 static uint16_t pd_count[1024];   // mapped pages per 4 MiB of linear space
+static uint16_t pd_local[1024];   // ... of them not SP_G
 
 static unsigned sys_low(uint32_t pn, uint32_t e)
 {
@@ -289,6 +291,7 @@ static void sp_set(uint32_t pn, uint32_t e)
     if (e && !(e & SP_SYS) && pn >= user_hi)
         user_hi = pn + 1;
     pd_count[pn >> 10] += (e != 0) - (sp_ent[pn] != 0);
+    pd_local[pn >> 10] += (e && !(e & SP_G)) - (old && !(old & SP_G));
     nruns -= runs_at(pn);
     sp_ent[pn] = e;
     nruns += runs_at(pn);
@@ -322,6 +325,7 @@ static void sp_forget_all(void)
     nruns = 0;
     user_hi = sys_below = 0;
     memset(pd_count, 0, sizeof pd_count);
+    memset(pd_local, 0, sizeof pd_local);
 }
 
 // The run of neighbouring pages around pn that carry mark, and are executable or not as pn
@@ -465,7 +469,7 @@ void mem_view_invlpg(struct vcpu *v, uint32_t lin)
 // whole path allows CPL 3 (u, w), whether the page is dirty, and the entries to set A and D in.
 struct xlate {
     uint32_t pa;
-    bool u, w, d;
+    bool u, w, d, g;
     uint32_t *pde, *pte;   // pte NULL for a 4 MiB page
 };
 
@@ -480,6 +484,7 @@ static bool xlate(const struct vcpu *v, uint32_t lin, struct xlate *x)
         x->u = *pde & PTE_U;
         x->w = *pde & PTE_W;
         x->d = *pde & PTE_D;
+        x->g = (*pde & PTE_G) && (v->cr4 & CR4_PGE);
         x->pa = ((*pde & PDE_ADDR_4M) | (lin & (PGSIZE_4M - 1))) & a20_mask;
         return true;
     }
@@ -490,6 +495,7 @@ static bool xlate(const struct vcpu *v, uint32_t lin, struct xlate *x)
     x->u = (*pde & PTE_U) && (*pte & PTE_U);
     x->w = (*pde & PTE_W) && (*pte & PTE_W);
     x->d = *pte & PTE_D;
+    x->g = (*pte & PTE_G) && (v->cr4 & CR4_PGE);
     x->pa = ((*pte & PTE_ADDR) | (lin & (PGSIZE - 1))) & a20_mask;
     return true;
 }
@@ -509,10 +515,10 @@ static void set_accessed(struct xlate *x, bool write)
 // from CPL 3 and not ACC_SYS), with its protection checks and A/D updates. On success *pa is
 // the physical address, *wr whether a shadow mapping may be writable (the path allows this
 // privilege to write, and D is set: a page is mapped read-only until its first write sets
-// D), and *sys whether those rights exceed CPL 3's (the mapping must not be reachable from
-// ring 3).
+// D), *sys whether those rights exceed CPL 3's (the mapping must not be reachable from
+// ring 3), and *glob whether the translation is global (CR4.PGE and G).
 static int walk(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, bool *wr, bool *sys,
-                uint32_t *pferr)
+                bool *glob, uint32_t *pferr)
 {
     bool user = v->cpl == 3 && !(acc & ACC_SYS);
     bool write = acc & ACC_WRITE;
@@ -530,6 +536,7 @@ static int walk(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, bool *wr, b
     *pa = x.pa;
     *wr = ((user || (v->cr0 & CR0_WP)) ? x.w : true) && x.d;
     *sys = !x.u || (*wr && !x.w);
+    *glob = x.g;
     return 0;
 }
 
@@ -551,8 +558,8 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
         mem_stat_tlb_hits++;
         return 0;
     }
-    bool wr, sys;
-    return walk(v, lin, acc, pa, &wr, &sys, pferr);
+    bool wr, sys, glob;
+    return walk(v, lin, acc, pa, &wr, &sys, &glob, pferr);
 }
 
 void mem_view_cr3(struct vcpu *v)
@@ -567,10 +574,15 @@ void mem_view_cr3(struct vcpu *v)
     // first write fault as usual.
     // Walked directory entry by directory entry, in address order: each page table is
     // read once, sequentially.
-    bool wp = v->cr0 & CR0_WP;
+    // Global translations (CR4.PGE, G set) are not flushed by a CR3 write (SDM 3A §4.10.4.1):
+    // their pages stay as they are, unchecked, until invlpg, a CR4.PGE toggle or a CR0 change
+    // flushes them. A kernel that marks its own mappings global (Linux) then pays for what
+    // differs between two processes, not for the kernel's pages at every switch: 4 MiB
+    // ranges holding only global pages are not even looked at (pd_local).
+    bool wp = v->cr0 & CR0_WP, pge = v->cr4 & CR4_PGE;
     unsigned drop = 0, down = 0, kept = 0;
     for (uint32_t pdx = 0; pdx < 1024; pdx++) {
-        if (!pd_count[pdx])
+        if (!pd_count[pdx] || (pge && !pd_local[pdx]))
             continue;
         uint32_t *pde = mem_phys(((v->cr3 & PTE_ADDR) + 4 * pdx) & a20_mask, 4);
         bool big = pde && (*pde & PTE_PS) && (v->cr4 & CR4_PSE);
@@ -582,6 +594,8 @@ void mem_view_cr3(struct vcpu *v)
             if (!e)
                 continue;
             left--;
+            if (pge && (e & SP_G))
+                continue;
             uint32_t pte = !pt ? 0 : big ? *pde : pt[pn & 1023];
             uint32_t pa = big ? ((pte & PDE_ADDR_4M) | ((pn << 12) & (PGSIZE_4M - 1)))
                               : pte & PTE_ADDR;
@@ -840,8 +854,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     if (!(v->cr0 & CR0_PG))
         return -1;  // paging off: everything that is RAM is already mapped
     uint32_t pa;
-    bool wr, sys;
-    if (walk(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &wr, &sys, pferr) < 0)
+    bool wr, sys, glob;
+    if (walk(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &wr, &sys, &glob, pferr) < 0)
         return 1;
     *pa_out = pa;
     pa &= ~(PGSIZE - 1);
@@ -871,7 +885,7 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     // A write upgrade replaces the entry.
     if (sp_ent[page >> 12])
         stats_count("shadow-write-upgrade");
-    sp_add(page >> 12, pa | rights | (sys ? SP_SYS : 0));
+    sp_add(page >> 12, pa | rights | (sys ? SP_SYS : 0) | (glob ? SP_G : 0));
     mem_stat_shadow_faults++;
     if (nshadow > mem_stat_pages)
         mem_stat_pages = nshadow;

@@ -619,6 +619,23 @@ def test_ring3_reaches_past_its_limit_as_on_qemu(tmp_path, tactics):
     assert _stat(err, "shadow-drop-ring3") <= 3 * 64, err
 
 
+def test_global_pages_are_kept_across_cr3_writes(tmp_path):
+    """tests/guest/global.c: two address spaces sharing 64 global kernel pages and differing
+    in a non-global one, switched 1,000 times; a global PTE changed and flushed with invlpg,
+    another with a CR4.PGE toggle. QEMU's lines (it flushes global translations on CR3 writes
+    too; the guest relies on neither). Under ring1 a CR3 write does not check the global
+    pages: without that, each of the 1,000 writes kept (and checked) all 64 of them."""
+    src = guest("global")
+    image = rewrite(src, str(tmp_path / "global.r1.elf"))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and "wrong 0" in want, want
+    assert "after invlpg: 0x00005555, after a CR4.PGE toggle: 0x00006666" in want, want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    kept = int(re.search(r"(\d+) kept across CR3 writes", err).group(1))
+    assert kept < 1000 * 8, err
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)
