@@ -653,7 +653,8 @@ static void drop_sys_below(uint32_t lim)
             sp_ent[pn] |= SP_DROP;
     }
     drop_marked();
-    stats_add("shadow-drop-ring3", before - nshadow);
+    if (before > nshadow)
+        stats_add("shadow-drop-ring3", before - nshadow);
 }
 
 // Giving ring 3's limit up for wrapping accesses (mem_view_wrapped): how many this stay in

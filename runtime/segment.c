@@ -97,15 +97,15 @@ static int desc_touch(struct vcpu *v, uint16_t sel, uint64_t *d)
 
 static bool ldt_broken;
 
-// Describe a segment to the host as LDT slot `slot` of this process (modify_ldt); returns
-// its selector, or the flat default if the kernel refuses. A slot keeps what it was last
-// given, so that ring 3's limited segments cost no system call on each entry.
 // Set when host_ldt rewrites a slot: a segment register holding its selector keeps the old
 // descriptor until it is loaded again. CS and SS are, by every entry's iretq; DS and ES by
 // the host kernel's modify_ldt itself (refresh_ldt_segments); FS and GS are not: seg_sync_host
 // loads them again (a limit raised for ring 3, mem.c, used to stay the old one in %gs).
 static bool ldt_rewritten;
 
+// Describe a segment to the host as LDT slot `slot` of this process (modify_ldt); returns
+// its selector, or the flat default if the kernel refuses. A slot keeps what it was last
+// given, so that ring 3's limited segments cost no system call on each entry.
 static uint16_t host_ldt(int slot, uint32_t base, uint32_t limit, uint16_t attr, bool code,
                          uint16_t flat)
 {

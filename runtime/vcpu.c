@@ -488,7 +488,8 @@ static bool trap_copy(struct vcpu *v)
 // before -- raise the limit over it and run the instruction again. If it lies below, the offset
 // wrapped around 4 GiB, as a C library's accesses below the thread pointer in %gs do (errno at
 // %gs:-0x40: every i386 program with thread-local storage), and no limit short of none admits
-// it: emulate the instruction, its access made with the guest's paging rights. (Giving the
+// it: emulate the instruction, its access made with the guest's paging rights -- or, past what
+// that has cost in this stay in ring 3, give the limit up (mem.c, mem_view_wrapped). (Giving the
 // limit up instead dropped every ring-0 page at each such access and at each return to ring 3
 // after it: Linux's kernel mapped again page by page, 1.67 million shadow fills in a busybox
 // session.) Operands the decoder does not place (the stack's, string moves'): the limit goes
@@ -500,7 +501,7 @@ static bool user_limit_fault(struct vcpu *v)
     uint32_t eip = vcpu_lin_eip(v);
     if ((uint64_t)eip + INSN_MAX > v->user_limit) {   // the instruction itself lies past it
         stats_count("user-limit-raised");
-        mem_view_raise_limit(v, eip + INSN_MAX);
+        mem_view_raise_limit(v, eip > 0xffffffffu - INSN_MAX ? 0xffffffffu : eip + INSN_MAX);
         seg_resync_host(v);
         return true;
     }
