@@ -433,8 +433,11 @@ int main(int argc, char **argv)
         const char *tok = optarg && optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2]
                                                                             : argv[optind - 1];
         if (c == '?') {
-            if (optopt && optopt != 'h' && optopt != 'm')
-                usage_error("unknown option -%c", (char[]){(char)optopt, 0});
+            for (const struct option *o = options; o->name; o++)
+                if (o->has_arg == no_argument && strchr(tok, '=') && exact_name(tok, o->name))
+                    usage_error("%s: the option takes no value", tok);
+            if (optopt > ' ' && optopt < 127 && optopt != 'h' && optopt != 'm')
+                usage_error("unknown option -%c", (char[]){(char)optopt, 0});   // in -hX
             usage_error("unknown option %s", tok);
         }
         if (c == ':')
