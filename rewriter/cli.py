@@ -7,6 +7,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -718,9 +719,38 @@ def cmd_fetch(args) -> int:
 
 # --- main -----------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
-    """argparse with the bad-input contract: one line on stderr, exit 2."""
+    """argparse with the bad-input contract: one line on stderr, exit 2. getopt=True (run,
+    boot): ring1-run's getopt_long_only grammar, where no option is abbreviated, one dash or
+    two -- allow_abbrev=False alone still lets argparse abbreviate one-dash options."""
+
+    def __init__(self, *a, getopt: bool = False, **kw):
+        self.getopt = getopt
+        if getopt:
+            kw["allow_abbrev"] = False
+        super().__init__(*a, **kw)
+
+    def _get_option_tuples(self, option_string):
+        tuples = super()._get_option_tuples(option_string)
+        if not self.getopt:
+            return tuples
+        # Only a one-letter option's attached value (-m64) -- and only where getopt would
+        # not first take the word for an abbreviation of a long option (-me: of -mem).
+        word = option_string.lstrip("-").split("=", 1)[0]
+        if option_string.startswith("--") or any(
+                len(o.lstrip("-")) > 1 and o.lstrip("-").startswith(word)
+                for o in self._option_string_actions):
+            return []
+        return [t for t in tuples if len(t[1]) == 2]
 
     def error(self, message):
+        # argparse's words for what ring1-run (getopt) says otherwise: the same grammar, the
+        # same messages
+        m = re.fullmatch(r"argument ([^/ ]+)\S*: expected one argument", message)
+        if m:
+            message = f"{m[1]} wants a value"
+        m = re.fullmatch(r"argument ([^/ ]+)\S*: ignored explicit argument (.*)", message)
+        if m:
+            message = f"{m[1]}={m[2].strip(chr(39))}: the option takes no value"
         sub = self.prog.removeprefix("ring1").strip()
         self.exit(EXIT_BAD_INPUT, f"ring1: {sub + ': ' if sub else ''}{message} "
                                   f"({self.prog} --help lists the options)\n")
@@ -792,10 +822,10 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
                        "--initrd, --timeout, --stats, --trace …; QEMU's -m, -kernel, -append, "
                        "-initrd … too). A Linux bzImage runs its vmlinux unpatched (ring1 boot "
                        "rewrites it)", add_help=False, description=RUN_DESCRIPTION,
-                       usage=run_usage.format("run", "run"), allow_abbrev=False)
+                       usage=run_usage.format("run", "run"), getopt=True)
     _add_run_options(q, run_options)
     q = sub.add_parser("boot", add_help=False, usage=run_usage.format("boot", "boot"),
-                       allow_abbrev=False,
+                       getopt=True,
                        help="rewrite (cached) and run in one step; each run records "
                        "its exits, and the next rewrite turns hot device accesses into "
                        "hypercalls (--no-profile: neither). IMAGE is a multiboot kernel, a Linux "
