@@ -189,7 +189,9 @@ enum {
     OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL, OPT_NOGRAPHIC,
     OPT_NO_REBOOT, OPT_REFUSED,
 };
-#define OPTSTRING ":hm:"
+// '-': IMAGE comes back in order (as option 1), so options after it are options even with
+// POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
+#define OPTSTRING "-:hm:"
 static const struct option options[] = {
     {"mem", required_argument, NULL, OPT_MEM},
     {"m", required_argument, NULL, OPT_MEM},                    // QEMU
@@ -445,6 +447,11 @@ int main(int argc, char **argv)
         if (li >= 0 && !exact_name(tok, options[li].name))   // no abbreviations
             usage_error("unknown option %s", tok);
         switch (c) {
+        case 1:
+            if (image)
+                usage_error("one IMAGE only (%s is a second one)", optarg);
+            image = optarg;
+            break;
         case 'h':
         case OPT_HELP:
             fputs(usage_text, stdout);

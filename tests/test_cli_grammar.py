@@ -129,6 +129,17 @@ def test_runtime_bad_arguments(case):
         assert w in lines[0], (w, lines[0])
 
 
+def test_runtime_options_after_the_image_even_posixly_correct():
+    """getopt stops at the first non-option under POSIXLY_CORRECT; ring1-run takes IMAGE in
+    order instead, so the grammar does not depend on the environment."""
+    import os
+    p = subprocess.run([str(RUN), QI, "--mem", "64M", "-append", "z"], capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, POSIXLY_CORRECT="1"))
+    assert p.returncode == 1 and mem_upper(64) in p.stdout.splitlines(), p.stderr
+    assert f"cmdline='{QI} z'" in p.stdout.splitlines()
+
+
 def test_runtime_serial_file_spellings(tmp_path):
     """QEMU's -serial file:PATH is --serial PATH."""
     for i, spell in enumerate([["--serial", "{}"], ["--serial={}"], ["-serial", "file:{}"],
