@@ -7,6 +7,8 @@ import concurrent.futures as cf
 import hashlib
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -14,16 +16,23 @@ import traceback
 from pathlib import Path
 
 from . import __version__, abi, pipeline
-from .errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_VERIFY_FAILED, BadInput,
-                     Ring1Error)
+from .errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME,
+                     EXIT_TABLE, EXIT_VERIFY_FAILED, BadInput, CacheError, Ring1Error)
 
-EPILOG = """\
-exit status:
-  0  success
-  1  verification failed (verify), or some image of a batch failed
-  2  bad input: unreadable, not an i386 kernel, already patched, bad option, unwritable output
-  3  internal error in ring1 (please report it with the input)
 
+def _exit_table() -> str:
+    import textwrap
+    out = ["exit status (the same for every command; odd ones of run and boot are the guest's):"]
+    for code, meaning, cmds in EXIT_TABLE:
+        text = f"{meaning} [{cmds}]"
+        if len(code) > 3:
+            out.append(f"  {code}")
+            code = ""
+        out += textwrap.wrap(text, 94, initial_indent=f"  {code:3s} ", subsequent_indent=" " * 6)
+    return "\n".join(out) + "\n"
+
+
+EPILOG = _exit_table() + """
 examples:
   ring1 inspect kernel.elf
   ring1 inspect kernel.elf --cfg cfg.dot
@@ -32,7 +41,8 @@ examples:
   ring1 verify kernel.r1.elf
   ring1 run kernel.r1.elf --serial stdio
   ring1 boot kernel.elf              # rewrite (cached) + run
-  ring1 boot vmlinuz --mem 256M --cmdline "console=ttyS0" --initrd initrd.cpio   # Linux
+  ring1 boot --mem=256M vmlinuz --cmdline "console=ttyS0" --initrd initrd.cpio   # Linux
+  ring1 boot -m 256 -kernel vmlinuz -append console=ttyS0 -initrd initrd.cpio   # QEMU's words
   ring1 fetch gnumach                # download a real kernel from Debian's archive
 """
 
@@ -40,9 +50,10 @@ examples:
 RUN_DESCRIPTION = (
     "The machine is a PC modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu "
     "qemu32`: with QEMU's std VGA in text mode 3, as every PC and QEMU's default machine have "
-    "one; --vga none takes it away (QEMU's -nodefaults alone). Options after the image go to "
-    "the runtime (--mem, --serial, --vga, --disk, --cmdline, --timeout, --screen, --stats, "
-    "--trace, ...): `runtime/build/ring1-run --help` lists them.")
+    "one; --vga none takes it away (QEMU's -nodefaults alone). Options go before or after "
+    "the image, with one dash or two, `--opt value` or `--opt=value` (QEMU's -m, -kernel, "
+    "-append, -initrd, -snapshot, -serial, -no-reboot, -nographic too); the runtime's "
+    "options (from ring1-run, which parses the same grammar) follow.")
 
 
 def _err(msg: str) -> None:
@@ -394,12 +405,167 @@ def _exec_runtime(image: str, rest: list[str]) -> int:
     return EXIT_INTERNAL  # not reached
 
 
-# QEMU's spellings of the boot options, accepted after the image: -append, -initrd.
-_QEMU_SPELLINGS = {"-append": "--cmdline", "-initrd": "--initrd"}
+# --- the run/boot grammar: the runtime's option table --------------------------------------
+# ring1-run's getopt_long_only table is the one source of truth: `ring1-run --list-options`
+# prints it (NAME, none|required|optional, and for a QEMU option ring1 refuses the line it
+# says), and `ring1 run`/`ring1 boot` parse the same grammar from it with argparse: options
+# before or after the image, one dash or two, `--opt value` or `--opt=value`. What they pass
+# on is canonical (`--NAME=VALUE`), so the runtime never sees a spelling it would read
+# differently. `--help` adds the runtime's own text (`ring1-run --help`).
+class RuntimeOption:
+    def __init__(self, name: str, arg: str, refused: str | None = None):
+        self.name, self.arg, self.refused = name, arg, refused
 
 
-def _runtime_args(rest: list[str]) -> list[str]:
-    return [_QEMU_SPELLINGS.get(a, a) for a in rest]
+_OWN = {"help", "version", "list-options"}     # handled by ring1 itself
+
+
+def runtime_options(rt: Path) -> list[RuntimeOption]:
+    try:
+        p = subprocess.run([str(rt), "--list-options"], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BadInput(f"cannot run the runtime {rt}: {e}")
+    opts = []
+    for line in p.stdout.splitlines():
+        f = line.split("\t")
+        if len(f) >= 2 and f[1] in ("none", "required", "optional"):
+            opts.append(RuntimeOption(f[0], f[1], f[3] if len(f) >= 4 and f[2] == "refused"
+                                      else None))
+    if p.returncode != 0 or not opts:
+        raise BadInput(f"the runtime {rt} does not list its options (--list-options): "
+                       f"rebuild it with `make runtime`")
+    return opts
+
+
+def runtime_help(rt: Path) -> str:
+    try:
+        p = subprocess.run([str(rt), "--help"], capture_output=True, text=True, timeout=30)
+        text = p.stdout if p.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        text = ""
+    return text or f"(the runtime {rt} is not built: `make runtime`; its options are not " \
+                   f"listed here)\n"
+
+
+class _RuntimeArg(argparse.Action):
+    """A runtime option: appended, in order, to args.runtime as (name, value or None)."""
+    name = ""
+
+    def __call__(self, parser, ns, values, option_string=None):
+        name = self.name
+        if name == "kernel":
+            if ns.kernel is not None:
+                parser.error(f"-kernel {values}: one IMAGE only ({ns.kernel} is the first)")
+            ns.kernel = values
+            return
+        ns.runtime = (ns.runtime or []) + [(name, values if self.nargs != 0 else None)]
+
+
+class _RunHelp(argparse.Action):
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                         nargs=0, help="show this help, then the runtime's options, and exit")
+
+    def __call__(self, parser, ns, values, option_string=None):
+        text = runtime_help(runtime_path())
+        if text.startswith("usage:"):
+            text = text.split("\n\n", 1)[-1]       # its usage lines: ring1-run's, not ours
+        parser.print_help()
+        print("\nThe runtime's options (ring1-run --help):\n\n" + text, end="")
+        parser.exit(EXIT_OK)
+
+
+class _RunVersion(argparse.Action):
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                         nargs=0, help="show ring1's version and the runtime's, and exit")
+
+    def __call__(self, parser, ns, values, option_string=None):
+        print(f"ring1 {__version__} (ABI {abi.ABI_VERSION})")
+        rt = runtime_path()
+        try:
+            out = subprocess.run([str(rt), "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        print(out or f"ring1-run: not built ({rt})")
+        parser.exit(EXIT_OK)
+
+
+_OPTIONAL_VALUE = "\0"   # `--screen=FILE` is passed to argparse as `--screen\0 FILE`
+
+
+def _getopt_values(argv: list[str], opts: list[RuntimeOption] | None) -> list[str]:
+    """Where getopt and argparse differ, getopt's way, for argparse: a required value is the
+    next argument even when it starts with '-' (`--cmdline -v`: argparse would call -v an
+    option), so it is joined as `--NAME=VALUE`; an optional one comes only after '='
+    (argparse's nargs='?' would take `--screen IMAGE`'s IMAGE), so `--screen=FILE` becomes a
+    hidden option of its own."""
+    optional = {o.name for o in opts or () if o.arg == "optional"}
+    required = {o.name for o in opts or () if o.arg == "required"}
+    out = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return out + argv[i:]
+        dashes = 2 if a.startswith("--") else 1 if a.startswith("-") else 0
+        n, eq, v = a[dashes:].partition("=")
+        if dashes and n in optional and eq and v:
+            out += [f"--{n}{_OPTIONAL_VALUE}", v]
+        elif dashes and n in required and not eq and i + 1 < len(argv) and \
+                argv[i + 1].startswith("-"):
+            out.append(f"--{n}={argv[i + 1]}")
+            i += 1
+        else:
+            out.append(a)
+        i += 1
+    return out
+
+
+def _add_run_options(q: argparse.ArgumentParser, opts: list[RuntimeOption] | None) -> None:
+    q.add_argument("image", nargs="?", metavar="IMAGE",
+                   help="the kernel (or -kernel IMAGE, as QEMU)")
+    q.add_argument("-h", "--help", action=_RunHelp)
+    q.add_argument("--version", "-version", action=_RunVersion)
+    q.set_defaults(runtime=[], kernel=None, runtime_table=opts)
+    for o in opts or ():
+        if o.name in _OWN:
+            continue
+        spell = [f"--{o.name}", f"-{o.name}"]
+        nargs = 0 if o.arg in ("none", "optional") else None
+        action = type("_RuntimeArg_" + o.name, (_RuntimeArg,), {"name": o.name})
+        q.add_argument(*spell, action=action, nargs=nargs, dest="runtime_arg",
+                       help=argparse.SUPPRESS)
+        if o.arg == "optional":
+            q.add_argument(f"--{o.name}{_OPTIONAL_VALUE}", action=action, dest="runtime_arg",
+                           help=argparse.SUPPRESS)
+
+
+def _runtime_argv(args) -> list[str]:
+    """The runtime options of a parsed run/boot, canonical, in the order given; a QEMU option
+    ring1 refuses is refused here, before any rewrite."""
+    refused = {o.name: o.refused for o in args.runtime_table or () if o.refused}
+    out = []
+    for name, value in args.runtime:
+        if name in refused:
+            raise BadInput(refused[name])
+        out.append(f"--{name}" if value is None else f"--{name}={value}")
+    return out
+
+
+def _image(args) -> str:
+    if args.image is not None and args.kernel is not None:
+        raise BadInput(f"one IMAGE only: {args.image} and -kernel {args.kernel}")
+    image = args.image if args.image is not None else args.kernel
+    if image is None:
+        raise BadInput(f"{args.cmd}: no IMAGE given (ring1 {args.cmd} --help lists the options)")
+    return image
+
+
+def _given(rest: list[str], name: str) -> bool:
+    return any(a == f"--{name}" or a.startswith(f"--{name}=") for a in rest)
 
 
 def _boot_cache() -> Path:
@@ -408,7 +574,7 @@ def _boot_cache() -> Path:
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise BadInput(f"cannot create the boot cache {cache}: {e.strerror} (set RING1_CACHE)")
+        raise CacheError(f"cannot create the boot cache {cache}: {e.strerror} (set RING1_CACHE)")
     return cache
 
 
@@ -443,32 +609,37 @@ def _linux_vmlinux(path: str, raw: bytes, digest: str) -> tuple[Path, list[str]]
         if data[4] != 1 or int.from_bytes(data[18:20], "little") != 3:
             raise BadInput(f"{path}: its vmlinux is not an i386 ELF32 (a 64-bit kernel?): "
                            f"ring1 runs 32-bit x86 kernels only")
-        _atomic_write(str(vmlinux), data)
+        try:
+            _atomic_write(str(vmlinux), data)
+        except BadInput as e:
+            raise CacheError(f"the boot cache: {e} (set RING1_CACHE)")
     return vmlinux, ["--linux-setup", str(Path(path).resolve())]
 
 
-def cmd_run(args, rest) -> int:
-    rest = _runtime_args(rest)
-    raw = _read_kernel(args.image)
+def cmd_run(args) -> int:
+    rest = _runtime_argv(args)
+    kpath = _image(args)
+    raw = _read_kernel(kpath)
     digest = hashlib.sha256(raw).hexdigest()[:24]
-    linux = _linux_vmlinux(args.image, raw, digest)
+    linux = _linux_vmlinux(kpath, raw, digest)
     if linux:
         _check_runtime()
         # The vmlinux unpatched: every privileged instruction traps; `ring1 boot` rewrites it.
         return _exec_runtime(str(linux[0]), linux[1] + rest)
-    return _exec_runtime(args.image, rest)
+    return _exec_runtime(kpath, rest)
 
 
-def cmd_boot(args, rest) -> int:
+def cmd_boot(args) -> int:
+    rest = _runtime_argv(args)
+    kpath = _image(args)
     window = pipeline.parse_window(args.window)
     tactics = pipeline.parse_tactics(args.tactics)
-    rest = _runtime_args(rest)
     _check_runtime()                     # before a rewrite that could take a while
-    src = Path(args.image)
-    raw = _read_kernel(args.image)
+    src = Path(kpath)
+    raw = _read_kernel(kpath)
     digest = hashlib.sha256(raw).hexdigest()[:24]
     cache = _boot_cache()
-    linux = _linux_vmlinux(args.image, raw, digest)
+    linux = _linux_vmlinux(kpath, raw, digest)
     rewrite_src, linux_args = (linux[0], linux[1]) if linux else (src, [])
     rest = linux_args + rest
     # The key holds what the rewritten bytes depend on (the input, the rewrite's options, the
@@ -488,6 +659,10 @@ def cmd_boot(args, rest) -> int:
         stem += "." + hashlib.sha256(repr(mmio).encode()).hexdigest()[:8]
     out = cache / f"{stem}.r1.elf"
     if not out.is_file():
+        try:
+            _writable(str(out))
+        except BadInput as e:
+            raise CacheError(f"the boot cache: {e} (set RING1_CACHE)")
         if not linux:
             # A bad or unrewritable image gets its one line before the announcement.
             from . import emit, image
@@ -498,10 +673,10 @@ def cmd_boot(args, rest) -> int:
         r = _rewrite_job((str(rewrite_src), str(out), None, window, tactics, prof))
         if r["status"] != "ok":
             _err(r["error"])
-            return r["exit"]
-    if not any(a == "--kernel-name" or a.startswith("--kernel-name=") for a in rest):
-        rest = ["--kernel-name", args.image] + rest   # the command line QEMU's -kernel gives
-    if not args.no_profile and "--profile-out" not in rest:
+            return EXIT_RUNTIME if r["exit"] == EXIT_INTERNAL else r["exit"]
+    if not _given(rest, "kernel-name"):
+        rest = ["--kernel-name", kpath] + rest   # the command line QEMU's -kernel gives
+    if not args.no_profile and not _given(rest, "profile-out"):
         rest = rest + ["--profile-out", str(cache / f"{src.name}.{digest}.{tag}.run-"
                                               f"{os.getpid()}.profile.json")]
     return _exec_runtime(str(out), rest)
@@ -538,12 +713,53 @@ def _boot_profile(cache: Path, stem: str):
 
 def cmd_fetch(args) -> int:
     from . import fetch
-    return fetch.main(args.names + (["--list"] if args.list else []))
+    return fetch.main(args.names + (["--list"] if args.list else []) +
+                      (["--refresh"] if args.refresh else []) + (["-q"] if args.quiet else []))
 
 
 # --- main -----------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse with the bad-input contract: one line on stderr, exit 2. getopt=True (run,
+    boot): ring1-run's getopt_long_only grammar, where no option is abbreviated, one dash or
+    two -- allow_abbrev=False alone still lets argparse abbreviate one-dash options."""
+
+    def __init__(self, *a, getopt: bool = False, **kw):
+        self.getopt = getopt
+        if getopt:
+            kw["allow_abbrev"] = False
+        super().__init__(*a, **kw)
+
+    def _get_option_tuples(self, option_string):
+        tuples = super()._get_option_tuples(option_string)
+        if not self.getopt:
+            return tuples
+        # Only a one-letter option's attached value (-m64) -- and only where getopt would
+        # not first take the word for an abbreviation of a long option (-me: of -mem).
+        word = option_string.lstrip("-").split("=", 1)[0]
+        if option_string.startswith("--") or any(
+                len(o.lstrip("-")) > 1 and o.lstrip("-").startswith(word)
+                for o in self._option_string_actions):
+            return []
+        return [t for t in tuples if len(t[1]) == 2]
+
+    def error(self, message):
+        # argparse's words for what ring1-run (getopt) says otherwise: the same grammar, the
+        # same messages
+        m = re.fullmatch(r"argument ([^/ ]+)\S*: expected one argument", message)
+        if m:
+            message = f"{m[1]} wants a value"
+        m = re.fullmatch(r"argument ([^/ ]+)\S*: ignored explicit argument (.*)", message)
+        if m:
+            message = f"{m[1]}={m[2].strip(chr(39))}: the option takes no value"
+        sub = self.prog.removeprefix("ring1").strip()
+        self.exit(EXIT_BAD_INPUT, f"ring1: {sub + ': ' if sub else ''}{message} "
+                                  f"({self.prog} --help lists the options)\n")
+
+
+def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.ArgumentParser:
+    """The parser; run_options: the runtime's option table, which `ring1 run` and `ring1
+    boot` parse (None: those commands know only their own options)."""
+    p = _Parser(
         prog="ring1", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Rewrite 32-bit x86 kernels ahead of time so that they run natively but "
                     "deprivileged, as ordinary Linux processes (no hardware virtualization).")
@@ -599,54 +815,71 @@ def build_parser() -> argparse.ArgumentParser:
                    "image on one line ({image, ok, problems, stats}, or {image, ok: false, "
                    "error, exit} for an image that cannot be read)")
 
-    q = sub.add_parser("run", help="run a patched image under the ring1 runtime (options after "
-                       "the image go to the runtime: --mem, --serial, --vga, --cmdline, "
-                       "--initrd, --timeout, --stats, --trace …; QEMU's -append and -initrd "
-                       "too). A Linux bzImage runs its vmlinux unpatched (ring1 boot rewrites "
-                       "it)", add_help=True, description=RUN_DESCRIPTION)
-    q.add_argument("image")
-    q = sub.add_parser("boot", help="rewrite (cached) and run in one step; each run records "
+    run_usage = "ring1 {} [OPTION...] IMAGE [OPTION...]\n       ring1 {} [OPTION...] -kernel " \
+                "IMAGE [OPTION...]"
+    q = sub.add_parser("run", help="run a patched image under the ring1 runtime (the runtime's "
+                       "options before or after the image: --mem, --serial, --vga, --cmdline, "
+                       "--initrd, --timeout, --stats, --trace …; QEMU's -m, -kernel, -append, "
+                       "-initrd … too). A Linux bzImage runs its vmlinux unpatched (ring1 boot "
+                       "rewrites it)", add_help=False, description=RUN_DESCRIPTION,
+                       usage=run_usage.format("run", "run"), getopt=True)
+    _add_run_options(q, run_options)
+    q = sub.add_parser("boot", add_help=False, usage=run_usage.format("boot", "boot"),
+                       getopt=True,
+                       help="rewrite (cached) and run in one step; each run records "
                        "its exits, and the next rewrite turns hot device accesses into "
                        "hypercalls (--no-profile: neither). IMAGE is a multiboot kernel, a Linux "
                        "vmlinux or a Linux bzImage (boot protocol 2.10+: its vmlinux is taken "
                        "out, rewritten and booted by the Linux boot protocol)",
                        description="Rewrite IMAGE (cached in ~/.cache/ring1/boot, or "
                        "$RING1_CACHE/boot) and run it. " + RUN_DESCRIPTION)
-    q.add_argument("image")
-    q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
-    q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
-    q.add_argument("--no-profile", action="store_true", help="neither record this run's exits "
-                   "nor rewrite with those of earlier runs")
+    _add_run_options(q, run_options)
+    q.add_argument("--window", "-window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
+    q.add_argument("--tactics", "-tactics", default="inline,trampoline,trap", help=tactic_help)
+    q.add_argument("--no-profile", "-no-profile", action="store_true", help="neither record "
+                   "this run's exits nor rewrite with those of earlier runs")
 
     q = sub.add_parser("fetch", help="download and cache a real kernel from Debian's archive")
     q.add_argument("names", nargs="*", metavar="NAME")
     q.add_argument("--list", action="store_true", help="list the kernels known")
+    q.add_argument("--refresh", action="store_true", help="re-resolve and re-download even if "
+                   "cached (picks up a newer ABI)")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
+
+
+def _parse(argv: list[str]):
+    opts = None
+    if argv and argv[0] in ("run", "boot"):
+        if any(a in ("-h", "--help", "-help", "--version", "-version") for a in argv[1:]):
+            try:
+                opts = runtime_options(_check_runtime())
+            except BadInput:
+                opts = None           # --help says the runtime is not built
+        else:
+            opts = runtime_options(_check_runtime())
+    parser = build_parser(opts)
+    args, extra = parser.parse_known_args(_getopt_values(argv, opts))
+    if extra:
+        cmd = args.cmd
+        where = f"(ring1 {cmd} --help lists the options)"
+        unknown = [a for a in extra if a.startswith("-") and a != "-"]
+        if unknown:
+            raise BadInput(f"{cmd}: unknown option {unknown[0]} {where}")
+        if cmd in ("run", "boot"):
+            raise BadInput(f"{cmd}: one IMAGE only ({extra[0]} is a second one)")
+        raise BadInput(f"{cmd}: unexpected argument {extra[0]} {where}")
+    return parser, args
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    rest: list[str] = []
-    if argv and argv[0] in ("run", "boot"):
-        # everything after the image belongs to the runtime
-        head = argv[:1]
-        i = 1
-        while i < len(argv) and argv[i].startswith("-") and argv[i] not in ("-h", "--help"):
-            head.append(argv[i])
-            if argv[i] in ("--window", "--tactics") and i + 1 < len(argv):
-                head.append(argv[i + 1])
-                i += 1
-            i += 1
-        if i < len(argv):
-            head.append(argv[i])
-            rest = argv[i + 1:]
-        argv = head
-    args = parser.parse_args(argv)
-    if not args.cmd:
-        parser.print_help()
-        return EXIT_BAD_INPUT
+    args = None
     try:
+        parser, args = _parse(argv)
+        if not args.cmd:
+            parser.print_help()
+            return EXIT_BAD_INPUT
         if args.cmd == "inspect":
             return cmd_inspect(args)
         if args.cmd == "rewrite":
@@ -654,24 +887,30 @@ def main(argv=None) -> int:
         if args.cmd == "verify":
             return cmd_verify(args)
         if args.cmd == "run":
-            return cmd_run(args, rest)
+            return cmd_run(args)
         if args.cmd == "boot":
-            return cmd_boot(args, rest)
+            return cmd_boot(args)
         if args.cmd == "fetch":
             return cmd_fetch(args)
     except Ring1Error as e:
         _err(str(e))
-        return e.exit_code
+        return _status(e.exit_code, args, argv)
     except KeyboardInterrupt:
         _err("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except Exception:
         traceback.print_exc()
         _err("internal error (a bug in ring1): please report it with the input file")
-        return EXIT_INTERNAL
+        return _status(EXIT_INTERNAL, args, argv)
     return EXIT_OK
+
+
+def _status(code: int, args, argv: list[str]) -> int:
+    """Odd statuses of run and boot are the guest's: ring1's internal error there is 14."""
+    cmd = getattr(args, "cmd", None) or (argv[0] if argv else None)
+    return EXIT_RUNTIME if code == EXIT_INTERNAL and cmd in ("run", "boot") else code
 
 
 if __name__ == "__main__":

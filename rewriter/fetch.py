@@ -18,9 +18,10 @@ Cache layout (root: $RING1_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels
 `extract_vmlinux(bzimage_bytes)` (rewriter/bzimage.py, re-exported here) turns an x86 bzImage
 back into the ELF vmlinux inside it.
 
-Exit statuses of main(): 0 ok, 2 usage / unknown name, 3 network or apt failure,
-4 the package did not contain what was expected (no kernel file, bad bzImage, wrong ELF)
-or the cache directory could not be written.
+Exit statuses of main() (rewriter/errors.py's table, the same for every ring1 command): 0 ok,
+2 usage / unknown name, 26 network or apt failure, 28 the cache directory could not be created
+or written, 30 the package did not contain what was expected (no kernel file, bad bzImage,
+wrong ELF), 16 interrupted. None is 3, ring1's "internal error".
 """
 
 from __future__ import annotations
@@ -47,15 +48,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .bzimage import BzImageError, _elf_extent, _elf_tables, extract_vmlinux
+from .errors import EXIT_BAD_INPUT, EXIT_CACHE, EXIT_CONTENT, EXIT_INTERRUPTED, EXIT_NETWORK
 
 __all__ = [
     "KERNELS", "FetchError", "BzImageError", "cache_root", "cached", "manifest", "fetch",
     "extract_vmlinux", "elf_info", "find_multiboot", "main",
 ]
 
-EXIT_USAGE = 2
-EXIT_NETWORK = 3
-EXIT_CONTENT = 4
+EXIT_USAGE = EXIT_BAD_INPUT
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def fetch(name: str, progress: Callable[[str], object] = print, refresh: bool = 
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise FetchError(f"cannot create cache directory {root}: {e}", EXIT_CONTENT) from None
+        raise FetchError(f"cannot create cache directory {root}: {e}", EXIT_CACHE) from None
     with _locked(root, name):
         if not refresh and (p := cached(name)) is not None:
             return p          # another process fetched it while we waited for the lock
@@ -513,8 +513,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         description="Download real guest kernels from Debian's archive into the ring1 cache "
                     f"and print their paths. Names: {', '.join(KERNELS)}, or 'all'. Cache: "
                     "$RING1_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels.",
-        epilog="exit status: 2 unknown name/usage, 3 network/apt failure, 4 unexpected "
-               "package content")
+        epilog="exit status: 2 unknown name/usage, 26 network/apt failure, 28 cache not "
+               "writable, 30 unexpected package content, 16 interrupted")
     ap.add_argument("names", nargs="*", metavar="NAME")
     ap.add_argument("--list", action="store_true", help="list known kernels and cache state")
     ap.add_argument("--refresh", action="store_true",
@@ -552,10 +552,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         except OSError as e:            # the cache directory itself: permissions, disk full
             print(f"ring1 fetch: error: {n}: cache I/O under {cache_root()}: {e}",
                   file=sys.stderr)
-            return EXIT_CONTENT
+            return EXIT_CACHE
         except KeyboardInterrupt:
             print(f"ring1 fetch: interrupted while fetching {n}", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
         print(path, flush=True)
     return 0
 

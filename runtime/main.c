@@ -3,6 +3,7 @@
 // `ring1-run --help` lists every option with its default, and the exit statuses (usage_text
 // below is the one description; the README points at it).
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +26,26 @@
 #include "vcpu.h"
 
 static const char usage_text[] =
-"usage: ring1-run IMAGE [OPTION...]\n"
+"usage: ring1-run [OPTION...] IMAGE [OPTION...]\n"
+"       ring1-run [OPTION...] -kernel IMAGE [OPTION...]\n"
 "\n"
 "Run a 32-bit multiboot kernel or Linux vmlinux -- patched by `ring1 rewrite`, or\n"
 "unpatched (then every privileged instruction traps) -- natively on a virtual i386 PC\n"
 "modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu qemu32`. COM1 is the\n"
 "console.\n"
 "\n"
+"Options go before or after IMAGE, spelled with two dashes or one (QEMU's way), with\n"
+"their value as the next argument or after `=`: --mem 64M, --mem=64M, -mem 64M and\n"
+"-m 64 are the same. Names are not abbreviated. `--` ends the options.\n"
+"\n"
 "Machine:\n"
-"  --mem SIZE             guest RAM, 2M..3G; K/M/G suffix, a bare number is MiB\n"
-"                         (default 128M)\n"
-"  --serial stdio|FILE    COM1 on stdin/stdout, or its output to FILE and no input\n"
-"                         (default stdio)\n"
+"  --mem SIZE, -m [size=]SIZE\n"
+"                         guest RAM, 2M..3G; K/M/G suffix, a bare number is MiB, as\n"
+"                         QEMU's -m (default 128M)\n"
+"  --serial stdio|file:PATH|PATH\n"
+"                         COM1 on stdin/stdout, or its output to PATH and no input\n"
+"                         (default stdio). QEMU's other back ends (pty, tcp:, unix:,\n"
+"                         null, ...) are refused: ./pty for a file of that name\n"
 "  --serial-limit SIZE    COM1 output bytes written at most, the rest dropped with a\n"
 "                         warning; K/M/G suffix, 0 = no limit (default 1G)\n"
 "  --input serial|keyboard\n"
@@ -78,7 +87,9 @@ static const char usage_text[] =
 "multiboot information; a Linux vmlinux (an ELF with a \"Linux\" note and no multiboot\n"
 "header) is entered at its 32-bit entry point by the Linux boot protocol (zero page in\n"
 "%esi, flat CS 0x10 and data 0x18, paging and interrupts off):\n"
-"  --cmdline STRING       the kernel's command line (multiboot: after its name)\n"
+"  -kernel IMAGE          IMAGE, as QEMU's -kernel\n"
+"  --cmdline STRING, -append STRING\n"
+"                         the kernel's command line (multiboot: after its name)\n"
 "                         (default empty)\n"
 "  --linux-setup FILE     Linux: the bzImage the vmlinux IMAGE came out of; its setup\n"
 "                         header (protocol 2.10 or later) goes into the zero page (default:\n"
@@ -129,11 +140,21 @@ static const char usage_text[] =
 "                         an empty read-only root, becomes user nobody (as root;\n"
 "                         else in a user namespace, where the host allows one), and\n"
 "                         allows only the system calls its run loop makes\n"
-"  --help                 this text\n"
+"  --jail                 the default: the jail described above (undoes --no-jail)\n"
+"  -no-reboot             a guest reset (and a triple fault, which resets a PC) ends\n"
+"                         the run with exit 0, as QEMU's -no-reboot. ring1 never\n"
+"                         reboots: without it, a reset exits 18 and a triple fault 4\n"
+"  -nographic             accepted for QEMU's command lines; no effect (ring1 never\n"
+"                         opens a window: COM1 on stdio is its console)\n"
+"  -s, -S, -gdb DEV       refused: ring1 has no gdb stub (--break, --trace, or\n"
+"                         --no-jail and gdb on ring1-run itself)\n"
+"  --help, -h             this text\n"
+"  --version              the version and the ABI of patched images it runs\n"
+"  --list-options         the option table, one option a line (for `ring1 run`)\n"
 "\n"
 "Exit status:\n"
 "  (v << 1) | 1  the guest wrote v to the debug-exit port 0xf4 (QEMU's isa-debug-exit)\n"
-"  0             --help\n"
+"  0             --help, --version; with -no-reboot, a guest reset or triple fault\n"
 "  2             bad arguments, or an image, module or disk that cannot be loaded\n"
 "                (or a disk another ring1 has open without --snapshot)\n"
 "  4             the guest triple-faulted (QEMU -no-reboot exits 0)\n"
@@ -153,12 +174,126 @@ static const char usage_text[] =
 "                runtime over, or a runtime bug\n"
 "Statuses 2-24 come with a diagnosis on stderr (what, where, the guest's registers).\n";
 
+#ifndef RING1_VERSION
+#define RING1_VERSION "unknown"
+#endif
+
+// The option table: getopt_long_only parses with it (every option spelled with one dash or
+// two, `--opt value` or `--opt=value`, before or after IMAGE, full names only), and
+// `--list-options` prints it for `ring1 run`/`ring1 boot`, which parse the same grammar from
+// it. usage_text documents each entry (a test checks).
+enum {
+    OPT_MEM = 256, OPT_SERIAL, OPT_SERIAL_LIMIT, OPT_INPUT, OPT_CLOCK, OPT_VGA, OPT_TESTDEV,
+    OPT_CMDLINE, OPT_TIMEOUT, OPT_KERNEL_NAME, OPT_MODULE, OPT_LINUX_SETUP, OPT_INITRD,
+    OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_PROFILE_OUT, OPT_TRACE,
+    OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL, OPT_NOGRAPHIC,
+    OPT_NO_REBOOT, OPT_REFUSED,
+};
+// '-': IMAGE comes back in order (as option 1), so options after it are options even with
+// POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
+#define OPTSTRING "-:hm:"
+static const struct option options[] = {
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"m", required_argument, NULL, OPT_MEM},                    // QEMU
+    {"serial", required_argument, NULL, OPT_SERIAL},
+    {"serial-limit", required_argument, NULL, OPT_SERIAL_LIMIT},
+    {"input", required_argument, NULL, OPT_INPUT},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
+    {"vga", required_argument, NULL, OPT_VGA},
+    {"testdev", no_argument, NULL, OPT_TESTDEV},
+    {"kernel", required_argument, NULL, OPT_KERNEL},            // QEMU
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"append", required_argument, NULL, OPT_CMDLINE},           // QEMU
+    {"linux-setup", required_argument, NULL, OPT_LINUX_SETUP},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"kernel-name", required_argument, NULL, OPT_KERNEL_NAME},
+    {"module", required_argument, NULL, OPT_MODULE},
+    {"clock", required_argument, NULL, OPT_CLOCK},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"break", required_argument, NULL, OPT_BREAK},
+    {"screen", optional_argument, NULL, OPT_SCREEN},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"profile-out", required_argument, NULL, OPT_PROFILE_OUT},
+    {"trace", no_argument, NULL, OPT_TRACE},
+    {"no-jail", no_argument, NULL, OPT_NO_JAIL},
+    {"jail", no_argument, NULL, OPT_JAIL},
+    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},            // QEMU
+    {"nographic", no_argument, NULL, OPT_NOGRAPHIC},            // QEMU
+    {"s", no_argument, NULL, OPT_REFUSED},                      // QEMU, refused below
+    {"S", no_argument, NULL, OPT_REFUSED},
+    {"gdb", required_argument, NULL, OPT_REFUSED},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"list-options", no_argument, NULL, OPT_LIST_OPTIONS},
+    {NULL, 0, NULL, 0},
+};
+
+// QEMU options ring1 has no counterpart for, each refused with the one line that says why.
+static const struct {
+    const char *name, *why;
+} refused[] = {
+    {"s", "-s: ring1 has no gdb stub (QEMU's -s opens one on tcp::1234); use --break ADDR, "
+          "--trace, or --no-jail with gdb on ring1-run itself"},
+    {"S", "-S: ring1 has no gdb stub to wait for (QEMU's -S stops the CPU for gdb); use "
+          "--break ADDR, --trace, or --no-jail with gdb on ring1-run itself"},
+    {"gdb", "-gdb: ring1 has no gdb stub; use --break ADDR, --trace, or --no-jail with gdb "
+            "on ring1-run itself"},
+};
+
+// The table, one option a line: NAME, then none|required|optional (its value), then for a
+// refused option a tab and the line it is refused with.
+static void list_options(void)
+{
+    static const char *const arg[] = {"none", "required", "optional"};
+    for (const struct option *o = options; o->name; o++) {
+        printf("%s\t%s", o->name, arg[o->has_arg]);
+        for (unsigned k = 0; k < sizeof refused / sizeof refused[0]; k++)
+            if (o->val == OPT_REFUSED && !strcmp(o->name, refused[k].name))
+                printf("\trefused\t%s", refused[k].why);
+        putchar('\n');
+    }
+}
+
+// Whether the token an option came from (-NAME, --NAME, either with =VALUE) spells its
+// whole name: getopt accepts unique abbreviations, which would make adding an option
+// break a command line that worked.
+static bool exact_name(const char *tok, const char *name)
+{
+    tok += tok[1] == '-' ? 2 : 1;
+    size_t n = strcspn(tok, "=");
+    return n == strlen(name) && !strncmp(tok, name, n);
+}
+
 static void usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "ring1-run: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(ring1-run --help lists the options)\n");
+    fprintf(stderr, " (ring1-run --help lists the options)\n");
     exit(STATUS_LOAD_ERROR);
+}
+
+// --serial: stdio, file:PATH (QEMU's spelling) or PATH. QEMU's other back ends are
+// refused rather than taken for file names (`--serial pty` made a file called pty).
+static const char *serial_arg(const char *s)
+{
+    static const char *const other[] = {"pty", "null", "none", "vc", "msmouse", "braille",
+                                        "mon:", "tcp:", "telnet:", "udp:", "unix:", "pipe:",
+                                        "chardev:", "vc:", "websocket:", "tty:", "stdio:"};
+    if (!strncmp(s, "file:", 5)) {
+        if (!s[5])
+            usage_error("--serial %s: want file:PATH", s);
+        return s + 5;
+    }
+    for (unsigned k = 0; k < sizeof other / sizeof other[0]; k++) {
+        size_t n = strlen(other[k]);
+        if (other[k][n - 1] == ':' ? !strncmp(s, other[k], n) : !strcmp(s, other[k]))
+            usage_error("--serial %s: ring1's COM1 goes to stdio or a file only (stdio, "
+                        "file:PATH, or PATH; ./NAME for a file of such a name)", s);
+    }
+    if (!*s)
+        usage_error("%s", "--serial: want stdio, file:PATH or PATH");
+    return s;
 }
 
 // --disk FILE[,cache=MODE], or --disk [index=N,]file=FILE[,cache=MODE] (QEMU's -drive
@@ -292,18 +427,57 @@ int main(int argc, char **argv)
     uint64_t timeout_ns = 0;
     const char *modules[LOADER_MAX_MODS];
     unsigned nmodules = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool value = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    bool no_reboot = false;
+    int c, li;
+    opterr = 0;                 // our own messages: one line, then where the options are
+    while (li = -1, optarg = NULL, (c = getopt_long_only(argc, argv, OPTSTRING, options, &li)) != -1) {
+        // The option's own token: before a separate value, else the last one taken.
+        const char *tok = optarg && optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2]
+                                                                            : argv[optind - 1];
+        if (c == '?') {
+            for (const struct option *o = options; o->name; o++)
+                if (o->has_arg == no_argument && strchr(tok, '=') && exact_name(tok, o->name))
+                    usage_error("%s: the option takes no value", tok);
+            if (optopt > ' ' && optopt < 127 && optopt != 'h' && optopt != 'm')
+                usage_error("unknown option -%c", (char[]){(char)optopt, 0});   // in -hX
+            usage_error("unknown option %s", tok);
+        }
+        if (c == ':')
+            usage_error("%s wants a value", tok);
+        if (li >= 0 && !exact_name(tok, options[li].name))   // no abbreviations
+            usage_error("unknown option %s", tok);
+        switch (c) {
+        case 1:
+            if (image)
+                usage_error("one IMAGE only (%s is a second one)", optarg);
+            image = optarg;
+            break;
+        case 'h':
+        case OPT_HELP:
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(a, "--mem") && value) {
-            pc.ram_size = parse_size(argv[++i]);
-        } else if (!strcmp(a, "--serial") && value) {
-            pc.serial = argv[++i];
-        } else if (!strcmp(a, "--serial-limit") && value) {
-            const char *arg = argv[++i];
+        case OPT_VERSION:
+            printf("ring1-run %s (ABI %u)\n", RING1_VERSION, R1_ABI_VERSION);
+            return 0;
+        case OPT_LIST_OPTIONS:
+            list_options();
+            return 0;
+        case OPT_REFUSED:
+            for (unsigned k = 0; k < sizeof refused / sizeof refused[0]; k++)
+                if (!strcmp(options[li].name, refused[k].name))
+                    usage_error("%s", refused[k].why);
+            usage_error("unknown option %s", tok);
+            break;
+        case 'm':
+        case OPT_MEM:
+            // QEMU's -m [size=]SIZE
+            pc.ram_size = parse_size(!strncmp(optarg, "size=", 5) ? optarg + 5 : optarg);
+            break;
+        case OPT_SERIAL:
+            pc.serial = serial_arg(optarg);
+            break;
+        case OPT_SERIAL_LIMIT: {
+            const char *arg = optarg;
             char *end;
             errno = 0;
             unsigned long long n = strtoull(arg, &end, 0);
@@ -314,46 +488,56 @@ int main(int argc, char **argv)
             if (errno || *end || end == arg || *arg == '-' || n > (~0ull >> shift))
                 usage_error("--serial-limit %s: want a size, e.g. 100M, or 0", arg);
             pc.serial_limit = n << shift;
-        } else if (!strcmp(a, "--input") && value) {
-            const char *in = argv[++i];
-            if (strcmp(in, "serial") && strcmp(in, "keyboard"))
-                usage_error("--input %s: want serial or keyboard", in);
-            pc.keyboard_input = !strcmp(in, "keyboard");
-        } else if (!strcmp(a, "--clock") && value) {
-            const char *c = argv[++i];
-            if (strcmp(c, "warp") && strcmp(c, "host"))
-                usage_error("--clock %s: want warp or host", c);
-            clock_warp = !strcmp(c, "warp");
-        } else if (!strcmp(a, "--vga") && value) {
-            const char *g = argv[++i];
-            if (strcmp(g, "none") && strcmp(g, "std"))
-                usage_error("--vga %s: want none or std", g);
-            pc.vga = !strcmp(g, "std");
-        } else if (!strcmp(a, "--testdev")) {
+            break;
+        }
+        case OPT_INPUT:
+            if (strcmp(optarg, "serial") && strcmp(optarg, "keyboard"))
+                usage_error("--input %s: want serial or keyboard", optarg);
+            pc.keyboard_input = !strcmp(optarg, "keyboard");
+            break;
+        case OPT_CLOCK:
+            if (strcmp(optarg, "warp") && strcmp(optarg, "host"))
+                usage_error("--clock %s: want warp or host", optarg);
+            clock_warp = !strcmp(optarg, "warp");
+            break;
+        case OPT_VGA:
+            if (strcmp(optarg, "none") && strcmp(optarg, "std"))
+                usage_error("--vga %s: want none or std", optarg);
+            pc.vga = !strcmp(optarg, "std");
+            break;
+        case OPT_TESTDEV:
             pc.testdev = true;
-        } else if (!strcmp(a, "--cmdline") && value) {
-            cmdline = argv[++i];
-        } else if (!strcmp(a, "--timeout") && value) {
-            timeout_ns = parse_seconds(argv[++i]);
-        } else if (!strcmp(a, "--kernel-name") && value) {
-            kernel_name = argv[++i];
-        } else if (!strcmp(a, "--module") && value) {
+            break;
+        case OPT_CMDLINE:
+            cmdline = optarg;
+            break;
+        case OPT_TIMEOUT:
+            timeout_ns = parse_seconds(optarg);
+            break;
+        case OPT_KERNEL_NAME:
+            kernel_name = optarg;
+            break;
+        case OPT_MODULE:
             if (nmodules == LOADER_MAX_MODS)
-                usage_error("--module %s: too many modules", argv[i + 1]);
-            modules[nmodules++] = argv[++i];
-        } else if (!strcmp(a, "--linux-setup") && value) {
+                usage_error("--module %s: too many modules", optarg);
+            modules[nmodules++] = optarg;
+            break;
+        case OPT_LINUX_SETUP:
             if (linux_setup)
-                usage_error("--linux-setup %s: given twice", argv[i + 1]);
-            linux_setup = argv[++i];
-        } else if (!strcmp(a, "--initrd") && value) {
+                usage_error("--linux-setup %s: given twice", optarg);
+            linux_setup = optarg;
+            break;
+        case OPT_INITRD:
             if (initrd)
-                usage_error("--initrd %s: given twice", argv[i + 1]);
-            initrd = argv[++i];
-        } else if (!strcmp(a, "--disk") && value) {
-            parse_disk(argv[++i], pc.disks, pc.disk_cache);
-        } else if (!strcmp(a, "--break") && value) {
+                usage_error("--initrd %s: given twice", optarg);
+            initrd = optarg;
+            break;
+        case OPT_DISK:
+            parse_disk(optarg, pc.disks, pc.disk_cache);
+            break;
+        case OPT_BREAK: {
             char *end;
-            const char *arg = argv[++i];
+            const char *arg = optarg;
             unsigned long addr = strtoul(arg, &end, 0), count = 1;
             if (*end == ':')
                 count = strtoul(end + 1, &end, 0);
@@ -361,36 +545,50 @@ int main(int argc, char **argv)
                 usage_error("--break %s: want ADDR or ADDR:COUNT, e.g. 0x100f0b:3000", arg);
             vcpu_break_addr = (uint32_t)addr;
             vcpu_break_count = (uint32_t)count;
-        } else if (!strcmp(a, "--snapshot")) {
-            pc.snapshot = true;
-        } else if (!strcmp(a, "--screen")) {
-            want_screen = true;
-        } else if (!strncmp(a, "--screen=", 9) && a[9]) {
-            want_screen = true;
-            screen = a + 9;
-        } else if (!strcmp(a, "--stats")) {
-            stats = true;
-        } else if (!strcmp(a, "--profile-out") && value) {
-            profile_out = argv[++i];
-        } else if (!strcmp(a, "--trace")) {
-            vcpu_trace = true;
-        } else if (!strcmp(a, "--no-jail")) {
-            jail = false;
-        } else if (!strcmp(a, "--jail")) {
-            jail = true;
-        } else if (a[0] == '-' && a[1]) {
-            static const char *const valued[] = {"--mem", "--serial", "--serial-limit", "--input", "--clock", "--vga", "--cmdline",
-                                                 "--timeout", "--kernel-name", "--module",
-                                                 "--linux-setup", "--initrd", "--disk", "--break", "--profile-out"};
-            bool wants = false;
-            for (unsigned k = 0; k < sizeof valued / sizeof valued[0]; k++)
-                wants |= !strcmp(a, valued[k]);
-            usage_error(wants ? "%s wants a value" : "unknown option %s", a);
-        } else if (image) {
-            usage_error("one IMAGE only (%s is a second one)", a);
-        } else {
-            image = a;
+            break;
         }
+        case OPT_SNAPSHOT:
+            pc.snapshot = true;
+            break;
+        case OPT_SCREEN:
+            if (optarg && !*optarg)
+                usage_error("%s: want --screen, or --screen=FILE", tok);
+            want_screen = true;
+            screen = optarg;
+            break;
+        case OPT_STATS:
+            stats = true;
+            break;
+        case OPT_PROFILE_OUT:
+            profile_out = optarg;
+            break;
+        case OPT_TRACE:
+            vcpu_trace = true;
+            break;
+        case OPT_NO_JAIL:
+            jail = false;
+            break;
+        case OPT_JAIL:
+            jail = true;
+            break;
+        case OPT_KERNEL:
+            if (image)
+                usage_error("one IMAGE only (-kernel %s is a second one)", optarg);
+            image = optarg;
+            break;
+        case OPT_NOGRAPHIC:
+            break;              // ring1 has no graphical window: always QEMU's -nographic
+        case OPT_NO_REBOOT:
+            no_reboot = true;
+            break;
+        default:
+            usage_error("unknown option %s", tok);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (image)
+            usage_error("one IMAGE only (%s is a second one)", argv[i]);
+        image = argv[i];
     }
     if (!image)
         usage_error("%s", "no IMAGE given");
@@ -460,6 +658,8 @@ int main(int argc, char **argv)
 
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC);
     int status = vcpu_run(v);
+    if (no_reboot && (status == STATUS_RESET || status == STATUS_TRIPLE_FAULT))
+        status = 0;             // QEMU -no-reboot: a reset request ends the run, exit 0
     if (stats) {
         pio_cache_account();
         stats_print(stderr, clock_host_ns(CLOCK_MONOTONIC) - t0);

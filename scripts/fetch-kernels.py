@@ -5,7 +5,8 @@
 
 Prints the cached path of each kernel on stdout (progress on stderr). Names and behaviour:
 see rewriter/fetch.py (`ring1 fetch` is the same command). Cache: $RING1_CACHE, else
-${XDG_CACHE_HOME:-~/.cache}/ring1/kernels. Exit: 2 unknown name, 3 network/apt failure.
+${XDG_CACHE_HOME:-~/.cache}/ring1/kernels. Exit: 2 unknown name, 26 network/apt failure,
+28 cache not writable, 30 unexpected package content (README.md's Exit status).
 """
 import os
 import sys
