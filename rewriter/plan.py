@@ -7,10 +7,11 @@ Tactics are tried in order for each site, like E9Patch's (docs/design.md §3):
   3. trap        — `int3` at the site; the runtime looks it up and emulates it.
 A region is only ever made of whole consecutive instructions, none of whose bytes after the first
 is a value any data or immediate points to or a branch target reached from outside the region
-(a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them), with
-no control transfer but a conditional branch before its last instruction; a site just after a
-region joins it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here:
-the plan is data (to_json), and trampoline.py / emit.py turn it into bytes.
+(a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them; an
+__ex_table fixup may be any instruction start of it, see _only_near_branches), with no control
+transfer but a conditional branch before its last instruction; a site just after a region joins
+it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here: the plan is
+data (to_json), and trampoline.py / emit.py turn it into bytes.
 """
 
 from __future__ import annotations
@@ -148,11 +149,20 @@ def _only_near_branches(d, addr: int) -> bool:
     """Is addr a target only of direct jmp/jcc instructions close to it, and of nothing else
     (no root: entry, symbol, kernel table, jump table, validated gap; no pointer-like value;
     no call's return)? Then a region holding it and all those branches may move it: the
-    branches are re-aimed inside the trampoline (`internal` in trampoline.py)."""
-    if addr in d.maybe_targets or addr in d.root_targets or addr in d.protected:
+    branches are re-aimed inside the trampoline (`internal` in trampoline.py).
+
+    An __ex_table fixup and nothing else of the roots (d.fixup_only) qualifies too, with or
+    without such branches: the kernel's exception handler reaches it by setting the frame's
+    EIP and returning with iret, which the runtime always emulates and sends through the o2t
+    map to the instruction's piece (a fault in a piece is reported at its original address)."""
+    if addr in d.maybe_targets or addr in d.protected:
         return False
-    srcs = _branch_sources(d).get(addr)
-    if not srcs or any(t not in (JMP, JCC) or abs(s - addr) > _NEAR for s, t in srcs):
+    fixup = addr in d.fixup_only
+    if addr in d.root_targets and not fixup:
+        return False
+    srcs = _branch_sources(d).get(addr, [])
+    if (not srcs and not fixup) or \
+            any(t not in (JMP, JCC) or abs(s - addr) > _NEAR for s, t in srcs):
         return False
     return not any(d.flow.get(p, (None,))[0] in (CALL, ICALL)
                    for p in range(max(0, addr - 7), addr) if d.is_code_start(p) and
@@ -162,7 +172,7 @@ def _only_near_branches(d, addr: int) -> bool:
 def _internal(d, addr: int, start: int, end: int) -> bool:
     """addr (inside [start, end)) is reached only by branches that move with it."""
     return _only_near_branches(d, addr) and \
-        all(start <= s < end for s, _ in _branch_sources(d)[addr])
+        all(start <= s < end for s, _ in _branch_sources(d).get(addr, []))
 
 
 def _falls_through(d, addr: int) -> bool:
@@ -245,14 +255,16 @@ def _try_region(d, claimed: set[int], insns: list[tuple[int, int]], i0: int,
 def _region_ok(d, claimed, insns, i, j, dead) -> bool:
     start = insns[i][0]
     end = insns[j][0] + insns[j][1] + dead
+    starts = {a for a, _ in insns[i:j + 1]}
     for a in range(start, end):
         if a in claimed or a in d.protected:
             return False
         if a != start and a in d.maybe_targets:
             return False                   # something points into the middle: keep it intact
-        if a != start and a in d.targets and not _internal(d, a, start, end):
-            return False                   # a branch from outside lands here
-    starts = {a for a, _ in insns[i:j + 1]}
+        if a != start and (a in d.targets or a in d.fixup_only) and \
+                (a not in starts or not _internal(d, a, start, end)):
+            return False                   # a branch from outside lands here (or an iret
+                                           # where no piece begins)
     for a, _ in insns[i:j + 1]:
         f = d.flow.get(a)
         if f is not None and f[0] in (JMP, JCC) and f[1] is not None and start <= f[1] < end \

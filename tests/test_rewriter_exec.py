@@ -698,3 +698,75 @@ def test_port_io_fast_path(form, port, size, out, case, tmp_path):
                               else ("in", port, size)]), where
         left = abi.PORTC.unpack(bytes(pat.uc.mem_read(e, abi.PORTC.size)))[2]
         assert left == (hits - 1 if hit else hits), f"{where}: hits left"
+
+
+# --- __ex_table fixups inside regions ------------------------------------------------------------
+# An __ex_table fixup is reached only by the kernel's exception handler returning with iret to
+# it, which the runtime emulates and sends through the o2t map: a region may hold one at any of
+# its instruction starts, and "the iret" is modelled here as starting at its piece.
+DATA = 0x200000
+
+
+def _ex_table_seg(entries: list[tuple[int, int]]) -> Seg:
+    """__ex_table: {s32 insn, s32 fixup, s32 data}, each relative to its own field."""
+    base = 0x210000
+    out = b""
+    for i, (insn, fixup) in enumerate(entries):
+        e = base + 12 * i
+        out += struct.pack("<iii", insn - e, fixup - (e + 4), 0)
+    return Seg(base, out, "r", name="__ex_table")
+
+
+def _fixup_kernel(pointer: bool):
+    """f: cli; fx: add eax, 2; mov ebx, eax; ret -- with fx an __ex_table fixup (the faulting
+    instruction named by the entry is `mov [esi], ecx` in g), and with `pointer` also a value
+    in .data that points at it."""
+    p = Prog(TEXT)
+    p.label("entry").asm("call {f}", "call {g}", "hlt", "jmp {entry}")
+    p.label("g").asm("mov ecx, 1").label("g_fault").asm("mov dword ptr [esi], ecx", "ret")
+    p.label("f").asm("cli").label("fx").asm("add eax, 2", "mov ebx, eax", "ret")
+    text, L = p.build()
+    data = struct.pack("<I", L["fx"] if pointer else 0)
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, data, "rw", name=".data"),
+                      _ex_table_seg([(L["g_fault"], L["fx"])])], L["entry"])
+    return raw, L
+
+
+def test_a_region_holds_an_ex_table_fixup_and_an_iret_to_it_runs_its_piece(tmp_path):
+    raw, L = _fixup_kernel(pointer=False)
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    assert L["fx"] in rw.analysis.d.fixup_only
+    site = next(s for s in rw.plan.sites if s.addr == L["f"])
+    assert site.tactic == Tactic.INLINE and site.region == L["f"]
+    r = next(r for r in rw.plan.regions if r.start == L["f"])
+    assert [a for a, _ in r.insns][:2] == [L["f"], L["fx"]]
+    o2t = dict(emit.read_ring1(image.load("k", rw.patched.data)).o2t)
+    assert L["fx"] in o2t                      # the runtime's emulated iret lands on its piece
+    # the exception handler's iret to fx, as the runtime performs it: at fx's piece
+    orig, pat = Emu(raw), Patched(rw.patched.data, 0)
+    regs = {r_: 0x1000 * i + 7 for i, r_ in enumerate(REGS)}
+    orig.call(L["fx"], regs, IF | 0x2)
+    pat.call(o2t[L["fx"]], regs, IF | 0x2)
+    want, got = orig.state(), pat.state()
+    for k in REGS + ("esp", "arith"):
+        assert want[k] == got[k], k
+    assert pat.events == {"hypercall": 0, "trap": 0, "deliver": 0}
+    out = tmp_path / "k.r1.elf"
+    out.write_bytes(rw.patched.data)
+    from rewriter import verify as verify_mod
+    v = verify_mod.verify(str(out))
+    assert v.ok, v.problems
+
+
+def test_a_fixup_with_another_reason_to_be_a_target_stays_out_of_regions(tmp_path):
+    """Pointed at from data too (it may be called or jumped to): as strict as any target."""
+    raw, L = _fixup_kernel(pointer=True)
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    assert L["fx"] not in rw.analysis.d.fixup_only
+    site = next(s for s in rw.plan.sites if s.addr == L["f"])
+    assert site.tactic == Tactic.TRAP
+    assert not any(r.start <= L["fx"] < r.end for r in rw.plan.regions)
