@@ -10,12 +10,16 @@ is a value any data or immediate points to or a branch target reached from outsi
 (a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them; an
 __ex_table fixup may be any instruction start of it, see _only_near_branches), with no control
 transfer but a conditional branch before its last instruction; a site just after a region joins
-it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here: the plan is
-data (to_json), and trampoline.py / emit.py turn it into bytes.
+it. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
+"tail": copies of the few straight-line instructions after it (sites among them translated as
+in a region of their own), so that its trampoline jumps back further on; the originals stay as
+they are for every other path to them (_tail). Nothing is written here: the plan is data
+(to_json), and trampoline.py / emit.py turn it into bytes.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from .abi import Kind, Tactic
@@ -55,10 +59,21 @@ class Region:
     insns: list[tuple[int, int]]       # (addr, len) of every instruction moved
                                        # (end may include dead padding after the last one)
     sites: list[int]                   # addresses of the sensitive ones among them
+    tail: list[tuple[int, int]] = field(default_factory=list)
+                                       # (addr, len) of the instructions after `end` copied
+                                       # into the trampoline (left in place too)
+
+    @property
+    def back(self) -> int:
+        """Where the trampoline jumps back to when its last copied instruction falls through."""
+        return self.tail[-1][0] + self.tail[-1][1] if self.tail else self.end
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "insns": [a for a, _ in self.insns],
-                "sites": self.sites}
+        d = {"start": self.start, "end": self.end, "insns": [a for a, _ in self.insns],
+             "sites": self.sites}
+        if self.tail:
+            d["tail"] = [a for a, _ in self.tail]
+        return d
 
 
 @dataclass
@@ -273,6 +288,67 @@ def _region_ok(d, claimed, insns, i, j, dead) -> bool:
     return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
 
 
+# At most this many instructions are copied after a region (the hot paths this is for are a
+# return's last few instructions: a `verw` then `iret`).
+TAIL_MAX = 6
+
+
+def copy_translation(s: Site, tactics) -> str | None:
+    """How a copy of site s in a tail is translated: "inline" as in a region of its own, or
+    "hypercall" (the runtime emulates the whole instruction), or None (the tail stops before
+    it). The runtime tells an inline translation's slow-path hypercall from a whole
+    instruction's by the site table's tactic, so sti and popf, whose slow path is "the
+    translation is done, deliver the pending interrupt", are inline only when their own site
+    is; the other inline forms need no slow path or emulate the whole instruction in it."""
+    if Tactic.INLINE in tactics and inline_supported(s.kind, s.code) and \
+            (s.kind not in (Kind.STI, Kind.POPF) or s.tactic == Tactic.INLINE):
+        return "inline"
+    if Tactic.TRAMPOLINE in tactics:
+        return "hypercall"
+    return None
+
+
+def _tail(d, r: Region, claimed: set[int], starts: set[int], sites: dict[int, Site],
+          tactics, copied: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The instructions after region r that its trampoline runs as copies before jumping back.
+    Only after a region that falls through (its last instruction no transfer or a jcc, no dead
+    padding); then while each next one is proven code, none of its bytes the kernel rewrites
+    at boot (a copy would go stale), copies elsewhere (`copied`, sorted ranges) or another
+    region holds, and it can move as the last instruction of a region could, but no call (an
+    indirect one cannot move; a direct one gains nothing: the return is to the original code
+    anyway). A jcc is re-encoded to its original target and the tail goes on; it ends after a
+    jmp, ret or iret. The jump back must land on an instruction start that still holds its
+    instruction or a region's jmp (a trap site's int3 is one too)."""
+    last, n = r.insns[-1]
+    if r.end != last + n or not _falls_through(d, last):
+        return []
+    tail: list[tuple[int, int]] = []
+    a = r.end
+    while len(tail) < TAIL_MAX and d.is_code_start(a):
+        ln = d.insn_len(a)
+        if any(b in claimed or b in d.protected for b in range(a, a + ln)):
+            break
+        k = bisect.bisect_right(copied, (a, 1 << 32)) - 1
+        if k >= 0 and copied[k][0] <= a < copied[k][1]:
+            break                              # code the kernel copies elsewhere at boot
+        f = d.flow.get(a)
+        if f is not None and f[0] not in (JMP, JCC) and f[0] not in NO_FALLTHROUGH:
+            break                              # call, indirect call
+        if _movable(d, a, True) is not None:
+            break
+        s = sites.get(a)
+        if s is not None and copy_translation(s, tactics) is None:
+            break
+        tail.append((a, ln))
+        a += ln
+        if f is not None and f[0] != JCC:
+            return tail                        # nothing falls through: no jump back
+    while tail and not (d.is_code_start(a) and (a not in claimed or a in starts)):
+        tail.pop()                             # the jump back would not land on an instruction
+        a = tail[-1][0] + tail[-1][1] if tail else r.end
+    return tail
+
+
 _CS_DETAIL = None
 _STRING_OPS = frozenset("movsb movsw movsd stosb stosw stosd lodsb lodsw lodsd cmpsb cmpsw "
                         "cmpsd scasb scasw scasd insb insw insd outsb outsw outsd".split())
@@ -389,6 +465,12 @@ def _plan(d, cfg: CFG, window_base: int, tactics, mmio) -> Plan:
     # an MMIO site that found no region is no site: left as it was, it faults as before
     plan.sites = [site_of[a] for a in sorted(site_of)
                   if site_of[a].kind != Kind.MMIO or site_of[a].region is not None]
+    if Tactic.INLINE in tactics or Tactic.TRAMPOLINE in tactics:
+        sites = {s.addr: s for s in plan.sites}
+        starts = {r.start for r in plan.regions}
+        copied = sorted(d.ktables.copied) if d.ktables else []
+        for r in plan.regions:
+            r.tail = _tail(d, r, claimed, starts, sites, tactics, copied)
     plan.unknown = [{"addr": a, "kind": Kind(k).name.lower(),
                      "privileged": CATALOGUE[Kind(k)].privileged}
                     for a, k in sorted(d.unknown_sites.items())]
