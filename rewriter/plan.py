@@ -318,9 +318,15 @@ def _tail(d, r: Region, claimed: set[int], starts: set[int], sites: dict[int, Si
     indirect one cannot move; a direct one gains nothing: the return is to the original code
     anyway). A jcc is re-encoded to its original target and the tail goes on; it ends after a
     jmp, ret or iret. The jump back must land on an instruction start that still holds its
-    instruction or a region's jmp (a trap site's int3 is one too)."""
+    instruction or a region's jmp (a trap site's int3 is one too).
+
+    No popf, in the region or its tail: a popf may set TF, and the runtime counts the
+    guest's single steps through a trampoline as one (its host steps inside the window are no
+    guest instruction boundaries), so the instructions after a popf stay where the step after
+    them is seen (the #DB after the instruction that follows the popf)."""
     last, n = r.insns[-1]
-    if r.end != last + n or not _falls_through(d, last):
+    if r.end != last + n or not _falls_through(d, last) or \
+            any(sites[a].kind == Kind.POPF for a in r.sites):
         return []
     tail: list[tuple[int, int]] = []
     a = r.end
@@ -337,7 +343,7 @@ def _tail(d, r: Region, claimed: set[int], starts: set[int], sites: dict[int, Si
         if _movable(d, a, True) is not None:
             break
         s = sites.get(a)
-        if s is not None and copy_translation(s, tactics) is None:
+        if s is not None and (s.kind == Kind.POPF or copy_translation(s, tactics) is None):
             break
         tail.append((a, ln))
         a += ln

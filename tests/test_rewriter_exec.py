@@ -783,7 +783,9 @@ def _tail_kernel():
     followed by gn, reached from h: no region of its own, a trap site), mov ecx and ret: all of
     them become g's tail. k's region (cli; mov ebx) falls into three nops and then ks, which
     begins another region: the tail stops there. m's region falls into a `lock inc` whose lock
-    prefix the kernel toggles at boot (.smp_locks): no tail."""
+    prefix the kernel toggles at boot (.smp_locks): no tail. q's region ends in a popf (which
+    may set TF: the guest's single step after the next instruction must stay visible): no
+    tail."""
     p = Prog(TEXT)
     p.label("entry").asm("call {g}", "call {h}", "call {k}", "call {m}", "hlt", "jmp {entry}")
     p.label("h").asm("test eax, eax", "jne {gn}", "jmp {gs}")
@@ -799,6 +801,8 @@ def _tail_kernel():
     p.label("m").asm("cli", "mov ebx, 0x66666666")
     p.label("m_lock").asm(f"lock inc dword ptr [{DATA:#x}]", "ret")
     p.label("jk").asm("jmp {ks}")               # ks is a target from outside: a region start
+    p.align(16, 0xCC)
+    p.label("q").asm("pushfd", "cli", "mov ebx, 0x77777777", "popfd", "nop", "ret")
     text, L = p.build()
     locks = struct.pack("<i", L["m_lock"] - 0x220000)
     raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, b"\0" * 16, "rw",
@@ -851,6 +855,8 @@ def test_a_tail_stops_before_another_region_and_before_bytes_the_kernel_rewrites
     assert L["ks"] in regions                   # its own region: the tail ends at its jmp
     assert [a for a, _ in k.tail] == [L["ks"] - 3, L["ks"] - 2, L["ks"] - 1] and k.back == L["ks"]
     assert m.tail == [] and m.back == m.end == L["m_lock"]
+    q = regions[L["q"]]
+    assert any(s.kind == Kind.POPF for s in rw.plan.sites if s.addr in q.sites) and q.tail == []
     layout_code = emit.read_ring1(image.load("k", rw.patched.data))
     import capstone
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
