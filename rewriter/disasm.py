@@ -77,6 +77,8 @@ class Disassembly:
     roots: dict[str, int] = field(default_factory=dict)   # how many roots of each origin
     root_targets: set[int] = field(default_factory=set)   # targets for a reason other than a
                                                           # direct branch (roots, gap seeds)
+    fixup_only: set[int] = field(default_factory=set)     # roots only because __ex_table names
+                                                          # them (reached by an emulated iret)
     ninsns: int = 0
 
     # --- lookups ---------------------------------------------------------------------------
@@ -269,7 +271,7 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     kt = d.ktables = scan_ktables(image)
     d.protected = kt.protected_bytes()
     add_roots("entry", [_virtual(image, image.entry)], True)
-    add_roots("kernel tables", sorted(kt.targets), True)
+    add_roots("kernel tables", sorted(kt.targets | kt.fixups), True)
     add_roots("symbols", sorted(image.symbols), True)
     data_ptrs = _scan_pointers(image, code_lo, code_hi)
     d.maybe_targets.update(data_ptrs)
@@ -280,6 +282,8 @@ def disassemble(image: Image, progress=None) -> Disassembly:
     add_roots("immediates", sorted(set(imm_pointers)), False)
     d.targets.update(roots)
     d.root_targets.update(roots)
+    d.fixup_only = set(kt.fixups) - set(kt.targets) - set(image.symbols) - \
+        {_virtual(image, image.entry)} - set(data_ptrs) - set(table_entries) - set(imm_pointers)
 
     _traverse(d, cs, roots, cands, CODE, CODE_INNER)
     _validate_gaps(d, cs, cands)
@@ -586,4 +590,5 @@ def _validate_gaps(d: Disassembly, cs, cands: dict) -> None:
         d.roots["validated gaps"] = len(seeds)
         d.targets.update(seeds)
         d.root_targets.update(seeds)
+        d.fixup_only.difference_update(seeds)
         _traverse(d, cs, seeds, cands, GAP_CODE, GAP_CODE_INNER)

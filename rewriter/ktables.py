@@ -13,7 +13,9 @@ decoded address inside the image before it is trusted):
   __jump_table         {s32 code, target; long key} -> site protected (its jmp/nop), target
                        and the code after the site are branch targets; a stripped vmlinux has
                        no such section: the table is then found by its shape in .rodata/.data
-  __ex_table           {s32 insn, fixup, data} -> fixup is a branch target (exception return)
+  __ex_table           {s32 insn, fixup, data} -> fixup is a code root reached only by the
+                       exception handler's return (`fixups`: the runtime emulates that iret and
+                       sends it to a moved instruction's piece, so a region may hold one)
   .static_call_sites   {s32 addr, key} -> protected (5 bytes)
   __mcount_loc         u32 addresses of `call __fentry__` -> protected (5 bytes)
 Sections absent from an image are simply skipped; GNU Mach has none of these.
@@ -32,6 +34,7 @@ class KTables:
     protected: list[tuple[int, int, str]] = field(default_factory=list)  # [start, end), table
     copied: list[tuple[int, int]] = field(default_factory=list)          # code run elsewhere
     targets: set[int] = field(default_factory=set)
+    fixups: set[int] = field(default_factory=set)                        # __ex_table fixups
     tables: dict[str, int] = field(default_factory=dict)                 # table -> entries used
     warnings: list[str] = field(default_factory=list)
 
@@ -75,6 +78,8 @@ def _rel_table(image: Image, kt: KTables, name: str, size: int, fn) -> None:
             kt.protected.append((a, b, name))
         elif kind == "copied":
             kt.copied.append((a, b))
+        elif kind == "fixup":
+            kt.fixups.add(a)
         else:
             kt.targets.add(a)
     kt.tables[name] = n
@@ -173,7 +178,7 @@ def scan(image: Image) -> KTables:
     else:
         _find_jump_tables(image, kt, jump)
     _rel_table(image, kt, "__ex_table", 12,
-               lambda e, data, off: [("target", e + 4 + s32(data, off + 4)[0], 0)])
+               lambda e, data, off: [("fixup", e + 4 + s32(data, off + 4)[0], 0)])
     _rel_table(image, kt, ".static_call_sites", 8,
                lambda e, data, off: [("protect", e + s32(data, off)[0], e + s32(data, off)[0] + 5)])
     _rel_table(image, kt, "__mcount_loc", 4,

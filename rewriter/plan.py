@@ -7,14 +7,19 @@ Tactics are tried in order for each site, like E9Patch's (docs/design.md §3):
   3. trap        — `int3` at the site; the runtime looks it up and emulates it.
 A region is only ever made of whole consecutive instructions, none of whose bytes after the first
 is a value any data or immediate points to or a branch target reached from outside the region
-(a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them), with
-no control transfer but a conditional branch before its last instruction; a site just after a
-region joins it. Its first bytes become `jmp rel32`, the rest `int3`. Nothing is written here:
-the plan is data (to_json), and trampoline.py / emit.py turn it into bytes.
+(a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them; an
+__ex_table fixup may be any instruction start of it, see _only_near_branches), with no control
+transfer but a conditional branch before its last instruction; a site just after a region joins
+it. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
+"tail": copies of the few straight-line instructions after it (sites among them translated as
+in a region of their own), so that its trampoline jumps back further on; the originals stay as
+they are for every other path to them (_tail). Nothing is written here: the plan is data
+(to_json), and trampoline.py / emit.py turn it into bytes.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from .abi import Kind, Tactic
@@ -54,10 +59,21 @@ class Region:
     insns: list[tuple[int, int]]       # (addr, len) of every instruction moved
                                        # (end may include dead padding after the last one)
     sites: list[int]                   # addresses of the sensitive ones among them
+    tail: list[tuple[int, int]] = field(default_factory=list)
+                                       # (addr, len) of the instructions after `end` copied
+                                       # into the trampoline (left in place too)
+
+    @property
+    def back(self) -> int:
+        """Where the trampoline jumps back to when its last copied instruction falls through."""
+        return self.tail[-1][0] + self.tail[-1][1] if self.tail else self.end
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "insns": [a for a, _ in self.insns],
-                "sites": self.sites}
+        d = {"start": self.start, "end": self.end, "insns": [a for a, _ in self.insns],
+             "sites": self.sites}
+        if self.tail:
+            d["tail"] = [a for a, _ in self.tail]
+        return d
 
 
 @dataclass
@@ -148,11 +164,20 @@ def _only_near_branches(d, addr: int) -> bool:
     """Is addr a target only of direct jmp/jcc instructions close to it, and of nothing else
     (no root: entry, symbol, kernel table, jump table, validated gap; no pointer-like value;
     no call's return)? Then a region holding it and all those branches may move it: the
-    branches are re-aimed inside the trampoline (`internal` in trampoline.py)."""
-    if addr in d.maybe_targets or addr in d.root_targets or addr in d.protected:
+    branches are re-aimed inside the trampoline (`internal` in trampoline.py).
+
+    An __ex_table fixup and nothing else of the roots (d.fixup_only) qualifies too, with or
+    without such branches: the kernel's exception handler reaches it by setting the frame's
+    EIP and returning with iret, which the runtime always emulates and sends through the o2t
+    map to the instruction's piece (a fault in a piece is reported at its original address)."""
+    if addr in d.maybe_targets or addr in d.protected:
         return False
-    srcs = _branch_sources(d).get(addr)
-    if not srcs or any(t not in (JMP, JCC) or abs(s - addr) > _NEAR for s, t in srcs):
+    fixup = addr in d.fixup_only
+    if addr in d.root_targets and not fixup:
+        return False
+    srcs = _branch_sources(d).get(addr, [])
+    if (not srcs and not fixup) or \
+            any(t not in (JMP, JCC) or abs(s - addr) > _NEAR for s, t in srcs):
         return False
     return not any(d.flow.get(p, (None,))[0] in (CALL, ICALL)
                    for p in range(max(0, addr - 7), addr) if d.is_code_start(p) and
@@ -162,7 +187,7 @@ def _only_near_branches(d, addr: int) -> bool:
 def _internal(d, addr: int, start: int, end: int) -> bool:
     """addr (inside [start, end)) is reached only by branches that move with it."""
     return _only_near_branches(d, addr) and \
-        all(start <= s < end for s, _ in _branch_sources(d)[addr])
+        all(start <= s < end for s, _ in _branch_sources(d).get(addr, []))
 
 
 def _falls_through(d, addr: int) -> bool:
@@ -245,20 +270,89 @@ def _try_region(d, claimed: set[int], insns: list[tuple[int, int]], i0: int,
 def _region_ok(d, claimed, insns, i, j, dead) -> bool:
     start = insns[i][0]
     end = insns[j][0] + insns[j][1] + dead
+    starts = {a for a, _ in insns[i:j + 1]}
     for a in range(start, end):
         if a in claimed or a in d.protected:
             return False
         if a != start and a in d.maybe_targets:
             return False                   # something points into the middle: keep it intact
-        if a != start and a in d.targets and not _internal(d, a, start, end):
-            return False                   # a branch from outside lands here
-    starts = {a for a, _ in insns[i:j + 1]}
+        if a != start and (a in d.targets or a in d.fixup_only) and \
+                (a not in starts or not _internal(d, a, start, end)):
+            return False                   # a branch from outside lands here (or an iret
+                                           # where no piece begins)
     for a, _ in insns[i:j + 1]:
         f = d.flow.get(a)
         if f is not None and f[0] in (JMP, JCC) and f[1] is not None and start <= f[1] < end \
                 and f[1] not in starts:
             return False                   # a branch into the middle of a moved instruction
     return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
+
+
+# At most this many instructions are copied after a region (the hot paths this is for are a
+# return's last few instructions: a `verw` then `iret`).
+TAIL_MAX = 6
+
+
+def copy_translation(s: Site, tactics) -> str | None:
+    """How a copy of site s in a tail is translated: "inline" as in a region of its own, or
+    "hypercall" (the runtime emulates the whole instruction), or None (the tail stops before
+    it). The runtime tells an inline translation's slow-path hypercall from a whole
+    instruction's by the site table's tactic, so sti and popf, whose slow path is "the
+    translation is done, deliver the pending interrupt", are inline only when their own site
+    is; the other inline forms need no slow path or emulate the whole instruction in it."""
+    if Tactic.INLINE in tactics and inline_supported(s.kind, s.code) and \
+            (s.kind not in (Kind.STI, Kind.POPF) or s.tactic == Tactic.INLINE):
+        return "inline"
+    if Tactic.TRAMPOLINE in tactics:
+        return "hypercall"
+    return None
+
+
+def _tail(d, r: Region, claimed: set[int], starts: set[int], sites: dict[int, Site],
+          tactics, copied: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The instructions after region r that its trampoline runs as copies before jumping back.
+    Only after a region that falls through (its last instruction no transfer or a jcc, no dead
+    padding); then while each next one is proven code, none of its bytes the kernel rewrites
+    at boot (a copy would go stale), copies elsewhere (`copied`, sorted ranges) or another
+    region holds, and it can move as the last instruction of a region could, but no call (an
+    indirect one cannot move; a direct one gains nothing: the return is to the original code
+    anyway). A jcc is re-encoded to its original target and the tail goes on; it ends after a
+    jmp, ret or iret. The jump back must land on an instruction start that still holds its
+    instruction or a region's jmp (a trap site's int3 is one too).
+
+    No popf, in the region or its tail: a popf may set TF, and the runtime counts the
+    guest's single steps through a trampoline as one (its host steps inside the window are no
+    guest instruction boundaries), so the instructions after a popf stay where the step after
+    them is seen (the #DB after the instruction that follows the popf)."""
+    last, n = r.insns[-1]
+    if r.end != last + n or not _falls_through(d, last) or \
+            any(sites[a].kind == Kind.POPF for a in r.sites):
+        return []
+    tail: list[tuple[int, int]] = []
+    a = r.end
+    while len(tail) < TAIL_MAX and d.is_code_start(a):
+        ln = d.insn_len(a)
+        if any(b in claimed or b in d.protected for b in range(a, a + ln)):
+            break
+        k = bisect.bisect_right(copied, (a, 1 << 32)) - 1
+        if k >= 0 and copied[k][0] <= a < copied[k][1]:
+            break                              # code the kernel copies elsewhere at boot
+        f = d.flow.get(a)
+        if f is not None and f[0] not in (JMP, JCC) and f[0] not in NO_FALLTHROUGH:
+            break                              # call, indirect call
+        if _movable(d, a, True) is not None:
+            break
+        s = sites.get(a)
+        if s is not None and (s.kind == Kind.POPF or copy_translation(s, tactics) is None):
+            break
+        tail.append((a, ln))
+        a += ln
+        if f is not None and f[0] != JCC:
+            return tail                        # nothing falls through: no jump back
+    while tail and not (d.is_code_start(a) and (a not in claimed or a in starts)):
+        tail.pop()                             # the jump back would not land on an instruction
+        a = tail[-1][0] + tail[-1][1] if tail else r.end
+    return tail
 
 
 _CS_DETAIL = None
@@ -377,6 +471,12 @@ def _plan(d, cfg: CFG, window_base: int, tactics, mmio) -> Plan:
     # an MMIO site that found no region is no site: left as it was, it faults as before
     plan.sites = [site_of[a] for a in sorted(site_of)
                   if site_of[a].kind != Kind.MMIO or site_of[a].region is not None]
+    if Tactic.INLINE in tactics or Tactic.TRAMPOLINE in tactics:
+        sites = {s.addr: s for s in plan.sites}
+        starts = {r.start for r in plan.regions}
+        copied = sorted(d.ktables.copied) if d.ktables else []
+        for r in plan.regions:
+            r.tail = _tail(d, r, claimed, starts, sites, tactics, copied)
     plan.unknown = [{"addr": a, "kind": Kind(k).name.lower(),
                      "privileged": CATALOGUE[Kind(k)].privileged}
                     for a, k in sorted(d.unknown_sites.items())]

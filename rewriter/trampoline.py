@@ -1,7 +1,10 @@
 """Stage 5 — trampolines: the code each region moves to, and the maps between the two.
 
-A region's trampoline holds one "piece" per moved instruction, in order, then `jmp` back to the
-region's end; out-of-line slow paths (pending-interrupt delivery after an inline sti/popf) follow.
+A region's trampoline holds one "piece" per moved instruction, in order, then the copies of its
+tail (plan.py), then `jmp` back to where the last of them falls through; out-of-line slow paths
+(pending-interrupt delivery after an inline sti/popf) follow. A moved instruction's piece is in
+both maps; a copy is only in t2o (a fault or interrupt in it is at the original's address, and
+o2t keeps sending the original address to the original's own piece, or leaves it as it is).
 Translations (runtime/include/abi.h has the vCPU fields and the hypercall protocol):
 
     cli              mov dword [vif], 0
@@ -36,7 +39,7 @@ from .abi import Kind, Tactic
 from .classify import operand_size, sreg_of
 from .disasm import CALL, JCC, JMP, NO_FALLTHROUGH
 from .errors import Ring1Error
-from .plan import Plan
+from .plan import Plan, copy_translation
 
 ALIGN = 16
 _REG32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
@@ -276,7 +279,7 @@ class Builder:
                 ([f"lea esp, [esp + {pop}]"] if pop else []) + ["jmp resume", "miss:"] + restore)
 
     # --- translations ----------------------------------------------------------------------
-    def inline(self, s, slow: list, orig_next: int) -> None:
+    def inline(self, s, slow: list, orig_next: int, copy: bool = False) -> None:
         k = s.kind
         if k == Kind.CLI:
             self.asm(f"mov {self.v(abi.VCPU_VIF)}, 0")
@@ -319,11 +322,12 @@ class Builder:
             jslow = self.emit(b"\xE9\x00\x00\x00\x00")
             self.lay.code[j - self.lay.base + 1] = self.lay.cursor - (j + 2)
             self.asm(f"mov ecx, {scratch}", f"mov {_REG32[m & 7]}, dword ptr [{cr:#x}]")
-            slow.append((jslow, s.addr, orig_next, self.lay.cursor))
+            slow.append((jslow, s.addr, orig_next, self.lay.cursor, copy))
         else:
             raise Ring1Error(f"no inline translation for {k.name} at {s.addr:#x}")
 
-    def pending_check(self, site_addr: int, orig_next: int, slow: list) -> None:
+    def pending_check(self, site_addr: int, orig_next: int, slow: list,
+                      copy: bool = False) -> None:
         """If virtual IF is 1 and an interrupt is pending, take the out-of-line slow path (a
         hypercall that delivers it, then back here). Registers and flags are preserved."""
         ecx = f"{self.v(abi.VCPU_SCRATCH)}"
@@ -337,7 +341,7 @@ class Builder:
         for j in (j1, j2):
             self.lay.code[j - self.lay.base + 1] = no - (j + 2)
         self.asm(f"mov ecx, {ecx}")
-        slow.append((jslow, site_addr, orig_next, self.lay.cursor))
+        slow.append((jslow, site_addr, orig_next, self.lay.cursor, copy))
 
     def relocate(self, addr: int, code: bytes, region=None, internal=None) -> None:
         f = self.d.flow.get(addr)
@@ -415,20 +419,36 @@ class Builder:
                 _rel32(pos + 4, pieces[tgt])
         if deferred_sti is not None:
             self.pending_check(deferred_sti, r.end, slow)
+        for a, ln in r.tail:
+            # a copy: in t2o only; a site translated as plan.copy_translation says, its pending
+            # check (sti, popf) right after it (the runtime keeps sti's shadow from there)
+            self.lay.t2o.append((a, self.lay.cursor))
+            s = self.sites.get(a)
+            if s is None:
+                self.relocate(a, self.d.insn_bytes(a))
+            elif copy_translation(s, self.plan.tactics) == "inline":
+                self.inline(s, slow, a + ln, copy=True)
+                if s.kind in (Kind.STI, Kind.POPF):
+                    self.pending_check(a, a + ln, slow, copy=True)
+            else:
+                resume = self.hypercall(a)
+                self.lay.t2o.append((a + ln, resume))
+            last_flow = self.d.flow.get(a)
         if last_flow is None or last_flow[0] not in NO_FALLTHROUGH | {CALL}:
-            self.emit(jmp_rel32(self.lay.cursor, r.end))    # (a moved call never falls through)
+            self.emit(jmp_rel32(self.lay.cursor, r.back))   # (a moved call never falls through)
         else:
             # Nothing falls through; but a final hypercall's resume point must still be an
             # instruction of the trampoline area (never executed: the site transfers control).
             self.emit(b"\xCC")
         # out-of-line slow paths: deliver the pending interrupt, then continue after the check
-        for jslow, site_addr, orig_next, back in slow:
+        for jslow, site_addr, orig_next, back, copy in slow:
             here = self.lay.cursor
             self.lay.code[jslow - self.lay.base + 1:jslow - self.lay.base + 5] = \
                 _rel32(jslow + 5, here)
             self.asm(f"mov ecx, {self.v(abi.VCPU_SCRATCH)}")
             resume = self.hypercall(site_addr)
-            self.lay.resume.setdefault(site_addr, resume)
+            if not copy:                       # the site table names its own region's
+                self.lay.resume.setdefault(site_addr, resume)
             self.lay.t2o.append((orig_next, resume))
             self.emit(jmp_rel32(self.lay.cursor, back))
 

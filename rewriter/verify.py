@@ -20,7 +20,10 @@
 6. The trampoline area decodes completely; every piece and resume point is an instruction
    boundary; every relative branch in it lands on a trampoline instruction, the runtime entry,
    an instruction start of the original code or the end of a region (where the region's last
-   instruction falls through to, even when that is the end of its section).
+   instruction falls through to, even when that is the end of its section). A hypercall pushes
+   a site whose resume is its return address, or it is in a tail's copy of the site (t2o maps
+   its return address to the instruction after the original); a copy (a t2o entry that is no
+   piece and no resume) is of proven code the kernel does not rewrite.
 """
 
 from __future__ import annotations
@@ -698,6 +701,7 @@ def verify(path: str, progress=None) -> VerifyResult:
             prob(f"{tramp_lo + pos:#x}: trampoline byte {code[pos]:#04x} does not decode")
             pos += 1
     entry = abi.entry(h["window_base"])
+    t2o = set(r1.t2o)
     # every hypercall pushes the index of a site whose resume is the call's return address
     for addr, mnem, tgt in branches:
         if mnem != "call" or tgt != entry:
@@ -707,10 +711,25 @@ def verify(path: str, progress=None) -> VerifyResult:
             prob(f"{addr:#x}: hypercall not preceded by push of a site index")
         elif not 0 <= idx < len(r1.sites):
             prob(f"{addr:#x}: hypercall pushes site index {idx}, the table has {len(r1.sites)}")
-        elif r1.sites[idx]["resume"] != addr + 5:
+        elif r1.sites[idx]["resume"] != addr + 5 and \
+                (r1.sites[idx]["addr"] + r1.sites[idx]["len"], addr + 5) not in t2o:
+            # (a tail's copy of the site resumes at its own point, which t2o maps to the
+            # original instruction after the site)
             prob(f"{addr:#x}: hypercall pushes site index {idx} ({r1.sites[idx]['addr']:#x}) "
                  f"whose resume is {r1.sites[idx]['resume']:#x}, not {addr + 5:#x}")
     calls = {addr for addr, mnem, tgt in branches if mnem == "call" and tgt == entry}
+    # A t2o entry that is neither a moved instruction's piece nor a hypercall's resume is a
+    # tail's copy of the original instruction at its address: proven code that the kernel
+    # never rewrites at boot (a copy of such bytes would run stale).
+    o2t_pairs = set(r1.o2t)
+    for o, t in r1.t2o:
+        if (o, t) in o2t_pairs or t - 5 in calls:
+            continue
+        if not d.is_code_start(o):
+            prob(f"{t:#x}: copy of {o:#x}, which is not an instruction start of the original "
+                 f"code")
+        elif any(b in d.protected for b in range(o, o + d.insn_len(o))):
+            prob(f"{t:#x}: copy of {o:#x}, whose bytes the kernel rewrites at boot")
     for s in r1.sites:
         if s["tactic"] == Tactic.TRAMPOLINE and s["resume"] - 5 not in calls:
             prob(f"{s['addr']:#x}: trampoline site without its hypercall (no call to the "

@@ -298,7 +298,10 @@ class Patched(Emu):
         esp = self.reg("esp")
         resume, index = self.u32(esp), self.u32(esp + 4)
         site = self.r1.sites[index]
-        assert site["resume"] == resume or site["tactic"] == Tactic.INLINE, \
+        # its own region's hypercall, or a tail's copy of it (the t2o map names the original
+        # instruction after the site at the copy's resume)
+        assert site["resume"] == resume or site["tactic"] == Tactic.INLINE or \
+            (site["addr"] + site["len"], resume) in self.r1.t2o, \
             f"hypercall resume {resume:#x} vs site table {site}"
         guest_esp = self.v(abi.VCPU_SAVED_ESP)
         if site["tactic"] == Tactic.INLINE:
@@ -698,3 +701,205 @@ def test_port_io_fast_path(form, port, size, out, case, tmp_path):
                               else ("in", port, size)]), where
         left = abi.PORTC.unpack(bytes(pat.uc.mem_read(e, abi.PORTC.size)))[2]
         assert left == (hits - 1 if hit else hits), f"{where}: hits left"
+
+
+# --- __ex_table fixups inside regions, and tails ------------------------------------------------
+# An __ex_table fixup is reached only by the kernel's exception handler returning with iret to
+# it, which the runtime emulates and sends through the o2t map: a region may hold one at any of
+# its instruction starts, and "the iret" is modelled here as starting at its piece. A region that
+# falls through carries a tail: copies of the straight-line instructions after it (sites
+# translated as in a region of their own), so that a path through the region runs on without
+# coming back to the original code (or trapping there).
+DATA = 0x200000
+
+
+def _ex_table_seg(entries: list[tuple[int, int]]) -> Seg:
+    """__ex_table: {s32 insn, s32 fixup, s32 data}, each relative to its own field."""
+    base = 0x210000
+    out = b""
+    for i, (insn, fixup) in enumerate(entries):
+        e = base + 12 * i
+        out += struct.pack("<iii", insn - e, fixup - (e + 4), 0)
+    return Seg(base, out, "r", name="__ex_table")
+
+
+def _fixup_kernel(pointer: bool):
+    """f: cli; fx: add eax, 2; mov ebx, eax; ret -- with fx an __ex_table fixup (the faulting
+    instruction named by the entry is `mov [esi], ecx` in g), and with `pointer` also a value
+    in .data that points at it."""
+    p = Prog(TEXT)
+    p.label("entry").asm("call {f}", "call {g}", "hlt", "jmp {entry}")
+    p.label("g").asm("mov ecx, 1").label("g_fault").asm("mov dword ptr [esi], ecx", "ret")
+    p.label("f").asm("cli").label("fx").asm("add eax, 2", "mov ebx, eax", "ret")
+    text, L = p.build()
+    data = struct.pack("<I", L["fx"] if pointer else 0)
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, data, "rw", name=".data"),
+                      _ex_table_seg([(L["g_fault"], L["fx"])])], L["entry"])
+    return raw, L
+
+
+def test_a_region_holds_an_ex_table_fixup_and_an_iret_to_it_runs_its_piece(tmp_path):
+    raw, L = _fixup_kernel(pointer=False)
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    assert L["fx"] in rw.analysis.d.fixup_only
+    site = next(s for s in rw.plan.sites if s.addr == L["f"])
+    assert site.tactic == Tactic.INLINE and site.region == L["f"]
+    r = next(r for r in rw.plan.regions if r.start == L["f"])
+    assert [a for a, _ in r.insns][:2] == [L["f"], L["fx"]]
+    o2t = dict(emit.read_ring1(image.load("k", rw.patched.data)).o2t)
+    assert L["fx"] in o2t                      # the runtime's emulated iret lands on its piece
+    # the exception handler's iret to fx, as the runtime performs it: at fx's piece
+    orig, pat = Emu(raw), Patched(rw.patched.data, 0)
+    regs = {r_: 0x1000 * i + 7 for i, r_ in enumerate(REGS)}
+    orig.call(L["fx"], regs, IF | 0x2)
+    pat.call(o2t[L["fx"]], regs, IF | 0x2)
+    want, got = orig.state(), pat.state()
+    for k in REGS + ("esp", "arith"):
+        assert want[k] == got[k], k
+    assert pat.events == {"hypercall": 0, "trap": 0, "deliver": 0}
+    out = tmp_path / "k.r1.elf"
+    out.write_bytes(rw.patched.data)
+    from rewriter import verify as verify_mod
+    v = verify_mod.verify(str(out))
+    assert v.ok, v.problems
+
+
+def test_a_fixup_with_another_reason_to_be_a_target_stays_out_of_regions(tmp_path):
+    """Pointed at from data too (it may be called or jumped to): as strict as any target."""
+    raw, L = _fixup_kernel(pointer=True)
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    assert L["fx"] not in rw.analysis.d.fixup_only
+    site = next(s for s in rw.plan.sites if s.addr == L["f"])
+    assert site.tactic == Tactic.TRAP
+    assert not any(r.start <= L["fx"] < r.end for r in rw.plan.regions)
+
+
+def _tail_kernel():
+    """g's region (cli; mov ebx) falls through into jne, a cli at gs (reached from h too, and
+    followed by gn, reached from h: no region of its own, a trap site), mov ecx and ret: all of
+    them become g's tail. k's region (cli; mov ebx) falls into three nops and then ks, which
+    begins another region: the tail stops there. m's region falls into a `lock inc` whose lock
+    prefix the kernel toggles at boot (.smp_locks): no tail. q's region ends in a popf (which
+    may set TF: the guest's single step after the next instruction must stay visible): no
+    tail."""
+    p = Prog(TEXT)
+    p.label("entry").asm("call {g}", "call {h}", "call {k}", "call {m}", "hlt", "jmp {entry}")
+    p.label("h").asm("test eax, eax", "jne {gn}", "jmp {gs}")
+    p.align(128, 0xCC)                          # h's branches are far from their targets
+    p.label("g").asm("cli", "mov ebx, 0x11111111", "jne {g_out}")
+    p.label("gs").asm("cli")
+    p.label("gn").asm("mov ecx, 0x22222222", "ret")
+    p.label("g_out").asm("mov edx, 0x33333333", "ret")
+    p.align(16, 0xCC)
+    p.label("k").asm("cli", "mov ebx, 0x44444444", "nop", "nop", "nop")
+    p.label("ks").asm("cli", "mov ecx, 0x55555555", "ret")
+    p.align(16, 0xCC)
+    p.label("m").asm("cli", "mov ebx, 0x66666666")
+    p.label("m_lock").asm(f"lock inc dword ptr [{DATA:#x}]", "ret")
+    p.label("jk").asm("jmp {ks}")               # ks is a target from outside: a region start
+    p.align(16, 0xCC)
+    p.label("q").asm("pushfd", "cli", "mov ebx, 0x77777777", "popfd", "nop", "ret")
+    text, L = p.build()
+    locks = struct.pack("<i", L["m_lock"] - 0x220000)
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, b"\0" * 16, "rw",
+                                                               name=".data"),
+                      Seg(0x220000, locks, "r", name=".smp_locks")], L["entry"])
+    return raw, L
+
+
+def _rewrite_tails(tmp_path):
+    raw, L = _tail_kernel()
+    src = tmp_path / "k.elf"
+    src.write_bytes(raw)
+    rw = pipeline.rewrite(str(src), window=W)
+    return raw, L, rw
+
+
+def test_a_tail_carries_a_jcc_and_a_site_that_traps_on_its_own(tmp_path):
+    raw, L, rw = _rewrite_tails(tmp_path)
+    regions = {r.start: r for r in rw.plan.regions}
+    sites = {s.addr: s for s in rw.plan.sites}
+    r = regions[L["g"]]
+    assert [a for a, _ in r.tail] == [L["g"] + 6, L["gs"], L["gn"], L["gn"] + 5]
+    assert sites[L["gs"]].tactic == Tactic.TRAP and sites[L["gs"]].region is None
+    r1 = emit.read_ring1(image.load("k", rw.patched.data))
+    o2t, t2o = dict(r1.o2t), set(r1.t2o)
+    for a, _ in r.tail:                        # copies: t2o only; o2t keeps the originals
+        assert a not in o2t
+        assert sum(1 for o, _ in t2o if o == a) == 1
+    orig = Emu(raw)
+    for zf in (0, 0x40):                       # jne taken (the original g_out) / not (the tail)
+        pat = Patched(rw.patched.data, 0)
+        regs = {r_: 0x1000 * i + 7 for i, r_ in enumerate(REGS)}
+        orig.call(L["g"], regs, IF | 0x2 | zf)
+        pat.call(L["g"], regs, IF | 0x2 | zf)
+        want, got = orig.state(), pat.state()
+        for k in REGS + ("esp", "arith", "stack"):
+            assert want[k] == got[k], (zf, k)
+        assert pat.v(abi.VCPU_VIF) == 0
+        assert pat.events["trap"] == 0, "the copy of the cli at gs is translated inline"
+    # reached from h, the cli at gs is the original: its int3
+    pat = Patched(rw.patched.data, 0)
+    pat.call(L["h"], {"eax": 0}, IF | 0x2)
+    assert pat.events["trap"] == 1 and pat.reg("ecx") == 0x22222222 and pat.v(abi.VCPU_VIF) == 0
+
+
+def test_a_tail_stops_before_another_region_and_before_bytes_the_kernel_rewrites(tmp_path):
+    raw, L, rw = _rewrite_tails(tmp_path)
+    regions = {r.start: r for r in rw.plan.regions}
+    k, m = regions[L["k"]], regions[L["m"]]
+    assert L["ks"] in regions                   # its own region: the tail ends at its jmp
+    assert [a for a, _ in k.tail] == [L["ks"] - 3, L["ks"] - 2, L["ks"] - 1] and k.back == L["ks"]
+    assert m.tail == [] and m.back == m.end == L["m_lock"]
+    q = regions[L["q"]]
+    assert any(s.kind == Kind.POPF for s in rw.plan.sites if s.addr in q.sites) and q.tail == []
+    layout_code = emit.read_ring1(image.load("k", rw.patched.data))
+    import capstone
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    jumps = {int(op, 16) for _, _, mn, op in cs.disasm_lite(layout_code.tramp_code,
+                                                           layout_code.tramp_addr)
+             if mn == "jmp" and op.startswith("0x")}
+    assert L["ks"] in jumps and L["m_lock"] in jumps
+    orig, pat = Emu(raw), Patched(rw.patched.data, 0)
+    for fn in ("k", "m"):
+        regs = {r_: 0x1000 * i + 7 for i, r_ in enumerate(REGS)}
+        orig.call(L[fn], regs, IF | 0x2)
+        pat.call(L[fn], regs, IF | 0x2)
+        want, got = orig.state(), pat.state()
+        for key in REGS + ("esp", "arith"):
+            assert want[key] == got[key], (fn, key)
+        assert pat.events["trap"] == 0
+
+
+def test_verify_checks_tails(tmp_path):
+    from rewriter import verify as verify_mod
+    raw, L, rw = _rewrite_tails(tmp_path)
+    out = tmp_path / "k.r1.elf"
+    out.write_bytes(rw.patched.data)
+    assert verify_mod.verify(str(out)).ok
+    img = image.load(out)
+    r1 = emit.read_ring1(img)
+    seg_off = next(s.offset for s in img.segments if s.vaddr == r1.addr)
+    pieces = set(r1.o2t)
+    copy_of_gn = next(t for o, t in r1.t2o if o == L["gn"] and (o, t) not in pieces)
+    # the copied `mov ecx, 0x22222222`: its immediate changed
+    bad = bytearray(rw.patched.data)
+    at = seg_off + copy_of_gn - r1.addr
+    assert bad[at] == 0xB9
+    bad[at + 1] ^= 0xFF
+    out.write_bytes(bad)
+    v = verify_mod.verify(str(out))
+    assert not v.ok and any("trampoline" in p for p in v.problems), v.problems
+    # the t2o entry of a copy moved to another original address
+    bad = bytearray(rw.patched.data)
+    i = r1.t2o.index((L["gn"], copy_of_gn))
+    off = seg_off + r1.header["map_t2o_off"] + i * abi.MAP.size
+    o, t = abi.MAP.unpack_from(bad, off)
+    abi.MAP.pack_into(bad, off, o + 1, t)
+    out.write_bytes(bad)
+    v = verify_mod.verify(str(out))
+    assert not v.ok and any("t2o" in p for p in v.problems), v.problems

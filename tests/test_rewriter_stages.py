@@ -595,7 +595,8 @@ def tramp_rewrite(window: int = W):
 
 def pieces(lay, region) -> list[list[tuple[int, int, str, str]]]:
     """Decoded instructions of each piece of a region's trampoline (one per moved insn), the
-    last piece running to the region's final jmp back (included)."""
+    last piece running to the region's final jmp back (included), or with a tail (plan.py) to
+    the copied ret it ends in."""
     o2t = dict(lay.o2t)
     starts = [o2t[a] for a, _ in region.insns]
     base = lay.base
@@ -606,7 +607,8 @@ def pieces(lay, region) -> list[list[tuple[int, int, str, str]]]:
         insns = []
         for ins in CS.disasm_lite(code, s):
             insns.append(ins)
-            if end is None and ins[2] == "jmp" and ins[3] == f"{region.end:#x}":
+            if end is None and (ins[2] == "jmp" and ins[3] == f"{region.back:#x}" or
+                                region.tail and ins[2] == "ret"):
                 break
         out.append(insns)
     return out
@@ -641,12 +643,20 @@ def test_trampoline_inline_translations_decode_as_intended():
         assert (first[0][2], first[0][3]) == (mn, ops), f"{name}: {first}"
         if name not in ("sti",):
             assert len(first) == 1, f"{name}: one instruction expected, got {first}"
-    # the moved mov ebx and the jmp back
+    # the moved mov ebx, then the copy of the `ret` after the region (its tail): no jmp back;
+    # after a popf (which may set TF) no tail, the jmp back
+    t2o = set(lay.t2o)
     for name in TRAMP_FORMS:
         r = regions[L[name]]
         ps = pieces(lay, r)
         assert ps[1][0][2:] == ("mov", f"ebx, {0x11111111 * (list(TRAMP_FORMS).index(name) + 1) & 0xFFFFFFFF:#x}"), name
-        assert ps[-1][-1][2:] == ("jmp", f"{r.end:#x}"), name
+        if name == "popf":
+            assert r.tail == [] and ps[-1][-1][2:] == ("jmp", f"{r.end:#x}"), name
+            continue
+        assert r.tail == [(L[name + "_end"], 1)], name
+        assert ps[-1][-1][2:] == ("ret", ""), name
+        assert (L[name + "_end"], ps[-1][-1][0]) in t2o, name
+        assert L[name + "_end"] not in dict(lay.o2t), name
     # pushf: host flags - IF + vif + vflags, computed without touching the arithmetic flags
     ps = pieces(lay, regions[L["pushf"]])[0]
     mns = [i[2] for i in ps]
@@ -726,6 +736,7 @@ class Machine:
         self.w = window
         from unicorn import x86_const as X
         self.X = X
+        self.uc_mod = uc_mod
         self.uc = uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_32)
         img = image.load("out", out_bytes)
         for s in img.segments:
@@ -768,9 +779,36 @@ class Machine:
     def set_vcpu(self, field_off: int, v: int) -> None:
         self.put32(abi.vcpu(self.w, field_off), v)
 
+    def copy_of(self, addr: int) -> int | None:
+        """The trampoline address of the one copy of the original instruction at addr that a
+        region's tail holds (a t2o entry that is neither a piece nor a hypercall's resume)."""
+        pieces = set(self.r1.o2t)
+        code, base = self.r1.tramp_code, self.r1.tramp_addr
+        resumes = {t for _, t in self.r1.t2o
+                   if code[t - base - 5:t - base - 4] == b"\xE8" and
+                   t + struct.unpack("<i", code[t - base - 4:t - base])[0] == abi.entry(self.w)}
+        copies = [t for o, t in self.r1.t2o
+                  if o == addr and (o, t) not in pieces and t not in resumes]
+        assert len(copies) <= 1, f"{addr:#x} is copied {len(copies)} times"
+        return copies[0] if copies else None
+
     def run(self, start: int, until: int, count: int = 200) -> dict | None:
+        """Run from start until the original instruction at `until` would run: there, or at
+        the copy of it a region's tail holds (the trampoline runs that copy instead of jumping
+        back)."""
         self.entry_hit = None
-        self.uc.emu_start(start, until, count=count)
+        copy = self.copy_of(until)
+        if copy is None:
+            self.uc.emu_start(start, until, count=count)
+            return self.entry_hit
+
+        def stop(uc_, addr, size, _):
+            uc_.emu_stop()
+        h = self.uc.hook_add(self.uc_mod.UC_HOOK_CODE, stop, None, until, until)
+        try:
+            self.uc.emu_start(start, copy, count=count)
+        finally:
+            self.uc.hook_del(h)
         return self.entry_hit
 
     def resume_from_hypercall(self) -> int:
@@ -925,7 +963,9 @@ def test_exec_moved_jcc():
     for zf, eax in ((0, 0xA0A0A0A0), (0x40, 0x66666666)):    # jne taken / not taken
         _fresh(m, IF | zf)
         assert m.run(L["k_jcc"], L["k_jcc_t"]) is None
-        assert m.reg("eip") == L["k_jcc_t"] and m.reg("eax") == eax
+        # taken: the original target; not taken: the region's tail, a copy of its `ret`
+        want = L["k_jcc_t"] if not zf else m.copy_of(L["k_jcc_t"])
+        assert want is not None and m.reg("eip") == want and m.reg("eax") == eax
 
 
 # =============================================================================================

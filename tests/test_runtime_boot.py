@@ -1028,6 +1028,28 @@ def test_segments_with_a_base_match_qemu(patched, tmp_path):
 
 
 @pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
+def test_exception_fixup_inside_a_region_matches_qemu(patched, tmp_path):
+    """tests/guest/exfix.c: a #DE whose handler resumes, as Linux's exception table does, at a
+    fixup that only __ex_table names. Patched, the fixup is the second instruction of the
+    region that moves a cli (its original bytes are the middle of that region's jmp): the
+    handler's emulated iret must land on the fixup's piece in the trampoline."""
+    _, ref = qemu(guest("exfix"))
+    assert "#DE count 0x00000001, resumed at the fixup: result 0x00005023" in ref, ref
+    img = guest("exfix")
+    if patched:
+        from rewriter import pipeline
+        plan = pipeline.rewrite(img).plan
+        [fixup] = pipeline.analyze(img).d.ktables.fixups
+        holding = [r for r in plan.regions if any(a == fixup for a, _ in r.insns)]
+        assert len(holding) == 1 and holding[0].start < fixup, holding
+        img = rewrite(img, str(tmp_path / "x.r1.elf"))
+    rc, out, err = run(img, "--stats")
+    assert rc == 1 and out == ref, err
+    if patched:
+        assert _stat(err, "trap-site") == 0, err
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
 def test_port_reads_match_qemu(patched, tmp_path):
     """tests/guest/portio.c reads the registers a patched image's trampolines answer from the
     vCPU page's port cache (abi.h, R1_VCPU_PORTC) -- the 8259A's masks, COM1's scratch, line
