@@ -647,7 +647,8 @@ def cmd_boot(args) -> int:
     # (--vga std or none, --mem, ...). The profile is kept across machines too: a device
     # access it makes a hypercall is emulated as a fault would be, whatever is (or is not,
     # mmio_ram) at its address on the machine of the run.
-    tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{__version__}".encode()).hexdigest()[:8]
+    tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{_rewriter_digest()}"
+                         .encode()).hexdigest()[:8]
     stem = f"{src.name}.{digest}.{tag}"
     prof = None
     if not args.no_profile:
@@ -680,6 +681,16 @@ def cmd_boot(args) -> int:
         rest = rest + ["--profile-out", str(cache / f"{src.name}.{digest}.{tag}.run-"
                                               f"{os.getpid()}.profile.json")]
     return _exec_runtime(str(out), rest)
+
+
+def _rewriter_digest() -> str:
+    """What the rewritten bytes depend on besides the input and the options: the rewriter's
+    own code (every module of this package, by content), so that a changed rewriter never
+    reuses an image a different one made. A version string would not do: it changes by hand."""
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def _boot_profile(cache: Path, stem: str):

@@ -417,3 +417,21 @@ def test_boot_cache_failure_and_internal_error(capsys, monkeypatch, tmp_path):
     r = run_main(["boot", QI], capsys, monkeypatch, env={"RING1_CACHE": str(tmp_path / "c")})
     assert r.returncode == errors.EXIT_RUNTIME == 14, r     # not 3: the guest's, under boot
     assert "internal error" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_boot_cache_is_keyed_on_the_rewriters_code(caught, capsys, monkeypatch):
+    """A changed rewriter never reuses an image another one made: the boot cache's key holds a
+    digest of the rewriter's own modules, by content (not the version string, which changes
+    by hand)."""
+    import hashlib
+    from pathlib import Path as P
+    h = hashlib.sha256(cli.__version__.encode())
+    for f in sorted(P(cli.__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    assert cli._rewriter_digest() == h.hexdigest()
+    first, _ = caught(["boot", "--no-profile", QI], capsys)
+    again, _ = caught(["boot", "--no-profile", QI], capsys)
+    monkeypatch.setattr(cli, "_rewriter_digest", lambda: "another rewriter")
+    other, _ = caught(["boot", "--no-profile", QI], capsys)
+    assert first == again and other != first
+    assert P(first).is_file() and P(other).is_file()
