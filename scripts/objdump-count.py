@@ -33,7 +33,7 @@ KINDS = [
     "mov_to_sreg", "pop_sreg", "load_far_ptr", "sysenter", "sysexit", "pushf", "popf", "sgdt",
     "sidt", "sldt", "str", "smsw", "lar", "lsl", "verr", "verw", "mov_from_sreg", "push_sreg",
     "cpuid", "rdtsc", "rdtscp", "monitor", "mwait", "xsetbv", "clac", "stac", "syscall",
-    "sysret", "rsm",
+    "sysret", "rsm", "vmx_svm",
 ]
 
 # objdump (AT&T) mnemonic -> kind, for the ones the mnemonic alone decides. Operand-size
@@ -52,6 +52,11 @@ _SIMPLE = {
     "cpuid": "cpuid", "rdtsc": "rdtsc", "rdtscp": "rdtscp", "monitor": "monitor",
     "mwait": "mwait", "xsetbv": "xsetbv", "clac": "clac", "stac": "stac",
     "syscall": "syscall", "sysret": "sysret", "rsm": "rsm",
+    # VMX, SVM, SGX, SMX: #UD on the CPU model (qemu32 has none of them)
+    **{m: "vmx_svm" for m in (
+        "vmcall vmlaunch vmresume vmxoff vmfunc vmptrld vmclear vmxon vmptrst vmread vmwrite "
+        "invept invvpid vmrun vmmcall vmload vmsave stgi clgi skinit invlpga encls enclu "
+        "enclv pconfig getsec").split()},
 }
 _OPERAND = {"mov", "push", "pop", "int"}           # decided by their operands
 _SREGS = {"%cs", "%ds", "%es", "%fs", "%gs", "%ss"}
