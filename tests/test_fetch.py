@@ -413,6 +413,7 @@ sgdt (%eax); sidt (%eax); sldt %eax; str %eax; smsw %eax
 lar %eax,%ecx; lsl %eax,%ecx; verr %ax; verw %ax
 mov %cs,%eax; mov %ss,(%eax); push %cs; push %ds; push %ss
 cpuid; rdtsc; rdtscp; monitor; mwait; xsetbv; clac; stac; syscall; sysret; rsm
+vmcall; vmlaunch; vmrun; vmmcall; getsec
 # not sensitive
 mov %fs:0x14,%eax; mov %eax,%gs:(%ebx); push %eax; pop %ebx; mov $1,%eax; int3
 call _start; movl $0x10,%ds:(%eax); lea 0x4(%esp),%ecx; stosl; lodsb; insertps $0,%xmm1,%xmm2
@@ -420,7 +421,7 @@ call _start; movl $0x10,%ds:(%eax); lea 0x4(%esp),%ecx; stosl; lodsb; insertps $
 
 EXPECTED = {"in": 2, "out": 2, "ins": 2, "outs": 2, "mov_to_cr": 2, "iret": 2, "lcall": 2,
             "ljmp": 2, "lret": 2, "mov_to_sreg": 2, "pop_sreg": 3, "load_far_ptr": 5,
-            "pushf": 2, "popf": 2, "mov_from_sreg": 2, "push_sreg": 3}
+            "pushf": 2, "popf": 2, "mov_from_sreg": 2, "push_sreg": 3, "vmx_svm": 5}
 
 
 def test_objdump_count_every_kind(tmp_path):
