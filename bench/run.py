@@ -36,7 +36,7 @@ hit them alike; ratios are medians of per-round ratios.
 
 Duration on this 2-core machine: `make bench` about 5 minutes plus the unixwork section's
 (3 rounds of 5 workloads on 3 machines, 2 more --stats runs each: about 5 minutes more at
-today's ring1 speed), `make bench-quick` about one and a half (three workloads, eight nano
+today's ring1 speed) and the linux section's 2-3 minutes, `make bench-quick` about three (three workloads, eight nano
 operations, the unix workloads' short sessions once, two samples, and the unix sample, GNU
 Mach and grub-invaders once, no GNU Mach -dbg; gnumach rewrite only). Rows of one section:
 `--only unixwork --unix-workloads lockstress,charout`.
