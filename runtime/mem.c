@@ -232,6 +232,13 @@ static void reserve_all(void)
 // no more rights than CPL 3 has since the last full flush; sys_below counts the pages mapped
 // with ring-0 rights below limit_pn, the limit last used (in pages).
 static uint32_t user_hi, limit_pn, sys_below;
+// The lowest limit ring 3's segments have needed since the last full flush beyond user_hi's
+// (a segment based above every page mapped for ring 3: mem_view_raise_limit with keep), in
+// pages; kept, as user_hi is, so that entering ring 3 does not cut the limit back below the
+// segment -- each cut and raise rewrites the host's LDT slots (modify_ldt). Not for accesses:
+// one to a user page raises user_hi when the page is mapped, and one to a kernel page must not
+// leave the kernel's pages below the limit (dropped at every entry to ring 3).
+static uint32_t limit_floor;
 static uint16_t pd_count[1024];   // mapped pages per 4 MiB of linear space
 static uint16_t pd_local[1024];   // ... of them not SP_G
 
@@ -323,7 +330,7 @@ static void sp_forget_all(void)
     }
     nshadow = 0;
     nruns = 0;
-    user_hi = sys_below = 0;
+    user_hi = sys_below = limit_floor = 0;
     memset(pd_count, 0, sizeof pd_count);
     memset(pd_local, 0, sizeof pd_local);
 }
@@ -678,6 +685,8 @@ void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
     if (new_cpl != 3 || old_cpl == 3)
         return;
     uint32_t lim = user_hi ? (user_hi + 1023) & ~1023u : 1024;   // pages, 4 MiB granules
+    if (lim < limit_floor)
+        lim = limit_floor;
     if (lim > mem_window >> 12 && mem_window)
         lim = 1u << 20;
     if (lim != limit_pn) {
@@ -717,7 +726,7 @@ bool mem_view_wrapped(struct vcpu *v)
     return false;
 }
 
-void mem_view_raise_limit(struct vcpu *v, uint32_t need)
+void mem_view_raise_limit(struct vcpu *v, uint32_t need, bool keep)
 {
     // Over need, and at least one 4 MiB granule more; four times the limit when need is not
     // known. A process growing its heap crosses its limit every 4 MiB, and giving the limit
@@ -734,6 +743,8 @@ void mem_view_raise_limit(struct vcpu *v, uint32_t need)
     }
     v->user_limit = want << 12;
     limit_pn = (uint32_t)want;
+    if (keep && limit_pn > limit_floor)
+        limit_floor = limit_pn;
     sys_below = 0;
     for (unsigned i = 0; i < nshadow; i++)
         sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);

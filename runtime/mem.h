@@ -39,8 +39,9 @@ void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl);
 void mem_view_unlimit(struct vcpu *v);
 // Ring 3 faulted at its segment limit, or runs code above it: raise the limit (by steps, and
 // above linear address need), dropping the ring-0 pages below the new one; past the window,
-// mem_view_unlimit. The caller resyncs the host segments.
-void mem_view_raise_limit(struct vcpu *v, uint32_t need);
+// mem_view_unlimit. keep: for a segment's base -- later entries to ring 3 keep the limit at
+// least this high. The caller resyncs the host segments.
+void mem_view_raise_limit(struct vcpu *v, uint32_t need, bool keep);
 // Ring 3 made an access past its limit through an offset that wrapped around 4 GiB (below a
 // thread pointer's base): true, the caller emulates it; false, too many in this stay in
 // ring 3 -- the limit is given up (mem_view_unlimit) and the caller runs the instruction again.

@@ -288,7 +288,7 @@ static void seg_sync_host(struct vcpu *v, int sreg)
             // The segment starts above everything ring 3 has reached (a thread pointer in
             // memory not touched yet): raise the limit over its base.
             stats_count("user-limit-raised");
-            mem_view_raise_limit(v, s->base + PGSIZE - 1);
+            mem_view_raise_limit(v, s->base + PGSIZE - 1, true);
             seg_resync_host(v);
             return;
         }

@@ -501,7 +501,8 @@ static bool user_limit_fault(struct vcpu *v)
     uint32_t eip = vcpu_lin_eip(v);
     if ((uint64_t)eip + INSN_MAX > v->user_limit) {   // the instruction itself lies past it
         stats_count("user-limit-raised");
-        mem_view_raise_limit(v, eip > 0xffffffffu - INSN_MAX ? 0xffffffffu : eip + INSN_MAX);
+        mem_view_raise_limit(v, eip > 0xffffffffu - INSN_MAX ? 0xffffffffu : eip + INSN_MAX,
+                             false);
         seg_resync_host(v);
         return true;
     }
@@ -511,9 +512,27 @@ static bool user_limit_fault(struct vcpu *v)
     if (decode(buf, n, &in) < 0 || insn_kind(&in))
         return false;
     bool moffs = in.op >= 0xa0 && in.op <= 0xa3;
+    bool rel = in.op == 0xe8 || in.op == 0xe9 || in.op == 0xeb ||
+               (in.op >= 0x70 && in.op <= 0x7f) || (in.op >= 0x0f80 && in.op <= 0x0f8f);
+    if (rel) {
+        // A branch past the limit (a patched kernel's own ring-3 code jumping to its
+        // trampoline in the window): raise the limit over the target (past the window: none).
+        uint32_t to = v->eip + in.len + (in.op == 0xeb || in.op < 0x80 ? (uint32_t)(int8_t)in.imm
+                                                                      : in.imm);
+        if (in.opsize == 2)
+            to &= 0xffff;
+        to += v->seg[R1_SREG_CS].base;
+        if ((uint64_t)to + INSN_MAX <= v->user_limit)
+            return false;
+        stats_count("user-limit-raised");
+        mem_view_raise_limit(v, to > 0xffffffffu - INSN_MAX ? 0xffffffffu : to + INSN_MAX,
+                             false);
+        seg_resync_host(v);
+        return true;
+    }
     if (!insn_has_mem(&in) && !moffs) {
         stats_count("user-limit-raised");
-        mem_view_raise_limit(v, 0);
+        mem_view_raise_limit(v, 0, false);
         seg_resync_host(v);
         return true;
     }
@@ -526,7 +545,8 @@ static bool user_limit_fault(struct vcpu *v)
     uint64_t lin = (uint32_t)(s->base + ea);
     if (lin + 16 > v->user_limit) {
         stats_count("user-limit-raised");
-        mem_view_raise_limit(v, (uint32_t)(lin + 15 > 0xffffffffu ? 0xffffffffu : lin + 15));
+        mem_view_raise_limit(v, (uint32_t)(lin + 15 > 0xffffffffu ? 0xffffffffu : lin + 15),
+                             false);
         seg_resync_host(v);
         return true;
     }
@@ -896,7 +916,7 @@ int vcpu_run(struct vcpu *v)
             // Ring 3 runs code above its limit (mem.c): a patched kernel's own ring-3 code
             // going through a trampoline in the window, say. Not from here on.
             stats_count("user-limit-raised");
-            mem_view_raise_limit(v, vcpu_lin_eip(v));
+            mem_view_raise_limit(v, vcpu_lin_eip(v), false);
             seg_resync_host(v);
         }
         v->exit.signo = 0;
