@@ -664,6 +664,20 @@ static void drop_sys_below(uint32_t lim)
         stats_add("shadow-drop-ring3", before - nshadow);
 }
 
+// Ring 3 runs limited below page number lim from now on: the ring-0 pages below it go.
+static void limit_to(struct vcpu *v, uint32_t lim)
+{
+    if (lim != limit_pn) {
+        limit_pn = lim;
+        sys_below = 0;
+        for (unsigned i = 0; i < nshadow; i++)
+            sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);
+    }
+    v->user_limit = (uint64_t)lim << 12;
+    if (sys_below)
+        drop_sys_below(lim);
+}
+
 // Giving ring 3's limit up for wrapping accesses (mem_view_wrapped): how many this stay in
 // ring 3 has emulated; the ring-0 pages mapped again since the last time it was given up for
 // them (counted until ring 3 is entered again, measuring, then averaged into refill_avg).
@@ -689,15 +703,7 @@ void mem_view_cpl_changed(struct vcpu *v, int old_cpl, int new_cpl)
         lim = limit_floor;
     if (lim > mem_window >> 12 && mem_window)
         lim = 1u << 20;
-    if (lim != limit_pn) {
-        limit_pn = lim;
-        sys_below = 0;
-        for (unsigned i = 0; i < nshadow; i++)
-            sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);
-    }
-    v->user_limit = (uint64_t)lim << 12;
-    if (sys_below)
-        drop_sys_below(lim);
+    limit_to(v, lim);
 }
 
 void mem_view_unlimit(struct vcpu *v)
@@ -741,15 +747,9 @@ void mem_view_raise_limit(struct vcpu *v, uint32_t need, bool keep)
         mem_view_unlimit(v);
         return;
     }
-    v->user_limit = want << 12;
-    limit_pn = (uint32_t)want;
-    if (keep && limit_pn > limit_floor)
-        limit_floor = limit_pn;
-    sys_below = 0;
-    for (unsigned i = 0; i < nshadow; i++)
-        sys_below += sys_low(sp_list[i], sp_ent[sp_list[i]]);
-    if (sys_below)
-        drop_sys_below(limit_pn);
+    if (keep && want > limit_floor)
+        limit_floor = (uint32_t)want;
+    limit_to(v, (uint32_t)want);
 }
 
 // Map page pn onto frame pa with prot through its chunk's mapping (see "Linear chunks"),

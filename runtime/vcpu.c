@@ -496,16 +496,20 @@ static bool trap_copy(struct vcpu *v)
 // up a step, and a fault that was not the limit's comes back until there is none. False: not
 // the limit's fault (a sensitive instruction, an operand within the host's limit or past the
 // guest's): the caller goes on as with any #GP.
+// Raise ring 3's limit over linear address top (0: a step), then run on the new one.
+static bool raise_limit(struct vcpu *v, uint64_t top)
+{
+    stats_count("user-limit-raised");
+    mem_view_raise_limit(v, top > 0xffffffffu ? 0xffffffffu : (uint32_t)top, false);
+    seg_resync_host(v);
+    return true;
+}
+
 static bool user_limit_fault(struct vcpu *v)
 {
     uint32_t eip = vcpu_lin_eip(v);
-    if ((uint64_t)eip + INSN_MAX > v->user_limit) {   // the instruction itself lies past it
-        stats_count("user-limit-raised");
-        mem_view_raise_limit(v, eip > 0xffffffffu - INSN_MAX ? 0xffffffffu : eip + INSN_MAX,
-                             false);
-        seg_resync_host(v);
-        return true;
-    }
+    if ((uint64_t)eip + INSN_MAX > v->user_limit)   // the instruction itself lies past it
+        return raise_limit(v, (uint64_t)eip + INSN_MAX);
     uint8_t buf[INSN_MAX];
     unsigned n = vmem_fetch(v, eip, buf, sizeof buf);
     struct insn in;
@@ -524,18 +528,10 @@ static bool user_limit_fault(struct vcpu *v)
         to += v->seg[R1_SREG_CS].base;
         if ((uint64_t)to + INSN_MAX <= v->user_limit)
             return false;
-        stats_count("user-limit-raised");
-        mem_view_raise_limit(v, to > 0xffffffffu - INSN_MAX ? 0xffffffffu : to + INSN_MAX,
-                             false);
-        seg_resync_host(v);
-        return true;
+        return raise_limit(v, (uint64_t)to + INSN_MAX);
     }
-    if (!insn_has_mem(&in) && !moffs) {
-        stats_count("user-limit-raised");
-        mem_view_raise_limit(v, 0, false);
-        seg_resync_host(v);
-        return true;
-    }
+    if (!insn_has_mem(&in) && !moffs)
+        return raise_limit(v, 0);
     const struct seg *s = &v->seg[moffs ? (in.seg >= 0 ? in.seg : R1_SREG_DS) : insn_seg(&in)];
     uint32_t ea = moffs ? in.imm : insn_ea(&in, v->gpr);
     uint64_t room = v->user_limit > s->base ? ((v->user_limit - s->base) & ~0xfffull) : 0;
@@ -543,13 +539,8 @@ static bool user_limit_fault(struct vcpu *v)
     if ((uint64_t)ea + 16 <= room || ea > s->limit)
         return false;
     uint64_t lin = (uint32_t)(s->base + ea);
-    if (lin + 16 > v->user_limit) {
-        stats_count("user-limit-raised");
-        mem_view_raise_limit(v, (uint32_t)(lin + 15 > 0xffffffffu ? 0xffffffffu : lin + 15),
-                             false);
-        seg_resync_host(v);
-        return true;
-    }
+    if (lin + 16 > v->user_limit)
+        return raise_limit(v, lin + 15);
     if (mem_view_wrapped(v)) {
         if (mmio_emulate_ram(v, &in)) {
             stats_count("user-limit-emulated");
@@ -915,9 +906,7 @@ int vcpu_run(struct vcpu *v)
         if (v->cpl == 3 && v->user_limit < GUEST_SPACE && vcpu_lin_eip(v) >= v->user_limit) {
             // Ring 3 runs code above its limit (mem.c): a patched kernel's own ring-3 code
             // going through a trampoline in the window, say. Not from here on.
-            stats_count("user-limit-raised");
-            mem_view_raise_limit(v, vcpu_lin_eip(v), false);
-            seg_resync_host(v);
+            raise_limit(v, vcpu_lin_eip(v));
         }
         v->exit.signo = 0;
         // Nothing seen unless the exit landing records what the guest left in DS and ES (an
