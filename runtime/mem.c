@@ -90,6 +90,21 @@ static bool fx_track;
 static uint32_t *rm_head;
 static uint32_t rm_next[1u << 20], rm_prev[1u << 20];
 
+// Parked pages. Making a host mapping costs far more than changing one's protection (on
+// this nested host: a page's own mmap of the RAM memfd with its page-table entry ~7-10 us,
+// putting the reservation back over it ~5 us; mprotect of a whole single-page mapping
+// ~1.5 us, and the host keeps its page-table entry, so no second fault follows). Pages are
+// dropped and mapped again constantly -- a CR3 write drops the other process's pages, which
+// come back, onto the same frames, when it runs again; ring 3's entry drops the kernel's
+// pages below the limit -- so a dropped page that had a mapping of its own keeps it,
+// PROT_NONE (no access reaches it: as unmapped as before for the guest), and remembers its
+// frame: park_frame[page] = frame + 1. Mapping it again onto that frame is one mprotect.
+// Every mapping made over guest space forgets the parked pages under it (park_clear); they
+// count toward the host mappings budget with the shadow pages' runs (RUNS_MAX).
+static uint32_t park_frame[1u << 20], park_pos[1u << 20];
+static uint32_t park_list[SHADOW_MAX];
+static unsigned nparked;
+
 static void die(const char *what)
 {
     fprintf(stderr, "ring1-run: %s: %s\n", what, strerror(errno));
@@ -153,12 +168,15 @@ void *mem_phys(uint32_t paddr, uint32_t len)
 }
 
 // Make [lo, hi) of the guest's space PROT_NONE again (never touching the window).
+static void park_clear(uint64_t lo, uint64_t hi);
+
 static void reserve(uint64_t lo, uint64_t hi)
 {
     if (!page0_ok && lo < PGSIZE)
         lo = PGSIZE;
     if (lo >= hi)
         return;
+    park_clear(lo, hi);
     if (mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
              MAP_FIXED, -1, 0) == MAP_FAILED)
         die("reserve guest space");
@@ -195,18 +213,71 @@ static void chunks_forget(void)
     memset(chunk_backed, 0, sizeof chunk_backed);
 }
 
+// ---- parked pages (above) ------------------------------------------------------------------
+static void park_del(uint32_t pn)
+{
+    uint32_t i = park_pos[pn], last = park_list[--nparked];
+    park_list[i] = last;
+    park_pos[last] = i;
+    park_frame[pn] = 0;
+}
+
+// The host mappings of [lo, hi) (byte addresses) are being replaced: forget the parked pages
+// there, walking whichever is shorter, the range or the parked list.
+static void park_clear(uint64_t lo, uint64_t hi)
+{
+    uint64_t plo = lo >> 12, phi = (hi + PGSIZE - 1) >> 12;
+    if (phi - plo > nparked) {
+        for (unsigned i = 0; i < nparked;) {
+            uint32_t pn = park_list[i];
+            if (pn >= plo && pn < phi)
+                park_del(pn);   // the last entry moves to i: look at i again
+            else
+                i++;
+        }
+        return;
+    }
+    for (uint64_t pn = plo; pn < phi; pn++)
+        if (park_frame[pn])
+            park_del((uint32_t)pn);
+}
+
+// Give every parked page's mapping back to the reservation (the host mappings budget).
+static void park_release(void)
+{
+    if (!nparked)
+        return;
+    stats_add("shadow-park-released", nparked);
+    while (nparked) {
+        uint32_t lo = park_list[0], hi = lo + 1;
+        while (lo > 0 && park_frame[lo - 1])
+            lo--;
+        while (hi < (1u << 20) && park_frame[hi])
+            hi++;
+        reserve((uint64_t)lo << 12, (uint64_t)hi << 12);   // forgets them
+    }
+}
+
 // Make pages [lo, hi) inaccessible: PROT_NONE in their chunk's mapping where they belong to
-// it, else the reservation again.
-static void unmap_pages(uint32_t lo, uint32_t hi)
+// it; else, with park, PROT_NONE in their own mappings, kept with their frames (sp_ent still
+// holds them: the caller forgets the pages after this); else the reservation again.
+static void unmap_pages(uint32_t lo, uint32_t hi, bool park)
 {
     while (lo < hi) {
         bool b = backed(lo);
         uint32_t end = lo + 1;
         while (end < hi && backed(end) == b)
             end++;
-        if (b) {
+        if (b || park) {
             if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(end - lo) << 12, PROT_NONE) < 0)
                 die("unmap shadow pages");
+            for (uint32_t pn = lo; !b && pn < end; pn++) {
+                if (!park_frame[pn]) {
+                    park_pos[pn] = nparked;
+                    park_list[nparked++] = pn;
+                }
+                park_frame[pn] = (sp_ent[pn] >> 12) + 1;
+            }
         } else {
             reserve((uint64_t)lo << 12, (uint64_t)end << 12);
         }
@@ -348,8 +419,9 @@ static void marked_run(uint32_t pn, uint32_t mark, uint32_t *lo, uint32_t *hi)
         (*hi)++;
 }
 
-// Unmap every page marked SP_DROP, each run of neighbours with one call.
-static void drop_marked(void)
+// Unmap every page marked SP_DROP, each run of neighbours with one call; parked (above)
+// unless the point is to give host mappings back.
+static void drop_marked(bool park)
 {
     for (unsigned i = 0; i < nshadow;) {
         uint32_t pn = sp_list[i], lo, hi;
@@ -358,7 +430,7 @@ static void drop_marked(void)
             continue;
         }
         marked_run(pn, SP_DROP, &lo, &hi);
-        unmap_pages(lo, hi);
+        unmap_pages(lo, hi, park);
         for (uint32_t p = lo; p < hi; p++)
             sp_forget(p);   // pages before i are unmarked: whatever moves to i is new to us
         mem_stat_dropped += hi - lo;
@@ -388,7 +460,7 @@ static void evict(void)
     }
     hand += nshadow / 8 + 1;
     unsigned before = nshadow;
-    drop_marked();
+    drop_marked(false);
     mem_stat_evicted += before - nshadow;
 }
 
@@ -467,7 +539,7 @@ void mem_view_invlpg(struct vcpu *v, uint32_t lin)
     uint32_t pn = lin >> 12;
     if (sp_ent[pn]) {
         stats_count("shadow-drop-invlpg");
-        unmap_pages(pn, pn + 1);
+        unmap_pages(pn, pn + 1, true);
         sp_forget(pn);
     }
 }
@@ -634,7 +706,7 @@ void mem_view_cr3(struct vcpu *v)
     }
     mem_stat_cr3_kept += kept;
     if (drop) {
-        drop_marked();
+        drop_marked(true);
         stats_add("shadow-drop-cr3", drop);
     }
     if (down)
@@ -659,7 +731,7 @@ static void drop_sys_below(uint32_t lim)
         if ((sp_ent[pn] & SP_SYS) && pn < lim)
             sp_ent[pn] |= SP_DROP;
     }
-    drop_marked();
+    drop_marked(true);
     if (before > nshadow)
         stats_add("shadow-drop-ring3", before - nshadow);
 }
@@ -772,6 +844,7 @@ static bool map_linear(uint32_t pn, uint32_t pa, int prot)
             hi = 1024;
         if ((int64_t)(pn - base) < lo || (int64_t)(pn - base) >= hi)
             return false;
+        park_clear((uint64_t)(base + lo) << 12, (uint64_t)(base + hi) << 12);
         if (mmap((void *)(uintptr_t)((uint64_t)(base + lo) << 12), (size_t)(hi - lo) << 12,
                  PROT_NONE, MAP_SHARED | MAP_FIXED, ram_fd, (off_t)(off + (lo << 12))) ==
             MAP_FAILED)
@@ -876,8 +949,11 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     uint32_t page = lin & ~(PGSIZE - 1);
     if (!page0_ok && page == 0)
         return -1;
-    if (nruns >= RUNS_MAX)   // stay far from vm.max_map_count
-        evict();
+    if (nruns + nparked >= RUNS_MAX) {   // stay far from vm.max_map_count
+        park_release();
+        if (nruns >= RUNS_MAX)
+            evict();
+    }
     uint32_t frame = pa >> 12;
     if (write && fx[frame] == FX_CODE)
         frame_written(frame);
@@ -886,10 +962,23 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
     int prot = sp_prot(rights);
     if (!map_linear(page >> 12, pa, prot)) {
-        // MAP_POPULATE: the host's page-table entry now, not on a second (host) fault.
-        if (mmap((void *)(uintptr_t)page, PGSIZE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-                 ram_fd, pa) == MAP_FAILED)
-            die("map shadow page");
+        uint32_t old = sp_ent[page >> 12];
+        if (park_frame[page >> 12] == frame + 1 || (old && (old >> 12) == frame)) {
+            // Parked on this frame, or mapped on it already (a write upgrade): one mprotect.
+            if (mprotect((void *)(uintptr_t)page, PGSIZE, prot) < 0)
+                die("map shadow page");
+            if (!old) {
+                park_del(page >> 12);
+                stats_count("shadow-unpark");
+            }
+        } else {
+            // MAP_POPULATE: the host's page-table entry now, not on a second (host) fault.
+            if (park_frame[page >> 12])
+                park_del(page >> 12);
+            if (mmap((void *)(uintptr_t)page, PGSIZE, prot,
+                     MAP_SHARED | MAP_FIXED | MAP_POPULATE, ram_fd, pa) == MAP_FAILED)
+                die("map shadow page");
+        }
         set_backed(page >> 12, false);
     }
     if (measuring && sys)
@@ -913,6 +1002,7 @@ static int win_fd = -1;
 static void window_map_at(uint32_t base)
 {
     uint8_t *w = (uint8_t *)(uintptr_t)base;
+    park_clear(base, (uint64_t)base + R1_WINDOW_SIZE);
     if (mmap(w, R1_WINDOW_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
              MAP_FIXED, -1, 0) == MAP_FAILED ||
         mmap(w, R1_ENTRY_OFF, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, win_fd, 0) ==
