@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             probe(&v, s->tramp);
             probe(&v, s->resume);
             v.stop = false;
-            (void)r1_trap_site(&v, s->addr);
+            (void)r1_trap_site(&v, s->addr, true);
         }
         n++;
     }

@@ -292,14 +292,14 @@ void hypercall_handle(struct vcpu *v)
     emulate_site(v, s, s->addr - d, resume);
 }
 
-bool r1_trap_site(struct vcpu *v, uint32_t int3_addr)
+bool r1_trap_site(struct vcpu *v, uint32_t int3_addr, bool ran)
 {
     const struct r1_site *s = r1_site_at(int3_addr);
     for (unsigned i = 0; !s && i < nalias; i++)
         s = r1_site_at(int3_addr + alias_delta[i]);   // the same code, run at its paddr
     if (!s)
         return false;
-    stats_count("trap-site");
+    stats_count(ran ? "trap-site" : "trap-site-ahead");
     emulate_site(v, s, int3_addr, int3_addr + s->len);
     return true;
 }

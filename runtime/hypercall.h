@@ -29,8 +29,9 @@ bool r1_interruptible(const struct vcpu *v, uint32_t addr);
 
 // EXIT_HYPERCALL: emulate sites[index] and continue the guest.
 void hypercall_handle(struct vcpu *v);
-// An int3 trap at int3_addr: if it is a trap site, emulate it and return true.
-bool r1_trap_site(struct vcpu *v, uint32_t int3_addr);
+// An int3 at int3_addr: if it is a trap site, emulate it and return true. ran: the guest ran
+// the int3 (a host signal); else the run loop found it where the guest was about to run.
+bool r1_trap_site(struct vcpu *v, uint32_t int3_addr, bool ran);
 // Sites are recorded at link (virtual) addresses, but a kernel whose segments have
 // p_vaddr != p_paddr runs its early code at the physical addresses, before paging (abi.h):
 // an int3 found at addr is also looked up at addr + delta for each such p_vaddr - p_paddr.

@@ -604,7 +604,7 @@ static void handle_trap(struct vcpu *v)
             uint8_t b = 0;
             uint32_t next = v->eip;
             vmem_fetch(v, vcpu_lin_eip(v) - 1, &b, 1);
-            if (b == 0xcc && (r1_trap_site(v, next - 1) || trap_copy(v)))
+            if (b == 0xcc && (r1_trap_site(v, next - 1, true) || trap_copy(v)))
                 return;
             v->eip = next - (b == 0xcc ? 1 : 2);
             stats_exit(R1_KIND_INT, v->eip);
@@ -853,8 +853,22 @@ static bool in_wait_loop(struct vcpu *v)
            !v->step_for_shadow && !platform_intr();
 }
 
+// A trap site where the guest is about to run after an exit the run loop handled (Linux's
+// entry_SYSENTER_32 begins with a pushf the rewriter could give no region, and every emulated
+// sysenter lands on it): emulated now, as its int3 would have it emulated one host signal
+// later. Not while anything steps the guest (its #DB comes after the instruction it ran).
+static bool trap_site_ahead(struct vcpu *v)
+{
+    uint8_t b = 0;
+    if (v->step_for_shadow || (v->eflags & FL_TF) || !vmem_fetch(v, vcpu_lin_eip(v), &b, 1) ||
+        b != 0xcc)
+        return false;
+    return r1_trap_site(v, v->eip, false);
+}
+
 int vcpu_run(struct vcpu *v)
 {
+    bool ahead = false;   // the last exit was a host signal: look for a trap site ahead
     while (!v->stop) {
         uint32_t a = __atomic_exchange_n(&v->async, 0, __ATOMIC_SEQ_CST);
         if (a & ASYNC_TIMEOUT)
@@ -891,6 +905,13 @@ int vcpu_run(struct vcpu *v)
         if (v->halted) {
             wait_for_event(v);
             continue;
+        }
+        if (ahead) {
+            ahead = false;
+            if (trap_site_ahead(v)) {
+                ahead = true;
+                continue;
+            }
         }
         // Host flags for the guest: IF=1, IOPL=0, AC=0 always; NT is the guest's own (abi.h:
         // a native iret with NT=1 traps); TF if we single-step to end an interrupt shadow.
@@ -934,6 +955,7 @@ int vcpu_run(struct vcpu *v)
             v->step_for_shadow = false;
             v->eflags &= ~FL_TF;
         }
+        ahead = reason == EXIT_TRAP || reason == EXIT_SYSCALL;
         switch (reason) {
         case EXIT_TRAP:
             handle_trap(v);

@@ -658,6 +658,22 @@ def test_dropped_pages_come_back_onto_their_frames_only(patched, tmp_path):
     assert _stat(err, "shadow-unpark") >= 1000, err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_a_trap_site_where_an_exception_lands_costs_no_second_signal(tactics, tmp_path):
+    """tests/guest/ahead.c: 100 #UD delivered to a handler beginning `pushf; cli` (as Linux's
+    entry_SYSENTER_32 begins with a pushf the rewriter gives no region, reached by every
+    emulated sysenter). QEMU's line. Trap-only, the run loop emulates both trap sites where
+    the delivered exception lands (vcpu.c, trap_site_ahead) instead of entering the guest for
+    their int3s: two host signals fewer per exception. Patched, they are inline: none."""
+    src = guest("ahead")
+    image = rewrite(src, str(tmp_path / "ahead.r1.elf"), *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.startswith("ud2 handled 100 times"), want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "trap-site-ahead") == (200 if tactics else 0), err
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)
