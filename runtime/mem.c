@@ -101,9 +101,18 @@ static uint32_t rm_next[1u << 20], rm_prev[1u << 20];
 // frame: park_frame[page] = frame + 1. Mapping it again onto that frame is one mprotect.
 // Every mapping made over guest space forgets the parked pages under it (park_clear); they
 // count toward the host mappings budget with the shadow pages' runs (RUNS_MAX).
-static uint32_t park_frame[1u << 20], park_pos[1u << 20];
-static uint32_t park_list[SHADOW_MAX];
+// Each parked page also remembers the page directory it was mapped under (park_cr3), and is
+// on that directory's list (a bucket of park_head: intrusive, through page numbers + 1), so
+// that when the directory is loaded again its pages that still translate as they did, onto
+// the same frame and with the accessed bit set, are mapped again at once (park_restore):
+// one mprotect each instead of a host fault and one (a process switched back to -- a shell
+// after its child -- touches most of what it had).
+#define PARK_BUCKETS 64u
+static uint32_t park_frame[1u << 20], park_cr3[1u << 20];
+static uint32_t park_next[1u << 20], park_prev[1u << 20];
+static uint32_t park_head[PARK_BUCKETS];
 static unsigned nparked;
+static uint32_t view_cr3;   // the page directory the shadow pages are filled from
 
 static void die(const char *what)
 {
@@ -214,27 +223,52 @@ static void chunks_forget(void)
 }
 
 // ---- parked pages (above) ------------------------------------------------------------------
+static unsigned park_bucket(uint32_t cr3)
+{
+    return (cr3 >> 12) * 2654435761u >> 26;   // PARK_BUCKETS = 2^6
+}
+
 static void park_del(uint32_t pn)
 {
-    uint32_t i = park_pos[pn], last = park_list[--nparked];
-    park_list[i] = last;
-    park_pos[last] = i;
+    uint32_t n = park_next[pn], p = park_prev[pn];
+    if (p)
+        park_next[p - 1] = n;
+    else
+        park_head[park_bucket(park_cr3[pn])] = n;
+    if (n)
+        park_prev[n - 1] = p;
     park_frame[pn] = 0;
+    nparked--;
+}
+
+static void park_add(uint32_t pn, uint32_t frame)
+{
+    if (park_frame[pn])
+        park_del(pn);
+    unsigned b = park_bucket(view_cr3);
+    park_frame[pn] = frame + 1;
+    park_cr3[pn] = view_cr3;
+    park_prev[pn] = 0;
+    park_next[pn] = park_head[b];
+    if (park_head[b])
+        park_prev[park_head[b] - 1] = pn + 1;
+    park_head[b] = pn + 1;
+    nparked++;
 }
 
 // The host mappings of [lo, hi) (byte addresses) are being replaced: forget the parked pages
-// there, walking whichever is shorter, the range or the parked list.
+// there, walking whichever is shorter, the range or the parked lists.
 static void park_clear(uint64_t lo, uint64_t hi)
 {
     uint64_t plo = lo >> 12, phi = (hi + PGSIZE - 1) >> 12;
     if (phi - plo > nparked) {
-        for (unsigned i = 0; i < nparked;) {
-            uint32_t pn = park_list[i];
-            if (pn >= plo && pn < phi)
-                park_del(pn);   // the last entry moves to i: look at i again
-            else
-                i++;
-        }
+        for (unsigned b = 0; b < PARK_BUCKETS && nparked; b++)
+            for (uint32_t i = park_head[b]; i;) {
+                uint32_t pn = i - 1;
+                i = park_next[pn];
+                if (pn >= plo && pn < phi)
+                    park_del(pn);
+            }
         return;
     }
     for (uint64_t pn = plo; pn < phi; pn++)
@@ -248,14 +282,15 @@ static void park_release(void)
     if (!nparked)
         return;
     stats_add("shadow-park-released", nparked);
-    while (nparked) {
-        uint32_t lo = park_list[0], hi = lo + 1;
-        while (lo > 0 && park_frame[lo - 1])
-            lo--;
-        while (hi < (1u << 20) && park_frame[hi])
-            hi++;
-        reserve((uint64_t)lo << 12, (uint64_t)hi << 12);   // forgets them
-    }
+    for (unsigned b = 0; b < PARK_BUCKETS; b++)
+        while (park_head[b]) {
+            uint32_t lo = park_head[b] - 1, hi = lo + 1;
+            while (lo > 0 && park_frame[lo - 1])
+                lo--;
+            while (hi < (1u << 20) && park_frame[hi])
+                hi++;
+            reserve((uint64_t)lo << 12, (uint64_t)hi << 12);   // forgets them
+        }
 }
 
 // Make pages [lo, hi) inaccessible: PROT_NONE in their chunk's mapping where they belong to
@@ -272,11 +307,7 @@ static void unmap_pages(uint32_t lo, uint32_t hi, bool park)
             if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(end - lo) << 12, PROT_NONE) < 0)
                 die("unmap shadow pages");
             for (uint32_t pn = lo; !b && pn < end; pn++) {
-                if (!park_frame[pn]) {
-                    park_pos[pn] = nparked;
-                    park_list[nparked++] = pn;
-                }
-                park_frame[pn] = (sp_ent[pn] >> 12) + 1;
+                park_add(pn, sp_ent[pn] >> 12);
             }
         } else {
             reserve((uint64_t)lo << 12, (uint64_t)end << 12);
@@ -489,6 +520,7 @@ void mem_view_reset(struct vcpu *v)
     if (nshadow)
         stats_add("shadow-drop-flush", nshadow);
     sp_forget_all();
+    view_cr3 = v->cr3 & PTE_ADDR;
     mem_stat_flushes++;
     if (v->cr0 & CR0_PG)
         return;  // shadow paging: filled on demand
@@ -641,6 +673,40 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
     return walk(v, lin, acc, pa, &wr, &sys, &glob, pferr);
 }
 
+static int sp_prot(uint32_t e);
+
+// The page directory at v->cr3 is loaded again: map again, each with one mprotect, its pages
+// parked when it was last replaced that still translate onto the same frame with the accessed
+// bits set -- what a processor may cache at any time without a guest access (SDM 3A §4.10.2.3,
+// translations cached speculatively); as a fill would, read-only unless dirty.
+static void park_restore(struct vcpu *v)
+{
+    uint32_t cr3 = v->cr3 & PTE_ADDR;
+    bool wp = v->cr0 & CR0_WP;
+    unsigned n = 0;
+    for (uint32_t i = park_head[park_bucket(cr3)]; i;) {
+        uint32_t pn = i - 1;
+        i = park_next[pn];
+        struct xlate x;
+        if (park_cr3[pn] != cr3 || nruns + nparked >= RUNS_MAX || !xlate(v, pn << 12, &x) ||
+            (x.pa >> 12) != park_frame[pn] - 1 || !(*x.pde & PTE_A) || (x.pte && !(*x.pte & PTE_A)))
+            continue;
+        uint32_t frame = x.pa >> 12;
+        bool wr = (wp ? x.w : true) && x.d, sys = !x.u || (wr && !x.w);
+        uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) |
+                          (wr && fx[frame] != FX_CODE ? SP_W : 0);
+        if (mprotect((void *)((uintptr_t)pn << 12), PGSIZE, sp_prot(rights)) < 0)
+            die("map a parked page again");
+        park_del(pn);
+        sp_add(pn, (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0));
+        n++;
+    }
+    if (nshadow > mem_stat_pages)
+        mem_stat_pages = nshadow;
+    if (n)
+        stats_add("shadow-restored-at-cr3", n);
+}
+
 void mem_view_cr3(struct vcpu *v)
 {
     mmio_cache_flush();   // the device-register read cache is keyed by linear address
@@ -706,11 +772,13 @@ void mem_view_cr3(struct vcpu *v)
     }
     mem_stat_cr3_kept += kept;
     if (drop) {
-        drop_marked(true);
+        drop_marked(true);   // parked under the directory they were filled from
         stats_add("shadow-drop-cr3", drop);
     }
     if (down)
         downgrade_marked();
+    view_cr3 = v->cr3 & PTE_ADDR;
+    park_restore(v);
 }
 
 // U/S protection for ring 3: pages mapped with ring-0 rights must not be reachable from

@@ -7,9 +7,12 @@
 // the other address space runs, a PTE of the first is pointed at a new frame (no invlpg: the
 // CR3 write that comes back flushes it) and another is made not present: the first sees the
 // new frame and takes #PF on the second. Then the accessed and dirty bits of every page, as
-// the processor left them. Correct on any x86, so the transcript must be QEMU's. Under ring1
-// (mem.c, "Parked pages") a dropped page keeps its host mapping, inaccessible, with the frame
-// it mapped; it is mapped again with one mprotect only onto that same frame.
+// the processor left them. While the second runs, it also clears the accessed bit of the
+// first's page 31, as a kernel ageing its pages does. Correct on any x86, so the transcript
+// must be QEMU's. Under ring1 (mem.c, "Parked pages") a dropped page keeps its host mapping,
+// inaccessible, with the frame it mapped; it is mapped again with one mprotect only onto that
+// same frame: when its page directory is loaded again if its accessed bit is still set, else
+// when it is touched.
 #include "glib.h"
 
 #define PRIV    0x800000u   // 8 MiB: 32 pages, a frame each per address space
@@ -69,6 +72,8 @@ int gmain(uint32_t magic, uint32_t info)
                 bad++;
         }
         page((n >> 1) % (a ? 24 : NPAGES))[1] += 1;
+        if (a)
+            pt_priv[0][31] &= ~0x20u;   // the first's page 31 not accessed (a kernel's aging)
     }
     puts("switches 400, sum ");
     puthex(sum);
@@ -86,7 +91,9 @@ int gmain(uint32_t magic, uint32_t info)
     pt_priv[0][20] = (FRAMES + (2 * NPAGES << 12)) | 3;
     pt_priv[0][4] = (FRAMES + ((2 * NPAGES + 1) << 12)) | 3;
     pt_priv[0][21] &= ~1u;
+    pt_priv[0][31] &= ~0x20u;
     set_cr3((uint32_t)pd[0]);
+    (void)page(31)[0];   // accessed again: A set by this access, not before it
     puts("page 20 now ");
     puthex(page(20)[0]);
     puts(", page 4 ");
