@@ -223,6 +223,8 @@ static void chunks_forget(void)
 }
 
 // ---- parked pages (above) ------------------------------------------------------------------
+static int sp_prot(uint32_t e);
+
 static unsigned park_bucket(uint32_t cr3)
 {
     return (cr3 >> 12) * 2654435761u >> 26;   // PARK_BUCKETS = 2^6
@@ -673,36 +675,40 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
     return walk(v, lin, acc, pa, &wr, &sys, &glob, pferr);
 }
 
-static int sp_prot(uint32_t e);
+// Map parked page pn again if it still translates onto its frame with the accessed bits set
+// -- a translation a processor may cache at any time without a guest access (SDM 3A
+// §4.10.2.3, translations cached speculatively) -- as a fill would: read-only unless dirty.
+static bool park_restore_page(struct vcpu *v, uint32_t pn)
+{
+    struct xlate x;
+    if (!park_frame[pn] || nruns + nparked >= RUNS_MAX || !xlate(v, pn << 12, &x) ||
+        (x.pa >> 12) != park_frame[pn] - 1 || !(*x.pde & PTE_A) || (x.pte && !(*x.pte & PTE_A)))
+        return false;
+    uint32_t frame = x.pa >> 12;
+    bool wr = ((v->cr0 & CR0_WP) ? x.w : true) && x.d, sys = !x.u || (wr && !x.w);
+    if (sys && v->cpl == 3 && ((uint64_t)pn << 12) < v->user_limit)
+        return false;   // (not when ring 3 runs: no page with more rights within its reach)
+    uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
+    if (mprotect((void *)((uintptr_t)pn << 12), PGSIZE, sp_prot(rights)) < 0)
+        die("map a parked page again");
+    park_del(pn);
+    sp_add(pn, (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0));
+    if (nshadow > mem_stat_pages)
+        mem_stat_pages = nshadow;
+    return true;
+}
 
-// The page directory at v->cr3 is loaded again: map again, each with one mprotect, its pages
-// parked when it was last replaced that still translate onto the same frame with the accessed
-// bits set -- what a processor may cache at any time without a guest access (SDM 3A §4.10.2.3,
-// translations cached speculatively); as a fill would, read-only unless dirty.
+// The page directory at v->cr3 is loaded again: its pages parked when it was last replaced.
 static void park_restore(struct vcpu *v)
 {
     uint32_t cr3 = v->cr3 & PTE_ADDR;
-    bool wp = v->cr0 & CR0_WP;
     unsigned n = 0;
     for (uint32_t i = park_head[park_bucket(cr3)]; i;) {
         uint32_t pn = i - 1;
         i = park_next[pn];
-        struct xlate x;
-        if (park_cr3[pn] != cr3 || nruns + nparked >= RUNS_MAX || !xlate(v, pn << 12, &x) ||
-            (x.pa >> 12) != park_frame[pn] - 1 || !(*x.pde & PTE_A) || (x.pte && !(*x.pte & PTE_A)))
-            continue;
-        uint32_t frame = x.pa >> 12;
-        bool wr = (wp ? x.w : true) && x.d, sys = !x.u || (wr && !x.w);
-        uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) |
-                          (wr && fx[frame] != FX_CODE ? SP_W : 0);
-        if (mprotect((void *)((uintptr_t)pn << 12), PGSIZE, sp_prot(rights)) < 0)
-            die("map a parked page again");
-        park_del(pn);
-        sp_add(pn, (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0));
-        n++;
+        if (park_cr3[pn] == cr3 && park_restore_page(v, pn))
+            n++;
     }
-    if (nshadow > mem_stat_pages)
-        mem_stat_pages = nshadow;
     if (n)
         stats_add("shadow-restored-at-cr3", n);
 }
@@ -1046,6 +1052,7 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
             if (mmap((void *)(uintptr_t)page, PGSIZE, prot,
                      MAP_SHARED | MAP_FIXED | MAP_POPULATE, ram_fd, pa) == MAP_FAILED)
                 die("map shadow page");
+            stats_count("shadow-mmap");
         }
         set_backed(page >> 12, false);
     }
