@@ -677,6 +677,22 @@ def test_a_trap_site_where_an_exception_lands_costs_no_second_signal(tactics, tm
     assert _stat(err, "trap-site-ahead") == (200 if tactics else 0), err
 
 
+def test_own_int3_and_ud2_after_a_site_trap_where_the_guest_has_them(tmp_path):
+    """tests/guest/tailstop.c: a patched `out` followed by the guest's own int3 (kvm-unit-tests'
+    eventinj: its #BP was delivered twice under ring1) and by a ud2 resumed past it (Linux's
+    WARN()). QEMU's line: one #BP whose EIP is the instruction after the int3, one #UD at the
+    ud2. A trampoline's tail copying them reported the int3's trap from the trampoline, where
+    nothing follows it (rewriter plan.py: tails end before int3 and ud2)."""
+    src = guest("tailstop")
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.startswith("#BP 1 time(s), EIP bp_after; #UD 1 time(s)"), want
+    for tactics in (None, "trap"):
+        image = rewrite(src, str(tmp_path / "tailstop.r1.elf"),
+                        *(["--tactics", tactics] if tactics else []))
+        rc, out, err = run(image)
+        assert (rc, out) == (1, want), (tactics, err)
+
+
 def test_int80_and_syscall_patched(tmp_path):
     patched = rewrite(guest("int80"), str(tmp_path / "int80.r1.elf"))
     rc, out, err = run(patched)
