@@ -51,12 +51,12 @@ static int alias_at(uint64_t lin);
 // Shadow pages currently mapped while paging is on. sp_ent[page] is the physical page it
 // maps plus SP_* bits (0: not mapped); sp_list holds the mapped pages in no order and
 // sp_pos[page] their place in it, so that lookups, removal and whole-set walks are O(1) per
-// page. Any number of pages may be mapped; what vm.max_map_count (65530) bounds is the
-// number of host mappings they make (see "Runs" below), kept under RUNS_MAX by evicting.
+// page. Any number of pages may be mapped; what vm.max_map_count (65,530 by default) bounds
+// is the number of host mappings they make (see "Runs" below), kept under maps_max by
+// evicting: three quarters of the host's limit, read at start (the rest for the runtime's
+// own, the linear chunks' and a margin), or MAPS_MAX where a build sets it.
 #define SHADOW_MAX (1u << 20)
-#ifndef RUNS_MAX           // (the tests build a runtime with a small cap: tests/test_shadow_cap.py)
-#define RUNS_MAX   16384
-#endif
+static unsigned maps_max = 32768;
 #define SP_MAPPED 0x1u   // mapped
 #define SP_W      0x2u   // mapped writable
 #define SP_SYS    0x4u   // with more rights than CPL 3 has: must not stay reachable from ring 3
@@ -100,7 +100,7 @@ static uint32_t rm_next[1u << 20], rm_prev[1u << 20];
 // PROT_NONE (no access reaches it: as unmapped as before for the guest), and remembers its
 // frame: park_frame[page] = frame + 1. Mapping it again onto that frame is one mprotect.
 // Every mapping made over guest space forgets the parked pages under it (park_clear); they
-// count toward the host mappings budget with the shadow pages' runs (RUNS_MAX).
+// count toward the host mappings budget with the shadow pages' runs (host_maps).
 // Each parked page also remembers the page directory it was mapped under (park_cr3), and is
 // on that directory's list (a bucket of park_head: intrusive, through page numbers + 1), so
 // that when the directory is loaded again its pages that still translate as they did, onto
@@ -135,6 +135,16 @@ void mem_init(uint32_t ram_size)
         fprintf(stderr, "ring1-run: warning: cannot map guest page 0 (not root, "
                         "vm.mmap_min_addr > 0): guest accesses to [0, 4096) will fault\n");
     }
+#ifdef MAPS_MAX   // (the tests build a runtime with a small cap: tests/test_shadow_cap.py)
+    maps_max = MAPS_MAX;
+#else
+    FILE *mmc = fopen("/proc/sys/vm/max_map_count", "r");
+    unsigned long count = 0;
+    if (mmc && fscanf(mmc, "%lu", &count) == 1 && count >= 4096)
+        maps_max = count > (1ul << 30) ? 1u << 29 : (unsigned)(count / 4 * 3);
+    if (mmc)
+        fclose(mmc);
+#endif
     ram_fd = memfd_create("ring1-ram", MFD_CLOEXEC);
     if (ram_fd < 0)
         die("memfd_create");
@@ -352,11 +362,28 @@ static unsigned sys_low(uint32_t pn, uint32_t e)
 }
 
 // Runs: neighbouring shadow pages with consecutive frames and the same rights are one host
-// mapping (the host merges them), and the hole before the next run is another. nruns counts
-// the runs, so the host holds about 2 * nruns mappings for the shadow pages: a guest that
-// maps its memory linearly (a direct map, a big contiguous buffer) costs few however many
-// pages it touches; one that scatters frames costs one or two per page.
-static unsigned nruns;
+// mapping (the host merges them). Segments: neighbouring mapped pages whatever their frames;
+// the reservation around them is split once more per segment. So the shadow pages make
+// nruns + nsegs host mappings, and a parked page (above) at most two: a guest that maps its
+// memory linearly (a direct map, a big contiguous buffer) costs few however many pages it
+// touches; one that scatters frames over neighbouring pages (a vmalloc area, a heap) one per
+// page; one that scatters them over the address space two.
+static unsigned nruns, nsegs;
+
+static unsigned host_maps(void)
+{
+    return nruns + nsegs + 2 * nparked;
+}
+
+static unsigned seg_start(uint32_t pn)
+{
+    return sp_ent[pn] && (!pn || !sp_ent[pn - 1]);
+}
+
+static unsigned segs_at(uint32_t pn)
+{
+    return seg_start(pn) + (pn + 1 < (1u << 20) ? seg_start(pn + 1) : 0);
+}
 
 static unsigned run_start(uint32_t pn)
 {
@@ -404,8 +431,10 @@ static void sp_set(uint32_t pn, uint32_t e)
     pd_count[pn >> 10] += (e != 0) - (sp_ent[pn] != 0);
     pd_local[pn >> 10] += (e && !(e & SP_G)) - (old && !(old & SP_G));
     nruns -= runs_at(pn);
+    nsegs -= segs_at(pn);
     sp_ent[pn] = e;
     nruns += runs_at(pn);
+    nsegs += segs_at(pn);
 }
 
 static void sp_add(uint32_t pn, uint32_t ent)
@@ -433,7 +462,7 @@ static void sp_forget_all(void)
         sp_ent[sp_list[i]] = 0;
     }
     nshadow = 0;
-    nruns = 0;
+    nruns = nsegs = 0;
     user_hi = sys_below = limit_floor = 0;
     memset(pd_count, 0, sizeof pd_count);
     memset(pd_local, 0, sizeof pd_local);
@@ -470,30 +499,25 @@ static void drop_marked(bool park)
     }
 }
 
-// At the cap on host mappings: drop an eighth of the runs instead of every page, whole runs
-// (dropping part of one would split it), starting from the pages in sp_list after those
-// dropped last time (a clock hand with no reference bits: the host keeps none for us to
-// read). Pages dropped in use fault back in.
+// At the cap on host mappings: give the parked pages' back, then drop whole 4 MiB ranges of
+// shadow pages (dropping runs from the middle of a range of neighbours frees no mapping: a
+// hole takes each one's place) until an eighth of the budget is free, the ranges taken in
+// turn from where the last eviction stopped (a clock hand with no reference bits: the host
+// keeps none for us to read). Pages dropped in use fault back in.
 static void evict(void)
 {
     static unsigned hand;
-    unsigned target = nruns - nruns / 8, marked = nruns;
-    for (unsigned n = 0; n < nshadow && marked > target; n++) {
-        uint32_t pn = sp_list[(hand + n) % nshadow];
-        if (sp_ent[pn] & SP_DROP)
-            continue;
-        uint32_t lo = pn, hi = pn + 1;
-        while (!run_start(lo))
-            lo--;
-        while (hi < (1u << 20) && sp_ent[hi] && !run_start(hi))
-            hi++;
-        for (uint32_t p = lo; p < hi; p++)
-            sp_ent[p] |= SP_DROP;
-        marked--;
-    }
-    hand += nshadow / 8 + 1;
+    park_release();
     unsigned before = nshadow;
-    drop_marked(false);
+    for (unsigned n = 0; n < 1024 && host_maps() > maps_max - maps_max / 8; n++) {
+        uint32_t pdx = hand++ % 1024;
+        if (!pd_count[pdx])
+            continue;
+        for (uint32_t pn = pdx << 10; pn < (pdx + 1) << 10; pn++)
+            if (sp_ent[pn])
+                sp_ent[pn] |= SP_DROP;
+        drop_marked(false);
+    }
     mem_stat_evicted += before - nshadow;
 }
 
@@ -681,7 +705,7 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
 static bool park_restore_page(struct vcpu *v, uint32_t pn)
 {
     struct xlate x;
-    if (!park_frame[pn] || nruns + nparked >= RUNS_MAX || !xlate(v, pn << 12, &x) ||
+    if (!park_frame[pn] || host_maps() >= maps_max || !xlate(v, pn << 12, &x) ||
         (x.pa >> 12) != park_frame[pn] - 1 || !(*x.pde & PTE_A) || (x.pte && !(*x.pte & PTE_A)))
         return false;
     uint32_t frame = x.pa >> 12;
@@ -1023,11 +1047,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     uint32_t page = lin & ~(PGSIZE - 1);
     if (!page0_ok && page == 0)
         return -1;
-    if (nruns + nparked >= RUNS_MAX) {   // stay far from vm.max_map_count
-        park_release();
-        if (nruns >= RUNS_MAX)
-            evict();
-    }
+    if (host_maps() >= maps_max)   // stay far from vm.max_map_count
+        evict();
     uint32_t frame = pa >> 12;
     if (write && fx[frame] == FX_CODE)
         frame_written(frame);

@@ -662,6 +662,7 @@ def test_dropped_pages_come_back_onto_their_frames_only(patched, tmp_path):
     assert _stat(err, "shadow-unpark") >= 150, err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
 def test_a_trap_site_where_an_exception_lands_costs_no_second_signal(tactics, tmp_path):
     """tests/guest/ahead.c: 100 #UD delivered to a handler beginning `pushf; cli` (as Linux's
     entry_SYSENTER_32 begins with a pushf the rewriter gives no region, reached by every

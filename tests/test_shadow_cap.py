@@ -1,9 +1,9 @@
 """Shadow paging that scales (runtime/mem.c): the bound is on host mappings, not on pages, and
-reaching it evicts some runs of pages instead of flushing everything.
+reaching it evicts some 4 MiB ranges of pages instead of flushing everything.
 
 Vehicles: the unix sample and the other samples against their QEMU goldens under
-runtime/build/ring1-run-smallcap (the same runtime with room for 64 runs instead of 16,384, so
-that eviction runs all the time), and the bench kernel (samples/bench) touching 128 MiB page
+runtime/build/ring1-run-smallcap (the same runtime with room for 64 host mappings instead of
+three quarters of vm.max_map_count, so that eviction runs all the time), and the bench kernel (samples/bench) touching 128 MiB page
 by page, its checksums against the native build of the same workload. Counts come from
 --stats; nothing here is timed.
 """
