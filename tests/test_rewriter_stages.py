@@ -650,6 +650,55 @@ def test_plan_region_over_dead_multibyte_nops():
         bytes.fromhex("00 00 00 00 8d b4 26 00 00 00 00")
 
 
+def test_plan_tail_ends_in_a_translated_iret():
+    """Linux's return to user mode: `verw; iret`, the iret reached by jmps from far away too
+    (no region may hold it after its first byte) and followed at once by the next function (no
+    padding to give it a region of its own). The verw's region falls through: its trampoline
+    carries a copy of the iret translated to a hypercall (the site's own tactic stays trap,
+    its int3 for the jmps) and ends there, with no jmp back."""
+    p = Prog(TEXT)
+    p.label("entry").asm("call {v}", "call {far}", "hlt", "jmp {entry}")
+    p.align(16, 0xCC)
+    p.label("v").asm(f"verw word ptr cs:[{DATA:#x}]")
+    p.label("v_iret").asm("iretd")
+    p.label("next").asm("mov eax, 1", "ret")
+    p.align(128, 0xCC).raw("cc" * 64)
+    p.label("far").asm("jmp {v_iret}")
+    text, L = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, b"\0" * 16, "rw",
+                                                               name=".data")], L["entry"])
+    img, d, g = analyse(raw)
+    p = plan_mod.make_plan(g, W)
+    sites = {s.addr: s for s in p.sites}
+    assert sites[L["v"]].kind == Kind.VERW and sites[L["v"]].tactic == Tactic.TRAMPOLINE
+    iret = sites[L["v_iret"]]
+    assert iret.kind == Kind.IRET and iret.tactic == Tactic.TRAP and iret.region is None
+    [r] = [r for r in p.regions if r.start == L["v"]]
+    assert r.insns == [(L["v"], 8)] and r.end == L["v_iret"] and r.tail == [(L["v_iret"], 1)]
+    assert plan_mod.copy_translation(iret, p.tactics) == "hypercall"
+    check_region_invariants(d, p)
+    out = emit.emit(img, p, d)
+    lay = out.layout
+    tramp = lay.region_tramp[L["v"]]
+    ins = list(CS.disasm_lite(bytes(lay.code[tramp - lay.base:]), tramp))
+    calls = [k for k, i in enumerate(ins) if i[2] == "call" and i[3] == f"{abi.entry(W):#x}"]
+    index = [s.addr for s in p.sites]
+    # two hypercalls: the verw's (its resume = the site's), then the iret copy's, which pushes
+    # the iret site's index and resumes where t2o says "after the iret"; then nothing runs on
+    assert len(calls) >= 2
+    k1, k2 = calls[:2]
+    push = lambda k: int(ins[k - 1][3], 0)
+    assert push(k1) == index.index(L["v"]) and push(k2) == index.index(L["v_iret"])
+    assert lay.resume[L["v"]] == ins[k1][0] + ins[k1][1]
+    assert L["v_iret"] not in lay.resume
+    resume2 = ins[k2][0] + ins[k2][1]
+    assert (L["v_iret"] + 1, resume2) in lay.t2o and (L["v_iret"], ins[k1 + 1][0]) in lay.t2o
+    assert L["v_iret"] not in dict(lay.o2t)
+    assert ins[k2 + 1][2] == "int3"                   # the iret never falls through
+    off = img.file_offset(L["v_iret"], 1)
+    assert out.data[off] == 0xCC                      # the original: a trap site for the jmp
+
+
 def test_plan_invariants_on_sample(sample_rewritten):
     _, _, rw = sample_rewritten
     d = rw.analysis.d
