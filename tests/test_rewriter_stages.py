@@ -697,6 +697,12 @@ def test_plan_tail_ends_in_a_translated_iret():
     assert ins[k2 + 1][2] == "int3"                   # the iret never falls through
     off = img.file_offset(L["v_iret"], 1)
     assert out.data[off] == 0xCC                      # the original: a trap site for the jmp
+    # `ring1 inspect --profile` says so: the site's count is its hypercalls in the copy too
+    from rewriter import cli, profile
+    prof = profile.Profile(img.sha256, W, {(L["v_iret"], "iret"): 100})
+    [row] = cli._profile_rows(pipeline.Analysis(img, d, g), prof, "p")["hottest"]
+    assert row["action"].startswith("sensitive site, trap (") and row["action"].endswith(
+        f"; copied, a hypercall, into the tail of the region at {L['v']:#x}"), row
 
 
 def test_plan_invariants_on_sample(sample_rewritten):
