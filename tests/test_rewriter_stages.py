@@ -580,7 +580,7 @@ def pad_kernel():
     functions (syscall_enter_from_user_mode_prepare in Debian's i386 Linux 6.1 is `sti; ret`
     then `lea esi, [esi + 0]`), and two whose following nops something reaches."""
     p = Prog(TEXT)
-    fns = ["p_lea7", "p_lea4", "p_xchg", "p_jmp", "p_reached", "p_pointed", "far"]
+    fns = ["p_lea7", "p_lea4", "p_xchg", "p_jmp", "p_reached", "p_pointed", "p_edge", "far"]
     p.label("entry").asm(*[f"call {{{f}}}" for f in fns], "hlt", "jmp {entry}")
     p.align(16, 0xCC)
     p.label("p_lea7").raw("fb c3 8d b4 26 00 00 00 00 8d b4 26 00 00 00 00")   # sti; ret
@@ -597,6 +597,10 @@ def pad_kernel():
     # a pointer-like immediate names a byte of the padding after the ret
     p.label("p_pointed").raw("fb c3 8d b4")
     p.label("p_pointed_mid").raw("26 00 00 00 00 8d b4 26 00 00 00 00")
+    p.align(16, 0x90)
+    # the ret ends at a 16-byte boundary: the nop after it could be an unreached function's
+    # first instruction
+    p.raw("90" * 14).label("p_edge").raw("fb c3 8d b4 26 00 00 00 00 8d b4 26 00 00 00 00")
     p.align(64, 0xCC).raw("cc" * 64)
     p.label("far").asm("mov eax, {p_pointed_mid}", "test eax, eax", "je {p_reached_nop}",
                        "ret")
@@ -610,7 +614,7 @@ def test_plan_region_over_dead_multibyte_nops():
     """After a final ret or jmp, the alignment nops no traversal reached and nothing points to
     (lea esi, [esi + 0] in its forms, xchg ax, ax, mov esi, esi: disasm marks them padding) are
     dead bytes a region may overwrite, as int3/nop/zero fill is; a nop that a branch reaches
-    or a pointer names is not."""
+    or a pointer names is not, nor one past the next 16-byte boundary."""
     raw, L = pad_kernel()
     d, g, p = _plan(raw)
     by = {s.addr: s for s in p.sites}
@@ -625,7 +629,7 @@ def test_plan_region_over_dead_multibyte_nops():
         assert all(d.is_padding(a) for a in range(last + ln, r.end)), name
     assert by[L["p_lea7"]].kind == Kind.STI and by[L["p_lea7"]].tactic == Tactic.INLINE
     assert by[L["p_xchg"]].tactic == Tactic.TRAMPOLINE
-    for name in ("p_reached", "p_pointed"):
+    for name in ("p_reached", "p_pointed", "p_edge"):
         s = by[L[name]]
         assert s.tactic == Tactic.TRAP and s.region is None and s.reason, name
     assert d.is_code_start(L["p_reached_nop"]) and not d.is_padding(L["p_reached"] + 2)
