@@ -155,6 +155,11 @@ def _profile_rows(a, prof, where: str, n: int = 20) -> dict:
     chosen = set(prof.mmio_sites())
     plan = plan_mod.make_plan(a.cfg, abi.WINDOW_DEFAULT, plan_mod.ALL_TACTICS, sorted(chosen))
     sites = {x.addr: x for x in plan.sites}
+    copied_by: dict[int, list[int]] = {}       # a site -> the regions whose tails copy it
+    for r in plan.regions:
+        for t, _ in r.tail:
+            if t in sites:
+                copied_by.setdefault(t, []).append(r.start)
     d = a.d
     import capstone
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -179,6 +184,12 @@ def _profile_rows(a, prof, where: str, n: int = 20) -> dict:
         elif site is not None:
             action = f"sensitive site, {site.tactic.name.lower()}" + \
                 (f" ({site.reason})" if site.reason else "")
+            if addr in copied_by:
+                # a site's count is its exits of every path: a copy's hypercalls too
+                how = plan_mod.copy_translation(site, plan.tactics)
+                action += "; copied, " + ("inline" if how == "inline" else "a hypercall") + \
+                    ", into the tail of the region at " + \
+                    ", ".join(f"{x:#x}" for x in copied_by[addr])
         elif not insn:
             action = "not in this image's code (a user program, or code written at run time)"
         rows.append({"addr": f"{addr:#010x}", "kind": kind, "count": count, "insn": insn,

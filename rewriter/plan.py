@@ -232,15 +232,24 @@ def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[i
 
 def _dead_after(d, end: int, need: int) -> int:
     """How many of the `need` bytes after an unconditional transfer ending at `end` are padding
-    that nothing executes or points to (int3 / nop / zero fill), so a region may overwrite them."""
+    that nothing executes or points to, so a region may overwrite them: bytes the disassembly
+    left as padding, which no traversal reached and no branch target or pointer-like value
+    names -- int3 / nop / zero fill, or the multi-byte nops between functions such as
+    `lea esi, [esi + 0]` (disasm._is_nop) up to the next 16-byte boundary: past it, a nop
+    could be the first instruction of a function the analysis never reached (an ftrace-style
+    `nopl` at an aligned entry that only a table ring1 does not read leads to), while a fill
+    byte is no instruction anyone would run. Part of a multi-byte nop may be overwritten:
+    what is left of it is as dead as the rest."""
     loc = d.locate(end)
     if loc is None:
         return 0
     i, off = loc
     st, data = d.state[i], d.image.code[i].data
+    bound = (end + 15) & ~15
     n = 0
     while n < need and off + n < len(st) and st[off + n] == PADDING and \
-            data[off + n] in (0xCC, 0x90, 0x00) and not _is_target(d, end + n):
+            (data[off + n] in (0xCC, 0x90, 0x00) or end + n < bound) and \
+            not _is_target(d, end + n):
         n += 1
     return n
 

@@ -573,6 +573,142 @@ def test_plan_trap_only_and_no_inline():
     check_region_invariants(d, p)
 
 
+@lru_cache(maxsize=None)
+def pad_kernel():
+    """Functions too short for a region of their own instructions, each ending in ret (or a
+    jmp) followed by the multi-byte nops GNU as and the kernel's compiler put between
+    functions (syscall_enter_from_user_mode_prepare in Debian's i386 Linux 6.1 is `sti; ret`
+    then `lea esi, [esi + 0]`), and two whose following nops something reaches."""
+    p = Prog(TEXT)
+    fns = ["p_lea7", "p_lea4", "p_xchg", "p_jmp", "p_reached", "p_pointed", "p_edge", "far"]
+    p.label("entry").asm(*[f"call {{{f}}}" for f in fns], "hlt", "jmp {entry}")
+    p.align(16, 0xCC)
+    p.label("p_lea7").raw("fb c3 8d b4 26 00 00 00 00 8d b4 26 00 00 00 00")   # sti; ret
+    p.label("p_lea4").raw("fa c3 8d 74 26 00 8d b4 26 00 00 00 00 66 90 90")   # cli; ret
+    p.label("p_xchg").raw("ec c3 66 90 66 90 66 90 66 90 66 90 66 90 66 90")   # in al, dx; ret
+    p.label("p_jmp").asm("sti", "jmp {p_jmp_to}")
+    p.label("p_jmp_pad").raw("89 f6 8d bc 27 00 00 00 00 8d 74 26 00")          # mov esi, esi...
+    p.label("p_jmp_to").asm("ret")
+    p.align(16, 0x90)
+    # the nop after the ret is a branch target (far's jmp reaches it): code, not padding
+    p.label("p_reached").raw("fb c3")
+    p.label("p_reached_nop").raw("8d b4 26 00 00 00 00 8d b4 26 00 00 00 00 c3")
+    p.align(16, 0x90)
+    # a pointer-like immediate names a byte of the padding after the ret
+    p.label("p_pointed").raw("fb c3 8d b4")
+    p.label("p_pointed_mid").raw("26 00 00 00 00 8d b4 26 00 00 00 00")
+    p.align(16, 0x90)
+    # the ret ends at a 16-byte boundary: the nop after it could be an unreached function's
+    # first instruction
+    p.raw("90" * 14).label("p_edge").raw("fb c3 8d b4 26 00 00 00 00 8d b4 26 00 00 00 00")
+    p.align(64, 0xCC).raw("cc" * 64)
+    p.label("far").asm("mov eax, {p_pointed_mid}", "test eax, eax", "je {p_reached_nop}",
+                       "ret")
+    p.align(16, 0xCC)
+    p.label("end")
+    text, L = p.build()
+    return make_elf32([Seg(TEXT, text, "rx", name=".text")], L["entry"]), L
+
+
+def test_plan_region_over_dead_multibyte_nops():
+    """After a final ret or jmp, the alignment nops no traversal reached and nothing points to
+    (lea esi, [esi + 0] in its forms, xchg ax, ax, mov esi, esi: disasm marks them padding) are
+    dead bytes a region may overwrite, as int3/nop/zero fill is; a nop that a branch reaches
+    or a pointer names is not, nor one past the next 16-byte boundary."""
+    raw, L = pad_kernel()
+    d, g, p = _plan(raw)
+    by = {s.addr: s for s in p.sites}
+    regions = {r.start: r for r in p.regions}
+    for name, n in (("p_lea7", 2), ("p_lea4", 2), ("p_xchg", 2), ("p_jmp", 2)):
+        s = by[L[name]]
+        assert s.tactic in (Tactic.INLINE, Tactic.TRAMPOLINE) and s.region == L[name], name
+        r = regions[L[name]]
+        assert [a for a, _ in r.insns][0] == L[name] and len(r.insns) == n, name
+        assert r.end == L[name] + 5 and r.tail == [], name
+        last, ln = r.insns[-1]
+        assert all(d.is_padding(a) for a in range(last + ln, r.end)), name
+    assert by[L["p_lea7"]].kind == Kind.STI and by[L["p_lea7"]].tactic == Tactic.INLINE
+    assert by[L["p_xchg"]].tactic == Tactic.TRAMPOLINE
+    for name in ("p_reached", "p_pointed", "p_edge"):
+        s = by[L[name]]
+        assert s.tactic == Tactic.TRAP and s.region is None and s.reason, name
+    assert d.is_code_start(L["p_reached_nop"]) and not d.is_padding(L["p_reached"] + 2)
+    check_region_invariants(d, p)
+    # the trampoline of sti; ret: the inline sti; in the ret's piece the pending check before
+    # it (from there the runtime keeps sti's shadow over the ret), the ret, nothing after it
+    img, d, g = analyse(raw)
+    p = plan_mod.make_plan(g, W)
+    out = emit.emit(img, p, d)
+    ps = pieces(out.layout, next(r for r in p.regions if r.start == L["p_lea7"]))
+    assert (ps[0][0][2], ps[0][0][3]) == ("mov", f"dword ptr [{vcpu(abi.VCPU_VIF)}], "
+                                                 f"{abi.EFLAGS_IF:#x}")
+    assert len(ps[0]) == 1
+    k = [i[2] for i in ps[1]].index("ret")
+    assert any(f"[{vcpu(abi.VCPU_PENDING)}]" in i[3] for i in ps[1][:k])
+    assert ps[1][k + 1][2] == "int3"                  # no jmp back: the ret never falls through
+    # in the image: the jmp over sti, ret and the lea's first 3 bytes; the rest as it was
+    off = img.file_offset(L["p_lea7"], 16)
+    assert out.data[off:off + 5] == trampoline.jmp_rel32(L["p_lea7"],
+                                                         out.layout.region_tramp[L["p_lea7"]])
+    assert out.data[off + 5:off + 16] == raw[off + 5:off + 16] == \
+        bytes.fromhex("00 00 00 00 8d b4 26 00 00 00 00")
+
+
+def test_plan_tail_ends_in_a_translated_iret():
+    """Linux's return to user mode: `verw; iret`, the iret reached by jmps from far away too
+    (no region may hold it after its first byte) and followed at once by the next function (no
+    padding to give it a region of its own). The verw's region falls through: its trampoline
+    carries a copy of the iret translated to a hypercall (the site's own tactic stays trap,
+    its int3 for the jmps) and ends there, with no jmp back."""
+    p = Prog(TEXT)
+    p.label("entry").asm("call {v}", "call {far}", "hlt", "jmp {entry}")
+    p.align(16, 0xCC)
+    p.label("v").asm(f"verw word ptr cs:[{DATA:#x}]")
+    p.label("v_iret").asm("iretd")
+    p.label("next").asm("mov eax, 1", "ret")
+    p.align(128, 0xCC).raw("cc" * 64)
+    p.label("far").asm("jmp {v_iret}")
+    text, L = p.build()
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, b"\0" * 16, "rw",
+                                                               name=".data")], L["entry"])
+    img, d, g = analyse(raw)
+    p = plan_mod.make_plan(g, W)
+    sites = {s.addr: s for s in p.sites}
+    assert sites[L["v"]].kind == Kind.VERW and sites[L["v"]].tactic == Tactic.TRAMPOLINE
+    iret = sites[L["v_iret"]]
+    assert iret.kind == Kind.IRET and iret.tactic == Tactic.TRAP and iret.region is None
+    [r] = [r for r in p.regions if r.start == L["v"]]
+    assert r.insns == [(L["v"], 8)] and r.end == L["v_iret"] and r.tail == [(L["v_iret"], 1)]
+    assert plan_mod.copy_translation(iret, p.tactics) == "hypercall"
+    check_region_invariants(d, p)
+    out = emit.emit(img, p, d)
+    lay = out.layout
+    tramp = lay.region_tramp[L["v"]]
+    ins = list(CS.disasm_lite(bytes(lay.code[tramp - lay.base:]), tramp))
+    calls = [k for k, i in enumerate(ins) if i[2] == "call" and i[3] == f"{abi.entry(W):#x}"]
+    index = [s.addr for s in p.sites]
+    # two hypercalls: the verw's (its resume = the site's), then the iret copy's, which pushes
+    # the iret site's index and resumes where t2o says "after the iret"; then nothing runs on
+    assert len(calls) >= 2
+    k1, k2 = calls[:2]
+    push = lambda k: int(ins[k - 1][3], 0)
+    assert push(k1) == index.index(L["v"]) and push(k2) == index.index(L["v_iret"])
+    assert lay.resume[L["v"]] == ins[k1][0] + ins[k1][1]
+    assert L["v_iret"] not in lay.resume
+    resume2 = ins[k2][0] + ins[k2][1]
+    assert (L["v_iret"] + 1, resume2) in lay.t2o and (L["v_iret"], ins[k1 + 1][0]) in lay.t2o
+    assert L["v_iret"] not in dict(lay.o2t)
+    assert ins[k2 + 1][2] == "int3"                   # the iret never falls through
+    off = img.file_offset(L["v_iret"], 1)
+    assert out.data[off] == 0xCC                      # the original: a trap site for the jmp
+    # `ring1 inspect --profile` says so: the site's count is its hypercalls in the copy too
+    from rewriter import cli, profile
+    prof = profile.Profile(img.sha256, W, {(L["v_iret"], "iret"): 100})
+    [row] = cli._profile_rows(pipeline.Analysis(img, d, g), prof, "p")["hottest"]
+    assert row["action"].startswith("sensitive site, trap (") and row["action"].endswith(
+        f"; copied, a hypercall, into the tail of the region at {L['v']:#x}"), row
+
+
 def test_plan_invariants_on_sample(sample_rewritten):
     _, _, rw = sample_rewritten
     d = rw.analysis.d
@@ -1163,7 +1299,7 @@ def test_verify_corrupted_trampoline_jmp_fails(sample_rewritten, tmp_path):
     tramp = rw.patched.layout.region_tramp[region.start]
     code, base = r1.tramp_code, r1.tramp_addr
     jmp_at = next(a for a, n, mn, op in CS.disasm_lite(code[tramp - base:], tramp)
-                  if mn == "jmp" and op == f"{region.end:#x}")
+                  if mn == "jmp" and op == f"{region.back:#x}")   # (end, or a tail's end)
     seg = next(s for s in img.segments if s.vaddr == r1.addr)
     off = seg.offset + (jmp_at - r1.addr)
     data = bytearray(out.read_bytes())

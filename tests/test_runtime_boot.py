@@ -1107,6 +1107,41 @@ def test_exception_fixup_inside_a_region_matches_qemu(patched, tmp_path):
         assert _stat(err, "trap-site") == 0, err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_tail_iret_and_sti_ret_over_padding_match_qemu(tactics, tmp_path):
+    """tests/guest/rettail.c: an interrupt handler ending `verw; setz; iret` whose iret a jmp
+    reaches too (Linux's return to user mode), and `sti; ret` followed by `lea esi, [esi +
+    0]` padding (Linux's syscall_enter_from_user_mode_prepare), called with IRQ 0 pending.
+    Patched, the verw's trampoline carries the setz and the iret as a tail (the iret a
+    hypercall: only the jmp's path traps), and sti; ret is a region over the lea's first
+    bytes, whose sti delivers the pending interrupt after the ret. (Unpatched, verw runs on
+    the host's descriptor tables: only rewritten images can match QEMU here.)"""
+    _, ref = qemu(guest("rettail"))
+    assert "verw 0x00000010 then iret: count 1, zf 1, cf after iret 1" in ref, ref
+    assert "jmp to the iret: count 2, zf 2, cf after iret 0" in ref, ref
+    assert "IRQ 0 pending at sti; ret: ticks right after the ret 1, later 1" in ref, ref
+    src = guest("rettail")
+    if tactics is None:
+        from rewriter import pipeline
+        from rewriter.abi import Kind, Tactic
+        plan = pipeline.rewrite(src).plan
+        sites = {s.addr: s for s in plan.sites}
+        [iret] = [s for s in plan.sites if s.kind == Kind.IRET and s.tactic == Tactic.TRAP]
+        [verw] = [r for r in plan.regions if any(sites[a].kind == Kind.VERW for a in r.sites)]
+        assert len(verw.tail) == 2 and verw.tail[-1][0] == iret.addr, verw
+        [sti] = [r for r in plan.regions if any(sites[a].kind == Kind.STI for a in r.sites)]
+        assert len(sti.insns) == 2 and sti.end == sti.start + 5 and \
+            sites[sti.start].tactic == Tactic.INLINE, sti
+        img = rewrite(src, str(tmp_path / "r.r1.elf"))
+    else:
+        img = rewrite(src, str(tmp_path / "r.trap.r1.elf"), "--tactics", tactics)
+    rc, out, err = run(img, "--stats")
+    assert rc == 1 and out == ref, err
+    if tactics is None:
+        assert _stat(err, "trap-site") == 2, err          # the iret, from the jmp's path
+        assert _stat(err, "inline-pending") >= 1, err     # IRQ 0 seen at the inline sti
+
+
 @pytest.mark.parametrize("patched", [False, True], ids=["unpatched", "patched"])
 def test_port_reads_match_qemu(patched, tmp_path):
     """tests/guest/portio.c reads the registers a patched image's trampolines answer from the
