@@ -318,9 +318,8 @@ static void unmap_pages(uint32_t lo, uint32_t hi, bool park)
         if (b || park) {
             if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(end - lo) << 12, PROT_NONE) < 0)
                 die("unmap shadow pages");
-            for (uint32_t pn = lo; !b && pn < end; pn++) {
+            for (uint32_t pn = lo; !b && pn < end; pn++)
                 park_add(pn, sp_ent[pn] >> 12);
-            }
         } else {
             reserve((uint64_t)lo << 12, (uint64_t)end << 12);
         }
