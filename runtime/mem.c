@@ -698,42 +698,71 @@ int vmem_translate(struct vcpu *v, uint32_t lin, int acc, uint32_t *pa, uint32_t
     return walk(v, lin, acc, pa, &wr, &sys, &glob, pferr);
 }
 
-// Map parked page pn again if it still translates onto its frame with the accessed bits set
-// -- a translation a processor may cache at any time without a guest access (SDM 3A
-// §4.10.2.3, translations cached speculatively) -- as a fill would: read-only unless dirty.
-static bool park_restore_page(struct vcpu *v, uint32_t pn)
+// Whether parked page pn may be mapped again now, and with what shadow entry (*ent): it still
+// translates onto its frame with the accessed bits set -- a translation a processor may cache
+// at any time without a guest access (SDM 3A §4.10.2.3, translations cached speculatively) --
+// mapped as a fill would map it: read-only unless dirty.
+static bool park_restorable(struct vcpu *v, uint32_t pn, uint32_t *ent)
 {
     struct xlate x;
-    if (!park_frame[pn] || host_maps() >= maps_max || !xlate(v, pn << 12, &x) ||
-        (x.pa >> 12) != park_frame[pn] - 1 || !(*x.pde & PTE_A) || (x.pte && !(*x.pte & PTE_A)))
+    if (!park_frame[pn] || !xlate(v, pn << 12, &x) || (x.pa >> 12) != park_frame[pn] - 1 ||
+        !(*x.pde & PTE_A) || (x.pte && !(*x.pte & PTE_A)))
         return false;
     uint32_t frame = x.pa >> 12;
     bool wr = ((v->cr0 & CR0_WP) ? x.w : true) && x.d, sys = !x.u || (wr && !x.w);
     if (sys && v->cpl == 3 && ((uint64_t)pn << 12) < v->user_limit)
         return false;   // (not when ring 3 runs: no page with more rights within its reach)
     uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
-    if (mprotect((void *)((uintptr_t)pn << 12), PGSIZE, sp_prot(rights)) < 0)
-        die("map a parked page again");
-    park_del(pn);
-    sp_add(pn, (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0));
-    if (nshadow > mem_stat_pages)
-        mem_stat_pages = nshadow;
+    *ent = (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0);
     return true;
 }
 
-// The page directory at v->cr3 is loaded again: its pages parked when it was last replaced.
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+// The page directory at v->cr3 is loaded again: its pages parked when it was last replaced
+// that may be mapped again, in address order, neighbours with the same rights by one
+// mprotect (the host changes a range of mappings for about half what a call per page costs).
 static void park_restore(struct vcpu *v)
 {
-    uint32_t cr3 = v->cr3 & PTE_ADDR;
+    static uint32_t pages[SHADOW_MAX];
+    uint32_t cr3 = v->cr3 & PTE_ADDR, ent;
     unsigned n = 0;
-    for (uint32_t i = park_head[park_bucket(cr3)]; i;) {
-        uint32_t pn = i - 1;
-        i = park_next[pn];
-        if (park_cr3[pn] == cr3 && park_restore_page(v, pn))
-            n++;
+    for (uint32_t i = park_head[park_bucket(cr3)]; i; i = park_next[i - 1])
+        if (park_cr3[i - 1] == cr3)
+            pages[n++] = i - 1;
+    qsort(pages, n, sizeof *pages, cmp_u32);
+    unsigned restored = 0;
+    for (unsigned k = 0; k < n;) {
+        unsigned j = k;
+        int prot = 0;
+        // [k, j): neighbouring restorable pages with one protection
+        while (j < n && (j == k || pages[j] == pages[j - 1] + 1) &&
+               host_maps() + (j - k) < maps_max && park_restorable(v, pages[j], &ent) &&
+               (j == k || sp_prot(ent) == prot)) {
+            prot = sp_prot(ent);
+            j++;
+        }
+        if (j == k) {
+            k++;
+            continue;
+        }
+        if (mprotect((void *)((uintptr_t)pages[k] << 12), (size_t)(j - k) << 12, prot) < 0)
+            die("map parked pages again");
+        for (; k < j; k++) {
+            park_restorable(v, pages[k], &ent);
+            park_del(pages[k]);
+            sp_add(pages[k], ent);
+            restored++;
+        }
     }
-    if (n)
-        stats_add("shadow-restored-at-cr3", n);
+    if (nshadow > mem_stat_pages)
+        mem_stat_pages = nshadow;
+    if (restored)
+        stats_add("shadow-restored-at-cr3", restored);
 }
 
 void mem_view_cr3(struct vcpu *v)
