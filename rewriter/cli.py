@@ -635,7 +635,8 @@ def cmd_run(args) -> int:
     linux = _linux_vmlinux(kpath, raw, digest)
     if linux:
         _check_runtime()
-        # The vmlinux unpatched: every privileged instruction traps; `ring1 boot` rewrites it.
+        # The vmlinux unpatched: the runtime refuses it (one line naming the bzImage, exit 2)
+        # unless --unpatched, then every privileged instruction traps; `ring1 boot` rewrites it.
         return _exec_runtime(str(linux[0]), linux[1] + rest)
     return _exec_runtime(kpath, rest)
 
@@ -842,7 +843,9 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
     q = sub.add_parser("run", help="run a patched image under the ring1 runtime (the runtime's "
                        "options before or after the image: --mem, --serial, --vga, --cmdline, "
                        "--initrd, --timeout, --stats, --trace …; QEMU's -m, -kernel, -append, "
-                       "-initrd … too). A Linux bzImage runs its vmlinux unpatched (ring1 boot "
+                       "-initrd … too). An unpatched image, and a Linux bzImage's vmlinux, "
+                       "which run does not rewrite, are refused (exit 2) unless --unpatched: "
+                       "its silent sensitive instructions see the host's state (ring1 boot "
                        "rewrites it)", add_help=False, description=RUN_DESCRIPTION,
                        usage=run_usage.format("run", "run"), getopt=True)
     _add_run_options(q, run_options)

@@ -18,7 +18,8 @@ EXIT_TABLE = [
     ("0", "success (a guest that ran: see the odd statuses)", "every command"),
     ("1", "verification failed, or an image of a batch failed", "verify, rewrite"),
     ("2", "bad input: a bad option or value, an unreadable or unusable file (not an i386 "
-          "kernel, already patched, a disk another ring1 has open), an unwritable output",
+          "kernel, already patched, a disk another ring1 has open), an unwritable output; "
+          "for run, an unpatched image without --unpatched",
      "every command"),
     ("3", "internal error in ring1 (a bug: please report it with the input)",
      "inspect, rewrite, verify, fetch"),

@@ -1,5 +1,5 @@
-// ring1-run: load a (patched or unpatched) 32-bit multiboot kernel or Linux vmlinux and run it
-// natively.
+// ring1-run: load a (patched, or with --unpatched unpatched) 32-bit multiboot kernel or Linux
+// vmlinux and run it natively.
 // `ring1-run --help` lists every option with its default, and the exit statuses (usage_text
 // below is the one description; the README points at it).
 #include <errno.h>
@@ -30,9 +30,9 @@ static const char usage_text[] =
 "       ring1-run [OPTION...] -kernel IMAGE [OPTION...]\n"
 "\n"
 "Run a 32-bit multiboot kernel or Linux vmlinux -- patched by `ring1 rewrite`, or\n"
-"unpatched (then every privileged instruction traps) -- natively on a virtual i386 PC\n"
-"modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu qemu32`. COM1 is the\n"
-"console.\n"
+"unpatched with --unpatched (then every privileged instruction traps) -- natively on a\n"
+"virtual i386 PC modelled on QEMU's `qemu-system-i386 -nodefaults -vga std -cpu qemu32`.\n"
+"COM1 is the console.\n"
 "\n"
 "Options go before or after IMAGE, spelled with two dashes or one (QEMU's way), with\n"
 "their value as the next argument or after `=`: --mem 64M, --mem=64M, -mem 64M and\n"
@@ -148,6 +148,14 @@ static const char usage_text[] =
 "                         opens a window: COM1 on stdio is its console)\n"
 "  -s, -S, -gdb DEV       refused: ring1 has no gdb stub (--break, --trace, or\n"
 "                         --no-jail and gdb on ring1-run itself)\n"
+"  --unpatched            run an image `ring1 rewrite` has not patched (no .ring1 note):\n"
+"                         its privileged instructions trap and are emulated, but its\n"
+"                         silent sensitive ones run natively and see the host's state,\n"
+"                         not the guest's: pushf/popf (IF always 1, writes to it lost),\n"
+"                         sgdt/sidt/sldt/str/smsw, lar/lsl/verr/verw, and moves and\n"
+"                         pushes of segment registers. Without it such an image is\n"
+"                         refused (exit 2); `ring1 boot IMAGE` rewrites and runs it.\n"
+"                         No effect on a patched image\n"
 "  --help, -h             this text\n"
 "  --version              the version and the ABI of patched images it runs\n"
 "  --list-options         the option table, one option a line (for `ring1 run`)\n"
@@ -156,7 +164,8 @@ static const char usage_text[] =
 "  (v << 1) | 1  the guest wrote v to the debug-exit port 0xf4 (QEMU's isa-debug-exit)\n"
 "  0             --help, --version; with -no-reboot, a guest reset or triple fault\n"
 "  2             bad arguments, or an image, module or disk that cannot be loaded\n"
-"                (or a disk another ring1 has open without --snapshot)\n"
+"                (or a disk another ring1 has open without --snapshot), or an\n"
+"                unpatched image without --unpatched\n"
 "  4             the guest triple-faulted (QEMU -no-reboot exits 0)\n"
 "  6             the guest halted for good: hlt with interrupts off, or nothing left to\n"
 "                wake it\n"
@@ -187,7 +196,7 @@ enum {
     OPT_CMDLINE, OPT_TIMEOUT, OPT_KERNEL_NAME, OPT_MODULE, OPT_LINUX_SETUP, OPT_INITRD,
     OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_PROFILE_OUT, OPT_TRACE,
     OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL, OPT_NOGRAPHIC,
-    OPT_NO_REBOOT, OPT_REFUSED,
+    OPT_NO_REBOOT, OPT_UNPATCHED, OPT_REFUSED,
 };
 // '-': IMAGE comes back in order (as option 1), so options after it are options even with
 // POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
@@ -220,6 +229,7 @@ static const struct option options[] = {
     {"jail", no_argument, NULL, OPT_JAIL},
     {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},            // QEMU
     {"nographic", no_argument, NULL, OPT_NOGRAPHIC},            // QEMU
+    {"unpatched", no_argument, NULL, OPT_UNPATCHED},
     {"s", no_argument, NULL, OPT_REFUSED},                      // QEMU, refused below
     {"S", no_argument, NULL, OPT_REFUSED},
     {"gdb", required_argument, NULL, OPT_REFUSED},
@@ -427,7 +437,7 @@ int main(int argc, char **argv)
     uint64_t timeout_ns = 0;
     const char *modules[LOADER_MAX_MODS];
     unsigned nmodules = 0;
-    bool no_reboot = false;
+    bool no_reboot = false, unpatched = false;
     int c, li;
     opterr = 0;                 // our own messages: one line, then where the options are
     while (li = -1, optarg = NULL, (c = getopt_long_only(argc, argv, OPTSTRING, options, &li)) != -1) {
@@ -581,6 +591,9 @@ int main(int argc, char **argv)
         case OPT_NO_REBOOT:
             no_reboot = true;
             break;
+        case OPT_UNPATCHED:
+            unpatched = true;
+            break;
         default:
             usage_error("unknown option %s", tok);
         }
@@ -602,6 +615,21 @@ int main(int argc, char **argv)
     if (initrd)
         loader_set_initrd(&img, initrd);
     loader_load(image, &img);
+    // An unpatched image runs wrong without a word (its silent sensitive instructions see
+    // the host's state): only when asked for. After loading, so load errors come first.
+    // A vmlinux with --linux-setup BZIMAGE (`ring1 run BZIMAGE`) is named with its bzImage,
+    // which is what `ring1 boot` takes.
+    if (!img.has_note && !unpatched) {
+        const char *boot = linux_setup ? linux_setup : image;
+        fprintf(stderr, "ring1-run: %s%s%s%s is not rewritten: pushf/popf, "
+                        "sgdt/sidt/sldt/str/smsw, lar/lsl/verr/verw and segment register moves "
+                        "would run natively and see the host's state, not the guest's; "
+                        "`ring1 boot %s` rewrites and runs it (or `ring1 rewrite` it first), "
+                        "--unpatched runs it anyway\n",
+                image, linux_setup ? " (the vmlinux of " : "", linux_setup ? linux_setup : "",
+                linux_setup ? ")" : "", boot);
+        exit(STATUS_LOAD_ERROR);
+    }
     if (kernel_name)
         img.path = kernel_name;
 

@@ -9,7 +9,8 @@ one line (no gdb stub). ring1-run parses it with getopt_long_only from its optio
 with argparse, passing the runtime canonical `--NAME=VALUE` options.
 
 The runtime's table runs ring1-run itself (milliseconds a run) on runtime/tests/guest/qemuinfo,
-which prints the multiboot memory size and command line it was given; `ring1 run/boot`'s
+which prints the multiboot memory size and command line it was given (it is unpatched:
+runtime() puts --unpatched first, without which ring1-run refuses such an image); `ring1 run/boot`'s
 table runs cli.main() in this process with the exec of the runtime caught, so each case
 checks the exact runtime command line; a few real `ring1` processes check the whole way.
 """
@@ -35,7 +36,8 @@ pytestmark = pytest.mark.skipif(not RUN.exists() or not (GUESTS / "qemuinfo.elf"
 
 
 def runtime(*args, timeout=30):
-    p = subprocess.run([str(RUN), *map(str, args)], capture_output=True, text=True,
+    """ring1-run --unpatched ARGS: the guests here are unpatched (runtime/build/guests)."""
+    p = subprocess.run([str(RUN), "--unpatched", *map(str, args)], capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
 
@@ -133,8 +135,8 @@ def test_runtime_options_after_the_image_even_posixly_correct():
     """getopt stops at the first non-option under POSIXLY_CORRECT; ring1-run takes IMAGE in
     order instead, so the grammar does not depend on the environment."""
     import os
-    p = subprocess.run([str(RUN), QI, "--mem", "64M", "-append", "z"], capture_output=True,
-                       text=True, timeout=30, stdin=subprocess.DEVNULL,
+    p = subprocess.run([str(RUN), QI, "--mem", "64M", "-append", "z", "--unpatched"],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
                        env=dict(os.environ, POSIXLY_CORRECT="1"))
     assert p.returncode == 1 and mem_upper(64) in p.stdout.splitlines(), p.stderr
     assert f"cmdline='{QI} z'" in p.stdout.splitlines()
@@ -246,6 +248,8 @@ PY_GOOD = [
      ["--module=a 1", "--module=b", "--disk=d.img"]),
     ("serial", ["run", QI, "-serial", "file:/tmp/c"], ["--serial=file:/tmp/c"]),
     ("end-of-options", ["run", "--mem=8M", "--", QI], ["--mem=8M"]),
+    ("unpatched", ["run", QI, "--unpatched"], ["--unpatched"]),
+    ("unpatched-one-dash-before", ["run", "-unpatched", QI], ["--unpatched"]),
     ("boot-mem-before", ["boot", "--mem", "64M", QI, "--no-profile"], ["--mem=64M"]),
     ("boot-own-after", ["boot", QI, "--no-profile", "--window=0xffc00000",
                         "--tactics", "inline,trampoline,trap", "-append", "x"], ["--append=x"]),
@@ -336,9 +340,11 @@ def test_ring1_end_to_end(tmp_path):
     cache = {"RING1_CACHE": str(tmp_path / "cache")}
     runs = {
         "boot-mem-before": run_ring1("boot", "--mem", "64M", QI, "--no-profile", env=cache),
-        "run-mem-eq-after": run_ring1("run", QI, "--mem=64M", "-append", "-x y"),
+        "run-mem-eq-after": run_ring1("run", QI, "--mem=64M", "-append", "-x y",
+                                      "--unpatched"),
         "boot-no-profile-after": run_ring1("boot", QI, "--no-profile", "-m", "32", env=cache),
         "run-bad-mem": run_ring1("run", QI, "--mem", "1M"),
+        "run-unpatched-refused": run_ring1("run", QI, "--mem=64M"),
     }
     for k in ("boot-mem-before", "run-mem-eq-after"):
         r = runs[k]
@@ -350,6 +356,11 @@ def test_ring1_end_to_end(tmp_path):
     r = runs["run-bad-mem"]
     assert r.returncode == 2 and r.stdout == "" and r.err_lines == [
         "ring1-run: --mem 1M: want 2M..3G"], r
+    # qemuinfo is unpatched: `ring1 run` without --unpatched gets the runtime's one line
+    r = runs["run-unpatched-refused"]
+    assert r.returncode == 2 and r.stdout == "" and len(r.err_lines) == 1, r
+    assert r.err_lines[0].startswith(f"ring1-run: {QI} is not rewritten: "), r
+    assert f"`ring1 boot {QI}`" in r.err_lines[0] and "--unpatched" in r.err_lines[0], r
 
 
 # =============================================================================================

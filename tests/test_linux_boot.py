@@ -152,11 +152,18 @@ def test_boot_other_memory_sizes_as_qemu(bz, cache, mem):
 def test_run_bzimage_enters_the_vmlinux_unpatched(bz, cache):
     """`ring1 run bzImage` runs the vmlinux inside it without rewriting: the registers a boot
     loader sets are there (later lines read segment registers and the GDTR, which an
-    unpatched guest reads from the host)."""
+    unpatched guest reads from the host) -- with --unpatched: without it, the runtime's one
+    line, naming the bzImage and `ring1 boot` on it, exit 2, nothing run."""
     qrc, qout = qemu(bz, "-append", CMDLINE)
-    r = run_ring1("run", bz, "--mem", "128M", "-append", CMDLINE, "--timeout", "20", env=cache,
-                  timeout=120)
+    r = run_ring1("run", bz, "--mem", "128M", "-append", CMDLINE, "--timeout", "20",
+                  "--unpatched", env=cache, timeout=120)
     assert r.stdout.splitlines()[0] == qout.splitlines()[0], str(r)
+    r = run_ring1("run", bz, "--mem", "128M", "-append", CMDLINE, env=cache, timeout=120)
+    assert r.returncode == STATUS_LOAD_ERROR and r.stdout == "" and len(r.err_lines) == 1, r
+    line = r.err_lines[0]
+    assert line.startswith("ring1-run: ") and " is not rewritten: " in line, line
+    assert f"(the vmlinux of {bz.resolve()})" in line and f"`ring1 boot {bz.resolve()}`" in line
+    assert "--unpatched" in line
 
 
 def test_boot_vmlinux_elf_gets_a_default_header(parts, tmp_path, cache):
@@ -227,7 +234,8 @@ def test_rewrite_of_a_bzimage_says_what_to_do(bz, tmp_path):
 # ---- the runtime's own checks (ring1-run, crafted inputs) ----------------------------------
 
 def run_rt(*args):
-    r = subprocess.run([str(RUN), *map(str, args)], stdin=subprocess.DEVNULL,
+    """ring1-run --unpatched ARGS: the vmlinux here is unpatched."""
+    r = subprocess.run([str(RUN), "--unpatched", *map(str, args)], stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=30)
     return r.returncode, r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
 

@@ -9,6 +9,11 @@ Vehicles:
 
 Exit statuses: a guest's debug-exit write v gives (v << 1) | 1 on both machines; the
 runtime's own verdicts are even (runtime/vcpu.h STATUS_*).
+
+An unpatched image runs only with `--unpatched` (ring1-run refuses it otherwise, exit 2):
+every image that is not an output of this module's rewrite() gets it from unpatched(),
+which run() and each direct ring1-run command line here use (on a patched image the option
+would do nothing anyway).
 """
 
 import datetime
@@ -58,8 +63,24 @@ def guest(name):
     return os.path.join(GUESTS, name + ".elf")
 
 
+# The images rewrite() wrote: run as they are. Any other image runs with --unpatched.
+REWRITTEN = set()
+
+
+def unpatched(image):
+    """["--unpatched"] for an image that is not an output of rewrite() (the guests' own ELFs,
+    samples/build/*.elf), else []."""
+    return [] if os.path.abspath(image) in REWRITTEN else ["--unpatched"]
+
+
+def argv0(image):
+    """ring1-run IMAGE, and --unpatched unless IMAGE came out of rewrite()."""
+    return [RUN, image, *unpatched(image)]
+
+
 def run(image, *args, stdin=subprocess.DEVNULL, timeout=30, cwd=None):
-    r = subprocess.run([RUN, image, *args], stdin=stdin, capture_output=True, timeout=timeout,
+    """ring1-run IMAGE ARGS: with --unpatched unless IMAGE came out of rewrite()."""
+    r = subprocess.run([*argv0(image), *args], stdin=stdin, capture_output=True, timeout=timeout,
                        cwd=cwd)
     return r.returncode, r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
 
@@ -78,6 +99,7 @@ def rewrite(src, dst, *opts):
     r = subprocess.run([RING1, "rewrite", *opts, src, "-o", dst], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.fail(f"ring1 rewrite {src} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    REWRITTEN.add(os.path.abspath(dst))
     return dst
 
 
@@ -151,13 +173,13 @@ def test_boot_info_matches_qemu_unpatched():
 def test_uart_input_polled():
     rc, out, err = run(guest("echo"), "--cmdline", "poll", stdin=None, timeout=30) if False else \
         (lambda r: (r.returncode, r.stdout.decode(), r.stderr.decode()))(
-            subprocess.run([RUN, guest("echo"), "--cmdline", "poll"], input=b"abc\n",
+            subprocess.run([*argv0(guest("echo")), "--cmdline", "poll"], input=b"abc\n",
                            capture_output=True, timeout=30))
     assert (rc, out) == (1, "poll: got 'abc'\n"), err
 
 
 def test_uart_input_interrupt_driven():
-    r = subprocess.run([RUN, guest("echo"), "--cmdline", "irq"], input=b"hello there\n",
+    r = subprocess.run([*argv0(guest("echo")), "--cmdline", "irq"], input=b"hello there\n",
                        capture_output=True, timeout=30)
     assert r.returncode == 1, r.stderr.decode()
     assert r.stdout.decode() == "irq: got 'hello there' with interrupts\n"
@@ -195,7 +217,7 @@ def _read_until(proc, marker, timeout):
 def run_typing(image, cmdline, text, timeout=30):
     """ring1-run IMAGE --input keyboard: the text goes down the pipe once the guest says it is
     ready (bytes already waiting at boot would be keys pressed before the guest listened)."""
-    p = subprocess.Popen([RUN, image, "--input", "keyboard", "--cmdline", cmdline,
+    p = subprocess.Popen([*argv0(image), "--input", "keyboard", "--cmdline", cmdline,
                           "--timeout", str(timeout)], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -296,7 +318,7 @@ def test_keyboard_input_waits_while_the_keyboard_cannot_send(mode):
 
 
 def test_keyboard_input_option_is_checked():
-    r = subprocess.run([RUN, guest("hello"), "--input", "usb"], capture_output=True, text=True,
+    r = subprocess.run([*argv0(guest("hello")), "--input", "usb"], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == STATUS_LOAD_ERROR and "want serial or keyboard" in r.stderr
 
@@ -461,7 +483,7 @@ def test_unassigned_accesses_are_named_with_their_instruction(what, patched, tmp
 
 
 def test_vga_option_is_checked():
-    r = subprocess.run([RUN, guest("hello"), "--vga", "ega"], capture_output=True, text=True,
+    r = subprocess.run([*argv0(guest("hello")), "--vga", "ega"], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == STATUS_LOAD_ERROR and "--vga ega: want none or std" in r.stderr
 
@@ -893,7 +915,7 @@ def test_sequential_disk_writes_match_qemu(tmp_path):
 
 
 def _start_diskseq(img, *args):
-    p = subprocess.Popen([RUN, guest("diskseq"), "--disk", str(img), *args],
+    p = subprocess.Popen([*argv0(guest("diskseq")), "--disk", str(img), *args],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     line = p.stdout.readline()
@@ -1022,7 +1044,7 @@ def test_help_lists_every_option_and_status():
     assert r.returncode == 0 and r.stderr == ""
     for opt in ["--mem", "--serial", "--input", "--disk", "--snapshot", "--vga", "--cmdline",
                 "--kernel-name", "--module", "--timeout", "--screen", "--stats", "--trace",
-                "--help"]:
+                "--unpatched", "--help"]:
         assert opt in r.stdout, opt
     assert "(default 128M)" in r.stdout and "(default stdio)" in r.stdout
     for status in (2, 4, 6, 8, 10, 12, 14, 16, 18):
@@ -1038,6 +1060,67 @@ def test_help_lists_every_option_and_status():
 def test_bad_arguments(args, why):
     r = subprocess.run([RUN, *args], capture_output=True, text=True, timeout=10)
     assert r.returncode == STATUS_LOAD_ERROR and why in r.stderr and "--help" in r.stderr
+
+
+# ---- unpatched images: refused unless --unpatched (issue #10, item 4) ----------------------
+
+def test_unpatched_image_is_refused_without_the_option(tmp_path):
+    """An image without a .ring1 note runs its silent sensitive instructions (pushf/popf,
+    sgdt/sidt/..., segment register moves) natively, on the host's state: ring1-run refuses
+    it unless asked, with exit 2 and one line that names the image, what goes wrong and what
+    to do. Nothing runs: no COM1 output, no serial file, no --stats."""
+    img = guest("hello")
+    com1 = tmp_path / "com1.txt"
+    for extra in ([], ["--stats", "--serial", str(com1)], ["--mem", "64M"]):
+        r = subprocess.run([RUN, img, *extra], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == STATUS_LOAD_ERROR and r.stdout == "", r
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1, r.stderr
+        assert lines[0].startswith(f"ring1-run: {img} is not rewritten: "), lines[0]
+        for what in ("pushf/popf", "sgdt/sidt", "lar/lsl", "segment register",
+                     "host's state", f"`ring1 boot {img}`", "ring1 rewrite", "--unpatched"):
+            assert what in lines[0], what
+        assert not com1.exists()
+
+
+def test_load_errors_come_before_the_refusal(tmp_path):
+    r = subprocess.run([RUN, str(tmp_path / "missing.elf")], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == STATUS_LOAD_ERROR and "not rewritten" not in r.stderr, r.stderr
+    assert "missing.elf" in r.stderr
+
+
+@pytest.mark.parametrize("where", ["before", "after", "one-dash"])
+def test_unpatched_option_runs_the_image(where):
+    img = guest("hello")
+    argv = {"before": [RUN, "--unpatched", img], "after": [RUN, img, "--unpatched"],
+            "one-dash": [RUN, "-unpatched", img]}[where]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "hello\nbye\n", "")
+
+
+def test_unpatched_option_on_a_patched_image_changes_nothing(tmp_path):
+    """A patched image runs as it is with --unpatched too: the same output and the same
+    counts (no trapped privileged instruction either way)."""
+    img = rewrite(guest("hello"), str(tmp_path / "hello.r1.elf"))
+    runs = [subprocess.run([RUN, img, "--stats", *opt], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+            for opt in ([], ["--unpatched"])]
+    for r in runs:
+        assert (r.returncode, r.stdout) == (1, "hello\nbye\n"), r.stderr
+        assert "not rewritten" not in r.stderr
+    counts = [re.sub(r"[0-9.]+ s (elapsed|cpu)", "", r.stderr) for r in runs]
+    assert counts[0] == counts[1]
+
+
+def test_unpatched_option_is_in_the_table_and_the_help():
+    r = subprocess.run([RUN, "--list-options"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "unpatched\tnone" in r.stdout.splitlines()
+    r = subprocess.run([RUN, "--help"], capture_output=True, text=True, timeout=10)
+    assert re.search(r"^  --unpatched  ", r.stdout, re.M), r.stdout
+    assert "unpatched image without --unpatched" in r.stdout
 
 
 def test_guest_touching_the_window_is_diagnosed(tmp_path):
@@ -1190,7 +1273,7 @@ def test_an_idle_guest_sleeps(clock):
     at end of file. It can wake (every tick does), so it must sleep between ticks, not keep a
     host core busy -- with --clock warp too, which skips its time only for a while (the
     guest's first WARP_IDLE_NS, 10 s, of doing nothing). Runs until --timeout."""
-    r, cpu, wall = _cpu_and_wall([RUN, guest("idle"), "--cmdline", "idle", "--clock", clock,
+    r, cpu, wall = _cpu_and_wall([*argv0(guest("idle")), "--cmdline", "idle", "--clock", clock,
                                   "--timeout", "3"], stdin=subprocess.DEVNULL, timeout=30)
     assert r.returncode == STATUS_TIMEOUT, r.stderr
     assert r.stdout == b"idle: halting\n"
@@ -1201,7 +1284,7 @@ def test_a_guest_polling_for_input_that_never_comes_sleeps():
     """tests/guest/echo.c polling LSR.DR for a line, stdin at its end: no byte will ever come
     (QEMU spins there for ever, as a kernel debugger's prompt does). After a second of polls
     and nothing else, each poll waits up to 1 ms for input: the host core is free again."""
-    r, cpu, wall = _cpu_and_wall([RUN, guest("echo"), "--cmdline", "poll", "--timeout", "5",
+    r, cpu, wall = _cpu_and_wall([*argv0(guest("echo")), "--cmdline", "poll", "--timeout", "5",
                                   "--stats"], stdin=subprocess.DEVNULL, timeout=30)
     assert r.returncode == STATUS_TIMEOUT, r.stderr
     assert _stat(r.stderr.decode("latin-1"), "com1-idle-poll-wait") > 100, r.stderr
@@ -1218,7 +1301,7 @@ def test_patched_lsr_polling_sees_input_as_it_arrives(how, tmp_path):
     LSR rewritten before the guest runs again)."""
     img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
     line = b"the quick brown fox jumps over the lazy dog 0123456789"
-    p = subprocess.Popen([RUN, img, "--cmdline", "poll", "--stats", "--timeout", "30"],
+    p = subprocess.Popen([*argv0(img), "--cmdline", "poll", "--stats", "--timeout", "30"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.3)                                      # the guest is polling by then
     if how == "at-once":
@@ -1240,7 +1323,7 @@ def test_a_patched_guest_polling_for_input_that_never_comes_sleeps(tmp_path):
     reads are answered from the port cache, but with the FIFO empty only COM1_POLL_HITS of
     them between two that reach COM1 -- which count the empty polls and then wait."""
     img = rewrite(guest("echo"), str(tmp_path / "e.r1.elf"))
-    r, cpu, wall = _cpu_and_wall([RUN, img, "--cmdline", "poll", "--timeout", "5", "--stats"],
+    r, cpu, wall = _cpu_and_wall([*argv0(img), "--cmdline", "poll", "--timeout", "5", "--stats"],
                                  stdin=subprocess.DEVNULL, timeout=30)
     err = r.stderr.decode("latin-1")
     assert r.returncode == STATUS_TIMEOUT, err

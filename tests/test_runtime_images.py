@@ -5,7 +5,9 @@ Each case takes a real patched sample (`ring1 rewrite samples/build/sensitive.el
 tactic or trap-only), or an unpatched one (samples/build/timer.elf), or a tiny a.out-kludge kernel, corrupts one field and runs ring1-run on it:
 the run must end with status 2 (bad image), exactly one line on stderr naming the file and the
 problem, never a crash signal or a runtime failure. The unmodified images boot (the samples'
-transcripts are checked against QEMU's in test_runtime_boot.py).
+transcripts are checked against QEMU's in test_runtime_boot.py). Runs of the unpatched bases
+("plain", "aout"; UNPATCHED) and of images made from them pass --unpatched (ring1-run refuses
+an unpatched image without it, after loading it).
 """
 
 from __future__ import annotations
@@ -66,14 +68,20 @@ AOUT_CUT = make_aout_kludge(AOUT_LOAD, bytes.fromhex("b000e6f4faf4ebfd"), AOUT_L
                             lead=b"\0" * 48)[:64]
 
 
-def run(path, *args):
-    r = subprocess.run([RUN, str(path), *args], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30)
+# The bases without a .ring1 note: their runs say --unpatched.
+UNPATCHED = {"plain", "aout"}
+
+
+def run(path, *args, unpatched=False):
+    """ring1-run PATH ARGS, with --unpatched if `unpatched` (an image from an UNPATCHED base)."""
+    flag = ["--unpatched"] if unpatched else []
+    r = subprocess.run([RUN, str(path), *flag, *args], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
     return r.returncode, r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
 
 
-def assert_load_error(path, needle, *args):
-    rc, out, err = run(path, *args)
+def assert_load_error(path, needle, *args, unpatched=False):
+    rc, out, err = run(path, *args, unpatched=unpatched)
     assert rc >= 0, f"killed by signal {-rc}:\n{err}"
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert rc == STATUS_LOAD_ERROR, f"exit {rc}, want {STATUS_LOAD_ERROR}:\n{err}"
@@ -364,7 +372,7 @@ def _aout(b, header=None, load=None, load_end=None, bss_end=None, entry=None, sh
 def test_unchanged_image_boots(images, base, tmp_path):
     p = tmp_path / "k"
     p.write_bytes(images[base])
-    rc, out, err = run(p)
+    rc, out, err = run(p, unpatched=base in UNPATCHED)
     assert rc == 1 and "Traceback" not in err, err
 
 
@@ -383,7 +391,7 @@ def test_corrupt_image_is_refused(images, case, tmp_path):
     assert data != images[base]
     p = tmp_path / f"{case}.elf"
     p.write_bytes(data)
-    line = assert_load_error(p, needle)
+    line = assert_load_error(p, needle, unpatched=base in UNPATCHED)
     assert line.startswith(f"ring1-run: {p}: ")
 
 
@@ -419,10 +427,11 @@ def test_modules_and_command_line_are_checked(images, tmp_path):
     k = tmp_path / "k.elf"
     k.write_bytes(images["plain"])
     (tmp_path / "d").mkdir()
-    rc, out, err = run(k, "--module", str(tmp_path / "d"))
+    rc, out, err = run(k, "--module", str(tmp_path / "d"), unpatched=True)
     assert rc == STATUS_LOAD_ERROR and "not a regular file" in err and len(err.splitlines()) == 1
     (tmp_path / "m").write_bytes(b"x" * (3 << 20))
-    rc, out, err = run(k, "--mem", "4M", "--module", str(tmp_path / "m") + " arg")
+    rc, out, err = run(k, "--mem", "4M", "--module", str(tmp_path / "m") + " arg",
+                       unpatched=True)
     assert rc == STATUS_LOAD_ERROR and len(err.splitlines()) == 1, err
     assert err.startswith(f"ring1-run: --module {tmp_path / 'm'} arg: ") and "do not fit" in err
     # A kernel whose bss ends at the top of a 2 MiB machine leaves no room for the boot
@@ -433,7 +442,8 @@ def test_modules_and_command_line_are_checked(images, tmp_path):
     e.set32(e.ph(last) + 20, 0x200000 - 0x100 - paddr)
     k2 = tmp_path / "k2.elf"
     k2.write_bytes(bytes(e.b))
-    line = assert_load_error(k2, "no room in guest RAM", "--mem", "2M", "--cmdline", "x" * 1000)
+    line = assert_load_error(k2, "no room in guest RAM", "--mem", "2M", "--cmdline", "x" * 1000,
+                             unpatched=True)
     assert "boot information" in line
-    rc, out, err = run(k, "--cmdline", "y" * 100000)
+    rc, out, err = run(k, "--cmdline", "y" * 100000, unpatched=True)
     assert rc == 1, err

@@ -57,7 +57,9 @@ def patched(tmp_path_factory):
 
 
 def run(image, cmdline, *args):
-    r = subprocess.run([RUN, image, "--cmdline", cmdline, "--timeout", "20", *args],
+    """ring1-run IMAGE --cmdline CMDLINE ARGS; ESCAPE itself (unpatched) with --unpatched."""
+    unpatched = ["--unpatched"] if image == ESCAPE else []
+    r = subprocess.run([RUN, image, *unpatched, "--cmdline", cmdline, "--timeout", "20", *args],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     return r.returncode, r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
 
@@ -160,7 +162,7 @@ def test_the_jail_as_root(tmp_path):
     """A running ring1-run: user nobody, only CAP_SYS_RAWIO (guest page 0), no new
     privileges, seccomp on, an empty read-only root, its own network namespace."""
     spin = os.path.join(RUNTIME, "build", "guests", "spin.elf")
-    p = subprocess.Popen([RUN, spin, "--timeout", "20"], stdin=subprocess.DEVNULL,
+    p = subprocess.Popen([RUN, spin, "--unpatched", "--timeout", "20"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10
@@ -204,8 +206,8 @@ def test_the_jail_bounds_what_the_process_can_take_from_the_host(tmp_path):
     spin = os.path.join(RUNTIME, "build", "guests", "spin.elf")
     disk = tmp_path / "d.img"
     disk.write_bytes(bytes(3 << 20))
-    p = subprocess.Popen([RUN, spin, "--timeout", "20", "--serial-limit", "1M", "--disk",
-                          f"index=1,file={disk}"], stdin=subprocess.DEVNULL,
+    p = subprocess.Popen([RUN, spin, "--unpatched", "--timeout", "20", "--serial-limit", "1M",
+                          "--disk", f"index=1,file={disk}"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10
@@ -231,7 +233,8 @@ def test_the_jail_bounds_what_the_process_can_take_from_the_host(tmp_path):
 
 def test_no_jail_leaves_the_process_as_it_was():
     spin = os.path.join(RUNTIME, "build", "guests", "spin.elf")
-    p = subprocess.Popen([RUN, spin, "--timeout", "20", "--no-jail"], stdin=subprocess.DEVNULL,
+    p = subprocess.Popen([RUN, spin, "--unpatched", "--timeout", "20", "--no-jail"],
+                         stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.3)
@@ -264,7 +267,8 @@ def test_the_jail_as_an_ordinary_user(patched, tmp_path):
         spin = os.path.join(d, "spin.elf")
         shutil.copyfile(os.path.join(RUNTIME, "build", "guests", "spin.elf"), spin)
         os.chmod(spin, 0o644)
-        p = subprocess.Popen(user + [RUN, spin, "--timeout", "20"], stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(user + [RUN, spin, "--unpatched", "--timeout", "20"],
+                             stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 10
