@@ -30,7 +30,7 @@ static struct addr_count by_addr[ADDR_SLOTS];
 static unsigned naddr_overflow;
 
 // Named events (stats_count): more than the runtime's ~55 names. (At 32, the names counted
-// last in a long run -- shadow-restored-near, say -- were silently not shown.)
+// last in a long run -- trap-site-ahead, user-limit-emulated -- were silently not shown.)
 #define NAMED_MAX 128
 static struct { const char *name; uint64_t n; } named[NAMED_MAX];
 static uint64_t named_overflow;
