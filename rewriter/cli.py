@@ -580,8 +580,8 @@ def _given(rest: list[str], name: str) -> bool:
 
 
 def _boot_cache() -> Path:
-    cache = Path(os.environ.get("RING1_CACHE") or
-                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ring1") / "boot"
+    from .cache import boot_root
+    cache = boot_root()
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -671,7 +671,12 @@ def cmd_boot(args) -> int:
     if mmio:
         stem += "." + hashlib.sha256(repr(mmio).encode()).hexdigest()[:8]
     out = cache / f"{stem}.r1.elf"
-    if not out.is_file():
+    if out.is_file():
+        try:
+            os.utime(out)                # last used: `ring1 cache prune` goes by it
+        except OSError:
+            pass
+    else:
         try:
             _writable(str(out))
         except BadInput as e:
@@ -864,6 +869,20 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
     q.add_argument("--no-profile", "-no-profile", action="store_true", help="neither record "
                    "this run's exits nor rewrite with those of earlier runs")
 
+    q = sub.add_parser("cache", help="list, clean or prune what ring1 keeps on disk (the boot "
+                       "cache of rewrites and profiles, the fetched kernels)",
+                       description="The boot cache ($RING1_CACHE/boot, else ~/.cache/ring1/boot: "
+                       "`ring1 boot`'s rewrites, exit profiles and bzImages' vmlinux, one entry "
+                       "per input image) and the kernels `ring1 fetch` keeps.")
+    csub = q.add_subparsers(dest="cache_cmd", metavar="ACTION", required=True)
+    c = csub.add_parser("list", help="each entry with its size and when it was last used")
+    c.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
+    c = csub.add_parser("clean", help="empty the boot cache (its learned exit profiles too)")
+    c.add_argument("--kernels", action="store_true", help="remove the fetched kernels too")
+    c = csub.add_parser("prune", help="remove boot-cache entries, least recently used first, "
+                        "until the cache holds at most --max-size")
+    c.add_argument("--max-size", required=True, metavar="SIZE", help="e.g. 500M, 2G")
+
     q = sub.add_parser("fetch", help="download and cache a real kernel from Debian's archive")
     q.add_argument("names", nargs="*", metavar="NAME")
     q.add_argument("--list", action="store_true", help="list the kernels known")
@@ -917,6 +936,13 @@ def main(argv=None) -> int:
             return cmd_boot(args)
         if args.cmd == "fetch":
             return cmd_fetch(args)
+        if args.cmd == "cache":
+            from . import cache
+            if args.cache_cmd == "list":
+                return cache.cmd_list(args.json, sys.stdout)
+            if args.cache_cmd == "clean":
+                return cache.cmd_clean(args.kernels, sys.stdout)
+            return cache.cmd_prune(args.max_size, sys.stdout)
     except Ring1Error as e:
         _err(str(e))
         return _status(e.exit_code, args, argv)

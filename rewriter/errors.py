@@ -40,7 +40,7 @@ EXIT_TABLE = [
     ("26", "network: Debian's archive could not be reached, or apt failed (retrying may "
            "help)", "fetch"),
     ("28", "cache: the cache directory cannot be created or written (permissions, disk full; "
-           "$RING1_CACHE moves it)", "fetch, boot"),
+           "$RING1_CACHE moves it)", "fetch, boot, cache"),
     ("30", "the archive's package is not what ring1 expects (no kernel file, a bad bzImage, "
            "the wrong ELF)", "fetch"),
 ]

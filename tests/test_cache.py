@@ -1,0 +1,138 @@
+"""`ring1 cache list|clean|prune` (issue 13, item 5; rewriter/cache.py) on a cache laid out as
+`ring1 boot` and `ring1 fetch` lay theirs out, in a RING1_CACHE of the test's own; and `ring1
+boot` marking the rewrite it reuses as used (what prune goes by)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import RING1, assert_one_line_error, run_main
+
+D1, D2, D3 = "a" * 24, "b" * 24, "c" * 24
+DAY = 86400
+
+
+def _file(p: Path, size: int, age_days: float) -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"\0" * size)
+    t = time.time() - age_days * DAY
+    os.utime(p, (t, t))
+    return p
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """Three images in the boot cache (k1 used 1 day ago, k2 5 days, k3 10 days), a stray
+    file, and two fetched kernels (one half-fetched: no manifest)."""
+    root = tmp_path / "cache"
+    boot = root / "boot"
+    _file(boot / f"vmlinuz-6.1.0-57-686.{D1}.vmlinux", 4000, 3)
+    _file(boot / f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.r1.elf", 6000, 1)
+    _file(boot / f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.profile.json", 500, 2)
+    _file(boot / f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.run-77.profile.json", 100, 2)
+    _file(boot / f"unix.elf.{D2}.0123abcd.89abcdef.r1.elf", 3000, 5)
+    _file(boot / f"hello.elf.{D3}.0123abcd.r1.elf", 2000, 10)
+    _file(boot / "notes.txt", 10, 0)
+    _file(root / "linux686" / "vmlinuz", 7000, 20)
+    (root / "linux686" / "manifest.json").write_text("{}")
+    _file(root / "partial" / "vmlinuz", 50, 20)
+    monkeypatch.setenv("RING1_CACHE", str(root))
+    return root
+
+
+def test_list_shows_each_image_and_kernel(cache, capsys, monkeypatch):
+    r = run_main(["cache", "list"], capsys)
+    assert r.returncode == 0 and r.stderr == "", str(r)
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"boot cache {cache / 'boot'}: 3 image(s), "), r.stdout
+    rows = [ln for ln in lines if "..." in ln]     # most recently used first
+    assert len(rows) == 3, r.stdout
+    assert "vmlinuz-6.1.0-57-686" in rows[0] and "unix.elf" in rows[1] and "hello.elf" in rows[2]
+    assert "profile, rewrite, run profile, vmlinux" in rows[0], rows[0]
+    assert "(not ring1's, left alone: notes.txt)" in r.stdout
+    assert f"fetched kernels {cache}: 1," in r.stdout and "linux686: manifest.json, vmlinuz" in \
+        r.stdout and "partial" not in r.stdout
+
+
+def test_list_json(cache, capsys):
+    r = run_main(["cache", "list", "--json"], capsys)
+    assert r.returncode == 0, str(r)
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == 1
+    boot = doc["boot"]
+    assert [e["image"] for e in boot["entries"]] == ["vmlinuz-6.1.0-57-686", "unix.elf", "hello.elf"]
+    assert boot["entries"][0]["bytes"] == 4000 + 6000 + 500 + 100
+    assert boot["bytes"] == 10600 + 3000 + 2000
+    assert boot["entries"][0]["input_sha256_prefix"] == D1
+    assert boot["entries"][0]["last_used"].endswith("Z")
+    assert boot["other_files"] == ["notes.txt"]
+    assert doc["kernels"]["entries"] == [{"name": "linux686", "bytes": 7002,
+                                          "files": ["manifest.json", "vmlinuz"]}]
+
+
+def test_prune_removes_least_recently_used_first(cache, capsys):
+    boot = cache / "boot"
+    r = run_main(["cache", "prune", "--max-size", "12K"], capsys)   # 15,600 bytes: 2 must go
+    assert r.returncode == 0, str(r)
+    assert "2 image(s) removed" in r.stdout, r.stdout
+    left = sorted(p.name for p in boot.iterdir())
+    assert left == sorted([f"vmlinuz-6.1.0-57-686.{D1}.vmlinux",
+                           f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.r1.elf",
+                           f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.profile.json",
+                           f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.run-77.profile.json",
+                           "notes.txt"]), left
+    r = run_main(["cache", "prune", "--max-size", "1G"], capsys)
+    assert "0 image(s) removed" in r.stdout and len(list(boot.iterdir())) == 5
+
+
+def test_clean_empties_the_boot_cache_and_leaves_kernels_unless_asked(cache, capsys):
+    r = run_main(["cache", "clean"], capsys)
+    assert r.returncode == 0 and "3 image(s) removed" in r.stdout, str(r)
+    assert [p.name for p in (cache / "boot").iterdir()] == ["notes.txt"]
+    assert (cache / "linux686" / "vmlinuz").is_file()
+    r = run_main(["cache", "clean", "--kernels"], capsys)
+    assert r.returncode == 0 and "fetched kernels: 1 removed" in r.stdout, str(r)
+    assert not (cache / "linux686").exists() and (cache / "partial" / "vmlinuz").is_file()
+
+
+def test_an_empty_or_missing_cache_lists_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RING1_CACHE", str(tmp_path / "nothing"))
+    r = run_main(["cache", "list"], capsys)
+    assert r.returncode == 0, str(r)
+    assert ": 0 image(s), 0 B" in r.stdout and "fetched kernels" in r.stdout
+    assert run_main(["cache", "prune", "--max-size", "0"], capsys).returncode == 0
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["cache"], "ACTION"),
+    (["cache", "prune"], "--max-size"),
+    (["cache", "prune", "--max-size", "lots"], "500M"),
+    (["cache", "shrink"], "shrink"),
+])
+def test_bad_cache_commands_get_one_line(argv, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RING1_CACHE", str(tmp_path))
+    assert_one_line_error(run_main(argv, capsys), 2, needle)
+
+
+@pytest.mark.skipif(RING1 is None, reason="the ring1 command is not installed")
+def test_boot_marks_the_rewrite_it_reuses_as_used(tmp_path):
+    """Two boots of one guest: the second reuses the first's rewrite and sets its time to
+    now, so `prune` keeps what is in use."""
+    guest = Path(__file__).resolve().parent.parent / "runtime" / "build" / "guests" / "hello.elf"
+    env = dict(os.environ, RING1_CACHE=str(tmp_path))
+    argv = [RING1, "boot", str(guest), "--no-profile"]
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stdout == "hello\nbye\n", r.stderr
+    (out,) = (tmp_path / "boot").glob("*.r1.elf")
+    old = time.time() - 30 * DAY
+    os.utime(out, (old, old))
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stdout == "hello\nbye\n" and "rewriting" not in r.stderr, \
+        r.stderr
+    assert time.time() - out.stat().st_mtime < 600
