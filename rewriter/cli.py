@@ -275,9 +275,28 @@ def _rewrite_job(job, progress=None) -> dict:
 def _describe(r: dict) -> str:
     if r["status"] != "ok":
         return f"{r['input']}: FAILED ({r['status']}): {r['error']}"
+    if r.get("up_to_date"):
+        return f"{r['input']} -> {r['output']}: up to date (same input, options and rewriter)"
     c = ", ".join(f"{n} {k}" for k, n in r["counts"].items())
     extra = f"; {r['unknown']} candidates outside proven code left alone" if r["unknown"] else ""
     return f"{r['input']} -> {r['output']}: {r['sites']} sites ({c}){extra}, {r['seconds']}s"
+
+
+def _file_sha(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _batch_key(src: str, window: int, tactics) -> str | None:
+    """What a batch output's bytes depend on: the input's, the options, the ABI and the
+    rewriter's own code (None: the input cannot be read; the rewrite says why)."""
+    data = _file_sha(src)
+    if data is None:
+        return None
+    return hashlib.sha256(f"{data}:{abi.ABI_VERSION}:{window}:{tactics}:{_rewriter_digest()}"
+                          .encode()).hexdigest()
 
 
 def cmd_rewrite(args) -> int:
@@ -316,7 +335,17 @@ def cmd_rewrite(args) -> int:
     if args.report:
         raise BadInput("--report names one file; in a batch each image's report is written "
                        "next to its output as NAME.report.json")
-    jobs = []
+    # Incremental: an output whose key (the input's bytes, the options, the ABI, the
+    # rewriter's own code: what the rewritten bytes depend on) and bytes are what the last
+    # batch's summary.json recorded is up to date, and skipped (--force: every one redone).
+    before = {}
+    if not args.force:
+        try:
+            before = {i["input"]: i for i in json.loads(
+                (outdir / "summary.json").read_text())["images"] if i.get("status") == "ok"}
+        except (OSError, ValueError, KeyError, TypeError):
+            before = {}
+    jobs, results, keys = [], [], {}
     seen = set()
     for src in args.images:
         stem = Path(src).name
@@ -324,29 +353,42 @@ def cmd_rewrite(args) -> int:
         if stem in seen:
             raise BadInput(f"two inputs would both write {outdir / (stem + '.r1.elf')}")
         seen.add(stem)
-        jobs.append((src, str(outdir / f"{stem}.r1.elf"), str(outdir / f"{stem}.report.json"),
-                     window, tactics))
-    results = []
+        job = (src, str(outdir / f"{stem}.r1.elf"), str(outdir / f"{stem}.report.json"),
+               window, tactics)
+        keys[src] = _batch_key(src, window, tactics)
+        old = before.get(src)
+        if old and keys[src] and old.get("key") == keys[src] and old.get("output") == job[1] \
+                and Path(job[2]).is_file() and _file_sha(job[1]) == old.get("output_sha256"):
+            results.append(dict(old, up_to_date=True))
+        else:
+            jobs.append(job)
     t0 = time.perf_counter()
-    n = len(jobs)
-    print(f"ring1: rewriting {n} images with {min(args.jobs, n)} worker(s)", file=sys.stderr)
-    if args.jobs == 1:
-        it = map(_rewrite_job, jobs)
-        for i, r in enumerate(it, 1):
-            results.append(r)
-            print(f"[{i}/{n}] {_describe(r)}", file=sys.stderr, flush=True)
+    n, done = len(args.images), len(results)
+    print(f"ring1: rewriting {len(jobs)} of {n} images with {max(1, min(args.jobs, len(jobs)))} "
+          f"worker(s)" + (f" ({done} up to date)" if done else ""), file=sys.stderr)
+    for i, r in enumerate(results, 1):
+        print(f"[{i}/{n}] {_describe(r)}", file=sys.stderr, flush=True)
+
+    def finished(r):
+        if r["status"] == "ok":
+            r.update(key=keys[r["input"]], output_sha256=_file_sha(r["output"]))
+        results.append(r)
+        print(f"[{len(results)}/{n}] {_describe(r)}", file=sys.stderr, flush=True)
+
+    if args.jobs == 1 or len(jobs) <= 1:
+        for r in map(_rewrite_job, jobs):
+            finished(r)
     else:
         with cf.ProcessPoolExecutor(max_workers=args.jobs) as ex:
             futs = {ex.submit(_rewrite_job, j): j for j in jobs}
-            for i, f in enumerate(cf.as_completed(futs), 1):
-                r = f.result()
-                results.append(r)
-                print(f"[{i}/{n}] {_describe(r)}", file=sys.stderr, flush=True)
+            for f in cf.as_completed(futs):
+                finished(f.result())
     ok = [r for r in results if r["status"] == "ok"]
     bad = [r for r in results if r["status"] != "ok"]
     print(f"ring1: {len(ok)} of {n} images rewritten in {time.perf_counter() - t0:.1f}s"
+          + (f" ({done} of them up to date)" if done else "")
           + (f"; {len(bad)} failed:" if bad else ""))
-    order = {j[0]: i for i, j in enumerate(jobs)}
+    order = {src: i for i, src in enumerate(args.images)}
     for r in sorted(bad, key=lambda r: order[r["input"]]):
         print(f"  {_describe(r)}")
     summary = {"images": sorted(results, key=lambda r: order[r["input"]])}
@@ -819,6 +861,9 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
     q.add_argument("-o", "--output", required=True, help="output file, or directory for a batch")
     q.add_argument("--report", metavar="FILE", help="write the per-site report (JSON)")
     q.add_argument("-j", "--jobs", type=int, default=1, help="images rewritten in parallel")
+    q.add_argument("--force", action="store_true", help="in a batch, rewrite every image even "
+                   "if its output is up to date (same input, options and rewriter as recorded "
+                   "in the directory's summary.json)")
     q.add_argument("--window", default=hex(abi.WINDOW_DEFAULT), help=window_help)
     q.add_argument("--tactics", default="inline,trampoline,trap", help=tactic_help)
     q.add_argument("--profile", metavar="FILE", help="an exit profile of this kernel (from "

@@ -136,3 +136,39 @@ def test_boot_marks_the_rewrite_it_reuses_as_used(tmp_path):
     assert r.returncode == 1 and r.stdout == "hello\nbye\n" and "rewriting" not in r.stderr, \
         r.stderr
     assert time.time() - out.stat().st_mtime < 600
+
+
+def test_a_batch_rewrite_skips_up_to_date_outputs(samples_built, tmp_path, capsys):
+    """`ring1 rewrite A B -o DIR` again: outputs whose input, options and rewriter are what
+    DIR/summary.json recorded, and whose bytes are still the recorded ones, are skipped and
+    said to be up to date; a changed input, a changed option, a tampered output or --force
+    rewrites (issue 13, item 5)."""
+    from conftest import SAMPLE_BUILD
+    a, b = tmp_path / "a.elf", tmp_path / "b.elf"
+    a.write_bytes((SAMPLE_BUILD / "sensitive.elf").read_bytes())
+    b.write_bytes((SAMPLE_BUILD / "timer.elf").read_bytes())
+    out = tmp_path / "out"
+
+    def batch(*extra):
+        r = run_main(["rewrite", a, b, "-o", f"{out}/", *extra], capsys)
+        assert r.returncode == 0, str(r)
+        fresh = {Path(ln.split(" -> ")[0]).name for ln in r.stderr.splitlines()
+                 if ln.startswith("[") and "up to date" not in ln}
+        return r, fresh
+
+    r, fresh = batch()
+    assert fresh == {"a.elf", "b.elf"} and "up to date" not in r.stdout, str(r)
+    first = (out / "a.r1.elf").read_bytes()
+    r, fresh = batch()
+    assert fresh == set() and "2 of 2 images rewritten" in r.stdout and \
+        "(2 of them up to date)" in r.stdout, str(r)
+    assert (out / "a.r1.elf").read_bytes() == first
+    a.write_bytes((SAMPLE_BUILD / "paging.elf").read_bytes())      # a changed input
+    assert batch()[1] == {"a.elf"}
+    assert batch("--tactics", "inline,trap")[1] == {"a.elf", "b.elf"}   # a changed option
+    assert batch("--tactics", "inline,trap")[1] == set()
+    data = bytearray((out / "b.r1.elf").read_bytes())
+    data[-1] ^= 0xff
+    (out / "b.r1.elf").write_bytes(bytes(data))                        # a tampered output
+    assert batch("--tactics", "inline,trap")[1] == {"b.elf"}
+    assert batch("--tactics", "inline,trap", "--force")[1] == {"a.elf", "b.elf"}
