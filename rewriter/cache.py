@@ -15,8 +15,9 @@ Two caches, each under its own root (`cache_roots()`):
 
 `list` shows both; `clean` empties the boot cache (with `--kernels`, the fetched kernels
 too); `prune --max-size SIZE` removes boot-cache entries, least recently used first, until
-the boot cache holds at most SIZE. Only files of the kinds above are removed: anything else
-found there is listed as such and left alone.
+the boot cache holds at most SIZE. Only files of the kinds above are removed (and, by
+`clean`, the temporary files of writes a killed ring1 left, an hour old): anything else found
+there is listed as such and left alone.
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ def cmd_list(as_json: bool, out) -> int:
         print(f"  {_when(e.last_used):16}  {human(e.size):>10}  {len(e.files):>5}  "
               f"{e.image} ({e.digest[:12]}...): {kinds}", file=out)
     for p in other:
-        print(f"  (not ring1's, left alone: {p.name})", file=out)
+        what = "a temporary file of a write not finished (`clean` takes it after an hour)" \
+            if p.name.startswith(".ring1-") else "not ring1's, left alone"
+        print(f"  ({what}: {p.name})", file=out)
     print(f"fetched kernels {kroot}: {len(kernels)}, {human(sum(k[1] for k in kernels))}",
           file=out)
     for n, b, f in kernels:
@@ -181,8 +184,17 @@ def cmd_list(as_json: bool, out) -> int:
 
 
 def cmd_clean(kernels: bool, out) -> int:
-    entries, _ = scan_boot(boot_root())
+    entries, other = scan_boot(boot_root())
     freed = sum(_remove(e) for e in entries)
+    # A temporary file of a write a killed ring1 never finished (cli.py _atomic_write: the
+    # `.ring1-` prefix), an hour old: no write still under way takes that long.
+    for p in other:
+        try:
+            if p.name.startswith(".ring1-") and time.time() - p.lstat().st_mtime > 3600:
+                freed += p.lstat().st_size
+                p.unlink()
+        except OSError:
+            pass
     print(f"boot cache: {len(entries)} image(s) removed, {human(freed)} freed", file=out)
     if kernels:
         kroot = kernels_root()

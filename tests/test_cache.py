@@ -39,6 +39,8 @@ def cache(tmp_path, monkeypatch):
     _file(boot / f"unix.elf.{D2}.0123abcd.89abcdef.r1.elf", 3000, 5)
     _file(boot / f"hello.elf.{D3}.0123abcd.r1.elf", 2000, 10)
     _file(boot / "notes.txt", 10, 0)
+    _file(boot / ".ring1-abc123", 10, 1)            # a killed boot's temporary file
+    _file(boot / ".ring1-def456", 10, 0)            # a write under way
     _file(root / "linux686" / "vmlinuz", 7000, 20)
     (root / "linux686" / "manifest.json").write_text("{}")
     _file(root / "partial" / "vmlinuz", 50, 20)
@@ -56,6 +58,8 @@ def test_list_shows_each_image_and_kernel(cache, capsys, monkeypatch):
     assert "vmlinuz-6.1.0-57-686" in rows[0] and "unix.elf" in rows[1] and "hello.elf" in rows[2]
     assert "profile, rewrite, run profile, vmlinux" in rows[0], rows[0]
     assert "(not ring1's, left alone: notes.txt)" in r.stdout
+    assert "(a temporary file of a write not finished (`clean` takes it after an hour): " \
+        ".ring1-abc123)" in r.stdout
     assert f"fetched kernels {cache}: 1," in r.stdout and "linux686: manifest.json, vmlinuz" in \
         r.stdout and "partial" not in r.stdout
 
@@ -71,7 +75,7 @@ def test_list_json(cache, capsys):
     assert boot["bytes"] == 10600 + 3000 + 2000
     assert boot["entries"][0]["input_sha256_prefix"] == D1
     assert boot["entries"][0]["last_used"].endswith("Z")
-    assert boot["other_files"] == ["notes.txt"]
+    assert boot["other_files"] == [".ring1-abc123", ".ring1-def456", "notes.txt"]
     assert doc["kernels"]["entries"] == [{"name": "linux686", "bytes": 7002,
                                           "files": ["manifest.json", "vmlinuz"]}]
 
@@ -86,15 +90,15 @@ def test_prune_removes_least_recently_used_first(cache, capsys):
                            f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.r1.elf",
                            f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.profile.json",
                            f"vmlinuz-6.1.0-57-686.{D1}.0123abcd.run-77.profile.json",
-                           "notes.txt"]), left
+                           ".ring1-abc123", ".ring1-def456", "notes.txt"]), left
     r = run_main(["cache", "prune", "--max-size", "1G"], capsys)
-    assert "0 image(s) removed" in r.stdout and len(list(boot.iterdir())) == 5
+    assert "0 image(s) removed" in r.stdout and len(list(boot.iterdir())) == 7
 
 
 def test_clean_empties_the_boot_cache_and_leaves_kernels_unless_asked(cache, capsys):
     r = run_main(["cache", "clean"], capsys)
     assert r.returncode == 0 and "3 image(s) removed" in r.stdout, str(r)
-    assert [p.name for p in (cache / "boot").iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in (cache / "boot").iterdir()) == [".ring1-def456", "notes.txt"]
     assert (cache / "linux686" / "vmlinuz").is_file()
     r = run_main(["cache", "clean", "--kernels"], capsys)
     assert r.returncode == 0 and "fetched kernels: 1 removed" in r.stdout, str(r)
