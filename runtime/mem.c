@@ -728,8 +728,8 @@ static int cmp_u32(const void *a, const void *b)
 // mprotect (the host changes a range of mappings for about half what a call per page costs).
 static void park_restore(struct vcpu *v)
 {
-    static uint32_t pages[SHADOW_MAX];
-    uint32_t cr3 = v->cr3 & PTE_ADDR, ent;
+    static uint32_t pages[SHADOW_MAX], ents[SHADOW_MAX];   // ents[k]: pages[k]'s, once found
+    uint32_t cr3 = v->cr3 & PTE_ADDR;
     unsigned n = 0;
     for (uint32_t i = park_head[park_bucket(cr3)]; i; i = park_next[i - 1])
         if (park_cr3[i - 1] == cr3)
@@ -741,9 +741,9 @@ static void park_restore(struct vcpu *v)
         int prot = 0;
         // [k, j): neighbouring restorable pages with one protection
         while (j < n && (j == k || pages[j] == pages[j - 1] + 1) &&
-               host_maps() + (j - k) < maps_max && park_restorable(v, pages[j], &ent) &&
-               (j == k || sp_prot(ent) == prot)) {
-            prot = sp_prot(ent);
+               host_maps() + (j - k) < maps_max && park_restorable(v, pages[j], &ents[j]) &&
+               (j == k || sp_prot(ents[j]) == prot)) {
+            prot = sp_prot(ents[j]);
             j++;
         }
         if (j == k) {
@@ -753,9 +753,8 @@ static void park_restore(struct vcpu *v)
         if (mprotect((void *)((uintptr_t)pages[k] << 12), (size_t)(j - k) << 12, prot) < 0)
             die("map parked pages again");
         for (; k < j; k++) {
-            park_restorable(v, pages[k], &ent);
             park_del(pages[k]);
-            sp_add(pages[k], ent);
+            sp_add(pages[k], ents[k]);
             restored++;
         }
     }
