@@ -290,13 +290,12 @@ def _file_sha(path: str) -> str | None:
 
 
 def _batch_key(src: str, window: int, tactics) -> str | None:
-    """What a batch output's bytes depend on: the input's, the options, the ABI and the
-    rewriter's own code (None: the input cannot be read; the rewrite says why)."""
+    """What a batch output's bytes depend on: the input's and _options_key's (None: the input
+    cannot be read; the rewrite says why)."""
     data = _file_sha(src)
     if data is None:
         return None
-    return hashlib.sha256(f"{data}:{abi.ABI_VERSION}:{window}:{tactics}:{_rewriter_digest()}"
-                          .encode()).hexdigest()
+    return hashlib.sha256(f"{data}:{_options_key(window, tactics)}".encode()).hexdigest()
 
 
 def cmd_rewrite(args) -> int:
@@ -701,8 +700,7 @@ def cmd_boot(args) -> int:
     # (--vga std or none, --mem, ...). The profile is kept across machines too: a device
     # access it makes a hypercall is emulated as a fault would be, whatever is (or is not,
     # mmio_ram) at its address on the machine of the run.
-    tag = hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{_rewriter_digest()}"
-                         .encode()).hexdigest()[:8]
+    tag = _options_key(window, tactics)[:8]
     stem = f"{src.name}.{digest}.{tag}"
     prof = None
     if not args.no_profile:
@@ -742,14 +740,29 @@ def cmd_boot(args) -> int:
     return _exec_runtime(str(out), rest)
 
 
+_DIGEST: str | None = None
+
+
 def _rewriter_digest() -> str:
     """What the rewritten bytes depend on besides the input and the options: the rewriter's
     own code (every module of this package, by content), so that a changed rewriter never
-    reuses an image a different one made. A version string would not do: it changes by hand."""
-    h = hashlib.sha256(__version__.encode())
-    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()
+    reuses an image a different one made. A version string would not do: it changes by hand.
+    Read once a process (a batch asks for every image)."""
+    global _DIGEST
+    if _DIGEST is None:
+        h = hashlib.sha256(__version__.encode())
+        for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        _DIGEST = h.hexdigest()
+    return _DIGEST
+
+
+def _options_key(window: int, tactics) -> str:
+    """The part of a cached or batch output's key besides its input: the ABI, the rewrite's
+    options and the rewriter's own code (`ring1 boot`'s cache names carry its first 8 hex
+    digits)."""
+    return hashlib.sha256(f"{abi.ABI_VERSION}:{window}:{tactics}:{_rewriter_digest()}"
+                          .encode()).hexdigest()
 
 
 def _boot_profile(cache: Path, stem: str):
