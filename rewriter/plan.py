@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from .abi import Kind, Tactic
 from .cfg import CFG
 from .classify import CATALOGUE, control_register, is_register_form, operand_size
-from .disasm import CALL, ICALL, JCC, JMP, NO_FALLTHROUGH, PADDING, STOP
+from .disasm import CALL, ICALL, IJMP, JCC, JMP, NO_FALLTHROUGH, PADDING, RET
 
 JMP_LEN = 5
 _PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
@@ -326,9 +326,10 @@ def _tail(d, r: Region, claimed: set[int], starts: set[int], sites: dict[int, Si
     region holds, and it can move as the last instruction of a region could, but no call (an
     indirect one cannot move; a direct one gains nothing: the return is to the original code
     anyway). A jcc is re-encoded to its original target and the tail goes on; it ends after a
-    jmp, ret or iret, and before an int3 or ud2 (their handlers may go on after them: a copy's
-    int3 would report an EIP in the trampoline, where nothing follows it). The jump back must land on an instruction start that still holds its
-    instruction or a region's jmp (a trap site's int3 is one too).
+    jmp, ret or iret, and before an int3 or ud2 (their handlers may go on after them: a
+    copy's int3 would report an EIP in the trampoline, where nothing follows it). The jump
+    back must land on an instruction start that still holds its instruction or a region's
+    jmp (a trap site's int3 is one too).
 
     No popf, in the region or its tail: a popf may set TF, and the runtime counts the
     guest's single steps through a trampoline as one (its host steps inside the window are no
@@ -348,12 +349,10 @@ def _tail(d, r: Region, claimed: set[int], starts: set[int], sites: dict[int, Si
         if k >= 0 and copied[k][0] <= a < copied[k][1]:
             break                              # code the kernel copies elsewhere at boot
         f = d.flow.get(a)
-        if f is not None and f[0] not in (JMP, JCC) and f[0] not in NO_FALLTHROUGH:
-            break                              # call, indirect call
-        if f is not None and f[0] == STOP:
-            break                              # int3, ud2: a handler may go on after them (a
-            #                                    debugger, Linux's WARN) from where the trap or
-            #                                    fault says, which a copy's cannot be
+        if f is not None and f[0] not in (JMP, JCC, IJMP, RET):
+            break                              # a call; an int3 or ud2 (STOP), which a handler
+            #                                    may go on after (a debugger, Linux's WARN)
+            #                                    from where the trap says: a copy's cannot
         if _movable(d, a, True) is not None:
             break
         s = sites.get(a)
