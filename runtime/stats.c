@@ -82,17 +82,30 @@ void stats_exit(int kind, uint32_t eip)
 
 void stats_vector(int vector) { by_vector[vector & 0xff]++; }
 
+// Called on the run loop's paths (several per exit): the name's own pointer is looked for first,
+// in one pass of pointer compares; strcmp only for a name not counted yet from this string (the
+// same name spelled in another file may be another copy of the literal).
 void stats_add(const char *name, uint64_t n)
 {
-    for (int i = 0; i < NAMED_MAX; i++) {
-        if (!named[i].name)
-            named[i].name = name;
-        if (named[i].name == name || strcmp(named[i].name, name) == 0) {
+    int i;
+    for (i = 0; i < NAMED_MAX && named[i].name; i++) {
+        if (named[i].name == name) {
             named[i].n += n;
             return;
         }
     }
-    named_overflow += n;
+    for (i = 0; i < NAMED_MAX && named[i].name; i++) {
+        if (strcmp(named[i].name, name) == 0) {
+            named[i].n += n;
+            return;
+        }
+    }
+    if (i == NAMED_MAX) {
+        named_overflow += n;
+        return;
+    }
+    named[i].name = name;
+    named[i].n = n;
 }
 
 void stats_count(const char *name)
@@ -102,15 +115,13 @@ void stats_count(const char *name)
 
 #define TOP_SITES 20
 
-void stats_print(FILE *f, uint64_t elapsed_ns)
+void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns)
 {
     host_fpu_begin();
     uint64_t total = 0;
     for (int k = 0; k < R1_KIND_MAX; k++)
         total += k == R1_KIND_MMIO ? 0 : by_kind[k];
-    struct timespec cpu;
-    clock_host(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    uint64_t cpu_us = (uint64_t)cpu.tv_sec * 1000000u + (uint64_t)cpu.tv_nsec / 1000u;
+    uint64_t cpu_us = cpu_ns / 1000u;
     fprintf(f, "ring1-run stats: %llu.%06llu s elapsed, %llu.%06llu s cpu, %llu sensitive "
             "instructions emulated\n", (unsigned long long)(elapsed_ns / 1000000000u),
             (unsigned long long)(elapsed_ns % 1000000000u / 1000u),

@@ -26,6 +26,6 @@ void stats_write_profile(FILE *f, const uint8_t *sha256, uint32_t window_base);
 void stats_vector(int vector);             // one event delivered through the IDT
 void stats_count(const char *name);        // a named event ("hypercall", "timer-tick", ...)
 void stats_add(const char *name, uint64_t n);   // n of them
-void stats_print(FILE *f, uint64_t elapsed_ns);
+void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns);   // the run's wall and CPU time
 
 #endif
