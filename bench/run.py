@@ -960,13 +960,18 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
     return out
 
 
+class PlotError(Exception):
+    """The plots could not be drawn (the tables and raw results are written regardless)."""
+
+
 def plot(res: dict, outdir: Path) -> list[str]:
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:
-        return []
+    except ImportError as e:
+        raise PlotError(f"matplotlib cannot be imported ({e}); `make bench` installs it "
+                        "(the 'bench' extra: pip install -e '.[bench]')") from e
     files = []
     colors = {"native": "#555555", "ring1": "#1f77b4", "trap": "#ff7f0e", "qemu": "#2ca02c",
               "kvm": "#9467bd"}
@@ -1123,15 +1128,27 @@ def main(argv=None) -> int:
         res["rewriter"]["section_s"] = round(time.perf_counter() - t, 1)
     res["total_s"] = round(time.perf_counter() - t_start, 1)
     res["loadavg"] = [load0, os.getloadavg()[0]]
+    return finish(res, outdir)
+
+
+def finish(res: dict, outdir: Path) -> int:
+    """Write results.json, results.md and the plots; print the tables. Exit status 1 if the
+    plots could not be drawn (said on stderr), after everything else is written."""
     (outdir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
     md = to_markdown(res)
-    files = plot(res, outdir)
+    status = 0
+    try:
+        files = plot(res, outdir)
+    except Exception as e:   # a plot that fails must not lose the results: say it, exit 1
+        files, status = [], 1
+        why = str(e) if isinstance(e, PlotError) else f"{type(e).__name__}: {e}"
+        print(f"ring1 bench: the plots were not drawn: {why}", file=sys.stderr)
     if files:
         md += "\n" + "\n".join(f"![{f}]({f})" for f in files) + "\n"
     (outdir / "results.md").write_text(md)
     print(md)
     print(f"results in {outdir} ({res['total_s']} s)", file=sys.stderr)
-    return 0
+    return status
 
 
 if __name__ == "__main__":
