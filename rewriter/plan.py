@@ -30,6 +30,7 @@ from .disasm import CALL, ICALL, IJMP, JCC, JMP, NO_FALLTHROUGH, PADDING, RET
 JMP_LEN = 5
 _PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
 ALL_TACTICS = (Tactic.INLINE, Tactic.TRAMPOLINE, Tactic.TRAP)
+NO_REGION = "no 5-byte region of whole, movable, untargeted instructions"
 
 
 @dataclass
@@ -160,28 +161,37 @@ def _branch_sources(d) -> dict[int, list[tuple[int, str]]]:
     return src
 
 
-def _only_near_branches(d, addr: int) -> bool:
-    """Is addr a target only of direct jmp/jcc instructions close to it, and of nothing else
-    (no root: entry, symbol, kernel table, jump table, validated gap; no pointer-like value;
-    no call's return)? Then a region holding it and all those branches may move it: the
-    branches are re-aimed inside the trampoline (`internal` in trampoline.py).
-
-    An __ex_table fixup and nothing else of the roots (d.fixup_only) qualifies too, with or
-    without such branches: the kernel's exception handler reaches it by setting the frame's
-    EIP and returning with iret, which the runtime always emulates and sends through the o2t
-    map to the instruction's piece (a fault in a piece is reported at its original address)."""
+def _branch_sources_only(d, addr: int) -> list[int] | None:
+    """The sources of every transfer to addr if it is a target only of direct jmp/jcc
+    instructions, at any distance, and of nothing else (no root: entry, symbol, kernel table,
+    jump table, validated gap; no pointer-like value; no call's return) -- or only an
+    __ex_table fixup (d.fixup_only), with or without such branches: the kernel's exception
+    handler reaches it by setting the frame's EIP and returning with iret, which the runtime
+    always emulates and sends through the o2t map to the instruction's piece (a fault in a
+    piece is reported at its original address). None otherwise. Such a target may move into
+    a region if every one of those branches moves too (into the same region or another): a
+    moved branch is re-aimed at the target's piece (trampoline.py)."""
     if addr in d.maybe_targets or addr in d.protected:
-        return False
+        return None
     fixup = addr in d.fixup_only
     if addr in d.root_targets and not fixup:
-        return False
+        return None
     srcs = _branch_sources(d).get(addr, [])
-    if (not srcs and not fixup) or \
-            any(t not in (JMP, JCC) or abs(s - addr) > _NEAR for s, t in srcs):
-        return False
-    return not any(d.flow.get(p, (None,))[0] in (CALL, ICALL)
-                   for p in range(max(0, addr - 7), addr) if d.is_code_start(p) and
-                   p + d.insn_len(p) == addr)
+    if (not srcs and not fixup) or any(t not in (JMP, JCC) for _, t in srcs):
+        return None
+    if any(d.flow.get(p, (None,))[0] in (CALL, ICALL)
+           for p in range(max(0, addr - 7), addr) if d.is_code_start(p) and
+           p + d.insn_len(p) == addr):
+        return None
+    return [s for s, _ in srcs]
+
+
+def _only_near_branches(d, addr: int) -> bool:
+    """Is addr a target only of direct jmp/jcc instructions close to it (and fixups), as
+    _branch_sources_only says? Then a region holding it and all those branches may move it:
+    the branches are re-aimed inside the trampoline (`internal` in trampoline.py)."""
+    srcs = _branch_sources_only(d, addr)
+    return srcs is not None and all(abs(s - addr) <= _NEAR for s in srcs)
 
 
 def _internal(d, addr: int, start: int, end: int) -> bool:
@@ -197,17 +207,22 @@ def _falls_through(d, addr: int) -> bool:
     return f is None or f[0] == JCC
 
 
-def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[int, int]], int]:
+def _straight_line(cfg: CFG, d, site: int, limit: int = 6,
+                   far: bool = False) -> tuple[list[tuple[int, int]], int]:
     """Instructions around `site` that a region may span, and the site's index among them.
 
     Backward: while the current first instruction is not a branch target (or only one of near
-    jmp/jcc, which may move with it) and the instruction before it falls through into it.
+    jmp/jcc, which may move with it; with `far`, of jmp/jcc at any distance, which
+    _Reaim may move) and the instruction before it falls through into it.
     Forward: while the current instruction falls through and the next one is not such a
     target. (Basic blocks are split at every branch, which is stricter
     than needed: only a branch *target* inside a region is unsafe.)"""
+    def movable_target(x):
+        return _branch_sources_only(d, x) is not None if far else _only_near_branches(d, x)
+
     before: list[tuple[int, int]] = []
     cur = site
-    while len(before) < limit and (not _is_target(d, cur) or _only_near_branches(d, cur)):
+    while len(before) < limit and (not _is_target(d, cur) or movable_target(cur)):
         blk = cfg.block_of(cur - 1)
         if blk is None:
             break
@@ -224,7 +239,7 @@ def _straight_line(cfg: CFG, d, site: int, limit: int = 6) -> tuple[list[tuple[i
         if f is not None and f[0] != JCC:
             break                          # call, jmp, ret...: the region ends here
         nxt = a + n
-        if (_is_target(d, nxt) and not _only_near_branches(d, nxt)) or not d.is_code_start(nxt):
+        if (_is_target(d, nxt) and not movable_target(nxt)) or not d.is_code_start(nxt):
             break
         after.append((nxt, d.insn_len(nxt)))
     return before + after, len(before)
@@ -254,11 +269,12 @@ def _dead_after(d, end: int, need: int) -> int:
     return n
 
 
-def _try_region(d, claimed: set[int], insns: list[tuple[int, int]], i0: int,
-                stop: int) -> tuple[int, int, int] | None:
+def _try_region(d, claimed, insns: list[tuple[int, int]], i0: int, stop: int,
+                reaim: _Reaim | None = None) -> tuple[int, int, int, list[Region]] | None:
     """Smallest [i, j] of insns containing index i0 and covering >= 5 bytes (with dead padding
     after a final unconditional transfer), preferring regions that start at the site, never
-    starting before index `stop`. Returns (i, j, dead bytes)."""
+    starting before index `stop`. Returns (i, j, dead bytes, the site-less regions its
+    re-aimed branches need: _region_ok)."""
     n = len(insns)
     for i in range(i0, stop - 1, -1):
         total = sum(ln for _, ln in insns[i:i0])
@@ -270,31 +286,104 @@ def _try_region(d, claimed: set[int], insns: list[tuple[int, int]], i0: int,
                 if f is not None and f[0] in NO_FALLTHROUGH:
                     dead = _dead_after(d, insns[j][0] + insns[j][1], JMP_LEN - total)
             if total + dead >= JMP_LEN:
-                if _region_ok(d, claimed, insns, i, j, dead):
-                    return i, j, dead
+                new = _region_ok(d, claimed, insns, i, j, dead, reaim)
+                if new is not None:
+                    return i, j, dead, new
                 break
     return None
 
 
-def _region_ok(d, claimed, insns, i, j, dead) -> bool:
+def _region_ok(d, claimed, insns, i, j, dead, reaim: _Reaim | None = None) -> list[Region] | None:
+    """None if insns[i..j] (and `dead` bytes after) cannot be a region; else the site-less
+    regions that must move with it: none, unless `reaim` allows an instruction inside it to be
+    a target of branches from outside (_Reaim.cover)."""
     start = insns[i][0]
     end = insns[j][0] + insns[j][1] + dead
     starts = {a for a, _ in insns[i:j + 1]}
+    far = []                               # interior targets whose branches must move too
     for a in range(start, end):
         if a in claimed or a in d.protected:
-            return False
+            return None
         if a != start and a in d.maybe_targets:
-            return False                   # something points into the middle: keep it intact
+            return None                    # something points into the middle: keep it intact
         if a != start and (a in d.targets or a in d.fixup_only) and \
                 (a not in starts or not _internal(d, a, start, end)):
-            return False                   # a branch from outside lands here (or an iret
+            if a not in starts or reaim is None:
+                return None                # a branch from outside lands here (or an iret
                                            # where no piece begins)
+            far.append(a)
     for a, _ in insns[i:j + 1]:
         f = d.flow.get(a)
         if f is not None and f[0] in (JMP, JCC) and f[1] is not None and start <= f[1] < end \
                 and f[1] not in starts:
-            return False                   # a branch into the middle of a moved instruction
-    return all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1))
+            return None                    # a branch into the middle of a moved instruction
+    if not all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1)):
+        return None
+    return reaim.cover(far, start, end, claimed, starts) if far else []
+
+
+class _Claimed:
+    """Membership in any of several sets of bytes (claimed ones, a candidate's, sites')."""
+
+    def __init__(self, *sets):
+        self.sets = sets
+
+    def __contains__(self, a: int) -> bool:
+        return any(a in s for s in self.sets)
+
+
+@dataclass
+class _Reaim:
+    """What lets a region hold a target of branches from outside it (the second planning
+    pass, for sites the first left to trap): every such branch moves into a trampoline too --
+    it is in a region already (`moved`), or a new site-less region is made around it, of
+    whole movable instructions as any region, holding no site; its own interior targets'
+    branches move the same way, `depth` levels deep. Each moved branch is re-encoded with
+    rel32 to the target's piece (trampoline.py); the site's region then costs the paths
+    through those branches one more jmp each, instead of an int3 trap at the site."""
+    cfg: CFG
+    d: object
+    moved: set[int] | _Claimed             # instruction starts already in regions
+    site_bytes: set[int]                   # every byte of every site
+    depth: int = 3
+
+    def cover(self, targets, start, end, claimed, starts) -> list[Region] | None:
+        """Site-less regions for the branches from outside [start, end) (whose instruction
+        starts are `starts`) to `targets` inside it, or None if one cannot move."""
+        new: list[Region] = []
+        taken: set[int] = set(range(start, end))
+        moving: set[int] = set(starts)
+        for a in targets:
+            srcs = _branch_sources_only(self.d, a)
+            if srcs is None:
+                return None
+            for src in srcs:
+                if src in moving or src in self.moved:
+                    continue
+                got = self._around(src, _Claimed(claimed, taken, self.site_bytes), moving)
+                if got is None:
+                    return None
+                for r in got:
+                    new.append(r)
+                    taken.update(range(r.start, r.end))
+                    moving.update(x for x, _ in r.insns)
+        return new
+
+    def _around(self, src, claimed, moving) -> list[Region] | None:
+        """A site-less region holding the branch at src, and those it needs, or None."""
+        d = self.d
+        if not d.is_code_start(src) or self.cfg.block_of(src) is None:
+            return None
+        sub = _Reaim(self.cfg, d, _Claimed(self.moved, moving), self.site_bytes,
+                     self.depth - 1) if self.depth > 1 else None
+        insns, i0 = _straight_line(self.cfg, d, src, far=sub is not None)
+        rng = _try_region(d, claimed, insns, i0, 0, sub)
+        if rng is None:
+            return None
+        i, j, dead, extra = rng
+        moved = insns[i:j + 1]
+        return [Region(start=moved[0][0], end=moved[-1][0] + moved[-1][1] + dead, insns=moved,
+                       sites=[])] + extra
 
 
 # At most this many instructions are copied after a region (the hot paths this is for are a
@@ -427,60 +516,22 @@ def _plan(d, cfg: CFG, window_base: int, tactics, mmio) -> Plan:
     for addr in mmio:
         code = d.insn_bytes(addr)
         site_of[addr] = Site(addr=addr, length=len(code), code=code, kind=Kind.MMIO)
-    for addr in sorted(site_of):
-        site = site_of[addr]
-        if site.region is not None:
-            continue                           # moved with an earlier site's region
-        if Tactic.INLINE not in tactics and Tactic.TRAMPOLINE not in tactics:
+    if Tactic.INLINE not in tactics and Tactic.TRAMPOLINE not in tactics:
+        for site in site_of.values():
             site.tactic = Tactic.TRAP
-            continue
-        insns, i0 = _straight_line(cfg, d, addr)
-        # never reach back over a site already handled (its bytes are claimed or trapped)
-        stop = i0
-        while stop > 0 and insns[stop - 1][0] not in site_of and insns[stop - 1][0] not in claimed:
-            stop -= 1
-        rng = _try_region(d, claimed, insns, i0, stop)
-        if rng is None:
-            site.tactic = Tactic.TRAP
-            if any(b in d.protected for b in range(addr, addr + site.length)):
-                site.reason = "the kernel rewrites these bytes at boot (kernel tables)"
-            else:
-                site.reason = "no 5-byte region of whole, movable, untargeted instructions"
-            continue
-        i, j, dead = rng
-        # A site just after the region (at most two other instructions between) joins it, with
-        # what lies between: on its own it could find the bytes before it taken by this region
-        # and be left to trap.
-        while dead == 0:
-            k = j + 1
-            while k < len(insns) and k - j <= 2 and insns[k][0] not in site_of:
-                k += 1
-            if k < len(insns) and insns[k][0] in site_of and _region_ok(d, claimed, insns, i, k, 0):
-                j = k
-            else:
-                break
-        moved = insns[i:j + 1]
-        region = Region(start=moved[0][0], end=moved[-1][0] + moved[-1][1] + dead, insns=moved,
-                        sites=[a for a, _ in moved if a in site_of])
-        for a in region.sites:
-            s = site_of[a]
-            s.region = region.start
-            if Tactic.INLINE in tactics and inline_supported(s.kind, s.code):
-                s.tactic = Tactic.INLINE
-            elif Tactic.TRAMPOLINE in tactics:
-                s.tactic = Tactic.TRAMPOLINE
-            else:
-                s.tactic = Tactic.TRAP          # inline-only run: this site needs the runtime
-                s.region = None
-        if any(site_of[a].tactic == Tactic.TRAP for a in region.sites):
-            # a site in the region cannot be translated: give the region up entirely
-            for a in region.sites:
-                site_of[a].region = None
-                site_of[a].tactic = Tactic.TRAP
-                site_of[a].reason = "region needs a hypercall and the trampoline tactic is off"
-            continue
-        claimed.update(range(region.start, region.end))
-        plan.regions.append(region)
+    else:
+        for addr in sorted(site_of):
+            if site_of[addr].region is None:       # not moved with an earlier site's region
+                _place(d, cfg, plan, site_of, claimed, tactics, addr)
+        # Second pass: a site left to trap because a branch from outside lands inside every
+        # region it could have gets one whose such branches all move too (_Reaim); after the
+        # first pass, so that no site loses the region it has without this.
+        reaim = _Reaim(cfg, d, {a for r in plan.regions for a, _ in r.insns},
+                       {b for s in site_of.values() for b in range(s.addr, s.addr + s.length)})
+        for addr in sorted(site_of):
+            s = site_of[addr]
+            if s.reason == NO_REGION:
+                _place(d, cfg, plan, site_of, claimed, tactics, addr, reaim)
     # an MMIO site that found no region is no site: left as it was, it faults as before
     plan.sites = [site_of[a] for a in sorted(site_of)
                   if site_of[a].kind != Kind.MMIO or site_of[a].region is not None]
@@ -497,3 +548,63 @@ def _plan(d, cfg: CFG, window_base: int, tactics, mmio) -> Plan:
                     "privileged": CATALOGUE[Kind(k)].privileged}
                    for a, k in sorted(d.copied_sites.items())]
     return plan
+
+
+def _place(d, cfg: CFG, plan: Plan, site_of: dict[int, Site], claimed: set[int], tactics,
+           addr: int, reaim: _Reaim | None = None) -> None:
+    """Find the site at addr a region (added to plan.regions, its bytes to claimed) or leave
+    it to trap with the reason why; with `reaim`, the region may need site-less regions for
+    branches into it (_Reaim), which are added too."""
+    site = site_of[addr]
+    insns, i0 = _straight_line(cfg, d, addr, far=reaim is not None)
+    # never reach back over a site already handled (its bytes are claimed or trapped)
+    stop = i0
+    while stop > 0 and insns[stop - 1][0] not in site_of and insns[stop - 1][0] not in claimed:
+        stop -= 1
+    rng = _try_region(d, claimed, insns, i0, stop, reaim)
+    if rng is None:
+        site.tactic = Tactic.TRAP
+        if any(b in d.protected for b in range(addr, addr + site.length)):
+            site.reason = "the kernel rewrites these bytes at boot (kernel tables)"
+        else:
+            site.reason = NO_REGION
+        return
+    i, j, dead, extra = rng
+    # A site just after the region (at most two other instructions between) joins it, with
+    # what lies between: on its own it could find the bytes before it taken by this region
+    # and be left to trap.
+    while dead == 0:
+        k = j + 1
+        while k < len(insns) and k - j <= 2 and insns[k][0] not in site_of:
+            k += 1
+        more = _region_ok(d, claimed, insns, i, k, 0, reaim) \
+            if k < len(insns) and insns[k][0] in site_of else None
+        if more is None:
+            break
+        j, extra = k, more
+    moved = insns[i:j + 1]
+    region = Region(start=moved[0][0], end=moved[-1][0] + moved[-1][1] + dead, insns=moved,
+                    sites=[a for a, _ in moved if a in site_of])
+    for a in region.sites:
+        s = site_of[a]
+        s.region = region.start
+        s.reason = ""
+        if Tactic.INLINE in tactics and inline_supported(s.kind, s.code):
+            s.tactic = Tactic.INLINE
+        elif Tactic.TRAMPOLINE in tactics:
+            s.tactic = Tactic.TRAMPOLINE
+        else:
+            s.tactic = Tactic.TRAP          # inline-only run: this site needs the runtime
+            s.region = None
+    if any(site_of[a].tactic == Tactic.TRAP for a in region.sites):
+        # a site in the region cannot be translated: give the region up entirely
+        for a in region.sites:
+            site_of[a].region = None
+            site_of[a].tactic = Tactic.TRAP
+            site_of[a].reason = "region needs a hypercall and the trampoline tactic is off"
+        return
+    for r in [region] + extra:
+        claimed.update(range(r.start, r.end))
+        plan.regions.append(r)
+        if reaim is not None:
+            reaim.moved.update(a for a, _ in r.insns)

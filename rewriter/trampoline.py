@@ -22,7 +22,8 @@ Translations (runtime/include/abi.h has the vCPU fields and the hypercall protoc
     MMIO site        (a profile's `mov r32, [mem]`) likewise from the MMIO read cache
     anything else    hypercall: save esp, switch to the hypercall stack, push index, call entry
 Relative branches are re-encoded with rel32 to their original targets -- or, for a target
-inside the same region (the planner moves such a target only with every branch to it), to
+inside a region but not its first instruction (the planner moves such a target only with
+every branch to it: into the same region, or into others, site-less ones among them), to
 its piece; a moved `call` becomes `push original_return; jmp target` so the guest never sees a
 trampoline address.
 """
@@ -105,6 +106,10 @@ class Builder:
         self.ks = Assembler()
         self.index = {s.addr: i for i, s in enumerate(plan.sites)}
         self.sites = {s.addr: s for s in plan.sites}
+        # moved instructions but the first of each region (whose original address holds int3):
+        # a branch to one from another region, or from a tail, is aimed at its piece (build())
+        self.interior = {a for r in plan.regions for a, _ in r.insns[1:]}
+        self.cross: list[tuple[int, int]] = []   # (rel32 position, original target)
 
     # --- emission helpers ------------------------------------------------------------------
     def emit(self, b: bytes) -> int:
@@ -350,11 +355,15 @@ class Builder:
             return
         t, tgt = f
         at = self.lay.cursor
-        if t in (JMP, JCC) and tgt is not None and region is not None and \
-                region.start <= tgt < region.end:
-            # aimed at the target's piece once the region is laid out (region())
-            internal.append((at + (1 if t == JMP else 2), tgt))
-            tgt = at                           # placeholder
+        if t in (JMP, JCC) and tgt is not None:
+            pos = at + (1 if t == JMP else 2)
+            if region is not None and region.start <= tgt < region.end:
+                # aimed at the target's piece once the region is laid out (region())
+                internal.append((pos, tgt))
+                tgt = at                       # placeholder
+            elif tgt in self.interior:
+                self.cross.append((pos, tgt))  # another region's: once all are (build())
+                tgt = at
         if t == JMP and tgt is not None:
             self.emit(jmp_rel32(at, tgt))
         elif t == JCC:
@@ -459,6 +468,9 @@ def build(plan: Plan, d, base: int) -> Layout:
     for r in sorted(plan.regions, key=lambda r: r.start):
         b.region(r)
     lay = b.lay
+    pieces = dict(lay.o2t)
+    for pos, tgt in b.cross:
+        lay.code[pos - lay.base:pos - lay.base + 4] = _rel32(pos + 4, pieces[tgt])
     lay.o2t = sorted(set(lay.o2t))
     lay.t2o = sorted(set(lay.t2o), key=lambda e: (e[1], e[0]))
     return lay

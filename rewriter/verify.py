@@ -643,18 +643,31 @@ def verify(path: str, progress=None) -> VerifyResult:
             prob(f"{s['addr']:#x}: unknown tactic {t}")
     file_regions = {off: ln for off, ln in ((u[0], len(u[1])) for u in r1.undo) if ln >= 5}
     piece_orig = {t: o for o, t in r1.o2t}
-    region_ends = set()
+    o2t_file = {}
+    for o, t in r1.o2t:
+        off = out_img.file_offset(o)
+        if off is not None:
+            o2t_file[off] = (o, t)
+    # every region: a moved instruction whose bytes start an undo record of 5 or more (the
+    # sites' regions, and the site-less ones that move branches into them: plan._Reaim)
+    region_at = {o: (t, file_regions[off]) for off, (o, t) in o2t_file.items()
+                 if off in file_regions}
+    tramp_region = {t: o for o, (t, _) in region_at.items()}
     for tramp, addrs in regions.items():
         # the region starts at the original instruction whose piece opens the trampoline
-        start = piece_orig.get(tramp)
+        start = tramp_region.get(tramp)
         if start is None:
-            prob(f"trampoline {tramp:#x}: no o2t entry maps to it")
+            if tramp not in piece_orig:
+                prob(f"trampoline {tramp:#x}: no o2t entry maps to it")
+            else:
+                prob(f"{piece_orig[tramp]:#x}: region has no undo record")
             continue
-        off = out_img.file_offset(start)
-        ln = file_regions.get(off)
-        if ln is None:
-            prob(f"{start:#x}: region has no undo record")
-            continue
+        for a0 in addrs:
+            if not start <= a0 < start + region_at[start][1]:
+                prob(f"{a0:#x}: site outside the region of its trampoline {tramp:#x}")
+    region_ends = set()
+    interior = {}                      # moved instruction (but a region's first) -> its region
+    for start, (tramp, ln) in sorted(region_at.items()):
         region_ends.add(start + ln)
         got = out_bytes(start, ln)
         if got[:5] != jmp_rel32(start, tramp) or got[5:] != b"\xCC" * (ln - 5):
@@ -672,9 +685,15 @@ def verify(path: str, progress=None) -> VerifyResult:
         for x in starts:
             if x not in o2t:
                 prob(f"{x:#x}: moved instruction missing from the o2t map")
-        for a0 in addrs:
-            if not start <= a0 < start + ln:
-                prob(f"{a0:#x}: site outside the region of its trampoline {tramp:#x}")
+            elif x != start:
+                interior[x] = start
+    # no branch left in the original code lands inside a region: where the moved instruction
+    # was is int3 fill now (its branches moved too, and go to its piece)
+    moved = set(interior) | set(region_at)
+    for a, (t, tgt) in d.flow.items():
+        if tgt in interior and a not in moved and d.is_code_start(a):
+            prob(f"{a:#x}: branch to {tgt:#x}, inside region {interior[tgt]:#x}, stays in "
+                 f"the original code")
     nregion_insns = len(r1.o2t)
     if any(not tramp_lo <= t < tramp_hi for _, t in r1.o2t + r1.t2o):
         prob("a map entry points outside the trampoline area")
@@ -743,13 +762,16 @@ def verify(path: str, progress=None) -> VerifyResult:
                 prob(f"{addr:#x}: {mnem} into the middle of a trampoline instruction ({tgt:#x})")
         elif tgt == entry or tgt in region_ends:
             continue
+        elif tgt in interior:
+            prob(f"{addr:#x}: {mnem} to {tgt:#x}, inside region {interior[tgt]:#x} (not to "
+                 f"its piece)")
         elif not d.is_code_start(tgt):
             prob(f"{addr:#x}: {mnem} to {tgt:#x}, not an instruction start of the original code")
     res.problems += check_inline(r1, code, tramp_lo)
     for o, t in r1.o2t + r1.t2o:
         if t not in bounds and t != tramp_hi:
             prob(f"map entry {o:#x} -> {t:#x} is not a trampoline instruction boundary")
-    res.stats = {"sites": len(r1.sites), "regions": len(regions), "moved_insns": nregion_insns,
+    res.stats = {"sites": len(r1.sites), "regions": len(region_at), "moved_insns": nregion_insns,
                  "tramp_bytes": len(code), "branches_checked": len(branches),
                  "unknown_candidates": len(d.unknown_sites),
                  "tactics": {t.name.lower(): sum(1 for s in r1.sites if s["tactic"] == t)

@@ -81,6 +81,11 @@ def random_function(rng: random.Random, p: Prog, name: str, n: int) -> None:
             labels.append(lab)
             pending_labels.append(lab)
             p.asm(f"{rng.choice(JCCS)} {{{lab}}}")
+            if rng.random() < 0.4:
+                # a jmp over 80 bytes of int3: its target and the jcc's are reached from
+                # further away than a region's own branches (plan._Reaim moves such branches)
+                skip = f"{name}_s{len(labels)}"
+                p.asm(f"jmp {{{skip}}}").raw("cc" * 80).label(skip)
         elif roll < 0.64:
             p.asm("call {helper}")
         elif roll < 0.70:
@@ -367,8 +372,10 @@ def test_patched_code_behaves_like_the_original(seed, tactics, tmp_path):
 
 def test_the_seeds_move_branch_targets_with_their_branches(tmp_path):
     """Regions that hold a branch target after their first instruction (every branch to it
-    inside: trampoline.py re-aims them at its piece) are among those the test above runs."""
-    internal = 0
+    inside, or moved into another region: trampoline.py re-aims them at its piece), and
+    site-less regions that move such a branch (plan._Reaim), are among those the test above
+    runs."""
+    internal = siteless = 0
     for seed in range(10):
         raw, _, _ = build_kernel(seed)
         src = tmp_path / f"k{seed}.elf"
@@ -376,7 +383,8 @@ def test_the_seeds_move_branch_targets_with_their_branches(tmp_path):
         rw = pipeline.rewrite(str(src), window=W)
         d = rw.analysis.d
         internal += sum(any(a in d.targets for a, _ in r.insns[1:]) for r in rw.plan.regions)
-    assert internal >= 5
+        siteless += sum(not r.sites for r in rw.plan.regions)
+    assert internal >= 5 and siteless >= 5
 
 
 # --- the segment-load fast path (abi.h, R1_VCPU_SEGFAST) --------------------------------------
@@ -780,7 +788,8 @@ def test_a_fixup_with_another_reason_to_be_a_target_stays_out_of_regions(tmp_pat
 
 def _tail_kernel():
     """g's region (cli; mov ebx) falls through into jne, a cli at gs (reached from h too, and
-    followed by gn, reached from h: no region of its own, a trap site), mov ecx and ret: all of
+    followed by gn, reached from h and named by a pointer in .data, so no region may hold it
+    after its first byte: no region of its own, a trap site), mov ecx and ret: all of
     them become g's tail. k's region (cli; mov ebx) falls into three nops and then ks, which
     begins another region: the tail stops there. m's region falls into a `lock inc` whose lock
     prefix the kernel toggles at boot (.smp_locks): no tail. q's region ends in a popf (which
@@ -805,8 +814,8 @@ def _tail_kernel():
     p.label("q").asm("pushfd", "cli", "mov ebx, 0x77777777", "popfd", "nop", "ret")
     text, L = p.build()
     locks = struct.pack("<i", L["m_lock"] - 0x220000)
-    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, b"\0" * 16, "rw",
-                                                               name=".data"),
+    data = b"\0" * 4 + struct.pack("<I", L["gn"]) + b"\0" * 8
+    raw = make_elf32([Seg(TEXT, text, "rx", name=".text"), Seg(DATA, data, "rw", name=".data"),
                       Seg(0x220000, locks, "r", name=".smp_locks")], L["entry"])
     return raw, L
 

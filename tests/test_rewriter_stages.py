@@ -490,7 +490,9 @@ def check_region_invariants(d, p) -> None:
         if tgt is not None:
             sources.setdefault(tgt, []).append((a, t))
     prev_end = None
-    for r in p.regions:
+    moved = {a for r in p.regions for a, _ in r.insns}
+    interior = {a: r for r in p.regions for a, _ in r.insns[1:]}
+    for r in sorted(p.regions, key=lambda r: r.start):
         assert prev_end is None or r.start >= prev_end, "regions overlap"
         prev_end = r.end
         assert r.insns and r.insns[0][0] == r.start
@@ -503,15 +505,19 @@ def check_region_invariants(d, p) -> None:
         for a in range(r.start + 1, r.end):
             assert a not in d.maybe_targets and a not in d.root_targets, \
                 f"region {r.start:#x}-{r.end:#x} covers pointer or root {a:#x}"
-            if a in d.targets:   # only if every way in moves with it
-                assert sources.get(a) and all(r.start <= s < r.end and t in (disasm.JMP, disasm.JCC)
+            if a in d.targets:   # only if every way in moves, with it or into another region
+                assert sources.get(a) and all(s in moved and t in (disasm.JMP, disasm.JCC)
                                               for s, t in sources[a]), \
                     f"region {r.start:#x}-{r.end:#x} covers branch target {a:#x} reached from outside"
         for a, _ in r.insns[:-1]:
             f = d.flow.get(a)
             assert f is None or f[0] == disasm.JCC, \
                 f"{a:#x}: control transfer {f} before the end of region {r.start:#x}"
-        assert r.sites and all(sites[a].region == r.start for a in r.sites)
+        assert all(sites[a].region == r.start for a in r.sites)
+        if not r.sites:          # site-less: it moves a branch into another region's middle
+            assert any(d.flow.get(a, (None, None))[1] in interior and
+                       interior[d.flow[a][1]] is not r for a, _ in r.insns), \
+                f"site-less region {r.start:#x} moves no branch into another region"
         assert all(d.is_code_start(a) for a, _ in r.insns)
     for s in p.sites:
         if s.tactic == Tactic.TRAP:
@@ -707,6 +713,98 @@ def test_plan_tail_ends_in_a_translated_iret():
     [row] = cli._profile_rows(pipeline.Analysis(img, d, g), prof, "p")["hottest"]
     assert row["action"].startswith("sensitive site, trap (") and row["action"].endswith(
         f"; copied, a hypercall, into the tail of the region at {L['v']:#x}"), row
+
+
+def far_branch_kernel():
+    """Sites whose only possible region holds an instruction that a branch from far away
+    reaches (Linux's exc_page_fault: `cli` at its start, the next instruction the target of a
+    jmp 92 bytes on): a jne (movable), a loop (which has no rel32 form, so cannot move), and a
+    2-byte jmp whose site-less region needs the instruction before it."""
+    p = Prog(TEXT)
+    p.label("entry").asm("call {f}", "call {g}", "call {h}", "call {k}", "call {g2}")
+    p.label("after").asm("hlt", "jmp {entry}")
+    p.align(16, 0xCC)
+    p.label("f").asm("cli")
+    p.label("f_in").asm("mov eax, 1", "ret")
+    p.align(16, 0xCC)
+    p.label("h").asm("sti")
+    p.label("h_in").asm("mov eax, 2", "ret")
+    p.align(16, 0xCC)
+    p.label("k").asm("cli")
+    p.label("k_in").asm("mov eax, 3", "ret")
+    p.align(128, 0xCC).raw("cc" * 16)
+    p.label("g").asm("mov ecx, 3", "test eax, eax")
+    p.label("g_jne").asm("jne {f_in}", "mov eax, 4", "ret")
+    p.label("g2").asm("mov ecx, 1")
+    p.label("g2_loop").asm("loop {h_in}", "add eax, 5")
+    p.label("g2_jmp").raw("eb 00")          # jmp rel8 to the next instruction, patched below
+    p.label("g2_ret").asm("ret")
+    p.align(16, 0xCC)
+    p.label("end")
+    text, L = p.build()
+    # aim the 2-byte jmp at k_in (-128 <= rel8: k_in is within reach, but more than 64 away)
+    at = L["g2_jmp"] - TEXT
+    rel = L["k_in"] - (L["g2_jmp"] + 2)
+    assert -128 <= rel < -64, rel
+    text = text[:at + 1] + struct.pack("<b", rel) + text[at + 2:]
+    return make_elf32([Seg(TEXT, text, "rx", name=".text")], L["entry"]), L
+
+
+def test_plan_moves_far_branches_into_a_region(tmp_path):
+    """A site whose region would hold a target of branches from far away gets it if every such
+    branch can move too (into a site-less region of its own: plan._Reaim), each re-aimed at the
+    target's piece; a loop cannot move (no rel32 form), so its target stays and the site traps.
+    verify checks it independently: no branch left in the original code, and none in the
+    trampolines, lands inside a region."""
+    raw, L = far_branch_kernel()
+    img, d, g = analyse(raw)
+    p = plan_mod.make_plan(g, W)
+    by = {s.addr: s for s in p.sites}
+    regions = {r.start: r for r in p.regions}
+    assert by[L["f"]].tactic == Tactic.INLINE and by[L["f"]].region == L["f"]
+    assert [a for a, _ in regions[L["f"]].insns][:2] == [L["f"], L["f_in"]]
+    r = regions[L["g_jne"]]                  # jne rel8 and the mov after it
+    assert r.sites == [] and r.insns == [(L["g_jne"], 2), (L["g_jne"] + 2, 5)]
+    assert by[L["h"]].tactic == Tactic.TRAP and by[L["h"]].reason == plan_mod.NO_REGION
+    # the 2-byte jmp moves with the instructions before it (not the loop: it cannot move)
+    assert by[L["k"]].tactic == Tactic.INLINE
+    r = next(r for r in p.regions if any(a == L["g2_jmp"] for a, _ in r.insns))
+    assert r.sites == [] and r.start > L["g2_loop"] and r.end - r.start >= 5
+    check_region_invariants(d, p)
+    out = emit.emit(img, p, d)
+    lay = out.layout
+    o2t = dict(lay.o2t)
+    # the jne's piece is a jne rel32 to f_in's piece, not to f_in (inside f's jmp now)
+    tramp = lay.region_tramp[L["g_jne"]]
+    ins = next(CS.disasm_lite(bytes(lay.code[tramp - lay.base:]), tramp))
+    assert (ins[2], int(ins[3], 16)) == ("jne", o2t[L["f_in"]])
+    off = img.file_offset(L["f"], 5)
+    assert out.data[off:off + 5] == trampoline.jmp_rel32(L["f"], lay.region_tramp[L["f"]])
+    # run it: g with eax != 0 takes the jne into f's trampoline, which sets eax = 1 and
+    # returns; g2's jmp reaches k's piece (eax = 3). No hypercall, no int3 on the way.
+    window = 0x40000000                      # unicorn does not wrap Jcc past 4 GiB
+    p2 = plan_mod.make_plan(g, window)
+    out2 = emit.emit(img, p2, d)
+    m = Machine(out2.data, window)
+    for start, eax, want in ((L["g"], 7, 1), (L["g"], 0, 4), (L["g2"], 0, 3)):
+        _fresh(m, IF, eax=eax)
+        m.set(esp=STACK - 4)
+        m.put32(STACK - 4, L["after"])
+        assert m.run(start, L["after"]) is None
+        assert m.reg("eip") == L["after"] and m.reg("eax") == want, (hex(start), eax)
+    # verify: OK as written; a re-aimed branch put back on its original target is caught
+    # by the independent check as well as by the re-run
+    path = tmp_path / "k.r1.elf"
+    path.write_bytes(out.data)
+    assert verify_mod.verify(str(path)).ok
+    bad = bytearray(out.data)
+    t_off = image.load("k.r1.elf", out.data).file_offset(tramp, 6)
+    assert bad[t_off:t_off + 2] == b"\x0f\x85"
+    bad[t_off + 2:t_off + 6] = trampoline._rel32(tramp + 6, L["f_in"])
+    path.write_bytes(bytes(bad))
+    res = verify_mod.verify(str(path))
+    assert any(f"jne to {L['f_in']:#x}, inside region {L['f']:#x}" in x for x in res.problems), \
+        res.problems
 
 
 def test_plan_invariants_on_sample(sample_rewritten):

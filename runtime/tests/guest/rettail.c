@@ -8,8 +8,10 @@
 //   verw_entry  an interrupt handler ending `verw %cs:sel; setz zf; iret`, as Linux's
 //             return to user mode ends in `verw; iret`: the verw's region falls through, and
 //             its trampoline carries copies of the setz and the iret (a tail: the iret
-//             translated to a hypercall). jmp_entry reaches the same iret by a jmp, so the
-//             iret is a branch target no region may hold: on that path it stays an int3.
+//             translated to a hypercall). jmp_entry reaches the same iret by a jmp, and a
+//             pointer in .data names it (in Linux one of the jmps to it is a jump label the
+//             kernel rewrites at boot, which cannot move to a trampoline), so no region may
+//             hold it past its first byte: on the jmp's path it stays an int3.
 #include "glib.h"
 
 #define PIT_HZ 1193182u
@@ -44,7 +46,11 @@ __asm__(".text\n"
         "jmp_entry:\n"
         "  incl n_jmp\n"
         "  movb $2, verw_zf\n"
-        "  jmp iret_here\n");
+        "  jmp iret_here\n"
+        ".data\n"
+        ".p2align 2\n"
+        "iret_named: .long iret_here\n"
+        ".text\n");
 
 static uint64_t gdt[6];
 static uint32_t tss[26];
