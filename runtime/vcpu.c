@@ -454,6 +454,28 @@ static void fast_syscall_lost(struct vcpu *v, bool blocked)
                   : "esp and ebp are not the guest's");
 }
 
+// An Intel host's sysenter from compat mode, blocked by the seccomp filter (the host kernel
+// put its landing pad in RIP first). SYSENTER itself keeps no EIP or ESP -- it loads both from
+// the SYSENTER MSRs -- so what the guest's kernel receives is its general registers, and those
+// survived: the host's entry took the user stack pointer from EBP (the vDSO's convention), so
+// the signal's RSP is the guest's EBP, and it loaded RBP from [EBP], which is not the guest's;
+// EAX is the system call number again (seccomp's rollback for SECCOMP_RET_TRAP); the others
+// are untouched. So the instruction is emulated as the PC would run it, whenever it does not
+// fault: with SYSENTER_CS 0 it raises #GP(0) at its own EIP, which is gone (fast_syscall_lost).
+// Linux's i386 vDSO enters every system call this way on a CPU with SEP, as qemu32 has.
+static void sysenter_blocked(struct vcpu *v)
+{
+    v->gpr[R_EBP] = v->gpr[R_ESP];
+    stats_count("sysenter-via-host");     // no address: the guest's EIP is gone
+    const uint8_t b[2] = {0x0f, 0x34};
+    struct insn in;
+    if (decode(b, 2, &in) != 2) {
+        vcpu_stop(v, STATUS_INTERNAL, "sysenter does not decode");
+        return;
+    }
+    emulate(v, &in, v->eip, v->eip, v->eip);
+}
+
 // An int3 that is no trap site, just run: if it is a copy of one (with enough of the code
 // around the site to say so, patched.h), put the site's original bytes back there, whatever
 // the guest's page protections, and run them.
@@ -661,6 +683,10 @@ static void handle_trap(struct vcpu *v)
 static void handle_syscall(struct vcpu *v)
 {
     if (v->exit.addr >> 32) {
+        if (!host_amd && (v->msr_sysenter_cs & ~3u)) {
+            sysenter_blocked(v);
+            return;
+        }
         fast_syscall_lost(v, true);
         return;
     }

@@ -535,6 +535,24 @@ def test_fast_system_calls_written_at_run_time(tmp_path, patched):
         assert rc == STATUS_UNSUPPORTED and "could not read the guest's [ESP]" in err, err
 
 
+def test_sysenter_written_at_run_time_enters_the_guest_kernel_as_on_qemu(tmp_path):
+    """fastsys.c's `msr`: the SYSENTER MSRs set, a sysenter the rewriter never saw, every
+    general register set. QEMU's entry point sees them all, ESP and CS:SS from the MSRs, IF
+    clear. On an AMD host the instruction is #UD in compat mode (SIGILL with its EIP); on an
+    Intel host it enters the host kernel, which takes ESP from EBP, reads [EBP] into EBP and
+    puts its landing pad in EIP before the seccomp filter blocks the call: SYSENTER keeps no
+    EIP or ESP, so ring1 restores EBP and emulates it all the same (Linux's vDSO enters every
+    system call this way). The lines are QEMU's either way."""
+    src = guest("fastsys")
+    rc_q, want = qemu(src, " msr")
+    assert rc_q == 1 and "sysenter with the MSRs set: eax 0x00001234" in want, want
+    image = rewrite(src, str(tmp_path / "fastsys.r1.elf"))
+    rc, out, err = run(image, "--cmdline", " msr", "--stats")
+    assert (rc, out) == (1, want), err
+    if not _host_is_amd():
+        assert _stat(err, "sysenter-via-host") == 1, err
+
+
 @pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
 def test_copies_of_patched_code_run_as_on_qemu(tmp_path, tactics):
     """tests/guest/copycode.c copies routines of its own text -- `int $0x80` (patched into a
