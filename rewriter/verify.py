@@ -694,6 +694,8 @@ def verify(path: str, progress=None) -> VerifyResult:
         if tgt in interior and a not in moved and d.is_code_start(a):
             prob(f"{a:#x}: branch to {tgt:#x}, inside region {interior[tgt]:#x}, stays in "
                  f"the original code")
+    for o in sorted(set(o2t) - moved):
+        prob(f"{o:#x}: o2t maps it to {o2t[o]:#x}, but no region (jmp + undo record) moved it")
     nregion_insns = len(r1.o2t)
     if any(not tramp_lo <= t < tramp_hi for _, t in r1.o2t + r1.t2o):
         prob("a map entry points outside the trampoline area")
