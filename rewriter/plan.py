@@ -8,9 +8,12 @@ Tactics are tried in order for each site, like E9Patch's (docs/design.md §3):
 A region is only ever made of whole consecutive instructions, none of whose bytes after the first
 is a value any data or immediate points to or a branch target reached from outside the region
 (a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them; an
-__ex_table fixup may be any instruction start of it, see _only_near_branches), with no control
+__ex_table fixup may be any instruction start of it, see _branch_sources_only), with no control
 transfer but a conditional branch before its last instruction; a site just after a region joins
-it. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
+it. A second pass, for the sites the first left to trap, relaxes two of these (_Reaim): a
+target inside may be reached by jmp/jcc from anywhere if each of them moves too (into a region
+already made, or a site-less one made for it), and a jmp/ret may come before the last
+instruction. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
 "tail": copies of the few straight-line instructions after it (sites among them translated as
 in a region of their own), so that its trampoline jumps back further on; the originals stay as
 they are for every other path to them (_tail). Nothing is written here: the plan is data
@@ -139,6 +142,14 @@ def _movable(d, addr: int, is_last: bool) -> str | None:
     return None                        # direct jmp/call (re-encoded), ret, ijmp, stop
 
 
+def _jumps_away(d, addr: int) -> bool:
+    """A jmp, ret or indirect jmp: nothing after it in a region runs but through a branch to
+    it, which the region's rules move with it (the second pass may put one before a region's
+    last instruction: _straight_line's `far`)."""
+    f = d.flow.get(addr)
+    return f is not None and f[0] in (JMP, RET, IJMP)
+
+
 def _is_target(d, addr: int) -> bool:
     return addr in d.targets or addr in d.maybe_targets
 
@@ -236,7 +247,7 @@ def _straight_line(cfg: CFG, d, site: int, limit: int = 6,
     while len(after) < limit:
         a, n = after[-1]
         f = d.flow.get(a)
-        if f is not None and f[0] != JCC:
+        if f is not None and f[0] != JCC and not (far and _jumps_away(d, a)):
             break                          # call, jmp, ret...: the region ends here
         nxt = a + n
         if (_is_target(d, nxt) and not movable_target(nxt)) or not d.is_code_start(nxt):
@@ -317,7 +328,9 @@ def _region_ok(d, claimed, insns, i, j, dead, reaim: _Reaim | None = None) -> li
         if f is not None and f[0] in (JMP, JCC) and f[1] is not None and start <= f[1] < end \
                 and f[1] not in starts:
             return None                    # a branch into the middle of a moved instruction
-    if not all(_movable(d, insns[k][0], k == j) is None for k in range(i, j + 1)):
+    if not all(_movable(d, insns[k][0], k == j or (reaim is not None and
+                                                  _jumps_away(d, insns[k][0]))) is None
+               for k in range(i, j + 1)):
         return None
     return reaim.cover(far, start, end, claimed, starts) if far else []
 

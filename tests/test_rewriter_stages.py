@@ -509,9 +509,12 @@ def check_region_invariants(d, p) -> None:
                 assert sources.get(a) and all(s in moved and t in (disasm.JMP, disasm.JCC)
                                               for s, t in sources[a]), \
                     f"region {r.start:#x}-{r.end:#x} covers branch target {a:#x} reached from outside"
-        for a, _ in r.insns[:-1]:
+        for (a, _), (b, _) in zip(r.insns, r.insns[1:]):
             f = d.flow.get(a)
-            assert f is None or f[0] == disasm.JCC, \
+            # a jmp/ret before the last: what follows runs only through branches that moved
+            assert f is None or f[0] == disasm.JCC or \
+                f[0] in (disasm.JMP, disasm.RET, disasm.IJMP) and \
+                all(s in moved for s, _ in sources.get(b, [])), \
                 f"{a:#x}: control transfer {f} before the end of region {r.start:#x}"
         assert all(sites[a].region == r.start for a in r.sites)
         if not r.sites:          # site-less: it moves a branch into another region's middle
@@ -635,10 +638,16 @@ def test_plan_region_over_dead_multibyte_nops():
         assert all(d.is_padding(a) for a in range(last + ln, r.end)), name
     assert by[L["p_lea7"]].kind == Kind.STI and by[L["p_lea7"]].tactic == Tactic.INLINE
     assert by[L["p_xchg"]].tactic == Tactic.TRAMPOLINE
-    for name in ("p_reached", "p_pointed", "p_edge"):
+    for name in ("p_pointed", "p_edge"):
         s = by[L[name]]
         assert s.tactic == Tactic.TRAP and s.region is None and s.reason, name
     assert d.is_code_start(L["p_reached_nop"]) and not d.is_padding(L["p_reached"] + 2)
+    # the nop far's je reaches is no padding: the second pass moves it as an instruction after
+    # the ret, and far's je with it, into a site-less region that aims it at the nop's piece
+    r = regions[L["p_reached"]]
+    assert [a for a, _ in r.insns] == [L["p_reached"], L["p_reached"] + 1, L["p_reached_nop"]]
+    assert any(not q.sites and any(d.flow.get(a, (None, None))[1] == L["p_reached_nop"]
+                                   for a, _ in q.insns) for q in p.regions)
     check_region_invariants(d, p)
     # the trampoline of sti; ret: the inline sti; in the ret's piece the pending check before
     # it (from there the runtime keeps sti's shadow over the ret), the ret, nothing after it
@@ -718,10 +727,12 @@ def test_plan_tail_ends_in_a_translated_iret():
 def far_branch_kernel():
     """Sites whose only possible region holds an instruction that a branch from far away
     reaches (Linux's exc_page_fault: `cli` at its start, the next instruction the target of a
-    jmp 92 bytes on): a jne (movable), a loop (which has no rel32 form, so cannot move), and a
-    2-byte jmp whose site-less region needs the instruction before it."""
+    jmp 92 bytes on): a jne (movable), a loop (which has no rel32 form, so cannot move), a
+    2-byte jmp whose site-less region needs the instruction before it, and `sti; jmp` whose
+    region holds the jmp and the instruction after it, reached only from far away."""
     p = Prog(TEXT)
-    p.label("entry").asm("call {f}", "call {g}", "call {h}", "call {k}", "call {g2}")
+    p.label("entry").asm("call {f}", "call {g}", "call {h}", "call {k}", "call {g2}", "call {m}",
+                         "call {g3}")
     p.label("after").asm("hlt", "jmp {entry}")
     p.align(16, 0xCC)
     p.label("f").asm("cli")
@@ -732,6 +743,10 @@ def far_branch_kernel():
     p.align(16, 0xCC)
     p.label("k").asm("cli")
     p.label("k_in").asm("mov eax, 3", "ret")
+    p.align(16, 0xCC)
+    p.label("m").asm("sti", "jmp {m_out}")      # a jmp before the region's last instruction
+    p.label("m_in").asm("mov eax, 6", "ret")
+    p.label("m_out").asm("mov eax, 7", "ret")
     p.align(128, 0xCC).raw("cc" * 16)
     p.label("g").asm("mov ecx, 3", "test eax, eax")
     p.label("g_jne").asm("jne {f_in}", "mov eax, 4", "ret")
@@ -739,6 +754,7 @@ def far_branch_kernel():
     p.label("g2_loop").asm("loop {h_in}", "add eax, 5")
     p.label("g2_jmp").raw("eb 00")          # jmp rel8 to the next instruction, patched below
     p.label("g2_ret").asm("ret")
+    p.label("g3").asm("test eax, eax", "jne {m_in}", "mov eax, 8", "ret")
     p.align(16, 0xCC)
     p.label("end")
     text, L = p.build()
@@ -770,6 +786,10 @@ def test_plan_moves_far_branches_into_a_region(tmp_path):
     assert by[L["k"]].tactic == Tactic.INLINE
     r = next(r for r in p.regions if any(a == L["g2_jmp"] for a, _ in r.insns))
     assert r.sites == [] and r.start > L["g2_loop"] and r.end - r.start >= 5
+    # sti; jmp m_out; then m_in, which only g3's jne reaches: the jmp may stand before the
+    # region's last instruction (nothing falls into m_in)
+    assert by[L["m"]].tactic == Tactic.INLINE
+    assert [a for a, _ in regions[L["m"]].insns] == [L["m"], L["m"] + 1, L["m_in"]]
     check_region_invariants(d, p)
     out = emit.emit(img, p, d)
     lay = out.layout
@@ -786,7 +806,8 @@ def test_plan_moves_far_branches_into_a_region(tmp_path):
     p2 = plan_mod.make_plan(g, window)
     out2 = emit.emit(img, p2, d)
     m = Machine(out2.data, window)
-    for start, eax, want in ((L["g"], 7, 1), (L["g"], 0, 4), (L["g2"], 0, 3)):
+    for start, eax, want in ((L["g"], 7, 1), (L["g"], 0, 4), (L["g2"], 0, 3), (L["m"], 0, 7),
+                             (L["g3"], 1, 6), (L["g3"], 0, 8)):
         _fresh(m, IF, eax=eax)
         m.set(esp=STACK - 4)
         m.put32(STACK - 4, L["after"])
