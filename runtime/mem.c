@@ -20,6 +20,7 @@
 #include "emulate.h"
 #include "mmio.h"
 #include "patched.h"
+#include "signals.h"
 #include "stats.h"
 #include "vcpu.h"
 #include "x86.h"
@@ -538,8 +539,36 @@ static void downgrade_marked(void)
     }
 }
 
+// The landing guard. A return of the host kernel to its int80 landing pad that Intel truncates
+// to 32 bits (signals.c, landing_pad_fault) is diagnosed only if the fetch there faults. With
+// paging off all RAM is mapped executable at once (it would run whatever RAM holds there,
+// about once in 32 runs with 128 MiB), and with paging on a shadow page is executable on any
+// access to a frame that copy tracking does not keep as data. So the pages at the low 32 bits
+// of the vDSO's mapping (guard_lo, guard_len) are mapped without PROT_EXEC, and a fetch there
+// faults: the landing pad's, diagnosed by signals.c; or the guest's own, which makes that page
+// executable (counted), until the next full mapping (paging off: all the guard's pages) or
+// until the shadow page is dropped (paging on: that page).
+static uint32_t guard_lo, guard_len;
+static bool guard_on;
+
+static bool guarded(uint32_t pn)
+{
+    return (uint32_t)((pn << 12) - guard_lo) < guard_len;
+}
+
+static void guard_set(uint64_t map_lo, uint64_t map_hi, int prot)
+{
+    for (uint32_t off = 0; off < guard_len; off += PGSIZE) {
+        uint32_t page = (guard_lo + off) & ~(PGSIZE - 1);   // (wraps at 4 GiB, as the fetch)
+        if (page >= map_lo && page < map_hi &&
+            mprotect((void *)(uintptr_t)page, PGSIZE, prot) < 0)
+            die("guard the landing pad");
+    }
+}
+
 void mem_view_reset(struct vcpu *v)
 {
+    signals_landing_window(&guard_lo, &guard_len);
     mmio_cache_flush();   // the device-register read cache is keyed by linear address
     reserve_all();
     if (nshadow)
@@ -575,6 +604,8 @@ void mem_view_reset(struct vcpu *v)
             at = end;
         }
     }
+    guard_set(lo, hi, PROT_READ | PROT_WRITE);
+    guard_on = true;
     for (unsigned i = 0; i < nalias; i++)
         alias_map(i);
 }
@@ -712,7 +743,8 @@ static bool park_restorable(struct vcpu *v, uint32_t pn, uint32_t *ent)
     bool wr = ((v->cr0 & CR0_WP) ? x.w : true) && x.d, sys = !x.u || (wr && !x.w);
     if (sys && v->cpl == 3 && ((uint64_t)pn << 12) < v->user_limit)
         return false;   // (not when ring 3 runs: no page with more rights within its reach)
-    uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
+    uint32_t rights = (fx[frame] != FX_DATA && !guarded(pn) ? SP_X : 0) |
+                      (wr && fx[frame] != FX_CODE ? SP_W : 0);
     *ent = (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0);
     return true;
 }
@@ -1061,8 +1093,18 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
         stats_count("window-alias-map");
         return 0;
     }
-    if (!(v->cr0 & CR0_PG))
+    if (!(v->cr0 & CR0_PG)) {
+        if (fetch && guard_on && lin - guard_lo < guard_len && mem_phys(lin, 1)) {
+            // The guest's own code where the landing guard is (signals.c ruled out the
+            // landing pad): executable from now on.
+            uint64_t hi = mem_window && mem_ram_size > mem_window ? mem_window : mem_ram_size;
+            guard_set(page0_ok ? 0 : PGSIZE, hi, PROT_READ | PROT_WRITE | PROT_EXEC);
+            guard_on = false;
+            stats_count("landing-guard-lifted");
+            return 0;
+        }
         return -1;  // paging off: everything that is RAM is already mapped
+    }
     uint32_t pa;
     bool wr, sys, glob;
     if (walk(v, lin, write ? ACC_WRITE : ACC_READ, &pa, &wr, &sys, &glob, pferr) < 0)
@@ -1082,6 +1124,12 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     if (fetch && fx[frame] == FX_DATA)
         frame_executed(frame);
     uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
+    if (guarded(page >> 12) && (rights & SP_X)) {   // the landing guard
+        if (fetch)
+            stats_count("landing-guard-lifted");   // (signals.c ruled out the landing pad)
+        else
+            rights &= ~SP_X;
+    }
     int prot = sp_prot(rights);
     if (!map_linear(page >> 12, pa, prot)) {
         uint32_t old = sp_ent[page >> 12];

@@ -15,6 +15,8 @@
 //     section, is redirected to enter_guest_abort.
 #include "signals.h"
 
+#include <elf.h>
+#include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/prctl.h>
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
@@ -51,6 +54,72 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx);  // called by sig_ent
 
 static timer_t timeout_timer;
 static sigset_t async_set;
+
+// The host kernel's int80 landing pad (README "Guest system calls"). A compat-mode `syscall`
+// (AMD) or `sysenter` (Intel) enters the host kernel, whose do_fast_syscall_32 sets
+// regs->ip = mm->context.vdso + vdso_image_32.sym_int80_landing_pad: the 64-bit vDSO's base
+// (a 64-bit process has no 32-bit vDSO) plus an offset in the 32-bit image's first code
+// (0x5e9 on the 6.18 host this was measured on), above 4 GiB. A blocked call then brings a
+// SIGSYS there. When the kernel cannot read the guest's [ESP] (Intel: the ESP it took from
+// EBP) it makes no system call: it sets EAX to -EFAULT and EBP to 0 (get_user's failure
+// value) and returns there with IRET and the guest's CS, and what that return does depends on
+// the vendor (landing_pad_fault). [vdso_lo, vdso_lo + vdso_len): the vDSO's mapping, read
+// from AT_SYSINFO_EHDR and its ELF header (8 KiB here, at an address ASLR draws each run).
+static uint64_t vdso_lo, vdso_len;
+
+static void landing_pad_init(void)
+{
+    if (vdso_len)
+        return;
+    vdso_lo = getauxval(AT_SYSINFO_EHDR);
+    vdso_len = 2 * 4096;   // no vDSO (vdso=0): the landing pad is the bare offset, here
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(uintptr_t)vdso_lo;
+    if (!vdso_lo || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64)
+        return;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        const Elf64_Phdr *ph = (const Elf64_Phdr *)(uintptr_t)(vdso_lo + eh->e_phoff +
+                                                               (uint64_t)i * eh->e_phentsize);
+        if (ph->p_type != PT_LOAD)
+            continue;
+        lo = ph->p_vaddr < lo ? ph->p_vaddr : lo;
+        hi = ph->p_vaddr + ph->p_memsz > hi ? ph->p_vaddr + ph->p_memsz : hi;
+    }
+    if (hi > lo)
+        vdso_len = (hi - lo + 4095) & ~4095ull;
+}
+
+void signals_landing_window(uint32_t *lo, uint32_t *len)
+{
+    landing_pad_init();
+    *lo = (uint32_t)vdso_lo;
+    *len = (uint32_t)vdso_len;
+}
+
+// Did this fault of compat-mode code come from the host kernel's return to its landing pad,
+// with the guest's EIP gone? The CS is the guest's, so the return lands in compat mode:
+//   - AMD keeps the landing pad's high bits, and the fetch faults at a RIP above 4 GiB,
+//     where compat code gets no other way.
+//   - Intel drops them: the fetch is at the landing pad's low 32 bits, a guest address, which
+//     the guest's page tables may map (or RAM, paging off). RIP alone cannot tell: an
+//     instruction fetch fault (#PF with I/D set, CR2 = RIP) at the low 32 bits of an address
+//     in the vDSO's mapping, with EAX = -EFAULT, is the landing pad. (A fetch fault of the
+//     guest's own passes for it only at those 8 KiB and with that EAX.) Checked here, before
+//     the run loop takes it for a page fault and fills a shadow page there, which would run
+//     the guest's code at that address, with those registers, without a word. So that such a
+//     fetch faults at all, mem.c maps those pages without PROT_EXEC (the landing guard) until
+//     the guest's own fetch there asks for it; while it does, or if the window's code is
+//     there, the return runs on unseen. It takes a sysenter written at run time whose EBP
+//     the host cannot read.
+static bool landing_pad_fault(int signo, const greg_t *g)
+{
+    uint64_t rip = (uint64_t)g[REG_RIP];
+    if (rip >> 32)
+        return true;
+    return signo == SIGSEGV && g[REG_TRAPNO] == 14 && (g[REG_ERR] & 0x10) &&
+           (uint64_t)g[REG_CR2] == rip && (uint32_t)g[REG_RAX] == (uint32_t)-EFAULT &&
+           (uint32_t)rip - (uint32_t)vdso_lo < vdso_len;
+}
 
 static void save_guest(struct vcpu *v, const greg_t *g)
 {
@@ -157,7 +226,7 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
                                                                  : (uint64_t)(uintptr_t)si->si_addr;
         if (signo == SIGSYS)
             v->exit.addr = (uint64_t)g[REG_RIP];   // full: above 4 GiB means "EIP lost"
-        v->exit.eip_lost = rip >> 32 != 0;   // compat code only gets there that way
+        v->exit.eip_lost = landing_pad_fault(signo, g);   // (SIGSYS: RIP above 4 GiB says so)
         redirect(v, g, signo == SIGSYS ? EXIT_SYSCALL : EXIT_TRAP);
         return;
     }
@@ -184,6 +253,16 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
     } else if (compat) {
         if (mem_in_entry_code(rip))
             return;   // the hypercall path: it exits by itself, and the runtime sees the bit
+        if (rip >> 32) {
+            // Delivered on the host kernel's way back to its landing pad (the frame holds the
+            // RIP the kernel set, whole, on either vendor): the guest's EIP is gone, as in
+            // landing_pad_fault. An exit that says so, not an interrupt at the low 32 bits.
+            save_guest(v, g);
+            v->exit = (struct exit_info){.signo = signo, .code = si->si_code, .trapno = -1,
+                                         .addr = rip, .eip_lost = true};
+            redirect(v, g, EXIT_TRAP);
+            return;
+        }
         // Guest code, trampolines included (a loop can live entirely in relocated pieces):
         // exit now; the run loop never delivers an interrupt mid-piece.
         save_guest(v, g);
@@ -217,6 +296,7 @@ void signals_init(struct vcpu *v)
         exit(STATUS_INTERNAL);
     }
     signals_async_set(&async_set);
+    landing_pad_init();
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -22,6 +22,10 @@ void signals_init(struct vcpu *v);
 // The two syscall filters (Syscall User Dispatch + an i386-ABI seccomp filter); exits on
 // failure. Part of signals_init; separate for tests.
 void guest_syscalls_off(void);
+// Where a host kernel's return to its int80 landing pad lands when the processor drops the
+// high half of its address (Intel): the low 32 bits of the vDSO's mapping, [*lo, *lo + *len)
+// modulo 4 GiB (signals.c, landing_pad_fault).
+void signals_landing_window(uint32_t *lo, uint32_t *len);
 void signals_arm_timeout(uint64_t ns);
 // The asynchronous signals: timers, input, --timeout, SIGINT/SIGTERM/SIGHUP.
 void signals_async_set(sigset_t *set);

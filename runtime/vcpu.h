@@ -40,7 +40,7 @@ struct exit_info {
     int      trapno;       // hardware vector (uc_mcontext REG_TRAPNO)
     uint32_t err;          // hardware error code (REG_ERR)
     uint64_t addr;         // si_addr / CR2 for a page fault
-    bool     eip_lost;     // a fault at a RIP above 4 GiB: the host kernel's landing pad
+    bool     eip_lost;     // at the host kernel's landing pad (signals.c landing_pad_fault)
 };
 
 struct vcpu {
