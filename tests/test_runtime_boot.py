@@ -712,7 +712,10 @@ def test_dropped_pages_come_back_onto_their_frames_only(patched, tmp_path):
     -- onto that frame only (reusing a parked mapping for another frame reads the other address
     space's page: 1,599 wrong reads) -- when its page directory is loaded again if its PTE is
     still accessed (mapping page 31 then leaves its A bit clear after the guest's read: QEMU
-    sets it), else when the guest touches it."""
+    sets it), else when the guest touches it or a neighbour in its page table (a third
+    address space over the first's page table: its page 25 moved to a new frame must read the
+    new frame, and its page 26, not accessed, must not be mapped before its read, or the read
+    leaves A clear)."""
     src = guest("park")
     image = rewrite(src, str(tmp_path / "park.r1.elf")) if patched else src
     rc_q, want = qemu(src)
@@ -725,6 +728,8 @@ def test_dropped_pages_come_back_onto_their_frames_only(patched, tmp_path):
     # page 31 when touched
     assert _stat(err, "shadow-restored-at-cr3") >= 1000, err
     assert _stat(err, "shadow-unpark") >= 150, err
+    assert _stat(err, "shadow-restored-near") >= 1, err
+    assert "page 25 0x00009999, page 26 A before its read 0, after 1" in want, want
 
 
 @pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])

@@ -12,14 +12,15 @@
 // must be QEMU's. Under ring1 (mem.c, "Parked pages") a dropped page keeps its host mapping,
 // inaccessible, with the frame it mapped; it is mapped again with one mprotect only onto that
 // same frame: when its page directory is loaded again if its accessed bit is still set, else
-// when it is touched.
+// when it is touched, or when a neighbour in its page table is (a fill brings back the parked
+// pages around it that still translate onto their frames, accessed: the third address space).
 #include "glib.h"
 
 #define PRIV    0x800000u   // 8 MiB: 32 pages, a frame each per address space
 #define NPAGES  32u
 #define FRAMES  0x300000u   // frames 3 MiB + (a * NPAGES + scattered index) pages
 
-static uint32_t pd[2][1024] __attribute__((aligned(4096)));
+static uint32_t pd[3][1024] __attribute__((aligned(4096)));
 static uint32_t pt_low[1024] __attribute__((aligned(4096)));
 uint32_t pt_priv[2][1024] __attribute__((aligned(4096)));
 volatile uint32_t faults;
@@ -108,6 +109,39 @@ int gmain(uint32_t magic, uint32_t info)
         for (uint32_t i = 0; i < NPAGES; i++)
             putc("-ad+"[(pt_priv[a][i] >> 5 & 1) | (pt_priv[a][i] >> 5 & 2)]);
     }
+    putc('\n');
+    // A third address space over address space 0's page table: its pages parked when address
+    // space 1 ran are the same translations, accessed, under another CR3. While address space
+    // 1 runs (it touches pages 0-23 only), page 25 is moved to a new frame and page 26's
+    // accessed bit cleared; then the third reads page 24, then 25-31 but 26, then 26.
+    set_cr3((uint32_t)pd[0]);
+    for (uint32_t i = 0; i < NPAGES; i++)
+        (void)page(i)[0];
+    set_cr3((uint32_t)pd[1]);
+    for (uint32_t i = 0; i < 24; i++)
+        (void)page(i)[0];
+    *(volatile uint32_t *)(FRAMES + ((2 * NPAGES + 2) << 12)) = 0x9999;
+    pt_priv[0][25] = (FRAMES + ((2 * NPAGES + 2) << 12)) | 0x23;
+    pt_priv[0][26] &= ~0x20u;
+    pd[2][0] = (uint32_t)pt_low | 3;
+    pd[2][2] = (uint32_t)pt_priv[0] | 3;
+    set_cr3((uint32_t)pd[2]);
+    uint32_t sum2 = page(24)[0];
+    for (uint32_t i = 25; i < NPAGES; i++)
+        if (i != 26)
+            sum2 += page(i)[0];
+    puts("shared table: sum ");
+    puthex(sum2);
+    puts(", page 25 ");
+    puthex(page(25)[0]);
+    puts(", page 26 A before its read ");
+    putdec(pt_priv[0][26] >> 5 & 1);
+    (void)page(26)[0];
+    puts(", after ");
+    putdec(pt_priv[0][26] >> 5 & 1);
+    puts("\nA/D bits:  ");
+    for (uint32_t i = 0; i < NPAGES; i++)
+        putc("-ad+"[(pt_priv[0][i] >> 5 & 1) | (pt_priv[0][i] >> 5 & 2)]);
     putc('\n');
     gexit(0);
 }
