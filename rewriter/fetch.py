@@ -47,7 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .bzimage import BzImageError, _elf_extent, _elf_tables, extract_vmlinux
+from . import elf
+from .bzimage import BzImageError, extract_vmlinux
+from .elf import EM_386, EM_X86_64
 from .errors import EXIT_BAD_INPUT, EXIT_CACHE, EXIT_CONTENT, EXIT_INTERRUPTED, EXIT_NETWORK
 
 __all__ = [
@@ -81,9 +83,6 @@ class KernelSpec:
         pat = self.package_re.strip("^$").replace(r"(\d+)", "*").replace("\\", "")
         return f"{pat}:{self.arch} (newest)"
 
-
-EM_386 = 3
-EM_X86_64 = 62
 
 KERNELS: dict[str, KernelSpec] = {s.name: s for s in [
     KernelSpec("gnumach", "GNU Mach 1.8, multiboot ELF32", "i386",
@@ -453,29 +452,26 @@ def _install(spec: KernelSpec, pkg: str, ver: str, deb_sha: str, unpacked: Path,
 # ELF + multiboot inspection (stdlib)
 # --------------------------------------------------------------------------------------------
 
-SHT_NOBITS = 8
-SHT_SYMTAB = 2
-SHF_EXECINSTR = 0x4
-
-
 def elf_info(data: bytes) -> dict | None:
     """A small summary of an ELF image, or None if `data` is not ELF."""
-    t = _elf_tables(data)
-    if t is None:
+    h = elf.header(data)
+    if h is None:
         return None
-    cls, hdr, secs, segs = t
-    text = [s for s in secs if s.get("name") == ".text"]
-    execs = [s for s in secs if s["flags"] & SHF_EXECINSTR and s["type"] != SHT_NOBITS]
+    secs = elf.section_headers(data, h)
+    text = [s for s in secs if s.name == ".text"]
+    execs = [s for s in secs if s.flags & elf.SHF_EXECINSTR and s.type != elf.SHT_NOBITS]
     return {
-        "class": cls, "machine": hdr["machine"], "type": hdr["type"], "entry": hdr["entry"],
-        "text_size": text[0]["size"] if text else 0,
-        "exec_sections": [s["name"] for s in execs],
-        "exec_bytes": sum(s["size"] for s in execs),
-        "stripped": not any(s["type"] == SHT_SYMTAB for s in secs),
-        "sections": [{k: s[k] for k in ("name", "type", "flags", "addr", "offset", "size")}
+        "class": h.cls, "machine": h.machine, "type": h.type, "entry": h.entry,
+        "text_size": text[0].size if text else 0,
+        "exec_sections": [s.name for s in execs],
+        "exec_bytes": sum(s.size for s in execs),
+        "stripped": not any(s.type == elf.SHT_SYMTAB for s in secs),
+        "sections": [{k: getattr(s, k) for k in ("name", "type", "flags", "addr", "offset", "size")}
                      for s in secs],
-        "segments": segs,
-        "extent": _elf_extent(cls, hdr, secs, segs),
+        "segments": [{k: getattr(p, k) for k in ("type", "offset", "vaddr", "paddr", "filesz",
+                                                  "memsz", "flags")}
+                     for p in elf.program_headers(data, h)],
+        "extent": elf.extent(data, h),
     }
 
 
