@@ -37,7 +37,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -51,10 +50,11 @@ from . import elf
 from .bzimage import BzImageError, extract_vmlinux
 from .elf import EM_386, EM_X86_64
 from .errors import EXIT_BAD_INPUT, EXIT_CACHE, EXIT_CONTENT, EXIT_INTERRUPTED, EXIT_NETWORK
+from .multiboot import find_multiboot
 
 __all__ = [
     "KERNELS", "FetchError", "BzImageError", "cache_root", "cached", "manifest", "fetch",
-    "extract_vmlinux", "elf_info", "find_multiboot", "main",
+    "extract_vmlinux", "elf_info", "main",
 ]
 
 EXIT_USAGE = EXIT_BAD_INPUT
@@ -424,7 +424,7 @@ def _install(spec: KernelSpec, pkg: str, ver: str, deb_sha: str, unpacked: Path,
         man["elf"] = {k: info[k] for k in
                       ("class", "machine", "entry", "text_size", "stripped", "exec_sections")}
     if mb is not None:
-        man["multiboot"] = mb
+        man["multiboot"] = mb.as_dict()
     old = manifest(spec.name)
     _write_atomic(dest / "manifest.json", (json.dumps(man, indent=2) + "\n").encode(),
                   tmpdir=work)
@@ -443,13 +443,13 @@ def _install(spec: KernelSpec, pkg: str, ver: str, deb_sha: str, unpacked: Path,
                  f"{' stripped' if info['stripped'] else ''}; executable sections: "
                  f"{', '.join(info['exec_sections']) or '(none)'}")
     if mb is not None:
-        progress(f"ring1 fetch: {spec.name}: multiboot header at file offset {mb['offset']:#x}, "
-                 f"flags {mb['flags']:#x}{' (a.out kludge)' if mb['flags'] & 0x10000 else ''}")
+        progress(f"ring1 fetch: {spec.name}: multiboot header at file offset {mb.offset:#x}, "
+                 f"flags {mb.flags:#x}{' (a.out kludge)' if mb.aout_kludge else ''}")
     return dest / files[primary][0]
 
 
 # --------------------------------------------------------------------------------------------
-# ELF + multiboot inspection (stdlib)
+# ELF inspection
 # --------------------------------------------------------------------------------------------
 
 def elf_info(data: bytes) -> dict | None:
@@ -473,20 +473,6 @@ def elf_info(data: bytes) -> dict | None:
                      for p in elf.program_headers(data, h)],
         "extent": elf.extent(data, h),
     }
-
-
-def find_multiboot(data: bytes) -> dict | None:
-    """The multiboot (v1) header: 4-aligned in the first 8192 bytes, magic 0x1BADB002,
-    magic + flags + checksum == 0 (mod 2**32)."""
-    for off in range(0, min(8192, len(data)) - 11, 4):
-        magic, flags, csum = struct.unpack_from("<III", data, off)
-        if magic == 0x1BADB002 and (magic + flags + csum) & 0xFFFFFFFF == 0:
-            mb = {"offset": off, "flags": flags}
-            if flags & 0x10000 and off + 32 <= len(data):
-                (mb["header_addr"], mb["load_addr"], mb["load_end_addr"], mb["bss_end_addr"],
-                 mb["entry_addr"]) = struct.unpack_from("<5I", data, off + 12)
-            return mb
-    return None
 
 
 # --------------------------------------------------------------------------------------------

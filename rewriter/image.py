@@ -18,47 +18,9 @@ import lief
 from . import abi, elf
 from .elf import EM_386, EM_X86_64, PF_X, PT_LOAD, PT_NOTE, SHT_NOTE
 from .errors import BadInput
+from .multiboot import Multiboot, find_multiboot
 
 lief.logging.disable()
-
-MULTIBOOT_MAGIC = 0x1BADB002
-MULTIBOOT_SEARCH = 8192          # the header must lie in the first 8 KiB, 4-aligned
-MB_AOUT_KLUDGE = 1 << 16         # flags bit 16: address fields of the header are valid
-MB_VIDEO_MODE = 1 << 2           # flags bit 2: video mode fields of the header are valid
-
-
-@dataclass
-class Multiboot:
-    """A multiboot v1 header (Multiboot Specification 0.6.96, §3.1)."""
-    offset: int                  # file offset of the header
-    flags: int
-    header_addr: int = 0         # the a.out-kludge fields, valid when flags & MB_AOUT_KLUDGE
-    load_addr: int = 0
-    load_end_addr: int = 0
-    bss_end_addr: int = 0
-    entry_addr: int = 0
-
-    @property
-    def aout_kludge(self) -> bool:
-        return bool(self.flags & MB_AOUT_KLUDGE)
-
-    @property
-    def size(self) -> int:
-        """Bytes of the header the loader reads (spec §3.1.1: magic..checksum, then the
-        address fields if flag 16, then the video fields if flag 2)."""
-        if self.flags & MB_VIDEO_MODE:
-            return 48
-        return 32 if self.aout_kludge else 12
-
-    def to_json(self) -> dict:
-        d = {"offset": self.offset, "flags": hex(self.flags),
-             "form": "a.out-kludge" if self.aout_kludge else "elf"}
-        if self.aout_kludge:
-            d.update(header_addr=hex(self.header_addr), load_addr=hex(self.load_addr),
-                     load_end_addr=hex(self.load_end_addr), bss_end_addr=hex(self.bss_end_addr),
-                     entry_addr=hex(self.entry_addr))
-        return d
-
 
 @dataclass
 class Segment:
@@ -147,20 +109,6 @@ class Image:
             if r.addr <= addr < r.end:
                 return r
         return None
-
-
-def find_multiboot(raw: bytes) -> Multiboot | None:
-    """The first valid multiboot v1 header in the first 8 KiB: magic + flags + checksum == 0."""
-    limit = min(len(raw), MULTIBOOT_SEARCH) - 12
-    for off in range(0, limit + 1, 4):
-        magic, flags, checksum = struct.unpack_from("<III", raw, off)
-        if magic == MULTIBOOT_MAGIC and (magic + flags + checksum) & 0xFFFFFFFF == 0:
-            mb = Multiboot(offset=off, flags=flags)
-            if flags & MB_AOUT_KLUDGE and off + 32 <= len(raw):
-                (mb.header_addr, mb.load_addr, mb.load_end_addr, mb.bss_end_addr,
-                 mb.entry_addr) = struct.unpack_from("<IIIII", raw, off + 12)
-            return mb
-    return None
 
 
 def _ring1_note_in(raw: bytes, off: int, size: int) -> bytes | None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from rewriter import fetch as F
+from rewriter.multiboot import find_multiboot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,13 +156,15 @@ def test_extract_vmlinux_payload_not_elf():
 
 
 def test_find_multiboot():
+    """The multiboot finder the fetcher checks a kernel with (rewriter/multiboot.py, the
+    loader's), and the fields its manifest records."""
     elf = make_elf(multiboot=True)
-    mb = F.find_multiboot(elf)
-    assert mb == {"offset": 0x100, "flags": 3}
-    assert F.find_multiboot(make_elf()) is None
+    mb = find_multiboot(elf)
+    assert mb.as_dict() == {"offset": 0x100, "flags": 3}
+    assert find_multiboot(make_elf()) is None
     bad = bytearray(elf)
     bad[0x108] ^= 1                          # checksum no longer adds up
-    assert F.find_multiboot(bytes(bad)) is None
+    assert find_multiboot(bytes(bad)) is None
 
 
 # --------------------------------------------------------------------------------------------
