@@ -79,7 +79,7 @@ def _argv(machine: str, bz: Path, initrd: Path, cache: Path, stats: bool = False
 
 
 def bench_linux(quick: bool, say, parse_stats, exit_causes) -> dict:
-    from rewriter import fetch
+    from kernels import fetch
     sys.path.insert(0, str(ROOT / "tests"))
     from initramfs import busybox_initrd
     try:

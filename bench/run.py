@@ -477,9 +477,9 @@ def boot_unix(env: dict, repeats: int) -> list[dict]:
 
 
 def boot_real(env: dict, quick: bool) -> list[dict]:
-    """GNU Mach, its -dbg build (full mode only) and grub-invaders, fetched by rewriter.fetch
+    """GNU Mach, its -dbg build (full mode only) and grub-invaders, fetched by kernels.fetch
     and rewritten both ways here; a kernel that cannot be fetched is reported, not fatal."""
-    from rewriter import fetch
+    from kernels import fetch
     wanted = ["gnumach", "invaders"] + ([] if quick else ["gnumach-dbg"])
     rows, got = [], {}
     for name in wanted:
@@ -636,7 +636,7 @@ def capstone_floor(path: str) -> dict:
 
 
 def bench_rewriter(quick: bool) -> dict:
-    from rewriter import fetch
+    from kernels import fetch
     kernels = [("gnumach", "rewrite")] if quick else \
         [("gnumach", "rewrite"), ("linux686", "rewrite"), ("linux-amd64", "inspect")]
     rows = []

@@ -18,7 +18,7 @@ import subprocess
 import zlib
 from dataclasses import dataclass
 
-SHT_NOBITS = 8
+from . import elf
 
 PROTOCOL_MIN = 0x20A        # 2.10 (Linux 2.6.31): pref_address, init_size
 LOADED_HIGH = 0x01          # loadflags: the protected-mode code loads at 0x100000 (bzImage)
@@ -84,73 +84,6 @@ def setup_header(raw: bytes) -> SetupHeader:
                        init_size=struct.unpack_from("<I", b, 0x260)[0],
                        initrd_addr_max=struct.unpack_from("<I", b, 0x22c)[0],
                        cmdline_size=struct.unpack_from("<I", b, 0x238)[0])
-
-
-# --------------------------------------------------------------------------------------------
-# ELF extent (the payload's vmlinux.bin is followed by relocations)
-# --------------------------------------------------------------------------------------------
-
-def _elf_tables(data: bytes):
-    """(class, endian-prefix, header fields, sections, segments) or None if not ELF."""
-    if len(data) < 52 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] != 1:
-        return None
-    cls = data[4]
-    if cls == 1:
-        (e_type, e_machine, _, e_entry, e_phoff, e_shoff, _, e_ehsize, e_phentsize, e_phnum,
-         e_shentsize, e_shnum, e_shstrndx) = struct.unpack_from("<HHIIIIIHHHHHH", data, 16)
-    else:
-        if len(data) < 64:
-            return None
-        (e_type, e_machine, _, e_entry, e_phoff, e_shoff, _, e_ehsize, e_phentsize, e_phnum,
-         e_shentsize, e_shnum, e_shstrndx) = struct.unpack_from("<HHIQQQIHHHHHH", data, 16)
-    hdr = dict(type=e_type, machine=e_machine, entry=e_entry, phoff=e_phoff, shoff=e_shoff,
-               ehsize=e_ehsize, phentsize=e_phentsize, phnum=e_phnum, shentsize=e_shentsize,
-               shnum=e_shnum, shstrndx=e_shstrndx)
-    secs, segs = [], []
-    for i in range(e_shnum if e_shoff else 0):
-        off = e_shoff + i * e_shentsize
-        if off + (40 if cls == 1 else 64) > len(data):
-            break
-        if cls == 1:
-            n, t, fl, a, o, sz = struct.unpack_from("<IIIIII", data, off)
-        else:
-            n, t, fl, a, o, sz = struct.unpack_from("<IIQQQQ", data, off)
-        secs.append(dict(name_off=n, type=t, flags=fl, addr=a, offset=o, size=sz))
-    for i in range(e_phnum if e_phoff else 0):
-        off = e_phoff + i * e_phentsize
-        if off + (32 if cls == 1 else 56) > len(data):
-            break
-        if cls == 1:
-            t, o, va, pa, fsz, msz, fl, al = struct.unpack_from("<IIIIIIII", data, off)
-        else:
-            t, fl, o, va, pa, fsz, msz, al = struct.unpack_from("<IIQQQQQQ", data, off)
-        segs.append(dict(type=t, offset=o, vaddr=va, paddr=pa, filesz=fsz, memsz=msz, flags=fl))
-    if secs and e_shstrndx < len(secs):
-        st = secs[e_shstrndx]
-        strtab = data[st["offset"]:st["offset"] + st["size"]]
-        for s in secs:
-            end = strtab.find(b"\0", s["name_off"])
-            s["name"] = strtab[s["name_off"]:end if end >= 0 else None].decode("latin-1")
-    else:
-        for i, s in enumerate(secs):
-            s["name"] = f"#{i}"
-    return cls, hdr, secs, segs
-
-
-def _elf_extent(cls: int, hdr: dict, secs: list, segs: list) -> int:
-    end = 52 if cls == 1 else 64
-    if hdr["phoff"]:
-        end = max(end, hdr["phoff"] + hdr["phnum"] * hdr["phentsize"])
-    if hdr["shoff"]:
-        end = max(end, hdr["shoff"] + hdr["shnum"] * hdr["shentsize"])
-    for s in secs:
-        if s["type"] != SHT_NOBITS and s["type"] != 0:
-            end = max(end, s["offset"] + s["size"])
-    for p in segs:
-        if p["filesz"]:
-            end = max(end, p["offset"] + p["filesz"])
-    return end
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,11 +180,11 @@ def extract_vmlinux(bzimage: bytes) -> bytes:
             errors.append(f"{codec} payload at {off:#x}: decompressed {len(raw)} bytes, the "
                           f"trailer says {struct.unpack_from('<I', blob, len(blob) - 4)[0]}")
             continue
-        t = _elf_tables(raw)
-        if t is None:
+        h = elf.header(raw)
+        if h is None:
             errors.append(f"{codec} payload at {off:#x} does not decompress to an ELF")
             continue
-        end = _elf_extent(*t)
+        end = elf.extent(raw, h)
         if end > len(raw):
             errors.append(f"ELF in the payload claims {end} bytes, only {len(raw)} present")
             continue

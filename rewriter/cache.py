@@ -1,6 +1,6 @@
 """`ring1 cache`: what ring1 keeps on disk, and taking it back.
 
-Two caches, each under its own root (`cache_roots()`):
+Two caches, each under its own root (`boot_root()`, `kernels_root()`: the one home of both):
 
 - the boot cache ($RING1_CACHE/boot, else ${XDG_CACHE_HOME:-~/.cache}/ring1/boot), written
   by `ring1 boot` and `ring1 run`. Its files are named after the image they come from and the
@@ -10,7 +10,7 @@ Two caches, each under its own root (`cache_roots()`):
   and `TAG.run-PID.profile.json` (one run's, merged into it by the next boot). One image's
   files are one *entry*; `ring1 boot` touches the rewrite it reuses, so an entry's newest
   file time is when it was last used;
-- the fetched kernels (`ring1 fetch`: rewriter/fetch.py; $RING1_CACHE itself, else
+- the fetched kernels (`ring1 fetch`: kernels/fetch.py; $RING1_CACHE itself, else
   ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels), one directory per kernel name.
 
 `list` shows both; `clean` empties the boot cache (with `--kernels`, the fetched kernels
@@ -40,16 +40,23 @@ _KINDS = [(re.compile(r"^vmlinux$"), "vmlinux"),
           (re.compile(r"^[0-9a-f]{8}\.run-\d+\.profile\.json$"), "run profile")]
 
 
-def boot_root() -> Path:
+def _env_root() -> Path | None:
     env = os.environ.get("RING1_CACHE")
-    base = Path(env).expanduser() if env else \
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ring1"
-    return base / "boot"
+    return Path(env).expanduser() if env else None
+
+
+def _default_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ring1"
+
+
+def boot_root() -> Path:
+    """The boot cache's root (above)."""
+    return (_env_root() or _default_root()) / "boot"
 
 
 def kernels_root() -> Path:
-    from . import fetch
-    return fetch.cache_root()
+    """The fetched kernels' root (above)."""
+    return _env_root() or _default_root() / "kernels"
 
 
 @dataclass

@@ -81,8 +81,8 @@ from dataclasses import dataclass
 
 from .abi import Kind
 
-__all__ = ["CANDIDATE_MNEMONICS", "CATALOGUE", "Info", "classify", "is_register_form",
-           "operand_size", "sreg_of", "control_register"]
+__all__ = ["CANDIDATE_MNEMONICS", "CATALOGUE", "Info", "PREFIXES", "classify",
+           "is_register_form", "operand_size", "sreg_of", "control_register"]
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,9 @@ CANDIDATE_MNEMONICS: frozenset[str] = frozenset().union(*(i.mnemonics for i in C
 # _T1 (one-byte map) and _T2 (0F map): None, or f(code, i) -> Kind | None with i the index of the
 # byte after the opcode (the ModRM byte if there is one).
 
-_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
+# The legacy prefixes of 32-bit code (segment overrides, operand and address size, lock,
+# repne/repe): the one table of them, which the planner and the trampoline builder import.
+PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
 _MAX_LEN = 15
 
 
@@ -257,7 +259,7 @@ def _no_simd_prefix(kind):
     """kind unless a 66/F2/F3 prefix makes the opcode another (SSE4a) instruction."""
     def f(code, i):
         j = 0
-        while code[j] in _PREFIXES:
+        while code[j] in PREFIXES:
             if code[j] in (0x66, 0xF2, 0xF3):
                 return None
             j += 1
@@ -303,7 +305,7 @@ def _prefixed(code, i):
         n = _MAX_LEN
     while i < n:
         b = code[i]
-        if b not in _PREFIXES:
+        if b not in PREFIXES:
             e = _T1[b]
             if e is None:
                 return None
@@ -328,7 +330,7 @@ _T1_LIST[0x8E] = _by_reg(_MOV_TO_SREG)
 _T1_LIST[0xC4] = _mem(K.LOAD_FAR_PTR)       # mod == 3: VEX3
 _T1_LIST[0xC5] = _mem(K.LOAD_FAR_PTR)       # mod == 3: VEX2
 _T1_LIST[0xFF] = _by_reg(_GRP5, mem_only=True)
-for _op in _PREFIXES:
+for _op in PREFIXES:
     _T1_LIST[_op] = _prefixed
 _T1 = tuple(_T1_LIST)
 del _op, _k
@@ -356,7 +358,7 @@ def _opcode(code):
     n = min(len(code), _MAX_LEN)
     i = 0
     o16 = False
-    while i < n and code[i] in _PREFIXES:
+    while i < n and code[i] in PREFIXES:
         if code[i] == 0x66:
             o16 = True
         i += 1

@@ -15,6 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
+from kernels import fetch
+
 from . import __version__, abi, pipeline
 from .errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME,
                      EXIT_TABLE, EXIT_VERIFY_FAILED, BadInput, CacheError, Ring1Error)
@@ -794,12 +796,6 @@ def _boot_profile(cache: Path, stem: str):
     return prof
 
 
-def cmd_fetch(args) -> int:
-    from . import fetch
-    return fetch.main(args.names + (["--list"] if args.list else []) +
-                      (["--refresh"] if args.refresh else []) + (["-q"] if args.quiet else []))
-
-
 # --- main -----------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse with the bad-input contract: one line on stderr, exit 2. getopt=True (run,
@@ -941,12 +937,9 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
                         "until the cache holds at most --max-size")
     c.add_argument("--max-size", required=True, metavar="SIZE", help="e.g. 500M, 2G")
 
-    q = sub.add_parser("fetch", help="download and cache a real kernel from Debian's archive")
-    q.add_argument("names", nargs="*", metavar="NAME")
-    q.add_argument("--list", action="store_true", help="list the kernels known")
-    q.add_argument("--refresh", action="store_true", help="re-resolve and re-download even if "
-                   "cached (picks up a newer ABI)")
-    q.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    q = sub.add_parser("fetch", help="download and cache a real kernel from Debian's archive",
+                       description=fetch.DESCRIPTION)
+    fetch.add_arguments(q)
     return p
 
 
@@ -993,7 +986,7 @@ def main(argv=None) -> int:
         if args.cmd == "boot":
             return cmd_boot(args)
         if args.cmd == "fetch":
-            return cmd_fetch(args)
+            return fetch.run(args)
         if args.cmd == "cache":
             from . import cache
             if args.cache_cmd == "list":

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from . import __version__, abi
 from .abi import Tactic
+from .elf import (EHDR, PF_R, PF_X, PHDR, PT_LOAD, PT_NOTE, SHDR, SHF_ALLOC, SHF_EXECINSTR,
+                  SHT_NOTE, SHT_PROGBITS)
 from .errors import BadInput, Ring1Error
 from .image import Image
 from .plan import Plan
@@ -30,13 +32,6 @@ from .trampoline import ALIGN, Layout, jmp_rel32
 
 PAGE = 0x1000
 REWRITER = f"ring1 {__version__}"        # struct r1_options.rewriter
-EHDR = struct.Struct("<16sHHIIIIIHHHHHH")      # Elf32_Ehdr
-PHDR = struct.Struct("<IIIIIIII")              # Elf32_Phdr
-SHDR = struct.Struct("<IIIIIIIIII")            # Elf32_Shdr
-PT_LOAD, PT_NOTE = 1, 4
-PF_R, PF_W, PF_X = 4, 2, 1
-SHT_PROGBITS, SHT_NOTE = 1, 7
-SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
 
 
 def _align(n: int, a: int) -> int:

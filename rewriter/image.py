@@ -15,58 +15,12 @@ from pathlib import Path
 
 import lief
 
-from . import abi
+from . import abi, elf
+from .elf import EM_386, EM_X86_64, PF_X, PT_LOAD, PT_NOTE, SHT_NOTE
 from .errors import BadInput
+from .multiboot import Multiboot, find_multiboot
 
 lief.logging.disable()
-
-MULTIBOOT_MAGIC = 0x1BADB002
-MULTIBOOT_SEARCH = 8192          # the header must lie in the first 8 KiB, 4-aligned
-MB_AOUT_KLUDGE = 1 << 16         # flags bit 16: address fields of the header are valid
-MB_VIDEO_MODE = 1 << 2           # flags bit 2: video mode fields of the header are valid
-
-EM_386 = 3
-EM_X86_64 = 62
-PT_LOAD = 1
-PT_NOTE = 4
-PF_X = 1
-SHF_EXECINSTR = 0x4
-SHT_NOTE = 7
-SHT_NOBITS = 8
-
-
-@dataclass
-class Multiboot:
-    """A multiboot v1 header (Multiboot Specification 0.6.96, §3.1)."""
-    offset: int                  # file offset of the header
-    flags: int
-    header_addr: int = 0         # the a.out-kludge fields, valid when flags & MB_AOUT_KLUDGE
-    load_addr: int = 0
-    load_end_addr: int = 0
-    bss_end_addr: int = 0
-    entry_addr: int = 0
-
-    @property
-    def aout_kludge(self) -> bool:
-        return bool(self.flags & MB_AOUT_KLUDGE)
-
-    @property
-    def size(self) -> int:
-        """Bytes of the header the loader reads (spec §3.1.1: magic..checksum, then the
-        address fields if flag 16, then the video fields if flag 2)."""
-        if self.flags & MB_VIDEO_MODE:
-            return 48
-        return 32 if self.aout_kludge else 12
-
-    def to_json(self) -> dict:
-        d = {"offset": self.offset, "flags": hex(self.flags),
-             "form": "a.out-kludge" if self.aout_kludge else "elf"}
-        if self.aout_kludge:
-            d.update(header_addr=hex(self.header_addr), load_addr=hex(self.load_addr),
-                     load_end_addr=hex(self.load_end_addr), bss_end_addr=hex(self.bss_end_addr),
-                     entry_addr=hex(self.entry_addr))
-        return d
-
 
 @dataclass
 class Segment:
@@ -139,10 +93,9 @@ class Image:
         files = []
         if self.multiboot is not None:
             files.append((self.multiboot.offset, self.multiboot.size))
-        if self.kind == "elf32" and len(self.raw) >= 52:
-            phoff, = struct.unpack_from("<I", self.raw, 28)
-            phentsize, phnum = struct.unpack_from("<HH", self.raw, 42)
-            files += [(0, 52), (phoff, phentsize * phnum)]
+        h = elf.header(self.raw) if self.kind == "elf32" else None
+        if h is not None:
+            files += [(0, h.size), (h.phoff, h.phentsize * h.phnum)]
         out = []
         for off, size in files:
             for s in self.segments:
@@ -156,20 +109,6 @@ class Image:
             if r.addr <= addr < r.end:
                 return r
         return None
-
-
-def find_multiboot(raw: bytes) -> Multiboot | None:
-    """The first valid multiboot v1 header in the first 8 KiB: magic + flags + checksum == 0."""
-    limit = min(len(raw), MULTIBOOT_SEARCH) - 12
-    for off in range(0, limit + 1, 4):
-        magic, flags, checksum = struct.unpack_from("<III", raw, off)
-        if magic == MULTIBOOT_MAGIC and (magic + flags + checksum) & 0xFFFFFFFF == 0:
-            mb = Multiboot(offset=off, flags=flags)
-            if flags & MB_AOUT_KLUDGE and off + 32 <= len(raw):
-                (mb.header_addr, mb.load_addr, mb.load_end_addr, mb.bss_end_addr,
-                 mb.entry_addr) = struct.unpack_from("<IIIII", raw, off + 12)
-            return mb
-    return None
 
 
 def _ring1_note_in(raw: bytes, off: int, size: int) -> bytes | None:
@@ -193,23 +132,16 @@ def find_ring1_note(raw: bytes) -> bytes | None:
     """The ring1 note's descriptor in an ELF32 file, found the way runtime/loader.c finds it:
     PT_NOTE segments in program-header order, then (only if none has it) SHT_NOTE sections.
     Note names are compared as bytes (a name need not be text)."""
-    (_, _, _, _, phoff, shoff, _, _, _, phnum, shentsize, shnum, _) = \
-        struct.unpack_from("<HHIIIIIHHHHHH", raw, 16)
-    for i in range(phnum):
-        if phoff + (i + 1) * 32 > len(raw):
-            break
-        p_type, p_offset, _, _, p_filesz, _, _, _ = struct.unpack_from("<IIIIIIII", raw,
-                                                                        phoff + i * 32)
-        if p_type == PT_NOTE and p_offset + p_filesz <= len(raw):
-            desc = _ring1_note_in(raw, p_offset, p_filesz)
+    h = elf.header(raw)
+    for p in elf.program_headers(raw, h):
+        if p.type == PT_NOTE and p.offset + p.filesz <= len(raw):
+            desc = _ring1_note_in(raw, p.offset, p.filesz)
             if desc is not None:
                 return desc
-    if shoff and shentsize == 40 and shoff + shnum * 40 <= len(raw):
-        for i in range(shnum):
-            sh_type, _, _, sh_offset, sh_size = struct.unpack_from("<IIIII", raw,
-                                                                   shoff + i * 40 + 4)
-            if sh_type == SHT_NOTE and sh_offset + sh_size <= len(raw):
-                desc = _ring1_note_in(raw, sh_offset, sh_size)
+    if h.shoff and h.shentsize == elf.SHDR.size and h.shoff + h.shnum * h.shentsize <= len(raw):
+        for s in elf.section_headers(raw, h):
+            if s.type == SHT_NOTE and s.offset + s.size <= len(raw):
+                desc = _ring1_note_in(raw, s.offset, s.size)
                 if desc is not None:
                     return desc
     return None
@@ -249,47 +181,36 @@ def load(path: str | Path, raw: bytes | None = None) -> Image:
 
 def _check_elf_structure(path: str, raw: bytes) -> tuple[int, int]:
     """Check what LIEF would otherwise half-parse silently; returns (class bits, machine)."""
-    if len(raw) < 52:
+    if len(raw) < elf.EHDR.size:
         raise BadInput(f"{path}: truncated ELF header ({len(raw)} bytes)")
     ei_class, ei_data = raw[4], raw[5]
-    if ei_class not in (1, 2):
+    if ei_class not in (elf.ELFCLASS32, elf.ELFCLASS64):
         raise BadInput(f"{path}: bad ELF class {ei_class}")
-    if ei_data != 1:
+    if ei_data != elf.ELFDATA2LSB:
         raise BadInput(f"{path}: big-endian ELF is not an x86 kernel")
-    bits = 32 if ei_class == 1 else 64
-    if bits == 32:
-        (e_type, e_machine, _, e_entry, e_phoff, e_shoff, _, _, e_phentsize, e_phnum,
-         e_shentsize, e_shnum, _) = struct.unpack_from("<HHIIIIIHHHHHH", raw, 16)
-        ph_fmt, ph_size = "<IIIIIIII", 32
-    else:
-        if len(raw) < 64:
-            raise BadInput(f"{path}: truncated ELF header ({len(raw)} bytes)")
-        (e_type, e_machine, _, e_entry, e_phoff, e_shoff, _, _, e_phentsize, e_phnum,
-         e_shentsize, e_shnum, _) = struct.unpack_from("<HHIQQQIHHHHHH", raw, 16)
-        ph_fmt, ph_size = "<IIQQQQQQ", 56
+    h = elf.header(raw)
+    if h is None:                        # an ELF64 header is longer
+        raise BadInput(f"{path}: truncated ELF header ({len(raw)} bytes)")
+    bits, e_machine = h.bits, h.machine
     if e_machine not in (EM_386, EM_X86_64):
         raise BadInput(f"{path}: ELF machine {e_machine} is not x86 (want EM_386 or EM_X86_64)")
     if (bits, e_machine) not in ((32, EM_386), (64, EM_X86_64)):
         raise BadInput(f"{path}: ELF{bits} with machine {e_machine}: not i386 or x86-64")
-    if e_phnum == 0:
+    ph_size = (elf.PHDR if bits == 32 else elf.PHDR64).size
+    if h.phnum == 0:
         raise BadInput(f"{path}: no program headers: not a loadable kernel")
-    if e_phentsize != ph_size or e_phoff + e_phnum * ph_size > len(raw):
+    if h.phentsize != ph_size or h.phoff + h.phnum * ph_size > len(raw):
         raise BadInput(f"{path}: truncated or corrupt program header table")
     any_exec = False
-    for i in range(e_phnum):
-        f = struct.unpack_from(ph_fmt, raw, e_phoff + i * ph_size)
-        if bits == 32:
-            p_type, p_offset, _, _, p_filesz, _, p_flags, _ = f
-        else:
-            p_type, p_flags, p_offset, _, _, p_filesz, _, _ = f
-        if p_type == PT_LOAD:
-            if p_offset + p_filesz > len(raw):
-                raise BadInput(f"{path}: truncated: segment {i} needs {p_offset + p_filesz} "
+    for i, p in enumerate(elf.program_headers(raw, h)):
+        if p.type == PT_LOAD:
+            if p.offset + p.filesz > len(raw):
+                raise BadInput(f"{path}: truncated: segment {i} needs {p.offset + p.filesz} "
                                f"bytes, file has {len(raw)}")
-            any_exec |= bool(p_flags & PF_X) and p_filesz > 0
+            any_exec |= bool(p.flags & PF_X) and p.filesz > 0
     if not any_exec:
         raise BadInput(f"{path}: no executable segment")
-    if e_shnum and (e_shoff + e_shnum * e_shentsize > len(raw)):
+    if h.shnum and (h.shoff + h.shnum * h.shentsize > len(raw)):
         raise BadInput(f"{path}: truncated or corrupt section header table")
     return bits, e_machine
 

@@ -1,7 +1,9 @@
-"""The stages in order, in one place: load -> disasm -> cfg -> plan -> (trampolines, emit).
+"""The stages in order, in one place (STAGES, the one list of them: README.md draws it with
+diagram() and tests/test_rewriter_stages.py holds the two and the run below to it).
 
 Each stage is a plain function of the previous stage's output; this module only runs them in
-order, times them (Analysis.timings) and turns the result into the user-facing summaries.
+order, times them (Analysis.timings, under each stage's name) and turns the result into the
+user-facing summaries.
 """
 
 from __future__ import annotations
@@ -12,6 +14,31 @@ from dataclasses import dataclass, field
 from . import abi, cfg as cfg_mod, disasm, emit as emit_mod, image as image_mod, plan as plan_mod
 from .abi import Kind, Tactic
 from .errors import BadInput
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str                                    # its key in Analysis.timings and the reports
+    modules: tuple[tuple[str, str | None], ...]  # (rewriter module, the library it is built on)
+
+
+STAGES = (
+    Stage("load", (("image", "LIEF"),)),
+    Stage("disasm", (("disasm", "capstone"), ("ktables", None), ("classify", None))),
+    Stage("cfg", (("cfg", "networkx"),)),
+    Stage("plan", (("plan", None),)),
+    Stage("emit", (("trampoline", "keystone"), ("emit", None))),
+)
+
+
+def diagram() -> str:
+    """STAGES drawn as README.md shows them: each stage with its modules and their libraries."""
+    w = max(len(s.name) for s in STAGES) + 3
+    lines = ["kernel.elf"]
+    for s in STAGES:
+        mods = ", ".join(f"{m} ({lib})" if lib else m for m, lib in s.modules)
+        lines.append(f"  -> {s.name:<{w}}{mods}")
+    return "\n".join(lines + ["  -> kernel.r1.elf"]) + "\n"
 
 
 @dataclass

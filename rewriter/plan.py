@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from .abi import Kind, Tactic
 from .cfg import CFG
 from .classify import CATALOGUE, control_register, is_register_form, operand_size
+from .classify import PREFIXES as _PREFIXES
 from .disasm import CALL, ICALL, IJMP, JCC, JMP, NO_FALLTHROUGH, PADDING, RET
 
 JMP_LEN = 5
-_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
 ALL_TACTICS = (Tactic.INLINE, Tactic.TRAMPOLINE, Tactic.TRAP)
 NO_REGION = "no 5-byte region of whole, movable, untargeted instructions"
 

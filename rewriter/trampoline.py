@@ -37,7 +37,7 @@ import keystone
 
 from . import abi
 from .abi import Kind, Tactic
-from .classify import operand_size, sreg_of
+from .classify import PREFIXES as _PREFIXES, operand_size, sreg_of
 from .disasm import CALL, JCC, JMP, NO_FALLTHROUGH
 from .errors import Ring1Error
 from .plan import Plan, copy_translation
@@ -45,7 +45,6 @@ from .plan import Plan, copy_translation
 ALIGN = 16
 _REG32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 _REG16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
-_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
 _VIRT_OTHER = abi.EFLAGS_VIRT & ~abi.EFLAGS_IF
 
 

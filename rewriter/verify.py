@@ -39,7 +39,8 @@ import capstone
 
 from . import abi, emit as emit_mod, image as image_mod, pipeline, plan as plan_mod
 from .abi import Tactic
-from .emit import EHDR, PHDR, PF_R, PF_X, PT_LOAD, PT_NOTE, SHDR, read_ring1, reconstruct_input
+from .elf import EHDR, PHDR, PF_R, PF_X, PT_LOAD, PT_NOTE, SHDR
+from .emit import read_ring1, reconstruct_input
 from .errors import Ring1Error
 from .trampoline import jmp_rel32
 

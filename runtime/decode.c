@@ -224,3 +224,78 @@ int insn_seg(const struct insn *in)
         return R1_SREG_SS;
     return R1_SREG_DS;
 }
+
+int insn_kind(const struct insn *in)
+{
+    switch (in->op) {
+    case 0xfa: return R1_KIND_CLI;
+    case 0xfb: return R1_KIND_STI;
+    case 0xf4: return R1_KIND_HLT;
+    case 0xe4: case 0xe5: case 0xec: case 0xed: return R1_KIND_IN;
+    case 0xe6: case 0xe7: case 0xee: case 0xef: return R1_KIND_OUT;
+    case 0x6c: case 0x6d: return R1_KIND_INS;
+    case 0x6e: case 0x6f: return R1_KIND_OUTS;
+    case 0x9c: return R1_KIND_PUSHF;
+    case 0x9d: return R1_KIND_POPF;
+    case 0xcf: return R1_KIND_IRET;
+    case 0xcd: case 0xcc: return R1_KIND_INT;
+    case 0xce: return R1_KIND_INTO;
+    case 0xf1: return R1_KIND_INT1;
+    case 0xea: case 0x9a: return in->op == 0xea ? R1_KIND_LJMP : R1_KIND_LCALL;
+    case 0xcb: case 0xca: return R1_KIND_LRET;
+    case 0xff: return in->reg == 3 ? R1_KIND_LCALL : in->reg == 5 ? R1_KIND_LJMP : 0;
+    case 0x8e: return R1_KIND_MOV_TO_SREG;
+    case 0x8c: return R1_KIND_MOV_FROM_SREG;
+    case 0x07: case 0x17: case 0x1f: case 0x0fa1: case 0x0fa9: return R1_KIND_POP_SREG;
+    case 0x06: case 0x0e: case 0x16: case 0x1e: case 0x0fa0: case 0x0fa8:
+        return R1_KIND_PUSH_SREG;
+    case 0xc4: case 0xc5: case 0x0fb2: case 0x0fb4: case 0x0fb5: return R1_KIND_LOAD_FAR_PTR;
+    case 0x0f00: {
+        static const int k[8] = {R1_KIND_SLDT, R1_KIND_STR, R1_KIND_LLDT, R1_KIND_LTR,
+                                 R1_KIND_VERR, R1_KIND_VERW, 0, 0};
+        return k[in->reg];
+    }
+    case 0x0f01:
+        if (in->mod == 3) {
+            if (in->reg == 4) return R1_KIND_SMSW;
+            if (in->reg == 6) return R1_KIND_LMSW;
+            // enclv vmcall vmlaunch vmresume vmxoff pconfig (C0-C5), encls (CF), vmfunc (D4),
+            // enclu (D7), the SVM instructions (D8-DF).
+            if ((in->reg == 0 && in->rm <= 5) || (in->reg == 1 && in->rm == 7) ||
+                (in->reg == 2 && (in->rm == 4 || in->rm == 7)) || in->reg == 3)
+                return R1_KIND_VMX_SVM;
+            if (in->reg == 1) return in->rm == 0 ? R1_KIND_MONITOR : in->rm == 1 ? R1_KIND_MWAIT
+                                   : in->rm == 2 ? R1_KIND_CLAC : in->rm == 3 ? R1_KIND_STAC : 0;
+            if (in->reg == 2 && in->rm == 1) return R1_KIND_XSETBV;
+            if (in->reg == 7 && in->rm == 1) return R1_KIND_RDTSCP;
+            return 0;
+        } else {
+            static const int k[8] = {R1_KIND_SGDT, R1_KIND_SIDT, R1_KIND_LGDT, R1_KIND_LIDT,
+                                     R1_KIND_SMSW, 0, R1_KIND_LMSW, R1_KIND_INVLPG};
+            return k[in->reg];
+        }
+    case 0x0f02: return R1_KIND_LAR;
+    case 0x0f03: return R1_KIND_LSL;
+    case 0x0f06: return R1_KIND_CLTS;
+    case 0x0f08: return R1_KIND_INVD;
+    case 0x0f09: return R1_KIND_WBINVD;
+    case 0x0f20: return R1_KIND_MOV_FROM_CR;
+    case 0x0f22: return R1_KIND_MOV_TO_CR;
+    case 0x0f21: return R1_KIND_MOV_FROM_DR;
+    case 0x0f23: return R1_KIND_MOV_TO_DR;
+    case 0x0f30: return R1_KIND_WRMSR;
+    case 0x0f32: return R1_KIND_RDMSR;
+    case 0x0f31: return R1_KIND_RDTSC;
+    case 0x0f33: return R1_KIND_RDPMC;
+    case 0x0fa2: return R1_KIND_CPUID;
+    case 0x0f34: return R1_KIND_SYSENTER;
+    case 0x0f35: return R1_KIND_SYSEXIT;
+    case 0x0f05: return R1_KIND_SYSCALL;
+    case 0x0f07: return R1_KIND_SYSRET;
+    case 0x0faa: return R1_KIND_RSM;
+    case 0x0f37: case 0x0f78: case 0x0f79: return R1_KIND_VMX_SVM;
+    case 0x0fc7: return in->reg >= 6 && insn_has_mem(in) ? R1_KIND_VMX_SVM : 0;
+    case 0x0f38: return in->op3 == 0x80 || in->op3 == 0x81 ? R1_KIND_VMX_SVM : 0;
+    default: return 0;
+    }
+}

@@ -41,4 +41,9 @@ uint32_t insn_ea(const struct insn *in, const uint32_t gpr[8]);
 // The segment the memory operand uses: the override, else SS for esp/ebp bases, else DS.
 int insn_seg(const struct insn *in);
 
+// Catalogue kind (enum r1_kind, docs/design.md §2) of an instruction, 0 if it is not
+// sensitive: the runtime's side of rewriter/classify.py's table, which tests/test_catalogue.py
+// holds together with it.
+int insn_kind(const struct insn *in);
+
 #endif

@@ -23,8 +23,6 @@ int emu_fault(struct vcpu *v, int vector, uint32_t err);
 enum emu_result emulate(struct vcpu *v, const struct insn *in, uint32_t addr,
                         uint32_t next_orig, uint32_t next_run);
 
-// Catalogue kind (enum r1_kind) of an instruction, 0 if it is not sensitive.
-int insn_kind(const struct insn *in);
 extern const char *const kind_names[R1_KIND_MAX];
 
 // Guest stack operations (SS:ESP), for emulation and interrupt delivery.

@@ -4,7 +4,7 @@
     scripts/fetch-kernels.py NAME... | all | --list     (also: --refresh, -q)
 
 Prints the cached path of each kernel on stdout (progress on stderr). Names and behaviour:
-see rewriter/fetch.py (`ring1 fetch` is the same command). Cache: $RING1_CACHE, else
+see kernels/fetch.py (this is `ring1 fetch`, parsed by ring1's parser). Cache: $RING1_CACHE, else
 ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels. Exit: 2 unknown name, 26 network/apt failure,
 28 cache not writable, 30 unexpected package content (README.md's Exit status).
 """
@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from rewriter.fetch import main  # noqa: E402
+from kernels.fetch import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

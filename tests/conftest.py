@@ -4,7 +4,7 @@ to run the `ring1` command.
 
 Synthetic kernels are built in the tests themselves so that every address, block and site is
 known exactly; the sample kernels (samples/build/*.elf, `make -C samples`) and the real kernels
-(rewriter.fetch) cover the rest.
+(kernels.fetch) cover the rest.
 """
 
 from __future__ import annotations
@@ -316,9 +316,9 @@ def sample_rewritten(sample_elf, tmp_path_factory):
 
 
 def kernel(name: str) -> Path:
-    """A real kernel from Debian's archive (cached by rewriter.fetch); the test is skipped, not
+    """A real kernel from Debian's archive (cached by kernels.fetch); the test is skipped, not
     failed, only when the archive cannot be reached at all."""
-    from rewriter.fetch import FetchError, fetch
+    from kernels.fetch import FetchError, fetch
     try:
         return Path(fetch(name, progress=lambda m: None))
     except FetchError as e:

@@ -1,6 +1,6 @@
 """Real kernels boot under ring1 exactly as under QEMU (issue 4).
 
-GNU Mach 1.8 (Debian's gnumach-image-1.8-486, fetched by rewriter.fetch) is rewritten by
+GNU Mach 1.8 (Debian's gnumach-image-1.8-486, fetched by kernels.fetch) is rewritten by
 `ring1 rewrite` and booted by runtime/build/ring1-run with `--cmdline console=com0`. The
 reference transcript is generated at test time by QEMU from the UNPATCHED kernel (never from
 ring1), with the project's QEMU command line (samples/qemu.sh). Mach prints its banner, the

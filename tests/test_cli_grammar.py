@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from rewriter import __version__, abi, cli, errors, fetch as F, pipeline
+from kernels import fetch as F
+from rewriter import __version__, abi, cli, errors, pipeline
 
 from conftest import RING1, ROOT, assert_one_line_error, run_main, run_ring1
 

@@ -1,4 +1,4 @@
-"""Tests for rewriter/fetch.py (Debian kernel fetcher + bzImage -> vmlinux) and
+"""Tests for kernels/fetch.py (Debian kernel fetcher + bzImage -> vmlinux) and
 scripts/objdump-count.py.
 
 Everything runs offline except test_real_fetch_gnumach, which downloads Debian's GNU Mach
@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from rewriter import fetch as F
+from kernels import fetch as F
+from rewriter.cache import boot_root, kernels_root
+from rewriter.multiboot import find_multiboot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,13 +157,15 @@ def test_extract_vmlinux_payload_not_elf():
 
 
 def test_find_multiboot():
+    """The multiboot finder the fetcher checks a kernel with (rewriter/multiboot.py, the
+    loader's), and the fields its manifest records."""
     elf = make_elf(multiboot=True)
-    mb = F.find_multiboot(elf)
-    assert mb == {"offset": 0x100, "flags": 3}
-    assert F.find_multiboot(make_elf()) is None
+    mb = find_multiboot(elf)
+    assert mb.as_dict() == {"offset": 0x100, "flags": 3}
+    assert find_multiboot(make_elf()) is None
     bad = bytearray(elf)
     bad[0x108] ^= 1                          # checksum no longer adds up
-    assert F.find_multiboot(bytes(bad)) is None
+    assert find_multiboot(bytes(bad)) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,14 +342,23 @@ def test_script_wrapper_lists(cache):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch-kernels.py"), "bogus"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+    # one parser: the script is `ring1 fetch`, option for option
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch-kernels.py"), "--help"],
+                       capture_output=True, text=True)
+    ring1 = subprocess.run([sys.executable, "-m", "rewriter.cli", "fetch", "--help"],
+                           capture_output=True, text=True)
+    assert r.returncode == ring1.returncode == 0 and r.stdout == ring1.stdout
+    assert r.stdout.startswith("usage: ring1 fetch")
 
 
 def test_cache_root_env(monkeypatch, tmp_path):
+    """The fetched kernels' root and the boot cache's have one home (rewriter/cache.py)."""
     monkeypatch.delenv("RING1_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert F.cache_root() == tmp_path / "ring1" / "kernels"
+    assert kernels_root() == tmp_path / "ring1" / "kernels"
+    assert boot_root() == tmp_path / "ring1" / "boot"
     monkeypatch.setenv("RING1_CACHE", str(tmp_path / "x"))
-    assert F.cache_root() == tmp_path / "x"
+    assert kernels_root() == tmp_path / "x" and boot_root() == tmp_path / "x" / "boot"
 
 
 # --------------------------------------------------------------------------------------------

@@ -388,7 +388,7 @@ def test_linux686_boots_to_init_as_under_qemu(tmp_path):
     (rewrite cached, the Linux boot protocol) and QEMU -kernel -initrd -append print the same
     messages, in order, up to /init's line -- apart from LINUX_DIFFERENCES."""
     from conftest import kernel
-    from rewriter import fetch
+    from kernels import fetch
     kernel("linux686")
     bz = fetch.cached("linux686", "bzimage")
     o, init = tmp_path / "init.o", tmp_path / "init"
@@ -446,7 +446,7 @@ def test_linux686_runs_a_busybox_session_as_under_qemu(tmp_path):
     at the next exit) and no false repair of int3 padding (docs/code-copies.md); each stopped
     it before."""
     from conftest import kernel
-    from rewriter import fetch
+    from kernels import fetch
     kernel("linux686")
     kernel("busybox")
     bz = fetch.cached("linux686", "bzimage")
@@ -506,7 +506,7 @@ def test_linux686_zero_page_as_under_qemu(tmp_path, mem):
     what ring1's loader wrote equals what QEMU's loader, SeaBIOS and Linux's own real-mode setup
     wrote, but for ZERO_PAGE_DIFFERENCES."""
     from conftest import kernel
-    from rewriter import fetch
+    from kernels import fetch
     kernel("linux686")
     bz = fetch.cached("linux686", "bzimage")
     o, init = tmp_path / "init.o", tmp_path / "init"

@@ -1,4 +1,4 @@
-"""Real kernels nobody here wrote, from Debian's archive (rewriter.fetch caches them).
+"""Real kernels nobody here wrote, from Debian's archive (kernels.fetch caches them).
 
 GNU Mach 1.8 (and its -dbg build) is the CI kernel: `ring1 inspect`, `ring1 rewrite` and
 `ring1 verify` must all succeed, the output must be an ELF that readelf and LIEF read, and the

@@ -27,7 +27,7 @@ from rewriter import trampoline, verify as verify_mod
 from rewriter.abi import Kind, Tactic
 from rewriter.errors import BadInput
 
-from conftest import (EM_ARM, EM_X86_64, Prog, Seg, make_aout_kludge, make_elf32,
+from conftest import (EM_ARM, EM_X86_64, ROOT, Prog, Seg, make_aout_kludge, make_elf32,
                       multiboot_header)
 
 CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -158,6 +158,27 @@ def rewrite_bytes(raw: bytes, tmp_path: Path, name="k.elf", **opts):
     out = tmp_path / (name + ".r1")
     out.write_bytes(rw.patched.data)
     return src, out, rw
+
+
+# =============================================================================================
+# the stage list
+# =============================================================================================
+def test_one_stage_list(tmp_path):
+    """pipeline.STAGES is the one list of the stages: README.md draws it (pipeline.diagram()),
+    docs/design.md names the same stages in the same order, every module it names is one, and
+    a rewrite times exactly these stages, in this order."""
+    names = [s.name for s in pipeline.STAGES]
+    assert pipeline.diagram() in (ROOT / "README.md").read_text(), \
+        "README.md's stage diagram is not pipeline.diagram():\n" + pipeline.diagram()
+    design = (ROOT / "docs" / "design.md").read_text().splitlines()
+    line = next(ln for ln in design if "─► kernel.r1.elf" in ln)
+    assert [w.strip() for w in line.split("─►")][:len(names)] == names, line
+    for s in pipeline.STAGES:
+        for module, _ in s.modules:
+            assert (ROOT / "rewriter" / f"{module}.py").is_file(), module
+    raw, _ = tramp_kernel()
+    _, _, rw = rewrite_bytes(raw, tmp_path)
+    assert list(rw.analysis.timings) == names
 
 
 # =============================================================================================

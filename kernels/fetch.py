@@ -1,12 +1,17 @@
 """Download and cache real guest kernels from Debian's archive (`ring1 fetch NAME`).
 
-Stdlib only. Debian's own tools do the fetching: `dpkg --add-architecture i386` (once),
-`apt-get update` (tolerating a partial failure: one i386 index has been seen to fail its size
-check while the main archive's index loaded fine), `apt-cache` to resolve the package and
-version, `apt-get download` into a temporary directory (nothing is installed system-wide) and
-`dpkg-deb -x` to unpack it.
+Not part of the rewriter, and stdlib only: it checks what it fetched with the rewriter's
+stdlib-only format modules (rewriter/elf.py, multiboot.py, bzimage.py) and keeps it under the
+root rewriter/cache.py names. Its command line is `ring1 fetch`: rewriter/cli.py puts
+add_arguments() on ring1's parser and calls run(); main() is that same command (for
+scripts/fetch-kernels.py). Debian's own tools do the fetching: `dpkg --add-architecture i386`
+(once), `apt-get update` (tolerating a partial failure: one i386 index has been seen to fail
+its size check while the main archive's index loaded fine), `apt-cache` to resolve the package
+and version, `apt-get download` into a temporary directory (nothing is installed system-wide)
+and `dpkg-deb -x` to unpack it.
 
-Cache layout (root: $RING1_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels):
+Cache layout (root: rewriter.cache.kernels_root(), $RING1_CACHE, else
+${XDG_CACHE_HOME:-~/.cache}/ring1/kernels):
 
     <root>/<name>/manifest.json   written last and atomically: a kernel is cached iff its
                                   manifest exists and every file it lists has the listed size
@@ -18,7 +23,7 @@ Cache layout (root: $RING1_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels
 `extract_vmlinux(bzimage_bytes)` (rewriter/bzimage.py, re-exported here) turns an x86 bzImage
 back into the ELF vmlinux inside it.
 
-Exit statuses of main() (rewriter/errors.py's table, the same for every ring1 command): 0 ok,
+Exit statuses of run() (rewriter/errors.py's table, the same for every ring1 command): 0 ok,
 2 usage / unknown name, 26 network or apt failure, 28 the cache directory could not be created
 or written, 30 the package did not contain what was expected (no kernel file, bad bzImage,
 wrong ELF), 16 interrupted. None is 3, ring1's "internal error".
@@ -37,7 +42,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,12 +51,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .bzimage import BzImageError, _elf_extent, _elf_tables, extract_vmlinux
-from .errors import EXIT_BAD_INPUT, EXIT_CACHE, EXIT_CONTENT, EXIT_INTERRUPTED, EXIT_NETWORK
+from rewriter import elf
+from rewriter.bzimage import BzImageError, extract_vmlinux
+from rewriter.cache import kernels_root
+from rewriter.elf import EM_386, EM_X86_64
+from rewriter.errors import (EXIT_BAD_INPUT, EXIT_CACHE, EXIT_CONTENT, EXIT_INTERRUPTED,
+                             EXIT_NETWORK)
+from rewriter.multiboot import find_multiboot
 
 __all__ = [
-    "KERNELS", "FetchError", "BzImageError", "cache_root", "cached", "manifest", "fetch",
-    "extract_vmlinux", "elf_info", "find_multiboot", "main",
+    "KERNELS", "FetchError", "BzImageError", "cached", "manifest", "fetch", "extract_vmlinux",
+    "elf_info", "add_arguments", "run", "main",
 ]
 
 EXIT_USAGE = EXIT_BAD_INPUT
@@ -81,9 +90,6 @@ class KernelSpec:
         pat = self.package_re.strip("^$").replace(r"(\d+)", "*").replace("\\", "")
         return f"{pat}:{self.arch} (newest)"
 
-
-EM_386 = 3
-EM_X86_64 = 62
 
 KERNELS: dict[str, KernelSpec] = {s.name: s for s in [
     KernelSpec("gnumach", "GNU Mach 1.8, multiboot ELF32", "i386",
@@ -121,14 +127,6 @@ class FetchError(Exception):
 # Cache
 # --------------------------------------------------------------------------------------------
 
-def cache_root() -> Path:
-    env = os.environ.get("RING1_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "ring1" / "kernels"
-
-
 def _spec(name: str) -> KernelSpec:
     try:
         return KERNELS[name]
@@ -140,7 +138,7 @@ def _spec(name: str) -> KernelSpec:
 def manifest(name: str) -> dict | None:
     """The manifest of a completely cached kernel, else None. No network, no hashing."""
     _spec(name)
-    d = cache_root() / name
+    d = kernels_root() / name
     try:
         m = json.loads((d / "manifest.json").read_text())
         for f in m["files"].values():
@@ -156,7 +154,7 @@ def cached(name: str, role: str | None = None) -> Path | None:
     m = manifest(name)
     if m is None:
         return None
-    return cache_root() / name / m["files"][role or m["primary"]]["file"]
+    return kernels_root() / name / m["files"][role or m["primary"]]["file"]
 
 
 def _sha256(data: bytes) -> str:
@@ -339,7 +337,7 @@ def fetch(name: str, progress: Callable[[str], object] = print, refresh: bool = 
     spec = _spec(name)
     if not refresh and (p := cached(name)) is not None:
         return p
-    root = cache_root()
+    root = kernels_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -410,7 +408,7 @@ def _install(spec: KernelSpec, pkg: str, ver: str, deb_sha: str, unpacked: Path,
         raise FetchError(f"{pkg}: {files[primary][0]}: no multiboot header in its first 8 KiB",
                          EXIT_CONTENT)
 
-    dest = cache_root() / spec.name
+    dest = kernels_root() / spec.name
     dest.mkdir(parents=True, exist_ok=True)
     man = {
         "name": spec.name, "package": pkg, "arch": spec.arch, "version": ver,
@@ -425,7 +423,7 @@ def _install(spec: KernelSpec, pkg: str, ver: str, deb_sha: str, unpacked: Path,
         man["elf"] = {k: info[k] for k in
                       ("class", "machine", "entry", "text_size", "stripped", "exec_sections")}
     if mb is not None:
-        man["multiboot"] = mb
+        man["multiboot"] = mb.as_dict()
     old = manifest(spec.name)
     _write_atomic(dest / "manifest.json", (json.dumps(man, indent=2) + "\n").encode(),
                   tmpdir=work)
@@ -444,53 +442,36 @@ def _install(spec: KernelSpec, pkg: str, ver: str, deb_sha: str, unpacked: Path,
                  f"{' stripped' if info['stripped'] else ''}; executable sections: "
                  f"{', '.join(info['exec_sections']) or '(none)'}")
     if mb is not None:
-        progress(f"ring1 fetch: {spec.name}: multiboot header at file offset {mb['offset']:#x}, "
-                 f"flags {mb['flags']:#x}{' (a.out kludge)' if mb['flags'] & 0x10000 else ''}")
+        progress(f"ring1 fetch: {spec.name}: multiboot header at file offset {mb.offset:#x}, "
+                 f"flags {mb.flags:#x}{' (a.out kludge)' if mb.aout_kludge else ''}")
     return dest / files[primary][0]
 
 
 # --------------------------------------------------------------------------------------------
-# ELF + multiboot inspection (stdlib)
+# ELF inspection
 # --------------------------------------------------------------------------------------------
-
-SHT_NOBITS = 8
-SHT_SYMTAB = 2
-SHF_EXECINSTR = 0x4
-
 
 def elf_info(data: bytes) -> dict | None:
     """A small summary of an ELF image, or None if `data` is not ELF."""
-    t = _elf_tables(data)
-    if t is None:
+    h = elf.header(data)
+    if h is None:
         return None
-    cls, hdr, secs, segs = t
-    text = [s for s in secs if s.get("name") == ".text"]
-    execs = [s for s in secs if s["flags"] & SHF_EXECINSTR and s["type"] != SHT_NOBITS]
+    secs = elf.section_headers(data, h)
+    text = [s for s in secs if s.name == ".text"]
+    execs = [s for s in secs if s.flags & elf.SHF_EXECINSTR and s.type != elf.SHT_NOBITS]
     return {
-        "class": cls, "machine": hdr["machine"], "type": hdr["type"], "entry": hdr["entry"],
-        "text_size": text[0]["size"] if text else 0,
-        "exec_sections": [s["name"] for s in execs],
-        "exec_bytes": sum(s["size"] for s in execs),
-        "stripped": not any(s["type"] == SHT_SYMTAB for s in secs),
-        "sections": [{k: s[k] for k in ("name", "type", "flags", "addr", "offset", "size")}
+        "class": h.cls, "machine": h.machine, "type": h.type, "entry": h.entry,
+        "text_size": text[0].size if text else 0,
+        "exec_sections": [s.name for s in execs],
+        "exec_bytes": sum(s.size for s in execs),
+        "stripped": not any(s.type == elf.SHT_SYMTAB for s in secs),
+        "sections": [{k: getattr(s, k) for k in ("name", "type", "flags", "addr", "offset", "size")}
                      for s in secs],
-        "segments": segs,
-        "extent": _elf_extent(cls, hdr, secs, segs),
+        "segments": [{k: getattr(p, k) for k in ("type", "offset", "vaddr", "paddr", "filesz",
+                                                  "memsz", "flags")}
+                     for p in elf.program_headers(data, h)],
+        "extent": elf.extent(data, h),
     }
-
-
-def find_multiboot(data: bytes) -> dict | None:
-    """The multiboot (v1) header: 4-aligned in the first 8192 bytes, magic 0x1BADB002,
-    magic + flags + checksum == 0 (mod 2**32)."""
-    for off in range(0, min(8192, len(data)) - 11, 4):
-        magic, flags, csum = struct.unpack_from("<III", data, off)
-        if magic == 0x1BADB002 and (magic + flags + csum) & 0xFFFFFFFF == 0:
-            mb = {"offset": off, "flags": flags}
-            if flags & 0x10000 and off + 32 <= len(data):
-                (mb["header_addr"], mb["load_addr"], mb["load_end_addr"], mb["bss_end_addr"],
-                 mb["entry_addr"]) = struct.unpack_from("<5I", data, off + 12)
-            return mb
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,32 +482,35 @@ def _list() -> None:
     w = max(map(len, KERNELS))
     for s in KERNELS.values():
         m = manifest(s.name)
-        state = (f"cached {cache_root() / s.name / m['files'][m['primary']]['file']} "
+        state = (f"cached {kernels_root() / s.name / m['files'][m['primary']]['file']} "
                  f"({m['package']} {m['version']})") if m else "not cached"
         print(f"{s.name:<{w}}  {s.package_desc:<48}  {state}")
         print(f"{'':<{w}}  {s.description}")
 
 
-def main(argv: Iterable[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="ring1 fetch",
-        description="Download real guest kernels from Debian's archive into the ring1 cache "
-                    f"and print their paths. Names: {', '.join(KERNELS)}, or 'all'. Cache: "
-                    "$RING1_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/ring1/kernels.",
-        epilog="exit status: 2 unknown name/usage, 26 network/apt failure, 28 cache not "
-               "writable, 30 unexpected package content, 16 interrupted")
-    ap.add_argument("names", nargs="*", metavar="NAME")
-    ap.add_argument("--list", action="store_true", help="list known kernels and cache state")
-    ap.add_argument("--refresh", action="store_true",
-                    help="re-resolve and re-download even if cached (picks up a newer ABI)")
-    ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    args = ap.parse_args(list(argv) if argv is not None else None)
+DESCRIPTION = ("Download real guest kernels from Debian's archive into ring1's cache and "
+               "print their paths (progress on stderr). Cache: $RING1_CACHE, else "
+               "${XDG_CACHE_HOME:-~/.cache}/ring1/kernels; exit statuses: ring1 --help.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`ring1 fetch`'s arguments, on ring1's parser (rewriter/cli.py)."""
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"{', '.join(KERNELS)}, or 'all'")
+    p.add_argument("--list", action="store_true",
+                   help="list the known kernels and whether each is cached")
+    p.add_argument("--refresh", action="store_true",
+                   help="re-resolve and re-download even if cached (picks up a newer ABI)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`ring1 fetch` with add_arguments()'s arguments parsed; returns the exit status."""
     if args.list:
         _list()
         return 0
     if not args.names:
-        ap.print_usage(sys.stderr)
-        print("ring1 fetch: error: name a kernel, 'all' or --list", file=sys.stderr)
+        print("ring1 fetch: error: name a kernel, 'all' or --list (ring1 fetch --help lists "
+              "the options)", file=sys.stderr)
         return EXIT_USAGE
     names: list[str] = []
     for n in args.names:
@@ -550,7 +534,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             print(f"ring1 fetch: error: {n}: {e}", file=sys.stderr)
             return e.status
         except OSError as e:            # the cache directory itself: permissions, disk full
-            print(f"ring1 fetch: error: {n}: cache I/O under {cache_root()}: {e}",
+            print(f"ring1 fetch: error: {n}: cache I/O under {kernels_root()}: {e}",
                   file=sys.stderr)
             return EXIT_CACHE
         except KeyboardInterrupt:
@@ -558,6 +542,12 @@ def main(argv: Iterable[str] | None = None) -> int:
             return EXIT_INTERRUPTED
         print(path, flush=True)
     return 0
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """`ring1 fetch ARGV...`, parsed by ring1's own parser (one grammar for both spellings)."""
+    from rewriter.cli import main as ring1_main
+    return ring1_main(["fetch", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
