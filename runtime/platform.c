@@ -146,6 +146,28 @@ static uint32_t pci_peek(void *o, uint16_t off, int size, uint32_t *val)
     *val = pci_host_read(o, off, size);
     return PIO_PEEK_ALWAYS;
 }
+// PIIX4 power management: the PM block answers where PMBA puts it while PMREGMISC enables
+// it -- SeaBIOS's 0x600, where it is registered; moved elsewhere or disabled, nothing
+// answers there (a moved block is not followed: not modelled).
+static uint32_t unassigned_in(uint16_t port, int size)
+{
+    return port & (size - 1) ? 0 : size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+}
+static uint32_t pm_in(void *o, uint16_t off, int size)
+{
+    if (pci_piix4_pm_base(&plat.pci) != PIIX4_PM_BASE)
+        return unassigned_in((uint16_t)(PIIX4_PM_BASE + off), size);
+    return piix4_pm_read(o, off, size);
+}
+static void pm_out(void *o, uint16_t off, int size, uint32_t v)
+{
+    if (pci_piix4_pm_base(&plat.pci) == PIIX4_PM_BASE)
+        piix4_pm_write(o, off, size, v);
+}
+static uint32_t gpe_in(void *o, uint16_t off, int size) { (void)size; return piix4_gpe_read(o, off); }
+static void gpe_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; piix4_gpe_write(o, off, (uint8_t)v); }
+static uint32_t apm_in(void *o, uint16_t off, int size) { (void)size; return piix4_apm_read(o, off); }
+static void apm_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; piix4_apm_write(o, off, (uint8_t)v); }
 static uint32_t rcr_in(void *o, uint16_t off, int size) { (void)off; (void)size; return pci_rcr_read(o); }
 static void machine_reset(void *opaque);
 static void rcr_out(void *o, uint16_t off, int size, uint32_t v)
@@ -395,6 +417,20 @@ static void machine_reset(void *opaque)
     vcpu_stop(the_vcpu, STATUS_RESET, NULL);
 }
 
+// ACPI soft off (SLP_TYP 0 or S4 with SLP_EN): QEMU's machine shuts down and QEMU exits 0;
+// so does ring1. Suspend to RAM (S3) would need the firmware's resume path: not emulated.
+static void pm_sleep(void *opaque, enum piix4_sleep what)
+{
+    (void)opaque;
+    if (what == PIIX4_SUSPEND) {
+        vcpu_stop(the_vcpu, STATUS_UNSUPPORTED, "the guest put the machine into ACPI sleep "
+                  "state S3 (suspend to RAM): not emulated");
+        return;
+    }
+    rlog("ring1-run: the guest powered the machine off\n");
+    vcpu_stop(the_vcpu, STATUS_POWEROFF, NULL);
+}
+
 // The A20 line: port 0x92 and the keyboard controller's output port both drive it (the last
 // write wins, as in QEMU).
 static void a20_gate(void *opaque, bool on)
@@ -583,6 +619,14 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(PIIX3_RCR_PORT, 1, "piix3-rcr", 1, rcr_in, rcr_out, &plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
     pio_set_cacheable(PCI_CONFIG_ADDRESS, pci_peek, NULL);
+    pci_add_piix4_pm(&plat.pci, PIIX4_PM_BASE, PIIX4_SMB_BASE);
+    plat.pm.sci = (struct irq_line){isa_irq, NULL, PIIX4_SCI_IRQ};
+    plat.pm.now = pit_now;
+    plat.pm.sleep = pm_sleep;
+    piix4_pm_init(&plat.pm);
+    pio_register(PIIX4_PM_BASE, PIIX4_PM_SIZE, "piix4-pm", 0, pm_in, pm_out, &plat.pm);
+    pio_register(PIIX4_GPE0_BASE, PIIX4_GPE0_LEN, "piix4-gpe0", 1, gpe_in, gpe_out, &plat.pm);
+    pio_register(APM_CNT_PORT, 2, "apm", 1, apm_in, apm_out, &plat.pm);
     rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;
     plat.rtc.arm = rtc_arm;
@@ -676,6 +720,9 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
         vga_init(&plat.vga);
         firmware_vga_text();
         pci_add_std_vga(&plat.pci);
+        // APMC: with a VGA, SeaBIOS's last SMI command is its call into 32-bit code through
+        // SMM (CALL32SMM_CMDID), read under QEMU by pcprobe; without one, its SMM set-up's 0.
+        plat.pm.apmc = APM_CALL32SMM;
         pio_register(VGA_PORT_FIRST, VGA_PORT_COUNT, "vga", 1, vga_in, vga_out, &plat.vga);
         pio_set_cacheable(VGA_PORT_FIRST, vga_peek_port, NULL);
     }

@@ -20,6 +20,7 @@
 #include "dev/lapic.h"
 #include "dev/mc146818.h"
 #include "dev/pci.h"
+#include "dev/piix4_pm.h"
 #include "dev/port92.h"
 #include "dev/testdev.h"
 #include "dev/portb.h"
@@ -46,6 +47,7 @@ struct platform {
     struct debugexit dbg;
     struct post_port post;
     struct pci_host pci;
+    struct piix4_pm pm;    // PIIX4 power management (00:01.3): ACPI PM registers, APM ports
     struct portb portb;
     struct mc146818 rtc;
     struct ata_channel ata[2];   // primary (0x1f0, IRQ 14), secondary (0x170, IRQ 15)

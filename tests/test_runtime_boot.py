@@ -829,6 +829,16 @@ def test_machine_reset_matches_qemu(how):
     assert "no reset" not in out and out.count("rcr=") == (2 if how == "cf9" else 1)
 
 
+def test_acpi_soft_off_matches_qemu():
+    """ACPI_ENABLE written to the APM port sets SCI_EN, the PM timer runs, and SLP_EN with
+    SLP_TYP 0 in PIIX4's PM1a_CNT turns the machine off: QEMU exits 0, and so does ring1."""
+    rc_q, ref = qemu(guest("reset"), append="s5")
+    rc, out, err = run(guest("reset"), "--cmdline", "s5")
+    assert (rc_q, rc) == (0, 0) and out == ref, (out, ref, err)
+    assert "pm timer runs: yes" in out and "no reset" not in out, out
+    assert "the guest powered the machine off" in err, err
+
+
 def _ata_images(d):
     """Disk index 0 (8 MiB, a byte pattern per sector) and index 3 (1 MiB)."""
     a = bytearray(8 << 20)
@@ -1652,10 +1662,6 @@ PROBE_DIFFERENCES = [
     (r"pci(\.barsize)? 0x0*9[0-9a-f]{2}", "ref none pc", "PIIX3 IDE 00:01.1 is not "
      "modelled: its bus-master DMA (BAR4) is not emulated, so ring1 offers no function a "
      "driver would use for it"),
-    (r"pci(\.barsize)? 0x0*b[0-9a-f]{2}", "ref none pc", "PIIX4 power management 00:01.3 "
-     "is not modelled (no ACPI PM timer, SMBus or SMI)"),
-    (r"io 0xb[23]", "ref none pc", "APM control/status of PIIX4 PM (00:01.3, not modelled): "
-     "what SeaBIOS last wrote there; unassigned (0xff) on ring1"),
     (r"msr(\.wr)? 0x00000034", "ref none pc", "MSR_SMI_COUNT: the SMIs SeaBIOS raised (1 "
      "to 11 by machine); ring1 has no SMM"),
     (r"io 0x20", "ref none pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
@@ -1671,7 +1677,8 @@ PROBE_DIFFERENCES = [
      "none on ring1"),
     (r"cmos 0x1[04]", "pc", "the floppy drive of QEMU's default machine: CMOS drive type "
      "(0x10) and the equipment byte's diskette bit (0x14); ring1's controller has no drive"),
-    (r"io 0x37[89a]", "pc", "parallel port LPT1 (QEMU's default): none on ring1"),
+    (r"io 0x37[89a]|pci 0xb5f", "pc", "parallel port LPT1 (QEMU's default): none on ring1 "
+     "(0xb5f: PIIX4 PM's device resource bit for it)"),
     (r"io 0x17[1-6]", "pc", "the IDE CD-ROM on the secondary channel (QEMU's default): none "
      "on ring1"),
     (r"io 0x3d5|vga\.crtc 0x[ef]", "pc", "the cursor location: the e1000's option ROM "
