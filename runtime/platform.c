@@ -25,7 +25,7 @@
 
 struct platform plat;
 static struct vcpu *the_vcpu;
-static timer_t pit_timer, lapic_host_timer, rtc_host_timer;
+static timer_t pit_timer, lapic_host_timer, rtc_host_timer, hpet_host_timer;
 static int stdin_flags = -1;   // restored at exit: O_NONBLOCK is shared with our parent
 
 void platform_restore_stdin(void)
@@ -273,6 +273,26 @@ static void isa_irq(void *opaque, int irq, int level)
     ioapic_set_irq(&plat.ioapic, irq == 0 ? 2 : (unsigned)irq, level);
 }
 
+// The 8254's IRQ 0 and the RTC's IRQ 8 reach the ISA bus through the HPET, which cuts them
+// off in legacy replacement mode (QEMU's wiring).
+static void pit_rtc_irq(void *opaque, int irq, int level)
+{
+    (void)opaque;
+    hpet_legacy_irq(&plat.hpet, irq == 0 ? HPET_LEGACY_PIT : HPET_LEGACY_RTC, level);
+}
+
+static void ioapic_pin(void *opaque, int pin, int level);
+
+// The HPET's interrupts: GSIs 0-15 are the ISA lines (to both controllers), the rest IOAPIC
+// inputs only (routes past the IOAPIC's 24 are connected to nothing, as on QEMU).
+static void hpet_irq(void *opaque, unsigned gsi, int level)
+{
+    if (gsi < 16)
+        isa_irq(opaque, (int)gsi, level);
+    else if (gsi < IOAPIC_NPINS)
+        ioapic_pin(opaque, (int)gsi, level);
+}
+
 // The guest's time (clock.c), for the PIT and the local APIC timer.
 static uint64_t pit_now(void *opaque)
 {
@@ -296,6 +316,17 @@ static void arm_host_timer(timer_t t, uint64_t first_ns, uint64_t period_ns)
         .it_interval = {(time_t)(period_ns / 1000000000u), (long)(period_ns % 1000000000u)},
     };
     timer_settime(t, 0, &its, NULL);
+}
+
+// The HPET's next comparator deadline, in the guest's time: a one-shot host timer that far
+// from now.
+static void hpet_arm(void *opaque, uint64_t deadline_ns)
+{
+    (void)opaque;
+    uint64_t now = clock_ns();
+    arm_host_timer(hpet_host_timer, deadline_ns ? (deadline_ns > now ? deadline_ns - now : 1) : 0,
+                   0);
+    plat.hpet_timer_armed = deadline_ns != 0;
 }
 
 static void lapic_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
@@ -359,6 +390,8 @@ static void lapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
     if (size == 4)
         lapic_write(o, off, v);
 }
+static uint32_t hpet_mmio_read(void *o, uint32_t off, int size) { return hpet_read(o, off, size); }
+static void hpet_mmio_write(void *o, uint32_t off, int size, uint32_t v) { hpet_write(o, off, size, v); }
 static uint32_t ioapic_mmio_read(void *o, uint32_t off, int size)
 {
     uint32_t v = ioapic_read(o, off & ~3u);
@@ -490,7 +523,7 @@ static bool fw_cfg_mem_write(void *opaque, uint64_t addr, const void *buf, uint3
 // with one CPU (hw/i386/fw_cfg.c, hw/i386/pc.c, hw/nvram/fw_cfg.c; read back by
 // tests/guest/fwcfg.c), less what only its firmware uses and ring1 has no firmware for (the
 // ACPI tables and their loader script, SMBIOS, the option ROMs and the multiboot loader's
-// items, the HPET's description: the test lists each).
+// items: the test lists each).
 static void fw_cfg_pc(struct fw_cfg *s, uint32_t ram_size)
 {
     static const uint8_t zeros[16];
@@ -507,6 +540,14 @@ static void fw_cfg_pc(struct fw_cfg *s, uint32_t ram_size)
     ok &= fw_cfg_add_bytes(s, FW_CFG_NUMA, zeros, 16);
     ok &= fw_cfg_add_i32(s, FW_CFG_IRQ0_OVERRIDE, 1);
     ok &= fw_cfg_add_bytes(s, FW_CFG_E820_TABLE, zeros, 4);   // no reserved ranges
+    // The HPETs, for the firmware's ACPI HPET table (QEMU's struct hpet_fw_config, packed):
+    // their count, then per HPET its capabilities' low half, address, minimum tick (QEMU
+    // leaves it 0) and page protection, room for 8.
+    uint8_t hpets[1 + 8 * 15] = {1};
+    uint32_t id = hpet_read(&plat.hpet, HPET_ID, 4), base = HPET_BASE;
+    memcpy(hpets + 1, &id, 4);
+    memcpy(hpets + 5, &base, 4);
+    ok &= fw_cfg_add_bytes(s, FW_CFG_HPET, hpets, sizeof hpets);
     // The files, by name. bootorder: the boot device QEMU's -kernel gives (its multiboot
     // option ROM); boot-fail-wait: no -boot reboot-timeout (-1); system-states: S3 and S4
     // disabled (QEMU's PIIX4 defaults); e820: all RAM below 4 GiB (ring1's --mem is at most
@@ -590,7 +631,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     uart16550_init(&plat.com1);
     pit_timer = host_timer(CLOCK_MONOTONIC, SIG_PIT);
     plat.pit.ops = (struct i8254_ops){pit_now, pit_arm, NULL};
-    plat.pit.irq0 = (struct irq_line){isa_irq, NULL, PIT_IRQ};
+    plat.pit.irq0 = (struct irq_line){pit_rtc_irq, NULL, PIT_IRQ};
     plat.pit.min_period_ns = PIT_TIMER_FLOOR_NS;
     i8254_init(&plat.pit);
     plat.dbg = (struct debugexit){debug_exit, NULL};
@@ -630,7 +671,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;
     plat.rtc.arm = rtc_arm;
-    plat.rtc.irq = (struct irq_line){isa_irq, NULL, RTC_IRQ};
+    plat.rtc.irq = (struct irq_line){pit_rtc_irq, NULL, RTC_IRQ};
     plat.rtc.min_period_ns = PIT_TIMER_FLOOR_NS;
     mc146818_init(&plat.rtc, ram_size);
     pio_register(RTC_PORT_INDEX, 2, "rtc", 1, rtc_in, rtc_out, &plat.rtc);
@@ -678,6 +719,10 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     ioapic_init(&plat.ioapic);
     mmio_register(IOAPIC_BASE_DEFAULT, IOAPIC_SIZE, "ioapic", ioapic_mmio_read,
                   ioapic_mmio_write, &plat.ioapic);
+    hpet_host_timer = host_timer(CLOCK_MONOTONIC, SIG_HPET);
+    plat.hpet.ops = (struct hpet_ops){pit_now, hpet_arm, hpet_irq, NULL};
+    hpet_init(&plat.hpet);
+    mmio_register(HPET_BASE, HPET_LEN, "hpet", hpet_mmio_read, hpet_mmio_write, &plat.hpet);
 
     plat.fdc.irq = (struct irq_line){isa_irq, NULL, FDC_IRQ};
     i82078_init(&plat.fdc);
@@ -793,6 +838,10 @@ void platform_async(struct vcpu *v, uint32_t bits)
         stats_count("lapic-timer-tick");
         lapic_timer(&plat.lapic);
     }
+    if (bits & ASYNC_HPET) {
+        stats_count("hpet-timer");
+        hpet_expire(&plat.hpet);
+    }
     if (bits & ASYNC_RTC) {
         stats_count("rtc-timer");
         mc146818_timer(&plat.rtc);   // integer arithmetic only: no host_fpu_begin needed
@@ -892,7 +941,8 @@ void platform_print_screen(FILE *file)
 }
 
 // ---- skipping the guest's time (clock.c) ----------------------------------------------------
-static timer_t *const host_timers[] = {&pit_timer, &lapic_host_timer, &rtc_host_timer};
+static timer_t *const host_timers[] = {&pit_timer, &lapic_host_timer, &rtc_host_timer,
+                                       &hpet_host_timer};
 
 uint64_t platform_next_timer_ns(void)
 {
@@ -949,9 +999,25 @@ static bool isa_line_open(unsigned irq)
     return pic || ioapic;
 }
 
+// An HPET comparator armed on a line that reaches the processor.
+static bool hpet_can_wake(void)
+{
+    if (!plat.hpet_timer_armed)
+        return false;
+    for (unsigned i = 0; i < HPET_TIMERS; i++) {
+        int gsi = hpet_timer_gsi(&plat.hpet, i);
+        if (gsi >= 0 && plat.hpet.timer[i].deadline_ns &&
+            (gsi < 16 ? isa_line_open((unsigned)gsi)
+                      : gsi < IOAPIC_NPINS && lapic_on() &&
+                            !(plat.ioapic.redtbl[gsi] & IOAPIC_MASKED)))
+            return true;
+    }
+    return false;
+}
+
 bool platform_can_wake(void)
 {
-    return (plat.timer_armed && isa_line_open(PIT_IRQ)) ||
+    return (plat.timer_armed && isa_line_open(PIT_IRQ)) || hpet_can_wake() ||
            (plat.rtc_timer_armed && isa_line_open(RTC_IRQ)) ||
            (plat.lapic_timer_armed && lapic_on() &&
             !(plat.lapic.lvt[LVT_TIMER] & LAPIC_LVT_MASKED)) ||

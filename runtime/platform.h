@@ -11,6 +11,7 @@
 #include "dev/ata.h"
 #include "dev/debugexit.h"
 #include "dev/fw_cfg.h"
+#include "dev/hpet.h"
 #include "dev/i8237.h"
 #include "dev/i8254.h"
 #include "dev/i8042.h"
@@ -57,6 +58,7 @@ struct platform {
     struct port92 port92;
     struct lapic lapic;
     struct ioapic ioapic;
+    struct hpet hpet;      // at 0xFED00000; the 8254's and the RTC's lines pass through it
     struct fw_cfg fw_cfg;  // QEMU's firmware configuration device (ports 0x510-0x51B)
     struct testdev *testdev;   // QEMU's pc-testdev (--testdev), or NULL
     struct vga vga;        // --vga std, the default (has_vga); --vga none: ports unassigned
@@ -71,7 +73,7 @@ struct platform {
     bool kbd_in_ready;     // kbd_in may have bytes (cleared at EAGAIN, set again by SIGIO)
     uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard
     unsigned kbd_head, kbd_len;
-    bool timer_armed, lapic_timer_armed, rtc_timer_armed;
+    bool timer_armed, lapic_timer_armed, rtc_timer_armed, hpet_timer_armed;
     uint64_t activity;     // bumped by what the guest does besides keeping time (see below)
     uint64_t serial_limit; // COM1 output bytes written at most (0: no limit), --serial-limit
     uint64_t serial_bytes, serial_dropped;

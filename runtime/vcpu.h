@@ -142,6 +142,7 @@ struct vcpu {
 #define ASYNC_LAPIC    0x20u  // the local APIC timer's host timer expired
 #define ASYNC_RTC      0x40u  // the RTC's host timer expired
 #define ASYNC_SPIN     0x80u  // the guest spun in a wait loop for a while (clock.c)
+#define ASYNC_HPET     0x100u // the HPET's host timer expired
 
 extern struct vcpu vcpu0;
 extern bool vcpu_trace;   // --trace: one line per exit on stderr
