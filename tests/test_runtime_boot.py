@@ -1667,8 +1667,6 @@ PROBE_DIFFERENCES = [
     (r"io 0x20", "ref none pc", "8259A IRR: on QEMU, IRQ 4 latched by SeaBIOS's serial probe, "
      "and IRQ 0 once the counter 0 SeaBIOS left running ticks (ring1's is idle until a kernel "
      "programs it): ring1 starts with nothing pending"),
-    (r"acpi\.rsdp 0x0+", "ref none pc", "ACPI tables (SeaBIOS's, from QEMU's fw_cfg) are not "
-     "modelled: a kernel finds the MP tables"),
     (r"msr 0x00000010", "ref none pc", "rdmsr of the TSC: QEMU 7.2's TCG has no case for it "
      "and reads 0; ring1 reads the counter, as hardware does"),
     # QEMU's default pc machine has devices ring1's machine leaves out.
