@@ -17,6 +17,7 @@
 #include "dev/hpet.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
+#include "dev/mc146818.h"
 #include "dev/piix4_pm.h"
 #include "mem.h"
 
@@ -252,7 +253,7 @@ static uint32_t acpi_fadt(struct acpi_buf *b, uint32_t facs, uint32_t dsdt)
     x[92] = PIIX4_GPE0_LEN;                      // GPE0_BLK_LEN
     le16(x + 96, 0xfff);                         // P_LVL2_LAT: no C2
     le16(x + 98, 0xfff);                         // P_LVL3_LAT: no C3
-    x[108] = 0x32;                               // CENTURY: the CMOS byte
+    x[108] = RTC_CENTURY;                        // CENTURY: the CMOS byte
     // Flags: WBINVD, PROC_C1, SLP_BUTTON, RTC_S4, USE_PLATFORM_CLOCK.
     le32(x + 112, 1u << 0 | 1u << 2 | 1u << 5 | 1u << 7 | 1u << 15);
     return acpi_table(b, "FACP", 1, f, sizeof f);
@@ -399,7 +400,7 @@ static uint32_t acpi_hpet(struct acpi_buf *b)
 {
     uint8_t h[56 - ACPI_HDR];
     memset(h, 0, sizeof h);
-    le32(h, 0x8086a201);                 // event timer block ID: the HPET's capabilities
+    le32(h, HPET_BLOCK_ID);              // event timer block ID: the HPET's capabilities
     // BASE_ADDRESS: a generic address in system memory (space 0, widths 0).
     uint64_t base = HPET_BASE;
     memcpy(h + 8, &base, 8);

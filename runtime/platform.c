@@ -544,7 +544,7 @@ static void fw_cfg_pc(struct fw_cfg *s, uint32_t ram_size)
     // their count, then per HPET its capabilities' low half, address, minimum tick (QEMU
     // leaves it 0) and page protection, room for 8.
     uint8_t hpets[1 + 8 * 15] = {1};
-    uint32_t id = hpet_read(&plat.hpet, HPET_ID, 4), base = HPET_BASE;
+    uint32_t id = HPET_BLOCK_ID, base = HPET_BASE;
     memcpy(hpets + 1, &id, 4);
     memcpy(hpets + 5, &base, 4);
     ok &= fw_cfg_add_bytes(s, FW_CFG_HPET, hpets, sizeof hpets);

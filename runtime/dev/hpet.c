@@ -160,10 +160,9 @@ void hpet_init(struct hpet *s)
     struct hpet_ops ops = s->ops;
     memset(s, 0, sizeof *s);
     s->ops = ops;
-    // 64-bit main counter, LegacyReplacementRoute capable, Intel's vendor ID; the number of
-    // timers less one; the period in femtoseconds.
-    s->capability = 0x8086a001ull | (uint64_t)(HPET_TIMERS - 1) << 8 |
-                    (uint64_t)(HPET_CLK_PERIOD_NS * 1000000ull) << 32;
+    // The block ID; the period in femtoseconds.
+    _Static_assert(((HPET_BLOCK_ID >> 8) & 0x1f) == HPET_TIMERS - 1, "timers in the block ID");
+    s->capability = HPET_BLOCK_ID | (uint64_t)(HPET_CLK_PERIOD_NS * 1000000ull) << 32;
     for (unsigned i = 0; i < HPET_TIMERS; i++) {
         struct hpet_timer *t = &s->timer[i];
         t->cmp = ~0ull;

@@ -22,6 +22,9 @@
 #define HPET_TIMERS          3
 #define HPET_CLK_PERIOD_NS   10
 #define HPET_INTCAP          0x4        // QEMU's i440FX: IOAPIC input 2 only
+// The capabilities' low half (the ACPI HPET table's event timer block ID): Intel's vendor ID,
+// LegacyReplacementRoute capable, a 64-bit counter, HPET_TIMERS - 1, revision 1.
+#define HPET_BLOCK_ID        0x8086a201u
 
 #define HPET_ID              0x000
 #define HPET_PERIOD          0x004
