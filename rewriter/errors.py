@@ -15,7 +15,8 @@ EXIT_CONTENT = 30        # fetch: the archive's package is not what ring1 expect
 # (status, meaning, commands). Odd statuses of run and boot are the guest's, so ring1's own
 # verdicts there are even (an internal error of run or boot is 14, not 3).
 EXIT_TABLE = [
-    ("0", "success (a guest that ran: see the odd statuses)", "every command"),
+    ("0", "success (a guest that ran: see the odd statuses; one that turned the machine off "
+          "through ACPI, as QEMU exits)", "every command"),
     ("1", "verification failed, or an image of a batch failed", "verify, rewrite"),
     ("2", "bad input: a bad option or value, an unreadable or unusable file (not an i386 "
           "kernel, already patched, a disk another ring1 has open), an unwritable output; "

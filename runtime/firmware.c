@@ -3,8 +3,10 @@
 // table, the BIOS data area (IBM PC/AT Technical Reference, "BIOS Data Area"), the extended
 // BIOS data area with the fixed-disk parameter tables, and the MultiProcessor floating
 // pointer and configuration table (Intel MultiProcessor Specification 1.4, chapter 4): one
-// processor, the ISA and PCI buses, the IOAPIC and its ISA interrupt assignments. No code:
-// there is no BIOS to call, no BIOS32 service directory, no ACPI tables.
+// processor, the ISA and PCI buses, the IOAPIC and its ISA interrupt assignments; and the ACPI
+// tables SeaBIOS installs from QEMU's fw_cfg (ACPI 1.0b, QEMU's hw/i386/acpi-build.c), its
+// DSDT a minimal one (acpi_tables). No code: there is no BIOS to call, no BIOS32 service
+// directory.
 #include "firmware.h"
 
 #include <string.h>
@@ -12,8 +14,11 @@
 
 #include "clock.h"
 #include "cpuid.h"
+#include "dev/hpet.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
+#include "dev/mc146818.h"
+#include "dev/piix4_pm.h"
 #include "mem.h"
 
 #define IVT_DEFAULT   0xf000ff53u      // SeaBIOS's default handler (an iret)
@@ -171,6 +176,266 @@ static void mptable(void)
     memcpy(mem_phys(MP_FLOAT_ADDR, 16), fp, 16);
 }
 
+// ---- ACPI -----------------------------------------------------------------------------------
+// The tables of QEMU 7.2's pc machine (i440FX, PIIX4 PM) as SeaBIOS's table loader leaves
+// them: the root pointer in the F segment (ACPI_RSDP_ADDR); FACS, DSDT, FADT, MADT, HPET and
+// WAET, then the RSDT, one after the other from the bottom of the reserved top 128 KiB of RAM
+// (BIOS_RESERVED_TOP), the FACS 64-byte aligned. The same headers (OEM "BOCHS ", table
+// "BXPC", revision 1 everywhere: QEMU keeps the FADT at ACPI 1.0 for the i440FX machine) and
+// the same contents, but for the DSDT.
+//
+// The DSDT is a minimal one (acpi_dsdt): the PCI host bridge \_SB.PCI0 (PNP0A03, with the
+// bus range and the I/O and memory windows of QEMU's: an OS scans PCI bus 0 through it) and
+// \_S5 (SLP_TYP 0 for PM1a and PM1b, as QEMU's: an OS can turn the machine off). Not there,
+// unlike QEMU's: the host bridge's _PRT routing and the PCI interrupt link devices LNKA-LNKD
+// and LNKS, PCI hotplug, the ISA devices (serial port, RTC, keyboard and mouse, floppy
+// controller, the HPET's PNP0103), processor objects and CPU hotplug, the GPE methods, and
+// \_S3/\_S4 (S3 is not emulated). An OS finds the ISA devices at their legacy addresses; a
+// PCI device's interrupt has no route (none of ring1's PCI functions has a driver that needs
+// one).
+#define ACPI_HDR 36
+
+struct acpi_buf {
+    uint8_t *p;        // guest memory at base
+    uint32_t base, len;
+};
+
+static void acpi_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
+{
+    memset(t, 0, ACPI_HDR);
+    memcpy(t, sig, 4);
+    memcpy(t + 4, &len, 4);
+    t[8] = rev;
+    memcpy(t + 10, "BOCHS ", 6);         // OEM ID
+    memcpy(t + 16, "BXPC    ", 8);       // OEM table ID
+    uint32_t one = 1;
+    memcpy(t + 24, &one, 4);             // OEM revision
+    memcpy(t + 28, "BXPC", 4);           // creator ID
+    memcpy(t + 32, &one, 4);             // creator revision
+}
+
+// Append a table of len bytes (its header and checksum filled in); its guest address.
+static uint32_t acpi_table(struct acpi_buf *b, const char *sig, uint8_t rev, const uint8_t *body,
+                           uint32_t body_len)
+{
+    uint8_t *t = b->p + b->len;
+    uint32_t len = ACPI_HDR + body_len, at = b->base + b->len;
+    acpi_header(t, sig, len, rev);
+    memcpy(t + ACPI_HDR, body, body_len);
+    t[9] = checksum(t, len);
+    b->len += len;
+    return at;
+}
+
+static void le16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void le32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+// FADT revision 1 (ACPI 1.0b §5.2.5), QEMU's build_fadt with its PIIX4 values.
+static uint32_t acpi_fadt(struct acpi_buf *b, uint32_t facs, uint32_t dsdt)
+{
+    uint8_t f[116 - ACPI_HDR];
+    memset(f, 0, sizeof f);
+    uint8_t *x = f - ACPI_HDR;   // offsets as in the specification
+    le32(x + 36, facs);                          // FIRMWARE_CTRL
+    le32(x + 40, dsdt);
+    x[44] = 1;                                   // INT_MODEL: multiple APIC
+    le16(x + 46, PIIX4_SCI_IRQ);                 // SCI_INT
+    le32(x + 48, APM_CNT_PORT);                  // SMI_CMD
+    x[52] = APM_ACPI_ENABLE;
+    x[53] = APM_ACPI_DISABLE;
+    le32(x + 56, PIIX4_PM_BASE + PM1_STS);       // PM1a_EVT_BLK
+    le32(x + 64, PIIX4_PM_BASE + PM1_CNT);       // PM1a_CNT_BLK
+    le32(x + 76, PIIX4_PM_BASE + PM_TMR);        // PM_TMR_BLK
+    le32(x + 80, PIIX4_GPE0_BASE);               // GPE0_BLK
+    x[88] = 4;                                   // PM1_EVT_LEN
+    x[89] = 2;                                   // PM1_CNT_LEN
+    x[91] = 4;                                   // PM_TMR_LEN
+    x[92] = PIIX4_GPE0_LEN;                      // GPE0_BLK_LEN
+    le16(x + 96, 0xfff);                         // P_LVL2_LAT: no C2
+    le16(x + 98, 0xfff);                         // P_LVL3_LAT: no C3
+    x[108] = RTC_CENTURY;                        // CENTURY: the CMOS byte
+    // Flags: WBINVD, PROC_C1, SLP_BUTTON, RTC_S4, USE_PLATFORM_CLOCK.
+    le32(x + 112, 1u << 0 | 1u << 2 | 1u << 5 | 1u << 7 | 1u << 15);
+    return acpi_table(b, "FACP", 1, f, sizeof f);
+}
+
+// MADT (§5.2.10): the local APIC and the IOAPIC, ISA IRQ 0 on GSI 2, the PCI interrupts
+// (IRQs 5, 9, 10, 11: QEMU's PCI IRQ mask) level-triggered active high, LINT1 as NMI.
+static uint32_t acpi_madt(struct acpi_buf *b)
+{
+    uint8_t m[120 - ACPI_HDR];
+    memset(m, 0, sizeof m);
+    unsigned n = 0;
+    le32(m + n, LAPIC_BASE_DEFAULT);
+    le32(m + n + 4, 1);                                   // PCAT_COMPAT: there are 8259As
+    n += 8;
+    static const uint8_t lapic[8] = {0, 8, 0, 0, 1, 0, 0, 0};   // processor 0, APIC 0, enabled
+    memcpy(m + n, lapic, 8);
+    n += 8;
+    uint8_t io[12] = {1, 12, 0, 0};                       // IOAPIC 0, GSI base 0
+    le32(io + 4, IOAPIC_BASE_DEFAULT);
+    memcpy(m + n, io, 12);
+    n += 12;
+    static const uint8_t irqs[] = {0, 5, 9, 10, 11};
+    for (unsigned i = 0; i < sizeof irqs; i++) {
+        uint8_t iso[10] = {2, 10, 0, irqs[i]};            // bus 0 (ISA), source IRQ
+        le32(iso + 4, irqs[i] ? irqs[i] : 2);             // GSI
+        le16(iso + 8, irqs[i] ? 0x000d : 0);              // active high, level / conforming
+        memcpy(m + n, iso, 10);
+        n += 10;
+    }
+    static const uint8_t nmi[6] = {4, 6, 0xff, 0, 0, 1};  // every processor's LINT1
+    memcpy(m + n, nmi, 6);
+    n += 6;
+    return acpi_table(b, "APIC", 1, m, n);
+}
+
+// AML (ACPI 1.0b §16): a package length before body bytes of a package (its own bytes
+// included, as the encoding counts them), in one or two bytes.
+static unsigned aml_pkg(uint8_t *out, const uint8_t *body, unsigned n)
+{
+    unsigned h = n + 1 <= 0x3f ? 1 : 2, len = n + h;
+    if (h == 1)
+        out[0] = (uint8_t)len;
+    else {
+        out[0] = (uint8_t)(0x40 | (len & 0x0f));
+        out[1] = (uint8_t)(len >> 4);
+    }
+    memmove(out + h, body, n);
+    return h + n;
+}
+
+// The DSDT's AML (see above), as iasl compiles
+//   Scope (\_SB) {
+//       Device (PCI0) {
+//           Name (_HID, EisaId ("PNP0A03"))
+//           Name (_ADR, Zero)
+//           Name (_UID, Zero)
+//           Name (_CRS, ResourceTemplate () {
+//               WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+//                              0x0000, 0x0000, 0x00FF, 0x0000, 0x0100)
+//               IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08)
+//               WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,
+//                       0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8)
+//               WordIO (..., 0x0000, 0x0D00, 0xFFFF, 0x0000, 0xF300)
+//               DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable,
+//                            ReadWrite, 0, 0x000A0000, 0x000BFFFF, 0, 0x00020000)
+//               DWordMemory (..., NonCacheable, ReadWrite, 0, RAM, 0xFEBFFFFF, 0, ...)
+//               QWordMemory (..., Cacheable, ReadWrite, 0, 0x100000000, 0x17FFFFFFF, 0,
+//                            0x80000000)
+//           })
+//       }
+//   }
+//   Name (_S5, Package (4) { Zero, Zero, Zero, Zero })
+// -- the windows QEMU's host bridge gives (its PCI hole from the top of RAM, and 2 GiB above
+// 4 GiB, which a 32-bit OS ignores).
+static uint32_t acpi_dsdt(uint8_t *out, uint32_t ram)
+{
+    uint8_t crs[160], *c = crs;
+    static const uint8_t fixed[] = {
+        0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0x00, 0x00, 0xff, 0x00, 0, 0, 0x00, 0x01,
+        0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+        0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x00, 0xf7, 0x0c, 0, 0, 0xf8, 0x0c,
+        0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x0d, 0xff, 0xff, 0, 0, 0x00, 0xf3,
+    };
+    memcpy(c, fixed, sizeof fixed);
+    c += sizeof fixed;
+    // DWordMemory: tag, length 23, memory, MinFixed|MaxFixed, type flags; granularity, min,
+    // max, translation, length.
+    const uint32_t mem[2][3] = {{0x03, 0x000a0000, 0x000bffff}, {0x01, ram, 0xfebfffff}};
+    for (unsigned i = 0; i < 2; i++) {
+        uint8_t d[26] = {0x87, 0x17, 0x00, 0x00, 0x0c, (uint8_t)mem[i][0]};
+        le32(d + 10, mem[i][1]);
+        le32(d + 14, mem[i][2]);
+        le32(d + 22, mem[i][2] - mem[i][1] + 1);
+        memcpy(c, d, sizeof d);
+        c += sizeof d;
+    }
+    uint8_t q[46] = {0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x03};
+    uint64_t qmin = 0x100000000ull, qmax = 0x17fffffffull, qlen = 0x80000000ull;
+    memcpy(q + 14, &qmin, 8);
+    memcpy(q + 22, &qmax, 8);
+    memcpy(q + 38, &qlen, 8);
+    memcpy(c, q, sizeof q);
+    c += sizeof q;
+    *c++ = 0x79;   // end tag, checksum 0: "treat as correct"
+    *c++ = 0x00;
+    unsigned ncrs = (unsigned)(c - crs);
+
+    uint8_t buf[200], dev[300];
+    unsigned n = 0;
+    buf[n++] = 0x0a;                           // BufferSize: ByteConst
+    buf[n++] = (uint8_t)ncrs;
+    memcpy(buf + n, crs, ncrs);
+    n += ncrs;
+    unsigned d = 0;
+    memcpy(dev + d, "PCI0", 4);
+    d += 4;
+    static const uint8_t names[] = {
+        0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,   // EisaId ("PNP0A03")
+        0x08, '_', 'A', 'D', 'R', 0x00,
+        0x08, '_', 'U', 'I', 'D', 0x00,
+        0x08, '_', 'C', 'R', 'S', 0x11,                          // Buffer
+    };
+    memcpy(dev + d, names, sizeof names);
+    d += sizeof names;
+    d += aml_pkg(dev + d, buf, n);
+
+    uint32_t o = 0;
+    uint8_t scope[320];
+    unsigned sn = 0;
+    memcpy(scope, "\\_SB_", 5);
+    sn = 5;
+    scope[sn++] = 0x5b;                        // DeviceOp
+    scope[sn++] = 0x82;
+    sn += aml_pkg(scope + sn, dev, d);
+    out[o++] = 0x10;                           // ScopeOp
+    o += aml_pkg(out + o, scope, sn);
+    static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
+    memcpy(out + o, s5, sizeof s5);
+    return o + sizeof s5;
+}
+
+static uint32_t acpi_hpet(struct acpi_buf *b)
+{
+    uint8_t h[56 - ACPI_HDR];
+    memset(h, 0, sizeof h);
+    le32(h, HPET_BLOCK_ID);              // event timer block ID: the HPET's capabilities
+    // BASE_ADDRESS: a generic address in system memory (space 0, widths 0).
+    uint64_t base = HPET_BASE;
+    memcpy(h + 8, &base, 8);
+    return acpi_table(b, "HPET", 1, h, sizeof h);
+}
+
+static void acpi_tables(void)
+{
+    uint32_t base = mem_ram_size - BIOS_RESERVED_TOP;
+    struct acpi_buf b = {mem_phys(base, BIOS_RESERVED_TOP), base, 0};
+    if (!b.p)
+        return;
+    memset(b.p, 0, 0x1000);
+    // FACS (§5.2.6): no hardware signature, waking vector or global lock in use.
+    uint32_t facs = b.base;
+    memcpy(b.p, "FACS", 4);
+    b.p[4] = 64;
+    b.len = 64;
+    uint8_t aml[512];
+    uint32_t dsdt = acpi_table(&b, "DSDT", 1, aml, acpi_dsdt(aml, mem_ram_size));
+    uint32_t rsdt_entries[4];
+    rsdt_entries[0] = acpi_fadt(&b, facs, dsdt);
+    rsdt_entries[1] = acpi_madt(&b);
+    rsdt_entries[2] = acpi_hpet(&b);
+    static const uint8_t waet[4] = {0x02};   // WAET: the ACPI PM timer is good (one read)
+    rsdt_entries[3] = acpi_table(&b, "WAET", 1, waet, sizeof waet);
+    uint32_t rsdt = acpi_table(&b, "RSDT", 1, (const uint8_t *)rsdt_entries, sizeof rsdt_entries);
+
+    uint8_t rsdp[20] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' '};
+    memcpy(rsdp + 9, "BOCHS ", 6);       // OEM ID; revision 0: ACPI 1.0
+    le32(rsdp + 16, rsdt);
+    rsdp[8] = checksum(rsdp, 20);
+    memcpy(mem_phys(ACPI_RSDP_ADDR, 20), rsdp, 20);
+}
+
 // What the VGA BIOS adds to the BDA after setting mode 3 (--vga std, the default): the video mode, its
 // geometry, the cursor where SeaBIOS's two lines of text left it (row 2, column 0), the CRT
 // controller's port. Not its pointers into the VGA ROM (the save pointer table at 0x4A8, its
@@ -214,4 +479,5 @@ void firmware_init(const struct firmware_disk *disks, unsigned ndisks)
     bda(ndisks);
     ebda(disks, ndisks);
     mptable();
+    acpi_tables();
 }

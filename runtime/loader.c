@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "firmware.h"
 #include "image.h"
 #include "mem.h"
 #include "patched.h"
@@ -52,7 +53,6 @@
 #define QEMU_GDT_ADDR_VGA 0xca2b8u
 #define QEMU_BOOT_ESP     0x6f08u
 #define QEMU_BOOT_DEVICE  0x8000ffffu
-#define BIOS_RESERVED_TOP 0x20000u     // SeaBIOS keeps the top 128 KiB of RAM (ACPI etc.)
 
 _Static_assert(LOADER_MAX_MODS == IMAGE_MAX_MODS, "one module limit");
 
@@ -395,6 +395,9 @@ void loader_boot(struct vcpu *v, const struct image *img, const char *cmdline, b
 #define BP_HEAP_END_PTR  0x224
 #define BP_CMD_LINE_PTR  0x228
 #define LF_CAN_USE_HEAP  0x80
+// What Linux's decompressor (which ring1 does not run: it enters the vmlinux) leaves in the
+// zero page: where it found the ACPI root pointer, by the BIOS area scan.
+#define BP_ACPI_RSDP_ADDR 0x070
 
 // What Linux's real-mode setup code (arch/x86/boot: main.c, memory.c, video*.c) stores in the
 // zero page from the BIOS's answers, which ring1 gives without running it: SeaBIOS's answers on
@@ -503,6 +506,8 @@ static void boot_linux(struct vcpu *v, const struct image *img, const char *cmdl
     zp[BP_E820_ENTRIES] = (uint8_t)n;
     memcpy(zp + BP_E820_TABLE, e820, sizeof e820);
     linux_bios_answers(zp, ram, vga);
+    uint64_t rsdp = ACPI_RSDP_ADDR;
+    memcpy(zp + BP_ACPI_RSDP_ADDR, &rsdp, 8);
 
     memcpy(mem_phys(L.cmdline, (uint32_t)cmdlen + 1), cmdline ? cmdline : "", cmdlen + 1);
     if (L.initrd_size)

@@ -25,7 +25,7 @@
 
 struct platform plat;
 static struct vcpu *the_vcpu;
-static timer_t pit_timer, lapic_host_timer, rtc_host_timer;
+static timer_t pit_timer, lapic_host_timer, rtc_host_timer, hpet_host_timer;
 static int stdin_flags = -1;   // restored at exit: O_NONBLOCK is shared with our parent
 
 void platform_restore_stdin(void)
@@ -146,6 +146,28 @@ static uint32_t pci_peek(void *o, uint16_t off, int size, uint32_t *val)
     *val = pci_host_read(o, off, size);
     return PIO_PEEK_ALWAYS;
 }
+// PIIX4 power management: the PM block answers where PMBA puts it while PMREGMISC enables
+// it -- SeaBIOS's 0x600, where it is registered; moved elsewhere or disabled, nothing
+// answers there (a moved block is not followed: not modelled).
+static uint32_t unassigned_in(uint16_t port, int size)
+{
+    return port & (size - 1) ? 0 : size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+}
+static uint32_t pm_in(void *o, uint16_t off, int size)
+{
+    if (pci_piix4_pm_base(&plat.pci) != PIIX4_PM_BASE)
+        return unassigned_in((uint16_t)(PIIX4_PM_BASE + off), size);
+    return piix4_pm_read(o, off, size);
+}
+static void pm_out(void *o, uint16_t off, int size, uint32_t v)
+{
+    if (pci_piix4_pm_base(&plat.pci) == PIIX4_PM_BASE)
+        piix4_pm_write(o, off, size, v);
+}
+static uint32_t gpe_in(void *o, uint16_t off, int size) { (void)size; return piix4_gpe_read(o, off); }
+static void gpe_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; piix4_gpe_write(o, off, (uint8_t)v); }
+static uint32_t apm_in(void *o, uint16_t off, int size) { (void)size; return piix4_apm_read(o, off); }
+static void apm_out(void *o, uint16_t off, int size, uint32_t v) { (void)size; piix4_apm_write(o, off, (uint8_t)v); }
 static uint32_t rcr_in(void *o, uint16_t off, int size) { (void)off; (void)size; return pci_rcr_read(o); }
 static void machine_reset(void *opaque);
 static void rcr_out(void *o, uint16_t off, int size, uint32_t v)
@@ -251,6 +273,26 @@ static void isa_irq(void *opaque, int irq, int level)
     ioapic_set_irq(&plat.ioapic, irq == 0 ? 2 : (unsigned)irq, level);
 }
 
+// The 8254's IRQ 0 and the RTC's IRQ 8 reach the ISA bus through the HPET, which cuts them
+// off in legacy replacement mode (QEMU's wiring).
+static void pit_rtc_irq(void *opaque, int irq, int level)
+{
+    (void)opaque;
+    hpet_legacy_irq(&plat.hpet, irq == 0 ? HPET_LEGACY_PIT : HPET_LEGACY_RTC, level);
+}
+
+static void ioapic_pin(void *opaque, int pin, int level);
+
+// The HPET's interrupts: GSIs 0-15 are the ISA lines (to both controllers), the rest IOAPIC
+// inputs only (routes past the IOAPIC's 24 are connected to nothing, as on QEMU).
+static void hpet_irq(void *opaque, unsigned gsi, int level)
+{
+    if (gsi < 16)
+        isa_irq(opaque, (int)gsi, level);
+    else if (gsi < IOAPIC_NPINS)
+        ioapic_pin(opaque, (int)gsi, level);
+}
+
 // The guest's time (clock.c), for the PIT and the local APIC timer.
 static uint64_t pit_now(void *opaque)
 {
@@ -274,6 +316,17 @@ static void arm_host_timer(timer_t t, uint64_t first_ns, uint64_t period_ns)
         .it_interval = {(time_t)(period_ns / 1000000000u), (long)(period_ns % 1000000000u)},
     };
     timer_settime(t, 0, &its, NULL);
+}
+
+// The HPET's next comparator deadline, in the guest's time: a one-shot host timer that far
+// from now.
+static void hpet_arm(void *opaque, uint64_t deadline_ns)
+{
+    (void)opaque;
+    uint64_t now = clock_ns();
+    arm_host_timer(hpet_host_timer, deadline_ns ? (deadline_ns > now ? deadline_ns - now : 1) : 0,
+                   0);
+    plat.hpet_timer_armed = deadline_ns != 0;
 }
 
 static void lapic_arm(void *opaque, uint64_t first_ns, uint64_t period_ns)
@@ -337,6 +390,8 @@ static void lapic_mmio_write(void *o, uint32_t off, int size, uint32_t v)
     if (size == 4)
         lapic_write(o, off, v);
 }
+static uint32_t hpet_mmio_read(void *o, uint32_t off, int size) { return hpet_read(o, off, size); }
+static void hpet_mmio_write(void *o, uint32_t off, int size, uint32_t v) { hpet_write(o, off, size, v); }
 static uint32_t ioapic_mmio_read(void *o, uint32_t off, int size)
 {
     uint32_t v = ioapic_read(o, off & ~3u);
@@ -393,6 +448,20 @@ static void machine_reset(void *opaque)
     (void)opaque;
     rlog("ring1-run: the guest reset the machine\n");
     vcpu_stop(the_vcpu, STATUS_RESET, NULL);
+}
+
+// ACPI soft off (SLP_TYP 0 or S4 with SLP_EN): QEMU's machine shuts down and QEMU exits 0;
+// so does ring1. Suspend to RAM (S3) would need the firmware's resume path: not emulated.
+static void pm_sleep(void *opaque, enum piix4_sleep what)
+{
+    (void)opaque;
+    if (what == PIIX4_SUSPEND) {
+        vcpu_stop(the_vcpu, STATUS_UNSUPPORTED, "the guest put the machine into ACPI sleep "
+                  "state S3 (suspend to RAM): not emulated");
+        return;
+    }
+    rlog("ring1-run: the guest powered the machine off\n");
+    vcpu_stop(the_vcpu, STATUS_POWEROFF, NULL);
 }
 
 // The A20 line: port 0x92 and the keyboard controller's output port both drive it (the last
@@ -454,7 +523,7 @@ static bool fw_cfg_mem_write(void *opaque, uint64_t addr, const void *buf, uint3
 // with one CPU (hw/i386/fw_cfg.c, hw/i386/pc.c, hw/nvram/fw_cfg.c; read back by
 // tests/guest/fwcfg.c), less what only its firmware uses and ring1 has no firmware for (the
 // ACPI tables and their loader script, SMBIOS, the option ROMs and the multiboot loader's
-// items, the HPET's description: the test lists each).
+// items: the test lists each).
 static void fw_cfg_pc(struct fw_cfg *s, uint32_t ram_size)
 {
     static const uint8_t zeros[16];
@@ -471,6 +540,14 @@ static void fw_cfg_pc(struct fw_cfg *s, uint32_t ram_size)
     ok &= fw_cfg_add_bytes(s, FW_CFG_NUMA, zeros, 16);
     ok &= fw_cfg_add_i32(s, FW_CFG_IRQ0_OVERRIDE, 1);
     ok &= fw_cfg_add_bytes(s, FW_CFG_E820_TABLE, zeros, 4);   // no reserved ranges
+    // The HPETs, for the firmware's ACPI HPET table (QEMU's struct hpet_fw_config, packed):
+    // their count, then per HPET its capabilities' low half, address, minimum tick (QEMU
+    // leaves it 0) and page protection, room for 8.
+    uint8_t hpets[1 + 8 * 15] = {1};
+    uint32_t id = HPET_BLOCK_ID, base = HPET_BASE;
+    memcpy(hpets + 1, &id, 4);
+    memcpy(hpets + 5, &base, 4);
+    ok &= fw_cfg_add_bytes(s, FW_CFG_HPET, hpets, sizeof hpets);
     // The files, by name. bootorder: the boot device QEMU's -kernel gives (its multiboot
     // option ROM); boot-fail-wait: no -boot reboot-timeout (-1); system-states: S3 and S4
     // disabled (QEMU's PIIX4 defaults); e820: all RAM below 4 GiB (ring1's --mem is at most
@@ -554,7 +631,7 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     uart16550_init(&plat.com1);
     pit_timer = host_timer(CLOCK_MONOTONIC, SIG_PIT);
     plat.pit.ops = (struct i8254_ops){pit_now, pit_arm, NULL};
-    plat.pit.irq0 = (struct irq_line){isa_irq, NULL, PIT_IRQ};
+    plat.pit.irq0 = (struct irq_line){pit_rtc_irq, NULL, PIT_IRQ};
     plat.pit.min_period_ns = PIT_TIMER_FLOOR_NS;
     i8254_init(&plat.pit);
     plat.dbg = (struct debugexit){debug_exit, NULL};
@@ -583,10 +660,18 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     pio_register(PIIX3_RCR_PORT, 1, "piix3-rcr", 1, rcr_in, rcr_out, &plat.pci);
     pio_register(PCI_CONFIG_ADDRESS, 8, "pci", 0, pci_in, pci_out, &plat.pci);
     pio_set_cacheable(PCI_CONFIG_ADDRESS, pci_peek, NULL);
+    pci_add_piix4_pm(&plat.pci, PIIX4_PM_BASE, PIIX4_SMB_BASE);
+    plat.pm.sci = (struct irq_line){isa_irq, NULL, PIIX4_SCI_IRQ};
+    plat.pm.now = pit_now;
+    plat.pm.sleep = pm_sleep;
+    piix4_pm_init(&plat.pm);
+    pio_register(PIIX4_PM_BASE, PIIX4_PM_SIZE, "piix4-pm", 0, pm_in, pm_out, &plat.pm);
+    pio_register(PIIX4_GPE0_BASE, PIIX4_GPE0_LEN, "piix4-gpe0", 1, gpe_in, gpe_out, &plat.pm);
+    pio_register(APM_CNT_PORT, 2, "apm", 1, apm_in, apm_out, &plat.pm);
     rtc_host_timer = host_timer(CLOCK_REALTIME, SIG_RTC);
     plat.rtc.now = rtc_now;
     plat.rtc.arm = rtc_arm;
-    plat.rtc.irq = (struct irq_line){isa_irq, NULL, RTC_IRQ};
+    plat.rtc.irq = (struct irq_line){pit_rtc_irq, NULL, RTC_IRQ};
     plat.rtc.min_period_ns = PIT_TIMER_FLOOR_NS;
     mc146818_init(&plat.rtc, ram_size);
     pio_register(RTC_PORT_INDEX, 2, "rtc", 1, rtc_in, rtc_out, &plat.rtc);
@@ -634,6 +719,10 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
     ioapic_init(&plat.ioapic);
     mmio_register(IOAPIC_BASE_DEFAULT, IOAPIC_SIZE, "ioapic", ioapic_mmio_read,
                   ioapic_mmio_write, &plat.ioapic);
+    hpet_host_timer = host_timer(CLOCK_MONOTONIC, SIG_HPET);
+    plat.hpet.ops = (struct hpet_ops){pit_now, hpet_arm, hpet_irq, NULL};
+    hpet_init(&plat.hpet);
+    mmio_register(HPET_BASE, HPET_LEN, "hpet", hpet_mmio_read, hpet_mmio_write, &plat.hpet);
 
     plat.fdc.irq = (struct irq_line){isa_irq, NULL, FDC_IRQ};
     i82078_init(&plat.fdc);
@@ -676,6 +765,9 @@ void platform_init(struct vcpu *v, const struct platform_config *cfg)
         vga_init(&plat.vga);
         firmware_vga_text();
         pci_add_std_vga(&plat.pci);
+        // APMC: with a VGA, SeaBIOS's last SMI command is its call into 32-bit code through
+        // SMM (CALL32SMM_CMDID), read under QEMU by pcprobe; without one, its SMM set-up's 0.
+        plat.pm.apmc = APM_CALL32SMM;
         pio_register(VGA_PORT_FIRST, VGA_PORT_COUNT, "vga", 1, vga_in, vga_out, &plat.vga);
         pio_set_cacheable(VGA_PORT_FIRST, vga_peek_port, NULL);
     }
@@ -745,6 +837,10 @@ void platform_async(struct vcpu *v, uint32_t bits)
     if (bits & ASYNC_LAPIC) {
         stats_count("lapic-timer-tick");
         lapic_timer(&plat.lapic);
+    }
+    if (bits & ASYNC_HPET) {
+        stats_count("hpet-timer");
+        hpet_expire(&plat.hpet);
     }
     if (bits & ASYNC_RTC) {
         stats_count("rtc-timer");
@@ -845,7 +941,8 @@ void platform_print_screen(FILE *file)
 }
 
 // ---- skipping the guest's time (clock.c) ----------------------------------------------------
-static timer_t *const host_timers[] = {&pit_timer, &lapic_host_timer, &rtc_host_timer};
+static timer_t *const host_timers[] = {&pit_timer, &lapic_host_timer, &rtc_host_timer,
+                                       &hpet_host_timer};
 
 uint64_t platform_next_timer_ns(void)
 {
@@ -902,9 +999,25 @@ static bool isa_line_open(unsigned irq)
     return pic || ioapic;
 }
 
+// An HPET comparator armed on a line that reaches the processor.
+static bool hpet_can_wake(void)
+{
+    if (!plat.hpet_timer_armed)
+        return false;
+    for (unsigned i = 0; i < HPET_TIMERS; i++) {
+        int gsi = hpet_timer_gsi(&plat.hpet, i);
+        if (gsi >= 0 && plat.hpet.timer[i].deadline_ns &&
+            (gsi < 16 ? isa_line_open((unsigned)gsi)
+                      : gsi < IOAPIC_NPINS && lapic_on() &&
+                            !(plat.ioapic.redtbl[gsi] & IOAPIC_MASKED)))
+            return true;
+    }
+    return false;
+}
+
 bool platform_can_wake(void)
 {
-    return (plat.timer_armed && isa_line_open(PIT_IRQ)) ||
+    return (plat.timer_armed && isa_line_open(PIT_IRQ)) || hpet_can_wake() ||
            (plat.rtc_timer_armed && isa_line_open(RTC_IRQ)) ||
            (plat.lapic_timer_armed && lapic_on() &&
             !(plat.lapic.lvt[LVT_TIMER] & LAPIC_LVT_MASKED)) ||

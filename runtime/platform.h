@@ -11,6 +11,7 @@
 #include "dev/ata.h"
 #include "dev/debugexit.h"
 #include "dev/fw_cfg.h"
+#include "dev/hpet.h"
 #include "dev/i8237.h"
 #include "dev/i8254.h"
 #include "dev/i8042.h"
@@ -20,6 +21,7 @@
 #include "dev/lapic.h"
 #include "dev/mc146818.h"
 #include "dev/pci.h"
+#include "dev/piix4_pm.h"
 #include "dev/port92.h"
 #include "dev/testdev.h"
 #include "dev/portb.h"
@@ -46,6 +48,7 @@ struct platform {
     struct debugexit dbg;
     struct post_port post;
     struct pci_host pci;
+    struct piix4_pm pm;    // PIIX4 power management (00:01.3): ACPI PM registers, APM ports
     struct portb portb;
     struct mc146818 rtc;
     struct ata_channel ata[2];   // primary (0x1f0, IRQ 14), secondary (0x170, IRQ 15)
@@ -55,6 +58,7 @@ struct platform {
     struct port92 port92;
     struct lapic lapic;
     struct ioapic ioapic;
+    struct hpet hpet;      // at 0xFED00000; the 8254's and the RTC's lines pass through it
     struct fw_cfg fw_cfg;  // QEMU's firmware configuration device (ports 0x510-0x51B)
     struct testdev *testdev;   // QEMU's pc-testdev (--testdev), or NULL
     struct vga vga;        // --vga std, the default (has_vga); --vga none: ports unassigned
@@ -69,7 +73,7 @@ struct platform {
     bool kbd_in_ready;     // kbd_in may have bytes (cleared at EAGAIN, set again by SIGIO)
     uint8_t kbd_buf[KBD_HOST_BUF];   // read from kbd_in, waiting for room in the keyboard
     unsigned kbd_head, kbd_len;
-    bool timer_armed, lapic_timer_armed, rtc_timer_armed;
+    bool timer_armed, lapic_timer_armed, rtc_timer_armed, hpet_timer_armed;
     uint64_t activity;     // bumped by what the guest does besides keeping time (see below)
     uint64_t serial_limit; // COM1 output bytes written at most (0: no limit), --serial-limit
     uint64_t serial_bytes, serial_dropped;

@@ -242,6 +242,8 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
         bit = ASYNC_RTC;
     else if (signo == SIG_SPIN)
         bit = ASYNC_SPIN;
+    else if (signo == SIG_HPET)
+        bit = ASYNC_HPET;
     else if (signo == SIG_INPUT)
         bit = ASYNC_INPUT;
     else if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP)
@@ -282,6 +284,7 @@ void signals_async_set(sigset_t *set)
     sigaddset(set, SIG_LAPIC);
     sigaddset(set, SIG_RTC);
     sigaddset(set, SIG_SPIN);
+    sigaddset(set, SIG_HPET);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGHUP);
@@ -312,6 +315,7 @@ void signals_init(struct vcpu *v)
     sigaction(SIG_LAPIC, &sa, NULL);
     sigaction(SIG_RTC, &sa, NULL);
     sigaction(SIG_SPIN, &sa, NULL);
+    sigaction(SIG_HPET, &sa, NULL);
 
     guest_syscalls_off();
 }
@@ -375,7 +379,7 @@ bool signals_timer_pending(void)
     sigset_t p;
     sigpending(&p);
     return sigismember(&p, SIG_PIT) == 1 || sigismember(&p, SIG_LAPIC) == 1 ||
-           sigismember(&p, SIG_RTC) == 1;
+           sigismember(&p, SIG_RTC) == 1 || sigismember(&p, SIG_HPET) == 1;
 }
 
 void signals_restore(const sigset_t *old)

@@ -914,7 +914,8 @@ int vcpu_run(struct vcpu *v)
             else if (probed && in_wait_loop(v) && skip_to_next_timer(v))
                 stats_count("clock-skip-spinning");
         }
-        if ((a & (ASYNC_TIMER | ASYNC_LAPIC | ASYNC_RTC | ASYNC_SPIN)) && clock_warp) {
+        if ((a & (ASYNC_TIMER | ASYNC_LAPIC | ASYNC_RTC | ASYNC_HPET | ASYNC_SPIN)) &&
+            clock_warp) {
             // A timer found the guest where it is now. In a loop that only reads memory
             // it waits for an interrupt handler to change what it reads: note the loop.
             if (!clock_spin_loop(v, &v->spin_lo, &v->spin_hi))

@@ -119,6 +119,7 @@ struct vcpu {
 
 // Process exit statuses of ring1-run. A guest's debug-exit write v gives (v << 1) | 1, always
 // odd (QEMU's isa-debug-exit); the runtime's own verdicts are even, so they never collide.
+#define STATUS_POWEROFF     0   // the guest turned the machine off (ACPI S5), as QEMU exits
 #define STATUS_LOAD_ERROR   2   // bad arguments or image
 #define STATUS_TRIPLE_FAULT 4   // the guest triple-faulted (QEMU -no-reboot would exit 0)
 #define STATUS_HALTED       6   // hlt with interrupts disabled / nothing left to wake it
@@ -141,6 +142,7 @@ struct vcpu {
 #define ASYNC_LAPIC    0x20u  // the local APIC timer's host timer expired
 #define ASYNC_RTC      0x40u  // the RTC's host timer expired
 #define ASYNC_SPIN     0x80u  // the guest spun in a wait loop for a while (clock.c)
+#define ASYNC_HPET     0x100u // the HPET's host timer expired
 
 extern struct vcpu vcpu0;
 extern bool vcpu_trace;   // --trace: one line per exit on stderr

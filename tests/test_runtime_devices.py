@@ -15,7 +15,8 @@ RUNTIME = os.path.join(ROOT, "runtime")
 BUILD = os.path.join(RUNTIME, "build")
 BINARIES = ["test_uart16550", "test_i8259", "test_i8254", "test_i8237", "test_portb", "test_mc146818",
             "test_debugexit", "test_decode", "test_ata", "test_i82078", "test_i8042",
-            "test_lapic", "test_ioapic", "test_port92", "test_pci", "test_cga", "test_vga", "test_fw_cfg", "test_testdev"]
+            "test_lapic", "test_ioapic", "test_port92", "test_pci", "test_cga", "test_vga", "test_fw_cfg", "test_testdev",
+            "test_piix4_pm", "test_hpet"]
 
 
 def _build():

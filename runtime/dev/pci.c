@@ -96,6 +96,41 @@ void pci_add_std_vga(struct pci_host *p)
     put32(f->wmask, PCI_ROM_BAR, 0xffff0001);      // and the enable bit
 }
 
+void pci_add_piix4_pm(struct pci_host *p, uint16_t pm_base, uint16_t smb_base)
+{
+    struct pci_function *f = &p->fn[p->nfn++];
+    // Intel 82371AB PIIX4 ACPI, revision 3, bridge device class "other" (QEMU's piix4_pm):
+    // fast back-to-back capable, medium DEVSEL timing; I/O and memory space and SERR# on, as
+    // SeaBIOS leaves every function.
+    function(f, PCI_PIIX4_PM_DEVFN, 0x8086, 0x7113, 0x03, 0x068000, 0x00, 0x0280);
+    put16(f->config, PCI_COMMAND, 0x0103);
+    f->config[PCI_INTERRUPT_LINE] = 9;             // SeaBIOS: the SCI is hardwired to IRQ 9
+    f->config[PCI_INTERRUPT_PIN] = 1;              // INTA#
+    put32(f->config, PIIX4_PMBA, (uint32_t)pm_base | 1);
+    f->config[0x5b] = 0x02;   // DEVACTB: "SMM already set up", as QEMU marks it
+    // What QEMU's board sets once the machine is built: the device resource bytes for the
+    // parallel port (0x5f bit 7: none here), 0x63, and the serial ports (0x67: COM1 only).
+    f->config[0x5f] = 0x10;
+    f->config[0x63] = 0x60;
+    f->config[0x67] = 0x08;
+    f->config[PIIX4_PMREGMISC] = 0x01;
+    put32(f->config, PIIX4_SMBBA, (uint32_t)smb_base | 1);
+    f->config[PIIX4_SMBHSTCFG] = 0x09;
+}
+
+uint16_t pci_piix4_pm_base(const struct pci_host *p)
+{
+    for (unsigned i = 0; i < p->nfn; i++) {
+        const struct pci_function *f = &p->fn[i];
+        if (f->devfn != PCI_PIIX4_PM_DEVFN)
+            continue;
+        if (!(f->config[PIIX4_PMREGMISC] & 1))
+            return 0;
+        return (uint16_t)((f->config[PIIX4_PMBA] | f->config[PIIX4_PMBA + 1] << 8) & 0xffc0);
+    }
+    return 0;
+}
+
 // The addressed function, or NULL for a master abort.
 static struct pci_function *target(struct pci_host *p, unsigned *reg)
 {

@@ -1,10 +1,11 @@
 // PCI configuration mechanism #1 (PCI Local Bus Specification 3.0 §3.2.2.3.2) on bus 0 of
 // QEMU's i440FX PC, minus what ring1 does not emulate: the host bridge (00:00.0, Intel
-// 82441FX) and the PIIX3 PCI-to-ISA bridge (00:01.0, Intel 82371SB function 0) answer with
+// 82441FX), the PIIX3 PCI-to-ISA bridge (00:01.0, Intel 82371SB function 0) and QEMU's PIIX4
+// power management function (00:01.3, Intel 82371AB function 3: dev/piix4_pm.c) answer with
 // their configuration headers; every other address is a master abort (all ones). The
-// PIIX3's IDE (00:01.1) and QEMU's PIIX4 power management function (00:01.3) are absent:
-// the ATA channels are the legacy ISA ones, without bus-master DMA. With --vga std (the
-// default), QEMU's std VGA answers at 00:02.0 (pci_add_std_vga).
+// PIIX3's IDE (00:01.1) is absent: the ATA channels are the legacy ISA ones, without
+// bus-master DMA. With --vga std (the default), QEMU's std VGA answers at 00:02.0
+// (pci_add_std_vga).
 #ifndef RING1_PCI_H
 #define RING1_PCI_H
 
@@ -38,12 +39,18 @@
 #define I440FX_PAM         0x59       // PAM0-6: shadow RAM attributes of 0xC0000-0xFFFFF
 #define I440FX_SMRAM       0x72       // SMRAM control
 #define PIIX3_PIRQ_ROUTE   0x60       // PIRQA-D route control: the ISA IRQ of each
+#define PIIX4_PMBA         0x40       // power management base address (I/O, bit 0 set)
+#define PIIX4_PMREGMISC    0x80       // bit 0: PM I/O space enabled
+#define PIIX4_SMBBA        0x90       // SMBus base address (I/O, bit 0 set)
+#define PIIX4_SMBHSTCFG    0xd2       // SMBus host configuration: enable, interrupt select
+#define PCI_INTERRUPT_PIN  0x3d
 
 #define PIIX3_RCR_PORT     0xcf9      // reset control register (I/O, byte)
 #define PIIX3_RCR_SYS_RST  0x02       // hard (full) reset rather than a CPU reset
 #define PIIX3_RCR_RST_CPU  0x04       // 1: reset now
 
-#define PCI_NFUNCS 3
+#define PCI_NFUNCS 4
+#define PCI_PIIX4_PM_DEVFN 0x0b   // 00:01.3
 #define PCI_VGA_DEVFN 0x10         // 00:02.0, where QEMU puts its std VGA
 
 struct pci_function {
@@ -69,6 +76,11 @@ bool pci_rcr_write(struct pci_host *p, uint8_t val);
 // them: 16 MiB prefetchable framebuffer, 4 KiB registers, 64 KiB expansion ROM (disabled).
 // Only the configuration header: nothing answers at those addresses.
 void pci_add_std_vga(struct pci_host *p);
+// QEMU's PIIX4 power management function at 00:01.3 as SeaBIOS leaves it: SCI on IRQ 9,
+// PM I/O at pm_base and SMBus at smb_base, both enabled.
+void pci_add_piix4_pm(struct pci_host *p, uint16_t pm_base, uint16_t smb_base);
+// The PM I/O base the guest has programmed (PMBA), or 0 while PMREGMISC disables it.
+uint16_t pci_piix4_pm_base(const struct pci_host *p);
 // offset: 0-3 = CONFIG_ADDRESS bytes, 4-7 = CONFIG_DATA bytes (relative to 0xcf8).
 uint32_t pci_host_read(struct pci_host *p, unsigned offset, int size);
 void pci_host_write(struct pci_host *p, unsigned offset, int size, uint32_t val);

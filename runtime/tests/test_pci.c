@@ -122,3 +122,27 @@ TEST(std_vga_bars_size_as_qemus)
         CHECK_EQ(cfg(2, 0, keeps[i].reg), keeps[i].ff);
     }
 }
+
+// QEMU's PIIX4 power management function as SeaBIOS leaves it (pcprobe reads it under QEMU);
+// PMREGMISC and PMBA say where its PM block answers.
+TEST(piix4_pm_function_as_seabios_leaves_it)
+{
+    pci_host_init(&p, 128u << 20);
+    CHECK_EQ(cfg(1, 3, 0x00), 0xffffffff);
+    pci_add_piix4_pm(&p, 0x600, 0x700);
+    CHECK_EQ(cfg(1, 3, 0x00), 0x71138086);
+    CHECK_EQ(cfg(1, 3, 0x04), 0x02800103);
+    CHECK_EQ(cfg(1, 3, 0x08), 0x06800003);        // bridge, other; revision 3
+    CHECK_EQ(cfg(1, 3, 0x3c), 0x00000109);        // INTA#, IRQ 9
+    CHECK_EQ(cfg(1, 3, 0x40), 0x00000601);
+    CHECK_EQ(cfg(1, 3, 0x58), 0x02000000);
+    CHECK_EQ(cfg(1, 3, 0x80), 0x00000001);
+    CHECK_EQ(cfg(1, 3, 0x90), 0x00000701);
+    CHECK_EQ(cfg(1, 3, 0xd0), 0x00090000);
+    CHECK_EQ(pci_piix4_pm_base(&p), 0x600);
+    pci_host_write(&p, 0, 4, PCI_CONFIG_ENABLE | 1 << 11 | 3 << 8 | 0x80);
+    pci_host_write(&p, 4, 1, 0);
+    CHECK_EQ(pci_piix4_pm_base(&p), 0);           // PM I/O space disabled
+    pci_host_write(&p, 4, 1, 1);
+    CHECK_EQ(pci_piix4_pm_base(&p), 0x600);
+}

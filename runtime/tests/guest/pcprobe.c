@@ -3,7 +3,7 @@
 // ISA port 0x000-0x3FF but those whose read has a side effect (the static bits of a few of
 // those after the scan), the CMOS (the time of day on a line of its own; register C's flags
 // not read), the configuration space of every PCI function on bus 0 and the size of each
-// BAR, the ACPI root pointer and the HPET, every local APIC and IOAPIC register, CPUID for
+// BAR, the ACPI tables and the HPET, every local APIC and IOAPIC register, CPUID for
 // every leaf and subleaf the model reports, the MSRs a kernel reads and what a write keeps
 // (#GP recorded, not fatal), what rdtsc, rdtscp and rdpmc do, the VGA register file.
 // Complements pcinfo.c (BIOS data area, EBDA, IVT, MP tables).
@@ -224,8 +224,47 @@ static void cmos(void)
     }
 }
 
-// What a kernel looks for besides the MP tables: the ACPI root pointer in the BIOS area, and
-// the HPET at its usual address (its general capabilities and configuration).
+// len bytes at addr as rows keyed by offset.
+static void dump(const char *what, uint32_t addr, uint32_t len)
+{
+    uint8_t b[16];
+    for (uint32_t o = 0; o < len; o += 16) {
+        uint16_t skip = 0;
+        for (uint32_t i = 0; i < 16; i++) {
+            b[i] = o + i < len ? *(volatile uint8_t *)at(addr + o + i) : 0;
+            if (o + i >= len)
+                skip |= (uint16_t)(1u << i);
+        }
+        row(what, o, b, skip);
+    }
+}
+
+// The ACPI tables behind the root pointer, byte for byte, each keyed by its signature
+// ("acpi.FACP 0x24"): the RSDP (ACPI 1.0: 20 bytes), the RSDT and every table it lists, the
+// FACS and the DSDT the FADT points to -- of the DSDT its header only (its AML is QEMU's).
+static void acpi_tables(uint32_t rsdp)
+{
+    dump("acpi.RSDP", rsdp, 20);
+    uint32_t rsdt = rd32(rsdp + 16);
+    uint32_t n = (rd32(rsdt + 4) - 36) / 4;
+    dump("acpi.RSDT", rsdt, rd32(rsdt + 4));
+    for (uint32_t i = 0; i < n && i < 16; i++) {
+        uint32_t t = rd32(rsdt + 36 + 4 * i);
+        char what[10] = "acpi.";
+        for (int c = 0; c < 4; c++)
+            what[5 + c] = *(volatile char *)at(t + (uint32_t)c);
+        uint32_t len = rd32(t + 4);
+        dump(what, t, len < 0x400 ? len : 0x400);
+        if (rd32(t) == 0x50434146) {   // "FACP": its FACS and DSDT
+            dump("acpi.FACS", rd32(t + 36), 64);
+            dump("acpi.DSDT", rd32(t + 40), 36);
+        }
+    }
+}
+
+// What a kernel looks for besides the MP tables: the ACPI root pointer in the BIOS area and
+// the tables behind it, and the HPET at its usual address (its general capabilities and
+// configuration).
 static void platform_tables(void)
 {
     uint32_t rsdp = 0;
@@ -233,6 +272,8 @@ static void platform_tables(void)
         if (rd32(p) == 0x20445352 && rd32(p + 4) == 0x20525450)   // "RSD PTR "
             rsdp = p;
     kv("acpi.rsdp", 0, rsdp);
+    if (rsdp)
+        acpi_tables(rsdp);
     for (uint32_t r = 0; r < 0x20; r += 4)
         kv("hpet", r, rd32(0xfed00000 + r));
 }
