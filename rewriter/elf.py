@@ -33,6 +33,14 @@ SHF_EXECINSTR = 0x4
 EHDR = struct.Struct("<16sHHIIIIIHHHHHH")      # Elf32_Ehdr
 PHDR = struct.Struct("<IIIIIIII")              # Elf32_Phdr
 SHDR = struct.Struct("<IIIIIIIIII")            # Elf32_Shdr
+# Their fields' names in the ELF specification, in order (verify names a changed field by them).
+EHDR_FIELDS = ("e_ident", "e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff",
+               "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
+               "e_shstrndx")
+PHDR_FIELDS = ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_flags",
+               "p_align")
+SHDR_FIELDS = ("sh_name", "sh_type", "sh_flags", "sh_addr", "sh_offset", "sh_size", "sh_link",
+               "sh_info", "sh_addralign", "sh_entsize")
 EHDR64 = struct.Struct("<16sHHIQQQIHHHHHH")    # Elf64_Ehdr
 PHDR64 = struct.Struct("<IIQQQQQQ")            # Elf64_Phdr
 SHDR64 = struct.Struct("<IIQQQQIIQQ")          # Elf64_Shdr

@@ -39,20 +39,14 @@ import capstone
 
 from . import abi, emit as emit_mod, image as image_mod, pipeline, plan as plan_mod
 from .abi import Tactic
-from .elf import EHDR, PHDR, PF_R, PF_X, PT_LOAD, PT_NOTE, SHDR
+from .elf import (EHDR, EHDR_FIELDS, PHDR, PHDR_FIELDS, PF_R, PF_X, PT_LOAD, PT_NOTE, SHDR,
+                  SHDR_FIELDS)
 from .emit import read_ring1, reconstruct_input
 from .errors import Ring1Error
 from .trampoline import jmp_rel32
 
 _REL_BRANCH = frozenset("jmp call jecxz jcxz loop loope loopne ja jae jb jbe je jne jg jge jl jle "
                         "jo jno jp jnp js jns".split())
-EHDR_FIELDS = ("e_ident", "e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff",
-               "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
-               "e_shstrndx")
-PHDR_FIELDS = ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_flags",
-               "p_align")
-SHDR_FIELDS = ("sh_name", "sh_type", "sh_flags", "sh_addr", "sh_offset", "sh_size", "sh_link",
-               "sh_info", "sh_addralign", "sh_entsize")
 MAX_DIFFS = 40                         # differences listed one by one; the rest are counted
 
 
