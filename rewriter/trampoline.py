@@ -105,8 +105,9 @@ class Builder:
         self.ks = Assembler()
         self.index = {s.addr: i for i, s in enumerate(plan.sites)}
         self.sites = {s.addr: s for s in plan.sites}
-        # moved instructions but the first of each region (whose original address holds int3):
-        # a branch to one from another region, or from a tail, is aimed at its piece (build())
+        # moved instructions but the first of each region (their original bytes are now the
+        # region's jmp or int3 fill): a branch to one from another region, or from a tail, is
+        # aimed at its piece (build())
         self.interior = {a for r in plan.regions for a, _ in r.insns[1:]}
         self.cross: list[tuple[int, int]] = []   # (rel32 position, original target)
 
