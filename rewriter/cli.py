@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kernels import fetch
 
-from . import __version__, abi, pipeline
+from . import __version__, abi, pipeline, plan as plan_mod
 from .errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME,
                      EXIT_TABLE, EXIT_VERIFY_FAILED, BadInput, CacheError, Ring1Error)
 
@@ -77,10 +77,13 @@ def cmd_inspect(args) -> int:
     if args.profile:
         from . import profile
         prof = profile.load(args.profile)    # a bad file fails before the analysis
+    tactics = pipeline.parse_tactics(args.tactics)
     a = pipeline.analyze(args.image, _progress(args.image))
     s = pipeline.summary(a)
     if prof is not None:
         s["profile"] = _profile_rows(a, prof, args.profile)
+    if args.sites:
+        s["site_listing"] = _site_rows(a, tactics)
     if args.cfg:
         try:
             a.cfg.write(args.cfg)
@@ -140,7 +143,51 @@ def cmd_inspect(args) -> int:
         for r in p["hottest"]:
             print(f"    {r['addr']:10s} {r['kind']:13s} {r['count']:10d}  "
                   f"{r['insn'] or '-'}{'  ->  ' + r['action'] if r['action'] else ''}")
+    if args.sites:
+        L = s["site_listing"]
+        print(f"  sites, as `ring1 rewrite --tactics {','.join(L['tactics'])}` plans them:")
+        for r in L["sites"]:
+            where = f"region {r['region']}" if r["region"] else r["reason"]
+            print(f"    {r['addr'][2:]}:  {r['bytes']:<24s} {r['insn']:<32s} {r['kind']:<13s} "
+                  f"{r['tactic']:<10s} {where}")
+        if L["siteless_regions"]:
+            print("  regions without a site, moving branches into other regions' middles:")
+            for r in L["siteless_regions"]:
+                print(f"    region {r['region']}: " + "; ".join(
+                    f"{m['addr']} {m['insn']} -> region {m['into']}" for m in r["moves"]))
     return EXIT_OK
+
+
+def _site_rows(a, tactics) -> dict:
+    """Every site of the plan `ring1 rewrite --tactics` makes (objdump's columns: address,
+    bytes, instruction; then kind, tactic, region or why it traps) and the site-less regions,
+    each with the branches it moves into another region's middle (plan._Reaim)."""
+    import capstone
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    d = a.d
+    p = plan_mod.make_plan(a.cfg, abi.WINDOW_DEFAULT, tactics)
+
+    def insn(addr):
+        i = next(cs.disasm_lite(d.insn_bytes(addr), addr), None)
+        return f"{i[2]} {i[3]}".strip() if i else "(bad)"
+
+    span = {r.start: f"{r.start:#x}-{r.end:#x}" for r in p.regions}
+    inner = {x: r.start for r in p.regions for x, _ in r.insns[1:]}
+    sites = [{"addr": f"{st.addr:#010x}", "bytes": st.code.hex(" "), "insn": insn(st.addr),
+              "kind": st.kind.name.lower(), "tactic": st.tactic.name.lower(),
+              "region": span.get(st.region) if st.region is not None else None,
+              "reason": st.reason} for st in p.sites]
+    siteless = []
+    for r in p.regions:
+        if r.sites:
+            continue
+        moves = [{"addr": f"{x:#010x}", "insn": insn(x), "into": span[inner[d.flow[x][1]]]}
+                 for x, _ in r.insns
+                 if d.flow.get(x, (None, None))[1] in inner and
+                 inner[d.flow[x][1]] != r.start]
+        siteless.append({"region": span[r.start], "moves": moves})
+    return {"tactics": [t.name.lower() for t in tactics], "sites": sites,
+            "siteless_regions": siteless}
 
 
 def _profile_rows(a, prof, where: str, n: int = 20) -> dict:
@@ -855,6 +902,13 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
     q.add_argument("--profile", metavar="FILE", help="also show the hottest exits of an exit "
                    "profile of this kernel (ring1 run --profile-out), each with its instruction "
                    "and what `ring1 rewrite --profile` does with it")
+    q.add_argument("--sites", action="store_true", help="list every sensitive site as objdump "
+                   "lists instructions (address, bytes, instruction), with its kind, the "
+                   "tactic `ring1 rewrite` gives it and its region (or why it traps), then the "
+                   "regions without a site (the branches into other regions' middles they move)")
+    q.add_argument("--tactics", default="inline,trampoline,trap", metavar="LIST",
+                   help="with --sites: the tactics the listing's plan allows (as ring1 rewrite "
+                   "--tactics)")
 
     tactic_help = ("tactics allowed, tried in this order: inline (translate in a trampoline), "
                    "trampoline (hypercall from a trampoline), trap (int3); default "

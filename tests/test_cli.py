@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -378,6 +379,37 @@ def test_inspect_other_formats(files, capsys, monkeypatch):
     e = run_main(["inspect", "--json", files["elf64"]], capsys, monkeypatch)
     assert e.returncode == 0, str(e)
     assert json.loads(e.stdout)["machine"] == "x86-64"
+
+
+def test_inspect_sites_lists_what_rewrite_plans(files, capsys, monkeypatch, tmp_path):
+    """`inspect --sites`: one objdump-style line per site (address, bytes, instruction, kind,
+    tactic, region or why it traps) -- the same sites and tactics as the rewrite's report --
+    and the regions without a site with the branches they move (--json: the same, hex)."""
+    r = run_main(["rewrite", files["sample"], "-o", tmp_path / "s.r1.elf", "--report",
+                  tmp_path / "s.json"], capsys, monkeypatch)
+    assert r.returncode == 0, str(r)
+    report = json.loads((tmp_path / "s.json").read_text())
+    j = run_main(["inspect", "--json", "--sites", files["sample"]], capsys, monkeypatch)
+    assert j.returncode == 0, str(j)
+    listing = json.loads(j.stdout)["site_listing"]
+    assert [(int(x["addr"], 16), x["tactic"]) for x in listing["sites"]] == \
+        [(x["addr"], x["tactic"]) for x in report["sites"]]
+    t = run_main(["inspect", "--sites", files["sample"]], capsys, monkeypatch)
+    lines = [ln for ln in t.stdout.splitlines() if re.match(r"    [0-9a-f]{8}:  ", ln)]
+    assert len(lines) == len(report["sites"]) > 0
+    first = report["sites"][0]
+    spaced = " ".join(first["bytes"][i:i + 2] for i in range(0, len(first["bytes"]), 2))
+    assert lines[0].startswith(f"    {first['addr']:08x}:  {spaced} "), lines[0]
+    # the far-branch kernel of test_rewriter_stages: its jne moves into a region of its own
+    from test_rewriter_stages import far_branch_kernel
+    raw, L = far_branch_kernel()
+    k = tmp_path / "far.elf"
+    k.write_bytes(raw)
+    f = run_main(["inspect", "--sites", k], capsys, monkeypatch)
+    assert f.returncode == 0, str(f)
+    assert f"{L['g_jne']:#010x} jne {L['f_in']:#x} -> region {L['f']:#x}-" in f.stdout, f.stdout
+    e = run_main(["inspect", "--sites", "--tactics", "bogus", k], capsys, monkeypatch)
+    assert_one_line_error(e, 2, "--tactics", "bogus")
 
 
 # =============================================================================================
