@@ -662,6 +662,11 @@ int main(int argc, char **argv)
     signals_async_set(&early);
     sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
+    // --stats: each module's own lines, after the counters (stats.c)
+    stats_register(mem_print_stats);
+    stats_register(platform_print_stats);
+    stats_register(pio_print_unhandled);
+    stats_register(mmio_print_unhandled);
     clock_init();
     loader_boot(v, &img, cmdline, pc.vga);
     signals_init(v);

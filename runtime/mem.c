@@ -32,8 +32,21 @@ static int ram_fd = -1;
 static bool page0_ok;    // could map guest page 0 (root, or mmap_min_addr 0)
 static uint32_t win_entry_end, win_image_end;  // readable parts of the window (offsets)
 
-uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-         mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
+static uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
+                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
+
+void mem_print_stats(FILE *f)
+{
+    fprintf(f, "  shadow pages: %llu faults filled, %llu most mapped at once, %llu dropped, "
+            "%llu kept across CR3 writes (%llu of them made read-only), %llu full flushes, "
+            "%llu evicted at the cap\n",
+            (unsigned long long)mem_stat_shadow_faults, (unsigned long long)mem_stat_pages,
+            (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
+            (unsigned long long)mem_stat_downgraded,
+            (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
+    fprintf(f, "  runtime accesses to guest memory translated by a shadow page (no walk): %llu\n",
+            (unsigned long long)mem_stat_tlb_hits);
+}
 
 // The A20 gate (port 0x92, keyboard controller output port): when the guest turns it off,
 // physical address bit 20 reads as 0 everywhere -- instruction fetches, data, page walks --

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct vcpu;
 
@@ -60,8 +61,8 @@ void mem_frames_exempt(uint32_t pa, uint32_t len);
 // The runtime stores to guest RAM [pa, pa + len) for the guest (an emulated instruction, an
 // interrupt frame): as a guest write, it makes an executed frame data again. (RAM only.)
 void mem_frame_stored(uint32_t pa, uint32_t len);
-extern uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
+// --stats: the shadow pages' counters (registered with stats_register by main.c).
+void mem_print_stats(FILE *f);
 
 // ---- the hypervisor window ------------------------------------------------------------------
 // Map the window at base: vCPU page and hypercall stack RW, entry page RX (code copied in),

@@ -6,12 +6,7 @@
 #include <time.h>
 
 #include "abi.h"
-#include "clock.h"
 #include "emulate.h"
-#include "mem.h"
-#include "mmio.h"
-#include "pio.h"
-#include "platform.h"
 #include "vcpu.h"
 
 static uint64_t by_kind[R1_KIND_MAX];
@@ -113,6 +108,18 @@ void stats_count(const char *name)
     stats_add(name, 1);
 }
 
+// The modules' own --stats lines, in the order registered (main.c wires them): stats.c
+// reaches into no module, and a module tested alone needs no stats of the others.
+#define PRINTERS_MAX 8
+static void (*printers[PRINTERS_MAX])(FILE *f);
+static unsigned nprinters;
+
+void stats_register(void (*print)(FILE *f))
+{
+    if (nprinters < PRINTERS_MAX)
+        printers[nprinters++] = print;
+}
+
 #define TOP_SITES 20
 
 void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns)
@@ -138,15 +145,6 @@ void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns)
     for (int vec = 0; vec < 256; vec++)
         if (by_vector[vec])
             fprintf(f, "  vector %-12d %10llu\n", vec, (unsigned long long)by_vector[vec]);
-    fprintf(f, "  shadow pages: %llu faults filled, %llu most mapped at once, %llu dropped, "
-            "%llu kept across CR3 writes (%llu of them made read-only), %llu full flushes, "
-            "%llu evicted at the cap\n",
-            (unsigned long long)mem_stat_shadow_faults, (unsigned long long)mem_stat_pages,
-            (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
-            (unsigned long long)mem_stat_downgraded,
-            (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
-    fprintf(f, "  runtime accesses to guest memory translated by a shadow page (no walk): %llu\n",
-            (unsigned long long)mem_stat_tlb_hits);
     // The busiest addresses: kept in order by insertion, not qsort (glibc's qsort asks the
     // kernel for the machine's memory size, sysinfo, when the array passes 1 KiB: the jail
     // refuses that call).
@@ -168,10 +166,10 @@ void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns)
     for (unsigned i = 0; i < ntop; i++)
         fprintf(f, "    %#010x %-14s %10llu\n", top[i].key - 1, kind_name(top[i].kind),
                 (unsigned long long)top[i].n);
-    platform_print_stats(f);
-    pio_print_unhandled(f);
-    mmio_print_unhandled(f);
+    for (unsigned i = 0; i < nprinters; i++)
+        printers[i](f);
 }
+
 
 // Every (address, kind) in address order: an insertion sort into a static array (no qsort:
 // see above), then JSON. Kind names are abi.h's, lowercase, as `ring1 inspect` prints them.

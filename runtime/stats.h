@@ -27,5 +27,8 @@ void stats_vector(int vector);             // one event delivered through the ID
 void stats_count(const char *name);        // a named event ("hypercall", "timer-tick", ...)
 void stats_add(const char *name, uint64_t n);   // n of them
 void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns);   // the run's wall and CPU time
+// A module's own lines (shadow pages, devices, unassigned accesses), printed by stats_print
+// after its counters and busiest sites, in the order registered (main.c wires them).
+void stats_register(void (*print)(FILE *f));
 
 #endif
