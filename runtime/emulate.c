@@ -22,13 +22,6 @@ const char *const kind_names[R1_KIND_MAX] = {
 #undef R1_KIND_NAME
 };
 
-int emu_fault(struct vcpu *v, int vector, uint32_t err)
-{
-    v->exc.vector = vector;
-    v->exc.err = err;
-    return -1;
-}
-
 // Result of one case: 0 done, -1 fault recorded (or vCPU stopped), 1 not ours.
 #define UNHANDLED 1
 

@@ -14,9 +14,6 @@ enum emu_result {
     EMU_UNHANDLED,  // not a sensitive instruction: the caller decides (#GP, #UD, diagnosis)
 };
 
-// Record an exception for the instruction being emulated; returns -1 for `return emu_fault()`.
-int emu_fault(struct vcpu *v, int vector, uint32_t err);
-
 // Emulate the decoded instruction in at guest address addr. next_orig is the address after
 // it as the guest must see it (pushed by int/call, reported in frames); next_run is where the
 // guest really continues (a trampoline's resume for hypercalls, next_orig for traps).

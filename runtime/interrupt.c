@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "emulate.h"
 #include "hypercall.h"
 #include "mem.h"
 #include "segment.h"

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "abi.h"
-#include "emulate.h"
 #include "mmio.h"
 #include "patched.h"
 #include "signals.h"

@@ -15,7 +15,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "emulate.h"
 #include "mem.h"
 #include "stats.h"
 #include "vcpu.h"

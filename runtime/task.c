@@ -6,7 +6,6 @@
 // 32-bit TSSs only: a 16-bit TSS (286 tasks) stops the run with a diagnosis.
 #include "task.h"
 
-#include "emulate.h"
 #include "hypercall.h"
 #include "interrupt.h"
 #include "mem.h"

@@ -188,6 +188,17 @@ static inline uint32_t vcpu_lin_eip(const struct vcpu *v)
     return v->seg[R1_SREG_CS].base + v->eip;
 }
 
+// Record an exception for the instruction being emulated (v->exc; the emulator delivers it,
+// reporting the instruction's address); returns -1, for `return emu_fault(...)`. Here, with
+// the record it writes, so that the modules below the emulator (memory, segments,
+// interrupts, task switches) raise faults without depending on it.
+static inline int emu_fault(struct vcpu *v, int vector, uint32_t err)
+{
+    v->exc.vector = vector;
+    v->exc.err = err;
+    return -1;
+}
+
 static inline uint32_t vcpu_vif(const struct vcpu *v) { return v->page[R1_VCPU_VIF / 4]; }
 static inline void vcpu_set_vif(struct vcpu *v, bool on)
 {
