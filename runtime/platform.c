@@ -23,7 +23,7 @@
 #include "stats.h"
 #include "vcpu.h"
 
-struct platform plat;
+static struct platform plat;   // the board; platform.h is the rest of the runtime's way in
 static struct vcpu *the_vcpu;
 static timer_t pit_timer, lapic_host_timer, rtc_host_timer, hpet_host_timer;
 static int stdin_flags = -1;   // restored at exit: O_NONBLOCK is shared with our parent
@@ -968,6 +968,11 @@ void platform_skip(uint64_t ns)
         cur.it_value = (struct timespec){(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
         timer_settime(*host_timers[i], 0, &cur, NULL);   // relative, interval unchanged
     }
+}
+
+int platform_input_fd(void)
+{
+    return plat.serial_in >= 0 && uart16550_rx_room(&plat.com1) ? plat.serial_in : -1;
 }
 
 // Could input from the host end a wait of the guest's sooner than its timers? Only if an

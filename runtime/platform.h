@@ -79,8 +79,6 @@ struct platform {
     uint64_t serial_bytes, serial_dropped;
 };
 
-extern struct platform plat;
-
 // What the command line chose for the machine.
 struct platform_config {
     const char *serial;          // "stdio" or a file name for COM1 output
@@ -125,5 +123,8 @@ bool platform_warp_allowed(void);
 uint64_t platform_next_timer_ns(void);
 void platform_skip(uint64_t ns);
 bool platform_waits_for_host(void);
+// The host descriptor a halted guest's wait also ends on: COM1's input while its receiver
+// has room for a byte, else -1 (a halt then waits for timers and signals alone).
+int platform_input_fd(void);
 
 #endif

@@ -859,9 +859,8 @@ static void wait_for_event(struct vcpu *v)
     signals_block_async(&old);
     clock_sampling(false);
     if (!v->async) {
-        struct pollfd pfd = {.fd = plat.serial_in, .events = POLLIN};
-        bool want_input = plat.serial_in >= 0 && uart16550_rx_room(&plat.com1);
-        int r = ppoll(&pfd, want_input ? 1 : 0, NULL, &old);
+        struct pollfd pfd = {.fd = platform_input_fd(), .events = POLLIN};
+        int r = ppoll(&pfd, pfd.fd >= 0 ? 1 : 0, NULL, &old);
         if (r > 0)
             __atomic_or_fetch(&v->async, ASYNC_INPUT, __ATOMIC_SEQ_CST);
     }
