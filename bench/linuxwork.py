@@ -35,8 +35,8 @@ PARTS = [
      "i=0; s=0; while [ $i -lt {n} ]; do s=$((s+i*i)); i=$((i+1)); done; echo shloop: $s",
      20000, 5000),
     ("sysfs", "`ls -lR` of /sys/module and /proc/sys/{{kernel,vm,fs,net}}, {n}× (every entry "
-     "stat'ed; trees the same on both machines: /sys/kernel and /proc/sys/dev are not, ring1's "
-     "PC has no HPET or ACPI), lines counted",
+     "stat'ed; trees the same on both machines: /sys/kernel and /proc/sys/dev, which differed "
+     "while ring1's PC had no HPET or ACPI, are left out), lines counted",
      "echo sysfs: $(i=0; while [ $i -lt {n} ]; do ls -lR /sys/module /proc/sys/kernel "
      "/proc/sys/vm /proc/sys/fs /proc/sys/net 2>/dev/null; i=$((i+1)); done | wc -l)", 4, 1),
     ("pipe", "`seq 1 {n} | sort -rn | md5sum`",
