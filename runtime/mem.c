@@ -771,18 +771,12 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-// The page directory at v->cr3 is loaded again: its pages parked when it was last replaced
-// that may be mapped again, in address order, neighbours with the same rights by one
-// mprotect (the host changes a range of mappings for about half what a call per page costs).
-static void park_restore(struct vcpu *v)
+// Parked pages (sorted page numbers) that may be mapped again now, mapped: each run of
+// neighbours with the same rights by one mprotect (the host changes a range of mappings for
+// about half what a call per page costs). Returns how many.
+static unsigned park_restore_runs(struct vcpu *v, const uint32_t *pages, unsigned n)
 {
-    static uint32_t pages[SHADOW_MAX], ents[SHADOW_MAX];   // ents[k]: pages[k]'s, once found
-    uint32_t cr3 = v->cr3 & PTE_ADDR;
-    unsigned n = 0;
-    for (uint32_t i = park_head[park_bucket(cr3)]; i; i = park_next[i - 1])
-        if (park_cr3[i - 1] == cr3)
-            pages[n++] = i - 1;
-    qsort(pages, n, sizeof *pages, cmp_u32);
+    static uint32_t ents[SHADOW_MAX];   // ents[k]: pages[k]'s, once found
     unsigned restored = 0;
     for (unsigned k = 0; k < n;) {
         unsigned j = k;
@@ -806,6 +800,21 @@ static void park_restore(struct vcpu *v)
             restored++;
         }
     }
+    return restored;
+}
+
+// The page directory at v->cr3 is loaded again: its pages parked when it was last replaced
+// that may be mapped again.
+static void park_restore(struct vcpu *v)
+{
+    static uint32_t pages[SHADOW_MAX];
+    uint32_t cr3 = v->cr3 & PTE_ADDR;
+    unsigned n = 0;
+    for (uint32_t i = park_head[park_bucket(cr3)]; i; i = park_next[i - 1])
+        if (park_cr3[i - 1] == cr3)
+            pages[n++] = i - 1;
+    qsort(pages, n, sizeof *pages, cmp_u32);
+    unsigned restored = park_restore_runs(v, pages, n);
     if (nshadow > mem_stat_pages)
         mem_stat_pages = nshadow;
     if (restored)
@@ -815,37 +824,19 @@ static void park_restore(struct vcpu *v)
 // A fill of page pn: parked neighbours (within the same page table, NEAR_PARKED each way) that
 // still translate onto their frames with the accessed bits set come back now, as
 // park_restore would bring them back at a CR3 load -- a processor may cache those
-// translations at any time -- each run of them with one mprotect.
+// translations at any time.
 #define NEAR_PARKED 8u
 static void park_restore_near(struct vcpu *v, uint32_t pn)
 {
     uint32_t lo = pn > NEAR_PARKED ? pn - NEAR_PARKED : 0, hi = pn + NEAR_PARKED;
     lo = lo < (pn & ~1023u) ? (pn & ~1023u) : lo;
     hi = hi > (pn | 1023u) ? (pn | 1023u) : hi;
-    unsigned restored = 0;
-    for (uint32_t k = lo; k <= hi;) {
-        uint32_t ent, e0;
-        if (k == pn || !park_frame[k] || sp_ent[k] || host_maps() >= maps_max ||
-            !park_restorable(v, k, &e0)) {
-            k++;
-            continue;
-        }
-        uint32_t j = k + 1;
-        int prot = sp_prot(e0);
-        static uint32_t ents[2 * NEAR_PARKED + 1];
-        ents[0] = e0;
-        while (j <= hi && j != pn && park_frame[j] && !sp_ent[j] &&
-               park_restorable(v, j, &ent) && sp_prot(ent) == prot)
-            ents[j - k] = ent, j++;
-        if (mprotect((void *)((uintptr_t)k << 12), (size_t)(j - k) << 12, prot) < 0)
-            die("map parked pages again");
-        for (uint32_t m = k; m < j; m++) {
-            park_del(m);
-            sp_add(m, ents[m - k]);
-            restored++;
-        }
-        k = j;
-    }
+    uint32_t pages[2 * NEAR_PARKED];
+    unsigned n = 0;
+    for (uint32_t k = lo; k <= hi; k++)
+        if (k != pn && park_frame[k] && !sp_ent[k])   // (pn apart: no run reaches over it)
+            pages[n++] = k;
+    unsigned restored = park_restore_runs(v, pages, n);
     if (restored)
         stats_add("shadow-restored-near", restored);
 }
