@@ -158,18 +158,29 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
+_CS = None
+
+
+def _insn_text(d, addr: int) -> str:
+    """The instruction at addr (an instruction start of the analysis d) as objdump shows it,
+    mnemonic and operands, or "" if it does not decode."""
+    global _CS
+    if _CS is None:
+        import capstone
+        _CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    i = next(_CS.disasm_lite(d.insn_bytes(addr), addr), None)
+    return f"{i[2]} {i[3]}".strip() if i else ""
+
+
 def _site_rows(a, tactics) -> dict:
     """Every site of the plan `ring1 rewrite --tactics` makes (objdump's columns: address,
     bytes, instruction; then kind, tactic, region or why it traps) and the site-less regions,
     each with the branches it moves into another region's middle (plan._Reaim)."""
-    import capstone
-    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
     d = a.d
     p = plan_mod.make_plan(a.cfg, abi.WINDOW_DEFAULT, tactics)
 
     def insn(addr):
-        i = next(cs.disasm_lite(d.insn_bytes(addr), addr), None)
-        return f"{i[2]} {i[3]}".strip() if i else "(bad)"
+        return _insn_text(d, addr) or "(bad)"
 
     span = {r.start: f"{r.start:#x}-{r.end:#x}" for r in p.regions}
     inner = {x: r.start for r in p.regions for x, _ in r.insns[1:]}
@@ -193,7 +204,7 @@ def _site_rows(a, tactics) -> dict:
 def _profile_rows(a, prof, where: str, n: int = 20) -> dict:
     """The profile's hottest exits, each with its instruction and what rewrite --profile does
     with it (the plan the profile gives)."""
-    from . import plan as plan_mod, profile
+    from . import profile
     warnings = []
     try:
         w = profile.check_input(prof, where, a.image.sha256)
@@ -210,14 +221,11 @@ def _profile_rows(a, prof, where: str, n: int = 20) -> dict:
             if t in sites:
                 copied_by.setdefault(t, []).append(r.start)
     d = a.d
-    import capstone
-    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
     rows = []
     for addr, kind, count in prof.hottest(n):
         insn = action = ""
         if d.is_code_start(addr):
-            i = next(cs.disasm_lite(d.insn_bytes(addr), addr), None)
-            insn = f"{i[2]} {i[3]}".strip() if i else ""
+            insn = _insn_text(d, addr)
         site = sites.get(addr)
         if kind in ("mmio", "mmio_ram"):
             if site is not None and site.kind == abi.Kind.MMIO:
