@@ -279,15 +279,17 @@ def parse_stats(err: str) -> dict | None:
 def exit_causes(st: dict) -> dict:
     """The exits of a --stats run by cause: hypercalls (patched sites), int3 trap sites, MMIO
     faults (device pages), shadow-page fills (host faults on guest memory), guest page faults
-    reflected to the guest, system calls from ring 3 (vector 64, a host SIGSYS each), timer
-    interrupts delivered (vector 32)."""
+    reflected to the guest, system calls from ring 3 (vector 64) by a host signal each (the
+    host's #GP) and through ring 3's system call gate (a hot stub patched at run time:
+    runtime/usergate.c), timer interrupts delivered (vector 32)."""
     ev, vec = st["events"], st["vectors"]
     return {"hypercall": ev.get("hypercall", 0), "int3 trap": ev.get("trap-site", 0),
             "MMIO fault": ev.get("mmio-fault", 0),
             "MMIO hypercall": ev.get("mmio-site", 0) + ev.get("mmio-site-ram", 0),
             "shadow fill": st["shadow"].get("faults", 0),
-            "guest #PF": ev.get("guest-page-fault", 0), "syscall (vec 64)": vec.get("64", 0),
-            "timer (vec 32)": vec.get("32", 0)}
+            "guest #PF": ev.get("guest-page-fault", 0),
+            "syscall signal": vec.get("64", 0) - ev.get("user-syscall-gate", 0),
+            "syscall gate": ev.get("user-syscall-gate", 0), "timer (vec 32)": vec.get("32", 0)}
 
 
 def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
@@ -929,13 +931,15 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
                    f" | {fmt_ratio(r.get('cpu_qemu_over_ring1'))} | "
                    f"{fmt_ratio(r.get('cpu_qemu_over_trap'))} |")
     causes = ["hypercall", "int3 trap", "MMIO fault", "MMIO hypercall", "shadow fill",
-              "guest #PF", "syscall (vec 64)", "timer (vec 32)"]
+              "guest #PF", "syscall signal", "syscall gate", "timer (vec 32)"]
     out += ["", "ring1's exits by cause over the whole run (boot included), from one more run "
             "with `--stats` (runtime/stats.c): *hypercall* = patched sites calling the runtime; "
             "*int3 trap* = sites left as traps; *MMIO* = accesses to device pages (the local "
             "APIC ID reads), a host fault each; *shadow fill* = host faults filling shadow "
             "pages; *guest #PF* = page faults reflected to the guest; *syscall* = `int $64` "
-            "from ring 3 (a host SIGSYS each); *timer* = LAPIC timer interrupts delivered. "
+            "from ring 3: *signal*, a host #GP each, or *gate*, a hypercall from a hot stub "
+            "patched at run time (runtime/usergate.c); *timer* = LAPIC timer interrupts "
+            "delivered. "
             "*Emulated* = sensitive instructions emulated, busiest kinds after it.", "",
             "| workload | machine | wall, CPU (s) | " + " | ".join(causes) +
             " | emulated (busiest kinds) | shadow pages most mapped, full flushes |",

@@ -28,7 +28,7 @@
 #define WINDOW 0x40000000u
 #define IMAGE  (WINDOW + R1_IMAGE_OFF)
 
-// ---- stubs for mem.c, emulate.c, vcpu.c, stats.c ------------------------------------------
+// ---- stubs for mem.c, emulate.c, vcpu.c, stats.c, usergate.c ------------------------------------------
 uint32_t mem_window;
 static bool alias_live;
 const char *const kind_names[R1_KIND_MAX] = {[R1_KIND_CLI] = "cli"};
@@ -73,6 +73,12 @@ int mmio_emulate_site(struct vcpu *v, const struct insn *in)
     assert(in->len >= 1 && in->len <= INSN_MAX);
     emulated++;
     return -1;
+}
+
+void usergate_enter(struct vcpu *v)
+{
+    (void)v;
+    assert(!"a hypercall from ring 3 in the harness");
 }
 
 bool vcpu_break_check(struct vcpu *v, uint32_t addr)

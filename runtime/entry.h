@@ -7,6 +7,12 @@
 // offset 0, the 64-bit stub at HC_STUB_OFF.
 #define HC_ENTRY_OFF     0x3000   // = R1_ENTRY_OFF (abi.h; checked in vcpu.c)
 #define HC_STUB_OFF      16
+// Ring 3's system call gate (usergate.c), also in the entry page: HC_GATE_SLED one-byte nops,
+// then the same `ljmp $0x33, stub`. A patched ring-3 site far-calls into it through a host
+// LDT code segment based at the gate, with the system call number as the offset.
+#define HC_GATE_OFF      0x800
+#define HC_GATE_SLED     512
+#define HC_GATE_LEN      (HC_GATE_SLED + 7)
 
 // The hypercall stub's save area in the vCPU page (window + R1_VCPU_OFF + HC_SAVE_OFF): the
 // guest's eax..edi in x86 encoding order, then EFLAGS, each a uint32_t. abi.h leaves the

@@ -10,6 +10,7 @@
 #include "mem.h"
 #include "mmio.h"
 #include "stats.h"
+#include "usergate.h"
 #include "vcpu.h"
 #include "x86.h"
 
@@ -252,6 +253,10 @@ void hypercall_handle(struct vcpu *v)
 {
     uint32_t esp = v->gpr[R_ESP];
     uint32_t lo = mem_window + R1_HCSTACK_OFF, hi = lo + R1_HCSTACK_SIZE;
+    if (v->cpl == 3 && mem_window && (esp < lo || esp + 8 > hi)) {
+        usergate_enter(v);   // not a trampoline's (the kernel's own ring-3 code): the gate
+        return;
+    }
     if (!mem_window || esp < lo || esp + 8 > hi) {
         vcpu_stop(v, STATUS_UNSUPPORTED, "hypercall with ESP %#x outside the hypercall stack", esp);
         return;

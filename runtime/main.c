@@ -411,20 +411,25 @@ static uint32_t parse_size(const char *s)
 }
 
 // The code at R1_ENTRY: a compat-mode far jump to the 64-bit stub right after it, and the
-// address the stub leaves through (entry.S).
+// address the stub leaves through (entry.S); at HC_GATE_OFF ring 3's system call gate, a sled
+// of nops ending in the same far jump (usergate.c). buf holds HC_GATE_OFF + HC_GATE_LEN bytes.
 static size_t build_entry(uint8_t *buf, uint32_t window)
 {
     const uint32_t stub_off = HC_STUB_OFF;
     uint32_t stub = window + R1_ENTRY_OFF + stub_off;
     uint8_t jmp[7] = {0xea, (uint8_t)stub, (uint8_t)(stub >> 8), (uint8_t)(stub >> 16),
                       (uint8_t)(stub >> 24), 0x33, 0x00};   // ljmp $0x33, $stub
-    memset(buf, 0xcc, stub_off);
+    memset(buf, 0xcc, HC_GATE_OFF);
     memcpy(buf, jmp, sizeof jmp);
     size_t n = (size_t)(hc_stub64_end - hc_stub64_start);
+    if (stub_off + n > HC_GATE_OFF)
+        abort();   // (the stub outgrew its room)
     memcpy(buf + stub_off, hc_stub64_start, n);
     uint64_t landing = (uint64_t)(uintptr_t)guest_exit_landing;
     memcpy(buf + stub_off + (size_t)(hc_landing_slot - hc_stub64_start), &landing, 8);
-    return stub_off + n;
+    memset(buf + HC_GATE_OFF, 0x90, HC_GATE_SLED);
+    memcpy(buf + HC_GATE_OFF + HC_GATE_SLED, jmp, sizeof jmp);
+    return HC_GATE_OFF + HC_GATE_LEN;
 }
 
 int main(int argc, char **argv)
@@ -637,7 +642,7 @@ int main(int argc, char **argv)
     // The vCPU page: in the window for a patched image (its trampolines use it), else a
     // host page (an unpatched kernel owns all 4 GiB).
     if (img.has_note) {
-        uint8_t entry[256];
+        uint8_t entry[HC_GATE_OFF + HC_GATE_LEN];
         size_t n = build_entry(entry, img.note.window_base);
         v->page = mem_window_map(img.note.window_base, entry, n,
                                  img.ring1_vaddr - img.note.window_base, img.ring1,
@@ -684,7 +689,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ring1-run: --profile-out %s: %s\n", profile_out, strerror(errno));
         exit(STATUS_LOAD_ERROR);
     }
-    int fds[2];
+    int fds[MEM_FDS_MAX];
     unsigned nfds = mem_fds(fds);
     vcpu_cpuid_faulting();
     if (jail)

@@ -77,6 +77,7 @@ static unsigned maps_max = 32768;
 #define SP_DOWN   0x10u  // marked for read-only (downgrade_marked)
 #define SP_X      0x20u  // mapped executable (see "Copies of patched code")
 #define SP_G      0x40u  // from a global translation (CR4.PGE): a CR3 write keeps it (below)
+#define SP_PATCH  0x80u  // maps the frame's patched copy, not the frame (see "Patched copies")
 static uint32_t sp_ent[1u << 20], sp_pos[1u << 20];
 static uint32_t sp_list[SHADOW_MAX];
 static unsigned nshadow;
@@ -131,6 +132,23 @@ static uint32_t park_head[PARK_BUCKETS];
 static unsigned nparked;
 static uint32_t view_cr3;   // the page directory the shadow pages are filled from
 
+// Patched copies of ring 3's code frames (usergate.c patches a hot system call site). A
+// frame's patched copy is a page of its own memfd (code_fd, slot k at k * PGSIZE): the frame's
+// bytes with the patches applied. A ring-3 page mapping the frame executable is mapped onto
+// the copy instead (SP_PATCH: read and execute only) -- at the patch, and at every later fill
+// that does not write -- so that the patch survives the page's drops at CR3 writes; every
+// other mapping of the frame (the kernel's own, a read through another address) shows the
+// frame itself. The frame is FX_CODE while it has a copy, so a write to it through any mapping,
+// or by the runtime, is seen (frame_written): its copies are dropped and the copy forgotten.
+// Nothing else may map the copy: an SP_PATCH page is never parked (its mapping is not the
+// frame's), never part of a run, and given back to the reservation when dropped.
+#define SLOTS 256u
+static int code_fd = -1;
+static uint8_t *code_mem;              // the runtime's mapping of the copies (above 4 GiB)
+static uint32_t slot_frame[SLOTS];     // frame + 1 of each copy; 0: free
+static uint16_t *frame_slot;           // slot + 1 of each frame's copy; 0: none
+static unsigned slot_hand;
+
 static void die(const char *what)
 {
     fprintf(stderr, "ring1-run: %s: %s\n", what, strerror(errno));
@@ -179,8 +197,15 @@ void mem_init(uint32_t ram_size)
     fx = malloc(frames);
     fx_flips = calloc(frames, 1);
     rm_head = calloc(frames, sizeof *rm_head);
-    if (!fx || !fx_flips || !rm_head)
+    frame_slot = calloc(frames, sizeof *frame_slot);
+    if (!fx || !fx_flips || !rm_head || !frame_slot)
         die("allocate the frame tables");
+    code_fd = memfd_create("ring1-code", MFD_CLOEXEC);
+    if (code_fd < 0 || ftruncate(code_fd, (off_t)SLOTS * PGSIZE) < 0)
+        die("make the patched code memfd");
+    code_mem = mmap(NULL, (size_t)SLOTS * PGSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, code_fd, 0);
+    if (code_mem == MAP_FAILED)
+        die("map the patched code memfd");
     memset(fx, FX_FREE, frames);
 }
 
@@ -328,9 +353,14 @@ static void park_release(void)
 static void unmap_pages(uint32_t lo, uint32_t hi, bool park)
 {
     while (lo < hi) {
+        if (sp_ent[lo] & SP_PATCH) {   // (its mapping is the copy's: not for parking)
+            reserve((uint64_t)lo << 12, ((uint64_t)lo + 1) << 12);
+            lo++;
+            continue;
+        }
         bool b = backed(lo);
         uint32_t end = lo + 1;
-        while (end < hi && backed(end) == b)
+        while (end < hi && backed(end) == b && !(sp_ent[end] & SP_PATCH))
             end++;
         if (b || park) {
             if (mprotect((void *)((uintptr_t)lo << 12), (size_t)(end - lo) << 12, PROT_NONE) < 0)
@@ -405,7 +435,7 @@ static unsigned run_start(uint32_t pn)
 {
     uint32_t e = sp_ent[pn], p = pn ? sp_ent[pn - 1] : 0;
     return e && (!p || (p & ~(PGSIZE - 1)) + PGSIZE != (e & ~(PGSIZE - 1)) ||
-                 ((p ^ e) & (SP_W | SP_X)));
+                 ((p ^ e) & (SP_W | SP_X)) || ((p | e) & SP_PATCH));
 }
 
 static unsigned runs_at(uint32_t pn)
@@ -600,6 +630,11 @@ void mem_view_reset(struct vcpu *v)
         for (uint32_t f = 0; f < mem_ram_size >> 12; f++)
             if (fx[f] == FX_CODE)
                 fx[f] = FX_DATA;
+    for (unsigned k = 0; k < SLOTS; k++)   // (writes to RAM are not seen now)
+        if (slot_frame[k]) {
+            frame_slot[slot_frame[k] - 1] = 0;
+            slot_frame[k] = 0;
+        }
     // Paging off: linear = physical. One mapping of all RAM below the window; with A20 off,
     // one per MiB, each odd MiB showing the even one below it.
     uint64_t lo = page0_ok ? 0 : PGSIZE, hi = mem_ram_size;
@@ -759,6 +794,8 @@ static bool park_restorable(struct vcpu *v, uint32_t pn, uint32_t *ent)
     bool wr = ((v->cr0 & CR0_WP) ? x.w : true) && x.d, sys = !x.u || (wr && !x.w);
     if (sys && v->cpl == 3 && ((uint64_t)pn << 12) < v->user_limit)
         return false;   // (not when ring 3 runs: no page with more rights within its reach)
+    if (frame_slot[frame] && !sys)
+        return false;   // ring 3's view of it is its patched copy: a fill maps that
     uint32_t rights = (fx[frame] != FX_DATA && !guarded(pn) ? SP_X : 0) |
                       (wr && fx[frame] != FX_CODE ? SP_W : 0);
     *ent = (frame << 12) | rights | (sys ? SP_SYS : 0) | (x.g ? SP_G : 0);
@@ -1063,6 +1100,72 @@ static bool map_linear(uint32_t pn, uint32_t pa, int prot)
     return true;
 }
 
+// ---- patched copies of ring 3's code (above) --------------------------------------------------
+// Map page pn onto copy k, read and execute only (the caller records it SP_PATCH).
+static void map_copy(uint32_t pn, unsigned k)
+{
+    if (park_frame[pn])
+        park_del(pn);
+    if (mmap((void *)((uintptr_t)pn << 12), PGSIZE, PROT_READ | PROT_EXEC,
+             MAP_SHARED | MAP_FIXED | MAP_POPULATE, code_fd, (off_t)k * PGSIZE) == MAP_FAILED)
+        die("map a patched copy");
+    set_backed(pn, false);
+}
+
+// A free slot: one never used, or one whose copy no page maps now (forgotten); -1 if none.
+static int slot_alloc(void)
+{
+    for (unsigned n = 0; n < SLOTS; n++) {
+        unsigned k = slot_hand++ % SLOTS;
+        if (slot_frame[k]) {
+            uint32_t f = slot_frame[k] - 1;
+            for (uint32_t i = rm_head[f]; i; i = rm_next[i - 1])
+                if (sp_ent[i - 1] & SP_PATCH)
+                    goto in_use;
+            frame_slot[f] = 0;
+            slot_frame[k] = 0;
+        }
+        return (int)k;
+    in_use:;
+    }
+    return -1;
+}
+
+bool mem_code_patch(struct vcpu *v, uint32_t lin, uint8_t byte)
+{
+    uint32_t pn = lin >> 12, e = sp_ent[pn];
+    if (!(v->cr0 & CR0_PG) || !(e & SP_X) || (e & (SP_SYS | SP_W)))
+        return false;
+    uint32_t frame = e >> 12;
+    if ((uint64_t)frame << 12 >= mem_ram_size || fx[frame] != FX_CODE)
+        return false;   // (writes to it would not be seen)
+    if (!(e & SP_PATCH) && host_maps() + 2 >= maps_max)
+        return false;
+    int k = frame_slot[frame] ? frame_slot[frame] - 1 : slot_alloc();
+    if (k < 0)
+        return false;
+    uint8_t *copy = code_mem + (size_t)k * PGSIZE;
+    if (!frame_slot[frame]) {
+        memcpy(copy, mem_ram + ((size_t)frame << 12), PGSIZE);
+        slot_frame[k] = frame + 1;
+        frame_slot[frame] = (uint16_t)(k + 1);
+    }
+    copy[lin & (PGSIZE - 1)] = byte;
+    if (!(e & SP_PATCH)) {
+        map_copy(pn, (unsigned)k);
+        sp_set(pn, e | SP_PATCH);
+    }
+    return true;
+}
+
+bool mem_code_patched(uint32_t lin, uint8_t byte)
+{
+    uint32_t e = sp_ent[lin >> 12];
+    if (!(e & SP_PATCH) || !frame_slot[e >> 12])
+        return false;
+    return code_mem[(size_t)(frame_slot[e >> 12] - 1) * PGSIZE + (lin & (PGSIZE - 1))] == byte;
+}
+
 // ---- copies of patched code -----------------------------------------------------------------
 static int sp_prot(uint32_t e)
 {
@@ -1077,6 +1180,11 @@ static void frame_revoke(uint32_t frame, uint32_t right)
         i = rm_next[pn];
         if (!(e & right))
             continue;
+        if (e & SP_PATCH) {   // (only SP_X: a copy is never writable) the copy is stale
+            unmap_pages(pn, pn + 1, false);
+            sp_forget(pn);
+            continue;
+        }
         if (mprotect((void *)((uintptr_t)pn << 12), PGSIZE, sp_prot(e & ~right)) < 0)
             die("change a shadow page's rights");
         sp_set(pn, e & ~right);
@@ -1098,6 +1206,11 @@ static void frame_executed(uint32_t frame)
 static void frame_written(uint32_t frame)
 {
     frame_revoke(frame, SP_X);
+    if (frame_slot[frame]) {
+        slot_frame[frame_slot[frame] - 1] = 0;
+        frame_slot[frame] = 0;
+        stats_count("code-patch-dropped");
+    }
     if (++fx_flips[frame] > FX_FLIPS_MAX) {
         fx[frame] = FX_FREE;
         stats_count("code-frame-untracked");
@@ -1176,7 +1289,11 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
             rights &= ~SP_X;
     }
     int prot = sp_prot(rights);
-    if (!map_linear(page >> 12, pa, prot)) {
+    if (!write && !sys && (rights & SP_X) && frame_slot[frame]) {
+        map_copy(page >> 12, frame_slot[frame] - 1);   // ring 3's code: its patched copy
+        rights = SP_X | SP_PATCH;
+        stats_count("code-patch-mapped");
+    } else if (!map_linear(page >> 12, pa, prot)) {
         uint32_t old = sp_ent[page >> 12];
         if (park_frame[page >> 12] == frame + 1 || (old && (old >> 12) == frame)) {
             // Parked on this frame, or mapped on it already (a write upgrade): one mprotect.
@@ -1310,13 +1427,15 @@ bool mem_in_window_or_alias(uint64_t a)
     return mem_in_window(a) || alias_at(a) >= 0;
 }
 
-unsigned mem_fds(int out[2])
+unsigned mem_fds(int out[MEM_FDS_MAX])
 {
     unsigned n = 0;
     if (ram_fd >= 0)
         out[n++] = ram_fd;
     if (win_fd >= 0)
         out[n++] = win_fd;
+    if (code_fd >= 0)
+        out[n++] = code_fd;
     return n;
 }
 

@@ -61,6 +61,13 @@ void mem_frames_exempt(uint32_t pa, uint32_t len);
 // The runtime stores to guest RAM [pa, pa + len) for the guest (an emulated instruction, an
 // interrupt frame): as a guest write, it makes an executed frame data again. (RAM only.)
 void mem_frame_stored(uint32_t pa, uint32_t len);
+// Patched copies of ring 3's code (usergate.c): put byte at linear address lin in a copy of the
+// frame that the page mapping lin shows, and show ring 3 the copy from now on, until the frame
+// is written. Only for a page mapped now for ring 3, executable, not writable, whose frame's
+// writes are tracked (copy tracking on); false if it is not, or no copy can be made.
+bool mem_code_patch(struct vcpu *v, uint32_t lin, uint8_t byte);
+// Whether the page at lin shows ring 3 a patched copy now, with byte at lin.
+bool mem_code_patched(uint32_t lin, uint8_t byte);
 // --stats: the shadow pages' counters (registered with stats_register by main.c).
 void mem_print_stats(FILE *f);
 
@@ -90,9 +97,10 @@ void mem_window_alias_sync(struct vcpu *v);
 bool mem_in_window_or_alias(uint64_t a);
 // In the window's entry code (the hypercall path) or its alias: for signal handlers.
 bool mem_in_entry_code(uint64_t a);
-// The memfds of guest memory (RAM, then the window if there is one): the only files the jail
-// lets the runtime map. Returns how many.
-unsigned mem_fds(int out[2]);
+// The memfds of guest memory (RAM, then the window if there is one, then the patched copies of
+// ring 3's code): the only files the jail lets the runtime map. Returns how many.
+#define MEM_FDS_MAX 3
+unsigned mem_fds(int out[MEM_FDS_MAX]);
 // Whether guest page 0 can be mapped at linear 0 (root, or vm.mmap_min_addr 0).
 bool mem_page0_mappable(void);
 

@@ -133,6 +133,7 @@ static void save_guest(struct vcpu *v, const greg_t *g)
     v->gpr[R_EDI] = (uint32_t)g[REG_RDI];
     v->eip = (uint32_t)g[REG_RIP];
     v->eflags = (uint32_t)g[REG_EFL];
+    v->exit_cs = (uint16_t)g[REG_CSGSFS];   // (ring 3 inside its system call gate: usergate.c)
 }
 
 // Resume at guest_exit_landing (64-bit, run loop stack) instead of the guest.

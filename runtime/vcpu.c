@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "segment.h"
 #include "signals.h"
 #include "stats.h"
+#include "usergate.h"
 #include "x86.h"
 
 struct vcpu vcpu0;
@@ -592,6 +594,8 @@ static void handle_trap(struct vcpu *v)
             stats_count("native-load-retry");
             return;
         }
+        if (v->cpl == 3 && usergate_fault(v))
+            return;
         switch (x->trapno) {
         case T_PF:
             page_fault(v);
@@ -609,6 +613,8 @@ static void handle_trap(struct vcpu *v)
             if (v->cpl == 3 && v->user_limit < GUEST_SPACE && x->err == 0 &&
                 (x->trapno == T_GP || x->trapno == T_SS) && user_limit_fault(v))
                 return;
+            if (v->cpl == 3 && x->trapno == T_GP && (x->err & 7) == 2)   // int $N: the IDT's
+                usergate_note_int(v, v->eip, (uint8_t)(x->err >> 3));
             if (emulate_here(v))
                 return;
             intr_deliver(v, T_GP, EV_EXC, 0, v->eip);
@@ -640,9 +646,11 @@ static void handle_trap(struct vcpu *v)
             stats_count("single-step");
             return;
         }
-        if (!(v->eflags & FL_TF)) {
-            // Not single-stepping, so icebp. This host reports it at the instruction (a
-            // fault), the SDM says after it (a trap): accept both, deliver the trap.
+        if (!(v->eflags & FL_TF) && x->code != TRAP_TRACE) {
+            // Not single-stepping, so icebp (the host says TRAP_TRACE for a step, also for
+            // the one after a popf that cleared TF: TF counts as it was when the instruction
+            // began). This host reports icebp at the instruction (a fault), the SDM says after
+            // it (a trap): accept both, deliver the trap.
             uint8_t b = 0;
             vmem_fetch(v, vcpu_lin_eip(v), &b, 1);
             if (b == 0xf1)
@@ -699,6 +707,8 @@ static void handle_syscall(struct vcpu *v)
     struct insn in;
     if (decode(b, 2, &in) == 2) {
         int kind = insn_kind(&in);
+        if (b[0] == 0xcd && v->cpl == 3)
+            usergate_note_int(v, at, b[1]);
         stats_exit(kind, at);
         emulate(v, &in, at, at + 2, at + 2);
         return;
@@ -969,8 +979,14 @@ int vcpu_run(struct vcpu *v)
         v->page[R1_VCPU_CR / 4 + 3] = v->cr3;
         v->page[R1_VCPU_CR / 4 + 4] = v->cr4;
         pio_cache_sync(v->cpl);   // the port cache: current, and usable at CPL 0 only
+        v->exit_cs = 0;
         uint32_t reason = enter_guest(v);
         v->nexits++;
+        if (usergate_is_gate_cs(v->exit_cs)) {
+            usergate_rollback(v);   // (a signal inside ring 3's system call gate)
+            if (v->stop)
+                break;
+        }
         seg_fast_catch_up(v);
         check_host_segments(v);
         // (A native popf setting AC is lost: AC cannot run on the host, it would arm #AC.)

@@ -72,6 +72,7 @@ struct vcpu {
     // ---- everything below is C-only ----
     volatile uint32_t *page;  // the vCPU page (window, or a host page for trap-only images)
     struct exit_info exit;
+    uint16_t exit_cs;      // the host CS a signal interrupted the guest with (0: no signal)
     struct {               // exception raised by the emulator (emu_fault), vector -1 = none
         int      vector;
         uint32_t err;

@@ -621,6 +621,78 @@ def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
                      r"range at 0x[0-9a-f]+, copied to 0x30080[0-9a-f]", err), err
 
 
+# The one line of tests/guest/usergate.c where ring1 deliberately differs from QEMU: the
+# program reads the first byte of its own system call stub after ring1 patched it at run time
+# (runtime/usergate.c: a process's reads through the page it executes see the patch's one
+# byte; the kernel's reads of the frame through any other mapping see the original).
+USERGATE_OWN_READ = ("the stub's first byte read by the program: calls 0, eax at the call 0, "
+                     "0x000000b8 ", "the stub's first byte read by the program: calls 0, "
+                     "eax at the call 0, 0x0000009a ")
+
+
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_a_hot_ring3_system_call_stub_enters_the_kernel_without_a_host_signal(tmp_path, tactics):
+    """tests/guest/usergate.c: ring 3 calls `mov $7, %eax; int $0x40; ret` 100 times; ring1
+    patches it at run time into a far call through its system call gate (runtime/usergate.c),
+    so most calls are a hypercall, not a host #GP. Then what a patch could break, each line
+    QEMU's: the kernel reading the stub's frame through another mapping (the original byte);
+    the stub called with ESP 4 bytes above a page that is not present (the far call's push
+    faults: the original two instructions run, no #PF reaches the guest); the stub's `int`
+    reached directly (its bytes are the original ones); the stub single-stepped with TF (a
+    step lands inside the gate: put back after the mov, as the CPU steps it); a word in the
+    stub's page written after every call (the patch dropped, made again, dropped: correct
+    results throughout). The one listed difference: USERGATE_OWN_READ."""
+    src = guest("usergate")
+    image = rewrite(src, str(tmp_path / "usergate.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n") and "#GP 1" not in want, want
+    assert "100 calls: sum of results: calls 100, eax at the call 7, 0x0001895c" in want, want
+    assert "ESP 4 bytes above a page not present: result, ESP after: calls 1, eax at the " \
+           "call 7, 0x000003ef 0x00403004, #PF 0" in want, want
+    assert want.count("  step at u_prog+") == 6, want
+    rc, out, err = run(image, "--stats")
+    assert USERGATE_OWN_READ[0] in want, want
+    assert (rc, out.replace(*USERGATE_OWN_READ[::-1])) == (1, want), err
+    assert _stat(err, "user-syscall-patched") >= 1, err
+    assert _stat(err, "user-syscall-gate") >= 90, err        # of the 100 hot calls
+    if tactics:
+        # Trap-only, the program's copy holds the kernel's int3s, each repaired where it
+        # first runs (a write to the frame: the patch is dropped and made again), so the
+        # phases below may run unpatched; the transcript is QEMU's either way.
+        return
+    assert USERGATE_OWN_READ[1] in out, out
+    assert _stat(err, "user-syscall-gate-fault") == 1, err   # the stack edge
+    assert _stat(err, "user-syscall-gate-interrupted") == 1, err   # the single step
+    assert _stat(err, "code-patch-dropped") >= 1, err        # the word written
+
+
+def test_without_the_gate_the_same_guest_runs_as_on_qemu():
+    """The same guest unpatched (no copy tracking, so nothing is patched at run time): every
+    line QEMU's, the own read included, and every system call a host signal."""
+    src = guest("usergate")
+    rc_q, want = qemu(src)
+    rc, out, err = run(src, "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "user-syscall-gate") == 0, err
+
+
+def test_a_program_far_calling_through_the_gate_selector_gets_the_guests_answer(tmp_path):
+    """tests/guest/usergate.c "forge": after the stub is patched (the host's LDT then has the
+    gate's code segment), ring 3 runs `lcall $0x40cd, $7` itself -- the very bytes of a patch,
+    at a place ring1 never patched. The guest has no LDT: QEMU raises #GP(0x40cc). ring1 finds
+    no patched site before the return address and emulates the far call from the guest's
+    tables: the same #GP."""
+    src = guest("usergate")
+    image = rewrite(src, str(tmp_path / "usergate.r1.elf"))
+    rc_q, want = qemu(src, "forge")
+    assert rc_q == 1 and "forged far call: result: calls 0, eax at the call 0, 0x0001895c " \
+        "0x00000000, #PF 0, #GP 1 (0x000040cc)" in want, want
+    rc, out, err = run(image, "--cmdline", "forge", "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "user-syscall-gate-foreign") == 1, err
+
+
 @pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
 def test_task_switches_match_qemu(tmp_path, tactics):
     """tests/guest/taskswitch.c: far jmp to a TSS and back, far call through a GDT task gate

@@ -1,0 +1,275 @@
+// Ring 3's system call stub, `mov $7, %eax; int $0x40; ret`, called hot enough that ring1
+// patches it at run time into a far call through its system call gate (runtime/usergate.c),
+// and then everything around it that a patch could get wrong. Run against QEMU: the
+// transcripts must be equal but for the lines the test lists.
+//
+// Paging on: 0-4 MiB supervisor, 4-8 MiB user, 8-12 MiB a supervisor alias of 4-8 MiB. The
+// user program (u_*, position-independent: data through %ebp) is copied to a user page, so its
+// frame is RAM outside the kernel's image, as a real program's is. Each phase runs it in
+// ring 3 from one entry point until `int $0x40` with EAX = 99, which reports and goes on.
+// Command line "forge": ring 3 far-calls through the gate's selector itself.
+#include "glib.h"
+
+#define USER      0x400000u
+#define ALIAS     0x800000u
+#define CODE      (USER + 0x1000)     // the program's page
+#define STACK_LO  (USER + 0x3000)     // a stack page whose page below is not present
+#define STACK     (USER + 0x3ff000)   // the usual stack
+
+static uint32_t pd[1024] __attribute__((aligned(4096)));
+static uint32_t pt[3][1024] __attribute__((aligned(4096)));
+static uint8_t kstack[4096] __attribute__((aligned(16)));
+struct tss { uint32_t link, esp0, ss0, rest[23]; } __attribute__((packed));
+static struct tss tss;
+static uint64_t gdt[6];
+
+static volatile uint32_t calls, last_eax, pfs, gps, gp_err, steps, step_at[16], end_ebx, end_edi;
+
+// The program. u_data is a word in the same page as the stub, written by some phases.
+void u_prog(void), u_prog_end(void), u_hot(void), u_data_loop(void), u_own_read(void),
+    u_stack_edge(void), u_direct(void), u_step(void), u_forge(void), u_stub(void), u_data(void);
+__asm__(".text\n"
+        ".globl u_prog, u_prog_end, u_hot, u_data_loop, u_own_read, u_stack_edge, u_direct\n"
+        ".globl u_step, u_forge, u_stub, u_data\n"
+        "u_prog:\n"
+        "u_base:\n"
+        // 100 calls; EDI = the sum of their results
+        "u_hot:\n"
+        "  xorl %edi, %edi\n"
+        "  movl $100, %esi\n"
+        "1:call u_stub\n"
+        "  addl %eax, %edi\n"
+        "  decl %esi\n"
+        "  jnz 1b\n"
+        "  jmp u_end\n"
+        // 50 calls, the data word in the stub's page incremented after each
+        "u_data_loop:\n"
+        "  call 2f\n"
+        "2:popl %ebp\n"
+        "  subl $(2b - u_base), %ebp\n"
+        "  xorl %edi, %edi\n"
+        "  movl $50, %esi\n"
+        "1:call u_stub\n"
+        "  addl %eax, %edi\n"
+        "  incl (u_data - u_base)(%ebp)\n"
+        "  decl %esi\n"
+        "  jnz 1b\n"
+        "  movl (u_data - u_base)(%ebp), %ebx\n"
+        "  jmp u_end\n"
+        // the stub's first byte, read by the program itself
+        "u_own_read:\n"
+        "  call 2f\n"
+        "2:popl %ebp\n"
+        "  subl $(2b - u_base), %ebp\n"
+        "  movzbl (u_stub - u_base)(%ebp), %ebx\n"
+        "  jmp u_end\n"
+        // the stub called with ESP 4 bytes above a page that is not present
+        "u_stack_edge:\n"
+        "  call 2f\n"
+        "2:popl %ebp\n"
+        "  subl $(2b - u_base), %ebp\n"
+        "  leal (3f - u_base)(%ebp), %eax\n"
+        "  movl %eax, " "0x403000\n"
+        "  movl $0x403000, %esp\n"
+        "  jmp u_stub\n"
+        "3:movl %eax, %edi\n"
+        "  movl %esp, %ebx\n"
+        "  movl $0x7ff000, %esp\n"
+        "  jmp u_end\n"
+        // the stub's int reached directly, with EAX 11
+        "u_direct:\n"
+        "  call 2f\n"
+        "2:popl %ebp\n"
+        "  subl $(2b - u_base), %ebp\n"
+        "  movl $11, %eax\n"
+        "  leal (u_stub + 5 - u_base)(%ebp), %ecx\n"
+        "  call *%ecx\n"
+        "  movl %eax, %edi\n"
+        "  jmp u_end\n"
+        // the stub single-stepped (TF set by popf)
+        "u_step:\n"
+        "  pushfl\n"
+        "  orl $0x100, (%esp)\n"
+        "  popfl\n"
+        "  call u_stub\n"
+        "  pushfl\n"
+        "  andl $~0x100, (%esp)\n"
+        "  popfl\n"
+        "  movl %eax, %edi\n"
+        "  jmp u_end\n"
+        // a far call through the gate's selector, not from the stub
+        "u_forge:\n"
+        "  lcall $0x40cd, $7\n"
+        "  movl %eax, %edi\n"
+        "  jmp u_end\n"
+        "u_end:\n"
+        "  movl $99, %eax\n"
+        "  int $0x40\n"
+        "  .balign 16\n"
+        "u_stub:\n"
+        "  movl $7, %eax\n"
+        "  int $0x40\n"
+        "  ret\n"
+        "u_data:\n"
+        "  .long 0\n"
+        "u_prog_end:\n");
+
+#define AT(sym) (CODE + ((uint32_t)(sym) - (uint32_t)u_prog))
+
+// int $0x40 (DPL 3): EAX 99 ends the phase, any other returns EAX + 1000. #PF, #GP count and
+// skip (they must not happen); #DB records where ring 3 stepped.
+void sys_entry(void), pf_entry(void), gp_entry(void), db_entry(void), end_phase(void);
+__asm__(".text\n"
+        "sys_entry:\n"
+        "  cmpl $99, %eax\n"
+        "  je 1f\n"
+        "  incl calls\n"
+        "  movl %eax, last_eax\n"
+        "  addl $1000, %eax\n"
+        "  iret\n"
+        "1:movl %ebx, end_ebx\n"
+        "  movl %edi, end_edi\n"
+        "  movl $kstack+4096, %esp\n"
+        "  movl $0x10, %eax\n"
+        "  movl %eax, %ds\n"
+        "  movl %eax, %es\n"
+        "  jmp end_phase\n"
+        "pf_entry:\n"
+        "  incl pfs\n"
+        "  movl $kstack+4096, %esp\n"
+        "  jmp end_phase\n"
+        "gp_entry:\n"
+        "  incl gps\n"
+        "  popl gp_err\n"
+        "  movl $kstack+4096, %esp\n"
+        "  jmp end_phase\n"
+        "db_entry:\n"
+        "  pushl %eax\n"
+        "  movl steps, %eax\n"
+        "  cmpl $16, %eax\n"
+        "  jae 1f\n"
+        "  pushl %ebx\n"
+        "  movl 8(%esp), %ebx\n"
+        "  movl %ebx, step_at(,%eax,4)\n"
+        "  popl %ebx\n"
+        "1:incl steps\n"
+        "  popl %eax\n"
+        "  iret\n");
+
+static void __attribute__((noreturn)) ring3(uint32_t eip, uint32_t esp)
+{
+    __asm__ volatile("movl $0x23, %%eax\n movl %%eax, %%ds\n movl %%eax, %%es\n"
+                     "pushl $0x23\n"
+                     "pushl %1\n"
+                     "pushl $0x202\n"
+                     "pushl $0x1b\n"
+                     "pushl %0\n"
+                     "iret" ::"r"(eip), "r"(esp) : "eax", "memory");
+    __builtin_unreachable();
+}
+
+static unsigned phase;
+static int forge;
+
+static void line(const char *what, uint32_t a, uint32_t b)
+{
+    puts(what);
+    puts(": calls ");
+    putdec(calls);
+    puts(", eax at the call ");
+    putdec(last_eax);
+    puts(", ");
+    puthex(a);
+    puts(" ");
+    puthex(b);
+    puts(", #PF ");
+    putdec(pfs);
+    puts(", #GP ");
+    putdec(gps);
+    if (gps) {
+        puts(" (");
+        puthex(gp_err);
+        puts(")");
+    }
+    putc('\n');
+    calls = last_eax = pfs = gps = 0;
+}
+
+void end_phase(void)
+{
+    switch (phase++) {
+    case 0:
+        ring3(AT(u_hot), STACK);
+    case 1:
+        line("100 calls: sum of results", end_edi, 0);
+        if (forge)
+            ring3(AT(u_forge), STACK);
+        // Deliberately different under ring1 (the test lists it): the program reads its own
+        // patched page.
+        ring3(AT(u_own_read), STACK);
+    case 2:
+        if (forge) {
+            line("forged far call: result", end_edi, 0);
+            gexit(0);
+        }
+        line("the stub's first byte read by the program", end_ebx, 0);
+        puts("the stub's first byte read by the kernel through another mapping: ");
+        puthex(*(volatile uint8_t *)(AT(u_stub) - USER + ALIAS));
+        putc('\n');
+        pt[1][(STACK_LO - USER - 0x1000) >> 12] = 0;   // the page below STACK_LO: not present
+        __asm__ volatile("invlpg (%0)" ::"r"(STACK_LO - 0x1000) : "memory");
+        ring3(AT(u_stack_edge), STACK);
+    case 3:
+        line("ESP 4 bytes above a page not present: result, ESP after", end_edi, end_ebx);
+        ring3(AT(u_direct), STACK);
+    case 4:
+        line("the int reached directly with EAX 11: result", end_edi, 0);
+        ring3(AT(u_step), STACK);
+    case 5:
+        line("single-stepped: result, steps", end_edi, steps);
+        for (uint32_t i = 0; i < steps && i < 16; i++) {
+            puts("  step at u_prog+");
+            puthex(step_at[i] - CODE);
+            putc('\n');
+        }
+        ring3(AT(u_data_loop), STACK);
+    case 6:
+        line("50 calls, a word in the stub's page written after each: sum, word", end_edi,
+             end_ebx);
+        puts("done\n");
+        gexit(0);
+    }
+    gexit(1);
+}
+
+int gmain(uint32_t magic, uint32_t info)
+{
+    (void)magic;
+    const char *cmd = (const char *)((uint32_t *)info)[4];
+    for (; *cmd; cmd++)
+        forge |= cmd[0] == 'f' && cmd[1] == 'o' && cmd[2] == 'r' && cmd[3] == 'g';
+    gdt_load_ring3(gdt, sizeof gdt / sizeof gdt[0], &tss, sizeof tss,
+                   (uint32_t)(kstack + sizeof kstack));
+    pic_init(0xff, 0xff);   // no interrupts: ring 3 runs with IF set
+    idt_gate_dpl(0x40, sys_entry, 3);
+    idt_gate(14, pf_entry);
+    idt_gate(13, gp_entry);
+    idt_gate(1, db_entry);
+    for (uint32_t i = 0; i < 1024; i++) {
+        pt[0][i] = (i << 12) | 3;                   // 0-4 MiB: supervisor
+        pt[1][i] = (USER + (i << 12)) | 7;          // 4-8 MiB: user
+        pt[2][i] = (USER + (i << 12)) | 3;          // 8-12 MiB: the same frames, supervisor
+    }
+    pd[0] = (uint32_t)pt[0] | 3;
+    pd[1] = (uint32_t)pt[1] | 7;
+    pd[2] = (uint32_t)pt[2] | 3;
+    const uint8_t *s = (const uint8_t *)u_prog;
+    uint8_t *d = (uint8_t *)CODE;
+    for (uint32_t i = 0; i < (uint32_t)u_prog_end - (uint32_t)u_prog; i++)
+        d[i] = s[i];
+    __asm__ volatile("movl %0, %%cr3\n"
+                     "movl %%cr0, %%eax\n orl $0x80010000, %%eax\n movl %%eax, %%cr0"
+                     ::"r"(pd) : "eax", "memory");
+    __asm__ volatile("movl $kstack+4096, %%esp\n jmp end_phase" ::: "memory");
+    __builtin_unreachable();
+}
