@@ -31,8 +31,10 @@ static int ram_fd = -1;
 static bool page0_ok;    // could map guest page 0 (root, or mmap_min_addr 0)
 static uint32_t win_entry_end, win_image_end;  // readable parts of the window (offsets)
 
+static unsigned maps_max;   // (below: "Shadow pages")
 static uint64_t mem_stat_shadow_faults, mem_stat_flushes, mem_stat_pages, mem_stat_dropped,
-                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits;
+                mem_stat_cr3_kept, mem_stat_downgraded, mem_stat_evicted, mem_stat_tlb_hits,
+                mem_stat_maps;
 
 void mem_print_stats(FILE *f)
 {
@@ -45,6 +47,8 @@ void mem_print_stats(FILE *f)
             (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
     fprintf(f, "  runtime accesses to guest memory translated by a shadow page (no walk): %llu\n",
             (unsigned long long)mem_stat_tlb_hits);
+    fprintf(f, "  host mappings of shadow and parked pages: %llu at most (budget %u)\n",
+            (unsigned long long)mem_stat_maps, maps_max);
 }
 
 // The A20 gate (port 0x92, keyboard controller output port): when the guest turns it off,
@@ -66,10 +70,13 @@ static int alias_at(uint64_t lin);
 // sp_pos[page] their place in it, so that lookups, removal and whole-set walks are O(1) per
 // page. Any number of pages may be mapped; what vm.max_map_count (65,530 by default) bounds
 // is the number of host mappings they make (see "Runs" below), kept under maps_max by
-// evicting: three quarters of the host's limit, read at start (the rest for the runtime's
-// own, the linear chunks' and a margin), or MAPS_MAX where a build sets it.
+// evicting: the host's limit, read at start, less MAPS_SPARE for what the count leaves out --
+// the runtime's own mappings (about 60), a PROT_NONE remainder per linear chunk (at most
+// 1,024) and a margin -- or three quarters of a limit below 8,192; MAPS_MAX where a build
+// sets it.
 #define SHADOW_MAX (1u << 20)
 static unsigned maps_max = 32768;
+#define MAPS_SPARE 2048u
 #define SP_MAPPED 0x1u   // mapped
 #define SP_W      0x2u   // mapped writable
 #define SP_SYS    0x4u   // with more rights than CPL 3 has: must not stay reachable from ring 3
@@ -176,7 +183,8 @@ void mem_init(uint32_t ram_size)
     FILE *mmc = fopen("/proc/sys/vm/max_map_count", "r");
     unsigned long count = 0;
     if (mmc && fscanf(mmc, "%lu", &count) == 1 && count >= 4096)
-        maps_max = count > (1ul << 30) ? 1u << 29 : (unsigned)(count / 4 * 3);
+        maps_max = count > (1ul << 30) ? 1u << 29
+                   : count >= 8192 ? (unsigned)(count - MAPS_SPARE) : (unsigned)(count / 4 * 3);
     if (mmc)
         fclose(mmc);
 #endif
@@ -282,9 +290,12 @@ static unsigned park_bucket(uint32_t cr3)
     return (cr3 >> 12) * 2654435761u >> 26;   // PARK_BUCKETS = 2^6
 }
 
+static void host_ent_out(uint32_t pn), host_ent_in(uint32_t pn);
+
 static void park_del(uint32_t pn)
 {
     uint32_t n = park_next[pn], p = park_prev[pn];
+    host_ent_out(pn);
     if (p)
         park_next[p - 1] = n;
     else
@@ -293,6 +304,7 @@ static void park_del(uint32_t pn)
         park_prev[n - 1] = p;
     park_frame[pn] = 0;
     nparked--;
+    host_ent_in(pn);
 }
 
 static void park_add(uint32_t pn, uint32_t frame)
@@ -300,6 +312,7 @@ static void park_add(uint32_t pn, uint32_t frame)
     if (park_frame[pn])
         park_del(pn);
     unsigned b = park_bucket(view_cr3);
+    host_ent_out(pn);
     park_frame[pn] = frame + 1;
     park_cr3[pn] = view_cr3;
     park_prev[pn] = 0;
@@ -308,6 +321,7 @@ static void park_add(uint32_t pn, uint32_t frame)
         park_prev[park_head[b] - 1] = pn + 1;
     park_head[b] = pn + 1;
     nparked++;
+    host_ent_in(pn);
 }
 
 // The host mappings of [lo, hi) (byte addresses) are being replaced: forget the parked pages
@@ -418,12 +432,21 @@ static unsigned nruns, nsegs;
 
 static unsigned host_maps(void)
 {
-    return nruns + nsegs + 2 * nparked;
+    return nruns + nsegs;
+}
+
+// What page pn has of its own in the host: its shadow entry, or a parked page's mapping
+// (PROT_NONE, onto its frame), or nothing (the reservation, or its chunk's mapping).
+#define SP_PARKED 0x100u
+static uint32_t host_ent(uint32_t pn)
+{
+    uint32_t e = sp_ent[pn];
+    return e ? e : park_frame[pn] ? (park_frame[pn] - 1) << 12 | SP_PARKED | SP_MAPPED : 0;
 }
 
 static unsigned seg_start(uint32_t pn)
 {
-    return sp_ent[pn] && (!pn || !sp_ent[pn - 1]);
+    return host_ent(pn) && (!pn || !host_ent(pn - 1));
 }
 
 static unsigned segs_at(uint32_t pn)
@@ -433,14 +456,27 @@ static unsigned segs_at(uint32_t pn)
 
 static unsigned run_start(uint32_t pn)
 {
-    uint32_t e = sp_ent[pn], p = pn ? sp_ent[pn - 1] : 0;
+    uint32_t e = host_ent(pn), p = pn ? host_ent(pn - 1) : 0;
     return e && (!p || (p & ~(PGSIZE - 1)) + PGSIZE != (e & ~(PGSIZE - 1)) ||
-                 ((p ^ e) & (SP_W | SP_X)) || ((p | e) & SP_PATCH));
+                 ((p ^ e) & (SP_W | SP_X | SP_PARKED)) || ((p | e) & SP_PATCH));
 }
 
 static unsigned runs_at(uint32_t pn)
 {
     return run_start(pn) + (pn + 1 < (1u << 20) ? run_start(pn + 1) : 0);
+}
+
+// Page pn's host entry is about to change (park_add, park_del: sp_set does its own).
+static void host_ent_out(uint32_t pn)
+{
+    nruns -= runs_at(pn);
+    nsegs -= segs_at(pn);
+}
+
+static void host_ent_in(uint32_t pn)
+{
+    nruns += runs_at(pn);
+    nsegs += segs_at(pn);
 }
 
 static void rm_unlink(uint32_t pn, uint32_t frame)
@@ -841,13 +877,18 @@ static unsigned park_restore_runs(struct vcpu *v, const uint32_t *pages, unsigne
 }
 
 // The page directory at v->cr3 is loaded again: its pages parked when it was last replaced
-// that may be mapped again.
+// that may be mapped again, at most RESTORE_MAX of them (the parked last). Bounded: a CR3 load
+// costs what changed, not what a process ever touched. A process of 200 MiB touches a few
+// hundred of its pages between two timer ticks; bringing all 51,200 back at each tick and
+// dropping them again at the next took longer than the tick itself (the unix sample's
+// memstress then made no progress); the rest come back one fault (or neighbour) at a time.
+#define RESTORE_MAX 1024u
 static void park_restore(struct vcpu *v)
 {
     static uint32_t pages[SHADOW_MAX];
     uint32_t cr3 = v->cr3 & PTE_ADDR;
     unsigned n = 0;
-    for (uint32_t i = park_head[park_bucket(cr3)]; i; i = park_next[i - 1])
+    for (uint32_t i = park_head[park_bucket(cr3)]; i && n < RESTORE_MAX; i = park_next[i - 1])
         if (park_cr3[i - 1] == cr3)
             pages[n++] = i - 1;
     qsort(pages, n, sizeof *pages, cmp_u32);
@@ -1322,6 +1363,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     sp_add(page >> 12, pa | rights | (sys ? SP_SYS : 0) | (glob ? SP_G : 0));
     park_restore_near(v, page >> 12);
     mem_stat_shadow_faults++;
+    if (host_maps() > mem_stat_maps)
+        mem_stat_maps = host_maps();
     if (nshadow > mem_stat_pages)
         mem_stat_pages = nshadow;
     return 0;
