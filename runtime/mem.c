@@ -415,6 +415,50 @@ static uint32_t user_hi, limit_pn, sys_below;
 static uint32_t limit_floor;
 static uint16_t pd_count[1024];   // mapped pages per 4 MiB of linear space
 static uint16_t pd_local[1024];   // ... of them not SP_G
+static uint16_t pd_w[1024];       // ... of them mapped writable
+
+// What each 4 MiB region's shadow pages were last checked against: a copy of its page table
+// (snap_pt) and directory entry (snap_pde), taken when a CR3 load checked the region and kept
+// up to date by every fill in it (snap_note). A CR3 load whose region has the same entries
+// again but for dirty bits, and no page mapped writable there -- a process switched back to;
+// the kernel's part of a directory when the kernel gives every process its own copy of its
+// page tables (xv6), copies that differ in what each process dirtied -- has nothing to change
+// there: one pass over the table comparing words instead of a look at every page. A region
+// whose directory entry changed since (a fill found another) has no snapshot until the next
+// load.
+static uint32_t snap_pt[1024][1024], snap_pde[1024];
+static uint8_t snap_ok[1024];
+static uint32_t snap_mode;   // CR0.WP, CR4.PSE, CR4.PGE the snapshots were taken under
+
+static uint32_t view_mode(const struct vcpu *v)
+{
+    return (v->cr0 & CR0_WP) | (v->cr4 & (CR4_PSE | CR4_PGE));
+}
+
+// Page pn was mapped from the current tables: its entry, as used, into its region's snapshot.
+static void snap_note(struct vcpu *v, uint32_t pn)
+{
+    uint32_t pdx = pn >> 10;
+    uint32_t *pde = mem_phys(((v->cr3 & PTE_ADDR) + 4 * pdx) & a20_mask, 4);
+    uint32_t *pt = !pde || !(*pde & PTE_P) || (*pde & PTE_PS) ? NULL
+                   : mem_phys(*pde & PTE_ADDR & a20_mask, PGSIZE);
+    if (!pt || view_mode(v) != snap_mode) {
+        snap_ok[pdx] = 0;
+        return;
+    }
+    if (!snap_ok[pdx] || ((snap_pde[pdx] ^ *pde) & ~PTE_A)) {
+        // No snapshot, or another page table than the snapshot's: a new one only if this is
+        // the region's one page (the others were checked against what no snapshot holds).
+        if (pd_count[pdx] > 1) {
+            snap_ok[pdx] = 0;
+            return;
+        }
+        memcpy(snap_pt[pdx], pt, PGSIZE);
+        snap_ok[pdx] = 1;
+    }
+    snap_pde[pdx] = *pde;
+    snap_pt[pdx][pn & 1023] = pt[pn & 1023];
+}
 
 static unsigned sys_low(uint32_t pn, uint32_t e)
 {
@@ -512,6 +556,7 @@ static void sp_set(uint32_t pn, uint32_t e)
         user_hi = pn + 1;
     pd_count[pn >> 10] += (e != 0) - (sp_ent[pn] != 0);
     pd_local[pn >> 10] += (e && !(e & SP_G)) - (old && !(old & SP_G));
+    pd_w[pn >> 10] += !!(e & SP_W) - !!(old & SP_W);
     nruns -= runs_at(pn);
     nsegs -= segs_at(pn);
     sp_ent[pn] = e;
@@ -548,6 +593,7 @@ static void sp_forget_all(void)
     user_hi = sys_below = limit_floor = 0;
     memset(pd_count, 0, sizeof pd_count);
     memset(pd_local, 0, sizeof pd_local);
+    memset(pd_w, 0, sizeof pd_w);
 }
 
 // The run of neighbouring pages around pn that carry mark, and are executable or not as pn
@@ -656,6 +702,7 @@ void mem_view_reset(struct vcpu *v)
     if (nshadow)
         stats_add("shadow-drop-flush", nshadow);
     sp_forget_all();
+    memset(snap_ok, 0, sizeof snap_ok);
     view_cr3 = v->cr3 & PTE_ADDR;
     mem_stat_flushes++;
     if (v->cr0 & CR0_PG)
@@ -870,6 +917,7 @@ static unsigned park_restore_runs(struct vcpu *v, const uint32_t *pages, unsigne
         for (; k < j; k++) {
             park_del(pages[k]);
             sp_add(pages[k], ents[k]);
+            snap_note(v, pages[k]);
             restored++;
         }
     }
@@ -937,7 +985,11 @@ void mem_view_cr3(struct vcpu *v)
     // differs between two processes, not for the kernel's pages at every switch: 4 MiB
     // ranges holding only global pages are not even looked at (pd_local).
     bool wp = v->cr0 & CR0_WP, pge = v->cr4 & CR4_PGE;
-    unsigned drop = 0, down = 0, kept = 0;
+    unsigned drop = 0, down = 0, kept = 0, same = 0;
+    if (view_mode(v) != snap_mode) {
+        memset(snap_ok, 0, sizeof snap_ok);
+        snap_mode = view_mode(v);
+    }
     for (uint32_t pdx = 0; pdx < 1024; pdx++) {
         if (!pd_count[pdx] || (pge && !pd_local[pdx]))
             continue;
@@ -945,6 +997,23 @@ void mem_view_cr3(struct vcpu *v)
         bool big = pde && (*pde & PTE_PS) && (v->cr4 & CR4_PSE);
         uint32_t *pt = !pde || !(*pde & PTE_P) ? NULL
                        : big ? pde : mem_phys(*pde & PTE_ADDR & a20_mask, PGSIZE);
+        if (snap_ok[pdx] && pt && !big && !((*pde ^ snap_pde[pdx]) & ~PTE_ADDR) &&
+            !pd_w[pdx]) {
+            // The same entries as when the region was checked, but maybe for dirty bits
+            // (and maybe in another copy of the page table): a dirty bit matters only to a
+            // page mapped writable, and the region has none.
+            uint32_t other = 0;
+            const uint32_t *sn = snap_pt[pdx];
+            for (unsigned i = 0; i < 1024; i++)
+                other |= (pt[i] ^ sn[i]) & ~PTE_D;
+            if (!other) {
+                kept += pd_count[pdx];
+                same++;
+                memcpy(snap_pt[pdx], pt, PGSIZE);
+                snap_pde[pdx] = *pde;
+                continue;
+            }
+        }
         bool pde_accessed = false;
         for (uint32_t pn = pdx << 10, left = pd_count[pdx]; left; pn++) {
             uint32_t e = sp_ent[pn];
@@ -981,7 +1050,14 @@ void mem_view_cr3(struct vcpu *v)
         }
         if (pde_accessed && !(*pde & PTE_A))
             *pde |= PTE_A;
+        snap_ok[pdx] = pt && !big;
+        if (snap_ok[pdx]) {
+            memcpy(snap_pt[pdx], pt, PGSIZE);
+            snap_pde[pdx] = *pde;
+        }
     }
+    if (same)
+        stats_add("cr3-region-unchanged", same);
     mem_stat_cr3_kept += kept;
     if (drop) {
         drop_marked(true);   // parked under the directory they were filled from
@@ -1361,6 +1437,7 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
     if (sp_ent[page >> 12])
         stats_count("shadow-write-upgrade");
     sp_add(page >> 12, pa | rights | (sys ? SP_SYS : 0) | (glob ? SP_G : 0));
+    snap_note(v, page >> 12);
     park_restore_near(v, page >> 12);
     mem_stat_shadow_faults++;
     if (host_maps() > mem_stat_maps)

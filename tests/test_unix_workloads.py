@@ -6,6 +6,7 @@ itself, under ring1 and under ring1 trap-only (`--tactics trap`), and ends with 
 command's debug-exit 0. QEMU's output is the reference; ring1's never is. The full sizes
 run only in the bench, which checks them against their goldens the same way.
 """
+import re
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,25 @@ def test_short_workload_matches_qemu_golden(images, session, machine, tmp_path):
                          f"--- want\n{want[-1500:]}\n--- got\n{out[-1500:]}\n--- stderr\n"
                          f"{err[-1500:]}")
     assert rc == EXIT_SUCCESS, (rc, err[-1500:])
+
+
+def test_cr3_loads_skip_regions_that_differ_only_in_dirty_bits(images, tmp_path):
+    """fsstress-short switches address spaces at every sleep on the disk; this kernel gives
+    every process its own copy of the kernel's page tables, which differ from the
+    scheduler's only in dirty bits. A CR3 load compares each region's table with what its
+    shadow pages were checked against (runtime/mem.c, snap_pt) and skips the regions that
+    differ only there and have no page mapped writable (--stats: cr3-region-unchanged) --
+    QEMU's transcript all the same (the test above), and here with --stats: counts, not
+    times."""
+    disk = tmp_path / "fs.img"
+    shutil.copyfile(guests.UNIX_FS, disk)
+    argv = guests.unix_work_argv("ring1", images["ring1"], "fsstress-short", disk,
+                                 timeout=TIMEOUT, stats=True)
+    r = subprocess.run(argv, input=guests.unix_work_session("fsstress-short").read_bytes(),
+                       capture_output=True, timeout=TIMEOUT + 10)
+    out, err = r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
+    assert (r.returncode, out) == (EXIT_SUCCESS, guests.unix_work_golden(
+        "fsstress-short").read_text(encoding="latin-1")), err
+    skipped = int(re.search(r"event cr3-region-unchanged\s+(\d+)", err).group(1))
+    cr3 = int(re.search(r"kind MOV_TO_CR\s+(\d+)", err).group(1))
+    assert skipped > cr3, err   # more than one region per load, on average
