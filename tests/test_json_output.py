@@ -21,7 +21,8 @@ GUESTS = ROOT / "runtime" / "build" / "guests"
 
 # Fields that hold a guest address or a file offset, wherever they appear in a document.
 ADDRESS_KEYS = {"addr", "entry", "vaddr", "paddr", "window_base", "window", "start", "end",
-                "tramp", "resume", "offset", "first_at", "region", "into"}
+                "tramp", "resume", "offset", "first_at", "region", "into", "header_addr",
+                "load_addr", "load_end_addr", "bss_end_addr", "entry_addr"}
 HEX = re.compile(r"0x[0-9a-f]{8,}\Z")
 SPAN = re.compile(r"0x[0-9a-f]+-0x[0-9a-f]+\Z")     # inspect --sites' regions: "start-end"
 # Objects keyed by a name (an instruction kind such as "into", an event), not fields.
@@ -84,6 +85,14 @@ def test_inspect_json(work):
     cfg = check_doc(json.loads((work / "cfg.json").read_text()), "cfg")
     assert cfg["blocks"] and all(HEX.match(u) for u, _, _ in cfg["edges"])
     assert {v for _, v, _ in cfg["edges"] if not HEX.match(v)} <= {"indirect", "return"}
+    # an a.out-kludge multiboot header's addresses
+    from conftest import make_aout_kludge
+    aout = work / "aout.bin"
+    aout.write_bytes(make_aout_kludge(0x100000, b"\xfa\xf4" + b"\x90" * 62, 0x100000 + 32))
+    r = run_ring1("inspect", "--json", aout)
+    assert r.returncode == 0, str(r)
+    mb = check_doc(json.loads(r.stdout), "inspect")["multiboot"]
+    assert mb["form"] == "a.out-kludge" and mb["load_addr"] == "0x00100000", mb
     # the patched image: its window too
     r = run_ring1("inspect", "--json", work / "k.r1.elf")
     assert r.returncode == 0, str(r)
