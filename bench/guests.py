@@ -643,7 +643,7 @@ def symbol_ranges(elf: Path) -> dict[str, tuple[int, int]]:
 def tactics_in(report: dict, rng: tuple[int, int]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in report["sites"]:
-        if rng[0] <= s["addr"] < rng[1]:
+        if rng[0] <= int(s["addr"], 16) < rng[1]:       # the report's addresses are hex
             k = f"{s['kind']}:{s['tactic']}"
             counts[k] = counts.get(k, 0) + 1
     return counts

@@ -30,9 +30,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import jsondoc
 from .errors import BadInput, CacheError
 
-SCHEMA = 1
+SCHEMA = jsondoc.schema("cache")
 _NAME = re.compile(r"^(?P<image>.+)\.(?P<digest>[0-9a-f]{24})\.(?P<rest>.+)$")
 _KINDS = [(re.compile(r"^vmlinux$"), "vmlinux"),
           (re.compile(r"^[0-9a-f]{8}(\.[0-9a-f]{8})?\.r1\.elf$"), "rewrite"),

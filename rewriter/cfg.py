@@ -17,6 +17,7 @@ import json
 
 import networkx as nx
 
+from . import jsondoc
 from .disasm import CALL, ICALL, IJMP, JCC, JMP, RET, STOP, Disassembly
 from .errors import Ring1Error
 
@@ -95,7 +96,7 @@ class CFG:
                     f.write(f'  "{u:#x}" -> "{dst}" [label="{k}"];\n')
                 f.write("}\n")
             else:
-                json.dump(self.to_json(), f, indent=None, separators=(",", ":"))
+                json.dump(jsondoc.cfg(self.to_json()), f, indent=None, separators=(",", ":"))
                 f.write("\n")
 
 

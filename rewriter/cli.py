@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kernels import fetch
 
-from . import __version__, abi, pipeline, plan as plan_mod
+from . import __version__, abi, jsondoc, pipeline, plan as plan_mod
 from .errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME,
                      EXIT_TABLE, EXIT_VERIFY_FAILED, BadInput, CacheError, Ring1Error)
 
@@ -90,7 +90,7 @@ def cmd_inspect(args) -> int:
         except OSError as e:
             raise BadInput(f"{args.cfg}: cannot write: {e.strerror}")
     if args.json:
-        print(json.dumps(s, indent=2))
+        print(json.dumps(jsondoc.inspect(s), indent=2))
         return EXIT_OK
     img = a.image
     print(f"{img.path}: {img.kind.upper()} {img.machine}, entry {img.entry:#x}, "
@@ -447,7 +447,8 @@ def cmd_rewrite(args) -> int:
     order = {src: i for i, src in enumerate(args.images)}
     for r in sorted(bad, key=lambda r: order[r["input"]]):
         print(f"  {_describe(r)}")
-    summary = {"images": sorted(results, key=lambda r: order[r["input"]])}
+    summary = jsondoc.document("summary", {"images": sorted(results,
+                                                            key=lambda r: order[r["input"]])})
     _atomic_write(str(outdir / "summary.json"), json.dumps(summary, indent=1) + "\n")
     return EXIT_OK if not bad else EXIT_VERIFY_FAILED
 
@@ -456,20 +457,26 @@ def cmd_rewrite(args) -> int:
 def cmd_verify(args) -> int:
     from .verify import verify
     worst = EXIT_OK
+    docs = []           # --json: every image's object, printed as one document at the end
+
+    def emit(obj: dict) -> None:
+        if args.json_lines:
+            # JSON Lines: one document per image, one line each, as each is verified
+            print(json.dumps(jsondoc.document("verify", obj)), flush=True)
+        else:
+            docs.append(obj)
+
     for path in args.images:
         try:
             r = verify(path, _progress(path))
         except BadInput as e:
             _err(str(e))
             worst = max(worst, EXIT_BAD_INPUT)
-            if args.json:
-                print(json.dumps({"image": path, "ok": False, "error": str(e),
-                                  "exit": EXIT_BAD_INPUT}), flush=True)
+            if args.json or args.json_lines:
+                emit({"image": path, "ok": False, "error": str(e), "exit": EXIT_BAD_INPUT})
             continue
-        if args.json:
-            # JSON Lines: one object per image, one line each
-            print(json.dumps({"image": path, "ok": r.ok, "problems": r.problems,
-                              "stats": r.stats}), flush=True)
+        if args.json or args.json_lines:
+            emit(jsondoc.verify_entry(path, r.ok, r.problems, r.stats))
         elif r.ok:
             t = r.stats["tactics"]
             print(f"{path}: OK: {r.stats['sites']} sites handled (inline {t['inline']}, "
@@ -483,6 +490,9 @@ def cmd_verify(args) -> int:
                 print(f"  … and {len(r.problems) - 200} more")
         if not r.ok:
             worst = max(worst, EXIT_VERIFY_FAILED)
+    if args.json and not args.json_lines:
+        print(json.dumps(jsondoc.document("verify", {"ok": worst == EXIT_OK, "exit": worst,
+                                                     "images": docs}), indent=1))
     return worst
 
 
@@ -955,9 +965,12 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
                        "the images: 0 verified; 1 failed (each problem is listed); 2 cannot be "
                        "read as a ring1-patched image.")
     q.add_argument("images", nargs="+", metavar="IMAGE")
-    q.add_argument("--json", action="store_true", help="print JSON Lines: one object per "
-                   "image on one line ({image, ok, problems, stats}, or {image, ok: false, "
-                   "error, exit} for an image that cannot be read)")
+    q.add_argument("--json", action="store_true", help="print one JSON document (schema "
+                   "ring1-verify/1): {schema, ok, exit, images: [...]}, each image {image, ok, "
+                   "problems, stats}, or {image, ok: false, error, exit} for an image that "
+                   "cannot be read")
+    q.add_argument("--json-lines", action="store_true", help="print JSON Lines instead: each "
+                   "image's object on one line as it is verified, with its own schema field")
 
     run_usage = "ring1 {} [OPTION...] IMAGE [OPTION...]\n       ring1 {} [OPTION...] -kernel " \
                 "IMAGE [OPTION...]"
@@ -992,7 +1005,8 @@ def build_parser(run_options: list[RuntimeOption] | None = None) -> argparse.Arg
                        "per input image) and the kernels `ring1 fetch` keeps.")
     csub = q.add_subparsers(dest="cache_cmd", metavar="ACTION", required=True)
     c = csub.add_parser("list", help="each entry with its size and when it was last used")
-    c.add_argument("--json", action="store_true", help="one JSON document (schema 1)")
+    c.add_argument("--json", action="store_true", help="one JSON document (schema "
+                   "ring1-cache/1)")
     c = csub.add_parser("clean", help="empty the boot cache (its learned exit profiles too)")
     c.add_argument("--kernels", action="store_true", help="remove the fetched kernels too")
     c = csub.add_parser("prune", help="remove boot-cache entries, least recently used first, "

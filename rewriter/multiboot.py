@@ -51,7 +51,7 @@ class Multiboot:
         d = self.as_dict()
         return {"offset": d.pop("offset"), "flags": hex(d.pop("flags")),
                 "form": "a.out-kludge" if self.aout_kludge else "elf",
-                **{k: hex(v) for k, v in d.items()}}
+                **{k: f"{v:#010x}" for k, v in d.items()}}
 
 
 def find_multiboot(raw: bytes) -> Multiboot | None:

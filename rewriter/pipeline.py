@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import abi, cfg as cfg_mod, disasm, emit as emit_mod, image as image_mod, plan as plan_mod
+from . import abi, cfg as cfg_mod, disasm, emit as emit_mod, image as image_mod, jsondoc
+from . import plan as plan_mod
 from .abi import Kind, Tactic
 from .errors import BadInput
 
@@ -173,14 +174,15 @@ def report(rw: Rewrite, output: str) -> dict:
             j["tramp"] = lay.region_tramp[s.region]
         if s.addr in lay.resume:
             j["resume"] = lay.resume[s.addr]
-        sites.append(j)
+        sites.append(jsondoc.site(j))
     p = rw.plan.to_json()
-    return {"input": rw.analysis.image.path, "output": output,
-            "input_sha256": rw.analysis.image.sha256, "window_base": rw.plan.window_base,
-            "tactics": p["tactics"], "counts": p["counts"],
-            "by_kind": site_counts(s.kind for s in rw.plan.sites),
-            "regions": len(rw.plan.regions), "trampoline_bytes": len(lay.code),
-            "ring1_segment_bytes": rw.patched.ring1_size,
-            "sites": sites, "unknown_candidates": p["unknown"],
-            "copied_code_sites": p["copied"],
-            "timings": rw.analysis.timings}
+    return jsondoc.document("report", {
+        "input": rw.analysis.image.path, "output": output,
+        "input_sha256": rw.analysis.image.sha256, "window_base": jsondoc.hexa(rw.plan.window_base),
+        "tactics": p["tactics"], "counts": p["counts"],
+        "by_kind": site_counts(s.kind for s in rw.plan.sites),
+        "regions": len(rw.plan.regions), "trampoline_bytes": len(lay.code),
+        "ring1_segment_bytes": rw.patched.ring1_size,
+        "sites": sites, "unknown_candidates": jsondoc.candidates(p["unknown"]),
+        "copied_code_sites": jsondoc.candidates(p["copied"]),
+        "timings": rw.analysis.timings})

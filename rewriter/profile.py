@@ -2,7 +2,8 @@
 
 The runtime writes one with `--profile-out FILE` (runtime/stats.c, stats_write_profile):
 
-    {"format": "ring1-profile", "version": 1, "input_sha256": "<hex>" | null,
+    {"schema": "ring1-profile/1", "format": "ring1-profile", "version": 1,
+     "input_sha256": "<hex>" | null,
      "window_base": "0xffc00000", "table_full": false,
      "exits": [{"addr": "0x80102095", "kind": "mmio", "count": 365}, ...]}
 
@@ -23,11 +24,13 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from . import jsondoc
 from .abi import Kind
 from .errors import BadInput
 
 FORMAT = "ring1-profile"
 VERSION = 1
+SCHEMA = jsondoc.schema("profile")    # beside format and version, which older profiles have
 # A device access becomes a site once seen this often (and more often on a device than in RAM):
 # a cold one costs a fault now and then, and every site moves code into a trampoline.
 MIN_COUNT = 16
@@ -61,7 +64,8 @@ class Profile:
         return out
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "input_sha256": self.input_sha256,
+        return {"schema": SCHEMA, "format": FORMAT, "version": VERSION,
+                "input_sha256": self.input_sha256,
                 "window_base": f"{self.window_base:#010x}", "table_full": self.table_full,
                 "exits": [{"addr": f"{a:#010x}", "kind": k, "count": c}
                           for (a, k), c in sorted(self.counts.items())]}
@@ -73,6 +77,9 @@ def parse(doc, where: str) -> Profile:
         return BadInput(f"{where}: not a ring1 profile: {why}")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise bad(f'no "format": "{FORMAT}"')
+    if "schema" in doc and doc["schema"] != SCHEMA:
+        raise BadInput(f"{where}: ring1 profile schema {doc['schema']!r}; this ring1 reads "
+                       f"{SCHEMA}")
     if doc.get("version") != VERSION:
         raise BadInput(f"{where}: ring1 profile version {doc.get('version')!r}; this ring1 "
                        f"reads version {VERSION}")

@@ -128,6 +128,10 @@ static const char usage_text[] =
 "                         and of accesses to nothing (ports no device has, read as all\n"
 "                         ones; physical addresses with nothing there, read as zero),\n"
 "                         each with the guest instruction of its first access\n"
+"  --stats-json FILE      at exit, the same counters as one JSON document in FILE\n"
+"                         (schema \"ring1-stats/1\", guest addresses as \"0x%08x\"\n"
+"                         strings, the exit status): exits by kind, events, vectors,\n"
+"                         busiest sites, shadow pages, devices, accesses to nothing\n"
 "  --profile-out FILE     at exit, write every guest address's exits by kind to FILE\n"
 "                         (JSON): `ring1 rewrite --profile FILE` makes the hot device\n"
 "                         accesses among them hypercalls instead of host faults\n"
@@ -195,9 +199,9 @@ static const char usage_text[] =
 enum {
     OPT_MEM = 256, OPT_SERIAL, OPT_SERIAL_LIMIT, OPT_INPUT, OPT_CLOCK, OPT_VGA, OPT_TESTDEV,
     OPT_CMDLINE, OPT_TIMEOUT, OPT_KERNEL_NAME, OPT_MODULE, OPT_LINUX_SETUP, OPT_INITRD,
-    OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_PROFILE_OUT, OPT_TRACE,
-    OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL, OPT_NOGRAPHIC,
-    OPT_NO_REBOOT, OPT_UNPATCHED, OPT_REFUSED,
+    OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_STATS_JSON, OPT_PROFILE_OUT,
+    OPT_TRACE, OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL,
+    OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_UNPATCHED, OPT_REFUSED,
 };
 // '-': IMAGE comes back in order (as option 1), so options after it are options even with
 // POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
@@ -224,6 +228,7 @@ static const struct option options[] = {
     {"break", required_argument, NULL, OPT_BREAK},
     {"screen", optional_argument, NULL, OPT_SCREEN},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"profile-out", required_argument, NULL, OPT_PROFILE_OUT},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"no-jail", no_argument, NULL, OPT_NO_JAIL},
@@ -435,7 +440,7 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL,
-               *profile_out = NULL, *linux_setup = NULL, *initrd = NULL;
+               *profile_out = NULL, *stats_json = NULL, *linux_setup = NULL, *initrd = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30, .vga = true};
@@ -575,6 +580,9 @@ int main(int argc, char **argv)
         case OPT_STATS:
             stats = true;
             break;
+        case OPT_STATS_JSON:
+            stats_json = optarg;
+            break;
         case OPT_PROFILE_OUT:
             profile_out = optarg;
             break;
@@ -669,9 +677,9 @@ int main(int argc, char **argv)
     platform_init(v, &pc);
     // --stats: each module's own lines, after the counters (stats.c)
     stats_register(mem_print_stats);
-    stats_register(platform_print_stats);
-    stats_register(pio_print_unhandled);
-    stats_register(mmio_print_unhandled);
+    stats_register_json(platform_print_stats, "devices", platform_json_stats);
+    stats_register_json(pio_print_unhandled, "unassigned_ports", pio_json_unhandled);
+    stats_register_json(mmio_print_unhandled, "unassigned_physical", mmio_json_unhandled);
     clock_init();
     loader_boot(v, &img, cmdline, pc.vga);
     signals_init(v);
@@ -689,6 +697,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ring1-run: --profile-out %s: %s\n", profile_out, strerror(errno));
         exit(STATUS_LOAD_ERROR);
     }
+    FILE *stats_json_file = NULL;
+    if (stats_json && !(stats_json_file = fopen(stats_json, "w"))) {
+        fprintf(stderr, "ring1-run: --stats-json %s: %s\n", stats_json, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
     int fds[MEM_FDS_MAX];
     unsigned nfds = mem_fds(fds);
     vcpu_cpuid_faulting();
@@ -701,10 +714,16 @@ int main(int argc, char **argv)
     int status = vcpu_run(v);
     if (no_reboot && (status == STATUS_RESET || status == STATUS_TRIPLE_FAULT))
         status = 0;             // QEMU -no-reboot: a reset request ends the run, exit 0
-    if (stats) {
+    uint64_t elapsed = clock_host_ns(CLOCK_MONOTONIC) - t0,
+             cpu = clock_host_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    if (stats || stats_json_file)
         pio_cache_account();
-        stats_print(stderr, clock_host_ns(CLOCK_MONOTONIC) - t0,
-                    clock_host_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+    if (stats)
+        stats_print(stderr, elapsed, cpu);
+    if (stats_json_file) {
+        stats_write_json(stats_json_file, elapsed, cpu, status);
+        if (fclose(stats_json_file) != 0)
+            fprintf(stderr, "ring1-run: --stats-json %s: %s\n", stats_json, strerror(errno));
     }
     host_fpu_begin();
     if (profile_file) {

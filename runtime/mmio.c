@@ -165,6 +165,22 @@ void mmio_print_unhandled(FILE *f)
                 (unsigned long long)unassigned_overflow);
 }
 
+// The same for --stats-json: {"reads", "writes", "addresses": [{"addr", "reads", "writes",
+// "first_by", "first_at"}], "more"}; addresses as hex strings.
+void mmio_json_unhandled(FILE *f)
+{
+    fprintf(f, "{\"reads\": %llu, \"writes\": %llu, \"addresses\": [",
+            (unsigned long long)unassigned_reads, (unsigned long long)unassigned_writes);
+    for (int i = 0; i < nunassigned; i++) {
+        fprintf(f, "%s{\"addr\": \"0x%08x\", \"reads\": %llu, \"writes\": %llu, "
+                "\"first_by\": ", i ? ", " : "", unassigned[i].pa,
+                (unsigned long long)unassigned[i].reads, (unsigned long long)unassigned[i].writes);
+        stats_json_lower(f, unassigned[i].kind);
+        fprintf(f, ", \"first_at\": \"0x%08x\"}", unassigned[i].eip);
+    }
+    fprintf(f, "], \"more\": %llu}", (unsigned long long)unassigned_overflow);
+}
+
 // ---- the instruction -----------------------------------------------------------------------
 // Access the memory operand: MMIO when it is the faulting page, ordinary guest memory
 // otherwise (an unaligned access may straddle; each part goes where it belongs).

@@ -31,6 +31,7 @@ void mmio_cache_flush(void);
 uint32_t mmio_read(uint32_t pa, int size);
 void mmio_write(uint32_t pa, int size, uint32_t val);
 void mmio_print_unhandled(FILE *f);
+void mmio_json_unhandled(FILE *f);    // the same for --stats-json
 
 // Emulate the instruction at v->eip, whose memory operand faulted at linear address lin
 // (physical pa, not RAM). Handles mov (all forms, movzx/movsx), the ALU group against memory

@@ -165,6 +165,20 @@ void pio_print_unhandled(FILE *f)
                 (unsigned long long)unhandled_overflow);
 }
 
+// The same for --stats-json: {"ports": [{"port", "reads", "writes", "first_by", "first_at"}],
+// "more"}; ports and addresses as hex strings.
+void pio_json_unhandled(FILE *f)
+{
+    fputs("{\"ports\": [", f);
+    for (int i = 0; i < nunhandled; i++) {
+        fprintf(f, "%s{\"port\": \"0x%04x\", \"reads\": %u, \"writes\": %u, \"first_by\": ",
+                i ? ", " : "", unhandled[i].port, unhandled[i].reads, unhandled[i].writes);
+        stats_json_lower(f, unhandled[i].kind);
+        fprintf(f, ", \"first_at\": \"0x%08x\"}", unhandled[i].eip);
+    }
+    fprintf(f, "], \"more\": %llu}", (unsigned long long)unhandled_overflow);
+}
+
 // ---- the port cache in the vCPU page (abi.h, R1_VCPU_PORTC) ----------------------------------
 // Filled after an emulated access; every `in` entry is rewritten from its device (peek) before
 // the guest runs again after any exit that may have changed that device -- every device state

@@ -40,6 +40,7 @@ uint32_t pio_in(uint16_t port, int size);
 void pio_out(uint16_t port, int size, uint32_t val);
 // Accesses that reached no device (reads return all ones, writes vanish), for --stats.
 void pio_print_unhandled(FILE *f);
+void pio_json_unhandled(FILE *f);     // the same for --stats-json
 void pio_reset(void);   // forget every registration (unit tests)
 
 #endif

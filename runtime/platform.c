@@ -905,6 +905,25 @@ void platform_print_stats(FILE *f)
                 (unsigned long long)plat.ioapic.lost);
 }
 
+// The same for --stats-json, every figure (zeros too): {"com1": {"dropped"}, "ata": [{"channel",
+// "sectors_read", "sectors_written", "flushes"}], "local_apic": {"accepted", "timer",
+// "ipis_lost"}, "ioapic": {"lost"}}.
+void platform_json_stats(FILE *f)
+{
+    fprintf(f, "{\"com1\": {\"dropped\": %llu}, \"ata\": [",
+            (unsigned long long)plat.serial_dropped);
+    for (unsigned c = 0; c < 2; c++) {
+        const struct ata_channel *a = &plat.ata[c];
+        fprintf(f, "%s{\"channel\": %u, \"sectors_read\": %llu, \"sectors_written\": %llu, "
+                "\"flushes\": %llu}", c ? ", " : "", c, (unsigned long long)a->sectors_read,
+                (unsigned long long)a->sectors_written, (unsigned long long)a->flushes);
+    }
+    fprintf(f, "], \"local_apic\": {\"accepted\": %llu, \"timer\": %llu, \"ipis_lost\": %llu}, "
+            "\"ioapic\": {\"lost\": %llu}}", (unsigned long long)plat.lapic.accepted,
+            (unsigned long long)plat.lapic.timer_irqs, (unsigned long long)plat.lapic.ipis_lost,
+            (unsigned long long)plat.ioapic.lost);
+}
+
 void platform_print_screen(FILE *file)
 {
     host_fpu_begin();

@@ -104,6 +104,7 @@ uint8_t platform_intack(void);
 void platform_restore_stdin(void);
 // --stats: device counters (disks, APIC timer, interrupts no processor took).
 void platform_print_stats(FILE *f);
+void platform_json_stats(FILE *f);     // the same for --stats-json
 // --screen: the text buffer as 25 lines of text, to file (opened at start-up, before the
 // jail; NULL: stderr, framed). With --vga std the rows start at the CRTC's start address and
 // a 26th line tells where the cursor is.

@@ -30,5 +30,22 @@ void stats_print(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns);   // the run's 
 // A module's own lines (shadow pages, devices, unassigned accesses), printed by stats_print
 // after its counters and busiest sites, in the order registered (main.c wires them).
 void stats_register(void (*print)(FILE *f));
+// The same with the module's figures for --stats-json: json writes one JSON value (an object
+// or an array, addresses as "0x%08x" strings) that the document holds under key. A module
+// registered by stats_register alone has its text lines turned into figures instead (each
+// "TITLE: N words, N words (N words)" line an object of the numbers, keyed by the words).
+void stats_register_json(void (*print)(FILE *f), const char *key, void (*json)(FILE *f));
+// A module's JSON writer's string: s in quotes, lowercase (kind names, as the profile's).
+static inline void stats_json_lower(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        if (*s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
+            fputc(*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s, f);
+    fputc('"', f);
+}
+// --stats-json: the counters of stats_print as one JSON document (schema "ring1-stats/1"),
+// with the run's exit status.
+void stats_write_json(FILE *f, uint64_t elapsed_ns, uint64_t cpu_ns, int status);
 
 #endif

@@ -68,7 +68,7 @@ def test_list_json(cache, capsys):
     r = run_main(["cache", "list", "--json"], capsys)
     assert r.returncode == 0, str(r)
     doc = json.loads(r.stdout)
-    assert doc["schema"] == 1
+    assert doc["schema"] == "ring1-cache/1"
     boot = doc["boot"]
     assert [e["image"] for e in boot["entries"]] == ["vmlinuz-6.1.0-57-686", "unix.elf", "hello.elf"]
     assert boot["entries"][0]["bytes"] == 4000 + 6000 + 500 + 100

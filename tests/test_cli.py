@@ -284,7 +284,9 @@ def test_verify_failure_lists_problems(files, tmp_path):
     victim = r1.sites[-1]["addr"]
     assert any(ln.strip().startswith(f"{victim:#x}: sensitive") and "not in the site table" in ln
                for ln in rest), r.stdout
-    j = json.loads(runs["json"].stdout)
+    doc = json.loads(runs["json"].stdout)
+    assert doc["schema"] == "ring1-verify/1" and len(doc["images"]) == 1
+    j = doc["images"][0]
     assert runs["json"].returncode == 1 and j["ok"] is False and j["problems"]
     assert any("sha-256" in p.lower() for p in j["problems"])
 
@@ -347,8 +349,10 @@ def test_inspect_json(inspect_runs, files):
     assert r.returncode == 0 and r.stderr == "", str(r)
     j = json.loads(r.stdout)
     img = image.load(files["sample"])
-    assert (j["format"], j["machine"], j["entry"]) == ("elf32", "i386", img.entry)
-    assert j["multiboot"]["form"] == "elf" and j["multiboot"]["offset"] == img.multiboot.offset
+    assert j["schema"] == "ring1-inspect/1"
+    assert (j["format"], j["machine"], j["entry"]) == ("elf32", "i386", f"{img.entry:#010x}")
+    assert j["multiboot"]["form"] == "elf" and \
+        j["multiboot"]["offset"] == f"{img.multiboot.offset:#010x}"
     assert j["sha256"] == img.sha256
     cov = j["coverage"][0]
     assert cov["code"] + cov["data_or_padding"] + cov["unknown"] == cov["size"]
@@ -392,14 +396,14 @@ def test_inspect_sites_lists_what_rewrite_plans(files, capsys, monkeypatch, tmp_
     j = run_main(["inspect", "--json", "--sites", files["sample"]], capsys, monkeypatch)
     assert j.returncode == 0, str(j)
     listing = json.loads(j.stdout)["site_listing"]
-    assert [(int(x["addr"], 16), x["tactic"]) for x in listing["sites"]] == \
+    assert [(x["addr"], x["tactic"]) for x in listing["sites"]] == \
         [(x["addr"], x["tactic"]) for x in report["sites"]]
     t = run_main(["inspect", "--sites", files["sample"]], capsys, monkeypatch)
     lines = [ln for ln in t.stdout.splitlines() if re.match(r"    [0-9a-f]{8}:  ", ln)]
     assert len(lines) == len(report["sites"]) > 0
     first = report["sites"][0]
     spaced = " ".join(first["bytes"][i:i + 2] for i in range(0, len(first["bytes"]), 2))
-    assert lines[0].startswith(f"    {first['addr']:08x}:  {spaced} "), lines[0]
+    assert lines[0].startswith(f"    {first['addr'][2:]}:  {spaced} "), lines[0]
     # the far-branch kernel of test_rewriter_stages: its jne moves into a region of its own
     from test_rewriter_stages import far_branch_kernel
     raw, L = far_branch_kernel()
@@ -442,15 +446,10 @@ def rewrites(files, tmp_path_factory):
 
 
 def json_docs(text: str) -> list:
-    """The JSON documents printed one after another (verify --json prints one per image)."""
-    dec, out, i = json.JSONDecoder(), [], 0
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        obj, i = dec.raw_decode(text, i)
-        out.append(obj)
-    return out
+    """The images of `verify --json`'s one document."""
+    doc = json.loads(text)
+    assert doc["schema"] == "ring1-verify/1", doc
+    return doc["images"]
 
 
 def test_rewrite_single(rewrites, files):
@@ -461,8 +460,9 @@ def test_rewrite_single(rewrites, files):
     rep = json.loads((d / "one.json").read_text())
     a = pipeline.analyze(str(files["sample"]))
     assert rep["input_sha256"] == a.image.sha256
-    assert rep["window_base"] == abi.WINDOW_DEFAULT
-    assert {s["addr"] for s in rep["sites"]} == set(a.d.sites)
+    assert rep["schema"] == "ring1-report/1"
+    assert rep["window_base"] == f"{abi.WINDOW_DEFAULT:#010x}"
+    assert {int(s["addr"], 16) for s in rep["sites"]} == set(a.d.sites)
     assert sum(rep["counts"].values()) == len(rep["sites"])
     assert all(s["tactic"] in ("inline", "trampoline", "trap") for s in rep["sites"])
     assert all("tramp" in s for s in rep["sites"] if s["tactic"] != "trap")

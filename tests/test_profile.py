@@ -64,6 +64,7 @@ def test_a_run_records_its_device_accesses_by_address(unix_profile):
     kernel's own: its SHA-256 is the unpatched image's."""
     _, prof, err = unix_profile
     doc = json.loads(prof.read_text())
+    assert doc["schema"] == "ring1-profile/1"
     assert doc["format"] == "ring1-profile" and doc["version"] == 1
     p = profile.load(str(prof))
     assert p.input_sha256 == pipeline.analyze(str(UNIX)).image.sha256
@@ -85,7 +86,7 @@ def test_the_profiled_rewrite_exits_less_and_prints_the_same(unix_profile, tmp_p
     assert r.returncode == 0, str(r)
     sites = [s for s in json.loads(rep.read_text())["sites"] if s["kind"] == "mmio"]
     assert sites and all(s["tactic"] == "trampoline" for s in sites)
-    assert {s["addr"] for s in sites} == set(profile.load(str(prof)).mmio_sites())
+    assert {int(s["addr"], 16) for s in sites} == set(profile.load(str(prof)).mmio_sites())
     again = tmp_path / "u.p2.elf"
     assert run_main(["rewrite", UNIX, "-o", again, "--profile", prof], capsys).returncode == 0
     assert again.read_bytes() == out.read_bytes()

@@ -477,10 +477,12 @@ def test_cfg_json_and_dot_export(tmp_path):
     _, _, g = analyse(raw)
     g.write(str(tmp_path / "cfg.json"))
     j = json.loads((tmp_path / "cfg.json").read_text())
-    assert [blk["start"] for blk in j["blocks"]] == g.starts
+    assert j["schema"] == "ring1-cfg/1"
+    assert [int(blk["start"], 16) for blk in j["blocks"]] == g.starts
     assert all(set(blk) >= {"start", "end", "insns", "term"} for blk in j["blocks"])
+    h = lambda v: f"{v:#010x}" if isinstance(v, int) else v
     assert sorted(map(tuple, j["edges"]), key=str) == \
-        sorted(((u, v, k) for u, v, k in g.to_json()["edges"]), key=str)
+        sorted(((h(u), h(v), k) for u, v, k in g.to_json()["edges"]), key=str)
     assert set(j["sinks"]) == {"indirect", "return"}
     g.write(str(tmp_path / "cfg.dot"))
     dot = (tmp_path / "cfg.dot").read_text()

@@ -422,20 +422,28 @@ def test_verify_huge_table_count_is_bad_input(clean, tmp_path, capsys):
 
 
 # --- JSON --------------------------------------------------------------------------------------
-def test_verify_json_is_json_lines(clean, tmp_path, capsys):
-    """`verify --json a b c`: one JSON object per image, one per line, in order -- including a
-    failing image and one that cannot be read."""
+@pytest.mark.parametrize("mode", ["--json", "--json-lines"])
+def test_verify_json(clean, tmp_path, capsys, mode):
+    """`verify --json a b c`: one JSON document, an object per image in order -- including a
+    failing image and one that cannot be read; `--json-lines`: the same objects one per line,
+    each with its schema."""
     e = Edit(clean)
     _inline_cli_sets_vif(e)
     bad = tmp_path / "bad.r1.elf"
     bad.write_bytes(e.data)
     junk = tmp_path / "junk.elf"
     junk.write_bytes(b"not a kernel\n" * 10)
-    r = run_main(["verify", "--json", clean, bad, junk], capsys)
+    r = run_main(["verify", mode, clean, bad, junk], capsys)
     assert r.returncode == 2, str(r)                  # the worst: bad input
-    lines = r.stdout.splitlines()
-    assert len(lines) == 3, r.stdout
-    docs = [json.loads(ln) for ln in lines]
+    if mode == "--json":
+        whole = json.loads(r.stdout)
+        assert whole["schema"] == "ring1-verify/1" and whole["exit"] == 2 and not whole["ok"]
+        docs = whole["images"]
+    else:
+        lines = r.stdout.splitlines()
+        assert len(lines) == 3, r.stdout
+        docs = [json.loads(ln) for ln in lines]
+        assert all(d.pop("schema") == "ring1-verify/1" for d in docs)
     assert [d["image"] for d in docs] == [str(clean), str(bad), str(junk)]
     assert docs[0]["ok"] and docs[0]["stats"]["rerun"] == "identical"
     assert not docs[1]["ok"] and any("inline cli" in p for p in docs[1]["problems"])
