@@ -47,7 +47,7 @@ void mem_print_stats(FILE *f)
             (unsigned long long)mem_stat_flushes, (unsigned long long)mem_stat_evicted);
     fprintf(f, "  runtime accesses to guest memory translated by a shadow page (no walk): %llu\n",
             (unsigned long long)mem_stat_tlb_hits);
-    fprintf(f, "  host mappings of shadow and parked pages: %llu at most (budget %u)\n",
+    fprintf(f, "  host mappings of shadow and parked pages: %llu at most, %u allowed\n",
             (unsigned long long)mem_stat_maps, maps_max);
 }
 
