@@ -13,14 +13,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lief
-
 from . import abi, elf
 from .elf import EM_386, EM_X86_64, PF_X, PT_LOAD, PT_NOTE, SHT_NOTE
 from .errors import BadInput
 from .multiboot import Multiboot, find_multiboot
-
-lief.logging.disable()
 
 @dataclass
 class Segment:
@@ -240,7 +236,17 @@ def _check_disjoint(path: str, code: list[CodeRange]) -> None:
                            f"'{b.name}' ({b.addr:#x}-{b.end:#x}) overlap")
 
 
+def _lief():
+    """LIEF, imported at its first use: loading it takes about a second, which `ring1 boot`
+    of an image already in the cache (and `--help`, `--version`, `cache`, `fetch`) need not
+    spend."""
+    import lief
+    lief.logging.disable()
+    return lief
+
+
 def _load_elf_lief(path: str, raw: bytes, bits: int, machine: int) -> Image:
+    lief = _lief()
     elf = lief.ELF.parse(raw)
     if elf is None:
         raise BadInput(f"{path}: LIEF cannot parse this ELF file")

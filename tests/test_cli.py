@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -560,3 +561,23 @@ def test_unrewritable_images_are_refused_before_the_analysis(which, files, tmp_p
             tmp_path / "x.r1.elf"] + (["--window", "0x0"] if which == "overlap" else [])
     r = run_main(argv, capsys, monkeypatch)
     assert r.returncode == 2 and "analysis started" not in r.stderr, str(r)
+
+
+def test_boot_of_a_cached_image_does_not_load_lief(tmp_path, sample_elf):
+    """LIEF takes about a second to load (most of `ring1 boot`'s time before the runtime
+    starts: the bench's Linux boot row counted it); a boot whose rewrite is in the cache, and
+    --help, need none of it (rewriter/image.py imports it at first use). Both boots run in a
+    process of their own, the runtime's exec replaced by a report of what was loaded."""
+    probe = ("import os, sys\n"
+             "def execv(path, argv):\n"
+             "    print('lief' in sys.modules, os.path.basename(path), flush=True)\n"
+             "    os._exit(0)\n"
+             "os.execv = execv\n"
+             "from rewriter import cli\n"
+             "sys.exit(cli.main(sys.argv[1:]))\n")
+    env = dict(os.environ, RING1_CACHE=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", probe, "boot", str(sample_elf)], env=env,
+                           capture_output=True, text=True, timeout=120) for _ in range(2)]
+    first, second = runs
+    assert first.returncode == 0 and first.stdout == "True ring1-run\n", first.stderr
+    assert second.returncode == 0 and second.stdout == "False ring1-run\n", second.stderr
