@@ -276,20 +276,22 @@ def parse_stats(err: str) -> dict | None:
     return st
 
 
-def exit_causes(st: dict) -> dict:
+def exit_causes(st: dict, syscall_vector: int = 64) -> dict:
     """The exits of a --stats run by cause: hypercalls (patched sites), int3 trap sites, MMIO
     faults (device pages), shadow-page fills (host faults on guest memory), guest page faults
-    reflected to the guest, system calls from ring 3 (vector 64) by a host signal each (the
-    host's #GP) and through ring 3's system call gate (a hot stub patched at run time:
-    runtime/usergate.c), timer interrupts delivered (vector 32)."""
+    reflected to the guest, system calls from ring 3 (`int $syscall_vector`: 64 for the unix
+    sample, 128 for Linux, whose C library mostly enters by `sysenter` instead) by a host
+    signal each (the host's #GP, or SIGSYS) and through ring 3's system call gate (a hot stub
+    patched at run time: runtime/usergate.c), timer interrupts delivered (vector 32)."""
     ev, vec = st["events"], st["vectors"]
+    gate = ev.get("user-syscall-gate", 0)
     return {"hypercall": ev.get("hypercall", 0), "int3 trap": ev.get("trap-site", 0),
             "MMIO fault": ev.get("mmio-fault", 0),
             "MMIO hypercall": ev.get("mmio-site", 0) + ev.get("mmio-site-ram", 0),
             "shadow fill": st["shadow"].get("faults", 0),
             "guest #PF": ev.get("guest-page-fault", 0),
-            "syscall signal": vec.get("64", 0) - ev.get("user-syscall-gate", 0),
-            "syscall gate": ev.get("user-syscall-gate", 0), "timer (vec 32)": vec.get("32", 0)}
+            "syscall signal": vec.get(str(syscall_vector), 0) - gate,
+            "syscall gate": gate, "timer (vec 32)": vec.get("32", 0)}
 
 
 def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
