@@ -393,6 +393,54 @@ def test_branch_into_a_moved_instruction_traps_the_site(tmp_path, capsys):
     assert verify_mod.verify(str(out)).ok
 
 
+def _unproven_target_prog(layout: str):
+    """A cli next to a `je` whose target the analysis does not hold as an instruction start:
+    outside every code range (`outside`, and `tail`, where the je would be a tail's copy) or
+    inside another instruction of the code (`overlap`: f, reached later from a data pointer,
+    decodes over the je's target)."""
+    text_at = 0x100000
+    p = Prog(text_at)
+    p.label("entry").asm("call {k}", "hlt", "jmp {entry}")
+    if layout == "outside":
+        p.label("k").asm("cli").label("br").asm("je 0x200000", "ret")
+    elif layout == "tail":
+        p.label("k").asm("cli", "nop", "nop", "nop", "nop").label("br").asm("je 0x200000",
+                                                                            "ret")
+    else:
+        p.label("k").asm("cli").label("br").asm("je {f}+2", "ret")
+        p.align(16, 0xCC)
+        p.label("f").raw("b8 90 90 90 90").asm("ret")
+    text, L = p.build()
+    segs = [Seg(text_at, text, "rx", name=".text")]
+    if layout == "overlap":
+        segs.append(Seg(0x108000, struct.pack("<I", L["f"]), "rw", name=".data"))
+    return make_elf32(segs, L["entry"]), L
+
+
+@pytest.mark.parametrize("layout", ["outside", "tail", "overlap"])
+def test_branch_to_unproven_bytes_is_not_moved(tmp_path, capsys, layout):
+    """A branch keeps its target when it moves into a trampoline, and verify holds every
+    trampoline branch to an instruction start of the code: so a branch whose target is not one
+    (outside the code, or inside another instruction) stays where it is, in no region and no
+    tail, and the rewrite verifies (the rewriter moved it and verify rejected its own output:
+    '0x...: je to 0x..., not an instruction start of the original code'; found by the
+    rewriter fuzzer on mutants of the samples, fuzz/corpus/rewriter/jcc-into-an-instruction.elf)."""
+    raw, L = _unproven_target_prog(layout)
+    src = tmp_path / f"{layout}.elf"
+    src.write_bytes(raw)
+    out = tmp_path / f"{layout}.r1.elf"
+    r = run_main(["rewrite", src, "-o", out], capsys)
+    assert r.returncode == 0, str(r)
+    res = verify_mod.verify(str(out))
+    assert res.ok, res.problems
+    r1 = emit.read_ring1(image.load(out))
+    assert L["br"] not in {o for o, _ in r1.o2t + r1.t2o}
+    assert image.load(out).read(L["br"], 6) == image.load(src).read(L["br"], 6)
+    cli = next(s for s in r1.sites if s["addr"] == L["k"])
+    # with four nops after it the cli still moves (its tail stops before the je)
+    assert cli["tactic"] == (Tactic.INLINE if layout == "tail" else Tactic.TRAP)
+
+
 def test_verify_unknown_site_kind_is_bad_input(clean, tmp_path, capsys):
     e = Edit(clean)
     struct.pack_into("<H", e.data, e.site(0, "kind"), 999)
