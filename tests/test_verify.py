@@ -347,6 +347,20 @@ def test_section_outside_the_file_is_bad_input(sample_raw, tmp_path, capsys, fie
     assert_one_line_error(run_main(argv, capsys), 2, ".text", "outside the file")
 
 
+@pytest.mark.parametrize("cmd", ["inspect", "rewrite"])
+def test_section_entry_size_not_40_is_bad_input(sample_raw, tmp_path, capsys, cmd):
+    """e_shentsize 32 in an ELF32: LIEF read the sections 40 bytes apart, emit.py 32 apart, so
+    the rewrite wrote garbage section headers and its output failed to load in its own verify
+    ('section (unnamed) (file offset 0x6, 0x100000 bytes) lies outside the file'). Found by
+    the rewriter fuzzer; fuzz/corpus/rewriter/section-entry-size-not-40.elf (the timer sample, e_shentsize 32)."""
+    raw = bytearray(sample_raw)
+    struct.pack_into("<H", raw, 46, 32)
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(raw)
+    argv = [cmd, bad] + (["-o", tmp_path / "o.elf"] if cmd == "rewrite" else [])
+    assert_one_line_error(run_main(argv, capsys), 2, "section header table", "32", "40")
+
+
 def test_code_outside_every_segment_is_bad_input(sample_raw, tmp_path, capsys):
     """.text's sh_addr moved where no PT_LOAD has file bytes: the analysis finds sites there
     that no patch can reach (was 'region ... is not backed by file bytes', exit 3)."""
