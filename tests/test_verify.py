@@ -352,7 +352,8 @@ def test_section_entry_size_not_40_is_bad_input(sample_raw, tmp_path, capsys, cm
     """e_shentsize 32 in an ELF32: LIEF read the sections 40 bytes apart, emit.py 32 apart, so
     the rewrite wrote garbage section headers and its output failed to load in its own verify
     ('section (unnamed) (file offset 0x6, 0x100000 bytes) lies outside the file'). Found by
-    the rewriter fuzzer; fuzz/corpus/rewriter/section-entry-size-not-40.elf (the timer sample, e_shentsize 32)."""
+    the rewriter fuzzer; fuzz/corpus/rewriter/section-entry-size-not-40.elf (the timer
+    sample, e_shentsize 32)."""
     raw = bytearray(sample_raw)
     struct.pack_into("<H", raw, 46, 32)
     bad = tmp_path / "bad.elf"
