@@ -374,6 +374,26 @@ def test_code_outside_every_segment_is_bad_input(sample_raw, tmp_path, capsys):
                           "0x200", "section .text", "PT_LOAD")
 
 
+@pytest.mark.parametrize("tactics", ["trap", "inline,trampoline,trap"])
+def test_window_rewrite_refuses_is_not_re_run(samples_built, tmp_path, capsys, tactics):
+    """A note window_base that `rewrite --window` refuses (0xfffff000: unaligned, its image
+    would end past 4 GiB) is reported and not re-run: the re-run of a trap-only image packed
+    the header address into the note (struct.error, exit 3). Found by the rewriter fuzzer on a
+    mutated trap-only rewrite; fuzz/corpus/rewriter/note-window-past-4gib.elf."""
+    out = tmp_path / "s.r1.elf"
+    r = run_main(["rewrite", SAMPLE_BUILD / "sensitive.elf", "-o", out, "--tactics", tactics],
+                 capsys)
+    assert r.returncode == 0, str(r)
+    e = Edit(out)
+    struct.pack_into("<I", e.data, e.note("window_base"), 0xFFFFF000)
+    bad = tmp_path / "bad.r1.elf"
+    bad.write_bytes(e.data)
+    r = run_main(["verify", bad], capsys)
+    assert "Traceback" not in r.stdout + r.stderr and r.returncode == 1, str(r)
+    assert "window_base 0xfffff000 is not a multiple" in r.stdout
+    assert "cannot be re-run with the recorded options (window 0xfffff000" in r.stdout
+
+
 def test_note_name_not_utf8(clean, tmp_path, capsys):
     """A patched image whose ring1 note name is not text (was a UnicodeDecodeError in LIEF's
     note names): the note is not the ring1 note, so inspect works and verify says so."""
