@@ -347,6 +347,24 @@ def test_section_outside_the_file_is_bad_input(sample_raw, tmp_path, capsys, fie
     assert_one_line_error(run_main(argv, capsys), 2, ".text", "outside the file")
 
 
+@pytest.mark.parametrize("cmd", ["inspect", "rewrite", "verify"])
+def test_bad_input_line_escapes_a_newline_in_a_name(sample_raw, tmp_path, capsys, cmd):
+    """A section name with a newline (and U+2028, a line break to str.splitlines) in a message:
+    one line still, the characters escaped (the line was two; found by the rewriter fuzzer,
+    fuzz/corpus/rewriter/section-name-with-newline.elf)."""
+    raw = bytearray(sample_raw)
+    sh, by = _sections(raw)
+    i, at = by[".text"]
+    name_at = sh[struct.unpack_from("<H", raw, 50)[0]][4] + sh[i][0]
+    raw[name_at:name_at + 6] = b"\n\xe2\x80\xa8x\0"
+    struct.pack_into("<I", raw, at + 16, len(raw) + 0x1000)
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(raw)
+    argv = [cmd, bad] + (["-o", tmp_path / "o.elf"] if cmd == "rewrite" else [])
+    line = assert_one_line_error(run_main(argv, capsys), 2, "outside the file")
+    assert "section \\n\\u2028x (file offset" in line, line
+
+
 @pytest.mark.parametrize("cmd", ["inspect", "rewrite"])
 def test_section_entry_size_not_40_is_bad_input(sample_raw, tmp_path, capsys, cmd):
     """e_shentsize 32 in an ELF32: LIEF read the sections 40 bytes apart, emit.py 32 apart, so
