@@ -27,15 +27,7 @@ class Known:
     why: str = ""
 
 
-KNOWN: list[Known] = [
-    # Found by this fuzzer, open (README, "Fuzzing"): a branch moved into a trampoline keeps
-    # its original target, and verify rejects a target that the analysis does not hold as an
-    # instruction start: mutants of the unix sample, a moved je/jne aimed at bytes left
-    # unproven (the unmutated paging sample, whose region resumes at the end of .text, verifies
-    # since the verify hardening). Delete when rewrite (plan) or verify agree.
-    Known("verify-own-output", None, None, r"^0x[0-9a-f]+: \w+ to 0x[0-9a-f]+, not an "
-          r"instruction start of the original code", "trampoline branch to a non-code target"),
-]
+KNOWN: list[Known] = []
 
 
 @dataclass

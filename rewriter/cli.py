@@ -59,6 +59,9 @@ RUN_DESCRIPTION = (
 
 
 def _err(msg: str) -> None:
+    """One line on stderr: a character that is not printable (a newline in a section name or a
+    path taken from the input) is shown escaped."""
+    msg = "".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)
     print(f"ring1: {msg}", file=sys.stderr)
 
 

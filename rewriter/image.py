@@ -206,6 +206,12 @@ def _check_elf_structure(path: str, raw: bytes) -> tuple[int, int]:
             any_exec |= bool(p.flags & PF_X) and p.filesz > 0
     if not any_exec:
         raise BadInput(f"{path}: no executable segment")
+    sh_size = (elf.SHDR if bits == 32 else elf.SHDR64).size
+    if h.shnum and h.shentsize != sh_size:
+        # LIEF reads the table sh_size apart whatever the field says, elf.py and emit.py
+        # e_shentsize apart: the two would see different sections
+        raise BadInput(f"{path}: corrupt section header table (entries of {h.shentsize} "
+                       f"bytes, not {sh_size})")
     if h.shnum and (h.shoff + h.shnum * h.shentsize > len(raw)):
         raise BadInput(f"{path}: truncated or corrupt section header table")
     return bits, e_machine

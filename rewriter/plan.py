@@ -9,11 +9,12 @@ A region is only ever made of whole consecutive instructions, none of whose byte
 is a value any data or immediate points to or a branch target reached from outside the region
 (a target reached only by jmp/jcc inside it moves with them: trampoline.py re-aims them; an
 __ex_table fixup may be any instruction start of it, see _branch_sources_only), with no control
-transfer but a conditional branch before its last instruction; a site just after a region joins
-it. A second pass, for the sites the first left to trap, relaxes two of these (_Reaim): a
-target inside may be reached by jmp/jcc from anywhere if each of them moves too (into a region
-already made, or a site-less one made for it), and a jmp/ret may come before the last
-instruction. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
+transfer but a conditional branch before its last instruction, and no direct branch whose target
+is not an instruction start of proven code (it would keep that target in the trampoline:
+_movable); a site just after a region joins it. A second pass, for the sites the first left to
+trap, relaxes two of these (_Reaim): a target inside may be reached by jmp/jcc from anywhere
+if each of them moves too (into a region already made, or a site-less one made for it), and a
+jmp/ret may come before the last instruction. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
 "tail": copies of the few straight-line instructions after it (sites among them translated as
 in a region of their own), so that its trampoline jumps back further on; the originals stay as
 they are for every other path to them (_tail). Nothing is written here: the plan is data
@@ -129,6 +130,14 @@ def _movable(d, addr: int, is_last: bool) -> str | None:
     if 0x66 in code[:i] and t in (JMP, JCC, CALL):
         return "16-bit branch (66 prefix) truncates its target"
     op = code[i]
+    if t in (JMP, JCC, CALL) and tgt is not None and op not in (0x9A, 0xEA) and \
+            not d.is_code_start(tgt):
+        # Moved, it keeps its target (rel32 from the trampoline), and verify holds every
+        # trampoline branch to an instruction start of the code: a target outside the code
+        # ranges, in data, undecodable, or inside another instruction (overlapping decodes)
+        # is bytes the analysis did not prove, so the branch stays where it is (its site
+        # traps if no other region fits). The far forms are copied as they are.
+        return "branch target is not an instruction start of proven code"
     if t == JCC:
         if op in (0xE0, 0xE1, 0xE2, 0xE3, 0x67):
             return "loop/jecxz has no rel32 form"

@@ -559,6 +559,8 @@ def verify(path: str, progress=None) -> VerifyResult:
     t = time.perf_counter()
     rerun = "identical"
     try:
+        # a window `rewrite --window` refuses (the check above names it) cannot be re-run
+        pipeline.parse_window(str(r1.note["window_base"]))
         emit_mod.check_rewritable(orig, r1.note["window_base"])
         # the sites a profile made (abi.h, R1_KIND_MMIO) are the one input besides the options
         mmio = sorted(x["addr"] for x in r1.sites if x["kind"] == abi.Kind.MMIO)

@@ -347,6 +347,39 @@ def test_section_outside_the_file_is_bad_input(sample_raw, tmp_path, capsys, fie
     assert_one_line_error(run_main(argv, capsys), 2, ".text", "outside the file")
 
 
+@pytest.mark.parametrize("cmd", ["inspect", "rewrite", "verify"])
+def test_bad_input_line_escapes_a_newline_in_a_name(sample_raw, tmp_path, capsys, cmd):
+    """A section name with a newline (and U+2028, a line break to str.splitlines) in a message:
+    one line still, the characters escaped (the line was two; found by the rewriter fuzzer,
+    fuzz/corpus/rewriter/section-name-with-newline.elf)."""
+    raw = bytearray(sample_raw)
+    sh, by = _sections(raw)
+    i, at = by[".text"]
+    name_at = sh[struct.unpack_from("<H", raw, 50)[0]][4] + sh[i][0]
+    raw[name_at:name_at + 6] = b"\n\xe2\x80\xa8x\0"
+    struct.pack_into("<I", raw, at + 16, len(raw) + 0x1000)
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(raw)
+    argv = [cmd, bad] + (["-o", tmp_path / "o.elf"] if cmd == "rewrite" else [])
+    line = assert_one_line_error(run_main(argv, capsys), 2, "outside the file")
+    assert "section \\n\\u2028x (file offset" in line, line
+
+
+@pytest.mark.parametrize("cmd", ["inspect", "rewrite"])
+def test_section_entry_size_not_40_is_bad_input(sample_raw, tmp_path, capsys, cmd):
+    """e_shentsize 32 in an ELF32: LIEF read the sections 40 bytes apart, emit.py 32 apart, so
+    the rewrite wrote garbage section headers and its output failed to load in its own verify
+    ('section (unnamed) (file offset 0x6, 0x100000 bytes) lies outside the file'). Found by
+    the rewriter fuzzer; fuzz/corpus/rewriter/section-entry-size-not-40.elf (the timer
+    sample, e_shentsize 32)."""
+    raw = bytearray(sample_raw)
+    struct.pack_into("<H", raw, 46, 32)
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(raw)
+    argv = [cmd, bad] + (["-o", tmp_path / "o.elf"] if cmd == "rewrite" else [])
+    assert_one_line_error(run_main(argv, capsys), 2, "section header table", "32", "40")
+
+
 def test_code_outside_every_segment_is_bad_input(sample_raw, tmp_path, capsys):
     """.text's sh_addr moved where no PT_LOAD has file bytes: the analysis finds sites there
     that no patch can reach (was 'region ... is not backed by file bytes', exit 3)."""
@@ -357,6 +390,26 @@ def test_code_outside_every_segment_is_bad_input(sample_raw, tmp_path, capsys):
     bad.write_bytes(raw)
     assert_one_line_error(run_main(["rewrite", bad, "-o", tmp_path / "o.elf"], capsys), 2,
                           "0x200", "section .text", "PT_LOAD")
+
+
+@pytest.mark.parametrize("tactics", ["trap", "inline,trampoline,trap"])
+def test_window_rewrite_refuses_is_not_re_run(samples_built, tmp_path, capsys, tactics):
+    """A note window_base that `rewrite --window` refuses (0xfffff000: unaligned, its image
+    would end past 4 GiB) is reported and not re-run: the re-run of a trap-only image packed
+    the header address into the note (struct.error, exit 3). Found by the rewriter fuzzer on a
+    mutated trap-only rewrite; fuzz/corpus/rewriter/note-window-past-4gib.elf."""
+    out = tmp_path / "s.r1.elf"
+    r = run_main(["rewrite", SAMPLE_BUILD / "sensitive.elf", "-o", out, "--tactics", tactics],
+                 capsys)
+    assert r.returncode == 0, str(r)
+    e = Edit(out)
+    struct.pack_into("<I", e.data, e.note("window_base"), 0xFFFFF000)
+    bad = tmp_path / "bad.r1.elf"
+    bad.write_bytes(e.data)
+    r = run_main(["verify", bad], capsys)
+    assert "Traceback" not in r.stdout + r.stderr and r.returncode == 1, str(r)
+    assert "window_base 0xfffff000 is not a multiple" in r.stdout
+    assert "cannot be re-run with the recorded options (window 0xfffff000" in r.stdout
 
 
 def test_note_name_not_utf8(clean, tmp_path, capsys):
@@ -391,6 +444,54 @@ def test_branch_into_a_moved_instruction_traps_the_site(tmp_path, capsys):
     cli_site = next(s for s in r1.sites if s["addr"] == L["k"])
     assert cli_site["kind"] == Kind.CLI and cli_site["tactic"] == Tactic.TRAP
     assert verify_mod.verify(str(out)).ok
+
+
+def _unproven_target_prog(layout: str):
+    """A cli next to a `je` whose target the analysis does not hold as an instruction start:
+    outside every code range (`outside`, and `tail`, where the je would be a tail's copy) or
+    inside another instruction of the code (`overlap`: f, reached later from a data pointer,
+    decodes over the je's target)."""
+    text_at = 0x100000
+    p = Prog(text_at)
+    p.label("entry").asm("call {k}", "hlt", "jmp {entry}")
+    if layout == "outside":
+        p.label("k").asm("cli").label("br").asm("je 0x200000", "ret")
+    elif layout == "tail":
+        p.label("k").asm("cli", "nop", "nop", "nop", "nop").label("br").asm("je 0x200000",
+                                                                            "ret")
+    else:
+        p.label("k").asm("cli").label("br").asm("je {f}+2", "ret")
+        p.align(16, 0xCC)
+        p.label("f").raw("b8 90 90 90 90").asm("ret")
+    text, L = p.build()
+    segs = [Seg(text_at, text, "rx", name=".text")]
+    if layout == "overlap":
+        segs.append(Seg(0x108000, struct.pack("<I", L["f"]), "rw", name=".data"))
+    return make_elf32(segs, L["entry"]), L
+
+
+@pytest.mark.parametrize("layout", ["outside", "tail", "overlap"])
+def test_branch_to_unproven_bytes_is_not_moved(tmp_path, capsys, layout):
+    """A branch keeps its target when it moves into a trampoline, and verify holds every
+    trampoline branch to an instruction start of the code: so a branch whose target is not one
+    (outside the code, or inside another instruction) stays where it is, in no region and no
+    tail, and the rewrite verifies (the rewriter moved it and verify rejected its own output:
+    '0x...: je to 0x..., not an instruction start of the original code'; found by the
+    rewriter fuzzer on mutants of the samples, fuzz/corpus/rewriter/jcc-into-an-instruction.elf)."""
+    raw, L = _unproven_target_prog(layout)
+    src = tmp_path / f"{layout}.elf"
+    src.write_bytes(raw)
+    out = tmp_path / f"{layout}.r1.elf"
+    r = run_main(["rewrite", src, "-o", out], capsys)
+    assert r.returncode == 0, str(r)
+    res = verify_mod.verify(str(out))
+    assert res.ok, res.problems
+    r1 = emit.read_ring1(image.load(out))
+    assert L["br"] not in {o for o, _ in r1.o2t + r1.t2o}
+    assert image.load(out).read(L["br"], 6) == image.load(src).read(L["br"], 6)
+    cli = next(s for s in r1.sites if s["addr"] == L["k"])
+    # with four nops after it the cli still moves (its tail stops before the je)
+    assert cli["tactic"] == (Tactic.INLINE if layout == "tail" else Tactic.TRAP)
 
 
 def test_verify_unknown_site_kind_is_bad_input(clean, tmp_path, capsys):
