@@ -81,6 +81,11 @@ void usergate_enter(struct vcpu *v)
     assert(!"a hypercall from ring 3 in the harness");
 }
 
+void usergate_note_sysexit(struct vcpu *v)
+{
+    (void)v;
+}
+
 bool vcpu_break_check(struct vcpu *v, uint32_t addr)
 {
     (void)v;

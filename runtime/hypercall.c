@@ -247,6 +247,8 @@ static void emulate_site(struct vcpu *v, const struct r1_site *s, uint32_t at, u
     if (emulate(v, &in, at, at + s->len, next_run) == EMU_UNHANDLED)
         vcpu_stop(v, STATUS_UNSUPPORTED, "site at %#x (kind %s): the runtime cannot emulate it", s->addr,
                   s->kind < R1_KIND_MAX && kind_names[s->kind] ? kind_names[s->kind] : "?");
+    else if (s->kind == R1_KIND_SYSEXIT && v->cpl == 3)
+        usergate_note_sysexit(v);   // (a vDSO's sysenter before where it returns?)
 }
 
 void hypercall_handle(struct vcpu *v)

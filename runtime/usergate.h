@@ -11,6 +11,10 @@ struct vcpu;
 // Ring 3 ran `int $vec` at EIP at (a host signal): count it; a hot site of the right form gets
 // patched (from its next execution on it enters the gate).
 void usergate_note_int(struct vcpu *v, uint32_t at, uint8_t vec);
+// The guest's kernel left by `sysexit` to ring 3 (EIP at its return point): the int80
+// landing of a vDSO-style `push %ebp; mov %esp, %ebp; sysenter; int $0x80` before it, if that
+// is what is there, counts as one exit of that site (patched when hot).
+void usergate_note_sysexit(struct vcpu *v);
 // A hypercall from ring 3: the gate, entered from a patched site (the system call is delivered
 // as its `int` would have been), or anything else (the run stops with a diagnosis).
 void usergate_enter(struct vcpu *v);

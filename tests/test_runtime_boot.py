@@ -677,6 +677,31 @@ def test_without_the_gate_the_same_guest_runs_as_on_qemu():
     assert _stat(err, "user-syscall-gate") == 0, err
 
 
+def test_a_vdso_style_sysenter_entry_goes_through_the_gate_as_on_qemu(tmp_path):
+    """tests/guest/usergate.c "vsys": Linux's vDSO entry (`push %ecx; push %edx; push %ebp;
+    mov %esp, %ebp; sysenter; int $0x80`, the kernel's sysexit back to the landing after it)
+    called 100 times. ring1 sees the site where each sysexit returns and patches its `push
+    %ebp` into the far call `lcall $0x80cd, $0x340fe589` (runtime/usergate.c: SITE_SYSENTER),
+    so the system calls are hypercalls, not a host signal each (on an Intel host a sysenter
+    from compat mode is a blocked host system call). Then the far call's push onto a page
+    that is not present (the original push of EBP faults: QEMU's one #PF, at the push), and
+    the entry single-stepped up to that push (a step inside the gate put back after the
+    push). Every line QEMU's."""
+    src = guest("usergate")
+    image = rewrite(src, str(tmp_path / "usergate.r1.elf"))
+    rc_q, want = qemu(src, "vsys")
+    assert rc_q == 1 and want.endswith("done\n"), want
+    assert "vDSO entry, 100 calls: sum of results: calls 100, eax at the call 5, 0x00018894" in want
+    assert "vDSO entry single-stepped: result, steps: calls 1, eax at the call 6, 0x000003ee " \
+        "0x00000004" in want, want
+    rc, out, err = run(image, "--cmdline", "vsys", "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "user-syscall-patched") == 1, err
+    assert _stat(err, "user-syscall-gate") >= 90, err
+    assert _stat(err, "user-syscall-gate-fault") == 1, err
+    assert _stat(err, "user-syscall-gate-interrupted") == 1, err
+
+
 def test_a_program_far_calling_through_the_gate_selector_gets_the_guests_answer(tmp_path):
     """tests/guest/usergate.c "forge": after the stub is patched (the host's LDT then has the
     gate's code segment), ring 3 runs `lcall $0x40cd, $7` itself -- the very bytes of a patch,
