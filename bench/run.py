@@ -280,9 +280,9 @@ def exit_causes(st: dict, syscall_vector: int = 64) -> dict:
     """The exits of a --stats run by cause: hypercalls (patched sites), int3 trap sites, MMIO
     faults (device pages), shadow-page fills (host faults on guest memory), guest page faults
     reflected to the guest, system calls from ring 3 (`int $syscall_vector`: 64 for the unix
-    sample, 128 for Linux, whose C library mostly enters by `sysenter` instead) by a host
-    signal each (the host's #GP, or SIGSYS) and through ring 3's system call gate (a hot stub
-    patched at run time: runtime/usergate.c), timer interrupts delivered (vector 32)."""
+    sample, 128 for Linux; and `sysenter`, Linux's vDSO) by a host signal each (the host's #GP,
+    or SIGSYS) and through ring 3's system call gate (a hot site patched at run time:
+    runtime/usergate.c), timer interrupts delivered (vector 32)."""
     ev, vec = st["events"], st["vectors"]
     gate = ev.get("user-syscall-gate", 0)
     return {"hypercall": ev.get("hypercall", 0), "int3 trap": ev.get("trap-site", 0),
@@ -291,7 +291,8 @@ def exit_causes(st: dict, syscall_vector: int = 64) -> dict:
             "shadow fill": st["shadow"].get("faults", 0),
             "guest #PF": ev.get("guest-page-fault", 0),
             "syscall signal": vec.get(str(syscall_vector), 0) - gate,
-            "syscall gate": gate, "timer (vec 32)": vec.get("32", 0)}
+            "syscall gate": gate, "sysenter signal": ev.get("sysenter-via-host", 0),
+            "sysenter gate": ev.get("user-sysenter-gate", 0), "timer (vec 32)": vec.get("32", 0)}
 
 
 def bench_unixwork(env: dict, quick: bool, only: list[str] | None = None,
@@ -933,7 +934,8 @@ def unixwork_markdown(uw: dict, notes: list[str]) -> list[str]:
                    f" | {fmt_ratio(r.get('cpu_qemu_over_ring1'))} | "
                    f"{fmt_ratio(r.get('cpu_qemu_over_trap'))} |")
     causes = ["hypercall", "int3 trap", "MMIO fault", "MMIO hypercall", "shadow fill",
-              "guest #PF", "syscall signal", "syscall gate", "timer (vec 32)"]
+              "guest #PF", "syscall signal", "syscall gate", "sysenter signal", "sysenter gate",
+              "timer (vec 32)"]
     out += ["", "ring1's exits by cause over the whole run (boot included), from one more run "
             "with `--stats` (runtime/stats.c): *hypercall* = patched sites calling the runtime; "
             "*int3 trap* = sites left as traps; *MMIO* = accesses to device pages (the local "

@@ -120,9 +120,11 @@ static bool gate_setup(uint8_t vec, int kind)
 // system call number a SITE_INT sets (in the sled) and the vector.
 static int site_kind(struct vcpu *v, uint32_t site, uint32_t *nr, uint8_t *vec)
 {
-    uint8_t b[7];
-    if ((site & (PGSIZE - 1)) > PGSIZE - 7 || vmem_fetch(v, site, b, 7) != 7 || b[5] != 0xcd)
-        return SITE_NONE;
+    uint32_t pa, pferr;
+    const uint8_t *b;
+    if ((site & (PGSIZE - 1)) > PGSIZE - 7 || vmem_translate(v, site, ACC_FETCH, &pa, &pferr) < 0 ||
+        !(b = mem_phys(pa, 7)) || b[5] != 0xcd)
+        return SITE_NONE;   // (one translation: the 7 bytes lie in one page)
     *vec = b[6];
     if (!memcmp(b, sysenter_bytes, 7))
         return SITE_SYSENTER;
@@ -253,7 +255,7 @@ void usergate_enter(struct vcpu *v)
     struct insn in;
     int kind = gate_frame(v, &site, &nr, &vec, &why);
     if (kind) {
-        stats_count("user-syscall-gate");
+        stats_count(kind == SITE_INT ? "user-syscall-gate" : "user-sysenter-gate");
         v->gpr[R_ESP] += 8;
         run_original(v, site, kind, nr, vec);
     } else if (foreign_call(v, site, b) && decode(b, 7, &in) == 7) {

@@ -980,6 +980,7 @@ int vcpu_run(struct vcpu *v)
         v->page[R1_VCPU_CR / 4 + 4] = v->cr4;
         pio_cache_sync(v->cpl);   // the port cache: current, and usable at CPL 0 only
         v->exit_cs = 0;
+        int cpl = v->cpl;
         uint32_t reason = enter_guest(v);
         v->nexits++;
         if (usergate_is_gate_cs(v->exit_cs)) {
@@ -997,7 +998,10 @@ int vcpu_run(struct vcpu *v)
             v->step_for_shadow = false;
             v->eflags &= ~FL_TF;
         }
-        ahead = reason == EXIT_TRAP || reason == EXIT_SYSCALL;
+        // (and after ring 3's system call gate, which lands in the kernel as a signal's
+        // system call does: Linux's sysenter entry begins with a trap site)
+        ahead = reason == EXIT_TRAP || reason == EXIT_SYSCALL ||
+                (reason == EXIT_HYPERCALL && cpl == 3);
         switch (reason) {
         case EXIT_TRAP:
             handle_trap(v);

@@ -311,6 +311,7 @@ def test_unixwork_parses_ring1_stats(run_py):
                                       "MMIO fault": 472226, "MMIO hypercall": 1000,
                                       "shadow fill": 8196, "guest #PF": 2,
                                       "syscall signal": 52, "syscall gate": 39990,
+                                      "sysenter signal": 0, "sysenter gate": 0,
                                       "timer (vec 32)": 235}
     assert run_py.parse_stats("ring1-run: cannot open image\n") is None
 

@@ -697,7 +697,7 @@ def test_a_vdso_style_sysenter_entry_goes_through_the_gate_as_on_qemu(tmp_path):
     rc, out, err = run(image, "--cmdline", "vsys", "--stats")
     assert (rc, out) == (1, want), err
     assert _stat(err, "user-syscall-patched") == 1, err
-    assert _stat(err, "user-syscall-gate") >= 90, err
+    assert _stat(err, "user-sysenter-gate") >= 90, err
     assert _stat(err, "user-syscall-gate-fault") == 1, err
     assert _stat(err, "user-syscall-gate-interrupted") == 1, err
 
