@@ -662,8 +662,9 @@ def test_a_hot_ring3_system_call_stub_enters_the_kernel_without_a_host_signal(tm
         # phases below may run unpatched; the transcript is QEMU's either way.
         return
     assert USERGATE_OWN_READ[1] in out, out
-    assert _stat(err, "user-syscall-gate-fault") == 1, err   # the stack edge
-    assert _stat(err, "user-syscall-gate-interrupted") == 1, err   # the single step
+    assert _stat(err, "user-syscall-gate-fault") >= 1, err   # the stack edge (and any refill)
+    assert _stat(err, "user-syscall-gate-interrupted") >= 1, err   # the single step (and any
+    # host signal that happened to land in the gate)
     assert _stat(err, "code-patch-dropped") >= 1, err        # the word written
 
 
@@ -696,10 +697,11 @@ def test_a_vdso_style_sysenter_entry_goes_through_the_gate_as_on_qemu(tmp_path):
         "0x00000004" in want, want
     rc, out, err = run(image, "--cmdline", "vsys", "--stats")
     assert (rc, out) == (1, want), err
-    assert _stat(err, "user-syscall-patched") == 1, err
+    assert _stat(err, "user-syscall-patched") >= 1, err
     assert _stat(err, "user-sysenter-gate") >= 90, err
-    assert _stat(err, "user-syscall-gate-fault") == 1, err
-    assert _stat(err, "user-syscall-gate-interrupted") == 1, err
+    # the push onto the page not present, the single step (and any refill or host signal)
+    assert _stat(err, "user-syscall-gate-fault") >= 1, err
+    assert _stat(err, "user-syscall-gate-interrupted") >= 1, err
 
 
 def test_a_program_far_calling_through_the_gate_selector_gets_the_guests_answer(tmp_path):
