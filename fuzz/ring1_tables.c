@@ -28,7 +28,7 @@
 #define WINDOW 0x40000000u
 #define IMAGE  (WINDOW + R1_IMAGE_OFF)
 
-// ---- stubs for mem.c, emulate.c, vcpu.c, stats.c, usergate.c ------------------------------------------
+// ---- stubs for mem.c, emulate.c, vcpu.c, stats.c, usergate.c -----------------------------
 uint32_t mem_window;
 static bool alias_live;
 const char *const kind_names[R1_KIND_MAX] = {[R1_KIND_CLI] = "cli"};

@@ -14,10 +14,11 @@ is not an instruction start of proven code (it would keep that target in the tra
 _movable); a site just after a region joins it. A second pass, for the sites the first left to
 trap, relaxes two of these (_Reaim): a target inside may be reached by jmp/jcc from anywhere
 if each of them moves too (into a region already made, or a site-less one made for it), and a
-jmp/ret may come before the last instruction. Its first bytes become `jmp rel32`, the rest `int3`. A region that falls through may carry a
-"tail": copies of the few straight-line instructions after it (sites among them translated as
-in a region of their own), so that its trampoline jumps back further on; the originals stay as
-they are for every other path to them (_tail). Nothing is written here: the plan is data
+jmp/ret may come before the last instruction. Its first bytes become `jmp rel32`, the rest
+`int3`. A region that falls through may carry a "tail": copies of the few straight-line
+instructions after it (sites among them translated as in a region of their own), so that its
+trampoline jumps back further on; the originals stay as they are for every other path to them
+(_tail). Nothing is written here: the plan is data
 (to_json), and trampoline.py / emit.py turn it into bytes.
 """
 
