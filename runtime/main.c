@@ -676,7 +676,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &early, &old);
     platform_init(v, &pc);
     // --stats: each module's own lines, after the counters (stats.c)
-    stats_register(mem_print_stats);
+    stats_register_json(mem_print_stats, "memory", mem_json_stats);
     stats_register_json(platform_print_stats, "devices", platform_json_stats);
     stats_register_json(pio_print_unhandled, "unassigned_ports", pio_json_unhandled);
     stats_register_json(mmio_print_unhandled, "unassigned_physical", mmio_json_unhandled);

@@ -51,6 +51,20 @@ void mem_print_stats(FILE *f)
             (unsigned long long)mem_stat_maps, maps_max);
 }
 
+void mem_json_stats(FILE *f)
+{
+    fprintf(f, "{\"shadow_pages\": {\"faults_filled\": %llu, \"most_mapped_at_once\": %llu, "
+            "\"dropped\": %llu, \"kept_across_cr3_writes\": %llu, \"made_read_only\": %llu, "
+            "\"full_flushes\": %llu, \"evicted_at_the_cap\": %llu}, "
+            "\"translated_by_a_shadow_page\": %llu, "
+            "\"host_mappings\": {\"at_most\": %llu, \"allowed\": %u}}",
+            (unsigned long long)mem_stat_shadow_faults, (unsigned long long)mem_stat_pages,
+            (unsigned long long)mem_stat_dropped, (unsigned long long)mem_stat_cr3_kept,
+            (unsigned long long)mem_stat_downgraded, (unsigned long long)mem_stat_flushes,
+            (unsigned long long)mem_stat_evicted, (unsigned long long)mem_stat_tlb_hits,
+            (unsigned long long)mem_stat_maps, maps_max);
+}
+
 // The A20 gate (port 0x92, keyboard controller output port): when the guest turns it off,
 // physical address bit 20 reads as 0 everywhere -- instruction fetches, data, page walks --
 // as on a PC and in QEMU (a20_mask).

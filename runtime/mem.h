@@ -70,6 +70,7 @@ bool mem_code_patch(struct vcpu *v, uint32_t lin, uint8_t byte);
 bool mem_code_patched(uint32_t lin, uint8_t byte);
 // --stats: the shadow pages' counters (registered with stats_register by main.c).
 void mem_print_stats(FILE *f);
+void mem_json_stats(FILE *f);   // the same figures, one JSON object (--stats-json)
 
 // ---- the hypervisor window ------------------------------------------------------------------
 // Map the window at base: vCPU page and hypercall stack RW, entry page RX (code copied in),

@@ -167,6 +167,11 @@ def parse_text_stats(err: str) -> dict:
     sp = re.search(r"^  shadow pages: (.*)$", err, re.M)
     if sp:
         out["shadow_pages"] = [int(n) for n in re.findall(r"(?<!\w)(\d+) ", sp[1])]
+        out["translated"] = int(re.search(r"translated by a shadow page \(no walk\): (\d+)",
+                                          err)[1])
+        hm = re.search(r"host mappings of shadow and parked pages: (\d+) at most, (\d+) allowed",
+                       err)
+        out["host_mappings"] = {"at_most": int(hm[1]), "allowed": int(hm[2])}
     out["ports"] = [(p, int(r), int(w), k.lower(), a) for p, r, w, k, a in re.findall(
         r"^    port (0x[0-9a-f]+) reads (\d+) writes (\d+), first by (.+) at (0x[0-9a-f]+)$",
         err, re.M)]
@@ -187,8 +192,10 @@ def agree(doc: dict, text: dict) -> None:
     assert doc["sites"]["busiest"] == text["busiest"] and text["busiest"]
     m = doc["modules"]
     if "shadow_pages" in text:
-        assert list(m["shadow_pages"].values()) == text["shadow_pages"]
-        assert m["shadow_pages"]["faults_filled"] == text["shadow_pages"][0]
+        assert list(m["memory"]["shadow_pages"].values()) == text["shadow_pages"]
+        assert m["memory"]["shadow_pages"]["faults_filled"] == text["shadow_pages"][0]
+        assert m["memory"]["translated_by_a_shadow_page"] == text["translated"]
+        assert m["memory"]["host_mappings"] == text["host_mappings"]
     assert [(p["port"], p["reads"], p["writes"], p["first_by"], int(p["first_at"], 16))
             for p in m["unassigned_ports"]["ports"]] == \
         [(f"{int(p, 16):#06x}", r, w, k, int(a, 16)) for p, r, w, k, a in text["ports"]]
