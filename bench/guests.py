@@ -49,7 +49,7 @@ WORK = ROOT / "build" / "bench"          # rewritten images (never committed: /b
 RING1 = [str(ROOT / ".venv" / "bin" / "ring1")]
 
 WORKLOADS = ["coremark", "sha256", "matmul", "memops", "pagetouch", "demandpage"]
-NANO_OPS = ["syscall", "syscall_bare", "in", "inimr", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
+NANO_OPS = ["syscall", "syscall_bare", "syscall_stub", "in", "inimr", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
             "divzero", "ptemod", "mmio", "callret"]
 SAMPLE_KERNELS = ["sensitive", "timer", "exceptions", "paging", "tasks"]
 # The unix sample: its file system on IDE drive 1 (a fresh copy per run: both machines write to

@@ -80,6 +80,8 @@ WHAT = {
 NANO_WHAT = {
     "syscall": "ring 3 → `int $0x80` → common trap path (save, C dispatch, restore) → `iret`",
     "syscall_bare": "ring 3 → `int $0x82` → a lone `iret` (the rewriter can only int3 it)",
+    "syscall_stub": "ring 3 → a C library's stub, `mov $0, %eax; int $0x80`, in user code outside "
+                    "the kernel's image (ring1 patches it at run time: the gate) → common trap path",
     "in": "`inb %dx` COM1 LSR (0x3fd)",
     "inimr": "`inb $0x21`: the PIC's mask register (no side effect)",
     "out": "`outb` port 0x80",
@@ -98,6 +100,7 @@ NANO_WHAT = {
 # The functions whose sites an operation runs through (default: nano_<op>).
 NANO_FN = {"syscall": ["nano_user_syscall", "alltraps", "trapret"],
            "syscall_bare": ["nano_user_syscall_bare", "nano_sys_entry"],
+           "syscall_stub": ["alltraps", "trapret"],
            "pgfault": ["nano_pgfault", "alltraps", "trapret", "pf_handler"],
            "divzero": ["nano_divzero", "alltraps", "trapret"]}
 INLINE_TARGET_OPS = ("cli", "sti", "pushf", "popf")

@@ -26,8 +26,9 @@ static inline bool usergate_is_gate_cs(uint16_t cs)
 // A signal interrupted ring 3 inside the gate: put the guest back between the site's two
 // original instructions (after the mov, at the int), as if it had run them natively.
 void usergate_rollback(struct vcpu *v);
-// A fault at a patched site (the far call's push onto the stack, say): run the two original
-// instructions instead. False if EIP is not at a patched site.
+// A fault at a patched site that the guest would see (the far call's push onto a page its
+// tables do not map, say; a push that only needs a shadow page filled just runs again): run
+// the original instructions instead. False if EIP is not at a patched site.
 bool usergate_fault(struct vcpu *v);
 
 #endif

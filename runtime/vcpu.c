@@ -363,7 +363,10 @@ static void page_fault(struct vcpu *v)
 {
     uint32_t lin = (uint32_t)v->exit.addr, pferr = 0, pa = 0;
     bool write = v->exit.err & PFERR_W;
-    switch (mem_shadow_fault(v, lin, write, v->exit.err & PFERR_I, &pferr, &pa)) {
+    int r = mem_shadow_fault(v, lin, write, v->exit.err & PFERR_I, &pferr, &pa);
+    if (r && v->cpl == 3 && usergate_fault(v))
+        return;   // the far call of a patched site faulted where its original would not
+    switch (r) {
     case 0:
         return;   // shadow filled: retry
     case 1:
@@ -594,8 +597,6 @@ static void handle_trap(struct vcpu *v)
             stats_count("native-load-retry");
             return;
         }
-        if (v->cpl == 3 && usergate_fault(v))
-            return;
         switch (x->trapno) {
         case T_PF:
             page_fault(v);
@@ -613,6 +614,8 @@ static void handle_trap(struct vcpu *v)
             if (v->cpl == 3 && v->user_limit < GUEST_SPACE && x->err == 0 &&
                 (x->trapno == T_GP || x->trapno == T_SS) && user_limit_fault(v))
                 return;
+            if (v->cpl == 3 && usergate_fault(v))
+                return;   // (the far call of a patched site: its original runs instead)
             if (v->cpl == 3 && x->trapno == T_GP && (x->err & 7) == 2)   // int $N: the IDT's
                 usergate_note_int(v, v->eip, (uint8_t)(x->err >> 3));
             if (emulate_here(v))

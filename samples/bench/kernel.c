@@ -112,7 +112,8 @@ void plat_write(const char *s, size_t n)
 void nano_cli(uint32_t), nano_sti(uint32_t), nano_pushf(uint32_t), nano_popf(uint32_t);
 void nano_in(uint32_t), nano_inimr(uint32_t), nano_out(uint32_t), nano_cr3(uint32_t), nano_pgfault(uint32_t);
 void nano_divzero(uint32_t), nano_ptemod(uint32_t), nano_mmio(uint32_t), nano_sys_entry(void);
-void nano_user_syscall(void), nano_user_syscall_bare(void);
+void nano_user_syscall(void), nano_user_syscall_bare(void), nano_user_syscall_stub(void),
+    nano_user_syscall_stub_end(void);
 
 static void nano_syscall(uint32_t n)
 {
@@ -126,6 +127,21 @@ static void nano_syscall_bare(uint32_t n)
     ring3_call(nano_user_syscall_bare, user_stack + sizeof user_stack, FL_1 | FL_IF);
 }
 
+// The stub loop runs from a copy in a heap page (user code outside the image), made once.
+static void nano_syscall_stub(uint32_t n)
+{
+    static uint8_t *copy;
+    if (!copy) {
+        const uint8_t *s = (const uint8_t *)nano_user_syscall_stub;
+        uint32_t len = (uint32_t)nano_user_syscall_stub_end - (uint32_t)nano_user_syscall_stub;
+        copy = plat_alloc(len);
+        for (uint32_t i = 0; i < len; i++)
+            copy[i] = s[i];
+    }
+    nano_user_n = n;
+    ring3_call((void (*)(void))copy, user_stack + sizeof user_stack, FL_1 | FL_IF);
+}
+
 static void sys_noop(struct trapframe *tf)
 {
     (void)tf;
@@ -135,7 +151,8 @@ static const struct {
     const char *name;
     void (*fn)(uint32_t);
 } nano_ops[] = {
-    {"syscall", nano_syscall}, {"syscall_bare", nano_syscall_bare}, {"in", nano_in}, {"inimr", nano_inimr}, {"out", nano_out}, {"cli", nano_cli},
+    {"syscall", nano_syscall}, {"syscall_bare", nano_syscall_bare},
+    {"syscall_stub", nano_syscall_stub}, {"in", nano_in}, {"inimr", nano_inimr}, {"out", nano_out}, {"cli", nano_cli},
     {"sti", nano_sti}, {"pushf", nano_pushf}, {"popf", nano_popf}, {"cr3", nano_cr3},
     {"pgfault", nano_pgfault}, {"divzero", nano_divzero}, {"ptemod", nano_ptemod},
     {"mmio", nano_mmio},
@@ -143,7 +160,8 @@ static const struct {
 #define NNANO (sizeof nano_ops / sizeof nano_ops[0])
 
 const char *const plat_nano_ops[NNANO + 1] = {
-    "syscall", "syscall_bare", "in", "inimr", "out", "cli", "sti", "pushf", "popf", "cr3", "pgfault",
+    "syscall", "syscall_bare", "syscall_stub", "in", "inimr", "out", "cli", "sti", "pushf", "popf",
+    "cr3", "pgfault",
     "divzero", "ptemod", "mmio", 0,
 };
 

@@ -197,6 +197,25 @@ nano_user_\name:
 USER_LOOP syscall, 0x80
 USER_LOOP syscall_bare, 0x82
 
+# syscall_stub: a C library's stub, `mov $nr, %eax; int $0x80`, 16 of them, run from a copy in
+# a page of the kernel's heap (kernel.c): user code outside the kernel's image, as a real
+# program's is, which ring1 patches at run time when hot (runtime/usergate.c). Position-
+# independent; nano_user_syscall_stub_end ends what is copied.
+.globl nano_user_syscall_stub, nano_user_syscall_stub_end
+nano_user_syscall_stub:
+    movl nano_user_n, %ecx
+    shrl $4, %ecx
+    jz 9f
+8:
+    .rept 16
+    movl $0, %eax
+    int $0x80
+    .endr
+    END_LOOP
+1:  int $0x81
+    jmp 1b
+nano_user_syscall_stub_end:
+
 .globl nano_sys_entry
 nano_sys_entry:
     iret
