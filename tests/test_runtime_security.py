@@ -139,7 +139,13 @@ def test_escaped_guest_entering_the_stub_with_a_forged_r15_is_diagnosed(ring, pa
                                           ("socket", 41, "socket"), ("ptrace", 101, "ptrace"),
                                           ("fork", 57, "fork")])
 def test_the_jail_stops_an_escaped_guest_calling_the_c_library(call, nr, name, ring, patched):
-    rc, out, err = run(patched, f"mode=libc {runtime_offsets()} call={call} ring={ring}")
+    # A host timer signal that lands while the guest runs its 64-bit code finds it there
+    # first (status 22, the detection of docs/security.md): contained too, but not the jail
+    # this tests. Seen once in ~100 runs; such a run is made again.
+    for _ in range(3):
+        rc, out, err = run(patched, f"mode=libc {runtime_offsets()} call={call} ring={ring}")
+        if not (rc == STATUS_ESCAPE and "guest code ran in 64-bit mode" in err):
+            break
     assert rc == STATUS_JAIL, (rc, out, err)
     assert f"the jail stopped system call {nr} ({name})" in err
     assert out == "", "the guest ran on after the blocked call"
