@@ -37,14 +37,14 @@
 // page, exec, a checksum through its own mapping) reads the original; a write to the frame
 // through any mapping drops the copy (the site is patched again when it is hot again). What
 // differs from a PC, deliberately: a program reading its own text through the page sees the
-// one patched byte (0x9a for 0xb8, or for 0x55), and the far call writes its 8-byte return frame below
-// ring 3's ESP, where the ABI keeps nothing (a signal handler's frame overwrites the same
-// bytes). A fault of the far call itself that the guest would see (its push onto a page the
-// guest's tables do not map; one that only needs a shadow page is filled and the call runs
-// again) runs the original instructions instead, so the guest never sees a fault they would
-// not make; a signal
-// that interrupts ring 3 inside the gate (a timer, its own TF) puts it back after the first
-// original instruction (the mov, the push) -- a state the original code has too.
+// one patched byte (0x9a for 0xb8, or for 0x55), and the far call writes its 8-byte return
+// frame below ring 3's ESP, where the ABI keeps nothing (a signal handler's frame overwrites
+// the same bytes). A fault of the far call itself that the guest would see (its push onto a
+// page the guest's tables do not map; one that only needs a shadow page is filled and the
+// call runs again) runs the original instructions instead, so the guest never sees a fault
+// they would not make; a signal that interrupts ring 3 inside the gate (a timer, its own TF)
+// puts it back after the first original instruction (the mov, the push) -- a state the
+// original code has too.
 #include "usergate.h"
 
 #include <asm/ldt.h>
