@@ -144,17 +144,11 @@ static void copy(uint32_t to, void (*from)(void), void (*end)(void))
         d[i] = s[i];
 }
 
+// Run the copy at eip in ring 3 (reports give EIPs as offsets into it).
 static void __attribute__((noreturn)) ring3(uint32_t eip, uint32_t esp)
 {
     copy_at = eip;
-    __asm__ volatile("movl $0x23, %%eax\n movl %%eax, %%ds\n movl %%eax, %%es\n"
-                     "pushl $0x23\n"
-                     "pushl %1\n"
-                     "pushl $0x202\n"
-                     "pushl $0x1b\n"
-                     "pushl %0\n"
-                     "iret" ::"r"(eip), "r"(esp) : "eax", "memory");
-    __builtin_unreachable();
+    ring3_enter(eip, esp);
 }
 
 static unsigned test;
@@ -207,10 +201,7 @@ void next_test(void)
 int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic;
-    const char *cmd = (const char *)((uint32_t *)info)[4];
-    int unpaged = 0;
-    for (; *cmd; cmd++)
-        unpaged |= cmd[0] == ' ' && cmd[1] == 'u' && cmd[2] == 'n' && cmd[3] == 'p';
+    int unpaged = cmdline_has(info, "unpaged");
     gdt[6] = gdt_desc(TLS_AT, 0xfff, 0xf2, 0x4);   // 0x33 user data: TLS
     tss.rest[22] = (uint32_t)sizeof tss << 16;   // I/O map base past the limit: no bitmap
     gdt_load_ring3(gdt, sizeof gdt / sizeof gdt[0], &tss, sizeof tss,
@@ -227,17 +218,7 @@ int gmain(uint32_t magic, uint32_t info)
         test = 8;
         __asm__ volatile("call *%0" ::"r"(KBUF + 0x801) : "memory");
     }
-    for (uint32_t i = 0; i < 1024; i++) {
-        pt[0][i] = (i << 12) | 3;                   // 0-4 MiB: supervisor
-        pt[1][i] = (USER + (i << 12)) | 7;          // 4-8 MiB: user
-        pt[2][i] = (USER + (i << 12)) | 3;          // 8-12 MiB: the same frames, supervisor
-    }
-    pd[0] = (uint32_t)pt[0] | 3;
-    pd[1] = (uint32_t)pt[1] | 7;
-    pd[2] = (uint32_t)pt[2] | 3;
-    __asm__ volatile("movl %0, %%cr3\n"
-                     "movl %%cr0, %%eax\n orl $0x80010000, %%eax\n movl %%eax, %%cr0"
-                     ::"r"(pd) : "eax", "memory");
+    paging_user_alias(pd, pt);
     __asm__ volatile("movl $kstack+4096, %%esp\n jmp next_test" ::: "memory");
     __builtin_unreachable();
 }

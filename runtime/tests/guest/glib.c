@@ -84,6 +84,48 @@ void gdt_load_ring3(uint64_t *gdt, unsigned n, void *tss, uint32_t tss_size, uin
                      "movw $0x28, %%ax\n ltr %%ax" ::"m"(gdtr) : "eax", "memory");
 }
 
+void ring3_enter(uint32_t eip, uint32_t esp)
+{
+    __asm__ volatile("movl $0x23, %%eax\n movl %%eax, %%ds\n movl %%eax, %%es\n"
+                     "pushl $0x23\n"
+                     "pushl %1\n"
+                     "pushl $0x202\n"
+                     "pushl $0x1b\n"
+                     "pushl %0\n"
+                     "iret" ::"r"(eip), "r"(esp) : "eax", "memory");
+    __builtin_unreachable();
+}
+
+void paging_user_alias(uint32_t *pd, uint32_t (*pt)[1024])
+{
+    for (uint32_t i = 0; i < 1024; i++) {
+        pt[0][i] = (i << 12) | 3;                   // 0-4 MiB: supervisor
+        pt[1][i] = (0x400000u + (i << 12)) | 7;     // 4-8 MiB: user
+        pt[2][i] = (0x400000u + (i << 12)) | 3;     // 8-12 MiB: the same frames, supervisor
+    }
+    pd[0] = (uint32_t)pt[0] | 3;
+    pd[1] = (uint32_t)pt[1] | 7;
+    pd[2] = (uint32_t)pt[2] | 3;
+    __asm__ volatile("movl %0, %%cr3\n"
+                     "movl %%cr0, %%eax\n orl $0x80010000, %%eax\n movl %%eax, %%cr0"
+                     ::"r"(pd) : "eax", "memory");
+}
+
+int cmdline_has(uint32_t info, const char *word)
+{
+    const char *cmd = (const char *)((uint32_t *)info)[4];
+    for (const char *p = cmd; *p; p++) {
+        if (p != cmd && p[-1] != ' ')
+            continue;
+        unsigned i = 0;
+        while (word[i] && p[i] == word[i])
+            i++;
+        if (!word[i] && (!p[i] || p[i] == ' ' || p[i] == '='))
+            return 1;
+    }
+    return 0;
+}
+
 void pic_init(uint8_t mask_master, uint8_t mask_slave)
 {
     outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);

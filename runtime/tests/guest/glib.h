@@ -27,6 +27,15 @@ uint64_t gdt_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
 // (tss_size bytes; its SS0 is set to 0x10 and ESP0 to esp0). gdt has n >= 6 entries; entries
 // from 6 on are the caller's, filled before the call.
 void gdt_load_ring3(uint64_t *gdt, unsigned n, void *tss, uint32_t tss_size, uint32_t esp0);
+// Ring 3 at eip with stack esp and EFLAGS 0x202 (IF set), through gdt_load_ring3's 0x1b and
+// 0x23 (DS and ES loaded with 0x23 first). Does not return.
+void ring3_enter(uint32_t eip, uint32_t esp) __attribute__((noreturn));
+// Paging on with the layout copy tests use: 0-4 MiB supervisor, 4-8 MiB user (identity), 8-12
+// MiB a supervisor alias of 4-8 MiB (a kernel writing user frames through another address, as
+// through a direct map); pd and pt[3] page-aligned, CR0.WP set.
+void paging_user_alias(uint32_t *pd, uint32_t (*pt)[1024]);
+// Whether the kernel's command line (multiboot info at info) has word as a word of its own.
+int cmdline_has(uint32_t info, const char *word);
 // The 8259A pair at vectors 0x20 and 0x28 (ICW1-ICW4 as a PC BIOS programs them), then the
 // interrupt masks of master and slave.
 void pic_init(uint8_t mask_master, uint8_t mask_slave);

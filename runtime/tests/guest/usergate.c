@@ -229,18 +229,6 @@ __asm__(".text\n"
         "2:popl %eax\n"
         "  iret\n");
 
-static void __attribute__((noreturn)) ring3(uint32_t eip, uint32_t esp)
-{
-    __asm__ volatile("movl $0x23, %%eax\n movl %%eax, %%ds\n movl %%eax, %%es\n"
-                     "pushl $0x23\n"
-                     "pushl %1\n"
-                     "pushl $0x202\n"
-                     "pushl $0x1b\n"
-                     "pushl %0\n"
-                     "iret" ::"r"(eip), "r"(esp) : "eax", "memory");
-    __builtin_unreachable();
-}
-
 static unsigned phase;
 static int forge, vsys;
 
@@ -273,17 +261,17 @@ void end_phase(void)
     if (vsys) {
         switch (phase++) {
         case 0:
-            ring3(AT(u_vhot), STACK);
+            ring3_enter(AT(u_vhot), STACK);
         case 1:
             line("vDSO entry, 100 calls: sum of results", end_edi, 0);
             pt[1][(STACK_LO - USER - 0x1000) >> 12] = 0;   // the page below STACK_LO
             __asm__ volatile("invlpg (%0)" ::"r"(STACK_LO - 0x1000) : "memory");
-            ring3(AT(u_vedge), STACK);
+            ring3_enter(AT(u_vedge), STACK);
         case 2:
             line("vDSO entry, the far call's push onto a page not present: result, ESP after",
                  end_edi, end_ebx);
             step_limit = 4;
-            ring3(AT(u_vstep), STACK);
+            ring3_enter(AT(u_vstep), STACK);
         case 3:
             line("vDSO entry single-stepped: result, steps", end_edi, steps);
             for (uint32_t i = 0; i < steps && i < 16; i++) {
@@ -298,14 +286,14 @@ void end_phase(void)
     }
     switch (phase++) {
     case 0:
-        ring3(AT(u_hot), STACK);
+        ring3_enter(AT(u_hot), STACK);
     case 1:
         line("100 calls: sum of results", end_edi, 0);
         if (forge)
-            ring3(AT(u_forge), STACK);
+            ring3_enter(AT(u_forge), STACK);
         // Deliberately different under ring1 (the test lists it): the program reads its own
         // patched page.
-        ring3(AT(u_own_read), STACK);
+        ring3_enter(AT(u_own_read), STACK);
     case 2:
         if (forge) {
             line("forged far call: result", end_edi, 0);
@@ -317,13 +305,13 @@ void end_phase(void)
         putc('\n');
         pt[1][(STACK_LO - USER - 0x1000) >> 12] = 0;   // the page below STACK_LO: not present
         __asm__ volatile("invlpg (%0)" ::"r"(STACK_LO - 0x1000) : "memory");
-        ring3(AT(u_stack_edge), STACK);
+        ring3_enter(AT(u_stack_edge), STACK);
     case 3:
         line("ESP 4 bytes above a page not present: result, ESP after", end_edi, end_ebx);
-        ring3(AT(u_direct), STACK);
+        ring3_enter(AT(u_direct), STACK);
     case 4:
         line("the int reached directly with EAX 11: result", end_edi, 0);
-        ring3(AT(u_step), STACK);
+        ring3_enter(AT(u_step), STACK);
     case 5:
         line("single-stepped: result, steps", end_edi, steps);
         for (uint32_t i = 0; i < steps && i < 16; i++) {
@@ -331,7 +319,7 @@ void end_phase(void)
             puthex(step_at[i] - CODE);
             putc('\n');
         }
-        ring3(AT(u_data_loop), STACK);
+        ring3_enter(AT(u_data_loop), STACK);
     case 6:
         line("50 calls, a word in the stub's page written after each: sum, word", end_edi,
              end_ebx);
@@ -344,11 +332,8 @@ void end_phase(void)
 int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic;
-    const char *cmd = (const char *)((uint32_t *)info)[4];
-    for (; *cmd; cmd++) {
-        forge |= cmd[0] == 'f' && cmd[1] == 'o' && cmd[2] == 'r' && cmd[3] == 'g';
-        vsys |= cmd[0] == 'v' && cmd[1] == 's' && cmd[2] == 'y' && cmd[3] == 's';
-    }
+    forge = cmdline_has(info, "forge");
+    vsys = cmdline_has(info, "vsys");
     gdt_load_ring3(gdt, sizeof gdt / sizeof gdt[0], &tss, sizeof tss,
                    (uint32_t)(kstack + sizeof kstack));
     pic_init(0xff, 0xff);   // no interrupts: ring 3 runs with IF set
@@ -360,21 +345,11 @@ int gmain(uint32_t magic, uint32_t info)
     __asm__ volatile("wrmsr" :: "c"(0x175), "a"((uint32_t)(se_stack + sizeof se_stack)), "d"(0));
     __asm__ volatile("wrmsr" :: "c"(0x176), "a"((uint32_t)se_entry), "d"(0));
     landing = AT(u_landing);
-    for (uint32_t i = 0; i < 1024; i++) {
-        pt[0][i] = (i << 12) | 3;                   // 0-4 MiB: supervisor
-        pt[1][i] = (USER + (i << 12)) | 7;          // 4-8 MiB: user
-        pt[2][i] = (USER + (i << 12)) | 3;          // 8-12 MiB: the same frames, supervisor
-    }
-    pd[0] = (uint32_t)pt[0] | 3;
-    pd[1] = (uint32_t)pt[1] | 7;
-    pd[2] = (uint32_t)pt[2] | 3;
     const uint8_t *s = (const uint8_t *)u_prog;
     uint8_t *d = (uint8_t *)CODE;
     for (uint32_t i = 0; i < (uint32_t)u_prog_end - (uint32_t)u_prog; i++)
         d[i] = s[i];
-    __asm__ volatile("movl %0, %%cr3\n"
-                     "movl %%cr0, %%eax\n orl $0x80010000, %%eax\n movl %%eax, %%cr0"
-                     ::"r"(pd) : "eax", "memory");
+    paging_user_alias(pd, pt);
     __asm__ volatile("movl $kstack+4096, %%esp\n jmp end_phase" ::: "memory");
     __builtin_unreachable();
 }
