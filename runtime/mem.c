@@ -1616,6 +1616,20 @@ void mem_window_alias_sync(struct vcpu *v)
 }
 
 // Copy between guest linear memory and buf, page by page.
+// The runtime's accesses are an interrupt frame's words, a descriptor, a TSS field: a memcpy
+// of a length known only here is `rep movsq`, whose start-up alone was ~11 % of a guest
+// system call (perf, the bench's syscall_stub row; 2.61 -> 3.10 million round trips in 3 s).
+static inline void copy_small(void *to, const void *from, unsigned n)
+{
+    switch (n) {
+    case 1: memcpy(to, from, 1); return;
+    case 2: memcpy(to, from, 2); return;
+    case 4: memcpy(to, from, 4); return;
+    case 8: memcpy(to, from, 8); return;
+    default: memcpy(to, from, n);
+    }
+}
+
 static int vmem_copy(struct vcpu *v, uint32_t lin, void *buf, unsigned len, int acc)
 {
     uint8_t *b = buf;
@@ -1650,9 +1664,9 @@ static int vmem_copy(struct vcpu *v, uint32_t lin, void *buf, unsigned len, int 
             }
         } else if (acc & ACC_WRITE) {
             mem_frame_stored(pa, chunk);
-            memcpy(h, b, chunk);
+            copy_small(h, b, chunk);
         } else {
-            memcpy(b, h, chunk);
+            copy_small(b, h, chunk);
         }
         lin += chunk;
         b += chunk;
