@@ -238,21 +238,47 @@ static int gate_frame(struct vcpu *v, uint32_t *site, uint32_t *nr, uint8_t *vec
 }
 
 // The program's own far call through a gate's selector (`lcall $0xNNcd, $off` in the guest's
-// bytes, not a patch): what it does is the guest's tables' to say, as on a PC (#GP(0xNNcc)
-// where its LDT has no such entry). Undone here; *eip is where it began.
-static bool foreign_call(struct vcpu *v, uint32_t site, uint8_t b[7])
+// bytes, not a patch; or `lcall *m16:32` whose far pointer holds such a selector): what it
+// does is the guest's tables' to say, as on a PC (#GP(0xNNcc) where its LDT has no such
+// entry). Undone here (*in decoded, EIP where it began); false if no such call ends at the
+// return address (site + 7).
+static bool foreign_call(struct vcpu *v, uint32_t site, struct insn *in)
 {
-    if (!site || vmem_fetch(v, site, b, 7) != 7 || b[0] != 0x9a || b[5] != 0xcd)
+    if (!site)
         return false;
-    v->gpr[R_ESP] += 8;
-    v->eip = site - v->seg[R1_SREG_CS].base;
-    return true;
+    uint32_t ret = site + 7;
+    uint8_t b[INSN_MAX];
+    for (unsigned len = 2; len <= 9; len++) {   // ff /3: ModRM, SIB, disp32, two prefixes
+        if (vmem_fetch(v, ret - len, b, len) != len || decode(b, len, in) != (int)len)
+            continue;
+        bool direct = in->op == 0x9a && in->opsize == 4 && (in->imm2 & 0xff) == 0xcd;
+        if (!direct) {
+            if (in->op != 0xff || in->reg != 3 || !insn_has_mem(in) || in->opsize != 4)
+                continue;
+            // (the far call pushed 8 bytes: the operand's ESP is the one before)
+            uint32_t gpr[8];
+            memcpy(gpr, v->gpr, sizeof gpr);
+            gpr[R_ESP] += 8;
+            uint16_t sel;
+            if (vmem_read(v, v->seg[insn_seg(in)].base + insn_ea(in, gpr) + 4, &sel, 2,
+                          ACC_READ) < 0) {
+                v->exc.vector = -1;   // (read just now by the far call itself: not reached)
+                continue;
+            }
+            if ((sel & 0xff) != 0xcd)
+                continue;
+        }
+        v->gpr[R_ESP] += 8;
+        v->eip = ret - len - v->seg[R1_SREG_CS].base;
+        return true;
+    }
+    return false;
 }
 
 void usergate_enter(struct vcpu *v)
 {
     uint32_t site, nr = 0;
-    uint8_t vec = 0, b[7];
+    uint8_t vec = 0;
     const char *why = NULL;
     struct insn in;
     int kind = gate_frame(v, &site, &nr, &vec, &why);
@@ -260,10 +286,10 @@ void usergate_enter(struct vcpu *v)
         stats_count(kind == SITE_INT ? "user-syscall-gate" : "user-sysenter-gate");
         v->gpr[R_ESP] += 8;
         run_original(v, site, kind, nr, vec);
-    } else if (foreign_call(v, site, b) && decode(b, 7, &in) == 7) {
+    } else if (foreign_call(v, site, &in)) {
         stats_count("user-syscall-gate-foreign");
         stats_exit(insn_kind(&in), v->eip);
-        emulate(v, &in, v->eip, v->eip + 7, v->eip + 7);   // (as when it traps)
+        emulate(v, &in, v->eip, v->eip + in.len, v->eip + in.len);   // (as when it traps)
     } else {
         vcpu_stop(v, STATUS_UNSUPPORTED, "hypercall from ring 3 with ESP %#x outside the "
                   "hypercall stack, and not ring 3's system call gate entered from a patched "
@@ -274,8 +300,9 @@ void usergate_enter(struct vcpu *v)
 void usergate_rollback(struct vcpu *v)
 {
     uint32_t site, nr = 0;
-    uint8_t vec = 0, b[7];
+    uint8_t vec = 0;
     const char *why = NULL;
+    struct insn in;
     int kind = gate_frame(v, &site, &nr, &vec, &why);
     uint32_t base = v->seg[R1_SREG_CS].base;
     if (kind == SITE_INT) {   // after the mov, at the int
@@ -291,7 +318,7 @@ void usergate_rollback(struct vcpu *v)
             v->eip = site + 1 - base;
         else
             v->exc.vector = -1;   // (at the site: its far call runs again, and faults)
-    } else if (!foreign_call(v, site, b)) {   // (it runs again, and enters the gate)
+    } else if (!foreign_call(v, site, &in)) {   // (it runs again, and enters the gate)
         vcpu_stop(v, STATUS_UNSUPPORTED, "ring 3 ran in ring1's system call gate (at offset "
                   "%#x) and not from a patched site or a far call: %s", v->eip, why);
     }

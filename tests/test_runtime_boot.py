@@ -704,18 +704,20 @@ def test_a_vdso_style_sysenter_entry_goes_through_the_gate_as_on_qemu(tmp_path):
     assert _stat(err, "user-syscall-gate-interrupted") >= 1, err
 
 
-def test_a_program_far_calling_through_the_gate_selector_gets_the_guests_answer(tmp_path):
+@pytest.mark.parametrize("form", ["forge", "forgeind"], ids=["direct", "indirect"])
+def test_a_program_far_calling_through_the_gate_selector_gets_the_guests_answer(tmp_path, form):
     """tests/guest/usergate.c "forge": after the stub is patched (the host's LDT then has the
     gate's code segment), ring 3 runs `lcall $0x40cd, $7` itself -- the very bytes of a patch,
-    at a place ring1 never patched. The guest has no LDT: QEMU raises #GP(0x40cc). ring1 finds
-    no patched site before the return address and emulates the far call from the guest's
-    tables: the same #GP."""
+    at a place ring1 never patched; "forgeind": `lcall *(%esp)` with that far pointer pushed.
+    The guest has no LDT: QEMU raises #GP(0x40cc). ring1 finds no patched site before the
+    return address, finds the far call that ends there (direct, or `ff /3` whose pointer holds
+    a gate's selector) and emulates it from the guest's tables: the same #GP."""
     src = guest("usergate")
     image = rewrite(src, str(tmp_path / "usergate.r1.elf"))
-    rc_q, want = qemu(src, "forge")
+    rc_q, want = qemu(src, form)
     assert rc_q == 1 and "forged far call: result: calls 0, eax at the call 0, 0x0001895c " \
         "0x00000000, #PF 0, #GP 1 (0x000040cc)" in want, want
-    rc, out, err = run(image, "--cmdline", "forge", "--stats")
+    rc, out, err = run(image, "--cmdline", form, "--stats")
     assert (rc, out) == (1, want), err
     assert _stat(err, "user-syscall-gate-foreign") == 1, err
 

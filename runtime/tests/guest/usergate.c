@@ -7,7 +7,8 @@
 // user program (u_*, position-independent: data through %ebp) is copied to a user page, so its
 // frame is RAM outside the kernel's image, as a real program's is. Each phase runs it in
 // ring 3 from one entry point until `int $0x40` with EAX = 99, which reports and goes on.
-// Command line "forge": ring 3 far-calls through the gate's selector itself. "vsys": the same
+// Command line "forge": ring 3 far-calls through the gate's selector itself ("forgeind":
+// indirectly, through a far pointer on its stack). "vsys": the same
 // for Linux's vDSO entry, `push %ecx; push %edx; push %ebp; mov %esp, %ebp; sysenter;
 // int $0x80` then the landing `pop %ebp; pop %edx; pop %ecx; ret`, with the kernel's sysenter
 // entry returning there by sysexit, as Linux's does.
@@ -31,11 +32,12 @@ static volatile uint32_t step_limit;   // nonzero: the #DB handler clears TF at 
 
 // The program. u_data is a word in the same page as the stub, written by some phases.
 void u_prog(void), u_prog_end(void), u_hot(void), u_data_loop(void), u_own_read(void),
-    u_stack_edge(void), u_direct(void), u_step(void), u_forge(void), u_stub(void), u_data(void),
+    u_stack_edge(void), u_direct(void), u_step(void), u_forge(void), u_forge_ind(void), u_stub(void),
+    u_data(void),
     u_vhot(void), u_vstep(void), u_vedge(void), u_vsys(void), u_landing(void);
 __asm__(".text\n"
         ".globl u_prog, u_prog_end, u_hot, u_data_loop, u_own_read, u_stack_edge, u_direct\n"
-        ".globl u_step, u_forge, u_stub, u_data, u_vhot, u_vstep, u_vedge, u_vsys, u_landing\n"
+        ".globl u_step, u_forge, u_forge_ind, u_stub, u_data, u_vhot, u_vstep, u_vedge, u_vsys, u_landing\n"
         "u_prog:\n"
         "u_base:\n"
         // 100 calls; EDI = the sum of their results
@@ -105,6 +107,15 @@ __asm__(".text\n"
         // a far call through the gate's selector, not from the stub
         "u_forge:\n"
         "  lcall $0x40cd, $7\n"
+        "  movl %eax, %edi\n"
+        "  jmp u_end\n"
+        // the same through a far pointer on the stack (ESP-based: the operand's ESP is the
+        // one before the call's pushes)
+        "u_forge_ind:\n"
+        "  pushl $0x40cd\n"
+        "  pushl $7\n"
+        "  lcall *(%esp)\n"
+        "  addl $8, %esp\n"
         "  movl %eax, %edi\n"
         "  jmp u_end\n"
         // the vDSO entry, 100 times with EAX 5
@@ -290,7 +301,7 @@ void end_phase(void)
     case 1:
         line("100 calls: sum of results", end_edi, 0);
         if (forge)
-            ring3_enter(AT(u_forge), STACK);
+            ring3_enter(forge == 2 ? AT(u_forge_ind) : AT(u_forge), STACK);
         // Deliberately different under ring1 (the test lists it): the program reads its own
         // patched page.
         ring3_enter(AT(u_own_read), STACK);
@@ -332,7 +343,7 @@ void end_phase(void)
 int gmain(uint32_t magic, uint32_t info)
 {
     (void)magic;
-    forge = cmdline_has(info, "forge");
+    forge = cmdline_has(info, "forgeind") ? 2 : cmdline_has(info, "forge");
     vsys = cmdline_has(info, "vsys");
     gdt_load_ring3(gdt, sizeof gdt / sizeof gdt[0], &tss, sizeof tss,
                    (uint32_t)(kstack + sizeof kstack));
