@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "entry.h"
+#include "gdbstub.h"
 #include "cpuid.h"
 #include "emulate.h"
 #include "hypercall.h"
@@ -32,6 +33,7 @@
 
 struct vcpu vcpu0;
 bool vcpu_trace;
+static bool gdb_tf;   // the run loop entered the guest with the host's TF for gdb (gdbstub.c)
 uint32_t vcpu_break_addr, vcpu_break_count;
 
 bool vcpu_break_check(struct vcpu *v, uint32_t addr)
@@ -629,6 +631,8 @@ static void handle_trap(struct vcpu *v)
         intr_deliver(v, T_UD, EV_EXC, 0, v->eip);
         return;
     case SIGTRAP:
+        if (gdb_on && gdb_trap(v, gdb_tf))
+            return;   // gdb's breakpoint, or the end of its single step
         if (x->trapno == T_BP) {
             // EIP is past the int3 (CC) or int $3 (CD 03). A patched image's trap site is
             // an int3 at the site's address.
@@ -724,6 +728,25 @@ static void handle_syscall(struct vcpu *v)
 // interrupt shadow or of a trampoline piece)? Never into the runtime: not in the window's
 // entry code, not over a trampoline's `call R1_ENTRY` (a hypercall exits by itself, at an
 // interruptible resume point), and not over a native pushf (it would push the host's TF).
+// The part of it that holds for gdb's single steps too (gdbstub.c takes care of a pushf).
+static bool step_enters_runtime(struct vcpu *v)
+{
+    uint32_t eip = vcpu_lin_eip(v), w = eip + mem_window_alias_delta(v, eip);
+    if (mem_in_window(w) && !r1_in_tramp(w))
+        return true;
+    uint8_t b[6] = {0};
+    unsigned n = vmem_fetch(v, eip, b, sizeof b);
+    if (n >= 5 && b[0] == 0xe8) {
+        uint32_t rel, target;
+        memcpy(&rel, b + 1, 4);
+        target = eip + 5 + rel;
+        target += mem_window_alias_delta(v, target);
+        if (mem_window && target == mem_window + R1_ENTRY_OFF)
+            return true;
+    }
+    return false;
+}
+
 static bool may_step(struct vcpu *v)
 {
     uint32_t eip = vcpu_lin_eip(v), w = eip + mem_window_alias_delta(v, eip);
@@ -899,7 +922,7 @@ static bool trap_site_ahead(struct vcpu *v)
 {
     uint8_t b = 0;
     if (v->step_for_shadow || (v->eflags & FL_TF) || !vmem_fetch(v, vcpu_lin_eip(v), &b, 1) ||
-        b != 0xcc)
+        b != 0xcc || (gdb_on && gdb_breakpoint_at(v, vcpu_lin_eip(v))))
         return false;
     return r1_trap_site(v, v->eip, false);
 }
@@ -938,7 +961,15 @@ int vcpu_run(struct vcpu *v)
         }
         if (v->stop)
             break;
-        interrupt_check(v);
+        if (gdb_on) {
+            // gdb: a connection, Ctrl-C, a step completed; while the guest is stopped the
+            // stub serves gdb here. No interrupt during gdb's single step (as QEMU's default).
+            gdb_run_hook(v, a & ASYNC_GDB);
+            if (v->stop)
+                break;
+        }
+        if (!gdb_on || !gdb_stepping() || v->halted)
+            interrupt_check(v);
         if (v->stop)
             break;
         if (v->halted) {
@@ -957,6 +988,11 @@ int vcpu_run(struct vcpu *v)
         v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1;
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
+        gdb_tf = false;
+        if (gdb_on && gdb_stepping() && !(v->eflags & FL_TF) && !step_enters_runtime(v)) {
+            v->eflags |= FL_TF;   // (over a hypercall's call: none, the hypercall exits)
+            gdb_tf = true;
+        }
         mem_window_alias_sync(v);
         if (!v->spin_probe && in_wait_loop(v)) {
             // Back in the wait loop: if it is still there in a moment, it waits for a timer.
@@ -986,6 +1022,8 @@ int vcpu_run(struct vcpu *v)
         int cpl = v->cpl;
         uint32_t reason = enter_guest(v);
         v->nexits++;
+        if (gdb_tf)
+            v->eflags &= ~FL_TF;
         if (usergate_is_gate_cs(v->exit_cs)) {
             usergate_rollback(v);   // (a signal inside ring 3's system call gate)
             if (v->stop)
@@ -1014,6 +1052,8 @@ int vcpu_run(struct vcpu *v)
             for (int i = 0; i < 8; i++)
                 v->gpr[i] = v->page[(HC_SAVE_OFF >> 2) + i];
             v->eflags = v->page[(HC_SAVE_OFF + HC_SAVE_EFLAGS) >> 2];
+            if (gdb_tf)
+                v->eflags &= ~FL_TF;
             hypercall_handle(v);
             break;
         case EXIT_SYSCALL:

@@ -144,6 +144,7 @@ struct vcpu {
 #define ASYNC_RTC      0x40u  // the RTC's host timer expired
 #define ASYNC_SPIN     0x80u  // the guest spun in a wait loop for a while (clock.c)
 #define ASYNC_HPET     0x100u // the HPET's host timer expired
+#define ASYNC_GDB      0x200u // the gdb stub's socket is readable: Ctrl-C, or a connection
 
 extern struct vcpu vcpu0;
 extern bool vcpu_trace;   // --trace: one line per exit on stderr
