@@ -690,9 +690,7 @@ static bool take_connection(void)
         close(fd);   // one gdb at a time
         return false;
     }
-    conn = fd;
-    int one = 1;
-    setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn = fd;   // (TCP_NODELAY comes from the listening socket: no setsockopt once jailed)
     async_fd(conn);
     inlen = inpos = 0;
     return true;
@@ -718,6 +716,7 @@ int gdb_start(void)
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         int one = 1;
         if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 &&
             bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1) == 0) {
             lsn = fd;
             break;
