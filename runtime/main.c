@@ -148,8 +148,13 @@ static const char usage_text[] =
 "  -s                     --gdb tcp::1234, as QEMU's -s\n"
 "  -S                     stop before the guest's first instruction until gdb connects\n"
 "                         and continues (with no --gdb or -s: on tcp::1234)\n"
-"  --trace                one line per exit on stderr (slow), and one per access to\n"
+"  --trace                one line per exit on stderr (slow): each hypercall and trap\n"
+"                         with its site, each port and device-memory access with its\n"
+"                         port or physical address, value and guest instruction (but\n"
+"                         those the vCPU page's port and MMIO caches answer without an\n"
+"                         exit), and one per access to\n"
 "                         nothing, naming the port or address and the instruction\n"
+"  --trace-file FILE      --trace's lines into FILE instead of stderr (implies --trace)\n"
 "  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
 "                         default, before the guest's first instruction, ring1-run\n"
 "                         gives up what a guest that took it over could use: it\n"
@@ -212,7 +217,7 @@ enum {
     OPT_CMDLINE, OPT_TIMEOUT, OPT_KERNEL_NAME, OPT_MODULE, OPT_LINUX_SETUP, OPT_INITRD,
     OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_STATS_JSON, OPT_PROFILE_OUT,
     OPT_TRACE, OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL,
-    OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_UNPATCHED, OPT_GDB, OPT_GDB_S, OPT_GDB_WAIT,
+    OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_UNPATCHED, OPT_TRACE_FILE, OPT_GDB, OPT_GDB_S, OPT_GDB_WAIT,
 };
 // '-': IMAGE comes back in order (as option 1), so options after it are options even with
 // POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
@@ -242,6 +247,7 @@ static const struct option options[] = {
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"profile-out", required_argument, NULL, OPT_PROFILE_OUT},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
     {"no-jail", no_argument, NULL, OPT_NO_JAIL},
     {"jail", no_argument, NULL, OPT_JAIL},
     {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},            // QEMU
@@ -435,7 +441,7 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL,
-               *profile_out = NULL, *stats_json = NULL, *linux_setup = NULL, *initrd = NULL;
+               *profile_out = NULL, *stats_json = NULL, *trace_file = NULL, *linux_setup = NULL, *initrd = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30, .vga = true};
@@ -588,6 +594,10 @@ int main(int argc, char **argv)
         case OPT_TRACE:
             vcpu_trace = true;
             break;
+        case OPT_TRACE_FILE:
+            vcpu_trace = true;
+            trace_file = optarg;
+            break;
         case OPT_NO_JAIL:
             jail = false;
             break;
@@ -694,6 +704,10 @@ int main(int argc, char **argv)
     FILE *profile_file = NULL;
     if (profile_out && !(profile_file = fopen(profile_out, "w"))) {
         fprintf(stderr, "ring1-run: --profile-out %s: %s\n", profile_out, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
+    if (trace_file && !(vcpu_trace_file = fopen(trace_file, "w"))) {
+        fprintf(stderr, "ring1-run: --trace-file %s: %s\n", trace_file, strerror(errno));
         exit(STATUS_LOAD_ERROR);
     }
     FILE *stats_json_file = NULL;

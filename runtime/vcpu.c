@@ -74,6 +74,19 @@ void host_fpu_begin(void)
         host_fpu_save(&vcpu0);
 }
 
+FILE *vcpu_trace_file;
+
+void vcpu_tracef(const char *fmt, ...)
+{
+    host_fpu_begin();
+    FILE *f = vcpu_trace_file ? vcpu_trace_file : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ring1-run: ", f);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+}
+
 void rlog(const char *fmt, ...)
 {
     host_fpu_begin();
@@ -275,7 +288,7 @@ static bool emulate_here(struct vcpu *v)
         return false;
     uint32_t addr = v->eip;
     if (vcpu_trace)
-        rlog("ring1-run: trap %s at %#x\n", kind_names[kind], addr);
+        vcpu_tracef("trap %s at %#x\n", kind_names[kind], addr);
     if (vcpu_break_check(v, addr))
         return true;
     stats_exit(kind, addr);
@@ -590,7 +603,7 @@ static void handle_trap(struct vcpu *v)
         return;
     }
     if (vcpu_trace)
-        rlog("ring1-run: exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
+        vcpu_tracef("exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
              v->eip);
     switch (x->signo) {
     case SIGSEGV:
@@ -709,7 +722,7 @@ static void handle_syscall(struct vcpu *v)
     uint32_t at = v->eip - 2;
     vmem_fetch(v, vcpu_lin_eip(v) - 2, b, 2);
     if (vcpu_trace)
-        rlog("ring1-run: guest system call instruction %02x %02x at %#x\n", b[0], b[1], at);
+        vcpu_tracef("guest system call instruction %02x %02x at %#x\n", b[0], b[1], at);
     v->eip = at;
     struct insn in;
     if (decode(b, 2, &in) == 2) {
@@ -870,7 +883,7 @@ static bool skip_to_next_timer(struct vcpu *v)
             platform_skip(next);
             skipped = true;
             if (vcpu_trace)
-                rlog("ring1-run: clock: skipped %llu ns at eip %#x, now %llu\n",
+                vcpu_tracef("clock: skipped %llu ns at eip %#x, now %llu\n",
                      (unsigned long long)next, v->eip, (unsigned long long)clock_ns());
         }
     }
@@ -956,7 +969,7 @@ int vcpu_run(struct vcpu *v)
             if (!clock_spin_loop(v, &v->spin_lo, &v->spin_hi))
                 v->spin_lo = v->spin_hi = 0;
             else if (vcpu_trace)
-                rlog("ring1-run: wait loop %#x-%#x (eip %#x)\n", v->spin_lo, v->spin_hi,
+                vcpu_tracef("wait loop %#x-%#x (eip %#x)\n", v->spin_lo, v->spin_hi,
                      v->eip);
         }
         if (v->stop)

@@ -370,3 +370,26 @@ def test_ring1_run_passes_s_and_S_through(images, tmp_path):
     p.communicate(timeout=T)
     assert registers(sections(out)["entry"])["eip"] == elf_entry(src), out
     assert p.returncode == 1
+
+
+# ---- --trace, --trace-file ------------------------------------------------------------------
+def test_trace_file_shows_hypercalls_and_port_accesses(images, tmp_path):
+    """--trace-file FILE: --trace's lines in FILE, none on stderr; each hypercall with its site,
+    each port access with port, value and the guest instruction (COM1's THR gets "hello")."""
+    src, dst, report = images["hello"]
+    sym = elf_symbols(src)
+    out_site = site_of(report, "out", sym["puts"], sym["puthex"])   # out %al, (%dx) in puts
+    f = tmp_path / "trace.txt"
+    r = subprocess.run([str(RUN), str(dst), "--trace-file", str(f)], capture_output=True,
+                       text=True, timeout=T, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and r.stdout == "hello\nbye\n" and r.stderr == "", r.stderr
+    lines = f.read_text().splitlines()
+    at = int(out_site["addr"], 16)
+    assert f"ring1-run: hypercall: site {report['sites'].index(out_site)}, OUT at {at:#x}" in lines
+    writes = [ln for ln in lines if ln.startswith("ring1-run: port 0x3f8: write ")]
+    assert [int(ln.split()[4], 16) for ln in writes][:6] == list(b"hello\n"), writes
+    assert all(ln.endswith(f"(1 byte) by OUT at {at:#x}") for ln in writes), writes
+    bad = subprocess.run([str(RUN), str(dst), "--trace-file", str(tmp_path / "no" / "t")],
+                         capture_output=True, text=True, timeout=T, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    assert "--trace-file" in bad.stderr
