@@ -53,6 +53,7 @@ static uint32_t step_from;       // ... from this linear EIP
 static uint8_t step_pushf;       // ... over a pushf (1, 2 with 0x66): the host's TF goes
                                  //     into the pushed flags, and is taken out again
 static int reinsert = -1;        // a breakpoint taken out for that step, put back after it
+static bool ended;               // the run is over (gdb_finish): nothing runs on after gdb
 
 // ---- breakpoints ----------------------------------------------------------------------------
 #define BP_MAX 64
@@ -75,6 +76,17 @@ static bool bp_write(struct bp *b, uint8_t byte)
     mem_frame_stored(b->pa, 1);   // a frame checked for copies of patched code: look again
     *p = byte;
     return true;
+}
+
+// The byte now where b's int3 goes (the guest may have written over it).
+static bool bp_read(const struct bp *b, uint8_t *cur)
+{
+    if (b->in_window)
+        return mem_window_poke(b->pa, cur, false);
+    const uint8_t *p = mem_phys(b->pa, 1);
+    if (p)
+        *cur = *p;
+    return p != NULL;
 }
 
 static bool bp_insert(struct vcpu *v, uint32_t addr)
@@ -114,10 +126,8 @@ static void bp_lift(struct bp *b)
         return;
     // Unless the guest has written over the int3 meanwhile (then its byte stands).
     uint8_t cur = 0;
-    if (b->in_window ? mem_window_poke(b->pa, &cur, false)
-                     : (mem_phys(b->pa, 1) && (cur = *(uint8_t *)mem_phys(b->pa, 1), true)))
-        if (cur == 0xcc)
-            bp_write(b, b->saved);
+    if (bp_read(b, &cur) && cur == 0xcc)
+        bp_write(b, b->saved);
     b->inserted = false;
 }
 
@@ -474,7 +484,7 @@ static void serve(struct vcpu *v)
             return;
         }
         if (r < 0) {
-            rlog("ring1-run: gdb: the connection closed; the guest runs on\n");
+            rlog("ring1-run: gdb: the connection closed%s\n", ended ? "" : "; the guest runs on");
             detach();
             return;
         }
@@ -615,7 +625,7 @@ static void serve(struct vcpu *v)
             return;
         case 'D':
             put_packet("OK");
-            rlog("ring1-run: gdb: detached; the guest runs on\n");
+            rlog("ring1-run: gdb: detached%s\n", ended ? "" : "; the guest runs on");
             detach();
             return;
         case 'H':
@@ -858,8 +868,7 @@ void gdb_run_hook(struct vcpu *v, bool async)
             reinsert = -1;
             if (b->used) {
                 uint8_t cur = 0;
-                if (b->in_window ? mem_window_poke(b->pa, &cur, false)
-                                 : (mem_phys(b->pa, 1) && (cur = *(uint8_t *)mem_phys(b->pa, 1), true)))
+                if (bp_read(b, &cur))
                     b->saved = cur;
                 b->inserted = bp_write(b, 0xcc);
             }
@@ -888,6 +897,7 @@ int gdb_finish(struct vcpu *v, int status)
                                                                            ASYNC_TIMEOUT))) {
         // The guest stopped for good: gdb may look at it where it stopped.
         bp_remove_all();
+        ended = true;
         v->stop = false;
         stepping = false;
         serve(v);

@@ -441,7 +441,8 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL,
-               *profile_out = NULL, *stats_json = NULL, *trace_file = NULL, *linux_setup = NULL, *initrd = NULL;
+               *profile_out = NULL, *stats_json = NULL, *trace_file = NULL, *linux_setup = NULL,
+               *initrd = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30, .vga = true};
