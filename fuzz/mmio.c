@@ -152,6 +152,11 @@ int emu_push(struct vcpu *v, uint32_t val, int size)
 }
 
 void stats_count(const char *name) { (void)name; }
+bool vcpu_trace;   // (--trace: off)
+void stats_trace_access(const char *space, uint32_t addr, int size, bool write, uint32_t value)
+{
+    (void)space; (void)addr; (void)size; (void)write; (void)value;
+}
 uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
                           const char **kind)
 {

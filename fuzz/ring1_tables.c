@@ -32,6 +32,8 @@
 uint32_t mem_window;
 static bool alias_live;
 const char *const kind_names[R1_KIND_MAX] = {[R1_KIND_CLI] = "cli"};
+bool vcpu_trace;   // (--trace: off)
+void vcpu_tracef(const char *fmt, ...) { (void)fmt; }
 static unsigned emulated;
 
 uint32_t mem_window_alias_delta(const struct vcpu *v, uint32_t addr)

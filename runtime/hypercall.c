@@ -271,6 +271,9 @@ void hypercall_handle(struct vcpu *v)
         return;
     }
     stats_count("hypercall");
+    if (vcpu_trace)
+        vcpu_tracef("hypercall: site %u, %s at %#x\n", index, s->kind < R1_KIND_MAX &&
+                    kind_names[s->kind] ? kind_names[s->kind] : "?", s->addr);
     v->gpr[R_ESP] = v->page[R1_VCPU_SAVED_ESP / 4];
     if (s->tactic == R1_TACTIC_INLINE && s->kind == R1_KIND_MOV_FROM_CR) {
         // An inline `mov r32, crN` found CPL != 0 (abi.h, R1_VCPU_CPL): the instruction,

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "signals.h"
 #include "vcpu.h"
 
 #define NOBODY 65534u
@@ -177,6 +178,14 @@ static const int allowed[] = {
 #define ALLOW     SECCOMP_RET_ALLOW
 #define DENY      SECCOMP_RET_TRAP
 
+// The gdb stub's listening socket (jail_allow_gdb), or -1.
+static int gdb_fd = -1;
+
+void jail_allow_gdb(int listen_fd)
+{
+    gdb_fd = listen_fd;
+}
+
 static void allowlist(const int *mappable_fds, unsigned nfds)
 {
     struct sock_filter f[160];
@@ -211,6 +220,29 @@ static void allowlist(const int *mappable_fds, unsigned nfds)
         EMIT(JEQ(0, 0, 2));
         EMIT(LD_ARG_LO(0));
         EMIT(JEQ(pid, 1, 0));
+        EMIT(RET(DENY));
+        EMIT(RET(ALLOW));
+    }
+    // The gdb stub (--gdb, -s; gdbstub.c), when there is one: accept4 on its listening socket
+    // only (a connection gdb makes while the guest runs), and on a connection's descriptor the
+    // SIGIO set-up that lets Ctrl-C from gdb stop the guest -- F_SETOWN to this process,
+    // F_SETSIG to SIG_GDB, nothing else -- beside the file status flags below.
+    if (gdb_fd >= 0) {
+        EMIT(JEQ(SYS_accept4, 0, 4));
+        EMIT(LD_ARG_LO(0));
+        EMIT(JEQ((uint32_t)gdb_fd, 1, 0));
+        EMIT(RET(DENY));
+        EMIT(RET(ALLOW));
+        EMIT(JEQ(SYS_fcntl, 0, 11));
+        EMIT(LD_ARG_LO(1));
+        EMIT(JEQ(F_GETFL, 8, 0));
+        EMIT(JEQ(F_SETFL, 7, 0));
+        EMIT(JEQ(F_SETOWN, 0, 2));
+        EMIT(LD_ARG_LO(2));
+        EMIT(JEQ(pid, 4, 3));
+        EMIT(JEQ(F_SETSIG, 0, 2));
+        EMIT(LD_ARG_LO(2));
+        EMIT(JEQ((uint32_t)SIG_GDB, 1, 0));
         EMIT(RET(DENY));
         EMIT(RET(ALLOW));
     }
@@ -279,7 +311,9 @@ static struct bounds resource_bounds(uint64_t output_limit)
             (uint64_t)st.st_size > largest)
             largest = (uint64_t)st.st_size;
     }
-    return (struct bounds){vsize ? vsize + (256ull << 20) : RLIM_INFINITY, (uint64_t)top + 1,
+    // (A gdb stub accepts a connection later: one descriptor more.)
+    return (struct bounds){vsize ? vsize + (256ull << 20) : RLIM_INFINITY,
+                           (uint64_t)top + 1 + (gdb_fd >= 0),
                            largest + (output_limit ? output_limit : 1ull << 30) + (1u << 20)};
 }
 

@@ -11,6 +11,10 @@
 // `output_limit`: how much serial output a file may still take (--serial-limit).
 void jail_enter(bool namespaces, bool need_page0, const int *mappable_fds, unsigned nfds,
                 uint64_t output_limit);
+// Before jail_enter: the gdb stub listens on listen_fd (gdbstub.c). The allowlist then lets
+// accept4 take a connection on it, and fcntl give the connection SIGIO (F_SETOWN to this
+// process, F_SETSIG to SIG_GDB); the descriptor limit leaves room for that connection.
+void jail_allow_gdb(int listen_fd);
 // Whether the namespaces, empty root and user nobody are in place (for --stats).
 bool jail_namespaces(void);
 // A name for the system calls an escaped guest would try first, or "?".

@@ -20,6 +20,7 @@
 #include "pio.h"
 #include "disk.h"
 #include "entry.h"
+#include "gdbstub.h"
 #include "platform.h"
 #include "signals.h"
 #include "stats.h"
@@ -135,8 +136,25 @@ static const char usage_text[] =
 "  --profile-out FILE     at exit, write every guest address's exits by kind to FILE\n"
 "                         (JSON): `ring1 rewrite --profile FILE` makes the hot device\n"
 "                         accesses among them hypercalls instead of host faults\n"
-"  --trace                one line per exit on stderr (slow), and one per access to\n"
+"  --gdb tcp:[HOST]:PORT  a gdb remote stub on TCP: `target remote HOST:PORT` in gdb\n"
+"                         (HOST defaults to 127.0.0.1, not every interface as QEMU's;\n"
+"                         tcp:0.0.0.0:PORT for that). gdb sees the guest's registers and\n"
+"                         memory (through its page tables, the original bytes where the\n"
+"                         rewriter patched), sets breakpoints anywhere (int3 bytes\n"
+"                         that its reads do not show, but the guest's would), steps,\n"
+"                         continues, stops the guest with Ctrl-C. A gdb that goes away\n"
+"                         leaves the guest running; when the run ends gdb sees it\n"
+"                         stopped there, and the exit once it resumes (docs/gdb.md)\n"
+"  -s                     --gdb tcp::1234, as QEMU's -s\n"
+"  -S                     stop before the guest's first instruction until gdb connects\n"
+"                         and continues (with no --gdb or -s: on tcp::1234)\n"
+"  --trace                one line per exit on stderr (slow): each hypercall and trap\n"
+"                         with its site, each port and device-memory access with its\n"
+"                         port or physical address, value and guest instruction (but\n"
+"                         those the vCPU page's port and MMIO caches answer without an\n"
+"                         exit), and one per access to\n"
 "                         nothing, naming the port or address and the instruction\n"
+"  --trace-file FILE      --trace's lines into FILE instead of stderr (implies --trace)\n"
 "  --no-jail              for debugging (gdb, strace): run without the jail. By\n"
 "                         default, before the guest's first instruction, ring1-run\n"
 "                         gives up what a guest that took it over could use: it\n"
@@ -150,8 +168,6 @@ static const char usage_text[] =
 "                         reboots: without it, a reset exits 18 and a triple fault 4\n"
 "  -nographic             accepted for QEMU's command lines; no effect (ring1 never\n"
 "                         opens a window: COM1 on stdio is its console)\n"
-"  -s, -S, -gdb DEV       refused: ring1 has no gdb stub (--break, --trace, or\n"
-"                         --no-jail and gdb on ring1-run itself)\n"
 "  --unpatched            run an image `ring1 rewrite` has not patched (no .ring1 note):\n"
 "                         its privileged instructions trap and are emulated, but its\n"
 "                         silent sensitive ones run natively and see the host's state,\n"
@@ -201,7 +217,7 @@ enum {
     OPT_CMDLINE, OPT_TIMEOUT, OPT_KERNEL_NAME, OPT_MODULE, OPT_LINUX_SETUP, OPT_INITRD,
     OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_STATS_JSON, OPT_PROFILE_OUT,
     OPT_TRACE, OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL,
-    OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_UNPATCHED, OPT_REFUSED,
+    OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_UNPATCHED, OPT_TRACE_FILE, OPT_GDB, OPT_GDB_S, OPT_GDB_WAIT,
 };
 // '-': IMAGE comes back in order (as option 1), so options after it are options even with
 // POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
@@ -231,44 +247,29 @@ static const struct option options[] = {
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"profile-out", required_argument, NULL, OPT_PROFILE_OUT},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
     {"no-jail", no_argument, NULL, OPT_NO_JAIL},
     {"jail", no_argument, NULL, OPT_JAIL},
     {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},            // QEMU
     {"nographic", no_argument, NULL, OPT_NOGRAPHIC},            // QEMU
     {"unpatched", no_argument, NULL, OPT_UNPATCHED},
-    {"s", no_argument, NULL, OPT_REFUSED},                      // QEMU, refused below
-    {"S", no_argument, NULL, OPT_REFUSED},
-    {"gdb", required_argument, NULL, OPT_REFUSED},
+    {"gdb", required_argument, NULL, OPT_GDB},                  // QEMU
+    {"s", no_argument, NULL, OPT_GDB_S},                        // QEMU
+    {"S", no_argument, NULL, OPT_GDB_WAIT},                     // QEMU
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {"list-options", no_argument, NULL, OPT_LIST_OPTIONS},
     {NULL, 0, NULL, 0},
 };
 
-// QEMU options ring1 has no counterpart for, each refused with the one line that says why.
-static const struct {
-    const char *name, *why;
-} refused[] = {
-    {"s", "-s: ring1 has no gdb stub (QEMU's -s opens one on tcp::1234); use --break ADDR, "
-          "--trace, or --no-jail with gdb on ring1-run itself"},
-    {"S", "-S: ring1 has no gdb stub to wait for (QEMU's -S stops the CPU for gdb); use "
-          "--break ADDR, --trace, or --no-jail with gdb on ring1-run itself"},
-    {"gdb", "-gdb: ring1 has no gdb stub; use --break ADDR, --trace, or --no-jail with gdb "
-            "on ring1-run itself"},
-};
-
-// The table, one option a line: NAME, then none|required|optional (its value), then for a
-// refused option a tab and the line it is refused with.
+// The table, one option a line: NAME, then none|required|optional (its value). (A QEMU
+// option ring1 had no counterpart for would add a tab, `refused`, a tab and the one line it
+// is refused with: `ring1 run` refuses it before any rewrite. None is, at present.)
 static void list_options(void)
 {
     static const char *const arg[] = {"none", "required", "optional"};
-    for (const struct option *o = options; o->name; o++) {
-        printf("%s\t%s", o->name, arg[o->has_arg]);
-        for (unsigned k = 0; k < sizeof refused / sizeof refused[0]; k++)
-            if (o->val == OPT_REFUSED && !strcmp(o->name, refused[k].name))
-                printf("\trefused\t%s", refused[k].why);
-        putchar('\n');
-    }
+    for (const struct option *o = options; o->name; o++)
+        printf("%s\t%s\n", o->name, arg[o->has_arg]);
 }
 
 // Whether the token an option came from (-NAME, --NAME, either with =VALUE) spells its
@@ -440,7 +441,8 @@ static size_t build_entry(uint8_t *buf, uint32_t window)
 int main(int argc, char **argv)
 {
     const char *image = NULL, *cmdline = "", *kernel_name = NULL, *screen = NULL,
-               *profile_out = NULL, *stats_json = NULL, *linux_setup = NULL, *initrd = NULL;
+               *profile_out = NULL, *stats_json = NULL, *trace_file = NULL, *linux_setup = NULL,
+               *initrd = NULL;
     bool want_screen = false, stats = false, jail = true;
     struct platform_config pc = {.serial = "stdio", .ram_size = 128u << 20,
                                  .serial_limit = 1ull << 30, .vga = true};
@@ -483,11 +485,15 @@ int main(int argc, char **argv)
         case OPT_LIST_OPTIONS:
             list_options();
             return 0;
-        case OPT_REFUSED:
-            for (unsigned k = 0; k < sizeof refused / sizeof refused[0]; k++)
-                if (!strcmp(options[li].name, refused[k].name))
-                    usage_error("%s", refused[k].why);
-            usage_error("unknown option %s", tok);
+        case OPT_GDB:
+            if (!gdb_option(optarg))
+                usage_error("--gdb %s: want tcp::PORT or tcp:HOST:PORT, e.g. tcp::1234", optarg);
+            break;
+        case OPT_GDB_S:
+            gdb_option("tcp::1234");
+            break;
+        case OPT_GDB_WAIT:
+            gdb_option_wait();
             break;
         case 'm':
         case OPT_MEM:
@@ -588,6 +594,10 @@ int main(int argc, char **argv)
             break;
         case OPT_TRACE:
             vcpu_trace = true;
+            break;
+        case OPT_TRACE_FILE:
+            vcpu_trace = true;
+            trace_file = optarg;
             break;
         case OPT_NO_JAIL:
             jail = false;
@@ -697,6 +707,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "ring1-run: --profile-out %s: %s\n", profile_out, strerror(errno));
         exit(STATUS_LOAD_ERROR);
     }
+    if (trace_file && !(vcpu_trace_file = fopen(trace_file, "w"))) {
+        fprintf(stderr, "ring1-run: --trace-file %s: %s\n", trace_file, strerror(errno));
+        exit(STATUS_LOAD_ERROR);
+    }
     FILE *stats_json_file = NULL;
     if (stats_json && !(stats_json_file = fopen(stats_json, "w"))) {
         fprintf(stderr, "ring1-run: --stats-json %s: %s\n", stats_json, strerror(errno));
@@ -705,13 +719,18 @@ int main(int argc, char **argv)
     int fds[MEM_FDS_MAX];
     unsigned nfds = mem_fds(fds);
     vcpu_cpuid_faulting();
+    // The gdb stub listens (and with -S has its connection) before the jail: the jail lets
+    // it accept on that one socket, nothing else (docs/security.md).
+    int gdb_fd = gdb_start();
+    if (gdb_fd >= 0)
+        jail_allow_gdb(gdb_fd);
     if (jail)
         jail_enter(true, mem_page0_mappable(), fds, nfds, pc.serial_limit);
 
     // The run's own time: CPU time counts from here too (the process's clock started before an
     // exec: `ring1 boot`'s rewrite in the same process is not the run's).
     uint64_t t0 = clock_host_ns(CLOCK_MONOTONIC), cpu0 = clock_host_ns(CLOCK_PROCESS_CPUTIME_ID);
-    int status = vcpu_run(v);
+    int status = gdb_finish(v, vcpu_run(v));
     if (no_reboot && (status == STATUS_RESET || status == STATUS_TRIPLE_FAULT))
         status = 0;             // QEMU -no-reboot: a reset request ends the run, exit 0
     uint64_t elapsed = clock_host_ns(CLOCK_MONOTONIC) - t0,

@@ -1710,3 +1710,28 @@ unsigned vmem_fetch(struct vcpu *v, uint32_t lin, uint8_t *buf, unsigned len)
     }
     return n;
 }
+
+bool mem_debug_translate(const struct vcpu *v, uint32_t lin, uint32_t *pa)
+{
+    if (!(v->cr0 & CR0_PG)) {
+        *pa = lin & a20_mask;
+        return true;
+    }
+    struct xlate x;
+    if (!xlate(v, lin, &x))
+        return false;
+    *pa = x.pa;
+    return true;
+}
+
+bool mem_window_poke(uint32_t addr, uint8_t *byte, bool write)
+{
+    if (win_fd < 0 || !mem_in_window(addr))
+        return false;
+    off_t off = (off_t)(addr - mem_window);
+    uint8_t old;
+    if (pread(win_fd, &old, 1, off) != 1 || (write && pwrite(win_fd, byte, 1, off) != 1))
+        return false;
+    *byte = old;
+    return true;
+}

@@ -69,6 +69,13 @@ bool mem_code_patch(struct vcpu *v, uint32_t lin, uint8_t byte);
 // Whether the page at lin shows ring 3 a patched copy now, with byte at lin.
 bool mem_code_patched(uint32_t lin, uint8_t byte);
 // --stats: the shadow pages' counters (registered with stats_register by main.c).
+// For the gdb stub (gdbstub.c): the guest's translation of lin as its page tables give it now
+// (paging off: lin itself), with no side effect -- no accessed or dirty bit set, no shadow page
+// filled. False if the tables map nothing there.
+bool mem_debug_translate(const struct vcpu *v, uint32_t lin, uint32_t *pa);
+// Read, and if `write`, replace, the byte at window address addr (a trampoline) through the
+// window's memfd (the guest's mapping of it is read-only): false if addr is outside the window.
+bool mem_window_poke(uint32_t addr, uint8_t *byte, bool write);
 void mem_print_stats(FILE *f);
 void mem_json_stats(FILE *f);   // the same figures, one JSON object (--stats-json)
 

@@ -111,7 +111,26 @@ static void note_unassigned(uint32_t pa, int size, int write, uint32_t value)
     unassigned[nunassigned++] = (struct unassigned){pa, !write, !!write, eip, kind};
 }
 
+static uint32_t mmio_read1(uint32_t pa, int size);
+
 uint32_t mmio_read(uint32_t pa, int size)
+{
+    uint32_t val = mmio_read1(pa, size);
+    if (vcpu_trace)
+        stats_trace_access("physical", pa, size, false, val);
+    return val;
+}
+
+static void mmio_write1(uint32_t pa, int size, uint32_t val);
+
+void mmio_write(uint32_t pa, int size, uint32_t val)
+{
+    if (vcpu_trace)
+        stats_trace_access("physical", pa, size, true, val);
+    mmio_write1(pa, size, val);
+}
+
+static uint32_t mmio_read1(uint32_t pa, int size)
 {
     const struct mmio_range *r = find(pa);
     if (r && r->rd)
@@ -127,7 +146,7 @@ uint32_t mmio_read(uint32_t pa, int size)
     return 0;   // QEMU's unassigned memory reads as zero (unassigned ports read as ones)
 }
 
-void mmio_write(uint32_t pa, int size, uint32_t val)
+static void mmio_write1(uint32_t pa, int size, uint32_t val)
 {
     const struct mmio_range *r = find(pa);
     // Only a device with stable registers has entries in the cache, and a write changes only

@@ -251,3 +251,24 @@ bool patched_trap_copy(const uint8_t *w, uint32_t lo, uint32_t hi, uint32_t cc,
     }
     return false;
 }
+
+// gdb's view (gdbstub.c): the input's bytes where the rewrite patched, wherever the bytes in
+// RAM are still the patched ones (a guest that overwrote a range -- freed init code reused --
+// shows what it wrote). Ranges are few thousand at most and gdb reads little: a linear scan.
+bool patched_show_original(uint32_t pa, uint8_t *buf, uint32_t len)
+{
+    bool any = false;
+    for (unsigned i = 0; i < nranges; i++) {
+        const struct range *r = &ranges[i];
+        if (r->home >= pa + (uint64_t)len || (uint64_t)r->home + r->len <= pa)
+            continue;
+        any = true;
+        const uint8_t *patched = blob + r->bytes, *orig = patched + r->len;
+        for (uint32_t k = 0; k < r->len; k++) {
+            uint64_t a = (uint64_t)r->home + k;
+            if (a >= pa && a < pa + (uint64_t)len && buf[a - pa] == patched[k])
+                buf[a - pa] = orig[k];
+        }
+    }
+    return any;
+}

@@ -47,4 +47,9 @@ bool patched_explain(uint32_t at, bool (*read)(void *ctx, uint32_t lin, uint8_t 
                                                unsigned len),
                      void *ctx, uint32_t *copy, uint32_t *site);
 
+// gdb's memory reads (gdbstub.c): buf holds the len bytes of RAM at physical address pa; put
+// the input's original bytes back where a patched range's bytes are still the patched ones.
+// True if any patched range overlaps [pa, pa + len) (gdb's writes there are refused).
+bool patched_show_original(uint32_t pa, uint8_t *buf, uint32_t len);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "abi.h"
 #include "stats.h"
+#include "vcpu.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -105,7 +106,26 @@ static void mark(const struct pio_range *r)
         dirty |= 1ull << (r - ranges);
 }
 
+static uint32_t pio_in1(uint16_t port, int size);
+
 uint32_t pio_in(uint16_t port, int size)
+{
+    uint32_t val = pio_in1(port, size);
+    if (vcpu_trace)
+        stats_trace_access("port", port, size, false, val);
+    return val;
+}
+
+static void pio_out1(uint16_t port, int size, uint32_t val);
+
+void pio_out(uint16_t port, int size, uint32_t val)
+{
+    if (vcpu_trace)
+        stats_trace_access("port", port, size, true, val);
+    pio_out1(port, size, val);
+}
+
+static uint32_t pio_in1(uint16_t port, int size)
 {
     const struct pio_range *r = find(port);
     mark(r);
@@ -122,13 +142,13 @@ uint32_t pio_in(uint16_t port, int size)
     if (r->byte_wide && size > 1) {
         uint32_t v = 0;
         for (int i = 0; i < size; i++)
-            v |= (pio_in((uint16_t)(port + i), 1) & 0xff) << (8 * i);
+            v |= (pio_in1((uint16_t)(port + i), 1) & 0xff) << (8 * i);
         return v;
     }
     return r->in(r->opaque, (uint16_t)(port - r->base), size);
 }
 
-void pio_out(uint16_t port, int size, uint32_t val)
+static void pio_out1(uint16_t port, int size, uint32_t val)
 {
     const struct pio_range *r = find(port);
     mark(r);
@@ -138,7 +158,7 @@ void pio_out(uint16_t port, int size, uint32_t val)
     }
     if (r->byte_wide && size > 1) {
         for (int i = 0; i < size; i++)
-            pio_out((uint16_t)(port + i), 1, (val >> (8 * i)) & 0xff);
+            pio_out1((uint16_t)(port + i), 1, (val >> (8 * i)) & 0xff);
         return;
     }
     r->out(r->opaque, (uint16_t)(port - r->base), size, val);

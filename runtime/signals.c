@@ -245,6 +245,8 @@ void signal_dispatch(int signo, siginfo_t *si, void *ctx)
         bit = ASYNC_SPIN;
     else if (signo == SIG_HPET)
         bit = ASYNC_HPET;
+    else if (signo == SIG_GDB)
+        bit = ASYNC_GDB;
     else if (signo == SIG_INPUT)
         bit = ASYNC_INPUT;
     else if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP)
@@ -286,6 +288,7 @@ void signals_async_set(sigset_t *set)
     sigaddset(set, SIG_RTC);
     sigaddset(set, SIG_SPIN);
     sigaddset(set, SIG_HPET);
+    sigaddset(set, SIG_GDB);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGHUP);
@@ -317,6 +320,7 @@ void signals_init(struct vcpu *v)
     sigaction(SIG_RTC, &sa, NULL);
     sigaction(SIG_SPIN, &sa, NULL);
     sigaction(SIG_HPET, &sa, NULL);
+    sigaction(SIG_GDB, &sa, NULL);
 
     guest_syscalls_off();
 }

@@ -14,6 +14,7 @@
 #define SIG_RTC      (SIGRTMIN + 3)   // the RTC's host timer (CLOCK_REALTIME, absolute)
 #define SIG_SPIN     (SIGRTMIN + 4)   // the guest has spun in a wait loop for a while (clock.c)
 #define SIG_HPET     (SIGRTMIN + 5)   // the HPET's host timer
+#define SIG_GDB      (SIGRTMIN + 6)   // the gdb stub's socket is readable (gdbstub.c)
 
 struct vcpu;
 

@@ -52,9 +52,16 @@ uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write,
 {
     *kind = cur_kind == R1_KIND_MMIO ? "memory access" : kind_name((unsigned)cur_kind);
     if (vcpu_trace)
-        rlog("ring1-run: %s %#x: nothing there: %s %#x (%d byte%s) by %s at %#x\n", space, addr,
+        vcpu_tracef("%s %#x: nothing there: %s %#x (%d byte%s) by %s at %#x\n", space, addr,
              write ? "write" : "read", value, size, size == 1 ? "" : "s", *kind, cur_eip);
     return cur_eip;
+}
+
+void stats_trace_access(const char *space, uint32_t addr, int size, bool write, uint32_t value)
+{
+    const char *kind = cur_kind == R1_KIND_MMIO ? "memory access" : kind_name((unsigned)cur_kind);
+    vcpu_tracef("%s %#x: %s %#x (%d byte%s) by %s at %#x\n", space, addr,
+                write ? "write" : "read", value, size, size == 1 ? "" : "s", kind, cur_eip);
 }
 
 void stats_exit(int kind, uint32_t eip)

@@ -2,6 +2,7 @@
 #ifndef RING1_STATS_H
 #define RING1_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,6 +18,8 @@ void stats_insn(int kind, uint32_t eip);
 // the instruction's address, and its kind name in *kind, for the caller's --stats table.
 uint32_t stats_unassigned(const char *space, uint32_t addr, int size, int write, uint32_t value,
                           const char **kind);
+// --trace: one line for a device access (port or physical address, value, the instruction).
+void stats_trace_access(const char *space, uint32_t addr, int size, bool write, uint32_t value);
 // A pseudo-kind beside abi.h's: a profile-made MMIO site (R1_KIND_MMIO) whose access was RAM.
 #define STATS_KIND_MMIO_RAM R1_KIND_MAX
 // The profile (--profile-out): every address's exits by kind, as JSON (ring1 rewrite --profile

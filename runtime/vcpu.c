@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "entry.h"
+#include "gdbstub.h"
 #include "cpuid.h"
 #include "emulate.h"
 #include "hypercall.h"
@@ -32,6 +33,7 @@
 
 struct vcpu vcpu0;
 bool vcpu_trace;
+static bool gdb_tf;   // the run loop entered the guest with the host's TF for gdb (gdbstub.c)
 uint32_t vcpu_break_addr, vcpu_break_count;
 
 bool vcpu_break_check(struct vcpu *v, uint32_t addr)
@@ -70,6 +72,19 @@ void host_fpu_begin(void)
 {
     if (vcpu0.fpu_live)
         host_fpu_save(&vcpu0);
+}
+
+FILE *vcpu_trace_file;
+
+void vcpu_tracef(const char *fmt, ...)
+{
+    host_fpu_begin();
+    FILE *f = vcpu_trace_file ? vcpu_trace_file : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ring1-run: ", f);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
 }
 
 void rlog(const char *fmt, ...)
@@ -273,7 +288,7 @@ static bool emulate_here(struct vcpu *v)
         return false;
     uint32_t addr = v->eip;
     if (vcpu_trace)
-        rlog("ring1-run: trap %s at %#x\n", kind_names[kind], addr);
+        vcpu_tracef("trap %s at %#x\n", kind_names[kind], addr);
     if (vcpu_break_check(v, addr))
         return true;
     stats_exit(kind, addr);
@@ -588,7 +603,7 @@ static void handle_trap(struct vcpu *v)
         return;
     }
     if (vcpu_trace)
-        rlog("ring1-run: exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
+        vcpu_tracef("exit signal %d trap %d err %#x at %#x\n", x->signo, x->trapno, x->err,
              v->eip);
     switch (x->signo) {
     case SIGSEGV:
@@ -629,6 +644,8 @@ static void handle_trap(struct vcpu *v)
         intr_deliver(v, T_UD, EV_EXC, 0, v->eip);
         return;
     case SIGTRAP:
+        if (gdb_on && gdb_trap(v, gdb_tf))
+            return;   // gdb's breakpoint, or the end of its single step
         if (x->trapno == T_BP) {
             // EIP is past the int3 (CC) or int $3 (CD 03). A patched image's trap site is
             // an int3 at the site's address.
@@ -705,7 +722,7 @@ static void handle_syscall(struct vcpu *v)
     uint32_t at = v->eip - 2;
     vmem_fetch(v, vcpu_lin_eip(v) - 2, b, 2);
     if (vcpu_trace)
-        rlog("ring1-run: guest system call instruction %02x %02x at %#x\n", b[0], b[1], at);
+        vcpu_tracef("guest system call instruction %02x %02x at %#x\n", b[0], b[1], at);
     v->eip = at;
     struct insn in;
     if (decode(b, 2, &in) == 2) {
@@ -724,6 +741,25 @@ static void handle_syscall(struct vcpu *v)
 // interrupt shadow or of a trampoline piece)? Never into the runtime: not in the window's
 // entry code, not over a trampoline's `call R1_ENTRY` (a hypercall exits by itself, at an
 // interruptible resume point), and not over a native pushf (it would push the host's TF).
+// The part of it that holds for gdb's single steps too (gdbstub.c takes care of a pushf).
+static bool step_enters_runtime(struct vcpu *v)
+{
+    uint32_t eip = vcpu_lin_eip(v), w = eip + mem_window_alias_delta(v, eip);
+    if (mem_in_window(w) && !r1_in_tramp(w))
+        return true;
+    uint8_t b[6] = {0};
+    unsigned n = vmem_fetch(v, eip, b, sizeof b);
+    if (n >= 5 && b[0] == 0xe8) {
+        uint32_t rel, target;
+        memcpy(&rel, b + 1, 4);
+        target = eip + 5 + rel;
+        target += mem_window_alias_delta(v, target);
+        if (mem_window && target == mem_window + R1_ENTRY_OFF)
+            return true;
+    }
+    return false;
+}
+
 static bool may_step(struct vcpu *v)
 {
     uint32_t eip = vcpu_lin_eip(v), w = eip + mem_window_alias_delta(v, eip);
@@ -847,7 +883,7 @@ static bool skip_to_next_timer(struct vcpu *v)
             platform_skip(next);
             skipped = true;
             if (vcpu_trace)
-                rlog("ring1-run: clock: skipped %llu ns at eip %#x, now %llu\n",
+                vcpu_tracef("clock: skipped %llu ns at eip %#x, now %llu\n",
                      (unsigned long long)next, v->eip, (unsigned long long)clock_ns());
         }
     }
@@ -899,7 +935,7 @@ static bool trap_site_ahead(struct vcpu *v)
 {
     uint8_t b = 0;
     if (v->step_for_shadow || (v->eflags & FL_TF) || !vmem_fetch(v, vcpu_lin_eip(v), &b, 1) ||
-        b != 0xcc)
+        b != 0xcc || (gdb_on && gdb_breakpoint_at(v, vcpu_lin_eip(v))))
         return false;
     return r1_trap_site(v, v->eip, false);
 }
@@ -933,12 +969,20 @@ int vcpu_run(struct vcpu *v)
             if (!clock_spin_loop(v, &v->spin_lo, &v->spin_hi))
                 v->spin_lo = v->spin_hi = 0;
             else if (vcpu_trace)
-                rlog("ring1-run: wait loop %#x-%#x (eip %#x)\n", v->spin_lo, v->spin_hi,
+                vcpu_tracef("wait loop %#x-%#x (eip %#x)\n", v->spin_lo, v->spin_hi,
                      v->eip);
         }
         if (v->stop)
             break;
-        interrupt_check(v);
+        if (gdb_on) {
+            // gdb: a connection, Ctrl-C, a step completed; while the guest is stopped the
+            // stub serves gdb here. No interrupt during gdb's single step (as QEMU's default).
+            gdb_run_hook(v, a & ASYNC_GDB);
+            if (v->stop)
+                break;
+        }
+        if (!gdb_on || !gdb_stepping() || v->halted)
+            interrupt_check(v);
         if (v->stop)
             break;
         if (v->halted) {
@@ -957,6 +1001,11 @@ int vcpu_run(struct vcpu *v)
         v->eflags = (v->eflags & ~(R1_EFLAGS_VIRT | FL_RF)) | FL_IF | FL_1;
         if (v->step_for_shadow)
             v->eflags |= FL_TF;
+        gdb_tf = false;
+        if (gdb_on && gdb_stepping() && !(v->eflags & FL_TF) && !step_enters_runtime(v)) {
+            v->eflags |= FL_TF;   // (over a hypercall's call: none, the hypercall exits)
+            gdb_tf = true;
+        }
         mem_window_alias_sync(v);
         if (!v->spin_probe && in_wait_loop(v)) {
             // Back in the wait loop: if it is still there in a moment, it waits for a timer.
@@ -986,6 +1035,8 @@ int vcpu_run(struct vcpu *v)
         int cpl = v->cpl;
         uint32_t reason = enter_guest(v);
         v->nexits++;
+        if (gdb_tf)
+            v->eflags &= ~FL_TF;
         if (usergate_is_gate_cs(v->exit_cs)) {
             usergate_rollback(v);   // (a signal inside ring 3's system call gate)
             if (v->stop)
@@ -1014,6 +1065,8 @@ int vcpu_run(struct vcpu *v)
             for (int i = 0; i < 8; i++)
                 v->gpr[i] = v->page[(HC_SAVE_OFF >> 2) + i];
             v->eflags = v->page[(HC_SAVE_OFF + HC_SAVE_EFLAGS) >> 2];
+            if (gdb_tf)
+                v->eflags &= ~FL_TF;
             hypercall_handle(v);
             break;
         case EXIT_SYSCALL:

@@ -144,9 +144,13 @@ struct vcpu {
 #define ASYNC_RTC      0x40u  // the RTC's host timer expired
 #define ASYNC_SPIN     0x80u  // the guest spun in a wait loop for a while (clock.c)
 #define ASYNC_HPET     0x100u // the HPET's host timer expired
+#define ASYNC_GDB      0x200u // the gdb stub's socket is readable: Ctrl-C, or a connection
 
 extern struct vcpu vcpu0;
-extern bool vcpu_trace;   // --trace: one line per exit on stderr
+extern bool vcpu_trace;   // --trace: one line per exit on stderr (or --trace-file)
+extern FILE *vcpu_trace_file;   // --trace-file FILE (NULL: stderr)
+// A --trace line: "ring1-run: " and the text, to the trace file or stderr.
+void vcpu_tracef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // entry.S
 uint32_t enter_guest(struct vcpu *v);
