@@ -19,6 +19,7 @@
 #include "abi.h"
 #include "mmio.h"
 #include "patched.h"
+#include "rtcode.h"
 #include "signals.h"
 #include "stats.h"
 #include "vcpu.h"
@@ -163,7 +164,14 @@ static uint32_t view_cr3;   // the page directory the shadow pages are filled fr
 // or by the runtime, is seen (frame_written): its copies are dropped and the copy forgotten.
 // Nothing else may map the copy: an SP_PATCH page is never parked (its mapping is not the
 // frame's), never part of a run, and given back to the reservation when dropped.
-#define SLOTS 256u
+// Ring 0's code written at run time has copies too (rtcode.h: *armed* copies, made at the
+// frame's first instruction fetch in guest ring 0-2, with trap sites the runtime owns): every
+// instruction fetch through any page mapping such a frame, ring 0's or ring 3's, runs the
+// copy; a read fill maps the frame itself, without PROT_EXEC, so that reads through a page
+// not yet executed see the guest's bytes (a page executed and read shows the copy to both).
+// A slot reused while its frame is armed makes the frame data again (FX_DATA), so that its
+// next execution arms it again: an armed frame's code never runs from the frame.
+#define SLOTS RT_SLOTS
 static int code_fd = -1;
 static uint8_t *code_mem;              // the runtime's mapping of the copies (above 4 GiB)
 static uint32_t slot_frame[SLOTS];     // frame + 1 of each copy; 0: free
@@ -729,6 +737,7 @@ void mem_view_reset(struct vcpu *v)
                 fx[f] = FX_DATA;
     for (unsigned k = 0; k < SLOTS; k++)   // (writes to RAM are not seen now)
         if (slot_frame[k]) {
+            rtcode_forget(k);
             frame_slot[slot_frame[k] - 1] = 0;
             slot_frame[k] = 0;
         }
@@ -1255,6 +1264,11 @@ static int slot_alloc(void)
                     goto in_use;
             frame_slot[f] = 0;
             slot_frame[k] = 0;
+            if (rtcode_armed(k)) {   // (nothing maps it: no mapping of the frame executes)
+                rtcode_forget(k);
+                fx[f] = FX_DATA;
+                stats_count("runtime-code-slot-reused");
+            }
         }
         return (int)k;
     in_use:;
@@ -1295,6 +1309,49 @@ bool mem_code_patched(uint32_t lin, uint8_t byte)
     if (!(e & SP_PATCH) || !frame_slot[e >> 12])
         return false;
     return code_mem[(size_t)(frame_slot[e >> 12] - 1) * PGSIZE + (lin & (PGSIZE - 1))] == byte;
+}
+
+// Whether frame has an armed copy (rtcode.h): ring 0's code written at run time.
+static bool rt_armed(uint32_t frame)
+{
+    return frame_slot[frame] && rtcode_armed(frame_slot[frame] - 1u);
+}
+
+// Arm frame (FX_CODE, no copy yet), first executed in ring 0-2 at linear address eip through
+// page page_lin: a copy, written by rtcode_arm. False if no copy can be made (counted: its
+// code then runs natively, as before this existed).
+static bool rt_arm(struct vcpu *v, uint32_t frame, uint32_t page_lin, uint32_t eip)
+{
+    if (frame_slot[frame])
+        return false;   // (a ring-3 patch's copy, usergate.c: ring 0 runs it as it is)
+    int k = host_maps() + 2 < maps_max ? slot_alloc() : -1;
+    if (k < 0) {
+        stats_count("runtime-code-no-copy");
+        return false;
+    }
+    slot_frame[k] = frame + 1;
+    frame_slot[frame] = (uint16_t)(k + 1);
+    rtcode_arm(v, (unsigned)k, code_mem + (size_t)k * PGSIZE, mem_ram + ((size_t)frame << 12),
+               page_lin, eip);
+    return true;
+}
+
+int mem_rt_slot(struct vcpu *v, uint32_t lin, uint8_t **copy, const uint8_t **frame)
+{
+    struct xlate x;
+    uint32_t e = sp_ent[lin >> 12], pa;
+    if (e & SP_PATCH)
+        pa = e & PTE_ADDR;
+    else if ((v->cr0 & CR0_PG) && xlate(v, lin, &x))
+        pa = x.pa & PTE_ADDR;
+    else
+        return -1;
+    if ((uint64_t)pa + PGSIZE > mem_ram_size || !rt_armed(pa >> 12))
+        return -1;
+    unsigned k = frame_slot[pa >> 12] - 1u;
+    *copy = code_mem + (size_t)k * PGSIZE;
+    *frame = mem_ram + pa;
+    return (int)k;
 }
 
 // ---- copies of patched code -----------------------------------------------------------------
@@ -1338,6 +1395,7 @@ static void frame_written(uint32_t frame)
 {
     frame_revoke(frame, SP_X);
     if (frame_slot[frame]) {
+        rtcode_forget(frame_slot[frame] - 1u);
         slot_frame[frame_slot[frame] - 1] = 0;
         frame_slot[frame] = 0;
         stats_count("code-patch-dropped");
@@ -1412,7 +1470,12 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
         frame_written(frame);
     if (fetch && fx[frame] == FX_DATA)
         frame_executed(frame);
+    bool armed = rt_armed(frame);
+    if (fetch && !armed && fx[frame] == FX_CODE && v->cpl != 3 && rtcode_mode != RT_OFF)
+        armed = rt_arm(v, frame, page, vcpu_lin_eip(v));
     uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
+    if (armed && !fetch)
+        rights &= ~SP_X;   // a read: the frame itself; a fetch through the page maps the copy
     if (guarded(page >> 12) && (rights & SP_X)) {   // the landing guard
         if (fetch)
             stats_count("landing-guard-lifted");   // (signals.c ruled out the landing pad)
@@ -1420,8 +1483,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
             rights &= ~SP_X;
     }
     int prot = sp_prot(rights);
-    if (!write && !sys && (rights & SP_X) && frame_slot[frame]) {
-        map_copy(page >> 12, frame_slot[frame] - 1);   // ring 3's code: its patched copy
+    if (!write && (!sys || armed) && (rights & SP_X) && frame_slot[frame]) {
+        map_copy(page >> 12, frame_slot[frame] - 1);   // code with its patched copy
         rights = SP_X | SP_PATCH;
         stats_count("code-patch-mapped");
     } else if (!map_linear(page >> 12, pa, prot)) {
