@@ -121,6 +121,14 @@ static unsigned nshadow;
 #define FX_FLIPS_MAX 64
 static uint8_t *fx, *fx_flips;
 static bool fx_track;
+// Ring 0's code written at run time (rtcode.h): rt_seen[frame], looked at since the frame was
+// last executed as FX_DATA (armed, or left to run natively: the image's own code, or no site
+// found with descent only); img_hash[frame], a hash of the bytes [img_lo, img_hi) of the frame
+// that the kernel image loaded there (0: none), so that the image's code as loaded -- which the
+// rewriter covered -- is told from code written over it.
+static uint8_t *rt_seen;
+static uint64_t *img_hash;
+static uint16_t *img_lo, *img_hi;
 // The reverse map: the shadow pages mapping each frame, as a doubly linked list through page
 // numbers + 1 (0 ends it). sp_set keeps it.
 static uint32_t *rm_head;
@@ -228,7 +236,11 @@ void mem_init(uint32_t ram_size)
     fx_flips = calloc(frames, 1);
     rm_head = calloc(frames, sizeof *rm_head);
     frame_slot = calloc(frames, sizeof *frame_slot);
-    if (!fx || !fx_flips || !rm_head || !frame_slot)
+    rt_seen = calloc(frames, 1);
+    img_hash = calloc(frames, sizeof *img_hash);
+    img_lo = calloc(frames, sizeof *img_lo);
+    img_hi = calloc(frames, sizeof *img_hi);
+    if (!fx || !fx_flips || !rm_head || !frame_slot || !rt_seen || !img_hash || !img_lo || !img_hi)
         die("allocate the frame tables");
     code_fd = memfd_create("ring1-code", MFD_CLOEXEC);
     if (code_fd < 0 || ftruncate(code_fd, (off_t)SLOTS * PGSIZE) < 0)
@@ -249,6 +261,41 @@ void mem_frames_exempt(uint32_t pa, uint32_t len)
 {
     for (uint64_t a = pa & ~(PGSIZE - 1); a < (uint64_t)pa + len && a < mem_ram_size; a += PGSIZE)
         fx[a >> 12] = FX_FREE;
+}
+
+static uint64_t bytes_hash(const uint8_t *p, unsigned n)
+{
+    uint64_t h = 0xcbf29ce484222325ull, w;
+    unsigned i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h | 1;   // (0: no image bytes)
+}
+
+void mem_image_bytes(uint32_t pa, uint32_t len)
+{
+    for (uint64_t a = pa; a < (uint64_t)pa + len && a < mem_ram_size;) {
+        uint32_t f = (uint32_t)(a >> 12);
+        uint64_t end = ((uint64_t)f + 1) << 12;
+        if (end > (uint64_t)pa + len)
+            end = (uint64_t)pa + len;
+        if (end > mem_ram_size)
+            end = mem_ram_size;
+        uint32_t lo = (uint32_t)(a & (PGSIZE - 1)), hi = (uint32_t)(end - ((uint64_t)f << 12));
+        if (img_hi[f] > img_lo[f]) {   // (two loads in one frame: the span of both)
+            lo = lo < img_lo[f] ? lo : img_lo[f];
+            hi = hi > img_hi[f] ? hi : img_hi[f];
+        }
+        img_lo[f] = (uint16_t)lo;
+        img_hi[f] = (uint16_t)hi;
+        img_hash[f] = bytes_hash(mem_ram + ((size_t)f << 12) + lo, hi - lo);
+        a = end;
+    }
 }
 
 void *mem_phys(uint32_t paddr, uint32_t len)
@@ -1318,12 +1365,27 @@ static bool rt_armed(uint32_t frame)
 }
 
 // Arm frame (FX_CODE, no copy yet), first executed in ring 0-2 at linear address eip through
-// page page_lin: a copy, written by rtcode_arm. False if no copy can be made (counted: its
-// code then runs natively, as before this existed).
+// page page_lin: a copy, written by rtcode_arm. False if the frame runs without one: the
+// image's code as loaded (the rewriter covered it), code where descent only found no site, or
+// no copy could be made (counted: its code then runs natively, as before this existed).
+// Looked at once per execution after a write (rt_seen).
 static bool rt_arm(struct vcpu *v, uint32_t frame, uint32_t page_lin, uint32_t eip)
 {
-    if (frame_slot[frame])
+    if (frame_slot[frame] || rt_seen[frame])
         return false;   // (a ring-3 patch's copy, usergate.c: ring 0 runs it as it is)
+    rt_seen[frame] = 1;
+    uint8_t *f = mem_ram + ((size_t)frame << 12);
+    bool image = img_hash[frame] != 0;
+    if (image) {
+        uint32_t off = eip - page_lin;
+        bool in_image = off < PGSIZE ? off >= img_lo[frame] && off < img_hi[frame]
+                                     : img_lo[frame] == 0;
+        if (in_image &&
+            bytes_hash(f + img_lo[frame], img_hi[frame] - img_lo[frame]) == img_hash[frame]) {
+            stats_count("runtime-code-image-frame");
+            return false;
+        }
+    }
     int k = host_maps() + 2 < maps_max ? slot_alloc() : -1;
     if (k < 0) {
         stats_count("runtime-code-no-copy");
@@ -1331,8 +1393,11 @@ static bool rt_arm(struct vcpu *v, uint32_t frame, uint32_t page_lin, uint32_t e
     }
     slot_frame[k] = frame + 1;
     frame_slot[frame] = (uint16_t)(k + 1);
-    rtcode_arm(v, (unsigned)k, code_mem + (size_t)k * PGSIZE, mem_ram + ((size_t)frame << 12),
-               page_lin, eip);
+    if (!rtcode_arm(v, (unsigned)k, code_mem + (size_t)k * PGSIZE, f, page_lin, eip, !image)) {
+        slot_frame[k] = 0;
+        frame_slot[frame] = 0;
+        return false;
+    }
     return true;
 }
 
@@ -1385,6 +1450,7 @@ static void frame_executed(uint32_t frame)
 {
     frame_revoke(frame, SP_W);
     fx[frame] = FX_CODE;
+    rt_seen[frame] = 0;
     stats_count("code-frame-scan");
     for (unsigned n = patched_repair(mem_ram + ((size_t)frame << 12), frame << 12); n; n--)
         stats_count("code-copy-repaired");

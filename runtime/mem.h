@@ -58,6 +58,9 @@ int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint
 // exempt the kernel image's own frames [pa, pa + len). Without it no frame is tracked.
 void mem_track_copies(void);
 void mem_frames_exempt(uint32_t pa, uint32_t len);
+// The kernel image's loaded bytes [pa, pa + len), as loaded (patched): code executed in ring 0
+// from a frame that still holds them is the image's, which the rewriter covered (rtcode.h).
+void mem_image_bytes(uint32_t pa, uint32_t len);
 // The runtime stores to guest RAM [pa, pa + len) for the guest (an emulated instruction, an
 // interrupt frame): as a guest write, it makes an executed frame data again. (RAM only.)
 void mem_frame_stored(uint32_t pa, uint32_t len);

@@ -219,13 +219,13 @@ static void unfill(struct rt *r, uint8_t *copy, const uint8_t *frame)
     stats_count("runtime-code-descent-only");
 }
 
-void rtcode_arm(struct vcpu *v, unsigned k, uint8_t *copy, const uint8_t *frame,
-                uint32_t page_lin, uint32_t eip)
+bool rtcode_arm(struct vcpu *v, unsigned k, uint8_t *copy, const uint8_t *frame,
+                uint32_t page_lin, uint32_t eip, bool may_fill)
 {
     struct rt *r = &rt[k];
     memset(r, 0, sizeof *r);
     r->armed = true;
-    r->fill = rtcode_mode == RT_FILL;
+    r->fill = may_fill && rtcode_mode == RT_FILL;
     if (r->fill)
         memset(copy, 0xcc, PGSIZE);
     else
@@ -243,9 +243,21 @@ void rtcode_arm(struct vcpu *v, unsigned k, uint8_t *copy, const uint8_t *frame,
     }
     bool data = false;
     descend(v, r, copy, frame, page_lin, off, &data);
-    neighbours(v, k, copy, frame, page_lin);
     if (data && r->fill)
         unfill(r, copy, frame);
+    if (!r->fill) {
+        // Descent only: without a site the copy would be the frame.
+        bool any = false;
+        for (unsigned i = 0; i < sizeof r->site && !any; i++)
+            any = r->site[i];
+        if (!any) {
+            r->armed = false;
+            stats_count("runtime-code-no-site");
+            return false;
+        }
+    }
+    neighbours(v, k, copy, frame, page_lin);
+    return true;
 }
 
 bool rtcode_trap(struct vcpu *v)

@@ -31,9 +31,11 @@ extern enum rt_mode rtcode_mode;
 
 // Slot k (its copy at copy, PGSIZE bytes) now holds the frame whose bytes are at frame, mapped
 // at linear page page_lin, first executed at linear address eip (in the page, or an
-// instruction before it that runs into it). Writes the whole copy.
-void rtcode_arm(struct vcpu *v, unsigned k, uint8_t *copy, const uint8_t *frame,
-                uint32_t page_lin, uint32_t eip);
+// instruction before it that runs into it). Writes the whole copy; may_fill false: descent
+// only (a frame of the kernel image, which may hold the image's data). False: the copy is not
+// needed (descent only, and no site found): the caller frees the slot.
+bool rtcode_arm(struct vcpu *v, unsigned k, uint8_t *copy, const uint8_t *frame,
+                uint32_t page_lin, uint32_t eip, bool may_fill);
 // Slot k's copy is gone (the frame was written, or the slot reused).
 void rtcode_forget(unsigned k);
 bool rtcode_armed(unsigned k);
