@@ -1401,13 +1401,13 @@ static bool rt_arm(struct vcpu *v, uint32_t frame, uint32_t page_lin, uint32_t e
     return true;
 }
 
-int mem_rt_slot(struct vcpu *v, uint32_t lin, uint8_t **copy, const uint8_t **frame)
+int mem_rt_slot(struct vcpu *v, uint32_t lin, bool walk, uint8_t **copy, const uint8_t **frame)
 {
     struct xlate x;
     uint32_t e = sp_ent[lin >> 12], pa;
     if (e & SP_PATCH)
         pa = e & PTE_ADDR;
-    else if ((v->cr0 & CR0_PG) && xlate(v, lin, &x))
+    else if (walk && (v->cr0 & CR0_PG) && xlate(v, lin, &x))
         pa = x.pa & PTE_ADDR;
     else
         return -1;

@@ -72,9 +72,10 @@ bool mem_code_patch(struct vcpu *v, uint32_t lin, uint8_t byte);
 // Whether the page at lin shows ring 3 a patched copy now, with byte at lin.
 bool mem_code_patched(uint32_t lin, uint8_t byte);
 // Ring 0's code written at run time (rtcode.h): the slot of the armed copy of the frame that
-// linear address lin maps (through the shadow page, else the guest's tables, without setting
-// their accessed bits), its bytes at *copy and the frame's at *frame; -1 if none.
-int mem_rt_slot(struct vcpu *v, uint32_t lin, uint8_t **copy, const uint8_t **frame);
+// linear address lin maps (through the shadow page; with walk, else through the guest's
+// tables, without setting their accessed bits), its bytes at *copy and the frame's at *frame;
+// -1 if none.
+int mem_rt_slot(struct vcpu *v, uint32_t lin, bool walk, uint8_t **copy, const uint8_t **frame);
 // --stats: the shadow pages' counters (registered with stats_register by main.c).
 void mem_print_stats(FILE *f);
 void mem_json_stats(FILE *f);   // the same figures, one JSON object (--stats-json)

@@ -200,10 +200,10 @@ static void neighbours(struct vcpu *v, unsigned k, uint8_t *copy, const uint8_t 
     uint8_t *ncopy;
     const uint8_t *nframe;
     int n;
-    if (rt[k].spill && (n = mem_rt_slot(v, page_lin + PGSIZE, &ncopy, &nframe)) >= 0 &&
+    if (rt[k].spill && (n = mem_rt_slot(v, page_lin + PGSIZE, true, &ncopy, &nframe)) >= 0 &&
         (unsigned)n != k)
         keep_head(&rt[n], ncopy, nframe, rt[k].spill);
-    if (page_lin && (n = mem_rt_slot(v, page_lin - PGSIZE, &ncopy, &nframe)) >= 0 &&
+    if (page_lin && (n = mem_rt_slot(v, page_lin - PGSIZE, true, &ncopy, &nframe)) >= 0 &&
         (unsigned)n != k && rt[n].spill)
         keep_head(&rt[k], copy, frame, rt[n].spill);
 }
@@ -265,7 +265,7 @@ bool rtcode_trap(struct vcpu *v)
     uint32_t at = vcpu_lin_eip(v) - 1;
     uint8_t *copy;
     const uint8_t *frame;
-    int k = mem_rt_slot(v, at, &copy, &frame);
+    int k = mem_rt_slot(v, at, false, &copy, &frame);   // (it ran: the page shows the copy)
     unsigned off = at & (PGSIZE - 1);
     if (k < 0 || copy[off] != 0xcc)
         return false;
