@@ -641,6 +641,10 @@ def test_ring0_code_written_at_run_time_runs_as_on_qemu(tmp_path, tactics):
     assert rc == 1 and len(o) == len(w), err
     assert [i for i in range(len(w)) if w[i] != o[i]] == [b + 1, b + 2], out
     assert o[b + 1] == "  flags after cli: 0x00000202", out   # the host's IF
+    rc, out, err = run(image, "--runtime-code", "off")
+    assert rc == 1 and "popf of 2: 0x00000202 0x00000202 0x00000202\n" in out, out   # natively
+    rc, out, err = run(image, "--runtime-code", "some")
+    assert rc == 2 and "--runtime-code some: want fill, descent or off" in err, err
 
 
 def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
