@@ -11,9 +11,10 @@
 // descent through direct branches inside the page) and writes the copy: every silent
 // sensitive instruction found becomes a trap site (its first byte an int3, its original bytes
 // still in the frame), and, unless the frame's code refers to data inside its own page
-// ("descent only", below), every byte no decoded instruction covers is an int3 too: code
-// entered later where the descent did not go (an indirect call, another function in the
-// page) traps, and is decoded from there (rtcode_trap).
+// or is a frame of the kernel image (mem.c: then "descent only"), every byte no decoded
+// instruction covers is an int3 too: code entered later where the descent did not go (an
+// indirect call, another function in the page) traps, and is decoded from there
+// (rtcode_trap). A frame still holding the image's bytes as loaded is never armed (mem.c).
 #ifndef RING1_RTCODE_H
 #define RING1_RTCODE_H
 
