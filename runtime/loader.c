@@ -263,6 +263,8 @@ static void index_patched(const struct image *img, const struct image_layout *la
             if (!patched_any())
                 return;
             mem_track_copies();
+            for (unsigned i = 0; i < lay->nloads; i++)
+                mem_image_bytes(lay->loads[i].paddr, lay->loads[i].filesz);
         }
     }
 }

@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "mmio.h"
 #include "pio.h"
+#include "rtcode.h"
 #include "disk.h"
 #include "entry.h"
 #include "gdbstub.h"
@@ -115,6 +116,14 @@ static const char usage_text[] =
 "                         after 10 s of its time with no I/O but timers (an idle\n"
 "                         guest) it waits in real time again.\n"
 "                         host: the guest's time is the host's, always (default warp)\n"
+"  --runtime-code fill|descent|off\n"
+"                         ring 0's code written at run time (a frame executed in guest\n"
+"                         ring 0-2 that is not the image's): its silent sensitive\n"
+"                         instructions become trap sites in a copy the guest executes.\n"
+"                         fill: bytes the decoding did not reach are int3 too, decoded\n"
+"                         when run (reads through the page the guest runs see them);\n"
+"                         descent: only what recursive descent from each entry reaches;\n"
+"                         off: run natively (default fill; docs/code-copies.md)\n"
 "  --timeout SECONDS      stop after this long, e.g. 10 or 0.5 (default: no limit)\n"
 "  --break ADDR[:COUNT]   stop before the COUNTth execution (default 1st) of the\n"
 "                         sensitive instruction at ADDR (its link address; only\n"
@@ -218,6 +227,7 @@ enum {
     OPT_DISK, OPT_BREAK, OPT_SNAPSHOT, OPT_SCREEN, OPT_STATS, OPT_STATS_JSON, OPT_PROFILE_OUT,
     OPT_TRACE, OPT_NO_JAIL, OPT_JAIL, OPT_HELP, OPT_VERSION, OPT_LIST_OPTIONS, OPT_KERNEL,
     OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_UNPATCHED, OPT_TRACE_FILE, OPT_GDB, OPT_GDB_S, OPT_GDB_WAIT,
+    OPT_RUNTIME_CODE,
 };
 // '-': IMAGE comes back in order (as option 1), so options after it are options even with
 // POSIXLY_CORRECT set; ':': a missing value is told apart from an unknown option.
@@ -240,6 +250,7 @@ static const struct option options[] = {
     {"kernel-name", required_argument, NULL, OPT_KERNEL_NAME},
     {"module", required_argument, NULL, OPT_MODULE},
     {"clock", required_argument, NULL, OPT_CLOCK},
+    {"runtime-code", required_argument, NULL, OPT_RUNTIME_CODE},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"break", required_argument, NULL, OPT_BREAK},
     {"screen", optional_argument, NULL, OPT_SCREEN},
@@ -526,6 +537,16 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "warp") && strcmp(optarg, "host"))
                 usage_error("--clock %s: want warp or host", optarg);
             clock_warp = !strcmp(optarg, "warp");
+            break;
+        case OPT_RUNTIME_CODE:
+            if (!strcmp(optarg, "fill"))
+                rtcode_mode = RT_FILL;
+            else if (!strcmp(optarg, "descent"))
+                rtcode_mode = RT_DESCENT;
+            else if (!strcmp(optarg, "off"))
+                rtcode_mode = RT_OFF;
+            else
+                usage_error("--runtime-code %s: want fill, descent or off", optarg);
             break;
         case OPT_VGA:
             if (strcmp(optarg, "none") && strcmp(optarg, "std"))

@@ -19,6 +19,7 @@
 #include "abi.h"
 #include "mmio.h"
 #include "patched.h"
+#include "rtcode.h"
 #include "signals.h"
 #include "stats.h"
 #include "vcpu.h"
@@ -120,6 +121,14 @@ static unsigned nshadow;
 #define FX_FLIPS_MAX 64
 static uint8_t *fx, *fx_flips;
 static bool fx_track;
+// Ring 0's code written at run time (rtcode.h): rt_seen[frame], looked at since the frame was
+// last executed as FX_DATA (armed, or left to run natively: the image's own code, or no site
+// found with descent only); img_hash[frame], a hash of the bytes [img_lo, img_hi) of the frame
+// that the kernel image loaded there (0: none), so that the image's code as loaded -- which the
+// rewriter covered -- is told from code written over it.
+static uint8_t *rt_seen;
+static uint64_t *img_hash;
+static uint16_t *img_lo, *img_hi;
 // The reverse map: the shadow pages mapping each frame, as a doubly linked list through page
 // numbers + 1 (0 ends it). sp_set keeps it.
 static uint32_t *rm_head;
@@ -163,7 +172,14 @@ static uint32_t view_cr3;   // the page directory the shadow pages are filled fr
 // or by the runtime, is seen (frame_written): its copies are dropped and the copy forgotten.
 // Nothing else may map the copy: an SP_PATCH page is never parked (its mapping is not the
 // frame's), never part of a run, and given back to the reservation when dropped.
-#define SLOTS 256u
+// Ring 0's code written at run time has copies too (rtcode.h: *armed* copies, made at the
+// frame's first instruction fetch in guest ring 0-2, with trap sites the runtime owns): every
+// instruction fetch through any page mapping such a frame, ring 0's or ring 3's, runs the
+// copy; a read fill maps the frame itself, without PROT_EXEC, so that reads through a page
+// not yet executed see the guest's bytes (a page executed and read shows the copy to both).
+// A slot reused while its frame is armed makes the frame data again (FX_DATA), so that its
+// next execution arms it again: an armed frame's code never runs from the frame.
+#define SLOTS RT_SLOTS
 static int code_fd = -1;
 static uint8_t *code_mem;              // the runtime's mapping of the copies (above 4 GiB)
 static uint32_t slot_frame[SLOTS];     // frame + 1 of each copy; 0: free
@@ -220,7 +236,11 @@ void mem_init(uint32_t ram_size)
     fx_flips = calloc(frames, 1);
     rm_head = calloc(frames, sizeof *rm_head);
     frame_slot = calloc(frames, sizeof *frame_slot);
-    if (!fx || !fx_flips || !rm_head || !frame_slot)
+    rt_seen = calloc(frames, 1);
+    img_hash = calloc(frames, sizeof *img_hash);
+    img_lo = calloc(frames, sizeof *img_lo);
+    img_hi = calloc(frames, sizeof *img_hi);
+    if (!fx || !fx_flips || !rm_head || !frame_slot || !rt_seen || !img_hash || !img_lo || !img_hi)
         die("allocate the frame tables");
     code_fd = memfd_create("ring1-code", MFD_CLOEXEC);
     if (code_fd < 0 || ftruncate(code_fd, (off_t)SLOTS * PGSIZE) < 0)
@@ -241,6 +261,41 @@ void mem_frames_exempt(uint32_t pa, uint32_t len)
 {
     for (uint64_t a = pa & ~(PGSIZE - 1); a < (uint64_t)pa + len && a < mem_ram_size; a += PGSIZE)
         fx[a >> 12] = FX_FREE;
+}
+
+static uint64_t bytes_hash(const uint8_t *p, unsigned n)
+{
+    uint64_t h = 0xcbf29ce484222325ull, w;
+    unsigned i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h | 1;   // (0: no image bytes)
+}
+
+void mem_image_bytes(uint32_t pa, uint32_t len)
+{
+    for (uint64_t a = pa; a < (uint64_t)pa + len && a < mem_ram_size;) {
+        uint32_t f = (uint32_t)(a >> 12);
+        uint64_t end = ((uint64_t)f + 1) << 12;
+        if (end > (uint64_t)pa + len)
+            end = (uint64_t)pa + len;
+        if (end > mem_ram_size)
+            end = mem_ram_size;
+        uint32_t lo = (uint32_t)(a & (PGSIZE - 1)), hi = (uint32_t)(end - ((uint64_t)f << 12));
+        if (img_hi[f] > img_lo[f]) {   // (two loads in one frame: the span of both)
+            lo = lo < img_lo[f] ? lo : img_lo[f];
+            hi = hi > img_hi[f] ? hi : img_hi[f];
+        }
+        img_lo[f] = (uint16_t)lo;
+        img_hi[f] = (uint16_t)hi;
+        img_hash[f] = bytes_hash(mem_ram + ((size_t)f << 12) + lo, hi - lo);
+        a = end;
+    }
 }
 
 void *mem_phys(uint32_t paddr, uint32_t len)
@@ -729,6 +784,7 @@ void mem_view_reset(struct vcpu *v)
                 fx[f] = FX_DATA;
     for (unsigned k = 0; k < SLOTS; k++)   // (writes to RAM are not seen now)
         if (slot_frame[k]) {
+            rtcode_forget(k);
             frame_slot[slot_frame[k] - 1] = 0;
             slot_frame[k] = 0;
         }
@@ -1255,6 +1311,11 @@ static int slot_alloc(void)
                     goto in_use;
             frame_slot[f] = 0;
             slot_frame[k] = 0;
+            if (rtcode_armed(k)) {   // (nothing maps it: no mapping of the frame executes)
+                rtcode_forget(k);
+                fx[f] = FX_DATA;
+                stats_count("runtime-code-slot-reused");
+            }
         }
         return (int)k;
     in_use:;
@@ -1297,6 +1358,67 @@ bool mem_code_patched(uint32_t lin, uint8_t byte)
     return code_mem[(size_t)(frame_slot[e >> 12] - 1) * PGSIZE + (lin & (PGSIZE - 1))] == byte;
 }
 
+// Whether frame has an armed copy (rtcode.h): ring 0's code written at run time.
+static bool rt_armed(uint32_t frame)
+{
+    return frame_slot[frame] && rtcode_armed(frame_slot[frame] - 1u);
+}
+
+// Arm frame (FX_CODE, no copy yet), first executed in ring 0-2 at linear address eip through
+// page page_lin: a copy, written by rtcode_arm. False if the frame runs without one: the
+// image's code as loaded (the rewriter covered it), code where descent only found no site, or
+// no copy could be made (counted: its code then runs natively, as before this existed).
+// Looked at once per execution after a write (rt_seen).
+static bool rt_arm(struct vcpu *v, uint32_t frame, uint32_t page_lin, uint32_t eip)
+{
+    if (frame_slot[frame] || rt_seen[frame])
+        return false;   // (a ring-3 patch's copy, usergate.c: ring 0 runs it as it is)
+    rt_seen[frame] = 1;
+    uint8_t *f = mem_ram + ((size_t)frame << 12);
+    bool image = img_hash[frame] != 0;
+    if (image) {
+        uint32_t off = eip - page_lin;
+        bool in_image = off < PGSIZE ? off >= img_lo[frame] && off < img_hi[frame]
+                                     : img_lo[frame] == 0;
+        if (in_image &&
+            bytes_hash(f + img_lo[frame], img_hi[frame] - img_lo[frame]) == img_hash[frame]) {
+            stats_count("runtime-code-image-frame");
+            return false;
+        }
+    }
+    int k = host_maps() + 2 < maps_max ? slot_alloc() : -1;
+    if (k < 0) {
+        stats_count("runtime-code-no-copy");
+        return false;
+    }
+    slot_frame[k] = frame + 1;
+    frame_slot[frame] = (uint16_t)(k + 1);
+    if (!rtcode_arm(v, (unsigned)k, code_mem + (size_t)k * PGSIZE, f, page_lin, eip, !image)) {
+        slot_frame[k] = 0;
+        frame_slot[frame] = 0;
+        return false;
+    }
+    return true;
+}
+
+int mem_rt_slot(struct vcpu *v, uint32_t lin, bool walk, uint8_t **copy, const uint8_t **frame)
+{
+    struct xlate x;
+    uint32_t e = sp_ent[lin >> 12], pa;
+    if (e & SP_PATCH)
+        pa = e & PTE_ADDR;
+    else if (walk && (v->cr0 & CR0_PG) && xlate(v, lin, &x))
+        pa = x.pa & PTE_ADDR;
+    else
+        return -1;
+    if ((uint64_t)pa + PGSIZE > mem_ram_size || !rt_armed(pa >> 12))
+        return -1;
+    unsigned k = frame_slot[pa >> 12] - 1u;
+    *copy = code_mem + (size_t)k * PGSIZE;
+    *frame = mem_ram + pa;
+    return (int)k;
+}
+
 // ---- copies of patched code -----------------------------------------------------------------
 static int sp_prot(uint32_t e)
 {
@@ -1328,6 +1450,7 @@ static void frame_executed(uint32_t frame)
 {
     frame_revoke(frame, SP_W);
     fx[frame] = FX_CODE;
+    rt_seen[frame] = 0;
     stats_count("code-frame-scan");
     for (unsigned n = patched_repair(mem_ram + ((size_t)frame << 12), frame << 12); n; n--)
         stats_count("code-copy-repaired");
@@ -1338,6 +1461,7 @@ static void frame_written(uint32_t frame)
 {
     frame_revoke(frame, SP_X);
     if (frame_slot[frame]) {
+        rtcode_forget(frame_slot[frame] - 1u);
         slot_frame[frame_slot[frame] - 1] = 0;
         frame_slot[frame] = 0;
         stats_count("code-patch-dropped");
@@ -1412,7 +1536,12 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
         frame_written(frame);
     if (fetch && fx[frame] == FX_DATA)
         frame_executed(frame);
+    bool armed = rt_armed(frame);
+    if (fetch && !armed && fx[frame] == FX_CODE && v->cpl != 3 && rtcode_mode != RT_OFF)
+        armed = rt_arm(v, frame, page, vcpu_lin_eip(v));
     uint32_t rights = (fx[frame] != FX_DATA ? SP_X : 0) | (wr && fx[frame] != FX_CODE ? SP_W : 0);
+    if (armed && !fetch)
+        rights &= ~SP_X;   // a read: the frame itself; a fetch through the page maps the copy
     if (guarded(page >> 12) && (rights & SP_X)) {   // the landing guard
         if (fetch)
             stats_count("landing-guard-lifted");   // (signals.c ruled out the landing pad)
@@ -1420,8 +1549,8 @@ int mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint3
             rights &= ~SP_X;
     }
     int prot = sp_prot(rights);
-    if (!write && !sys && (rights & SP_X) && frame_slot[frame]) {
-        map_copy(page >> 12, frame_slot[frame] - 1);   // ring 3's code: its patched copy
+    if (!write && (!sys || armed) && (rights & SP_X) && frame_slot[frame]) {
+        map_copy(page >> 12, frame_slot[frame] - 1);   // code with its patched copy
         rights = SP_X | SP_PATCH;
         stats_count("code-patch-mapped");
     } else if (!map_linear(page >> 12, pa, prot)) {

@@ -58,6 +58,9 @@ int  mem_shadow_fault(struct vcpu *v, uint32_t lin, bool write, bool fetch, uint
 // exempt the kernel image's own frames [pa, pa + len). Without it no frame is tracked.
 void mem_track_copies(void);
 void mem_frames_exempt(uint32_t pa, uint32_t len);
+// The kernel image's loaded bytes [pa, pa + len), as loaded (patched): code executed in ring 0
+// from a frame that still holds them is the image's, which the rewriter covered (rtcode.h).
+void mem_image_bytes(uint32_t pa, uint32_t len);
 // The runtime stores to guest RAM [pa, pa + len) for the guest (an emulated instruction, an
 // interrupt frame): as a guest write, it makes an executed frame data again. (RAM only.)
 void mem_frame_stored(uint32_t pa, uint32_t len);
@@ -68,6 +71,11 @@ void mem_frame_stored(uint32_t pa, uint32_t len);
 bool mem_code_patch(struct vcpu *v, uint32_t lin, uint8_t byte);
 // Whether the page at lin shows ring 3 a patched copy now, with byte at lin.
 bool mem_code_patched(uint32_t lin, uint8_t byte);
+// Ring 0's code written at run time (rtcode.h): the slot of the armed copy of the frame that
+// linear address lin maps (through the shadow page; with walk, else through the guest's
+// tables, without setting their accessed bits), its bytes at *copy and the frame's at *frame;
+// -1 if none.
+int mem_rt_slot(struct vcpu *v, uint32_t lin, bool walk, uint8_t **copy, const uint8_t **frame);
 // --stats: the shadow pages' counters (registered with stats_register by main.c).
 // For the gdb stub (gdbstub.c): the guest's translation of lin as its page tables give it now
 // (paging off: lin itself), with no side effect -- no accessed or dirty bit set, no shadow page

@@ -23,6 +23,7 @@
 #include "mem.h"
 #include "mmio.h"
 #include "patched.h"
+#include "rtcode.h"
 #include "pio.h"
 #include "platform.h"
 #include "segment.h"
@@ -649,6 +650,8 @@ static void handle_trap(struct vcpu *v)
         if (x->trapno == T_BP) {
             // EIP is past the int3 (CC) or int $3 (CD 03). A patched image's trap site is
             // an int3 at the site's address.
+            if (rtcode_trap(v))
+                return;   // a trap site of ring 0's run-time code, or code not decoded yet
             uint8_t b = 0;
             uint32_t next = v->eip;
             vmem_fetch(v, vcpu_lin_eip(v) - 1, &b, 1);

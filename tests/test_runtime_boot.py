@@ -607,6 +607,46 @@ def test_copies_of_patched_code_run_as_on_qemu(tmp_path, tactics):
         assert re.search(r"kind CPUID\s+1\b", err), err
 
 
+@pytest.mark.parametrize("tactics", [None, "trap"], ids=["patched", "trap"])
+def test_ring0_code_written_at_run_time_runs_as_on_qemu(tmp_path, tactics):
+    """tests/guest/rtcode.c writes code into kernel pages at run time (from .data: the
+    rewriter never sees it) and calls it in ring 0: pushf after cli and sti, a popf that turns
+    IF off and then spins with the PIT ticking at 1 kHz (no tick may be taken), sgdt, sidt,
+    smsw, str, sldt, moves and a push of segment registers, lar, lsl, cpuid; a second entry
+    point of the same page reached only by an indirect call from outside it; the page written
+    again with other code at other offsets; a routine whose first instruction crosses a page
+    boundary; code that reads data in its own page by its absolute address. Natively each
+    silent instruction gives the host's answer (IF always 1, the host's GDT, selectors with
+    RPL 3, ticks while "interrupts are off"); ring1 makes them trap sites of the frame's copy
+    at its first execution (runtime/rtcode.h), so every line is QEMU's. With
+    `--runtime-code descent` the second entry point runs natively (its lines differ): the
+    int3 fill is what catches it."""
+    src = guest("rtcode")
+    image = rewrite(src, str(tmp_path / "rtcode.r1.elf"),
+                    *(["--tactics", tactics] if tactics else []))
+    rc_q, want = qemu(src)
+    assert rc_q == 1 and want.endswith("done\n"), want
+    assert "ticks while interrupts were off: 0\n" in want and "ds, cs, ss: 0x00000010 " \
+        "0x00000008 0x00000010" in want, want
+    rc, out, err = run(image, "--stats")
+    assert (rc, out) == (1, want), err
+    assert _stat(err, "runtime-code-frame") == 5, err          # A, S and the page after, D, A again
+    assert _stat(err, "runtime-code-grown") == 1, err          # entry B, found by its int3
+    assert _stat(err, "runtime-code-descent-only") == 1, err   # D reads its own page
+    assert _stat(err, "runtime-code-sites") >= 20 and _stat(err, "runtime-code-trap") >= 30, err
+    assert re.search(r"kind SGDT\s+2\b", err) and re.search(r"kind POPF\s+2\b", err), err
+    rc, out, err = run(image, "--runtime-code", "descent")
+    w, o = want.splitlines(), out.splitlines()
+    b = w.index("entry B of the same page, by an indirect call")
+    assert rc == 1 and len(o) == len(w), err
+    assert [i for i in range(len(w)) if w[i] != o[i]] == [b + 1, b + 2], out
+    assert o[b + 1] == "  flags after cli: 0x00000202", out   # the host's IF
+    rc, out, err = run(image, "--runtime-code", "off")
+    assert rc == 1 and "popf of 2: 0x00000202 0x00000202 0x00000202\n" in out, out   # natively
+    rc, out, err = run(image, "--runtime-code", "some")
+    assert rc == 2 and "--runtime-code some: want fill, descent or off" in err, err
+
+
 def test_copy_ring1_cannot_repair_is_diagnosed(tmp_path):
     """A difference from QEMU, listed: a copy made and run with paging off is not repaired
     (docs/code-copies.md). Its jump lands inside the window's range; ring1 says it was a copy
