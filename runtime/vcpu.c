@@ -765,23 +765,12 @@ static bool step_enters_runtime(struct vcpu *v)
 
 static bool may_step(struct vcpu *v)
 {
-    uint32_t eip = vcpu_lin_eip(v), w = eip + mem_window_alias_delta(v, eip);
-    if (mem_in_window(w) && !r1_in_tramp(w))
+    if (step_enters_runtime(v))
         return false;
-    uint8_t b[6] = {0};
-    unsigned n = vmem_fetch(v, eip, b, sizeof b);
+    uint8_t b[2] = {0};
+    unsigned n = vmem_fetch(v, vcpu_lin_eip(v), b, sizeof b);
     unsigned p = n && b[0] == 0x66 ? 1 : 0;
-    if (n > p && b[p] == 0x9c)
-        return false;
-    if (n >= 5 && b[0] == 0xe8) {
-        uint32_t rel, target;
-        memcpy(&rel, b + 1, 4);
-        target = eip + 5 + rel;
-        target += mem_window_alias_delta(v, target);
-        if (mem_window && target == mem_window + R1_ENTRY_OFF)
-            return false;
-    }
-    return true;
+    return !(n > p && b[p] == 0x9c);
 }
 
 // Trampoline glue the run loop runs itself rather than single-step it (a host trap each) on
